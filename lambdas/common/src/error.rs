@@ -1,0 +1,193 @@
+//! The one error type of the library. Every variant maps to a stable `errorType` string that the
+//! state machine's Retry and Catch clauses match on, so renaming one is a breaking change.
+
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use lambda_runtime::Diagnostic;
+
+/// EC2 error codes that mean "slow down". The SDK's standard retry strategy already retries these
+/// with backoff; we only see them once its attempts are used up.
+const THROTTLING_CODES: &[&str] = &[
+    "RequestLimitExceeded",
+    "Throttling",
+    "ThrottlingException",
+    "EC2ThrottledException",
+    "RequestThrottled",
+];
+
+/// EC2 error codes that mean the caller's credentials lack a permission.
+const ACCESS_DENIED_CODES: &[&str] = &["UnauthorizedOperation", "AccessDenied", "AuthFailure"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request failed validation; nothing was read or changed.
+    #[error("invalid input: `{field}` {reason}")]
+    InvalidInput { field: String, reason: String },
+
+    /// A transit gateway named (or implied) by the request does not exist.
+    #[error("transit gateway not found: `{field}` {reason}")]
+    TransitGatewayNotFound { field: String, reason: String },
+
+    /// No id was given and more than one transit gateway qualifies.
+    #[error(
+        "ambiguous transit gateway: `{field}` is not set and {region} has {} available transit \
+         gateways ({}); set `{field}` to the one to peer",
+        ids.len(),
+        ids.join(", ")
+    )]
+    AmbiguousTransitGateway {
+        field: String,
+        region: String,
+        ids: Vec<String>,
+    },
+
+    /// The transit gateway exists but is not `available`.
+    #[error(
+        "transit gateway not available: `{field}` {id} in {region} is {state}; wait until it is \
+         available, or name another"
+    )]
+    TransitGatewayNotAvailable {
+        field: String,
+        id: String,
+        region: String,
+        state: String,
+    },
+
+    /// A route table id does not exist, or belongs to another transit gateway.
+    #[error("route table mismatch: `{field}` {reason}")]
+    RouteTableMismatch { field: String, reason: String },
+
+    /// The peering attachment named by `attachmentId` cannot be found.
+    #[error(
+        "peering attachment not found: `attachmentId` {attachment_id} does not exist in {region}; \
+         run `peer` again to create the peering"
+    )]
+    PeeringAttachmentNotFound { attachment_id: String, region: String },
+
+    /// The peering attachment is in a state from which it never becomes available.
+    #[error(
+        "peering failed: attachment {attachment_id} is {state}; delete it and run `peer` again \
+         to create a new one"
+    )]
+    PeeringFailed { attachment_id: String, state: String },
+
+    /// Routes were asked for before the peering attachment is available.
+    #[error(
+        "peering not ready: attachment {attachment_id} is {state}; static routes can only be \
+         added once it is available, so wait for `get-status` to report available"
+    )]
+    PeeringNotReady { attachment_id: String, state: String },
+
+    /// A CIDR on one side overlaps a CIDR on the other, so routing across the peering is ambiguous.
+    #[error(
+        "CIDR overlap: active {active_cidr} ({active_vpc}) overlaps passive {passive_cidr} \
+         ({passive_vpc}); renumber one VPC or remove its `{tag_key}` tag. Nothing was changed"
+    )]
+    CidrOverlap {
+        active_cidr: String,
+        active_vpc: String,
+        passive_cidr: String,
+        passive_vpc: String,
+        tag_key: String,
+    },
+
+    /// EC2 kept throttling after the SDK's retries were used up.
+    #[error("throttled: EC2 {action} in {region} was throttled after all retries; run again later")]
+    Throttled { action: &'static str, region: String },
+
+    /// The function's role lacks a permission.
+    #[error(
+        "access denied: EC2 {action} in {region} was refused ({code}: {message}); grant \
+         ec2:{action} to the function's role"
+    )]
+    AccessDenied {
+        action: &'static str,
+        region: String,
+        code: String,
+        message: String,
+    },
+
+    /// EC2 returned an error not covered above.
+    #[error("EC2 {action} in {region} failed: {code}: {message}")]
+    Ec2 {
+        action: &'static str,
+        region: String,
+        code: String,
+        message: String,
+    },
+
+    /// EC2 could not be reached, or its answer could not be read.
+    #[error("EC2 {action} in {region} could not be completed: {message}")]
+    Ec2Unreachable {
+        action: &'static str,
+        region: String,
+        message: String,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The stable `errorType` the state machine matches on.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { .. } => "InvalidInput",
+            Error::TransitGatewayNotFound { .. } => "TransitGatewayNotFound",
+            Error::AmbiguousTransitGateway { .. } => "AmbiguousTransitGateway",
+            Error::TransitGatewayNotAvailable { .. } => "TransitGatewayNotAvailable",
+            Error::RouteTableMismatch { .. } => "RouteTableMismatch",
+            Error::PeeringAttachmentNotFound { .. } => "PeeringAttachmentNotFound",
+            Error::PeeringFailed { .. } => "PeeringFailed",
+            Error::PeeringNotReady { .. } => "PeeringNotReady",
+            Error::CidrOverlap { .. } => "CidrOverlap",
+            Error::Throttled { .. } => "Throttled",
+            Error::AccessDenied { .. } => "AccessDenied",
+            Error::Ec2 { .. } => "Ec2Error",
+            Error::Ec2Unreachable { .. } => "Ec2Unreachable",
+        }
+    }
+
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Classifies an SDK failure of `action` in `region`.
+    pub(crate) fn from_sdk<E, R>(action: &'static str, region: &str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let region = region.to_owned();
+        match err.code() {
+            Some(code) if THROTTLING_CODES.contains(&code) => Error::Throttled { action, region },
+            Some(code) if ACCESS_DENIED_CODES.contains(&code) => Error::AccessDenied {
+                action,
+                region,
+                code: code.to_owned(),
+                message: err.message().unwrap_or_default().to_owned(),
+            },
+            Some(code) => Error::Ec2 {
+                action,
+                region,
+                code: code.to_owned(),
+                message: err.message().unwrap_or_default().to_owned(),
+            },
+            None => Error::Ec2Unreachable {
+                action,
+                region,
+                message: aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+            },
+        }
+    }
+}
+
+impl From<Error> for Diagnostic {
+    fn from(err: Error) -> Self {
+        Diagnostic {
+            error_type: err.error_type().to_owned(),
+            error_message: err.to_string(),
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! `peer`: validate, resolve both transit gateways, reuse or create the peering, and accept it
+//! once the accepter side shows pendingAcceptance.
+
+use serde_json::Value;
+use tracing::{info, warn};
+
+use crate::context::Context;
+use crate::ec2::{Ec2, TransitGateway};
+use crate::error::{Error, Result};
+use crate::peering::{creation_tags, select_existing, PeeringAttachment, TgwEnd};
+use crate::request::{parse_request, PeerOutput, RequestSource, ResolvedRequest};
+use crate::state::{AttachmentState, Phase};
+
+pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
+    let parsed = parse_request(input)?;
+    if let RequestSource::EventBridge { detail_type, source } = &parsed.source {
+        info!(
+            action = "Peer",
+            detail_type, source, "request from an EventBridge event"
+        );
+    }
+    for field in &parsed.ignored_fields {
+        warn!(
+            action = "Peer",
+            field, "ignoring a field that is not part of the request"
+        );
+    }
+    let request = parsed.request.validate(context.defaults())?;
+    let active = Ec2::new(context.ec2(&request.active_region), &request.active_region);
+    let passive = Ec2::new(context.ec2(&request.passive_region), &request.passive_region);
+
+    // Both sides are read at once, but an error is reported for the active side first, so the
+    // same bad request always gets the same message.
+    let (active_tgw, passive_tgw) = tokio::join!(
+        resolve_transit_gateway(
+            &active,
+            "activeTransitGatewayId",
+            request.active_transit_gateway_id.as_deref()
+        ),
+        resolve_transit_gateway(
+            &passive,
+            "passiveTransitGatewayId",
+            request.passive_transit_gateway_id.as_deref()
+        ),
+    );
+    let (active_tgw, passive_tgw) = (active_tgw?, passive_tgw?);
+    let (active_route_table_id, passive_route_table_id) = tokio::join!(
+        resolve_route_table(
+            &active,
+            "activeRouteTableId",
+            request.active_route_table_id.as_deref(),
+            &active_tgw
+        ),
+        resolve_route_table(
+            &passive,
+            "passiveRouteTableId",
+            request.passive_route_table_id.as_deref(),
+            &passive_tgw
+        ),
+    );
+    let (active_route_table_id, passive_route_table_id) = (active_route_table_id?, passive_route_table_id?);
+    let resolved = ResolvedRequest {
+        active_region: request.active_region,
+        passive_region: request.passive_region,
+        active_transit_gateway_id: active_tgw.id.clone(),
+        passive_transit_gateway_id: passive_tgw.id.clone(),
+        active_route_table_id,
+        passive_route_table_id,
+        vpc_tag_key: request.vpc_tag_key,
+    };
+
+    let ends = (
+        (
+            resolved.active_transit_gateway_id.as_str(),
+            resolved.active_region.as_str(),
+        ),
+        (
+            resolved.passive_transit_gateway_id.as_str(),
+            resolved.passive_region.as_str(),
+        ),
+    );
+    let existing = select_existing(&active.peering_attachments().await?, ends.0, ends.1).cloned();
+    let (attachment, created) = match existing {
+        Some(attachment) => {
+            info!(action = "Peer", region = %active.region(), attachment_id = %attachment.id,
+                  state = %attachment.state, "reusing existing peering attachment");
+            (attachment, false)
+        }
+        None => {
+            let accepter = TgwEnd {
+                transit_gateway_id: passive_tgw.id.clone(),
+                region: resolved.passive_region.clone(),
+                owner_id: passive_tgw.owner_id.clone(),
+            };
+            let tags = creation_tags(&active_tgw.id, &passive_tgw.id);
+            (
+                active.create_peering(&active_tgw.id, &accepter, &tags).await?,
+                true,
+            )
+        }
+    };
+
+    let (status, accepted) = accept_if_pending(context, &resolved, &attachment).await?;
+    // The state machine calls `peer` again to accept. Keep what the earlier call of the same
+    // execution did, so the final output says whether this execution created and accepted it.
+    let carried = |flag: &str| {
+        input.get("attachmentId").and_then(Value::as_str) == Some(attachment.id.as_str())
+            && input.get(flag).and_then(Value::as_bool) == Some(true)
+    };
+    Ok(PeerOutput {
+        request: resolved,
+        status: status.as_str().to_owned(),
+        created: created || carried("created"),
+        accepted: accepted || carried("accepted"),
+        attachment_id: attachment.id,
+    })
+}
+
+async fn resolve_transit_gateway(ec2: &Ec2, field: &str, id: Option<&str>) -> Result<TransitGateway> {
+    let region = ec2.region().to_owned();
+    let Some(id) = id else {
+        let mut available = ec2.available_transit_gateways().await?;
+        return match available.len() {
+            1 => Ok(available.remove(0)),
+            0 => Err(Error::TransitGatewayNotFound {
+                field: field.to_owned(),
+                reason: format!(
+                    "is not set and {region} has no available transit gateway; create one, or set the field"
+                ),
+            }),
+            _ => Err(Error::AmbiguousTransitGateway {
+                field: field.to_owned(),
+                region,
+                ids: available.into_iter().map(|tgw| tgw.id).collect(),
+            }),
+        };
+    };
+    let tgw = ec2
+        .transit_gateway(id)
+        .await?
+        .ok_or_else(|| Error::TransitGatewayNotFound {
+            field: field.to_owned(),
+            reason: format!("is {id}, which does not exist in {region}; check the id and the Region"),
+        })?;
+    if tgw.state != "available" {
+        return Err(Error::TransitGatewayNotAvailable {
+            field: field.to_owned(),
+            id: tgw.id,
+            region,
+            state: tgw.state,
+        });
+    }
+    Ok(tgw)
+}
+
+async fn resolve_route_table(
+    ec2: &Ec2,
+    field: &str,
+    id: Option<&str>,
+    tgw: &TransitGateway,
+) -> Result<String> {
+    let region = ec2.region();
+    let Some(id) = id else {
+        return tgw.association_default_route_table_id.clone().ok_or_else(|| Error::RouteTableMismatch {
+            field: field.to_owned(),
+            reason: format!(
+                "is not set and {} has no association default route table; set the field to one of its route tables",
+                tgw.id
+            ),
+        });
+    };
+    let table = ec2
+        .route_table(id)
+        .await?
+        .ok_or_else(|| Error::RouteTableMismatch {
+            field: field.to_owned(),
+            reason: format!("is {id}, which does not exist in {region}; check the id and the Region"),
+        })?;
+    if table.transit_gateway_id != tgw.id {
+        return Err(Error::RouteTableMismatch {
+            field: field.to_owned(),
+            reason: format!(
+                "is {id}, which belongs to {}, not to {}; use a route table of {}",
+                table.transit_gateway_id, tgw.id, tgw.id
+            ),
+        });
+    }
+    Ok(table.id)
+}
+
+/// Accepts the attachment if, and only if, its accepter side shows pendingAcceptance. Returns the
+/// state to report and whether this call accepted it.
+async fn accept_if_pending(
+    context: &Context,
+    request: &ResolvedRequest,
+    attachment: &PeeringAttachment,
+) -> Result<(AttachmentState, bool)> {
+    if matches!(attachment.state.phase(), Phase::Ready | Phase::Dead) {
+        return Ok((attachment.state.clone(), false));
+    }
+    let accepter_region = &attachment.accepter.region;
+    let accepter = Ec2::new(context.ec2(accepter_region), accepter_region);
+    let accepter_view = if *accepter_region == request.active_region {
+        Some(attachment.clone())
+    } else {
+        // On AWS the accepter sees the request only once it leaves initiatingRequest.
+        accepter.peering_attachment(&attachment.id).await?
+    };
+    let Some(accepter_view) = accepter_view else {
+        return Ok((attachment.state.clone(), false));
+    };
+    if accepter_view.state != AttachmentState::PendingAcceptance {
+        return Ok((attachment.state.clone(), false));
+    }
+    match accepter.accept_peering(&attachment.id).await {
+        Ok(state) => Ok((state.unwrap_or(AttachmentState::Pending), true)),
+        // Someone else (a concurrent run, an operator) accepted it between our read and our call.
+        Err(err @ Error::Ec2 { .. }) if matches!(&err, Error::Ec2 { code, .. } if code == "IncorrectState") =>
+        {
+            let now = accepter
+                .peering_attachment(&attachment.id)
+                .await?
+                .map(|a| a.state);
+            match now {
+                Some(state) if state.phase() == Phase::Ready || state == AttachmentState::Pending => {
+                    info!(action = "AcceptTransitGatewayPeeringAttachment", region = %accepter_region,
+                          attachment_id = %attachment.id, state = %state, "already accepted");
+                    Ok((state, false))
+                }
+                Some(state) if state.phase() == Phase::Dead => Err(Error::PeeringFailed {
+                    attachment_id: attachment.id.clone(),
+                    state: state.to_string(),
+                }),
+                _ => Err(err),
+            }
+        }
+        Err(err) => Err(err),
+    }
+}

@@ -1,0 +1,163 @@
+//! Peering attachments as plain data, and the pure decisions about them.
+
+use crate::state::AttachmentState;
+
+/// The value of the `tgw-peering:managed-by` tag on attachments this tool creates.
+pub const TOOL_NAME: &str = "tgw-peering";
+pub const MANAGED_BY_TAG: &str = "tgw-peering:managed-by";
+
+/// One end of a peering: a transit gateway in a Region, owned by an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TgwEnd {
+    pub transit_gateway_id: String,
+    pub region: String,
+    pub owner_id: Option<String>,
+}
+
+impl TgwEnd {
+    fn is(&self, transit_gateway_id: &str, region: &str) -> bool {
+        self.transit_gateway_id == transit_gateway_id && self.region == region
+    }
+}
+
+/// A transit gateway peering attachment as one Region reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeeringAttachment {
+    pub id: String,
+    pub state: AttachmentState,
+    pub requester: TgwEnd,
+    pub accepter: TgwEnd,
+    /// Creation time as (seconds, nanoseconds) since the Unix epoch.
+    pub created_at: Option<(i64, u32)>,
+    pub tags: Vec<(String, String)>,
+}
+
+impl PeeringAttachment {
+    /// True when the attachment joins exactly these two gateways, in either direction.
+    pub fn connects(&self, a: (&str, &str), b: (&str, &str)) -> bool {
+        (self.requester.is(a.0, a.1) && self.accepter.is(b.0, b.1))
+            || (self.requester.is(b.0, b.1) && self.accepter.is(a.0, a.1))
+    }
+
+    /// True when this tool created the attachment (it carries our tag).
+    pub fn is_managed(&self) -> bool {
+        self.tags
+            .iter()
+            .any(|(key, value)| key == MANAGED_BY_TAG && value == TOOL_NAME)
+    }
+}
+
+/// The live peering between two gateways to reuse, if any: matched on both ends client-side
+/// (server-side filters are a convenience, not a guarantee). When races left more than one, the
+/// oldest wins, then the smallest id, so every caller picks the same one.
+pub fn select_existing<'a>(
+    attachments: &'a [PeeringAttachment],
+    a: (&str, &str),
+    b: (&str, &str),
+) -> Option<&'a PeeringAttachment> {
+    attachments
+        .iter()
+        .filter(|attachment| attachment.state.is_live() && attachment.connects(a, b))
+        .min_by(|x, y| {
+            let key = |p: &PeeringAttachment| (p.created_at.unwrap_or((i64::MAX, 0)), p.id.clone());
+            key(x).cmp(&key(y))
+        })
+}
+
+/// Tags put on a peering attachment this tool creates.
+pub fn creation_tags(requester_tgw: &str, accepter_tgw: &str) -> Vec<(String, String)> {
+    vec![
+        (
+            "Name".to_owned(),
+            format!("{TOOL_NAME} {requester_tgw} <> {accepter_tgw}"),
+        ),
+        (MANAGED_BY_TAG.to_owned(), TOOL_NAME.to_owned()),
+        (
+            "tgw-peering:requester-transit-gateway".to_owned(),
+            requester_tgw.to_owned(),
+        ),
+        (
+            "tgw-peering:accepter-transit-gateway".to_owned(),
+            accepter_tgw.to_owned(),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: (&str, &str) = ("tgw-aaaaaaaa", "us-east-1");
+    const B: (&str, &str) = ("tgw-bbbbbbbb", "eu-west-1");
+
+    fn attachment(
+        id: &str,
+        from: (&str, &str),
+        to: (&str, &str),
+        state: &str,
+        created: i64,
+    ) -> PeeringAttachment {
+        let end = |(tgw, region): (&str, &str)| TgwEnd {
+            transit_gateway_id: tgw.into(),
+            region: region.into(),
+            owner_id: Some("123456789012".into()),
+        };
+        PeeringAttachment {
+            id: id.into(),
+            state: AttachmentState::parse(state),
+            requester: end(from),
+            accepter: end(to),
+            created_at: Some((created, 0)),
+            tags: vec![],
+        }
+    }
+
+    #[test]
+    fn given_a_peering_in_the_reverse_direction_then_it_is_reused() {
+        let all = [attachment("tgw-attach-1", B, A, "available", 1)];
+        assert_eq!(
+            select_existing(&all, A, B).map(|p| p.id.as_str()),
+            Some("tgw-attach-1")
+        );
+    }
+
+    #[test]
+    fn given_only_dead_peerings_then_none_is_reused() {
+        let all = [
+            attachment("tgw-attach-1", A, B, "rejected", 1),
+            attachment("tgw-attach-2", A, B, "failed", 2),
+            attachment("tgw-attach-3", A, B, "deleted", 3),
+        ];
+        assert_eq!(select_existing(&all, A, B), None);
+    }
+
+    #[test]
+    fn given_peerings_to_other_gateways_or_regions_then_none_is_reused() {
+        let all = [
+            attachment("tgw-attach-1", A, ("tgw-cccccccc", "eu-west-1"), "available", 1),
+            attachment("tgw-attach-2", A, ("tgw-bbbbbbbb", "eu-west-2"), "available", 1),
+        ];
+        assert_eq!(select_existing(&all, A, B), None);
+    }
+
+    #[test]
+    fn given_duplicates_from_a_race_then_the_oldest_wins_for_every_caller() {
+        let all = [
+            attachment("tgw-attach-2", A, B, "pendingAcceptance", 20),
+            attachment("tgw-attach-9", B, A, "initiatingRequest", 10),
+            attachment("tgw-attach-1", A, B, "pendingAcceptance", 20),
+        ];
+        assert_eq!(select_existing(&all, A, B).unwrap().id, "tgw-attach-9");
+        let mut reversed = all.clone();
+        reversed.reverse();
+        assert_eq!(select_existing(&reversed, B, A).unwrap().id, "tgw-attach-9");
+    }
+
+    #[test]
+    fn creation_tags_mark_the_attachment_as_managed() {
+        let mut created = attachment("tgw-attach-1", A, B, "available", 1);
+        assert!(!created.is_managed());
+        created.tags = creation_tags(A.0, B.0);
+        assert!(created.is_managed());
+    }
+}

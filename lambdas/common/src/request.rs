@@ -1,0 +1,583 @@
+//! The JSON contract: parsing and validating what the functions receive, and the shapes they return.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::validate::{self, echo, IdKind};
+
+pub const DEFAULT_VPC_TAG_KEY: &str = "addToTransitGateway";
+
+/// Requests larger than this are refused before anything else is looked at. A real request is a
+/// few hundred bytes; the cap keeps a runaway payload out of logs and memory.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// Fields our own functions add to the request as it flows through the state machine. `peer`
+/// receives them again when the state machine loops back to accept, so they are not "unknown".
+const PASS_THROUGH_FIELDS: &[&str] = &[
+    "attachmentId",
+    "status",
+    "passiveStatus",
+    "created",
+    "accepted",
+    "routes",
+    "warnings",
+];
+
+const REQUEST_FIELDS: &[&str] = &[
+    "activeRegion",
+    "passiveRegion",
+    "activeTransitGatewayId",
+    "passiveTransitGatewayId",
+    "activeRouteTableId",
+    "passiveRouteTableId",
+    "vpcTagKey",
+];
+
+/// Defaults from the function's environment, used for every field the request leaves out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defaults {
+    pub active_region: Option<String>,
+    pub passive_region: Option<String>,
+    pub vpc_tag_key: String,
+}
+
+impl Defaults {
+    /// Reads `ACTIVE_REGION`, `PASSIVE_REGION` and `VPC_TAG_KEY`; empty counts as unset.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+        Self {
+            active_region: var("ACTIVE_REGION"),
+            passive_region: var("PASSIVE_REGION"),
+            vpc_tag_key: var("VPC_TAG_KEY").unwrap_or_else(|| DEFAULT_VPC_TAG_KEY.to_owned()),
+        }
+    }
+}
+
+/// The peering request as written: every field may be left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeeringRequest {
+    pub active_region: Option<String>,
+    pub passive_region: Option<String>,
+    pub active_transit_gateway_id: Option<String>,
+    pub passive_transit_gateway_id: Option<String>,
+    pub active_route_table_id: Option<String>,
+    pub passive_route_table_id: Option<String>,
+    pub vpc_tag_key: Option<String>,
+}
+
+/// Where a request came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestSource {
+    /// The execution input itself, or a direct invoke.
+    Direct,
+    /// The `detail` of an EventBridge event.
+    EventBridge { detail_type: String, source: String },
+}
+
+/// A parsed request, with the fields that were ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedRequest {
+    pub request: PeeringRequest,
+    pub source: RequestSource,
+    /// Field names (with their path) that are not part of the contract.
+    pub ignored_fields: Vec<String>,
+}
+
+/// The request once its Regions are settled and every id given is well formed; transit gateway
+/// and route table ids may still be left for discovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidRequest {
+    pub active_region: String,
+    pub passive_region: String,
+    pub active_transit_gateway_id: Option<String>,
+    pub passive_transit_gateway_id: Option<String>,
+    pub active_route_table_id: Option<String>,
+    pub passive_route_table_id: Option<String>,
+    pub vpc_tag_key: String,
+}
+
+/// The request with every field resolved. This is what `peer` returns (with the attachment
+/// fields) and what `get-status` and `modify-routes` take.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedRequest {
+    pub active_region: String,
+    pub passive_region: String,
+    pub active_transit_gateway_id: String,
+    pub passive_transit_gateway_id: String,
+    pub active_route_table_id: String,
+    pub passive_route_table_id: String,
+    pub vpc_tag_key: String,
+}
+
+/// `peer`'s output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerOutput {
+    #[serde(flatten)]
+    pub request: ResolvedRequest,
+    pub attachment_id: String,
+    /// The attachment's `State` as the active Region reports it, spelt as EC2 spells it.
+    pub status: String,
+    /// True when this call created the attachment.
+    pub created: bool,
+    /// True when this call accepted the attachment.
+    pub accepted: bool,
+}
+
+/// A resolved request that names its peering attachment: the input of `get-status` and
+/// `modify-routes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeeringRef {
+    pub request: ResolvedRequest,
+    pub attachment_id: String,
+}
+
+/// Typed reads of one JSON object's fields, with errors that name the field by its full path.
+struct Fields<'a> {
+    object: &'a Map<String, Value>,
+    prefix: &'static str,
+}
+
+impl<'a> Fields<'a> {
+    fn path(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    fn optional_string(&self, name: &str) -> Result<Option<&'a str>> {
+        match self.object.get(name) {
+            None => Ok(None),
+            Some(Value::String(value)) => Ok(Some(value.as_str())),
+            Some(Value::Null) => Err(Error::invalid(
+                self.path(name),
+                "is null; give a string, or leave the field out to use its default",
+            )),
+            Some(other) => Err(Error::invalid(
+                self.path(name),
+                format!("must be a string, not {}", json_type(other)),
+            )),
+        }
+    }
+
+    fn required_string(&self, name: &str) -> Result<&'a str> {
+        self.optional_string(name)?.ok_or_else(|| {
+            Error::invalid(
+                self.path(name),
+                "is missing; pass `peer`'s output to this function unchanged",
+            )
+        })
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn check_size(input: &Value) -> Result<()> {
+    let size = serde_json::to_vec(input)
+        .map(|bytes| bytes.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_REQUEST_BYTES {
+        return Err(Error::invalid(
+            "(request)",
+            format!(
+                "is {size} bytes; the limit is {MAX_REQUEST_BYTES} bytes, so send only the request fields"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn as_object<'a>(value: &'a Value, field: &str) -> Result<&'a Map<String, Value>> {
+    value
+        .as_object()
+        .ok_or_else(|| Error::invalid(field, format!("must be a JSON object, not {}", json_type(value))))
+}
+
+/// True when the object looks like an EventBridge event rather than a request.
+fn is_eventbridge_envelope(object: &Map<String, Value>) -> bool {
+    object.contains_key("detail-type") && object.contains_key("source")
+}
+
+/// Parses `peer`'s input: a request, or an EventBridge event carrying one in `detail`.
+///
+/// An event whose `detail` holds none of the request's fields (a scheduled event, a tag-change
+/// event) means "use the defaults".
+pub fn parse_request(input: &Value) -> Result<ParsedRequest> {
+    check_size(input)?;
+    let object = as_object(input, "(request)")?;
+    if !is_eventbridge_envelope(object) {
+        let (request, ignored_fields) = read_request(object, "")?;
+        return Ok(ParsedRequest {
+            request,
+            source: RequestSource::Direct,
+            ignored_fields,
+        });
+    }
+
+    for field in ["detail-type", "source"] {
+        Fields { object, prefix: "" }
+            .required_string(field)
+            .map_err(|_| {
+                Error::invalid(
+                    field,
+                    "must be a string in an EventBridge event; check the rule's input",
+                )
+            })?;
+    }
+    let event: EventBridgeEvent<Value> = serde_json::from_value(input.clone()).map_err(|err| {
+        Error::invalid(
+            "(EventBridge event)",
+            format!("is malformed: {err}; send the event unchanged"),
+        )
+    })?;
+    let source = RequestSource::EventBridge {
+        detail_type: event.detail_type,
+        source: event.source,
+    };
+    let (request, ignored_fields) = match &event.detail {
+        Value::Null => (PeeringRequest::default(), Vec::new()),
+        Value::Object(detail) if REQUEST_FIELDS.iter().any(|f| detail.contains_key(*f)) => {
+            read_request(detail, "detail.")?
+        }
+        Value::Object(_) => (PeeringRequest::default(), Vec::new()),
+        other => {
+            return Err(Error::invalid(
+                "detail",
+                format!(
+                    "must be a JSON object, not {}; EventBridge always sends an object",
+                    json_type(other)
+                ),
+            ))
+        }
+    };
+    Ok(ParsedRequest {
+        request,
+        source,
+        ignored_fields,
+    })
+}
+
+fn read_request(object: &Map<String, Value>, prefix: &'static str) -> Result<(PeeringRequest, Vec<String>)> {
+    let fields = Fields { object, prefix };
+    let get = |name: &str| fields.optional_string(name).map(|value| value.map(str::to_owned));
+    let request = PeeringRequest {
+        active_region: get("activeRegion")?,
+        passive_region: get("passiveRegion")?,
+        active_transit_gateway_id: get("activeTransitGatewayId")?,
+        passive_transit_gateway_id: get("passiveTransitGatewayId")?,
+        active_route_table_id: get("activeRouteTableId")?,
+        passive_route_table_id: get("passiveRouteTableId")?,
+        vpc_tag_key: get("vpcTagKey")?,
+    };
+    let ignored_fields = object
+        .keys()
+        .filter(|key| !REQUEST_FIELDS.contains(&key.as_str()) && !PASS_THROUGH_FIELDS.contains(&key.as_str()))
+        .map(|key| format!("{prefix}{}", echo(key)))
+        .collect();
+    Ok((request, ignored_fields))
+}
+
+impl PeeringRequest {
+    /// Fills Regions and the tag key from the defaults and checks every value given.
+    pub fn validate(self, defaults: &Defaults) -> Result<ValidRequest> {
+        let active_region = self
+            .active_region
+            .or_else(|| defaults.active_region.clone())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "activeRegion",
+                    "is not set and ACTIVE_REGION has no default; set one of them",
+                )
+            })?;
+        let passive_region = self
+            .passive_region
+            .or_else(|| defaults.passive_region.clone())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "passiveRegion",
+                    "is not set and PASSIVE_REGION has no default; set one of them",
+                )
+            })?;
+        validate::region("activeRegion", &active_region)?;
+        validate::region("passiveRegion", &passive_region)?;
+        validate::region_pair(&active_region, &passive_region)?;
+
+        let ids = [
+            (
+                "activeTransitGatewayId",
+                IdKind::TransitGateway,
+                &self.active_transit_gateway_id,
+            ),
+            (
+                "passiveTransitGatewayId",
+                IdKind::TransitGateway,
+                &self.passive_transit_gateway_id,
+            ),
+            (
+                "activeRouteTableId",
+                IdKind::RouteTable,
+                &self.active_route_table_id,
+            ),
+            (
+                "passiveRouteTableId",
+                IdKind::RouteTable,
+                &self.passive_route_table_id,
+            ),
+        ];
+        for (field, kind, value) in ids {
+            if let Some(value) = value {
+                validate::resource_id(field, kind, value)?;
+            }
+        }
+        let vpc_tag_key = self.vpc_tag_key.unwrap_or_else(|| defaults.vpc_tag_key.clone());
+        validate::tag_key("vpcTagKey", &vpc_tag_key)?;
+
+        Ok(ValidRequest {
+            active_region,
+            passive_region,
+            active_transit_gateway_id: self.active_transit_gateway_id,
+            passive_transit_gateway_id: self.passive_transit_gateway_id,
+            active_route_table_id: self.active_route_table_id,
+            passive_route_table_id: self.passive_route_table_id,
+            vpc_tag_key,
+        })
+    }
+}
+
+/// Parses and validates the input of `get-status` and `modify-routes`: `peer`'s output.
+pub fn parse_peering_ref(input: &Value) -> Result<PeeringRef> {
+    check_size(input)?;
+    let object = as_object(input, "(input)")?;
+    let fields = Fields { object, prefix: "" };
+    let text = |name: &str| fields.required_string(name).map(str::to_owned);
+    let request = ResolvedRequest {
+        active_region: text("activeRegion")?,
+        passive_region: text("passiveRegion")?,
+        active_transit_gateway_id: text("activeTransitGatewayId")?,
+        passive_transit_gateway_id: text("passiveTransitGatewayId")?,
+        active_route_table_id: text("activeRouteTableId")?,
+        passive_route_table_id: text("passiveRouteTableId")?,
+        vpc_tag_key: text("vpcTagKey")?,
+    };
+    let attachment_id = text("attachmentId")?;
+
+    validate::region("activeRegion", &request.active_region)?;
+    validate::region("passiveRegion", &request.passive_region)?;
+    validate::region_pair(&request.active_region, &request.passive_region)?;
+    validate::resource_id(
+        "activeTransitGatewayId",
+        IdKind::TransitGateway,
+        &request.active_transit_gateway_id,
+    )?;
+    validate::resource_id(
+        "passiveTransitGatewayId",
+        IdKind::TransitGateway,
+        &request.passive_transit_gateway_id,
+    )?;
+    validate::resource_id(
+        "activeRouteTableId",
+        IdKind::RouteTable,
+        &request.active_route_table_id,
+    )?;
+    validate::resource_id(
+        "passiveRouteTableId",
+        IdKind::RouteTable,
+        &request.passive_route_table_id,
+    )?;
+    validate::resource_id("attachmentId", IdKind::Attachment, &attachment_id)?;
+    validate::tag_key("vpcTagKey", &request.vpc_tag_key)?;
+    Ok(PeeringRef {
+        request,
+        attachment_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn defaults() -> Defaults {
+        Defaults {
+            active_region: Some("us-east-1".into()),
+            passive_region: Some("eu-west-1".into()),
+            vpc_tag_key: DEFAULT_VPC_TAG_KEY.into(),
+        }
+    }
+
+    fn field_of(err: Error) -> String {
+        match err {
+            Error::InvalidInput { field, .. } => field,
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn given_an_empty_object_with_env_defaults_then_the_defaults_apply() {
+        let parsed = parse_request(&json!({})).unwrap();
+        let valid = parsed.request.validate(&defaults()).unwrap();
+        assert_eq!(valid.active_region, "us-east-1");
+        assert_eq!(valid.passive_region, "eu-west-1");
+        assert_eq!(valid.vpc_tag_key, "addToTransitGateway");
+        assert_eq!(valid.active_transit_gateway_id, None);
+    }
+
+    #[test]
+    fn given_the_console_default_input_then_comment_is_ignored_with_a_note() {
+        let parsed = parse_request(&json!({"Comment": "Insert your JSON here"})).unwrap();
+        assert_eq!(parsed.request, PeeringRequest::default());
+        assert_eq!(parsed.ignored_fields, ["\"Comment\""]);
+    }
+
+    #[test]
+    fn given_our_own_output_fields_then_they_are_not_reported_as_unknown() {
+        let parsed = parse_request(
+            &json!({"attachmentId": "tgw-attach-12345678", "status": "pendingAcceptance", "created": true}),
+        )
+        .unwrap();
+        assert!(parsed.ignored_fields.is_empty());
+    }
+
+    #[test]
+    fn given_a_scheduled_event_then_the_defaults_apply() {
+        let event = json!({
+            "version": "0", "id": "89d1a02d-5ec7-412e-82f5-13505f849b41",
+            "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+            "time": "2026-11-22T10:00:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/reconcile"], "detail": {}
+        });
+        let parsed = parse_request(&event).unwrap();
+        assert_eq!(parsed.request, PeeringRequest::default());
+        assert!(matches!(parsed.source, RequestSource::EventBridge { .. }));
+    }
+
+    #[test]
+    fn given_a_tag_change_event_then_the_defaults_apply() {
+        let event = json!({
+            "version": "0", "id": "ffd8a6fe-32f8-ef66-c85c-111111111111",
+            "detail-type": "Tag Change on Resource", "source": "aws.tag", "account": "123456789012",
+            "time": "2026-11-22T10:00:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0123456789abcdef0"],
+            "detail": {"changed-tag-keys": ["addToTransitGateway"], "service": "ec2",
+                       "resource-type": "vpc", "version": 3, "tags": {"addToTransitGateway": "true"}}
+        });
+        let parsed = parse_request(&event).unwrap();
+        assert_eq!(parsed.request, PeeringRequest::default());
+        assert!(parsed.ignored_fields.is_empty());
+    }
+
+    #[test]
+    fn given_an_event_with_a_request_in_detail_then_it_is_used() {
+        let event = json!({"detail-type": "Peer", "source": "my.app",
+                           "detail": {"passiveRegion": "ap-south-1", "extra": 1}});
+        let parsed = parse_request(&event).unwrap();
+        assert_eq!(parsed.request.passive_region.as_deref(), Some("ap-south-1"));
+        assert_eq!(parsed.ignored_fields, ["detail.\"extra\""]);
+    }
+
+    #[test]
+    fn bad_inputs_name_their_field() {
+        let cases = [
+            (json!([]), "(request)"),
+            (json!("us-east-1"), "(request)"),
+            (json!({"activeRegion": 42}), "activeRegion"),
+            (json!({"passiveRegion": null}), "passiveRegion"),
+            (
+                json!({"activeTransitGatewayId": ["tgw-12345678"]}),
+                "activeTransitGatewayId",
+            ),
+            (json!({"vpcTagKey": {"k": "v"}}), "vpcTagKey"),
+            (
+                json!({"detail-type": "x", "source": "y", "detail": "garbage"}),
+                "detail",
+            ),
+            (
+                json!({"detail-type": 7, "source": "y", "detail": {}}),
+                "detail-type",
+            ),
+            (
+                json!({"detail-type": "x", "source": "y", "detail": {"activeRegion": false}}),
+                "detail.activeRegion",
+            ),
+            (json!({"pad": "x".repeat(MAX_REQUEST_BYTES)}), "(request)"),
+        ];
+        for (input, field) in cases {
+            let err = parse_request(&input).unwrap_err();
+            let message = err.to_string();
+            assert_eq!(field_of(err), field, "{input:.80}");
+            assert!(message.contains(field), "{message}");
+        }
+    }
+
+    #[test]
+    fn bad_values_fail_validation_naming_their_field() {
+        let cases = [
+            (json!({"activeRegion": "us-east-7"}), "activeRegion"),
+            (json!({"passiveRegion": "us-east-1"}), "passiveRegion"),
+            (
+                json!({"activeTransitGatewayId": "tgw-xyz"}),
+                "activeTransitGatewayId",
+            ),
+            (
+                json!({"passiveRouteTableId": "rtb-12345678"}),
+                "passiveRouteTableId",
+            ),
+            (json!({"vpcTagKey": ""}), "vpcTagKey"),
+        ];
+        for (input, field) in cases {
+            let err = parse_request(&input)
+                .unwrap()
+                .request
+                .validate(&defaults())
+                .unwrap_err();
+            assert_eq!(field_of(err), field, "{input}");
+        }
+    }
+
+    #[test]
+    fn without_env_defaults_a_missing_region_says_how_to_fix_it() {
+        let no_defaults = Defaults {
+            active_region: None,
+            passive_region: None,
+            vpc_tag_key: "k".into(),
+        };
+        let err = PeeringRequest::default()
+            .validate(&no_defaults)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("activeRegion") && err.contains("ACTIVE_REGION"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_peering_ref_needs_every_resolved_field() {
+        let good = json!({
+            "activeRegion": "us-east-1", "passiveRegion": "eu-west-1",
+            "activeTransitGatewayId": "tgw-0123456789abcdef0", "passiveTransitGatewayId": "tgw-0123456789abcdef1",
+            "activeRouteTableId": "tgw-rtb-0123456789abcdef0", "passiveRouteTableId": "tgw-rtb-0123456789abcdef1",
+            "vpcTagKey": "addToTransitGateway", "attachmentId": "tgw-attach-0123456789abcdef0",
+            "status": "available", "created": true, "accepted": true
+        });
+        assert!(parse_peering_ref(&good).is_ok());
+        for field in ["attachmentId", "activeRouteTableId", "vpcTagKey"] {
+            let mut bad = good.clone();
+            bad.as_object_mut().unwrap().remove(field);
+            assert_eq!(field_of(parse_peering_ref(&bad).unwrap_err()), field);
+        }
+        let mut bad = good.clone();
+        bad["attachmentId"] = json!("tgw-attach-<script>");
+        assert_eq!(field_of(parse_peering_ref(&bad).unwrap_err()), "attachmentId");
+    }
+}

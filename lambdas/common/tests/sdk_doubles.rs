@@ -1,0 +1,322 @@
+//! What the emulator cannot show — pagination, races and rare errors — tested with hand-written
+//! SDK doubles (aws-smithy-mocks) behind the real aws-sdk-ec2 client.
+
+use std::time::Duration;
+
+use aws_sdk_ec2::config::retry::RetryConfig;
+use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_ec2::error::ErrorMetadata;
+use aws_sdk_ec2::operation::accept_transit_gateway_peering_attachment::AcceptTransitGatewayPeeringAttachmentError;
+use aws_sdk_ec2::operation::describe_transit_gateway_peering_attachments::DescribeTransitGatewayPeeringAttachmentsOutput;
+use aws_sdk_ec2::operation::describe_transit_gateways::DescribeTransitGatewaysOutput;
+use aws_sdk_ec2::operation::describe_vpcs::{DescribeVpcsError, DescribeVpcsOutput};
+use aws_sdk_ec2::operation::search_transit_gateway_routes::SearchTransitGatewayRoutesOutput;
+use aws_sdk_ec2::types::{
+    PeeringTgwInfo, TransitGateway, TransitGatewayAttachmentState, TransitGatewayOptions,
+    TransitGatewayPeeringAttachment, TransitGatewayRoute, TransitGatewayRouteAttachment,
+    TransitGatewayRouteState, TransitGatewayState, Vpc, VpcCidrBlockAssociation, VpcCidrBlockState,
+    VpcCidrBlockStateCode,
+};
+use aws_sdk_ec2::Client;
+use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+use serde_json::json;
+use tgw_peering::ec2::Ec2;
+use tgw_peering::request::Defaults;
+use tgw_peering::Context;
+
+fn client(region: &str, rules: &[&Rule]) -> Client {
+    let interceptor = rules.iter().fold(
+        MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
+        |i, rule| i.with_rule(rule),
+    );
+    let config = aws_sdk_ec2::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new("test", "test", None, None, "doubles"))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
+        .build();
+    Client::from_conf(config)
+}
+
+fn vpc(id: &str, cidrs: &[(&str, VpcCidrBlockStateCode)]) -> Vpc {
+    cidrs
+        .iter()
+        .fold(Vpc::builder().vpc_id(id), |vpc, (cidr, state)| {
+            vpc.cidr_block_association_set(
+                VpcCidrBlockAssociation::builder()
+                    .cidr_block(*cidr)
+                    .cidr_block_state(VpcCidrBlockState::builder().state(state.clone()).build())
+                    .build(),
+            )
+        })
+        .build()
+}
+
+#[tokio::test]
+async fn given_two_pages_of_vpcs_then_discovery_reads_both_and_skips_disassociated_blocks() {
+    let first = mock!(Client::describe_vpcs)
+        .match_requests(|r| r.next_token().is_none())
+        .then_output(|| {
+            DescribeVpcsOutput::builder()
+                .vpcs(vpc(
+                    "vpc-1",
+                    &[("10.1.0.0/16", VpcCidrBlockStateCode::Associated)],
+                ))
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(Client::describe_vpcs)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(|| {
+            DescribeVpcsOutput::builder()
+                .vpcs(vpc(
+                    "vpc-2",
+                    &[
+                        ("10.2.0.0/16", VpcCidrBlockStateCode::Associated),
+                        ("10.3.0.0/16", VpcCidrBlockStateCode::Disassociated),
+                    ],
+                ))
+                .build()
+        });
+    let ec2 = Ec2::new(client("us-east-1", &[&first, &second]), "us-east-1");
+
+    let vpcs = ec2.vpcs().await.unwrap();
+
+    let found: Vec<(String, Vec<String>)> = vpcs
+        .iter()
+        .map(|v| (v.id.clone(), v.cidrs.iter().map(|c| c.to_string()).collect()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("vpc-1".to_owned(), vec!["10.1.0.0/16".to_owned()]),
+            ("vpc-2".to_owned(), vec!["10.2.0.0/16".to_owned()])
+        ]
+    );
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+}
+
+fn route(cidr: &str, attachment: Option<&str>) -> TransitGatewayRoute {
+    let mut builder = TransitGatewayRoute::builder().destination_cidr_block(cidr);
+    builder = match attachment {
+        Some(id) => builder
+            .state(TransitGatewayRouteState::Active)
+            .transit_gateway_attachments(
+                TransitGatewayRouteAttachment::builder()
+                    .transit_gateway_attachment_id(id)
+                    .build(),
+            ),
+        None => builder.state(TransitGatewayRouteState::Blackhole),
+    };
+    builder.build()
+}
+
+#[tokio::test]
+async fn given_two_pages_of_routes_then_the_table_is_read_whole_in_one_pass() {
+    let first = mock!(Client::search_transit_gateway_routes)
+        .match_requests(|r| r.next_token().is_none() && r.max_results() == Some(1000))
+        .then_output(|| {
+            SearchTransitGatewayRoutesOutput::builder()
+                .routes(route("10.1.0.0/16", Some("tgw-attach-11111111")))
+                .additional_routes_available(true)
+                .next_token("more")
+                .build()
+        });
+    let second = mock!(Client::search_transit_gateway_routes)
+        .match_requests(|r| r.next_token() == Some("more"))
+        .then_output(|| {
+            SearchTransitGatewayRoutesOutput::builder()
+                .routes(route("10.2.0.0/16", None))
+                .routes(
+                    TransitGatewayRoute::builder()
+                        .prefix_list_id("pl-12345678")
+                        .build(),
+                )
+                .additional_routes_available(false)
+                .build()
+        });
+    let ec2 = Ec2::new(client("us-east-1", &[&first, &second]), "us-east-1");
+
+    let table = ec2.static_routes("tgw-rtb-11111111").await.unwrap();
+
+    assert!(!table.truncated);
+    let routes: Vec<(String, Option<String>, bool)> = table
+        .routes
+        .iter()
+        .map(|r| (r.cidr.to_string(), r.attachment_id.clone(), r.blackhole))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            (
+                "10.1.0.0/16".to_owned(),
+                Some("tgw-attach-11111111".to_owned()),
+                false
+            ),
+            ("10.2.0.0/16".to_owned(), None, true)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn given_more_routes_than_one_search_returns_and_no_token_then_the_table_is_marked_truncated() {
+    let only = mock!(Client::search_transit_gateway_routes).then_output(|| {
+        SearchTransitGatewayRoutesOutput::builder()
+            .routes(route("10.1.0.0/16", Some("tgw-attach-11111111")))
+            .additional_routes_available(true)
+            .build()
+    });
+    let ec2 = Ec2::new(client("us-east-1", &[&only]), "us-east-1");
+
+    assert!(ec2.static_routes("tgw-rtb-11111111").await.unwrap().truncated);
+}
+
+#[tokio::test]
+async fn given_persistent_throttling_then_the_sdk_retries_and_the_error_is_throttled() {
+    let throttled = mock!(Client::describe_vpcs)
+        .sequence()
+        .error(|| {
+            DescribeVpcsError::generic(
+                ErrorMetadata::builder()
+                    .code("RequestLimitExceeded")
+                    .message("Request limit exceeded.")
+                    .build(),
+            )
+        })
+        .repeatedly()
+        .build();
+    let ec2 = Ec2::new(client("eu-west-1", &[&throttled]), "eu-west-1");
+
+    let err = ec2.vpcs().await.unwrap_err();
+
+    assert_eq!(err.error_type(), "Throttled");
+    assert!(
+        err.to_string().contains("DescribeVpcs") && err.to_string().contains("eu-west-1"),
+        "{err}"
+    );
+    assert_eq!(
+        throttled.num_calls(),
+        3,
+        "the SDK's standard retries are on (the original used max_attempts=1)"
+    );
+}
+
+#[tokio::test]
+async fn given_a_missing_permission_then_the_error_names_the_action_to_grant() {
+    let denied = mock!(Client::describe_vpcs).then_error(|| {
+        DescribeVpcsError::generic(
+            ErrorMetadata::builder()
+                .code("UnauthorizedOperation")
+                .message("You are not authorized to perform this operation.")
+                .build(),
+        )
+    });
+    let ec2 = Ec2::new(client("us-east-1", &[&denied]), "us-east-1");
+
+    let err = ec2.vpcs().await.unwrap_err();
+
+    assert_eq!(err.error_type(), "AccessDenied");
+    assert!(err.to_string().contains("ec2:DescribeVpcs"), "{err}");
+}
+
+fn tgw(id: &str, route_table: &str) -> TransitGateway {
+    TransitGateway::builder()
+        .transit_gateway_id(id)
+        .state(TransitGatewayState::Available)
+        .owner_id("123456789012")
+        .options(
+            TransitGatewayOptions::builder()
+                .association_default_route_table_id(route_table)
+                .build(),
+        )
+        .build()
+}
+
+fn peering(state: TransitGatewayAttachmentState) -> TransitGatewayPeeringAttachment {
+    let info = |tgw: &str, region: &str| {
+        PeeringTgwInfo::builder()
+            .transit_gateway_id(tgw)
+            .region(region)
+            .owner_id("123456789012")
+            .build()
+    };
+    TransitGatewayPeeringAttachment::builder()
+        .transit_gateway_attachment_id("tgw-attach-0123456789abcdef0")
+        .requester_tgw_info(info("tgw-aaaaaaaaaaaaaaaaa", "us-east-1"))
+        .accepter_tgw_info(info("tgw-bbbbbbbbbbbbbbbbb", "eu-west-1"))
+        .state(state)
+        .build()
+}
+
+#[tokio::test]
+async fn given_another_caller_accepts_first_then_incorrect_state_counts_as_success() {
+    let active_tgws = mock!(Client::describe_transit_gateways).then_output(|| {
+        DescribeTransitGatewaysOutput::builder()
+            .transit_gateways(tgw("tgw-aaaaaaaaaaaaaaaaa", "tgw-rtb-aaaaaaaa"))
+            .build()
+    });
+    let active_peerings = mock!(Client::describe_transit_gateway_peering_attachments).then_output(|| {
+        DescribeTransitGatewayPeeringAttachmentsOutput::builder()
+            .transit_gateway_peering_attachments(peering(TransitGatewayAttachmentState::PendingAcceptance))
+            .build()
+    });
+    let passive_tgws = mock!(Client::describe_transit_gateways).then_output(|| {
+        DescribeTransitGatewaysOutput::builder()
+            .transit_gateways(tgw("tgw-bbbbbbbbbbbbbbbbb", "tgw-rtb-bbbbbbbb"))
+            .build()
+    });
+    // The accepter reads pendingAcceptance, loses the race to accept, then reads pending.
+    let passive_views = mock!(Client::describe_transit_gateway_peering_attachments)
+        .sequence()
+        .output(|| {
+            DescribeTransitGatewayPeeringAttachmentsOutput::builder()
+                .transit_gateway_peering_attachments(peering(
+                    TransitGatewayAttachmentState::PendingAcceptance,
+                ))
+                .build()
+        })
+        .output(|| {
+            DescribeTransitGatewayPeeringAttachmentsOutput::builder()
+                .transit_gateway_peering_attachments(peering(TransitGatewayAttachmentState::Pending))
+                .build()
+        })
+        .build();
+    let accept = mock!(Client::accept_transit_gateway_peering_attachment).then_error(|| {
+        AcceptTransitGatewayPeeringAttachmentError::generic(
+            ErrorMetadata::builder()
+                .code("IncorrectState")
+                .message("is in pending state")
+                .build(),
+        )
+    });
+    let defaults = Defaults {
+        active_region: Some("us-east-1".into()),
+        passive_region: Some("eu-west-1".into()),
+        vpc_tag_key: "addToTransitGateway".into(),
+    };
+    let sdk_config = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .build();
+    let context = Context::new(sdk_config, defaults)
+        .with_ec2_client(
+            "us-east-1",
+            client("us-east-1", &[&active_tgws, &active_peerings]),
+        )
+        .with_ec2_client(
+            "eu-west-1",
+            client("eu-west-1", &[&passive_tgws, &passive_views, &accept]),
+        );
+
+    let output = tgw_peering::peer::peer(&context, &json!({})).await.unwrap();
+
+    assert_eq!(output.status, "pending");
+    assert_eq!((output.created, output.accepted), (false, false));
+    assert_eq!(accept.num_calls(), 1);
+    assert_eq!(passive_views.num_calls(), 2);
+}

@@ -1,0 +1,16 @@
+//! The `get-status` Lambda: see `tgw_peering::handler::get_status`.
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use tgw_peering::{handler, Context};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let context = Context::from_env().await;
+    let context = &context;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        handler::get_status(context, event)
+    }))
+    .await
+}

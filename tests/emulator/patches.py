@@ -1,0 +1,457 @@
+"""Monkeypatches that close gaps between moto 5.2.5's EC2 emulation and the
+documented EC2 API, for the Transit Gateway actions tgw-peering uses.
+
+Each patch is a function named after the gap it fills. `apply_all()` applies
+them in order; several wrap the same moto method, so the order matters
+(progression wraps creation after the peer backend has been touched, and its
+describe wrapper sees only peering attachments).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from dataclasses import dataclass, replace
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.models.transit_gateway_attachments import (
+    TransitGatewayAttachmentBackend as AttachmentBackend,
+)
+from moto.ec2.models.transit_gateway_route_tables import (
+    TransitGatewayRouteTableBackend as RouteTableBackend,
+)
+from moto.ec2.responses.transit_gateway_attachments import (
+    TransitGatewayAttachment as AttachmentResponse,
+)
+from moto.ec2.responses.transit_gateway_route_tables import (
+    TransitGatewayRouteTable as RouteTableResponse,
+)
+
+
+# --- 1 -----------------------------------------------------------------------
+
+
+def routes_keep_their_attachment() -> None:
+    """Gap: CreateTransitGatewayRoute stores `transitGatewayAttachments` as a
+    single dict, which the serializer emits as an empty list, so
+    CreateTransitGatewayRoute and SearchTransitGatewayRoutes return routes
+    without their attachment.
+
+    AWS (EC2 API reference, TransitGatewayRoute.TransitGatewayAttachments):
+    a list of TransitGatewayRouteAttachment {ResourceId, ResourceType,
+    TransitGatewayAttachmentId}. For a peering attachment ResourceType is
+    `peering` and ResourceId is the transit gateway on the other side of the
+    peering, as seen from the route table's transit gateway. Blackhole routes
+    carry no attachment.
+    """
+    original = RouteTableBackend.create_transit_gateway_route
+
+    def create_transit_gateway_route(
+        self: Any,
+        transit_gateway_route_table_id: str,
+        destination_cidr_block: str,
+        transit_gateway_attachment_id: str | None = None,
+        blackhole: bool = False,
+    ) -> dict[str, Any]:
+        route = original(
+            self,
+            transit_gateway_route_table_id,
+            destination_cidr_block,
+            transit_gateway_attachment_id,
+            blackhole,
+        )
+        attachment = route.pop("transitGatewayAttachments", None)
+        if attachment:
+            if attachment["resourceType"] == "peering":
+                table = self.transit_gateways_route_tables[transit_gateway_route_table_id]
+                peering = self.transit_gateway_attachments[transit_gateway_attachment_id]
+                attachment["resourceId"] = _peer_of(peering, table.transit_gateway_id)
+            route["transitGatewayAttachments"] = [attachment]
+        return route
+
+    RouteTableBackend.create_transit_gateway_route = create_transit_gateway_route
+
+
+def _peer_of(peering: Any, local_tgw_id: str) -> str:
+    requester = peering.requester_tgw_info["TransitGatewayId"]
+    accepter = peering.accepter_tgw_info["TransitGatewayId"]
+    return requester if local_tgw_id == accepter else accepter
+
+
+# --- 2 -----------------------------------------------------------------------
+
+# SearchTransitGatewayRoutes MaxResults: "Valid Range: Minimum value of 5.
+# Maximum value of 1000." Without MaxResults the same 1000 cap applies.
+_ROUTE_SEARCH_CAP = 1000
+
+
+def _cidr_relation(relation: str):
+    def matches(route: dict[str, Any], value: str) -> bool:
+        cidr = route.get("destinationCidrBlock")
+        if not cidr:
+            return False
+        try:
+            route_net = ipaddress.ip_network(cidr, strict=False)
+            filter_net = ipaddress.ip_network(value, strict=False)
+            return getattr(route_net, relation)(filter_net)
+        except (TypeError, ValueError):  # malformed CIDR or IPv4 vs IPv6
+            return False
+
+    return matches
+
+
+def _attachment_field(field: str):
+    def matches(route: dict[str, Any], value: str) -> bool:
+        return any(a.get(field) == value for a in route.get("transitGatewayAttachments") or [])
+
+    return matches
+
+
+_ROUTE_FILTERS = {
+    "type": lambda route, value: route.get("type") == value,
+    "state": lambda route, value: route.get("state") == value,
+    "route-search.exact-match": _cidr_relation("__eq__"),
+    "route-search.subnet-of-match": _cidr_relation("subnet_of"),
+    "route-search.supernet-of-match": _cidr_relation("supernet_of"),
+    "attachment.transit-gateway-attachment-id": _attachment_field("transitGatewayAttachmentId"),
+    "attachment.resource-id": _attachment_field("resourceId"),
+    "attachment.resource-type": _attachment_field("resourceType"),
+}
+
+
+def search_routes_honours_max_results() -> None:
+    """Gap: SearchTransitGatewayRoutes with MaxResults fails with HTTP 500
+    (moto slices a dict), AdditionalRoutesAvailable is always false, and the
+    filters `route-search.subnet-of-match`, `route-search.supernet-of-match`
+    and `attachment.*` are ignored.
+
+    AWS (EC2 API reference, SearchTransitGatewayRoutes): MaxResults (5..1000)
+    caps the number of Routes returned and AdditionalRoutesAvailable is true
+    when more routes matched. Filters (values of one filter are ORed, filters
+    are ANDed):
+    - route-search.supernet-of-match: "The routes with a CIDR that encompass
+      the CIDR filter" (routes 10.0.1.0/29 and 10.0.1.0/31, filter
+      10.0.1.0/30 -> 10.0.1.0/29).
+    - route-search.subnet-of-match: "The routes with a subnet that match the
+      specified CIDR filter".
+    - attachment.transit-gateway-attachment-id, attachment.resource-id,
+      attachment.resource-type.
+    The reference does not say whether a route equal to the filter CIDR
+    matches subnet-of/supernet-of; like Python's ipaddress subnet_of /
+    supernet_of, this emulation includes the exact match.
+    Not emulated: route-search.longest-prefix-match, prefix-list-id, and
+    rejecting MaxResults outside 5..1000.
+    """
+
+    def search_backend(
+        self: Any,
+        transit_gateway_route_table_id: str,
+        filters: Any,
+        max_results: int | None = None,
+    ) -> list[dict[str, Any]]:
+        table = self.transit_gateways_route_tables.get(transit_gateway_route_table_id)
+        if not table:
+            return []
+        routes = [
+            route
+            for route in table.routes.values()
+            if all(
+                any(_ROUTE_FILTERS[name](route, value) for value in values)
+                for name, values in (filters or {}).items()
+                if name in _ROUTE_FILTERS
+            )
+        ]
+        return routes[: int(max_results)] if max_results else routes
+
+    def search_response(self: Any) -> ActionResult:
+        max_results = self._get_int_param("MaxResults") or _ROUTE_SEARCH_CAP
+        routes = self.ec2_backend.search_transit_gateway_routes(
+            transit_gateway_route_table_id=self._get_param("TransitGatewayRouteTableId"),
+            filters=self._filters_from_querystring(),
+        )
+        return ActionResult(
+            {
+                "routeSet": routes[:max_results],
+                "additionalRoutesAvailable": len(routes) > max_results,
+            }
+        )
+
+    RouteTableBackend.search_transit_gateway_routes = search_backend
+    RouteTableResponse.search_transit_gateway_routes = search_response
+
+
+# --- 4 (applied before 3, which wraps the same create method) ----------------
+
+
+def peer_region_sees_peering() -> None:
+    """Gap: CreateTransitGatewayPeeringAttachment registers the attachment in
+    the peer Region only if moto had already instantiated that Region's EC2
+    backend, so the accepter's DescribeTransitGatewayPeeringAttachments may
+    never list it and AcceptTransitGatewayPeeringAttachment fails.
+
+    AWS (EC2 API reference, CreateTransitGatewayPeeringAttachment): the
+    attachment request is sent to the peer transit gateway (PeerRegion,
+    PeerAccountId), whose owner must accept it there.
+    """
+    from moto.ec2.models import ec2_backends
+
+    original = AttachmentBackend.create_transit_gateway_peering_attachment
+
+    def create(
+        self: Any,
+        transit_gateway_id: str,
+        peer_transit_gateway_id: str,
+        peer_region: str,
+        peer_account_id: str,
+        tags: dict[str, str],
+    ) -> Any:
+        # Looking the backend up instantiates it, which registers it for the
+        # cross-Region fan-out done by the original method.
+        ec2_backends[peer_account_id or self.account_id][peer_region or self.region_name]
+        return original(
+            self, transit_gateway_id, peer_transit_gateway_id, peer_region, peer_account_id, tags
+        )
+
+    AttachmentBackend.create_transit_gateway_peering_attachment = create
+
+
+# --- 5: describe calls list only their own attachment type -------------------
+
+
+def peering_describe_lists_only_peerings() -> None:
+    """Gap: DescribeTransitGatewayPeeringAttachments returns every attachment
+    of the Region, including VPC attachments (without RequesterTgwInfo /
+    AccepterTgwInfo).
+
+    AWS (EC2 API reference, DescribeTransitGatewayPeeringAttachments):
+    "Describes your transit gateway peering attachments" - only
+    TransitGatewayPeeringAttachment items.
+    """
+    original = AttachmentBackend.describe_transit_gateway_peering_attachments
+
+    def describe(self: Any, transit_gateways_attachment_ids: Any = None, filters: Any = None):
+        found = original(self, transit_gateways_attachment_ids, filters)
+        return [a for a in found if a.resource_type == "peering"]
+
+    AttachmentBackend.describe_transit_gateway_peering_attachments = describe
+
+
+def vpc_describe_lists_only_vpcs() -> None:
+    """Gap: DescribeTransitGatewayVpcAttachments returns every attachment of
+    the Region, including peering attachments (without VpcId).
+
+    AWS (EC2 API reference, DescribeTransitGatewayVpcAttachments): "Describes
+    one or more VPC attachments" - only TransitGatewayVpcAttachment items.
+    """
+    original = AttachmentBackend.describe_transit_gateway_vpc_attachments
+
+    def describe(self: Any, transit_gateways_attachment_ids: Any = None, filters: Any = None):
+        found = original(self, transit_gateways_attachment_ids, filters)
+        return [a for a in found if a.resource_type == "vpc"]
+
+    AttachmentBackend.describe_transit_gateway_vpc_attachments = describe
+
+
+def vpc_attachment_keeps_its_tags() -> None:
+    """Gap: CreateTransitGatewayVpcAttachment reads its TagSpecifications
+    under resource type `transit-gateway-route-table`, so tags given with the
+    documented resource type are dropped.
+
+    AWS (EC2 API reference, CreateTransitGatewayVpcAttachment.TagSpecifications,
+    ResourceType `transit-gateway-attachment`): the tags are applied to the
+    attachment and returned in TransitGatewayVpcAttachment.Tags.
+    """
+    original = AttachmentResponse.create_transit_gateway_vpc_attachment
+
+    def create(self: Any) -> ActionResult:
+        result = original(self)
+        tags = self._parse_tag_specification().get("transit-gateway-attachment", {})
+        result.result["TransitGatewayVpcAttachment"].add_tags(tags)
+        return result
+
+    AttachmentResponse.create_transit_gateway_vpc_attachment = create
+
+
+# --- 3 -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeeringProgression:
+    """How peering attachments created from now on progress (see
+    peering_state_progression). Defaults are AWS's fast path."""
+
+    initiating_request_polls: int = 0
+    pending_polls: int = 0
+    outcome: str = "available"  # available | failed | rejected
+    pending_acceptance_polls: int = 1
+
+
+OUTCOMES = ("available", "failed", "rejected")
+
+_settings = PeeringProgression()
+_lock = threading.RLock()
+
+
+def set_peering_progression(**changes: Any) -> PeeringProgression:
+    """Replace the settings from the defaults with `changes` (field names)."""
+    global _settings
+    settings = replace(PeeringProgression(), **changes)
+    if settings.outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}")
+    with _lock:
+        _settings = settings
+    return settings
+
+
+def reset_peering_progression() -> None:
+    set_peering_progression()
+
+
+class _Lifecycle:
+    def __init__(self, settings: PeeringProgression) -> None:
+        self.settings = settings
+        self.polls = 0  # describes that matched the attachment in its current state
+
+
+_STATUS_MESSAGES = {
+    "initiatingRequest": "Initiating request",
+    "pendingAcceptance": "Pending acceptance",
+    "pending": "Pending",
+    "available": "Available",
+    "failed": "Failed",
+    "rejected": "Rejected",
+}
+
+
+def _enter(attachment: Any, state: str) -> None:
+    attachment.state = state
+    attachment._peering_status.code = state
+    attachment._peering_status.message = _STATUS_MESSAGES[state]
+    attachment._harness_lifecycle.polls = 0
+
+
+def _settle(attachment: Any) -> None:
+    """Advance the attachment through every transition its polls allow."""
+    life = getattr(attachment, "_harness_lifecycle", None)
+    if life is None:
+        return
+    s = life.settings
+    if attachment.state == "initiatingRequest" and life.polls >= s.initiating_request_polls:
+        _enter(attachment, "failed" if s.outcome == "failed" else "pendingAcceptance")
+    if (
+        attachment.state == "pendingAcceptance"
+        and s.outcome == "rejected"
+        and life.polls >= s.pending_acceptance_polls
+    ):
+        _enter(attachment, "rejected")
+    if attachment.state == "pending" and life.polls >= s.pending_polls:
+        _enter(attachment, "available")
+
+
+def _hidden_from(backend: Any, attachment: Any) -> bool:
+    """The accepter side sees a peering request only once it reached it."""
+    if attachment.state not in ("initiatingRequest", "failed"):
+        return False
+    req, acc = attachment.requester_tgw_info, attachment.accepter_tgw_info
+    here = (backend.account_id, backend.region_name)
+    return here == (acc["OwnerId"], acc["Region"]) and here != (req["OwnerId"], req["Region"])
+
+
+class IncorrectStateError(EC2ClientError):
+    def __init__(self, attachment_id: str, state: str) -> None:
+        super().__init__(
+            "IncorrectState",
+            f"tgw-peering attachment {attachment_id} is in state {state} and cannot be accepted.",
+        )
+
+
+def peering_state_progression() -> None:
+    """Gap: moto creates a peering attachment directly in `pendingAcceptance`,
+    AcceptTransitGatewayPeeringAttachment makes it `available` at once, and
+    accepting an attachment in any other state (e.g. twice) succeeds.
+
+    AWS (EC2 API reference, TransitGatewayPeeringAttachment.State, values
+    initiatingRequest | pendingAcceptance | rollingBack | pending | available
+    | modifying | deleting | deleted | failed | rejected | rejecting |
+    failing): a new attachment is `initiatingRequest`, then
+    `pendingAcceptance` (the accepter Region lists it only from then on), or
+    `failing`/`failed`; after AcceptTransitGatewayPeeringAttachment it is
+    `pending`, then `available`; if the accepter rejects, `rejected`.
+    Accepting an attachment that is not pendingAcceptance fails with
+    IncorrectState.
+
+    Emulation: the settings current at creation (set_peering_progression) say
+    how many DescribeTransitGatewayPeeringAttachments "polls" - describes in
+    any Region whose ids/filters match it, including accepter-Region describes
+    that do not yet list it - the attachment spends in initiatingRequest,
+    pendingAcceptance (outcome `rejected` only) and pending. `failing` and
+    `rejecting` are folded into `failed`/`rejected`. Status.Code mirrors State.
+    With the defaults it is AWS's fast path: pendingAcceptance at creation,
+    available on accept.
+    """
+    original_create = AttachmentBackend.create_transit_gateway_peering_attachment
+    original_describe = AttachmentBackend.describe_transit_gateway_peering_attachments
+    original_accept = AttachmentBackend.accept_transit_gateway_peering_attachment
+
+    def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        attachment = original_create(self, *args, **kwargs)
+        with _lock:
+            attachment._harness_lifecycle = _Lifecycle(_settings)
+            _enter(attachment, "initiatingRequest")
+            _settle(attachment)
+        return attachment
+
+    def describe(self: Any, transit_gateways_attachment_ids: Any = None, filters: Any = None):
+        with _lock:
+            for attachment in list(self.transit_gateway_attachments.values()):
+                _settle(attachment)
+            matched = original_describe(self, transit_gateways_attachment_ids, filters)
+            for attachment in matched:
+                if hasattr(attachment, "_harness_lifecycle"):
+                    attachment._harness_lifecycle.polls += 1
+            return [a for a in matched if not _hidden_from(self, a)]
+
+    def accept(self: Any, transit_gateway_attachment_id: str) -> Any:
+        with _lock:
+            attachment = self.transit_gateway_attachments.get(transit_gateway_attachment_id)
+            if attachment is not None and hasattr(attachment, "_harness_lifecycle"):
+                _settle(attachment)
+                if attachment.state != "pendingAcceptance":
+                    raise IncorrectStateError(transit_gateway_attachment_id, attachment.state)
+            accepted = original_accept(self, transit_gateway_attachment_id)
+            if hasattr(accepted, "_harness_lifecycle"):
+                _enter(accepted, "pending")
+                _settle(accepted)
+            return accepted
+
+    AttachmentBackend.create_transit_gateway_peering_attachment = create
+    AttachmentBackend.describe_transit_gateway_peering_attachments = describe
+    AttachmentBackend.accept_transit_gateway_peering_attachment = accept
+
+
+PATCHES = (
+    routes_keep_their_attachment,
+    search_routes_honours_max_results,
+    peer_region_sees_peering,
+    peering_describe_lists_only_peerings,
+    vpc_describe_lists_only_vpcs,
+    vpc_attachment_keeps_its_tags,
+    peering_state_progression,
+)
+
+
+def apply_all(skip: frozenset[str] = frozenset()) -> list[str]:
+    """Apply every patch whose name is not in `skip`; return the applied names.
+
+    `skip` exists to check that the tests catch each gap."""
+    unknown = skip - {p.__name__ for p in PATCHES}
+    if unknown:
+        raise ValueError(f"unknown patch names: {sorted(unknown)}")
+    applied = []
+    for patch in PATCHES:
+        if patch.__name__ not in skip:
+            patch()
+            applied.append(patch.__name__)
+    return applied

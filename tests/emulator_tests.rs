@@ -1,0 +1,650 @@
+//! The three functions, driven through their Lambda handlers, with the real aws-sdk-ec2 talking
+//! HTTP to the moto EC2 emulator in two Regions. Each test owns its own emulator.
+
+use serde_json::{json, Value};
+use tgw_peering_integration::{
+    invoke, pairs, run_to_completion, Emulator, Function, Net, Tgw, ACTIVE, PASSIVE,
+};
+
+/// Two Regions with one transit gateway each.
+struct World {
+    emulator: Emulator,
+    active: Net,
+    passive: Net,
+    active_tgw: Tgw,
+    passive_tgw: Tgw,
+    context: tgw_peering::Context,
+}
+
+async fn world() -> World {
+    let emulator = Emulator::start();
+    let active = emulator.ec2(ACTIVE).await;
+    let passive = emulator.ec2(PASSIVE).await;
+    let active_tgw = active.transit_gateway().await;
+    let passive_tgw = passive.transit_gateway().await;
+    let context = emulator.context().await;
+    World {
+        emulator,
+        active,
+        passive,
+        active_tgw,
+        passive_tgw,
+        context,
+    }
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn given_tagged_vpcs_in_two_regions_when_the_job_runs_then_one_peering_carries_exactly_the_expected_routes(
+) {
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.active.attached_vpc(&w.active_tgw, "10.2.0.0/16").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    // As on AWS: the request initiates for a while, and provisioning takes a while after accept.
+    w.emulator
+        .peering_progression(json!({"initiatingRequestPolls": 2, "pendingPolls": 2}));
+
+    let output = run_to_completion(&w.context, json!({})).await;
+    let calls = w.emulator.calls();
+
+    let live = w.active.live_peerings().await;
+    assert_eq!(live.len(), 1, "exactly one live peering: {live:?}");
+    let attachment = live[0].clone();
+    assert_eq!(w.passive.live_peerings().await, [attachment.clone()]);
+    assert_eq!(output["attachmentId"], json!(attachment));
+    assert_eq!(output["status"], "available");
+    assert_eq!(
+        (output["created"].clone(), output["accepted"].clone()),
+        (json!(true), json!(true))
+    );
+    assert_eq!(output["activeTransitGatewayId"], json!(w.active_tgw.id));
+    assert_eq!(output["passiveRouteTableId"], json!(w.passive_tgw.route_table_id));
+    assert_eq!(
+        w.active.routes(&w.active_tgw.route_table_id).await,
+        pairs(&[("10.20.0.0/16", &attachment)])
+    );
+    assert_eq!(
+        w.passive.routes(&w.passive_tgw.route_table_id).await,
+        pairs(&[("10.1.0.0/16", &attachment), ("10.2.0.0/16", &attachment)])
+    );
+    assert_eq!(strings(&output["routes"]["active"]["created"]), ["10.20.0.0/16"]);
+    assert_eq!(
+        strings(&output["routes"]["passive"]["created"]),
+        ["10.1.0.0/16", "10.2.0.0/16"]
+    );
+    assert_eq!(output["warnings"], json!([]));
+    assert_eq!(calls.of("CreateTransitGatewayPeeringAttachment"), 1);
+    assert_eq!(
+        calls.of("AcceptTransitGatewayPeeringAttachment"),
+        1,
+        "accepted once, never while initiating"
+    );
+    assert_eq!(
+        calls.of("SearchTransitGatewayRoutes"),
+        2,
+        "each route table is read once"
+    );
+}
+
+#[tokio::test]
+async fn given_a_finished_job_when_it_runs_again_then_nothing_is_created_or_accepted() {
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    let first = run_to_completion(&w.context, json!({})).await;
+    let tables_before = (
+        w.active.routes(&w.active_tgw.route_table_id).await,
+        w.passive.routes(&w.passive_tgw.route_table_id).await,
+    );
+    w.emulator.reset_calls();
+
+    let second = run_to_completion(&w.context, json!({})).await;
+
+    assert_eq!(
+        w.emulator.calls().mutating(),
+        Default::default(),
+        "a re-run makes no mutating call"
+    );
+    assert_eq!(second["attachmentId"], first["attachmentId"]);
+    assert_eq!(second["created"], json!(false));
+    assert_eq!(second["accepted"], json!(false));
+    assert_eq!(second["routes"]["active"]["created"], json!([]));
+    assert_eq!(strings(&second["routes"]["active"]["present"]), ["10.20.0.0/16"]);
+    assert_eq!(strings(&second["routes"]["passive"]["present"]), ["10.1.0.0/16"]);
+    let tables_after = (
+        w.active.routes(&w.active_tgw.route_table_id).await,
+        w.passive.routes(&w.passive_tgw.route_table_id).await,
+    );
+    assert_eq!(tables_after, tables_before);
+}
+
+#[tokio::test]
+async fn given_an_available_peering_when_peer_is_called_again_then_it_is_a_no_op() {
+    let w = world().await;
+    let first = invoke(&w.context, Function::Peer, json!({})).await.unwrap();
+    assert_eq!(
+        first["status"], "available",
+        "the emulator's fast path accepts at once"
+    );
+    w.emulator.reset_calls();
+
+    let again = invoke(&w.context, Function::Peer, first.clone()).await.unwrap();
+
+    assert_eq!(again["attachmentId"], first["attachmentId"]);
+    assert_eq!(w.emulator.calls().mutating(), Default::default());
+}
+
+#[tokio::test]
+async fn given_a_vpc_attachment_on_the_same_gateway_then_get_status_reports_the_peering_itself() {
+    let w = world().await;
+    // The VPC attachment is available; the peering is still waiting for acceptance.
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    let created = w
+        .active
+        .ec2
+        .create_transit_gateway_peering_attachment()
+        .transit_gateway_id(&w.active_tgw.id)
+        .peer_transit_gateway_id(&w.passive_tgw.id)
+        .peer_region(PASSIVE)
+        .peer_account_id("123456789012")
+        .send()
+        .await
+        .unwrap();
+    let attachment_id = created
+        .transit_gateway_peering_attachment()
+        .unwrap()
+        .transit_gateway_attachment_id()
+        .unwrap();
+    let input = json!({
+        "activeRegion": ACTIVE, "passiveRegion": PASSIVE,
+        "activeTransitGatewayId": w.active_tgw.id, "passiveTransitGatewayId": w.passive_tgw.id,
+        "activeRouteTableId": w.active_tgw.route_table_id, "passiveRouteTableId": w.passive_tgw.route_table_id,
+        "vpcTagKey": "addToTransitGateway", "attachmentId": attachment_id,
+    });
+
+    let status = invoke(&w.context, Function::GetStatus, input).await.unwrap();
+
+    assert_eq!(status["status"], "pendingAcceptance");
+    assert_eq!(status["passiveStatus"], "pendingAcceptance");
+    assert_eq!(
+        w.emulator
+            .calls()
+            .mutating()
+            .get("AcceptTransitGatewayPeeringAttachment"),
+        None,
+        "read-only"
+    );
+}
+
+#[tokio::test]
+async fn given_vpcs_tagged_in_any_case_with_secondary_cidrs_then_exactly_the_tagged_associated_cidrs_are_routed(
+) {
+    let w = world().await;
+    let a = w
+        .active
+        .vpc("10.1.0.0/16", &[("AddToTransitGateway", "TRUE")])
+        .await;
+    w.active.secondary_cidr(&a, "10.5.0.0/16").await;
+    w.active.attach(&w.active_tgw, &a, "10.1.0.0/24").await;
+    let b = w
+        .active
+        .vpc("10.9.0.0/16", &[("addtotransitgateway", "true")])
+        .await;
+    let gone = w.active.secondary_cidr(&b, "10.8.0.0/16").await;
+    w.active
+        .ec2
+        .disassociate_vpc_cidr_block()
+        .association_id(gone)
+        .send()
+        .await
+        .unwrap();
+    w.active.attach(&w.active_tgw, &b, "10.9.0.0/24").await;
+    w.active.vpc("10.6.0.0/16", &[]).await;
+    w.active
+        .vpc("10.7.0.0/16", &[("addToTransitGateway", "false")])
+        .await;
+    w.active
+        .vpc("10.4.0.0/16", &[("Name", "addToTransitGateway")])
+        .await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+
+    let output = run_to_completion(&w.context, json!({})).await;
+
+    let attachment = output["attachmentId"].as_str().unwrap();
+    assert_eq!(
+        w.passive.routes(&w.passive_tgw.route_table_id).await,
+        pairs(&[
+            ("10.1.0.0/16", attachment),
+            ("10.5.0.0/16", attachment),
+            ("10.9.0.0/16", attachment)
+        ])
+    );
+}
+
+#[tokio::test]
+async fn given_existing_routes_then_conflicts_are_left_alone_covered_cidrs_skipped_and_shadowed_ones_created()
+{
+    let w = world().await;
+    let vpc_attachment = {
+        let vpc = w
+            .active
+            .vpc("10.1.0.0/16", &[("addToTransitGateway", "true")])
+            .await;
+        w.active.attach(&w.active_tgw, &vpc, "10.1.0.0/24").await
+    };
+    let other = w
+        .active
+        .vpc("172.16.0.0/16", &[("addToTransitGateway", "true")])
+        .await;
+    w.active.attach(&w.active_tgw, &other, "172.16.0.0/24").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.21.0.0/16").await;
+    // Someone else's routes: an exact blackhole for one passive CIDR, and a supernet that sends
+    // the other one somewhere else.
+    w.active
+        .static_route(&w.active_tgw.route_table_id, "10.20.0.0/16", None)
+        .await;
+    w.active
+        .static_route(&w.active_tgw.route_table_id, "10.0.0.0/8", Some(&vpc_attachment))
+        .await;
+    let mut state = invoke(&w.context, Function::Peer, json!({})).await.unwrap();
+    let attachment = state["attachmentId"].as_str().unwrap().to_owned();
+    // A supernet via the peering already covers 10.1.0.0/16 on the passive side.
+    w.passive
+        .static_route(&w.passive_tgw.route_table_id, "10.0.0.0/12", Some(&attachment))
+        .await;
+    state = invoke(&w.context, Function::GetStatus, state).await.unwrap();
+    assert_eq!(state["status"], "available");
+
+    let output = invoke(&w.context, Function::ModifyRoutes, state).await.unwrap();
+
+    assert_eq!(
+        output["routes"]["active"]["conflicts"],
+        json!([{"cidr": "10.20.0.0/16", "target": "blackhole"}])
+    );
+    assert_eq!(strings(&output["routes"]["active"]["created"]), ["10.21.0.0/16"]);
+    assert_eq!(strings(&output["routes"]["passive"]["present"]), ["10.1.0.0/16"]);
+    assert_eq!(
+        strings(&output["routes"]["passive"]["created"]),
+        ["172.16.0.0/16"]
+    );
+    assert_eq!(
+        w.active.routes(&w.active_tgw.route_table_id).await,
+        pairs(&[
+            ("10.0.0.0/8", &vpc_attachment),
+            ("10.20.0.0/16", "blackhole"),
+            ("10.21.0.0/16", &attachment)
+        ])
+    );
+    assert_eq!(
+        w.passive.routes(&w.passive_tgw.route_table_id).await,
+        pairs(&[("10.0.0.0/12", &attachment), ("172.16.0.0/16", &attachment)])
+    );
+    let warnings = strings(&output["warnings"]);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("10.20.0.0/16") && w.contains("left unchanged")),
+        "{warnings:?}"
+    );
+}
+
+#[tokio::test]
+async fn given_two_available_gateways_and_no_id_then_peer_is_ambiguous_and_creates_nothing() {
+    let w = world().await;
+    let second = w.active.transit_gateway().await;
+    w.emulator.reset_calls();
+
+    let err = invoke(&w.context, Function::Peer, json!({})).await.unwrap_err();
+
+    assert_eq!(err.error_type, "AmbiguousTransitGateway");
+    assert!(
+        err.error_message.contains("activeTransitGatewayId"),
+        "{}",
+        err.error_message
+    );
+    assert!(err.error_message.contains(&second.id) && err.error_message.contains(&w.active_tgw.id));
+    assert_eq!(w.emulator.calls().mutating(), Default::default());
+}
+
+#[tokio::test]
+async fn given_bad_input_then_each_gets_its_error_type_naming_the_field_and_nothing_changes() {
+    let w = world().await;
+    let other_tgw = w.active.transit_gateway().await;
+    let explicit = |extra: Value| {
+        let mut request = json!({"activeTransitGatewayId": w.active_tgw.id});
+        request
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        request
+    };
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (json!([]), "InvalidInput", "(request)"),
+        (json!("peer please"), "InvalidInput", "(request)"),
+        (json!({"activeRegion": 42}), "InvalidInput", "activeRegion"),
+        (
+            json!({"activeRegion": "us-esat-1"}),
+            "InvalidInput",
+            "activeRegion",
+        ),
+        (json!({"activeRegion": "moon-1"}), "InvalidInput", "activeRegion"),
+        (json!({"passiveRegion": ACTIVE}), "InvalidInput", "passiveRegion"),
+        (
+            json!({"activeRegion": "cn-north-1"}),
+            "InvalidInput",
+            "passiveRegion",
+        ),
+        (json!({"passiveRegion": null}), "InvalidInput", "passiveRegion"),
+        (
+            json!({"activeTransitGatewayId": "tgw-xyz"}),
+            "InvalidInput",
+            "activeTransitGatewayId",
+        ),
+        (
+            json!({"activeTransitGatewayId": "tgw-1234567890abcdef0\" OR 1=1"}),
+            "InvalidInput",
+            "activeTransitGatewayId",
+        ),
+        (
+            explicit(json!({"passiveTransitGatewayId": "tgw-0123456789abcdef0"})),
+            "TransitGatewayNotFound",
+            "passiveTransitGatewayId",
+        ),
+        (
+            json!({"activeTransitGatewayId": w.passive_tgw.id}),
+            "TransitGatewayNotFound",
+            "activeTransitGatewayId",
+        ),
+        (json!({"vpcTagKey": ""}), "InvalidInput", "vpcTagKey"),
+        (json!({"vpcTagKey": 7}), "InvalidInput", "vpcTagKey"),
+        (
+            explicit(json!({"activeRouteTableId": other_tgw.route_table_id})),
+            "RouteTableMismatch",
+            "activeRouteTableId",
+        ),
+        (
+            explicit(json!({"activeRouteTableId": "tgw-rtb-0123456789abcdef0"})),
+            "RouteTableMismatch",
+            "activeRouteTableId",
+        ),
+        (
+            explicit(json!({"passiveRouteTableId": w.active_tgw.route_table_id})),
+            "RouteTableMismatch",
+            "passiveRouteTableId",
+        ),
+        (
+            json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": "garbage"}),
+            "InvalidInput",
+            "detail",
+        ),
+        (
+            json!({"detail-type": "Peer", "source": "my.app", "detail": {"activeRegion": ["us-east-1"]}}),
+            "InvalidInput",
+            "detail.activeRegion",
+        ),
+        (
+            json!({"detail-type": ["Scheduled Event"], "source": "aws.events", "detail": {}}),
+            "InvalidInput",
+            "detail-type",
+        ),
+        (
+            json!({"Comment": "x".repeat(1 << 20)}),
+            "InvalidInput",
+            "(request)",
+        ),
+    ];
+    assert!(cases.len() >= 12);
+    w.emulator.reset_calls();
+
+    for (input, error_type, field) in cases {
+        let shown = format!("{input:.100}");
+        let err = invoke(&w.context, Function::Peer, input).await.expect_err(&shown);
+        assert_eq!(err.error_type, error_type, "{shown}: {}", err.error_message);
+        assert!(
+            err.error_message.contains(&format!("`{field}`")),
+            "{shown}: {}",
+            err.error_message
+        );
+    }
+    for (function, input, field) in [
+        (
+            Function::GetStatus,
+            json!({"attachmentId": "tgw-attach-12345678"}),
+            "activeRegion",
+        ),
+        (Function::ModifyRoutes, json!([1, 2]), "(input)"),
+    ] {
+        let err = invoke(&w.context, function, input).await.unwrap_err();
+        assert_eq!(err.error_type, "InvalidInput");
+        assert!(err.error_message.contains(field), "{}", err.error_message);
+    }
+    assert_eq!(
+        w.emulator.calls().mutating(),
+        Default::default(),
+        "bad input changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn given_overlapping_cidrs_across_regions_then_modify_routes_refuses_and_creates_nothing() {
+    let w = world().await;
+    let active_vpc = w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.active.attached_vpc(&w.active_tgw, "10.2.0.0/16").await;
+    let passive_vpc = w.passive.attached_vpc(&w.passive_tgw, "10.1.128.0/17").await;
+    let mut state = invoke(&w.context, Function::Peer, json!({})).await.unwrap();
+    state = invoke(&w.context, Function::GetStatus, state).await.unwrap();
+    w.emulator.reset_calls();
+
+    let err = invoke(&w.context, Function::ModifyRoutes, state)
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.error_type, "CidrOverlap");
+    for part in ["10.1.0.0/16", "10.1.128.0/17", &active_vpc, &passive_vpc] {
+        assert!(err.error_message.contains(part), "{}", err.error_message);
+    }
+    assert_eq!(w.emulator.calls().mutating(), Default::default());
+    assert_eq!(w.active.routes(&w.active_tgw.route_table_id).await, []);
+}
+
+#[tokio::test]
+async fn given_a_rejected_peering_then_peer_creates_a_new_one() {
+    let w = world().await;
+    let rejected = w
+        .active
+        .ec2
+        .create_transit_gateway_peering_attachment()
+        .transit_gateway_id(&w.active_tgw.id)
+        .peer_transit_gateway_id(&w.passive_tgw.id)
+        .peer_region(PASSIVE)
+        .peer_account_id("123456789012")
+        .send()
+        .await
+        .unwrap();
+    let rejected = rejected
+        .transit_gateway_peering_attachment()
+        .unwrap()
+        .transit_gateway_attachment_id()
+        .unwrap();
+    w.passive
+        .ec2
+        .reject_transit_gateway_peering_attachment()
+        .transit_gateway_attachment_id(rejected)
+        .send()
+        .await
+        .unwrap();
+
+    let output = invoke(&w.context, Function::Peer, json!({})).await.unwrap();
+
+    assert_eq!(output["created"], json!(true));
+    assert_ne!(output["attachmentId"], json!(rejected));
+    assert_eq!(
+        w.active.live_peerings().await,
+        [output["attachmentId"].as_str().unwrap().to_owned()]
+    );
+}
+
+#[tokio::test]
+async fn given_the_accepter_rejects_while_peer_accepts_then_peer_fails_naming_the_state() {
+    let w = world().await;
+    // The request is rejected right after peer reads it as pendingAcceptance, so its accept
+    // meets IncorrectState and the re-read shows rejected.
+    w.emulator
+        .peering_progression(json!({"outcome": "rejected", "pendingAcceptancePolls": 1}));
+
+    let err = invoke(&w.context, Function::Peer, json!({})).await.unwrap_err();
+
+    assert_eq!(err.error_type, "PeeringFailed");
+    assert!(err.error_message.contains("rejected"), "{}", err.error_message);
+    assert_eq!(w.emulator.calls().of("AcceptTransitGatewayPeeringAttachment"), 1);
+}
+
+#[tokio::test]
+async fn given_a_failed_peering_then_get_status_reports_it_and_modify_routes_refuses() {
+    let w = world().await;
+    w.emulator
+        .peering_progression(json!({"outcome": "failed", "initiatingRequestPolls": 1}));
+    let state = invoke(&w.context, Function::Peer, json!({})).await.unwrap();
+    assert_eq!(state["status"], "initiatingRequest");
+    assert_eq!(state["accepted"], json!(false));
+
+    let status = invoke(&w.context, Function::GetStatus, state).await.unwrap();
+    assert_eq!(status["status"], "failed");
+    let err = invoke(&w.context, Function::ModifyRoutes, status)
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.error_type, "PeeringFailed");
+    assert!(err.error_message.contains("failed"), "{}", err.error_message);
+}
+
+#[tokio::test]
+async fn given_explicit_ids_and_a_custom_route_table_then_routes_go_to_that_table_only() {
+    let w = world().await;
+    let custom = w.active.route_table(&w.active_tgw).await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    let request = json!({
+        "activeRegion": ACTIVE, "passiveRegion": PASSIVE,
+        "activeTransitGatewayId": w.active_tgw.id, "passiveTransitGatewayId": w.passive_tgw.id,
+        "activeRouteTableId": custom, "vpcTagKey": "addToTransitGateway",
+        "Comment": "Insert your JSON here"
+    });
+
+    let output = run_to_completion(&w.context, request).await;
+
+    let attachment = output["attachmentId"].as_str().unwrap();
+    assert_eq!(
+        w.active.routes(&custom).await,
+        pairs(&[("10.20.0.0/16", attachment)])
+    );
+    assert_eq!(w.active.routes(&w.active_tgw.route_table_id).await, []);
+    assert_eq!(output["activeRouteTableId"], json!(custom));
+}
+
+#[tokio::test]
+async fn given_eventbridge_events_then_peer_uses_the_defaults() {
+    let w = world().await;
+    let scheduled = json!({
+        "version": "0", "id": "7bf73129-1428-4cd3-a780-95db273d1602", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2026-11-22T00:00:00Z",
+        "region": ACTIVE, "resources": [], "detail": {}
+    });
+    let tag_change = json!({
+        "version": "0", "id": "ffd8a6fe-32f8-ef66-c85c-111111111111", "detail-type": "Tag Change on Resource",
+        "source": "aws.tag", "account": "123456789012", "time": "2026-11-22T00:00:00Z", "region": ACTIVE,
+        "resources": ["arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0123456789abcdef0"],
+        "detail": {"changed-tag-keys": ["addToTransitGateway"], "service": "ec2", "resource-type": "vpc",
+                   "version": 2, "tags": {"addToTransitGateway": "true"}}
+    });
+
+    let first = invoke(&w.context, Function::Peer, scheduled).await.unwrap();
+    let second = invoke(&w.context, Function::Peer, tag_change).await.unwrap();
+
+    assert_eq!(first["activeTransitGatewayId"], json!(w.active_tgw.id));
+    assert_eq!(second["attachmentId"], first["attachmentId"]);
+    assert_eq!(w.active.live_peerings().await.len(), 1);
+}
+
+#[tokio::test]
+async fn given_throttling_within_the_retry_budget_then_the_run_converges() {
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    w.emulator.inject_fault(json!({"action": "CreateTransitGatewayRoute", "code": "RequestLimitExceeded", "httpStatus": 503, "times": 2}));
+    w.emulator.inject_fault(
+        json!({"action": "DescribeVpcs", "code": "RequestLimitExceeded", "httpStatus": 503, "times": 1}),
+    );
+
+    let output = run_to_completion(&w.context, json!({})).await;
+
+    let attachment = output["attachmentId"].as_str().unwrap();
+    assert_eq!(
+        w.active.routes(&w.active_tgw.route_table_id).await,
+        pairs(&[("10.20.0.0/16", attachment)])
+    );
+    assert_eq!(
+        w.passive.routes(&w.passive_tgw.route_table_id).await,
+        pairs(&[("10.1.0.0/16", attachment)])
+    );
+    assert_eq!(
+        w.emulator.calls().of("CreateTransitGatewayRoute"),
+        2 + 2,
+        "two routes plus two retried throttles"
+    );
+}
+
+#[tokio::test]
+async fn given_throttling_beyond_the_retry_budget_then_the_error_is_throttled_and_a_rerun_converges() {
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    let mut state = invoke(&w.context, Function::Peer, json!({})).await.unwrap();
+    state = invoke(&w.context, Function::GetStatus, state).await.unwrap();
+    w.emulator.inject_fault(json!({"action": "CreateTransitGatewayRoute", "code": "RequestLimitExceeded", "httpStatus": 503, "times": 100, "region": PASSIVE}));
+
+    let err = invoke(&w.context, Function::ModifyRoutes, state.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type, "Throttled");
+    w.emulator.clear_faults();
+    let output = invoke(&w.context, Function::ModifyRoutes, state).await.unwrap();
+
+    let attachment = output["attachmentId"].as_str().unwrap();
+    assert_eq!(
+        w.passive.routes(&w.passive_tgw.route_table_id).await,
+        pairs(&[("10.1.0.0/16", attachment)])
+    );
+    assert_eq!(
+        w.active.routes(&w.active_tgw.route_table_id).await,
+        pairs(&[("10.20.0.0/16", attachment)])
+    );
+}
+
+#[tokio::test]
+async fn given_an_unattached_tagged_vpc_then_modify_routes_warns_that_its_traffic_would_blackhole() {
+    let w = world().await;
+    let lonely = w
+        .active
+        .vpc("10.3.0.0/16", &[("addToTransitGateway", "true")])
+        .await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+
+    let output = run_to_completion(&w.context, json!({})).await;
+
+    let warnings = strings(&output["warnings"]);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains(&lonely) && w.contains("blackhole")),
+        "{warnings:?}"
+    );
+}

@@ -1,0 +1,461 @@
+//! The Rust side of the emulator harness: starts `tests/emulator/server.py` (moto plus our
+//! patches) on 127.0.0.1, points the real aws-sdk-ec2 at it, seeds networks, and reads the
+//! harness's call counters.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_ec2::config::Credentials;
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::Client;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::{json, Value};
+use tgw_peering::request::Defaults;
+use tgw_peering::Context;
+
+pub const ACTIVE: &str = "us-east-1";
+pub const PASSIVE: &str = "eu-west-1";
+
+/// EC2 actions that change something. Tests assert that bad input reaches none of them.
+const MUTATING_PREFIXES: &[&str] = &[
+    "Create",
+    "Accept",
+    "Reject",
+    "Delete",
+    "Modify",
+    "Associate",
+    "Disassociate",
+    "Enable",
+    "Disable",
+    "Replace",
+];
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// One moto server with the project's patches, owned by one test and stopped when dropped.
+pub struct Emulator {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Emulator {
+    pub fn start() -> Self {
+        let root = repo_root();
+        let python = std::env::var_os("TGW_PEERING_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join(".venv/bin/python"));
+        let mut child = Command::new(&python)
+            .arg(root.join("tests/emulator/server.py"))
+            .args(["--port", "0"])
+            // The server exits when this pipe closes, so a crashed test leaves no server behind.
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!(
+                    "cannot start the emulator with {}: {err}; run scripts/test.sh, which sets it up",
+                    python.display()
+                )
+            });
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("emulator stdout is readable");
+        let endpoint = line
+            .trim()
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("emulator did not start; it printed {line:?}"))
+            .to_owned();
+        Self { child, endpoint }
+    }
+
+    /// SDK configuration aimed at the emulator, with quick retries so fault tests stay fast.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(ACTIVE))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "emulator"))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(4)
+                    .with_initial_backoff(Duration::from_millis(5))
+                    .with_max_backoff(Duration::from_millis(50)),
+            )
+            .load()
+            .await
+    }
+
+    /// The functions' context with the usual environment defaults.
+    pub async fn context(&self) -> Context {
+        self.context_with(defaults()).await
+    }
+
+    pub async fn context_with(&self, defaults: Defaults) -> Context {
+        Context::new(self.sdk_config().await, defaults)
+    }
+
+    /// A plain EC2 client for seeding and inspecting the emulator.
+    pub async fn ec2(&self, region: &str) -> Net {
+        let config = aws_sdk_ec2::config::Builder::from(&self.sdk_config().await)
+            .region(Region::new(region.to_owned()))
+            .build();
+        Net {
+            ec2: Client::from_conf(config),
+            region: region.to_owned(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/_harness/{path}", self.endpoint)
+    }
+
+    fn post(&self, path: &str, body: Value) {
+        ureq::post(&self.url(path))
+            .send_json(body)
+            .unwrap_or_else(|err| panic!("harness {path}: {err}"));
+    }
+
+    /// Calls per EC2 action since the last reset, all Regions together.
+    pub fn calls(&self) -> Calls {
+        let body: Value = ureq::get(&self.url("calls"))
+            .call()
+            .and_then(|mut response| response.body_mut().read_json())
+            .expect("harness call counts");
+        let counts = body["total"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Calls(counts)
+    }
+
+    pub fn reset_calls(&self) {
+        self.post("calls/reset", json!({}));
+    }
+
+    /// How peering attachments created from now on move through their states.
+    pub fn peering_progression(&self, settings: Value) {
+        self.post("peering", settings);
+    }
+
+    /// Makes the next matching requests fail with an EC2-shaped error.
+    pub fn inject_fault(&self, fault: Value) {
+        self.post("faults", fault);
+    }
+
+    pub fn clear_faults(&self) {
+        ureq::delete(&self.url("faults"))
+            .call()
+            .expect("harness clears faults");
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Per-action call counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Calls(pub BTreeMap<String, u64>);
+
+impl Calls {
+    pub fn of(&self, action: &str) -> u64 {
+        self.0.get(action).copied().unwrap_or(0)
+    }
+
+    /// Calls that change something, by action.
+    pub fn mutating(&self) -> BTreeMap<String, u64> {
+        self.0
+            .iter()
+            .filter(|(action, _)| MUTATING_PREFIXES.iter().any(|prefix| action.starts_with(prefix)))
+            .map(|(action, count)| (action.clone(), *count))
+            .collect()
+    }
+}
+
+pub fn defaults() -> Defaults {
+    Defaults {
+        active_region: Some(ACTIVE.to_owned()),
+        passive_region: Some(PASSIVE.to_owned()),
+        vpc_tag_key: "addToTransitGateway".to_owned(),
+    }
+}
+
+/// Which function to invoke, as the Lambda runtime would.
+#[derive(Debug, Clone, Copy)]
+pub enum Function {
+    Peer,
+    GetStatus,
+    ModifyRoutes,
+}
+
+/// Invokes a function through its Lambda handler and returns what the runtime would send back:
+/// the output, or the `errorType`/`errorMessage` pair.
+pub async fn invoke(context: &Context, function: Function, input: Value) -> Result<Value, Diagnostic> {
+    let event = LambdaEvent::new(input, lambda_runtime::Context::default());
+    let result = match function {
+        Function::Peer => tgw_peering::handler::peer(context, event).await,
+        Function::GetStatus => tgw_peering::handler::get_status(context, event).await,
+        Function::ModifyRoutes => tgw_peering::handler::modify_routes(context, event).await,
+    };
+    result.map_err(Diagnostic::from)
+}
+
+/// Runs the state machine's loop in-process: peer, then get-status until available (accepting
+/// via peer on pendingAcceptance), then modify-routes. Returns modify-routes' output.
+pub async fn run_to_completion(context: &Context, input: Value) -> Value {
+    let mut state = invoke(context, Function::Peer, input).await.expect("peer");
+    for _ in 0..50 {
+        state = invoke(context, Function::GetStatus, state)
+            .await
+            .expect("get-status");
+        match state["status"].as_str().unwrap_or_default() {
+            "available" => {
+                return invoke(context, Function::ModifyRoutes, state)
+                    .await
+                    .expect("modify-routes")
+            }
+            "pendingAcceptance" => {
+                state = invoke(context, Function::Peer, state)
+                    .await
+                    .expect("peer (accept)")
+            }
+            "initiatingRequest" | "pending" | "modifying" => {}
+            other => panic!("peering ended in {other}: {state}"),
+        }
+    }
+    panic!("peering never became available: {state}");
+}
+
+/// A Region of the emulator, for building and inspecting networks.
+pub struct Net {
+    pub ec2: Client,
+    pub region: String,
+}
+
+/// A transit gateway and its default route table.
+pub struct Tgw {
+    pub id: String,
+    pub route_table_id: String,
+}
+
+fn tag_spec(resource: ResourceType, tags: &[(&str, &str)]) -> TagSpecification {
+    tags.iter()
+        .fold(
+            TagSpecification::builder().resource_type(resource),
+            |spec, (k, v)| spec.tags(Tag::builder().key(*k).value(*v).build()),
+        )
+        .build()
+}
+
+impl Net {
+    pub async fn transit_gateway(&self) -> Tgw {
+        let tgw = self
+            .ec2
+            .create_transit_gateway()
+            .description("test")
+            .send()
+            .await
+            .unwrap();
+        let tgw = tgw.transit_gateway().unwrap();
+        Tgw {
+            id: tgw.transit_gateway_id().unwrap().to_owned(),
+            route_table_id: tgw
+                .options()
+                .unwrap()
+                .association_default_route_table_id()
+                .unwrap()
+                .to_owned(),
+        }
+    }
+
+    pub async fn route_table(&self, tgw: &Tgw) -> String {
+        let table = self
+            .ec2
+            .create_transit_gateway_route_table()
+            .transit_gateway_id(&tgw.id)
+            .send()
+            .await
+            .unwrap();
+        table
+            .transit_gateway_route_table()
+            .unwrap()
+            .transit_gateway_route_table_id()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A VPC with the given primary CIDR and tags.
+    pub async fn vpc(&self, cidr: &str, tags: &[(&str, &str)]) -> String {
+        let mut request = self.ec2.create_vpc().cidr_block(cidr);
+        if !tags.is_empty() {
+            request = request.tag_specifications(tag_spec(ResourceType::Vpc, tags));
+        }
+        request
+            .send()
+            .await
+            .unwrap()
+            .vpc()
+            .unwrap()
+            .vpc_id()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A VPC tagged for routing and attached to `tgw`.
+    pub async fn attached_vpc(&self, tgw: &Tgw, cidr: &str) -> String {
+        let vpc = self.vpc(cidr, &[("addToTransitGateway", "true")]).await;
+        self.attach(tgw, &vpc, cidr).await;
+        vpc
+    }
+
+    pub async fn secondary_cidr(&self, vpc: &str, cidr: &str) -> String {
+        let out = self
+            .ec2
+            .associate_vpc_cidr_block()
+            .vpc_id(vpc)
+            .cidr_block(cidr)
+            .send()
+            .await
+            .unwrap();
+        out.cidr_block_association()
+            .unwrap()
+            .association_id()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Attaches `vpc` to `tgw` through a subnet carved from `cidr`.
+    pub async fn attach(&self, tgw: &Tgw, vpc: &str, cidr: &str) -> String {
+        let subnet = self
+            .ec2
+            .create_subnet()
+            .vpc_id(vpc)
+            .cidr_block(cidr)
+            .send()
+            .await
+            .unwrap();
+        let subnet_id = subnet.subnet().unwrap().subnet_id().unwrap();
+        let out = self
+            .ec2
+            .create_transit_gateway_vpc_attachment()
+            .transit_gateway_id(&tgw.id)
+            .vpc_id(vpc)
+            .subnet_ids(subnet_id)
+            .send()
+            .await
+            .unwrap();
+        out.transit_gateway_vpc_attachment()
+            .unwrap()
+            .transit_gateway_attachment_id()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn static_route(&self, route_table_id: &str, cidr: &str, attachment_id: Option<&str>) {
+        let mut request = self
+            .ec2
+            .create_transit_gateway_route()
+            .transit_gateway_route_table_id(route_table_id)
+            .destination_cidr_block(cidr);
+        request = match attachment_id {
+            Some(id) => request.transit_gateway_attachment_id(id),
+            None => request.blackhole(true),
+        };
+        request.send().await.unwrap();
+    }
+
+    /// The static routes of a table as (cidr, target) pairs, sorted; target is the attachment id
+    /// or "blackhole".
+    pub async fn routes(&self, route_table_id: &str) -> Vec<(String, String)> {
+        let out = self
+            .ec2
+            .search_transit_gateway_routes()
+            .transit_gateway_route_table_id(route_table_id)
+            .filters(Filter::builder().name("type").values("static").build())
+            .send()
+            .await
+            .unwrap();
+        let mut routes: Vec<(String, String)> = out
+            .routes()
+            .iter()
+            .map(|route| {
+                let target = route
+                    .transit_gateway_attachments()
+                    .first()
+                    .and_then(|a| a.transit_gateway_attachment_id())
+                    .unwrap_or("blackhole");
+                (
+                    route.destination_cidr_block().unwrap_or_default().to_owned(),
+                    target.to_owned(),
+                )
+            })
+            .collect();
+        routes.sort();
+        routes
+    }
+
+    /// Peering attachments this Region lists, as (id, state).
+    pub async fn peerings(&self) -> Vec<(String, String)> {
+        let out = self
+            .ec2
+            .describe_transit_gateway_peering_attachments()
+            .send()
+            .await
+            .unwrap();
+        out.transit_gateway_peering_attachments()
+            .iter()
+            .map(|a| {
+                (
+                    a.transit_gateway_attachment_id().unwrap_or_default().to_owned(),
+                    a.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    /// Peering attachments in a live state.
+    pub async fn live_peerings(&self) -> Vec<String> {
+        const LIVE: &[&str] = &[
+            "initiatingRequest",
+            "pendingAcceptance",
+            "pending",
+            "available",
+            "modifying",
+        ];
+        self.peerings()
+            .await
+            .into_iter()
+            .filter(|(_, s)| LIVE.contains(&s.as_str()))
+            .map(|(id, _)| id)
+            .collect()
+    }
+}
+
+/// Owned pairs from string literals, for comparing route lists.
+pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = items
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    v.sort();
+    v
+}
