@@ -57,7 +57,7 @@ async fn given_tagged_vpcs_in_two_regions_when_the_job_runs_then_one_peering_car
     let live = w.active.live_peerings().await;
     assert_eq!(live.len(), 1, "exactly one live peering: {live:?}");
     let attachment = live[0].clone();
-    assert_eq!(w.passive.live_peerings().await, [attachment.clone()]);
+    assert_eq!(w.passive.live_peerings().await, vec![attachment.clone()]);
     assert_eq!(output["attachmentId"], json!(attachment));
     assert_eq!(output["status"], "available");
     assert_eq!(
