@@ -146,22 +146,10 @@ async fn given_a_vpc_attachment_on_the_same_gateway_then_get_status_reports_the_
     let w = world().await;
     // The VPC attachment is available; the peering is still waiting for acceptance.
     w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
-    let created = w
+    let attachment_id = w
         .active
-        .ec2
-        .create_transit_gateway_peering_attachment()
-        .transit_gateway_id(&w.active_tgw.id)
-        .peer_transit_gateway_id(&w.passive_tgw.id)
-        .peer_region(PASSIVE)
-        .peer_account_id("123456789012")
-        .send()
-        .await
-        .unwrap();
-    let attachment_id = created
-        .transit_gateway_peering_attachment()
-        .unwrap()
-        .transit_gateway_attachment_id()
-        .unwrap();
+        .request_peering(&w.active_tgw, &w.passive_tgw, PASSIVE)
+        .await;
     let input = json!({
         "activeRegion": ACTIVE, "passiveRegion": PASSIVE,
         "activeTransitGatewayId": w.active_tgw.id, "passiveTransitGatewayId": w.passive_tgw.id,
@@ -460,24 +448,12 @@ async fn given_a_rejected_peering_then_peer_creates_a_new_one() {
     let w = world().await;
     let rejected = w
         .active
-        .ec2
-        .create_transit_gateway_peering_attachment()
-        .transit_gateway_id(&w.active_tgw.id)
-        .peer_transit_gateway_id(&w.passive_tgw.id)
-        .peer_region(PASSIVE)
-        .peer_account_id("123456789012")
-        .send()
-        .await
-        .unwrap();
-    let rejected = rejected
-        .transit_gateway_peering_attachment()
-        .unwrap()
-        .transit_gateway_attachment_id()
-        .unwrap();
+        .request_peering(&w.active_tgw, &w.passive_tgw, PASSIVE)
+        .await;
     w.passive
         .ec2
         .reject_transit_gateway_peering_attachment()
-        .transit_gateway_attachment_id(rejected)
+        .transit_gateway_attachment_id(&rejected)
         .send()
         .await
         .unwrap();

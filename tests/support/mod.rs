@@ -370,6 +370,26 @@ impl Net {
             .to_owned()
     }
 
+    /// Requests a peering from `from` (in this Region) to `to` in `to_region`, as an operator
+    /// would by hand, and returns its attachment id.
+    pub async fn request_peering(&self, from: &Tgw, to: &Tgw, to_region: &str) -> String {
+        let out = self
+            .ec2
+            .create_transit_gateway_peering_attachment()
+            .transit_gateway_id(&from.id)
+            .peer_transit_gateway_id(&to.id)
+            .peer_region(to_region)
+            .peer_account_id("123456789012")
+            .send()
+            .await
+            .unwrap();
+        out.transit_gateway_peering_attachment()
+            .unwrap()
+            .transit_gateway_attachment_id()
+            .unwrap()
+            .to_owned()
+    }
+
     pub async fn static_route(&self, route_table_id: &str, cidr: &str, attachment_id: Option<&str>) {
         let mut request = self
             .ec2

@@ -25,7 +25,8 @@ impl Context {
     /// built here so that no invocation pays for them.
     pub async fn from_env() -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() {
+        // An operator's own retry settings win; ours only replace the SDK's default.
+        if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() && std::env::var_os("AWS_RETRY_MODE").is_none() {
             loader = loader.retry_config(RetryConfig::standard().with_max_attempts(DEFAULT_MAX_ATTEMPTS));
         }
         let context = Self::new(loader.load().await, Defaults::from_env());

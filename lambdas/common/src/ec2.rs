@@ -9,7 +9,7 @@ use aws_sdk_ec2::types::{
 };
 use aws_sdk_ec2::Client;
 use ipnet::Ipv4Net;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::error::{Error, Result};
 use crate::peering::{PeeringAttachment, TgwEnd};
@@ -140,7 +140,8 @@ impl Ec2 {
             .iter()
             .map(Self::transit_gateway_from_sdk)
             .find(|tgw| tgw.id == id);
-        debug!(action = ACTION, region = %self.region, transit_gateway_id = id, found = found.is_some());
+        info!(action = ACTION, region = %self.region, transit_gateway_id = id, found = found.is_some(),
+              "described transit gateway");
         Ok(found)
     }
 
@@ -164,7 +165,8 @@ impl Ec2 {
             .map(Self::transit_gateway_from_sdk)
             .filter(|tgw| tgw.state == "available")
             .collect();
-        debug!(action = ACTION, region = %self.region, available = available.len());
+        info!(action = ACTION, region = %self.region, available = available.len(),
+              "listed available transit gateways");
         Ok(available)
     }
 
@@ -204,7 +206,8 @@ impl Ec2 {
                 state: table.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
             })
             .next();
-        debug!(action = ACTION, region = %self.region, route_table_id = id, found = found.is_some());
+        info!(action = ACTION, region = %self.region, route_table_id = id, found = found.is_some(),
+              "described route table");
         Ok(found)
     }
 
@@ -221,7 +224,8 @@ impl Ec2 {
             .collect::<std::result::Result<_, _>>()
             .await
             .map_err(|err| Error::from_sdk(ACTION, &self.region, err))?;
-        debug!(action = ACTION, region = %self.region, count = items.len());
+        info!(action = ACTION, region = %self.region, count = items.len(),
+              "listed peering attachments");
         Ok(items.iter().map(peering_from_sdk).collect())
     }
 
@@ -244,8 +248,9 @@ impl Ec2 {
             .iter()
             .map(peering_from_sdk)
             .find(|attachment| attachment.id == id);
-        debug!(action = ACTION, region = %self.region, attachment_id = id,
-               state = found.as_ref().map(|a| a.state.as_str()).unwrap_or("absent"));
+        info!(action = ACTION, region = %self.region, attachment_id = id,
+               state = found.as_ref().map(|a| a.state.as_str()).unwrap_or("absent"),
+               "described peering attachment");
         Ok(found)
     }
 
@@ -350,7 +355,7 @@ impl Ec2 {
                 }
             })
             .collect();
-        debug!(action = ACTION, region = %self.region, count = vpcs.len());
+        info!(action = ACTION, region = %self.region, count = vpcs.len(), "listed VPCs");
         Ok(vpcs)
     }
 
@@ -377,7 +382,8 @@ impl Ec2 {
             })
             .filter_map(|a| a.vpc_id().map(str::to_owned))
             .collect();
-        debug!(action = ACTION, region = %self.region, transit_gateway_id, attached = attached.len());
+        info!(action = ACTION, region = %self.region, transit_gateway_id, attached = attached.len(),
+              "listed VPC attachments");
         Ok(attached)
     }
 
@@ -401,8 +407,8 @@ impl Ec2 {
             result.truncated =
                 page.additional_routes_available() == Some(true) && page.next_token().is_none();
         }
-        debug!(action = ACTION, region = %self.region, route_table_id, routes = result.routes.len(),
-               truncated = result.truncated);
+        info!(action = ACTION, region = %self.region, route_table_id, routes = result.routes.len(),
+               truncated = result.truncated, "read static routes");
         Ok(result)
     }
 
@@ -418,11 +424,15 @@ impl Ec2 {
             .send()
             .await
             .map_err(|err| Error::from_sdk(ACTION, &self.region, err))?;
-        Ok(output
+        let found = output
             .routes()
             .iter()
             .filter_map(route_from_sdk)
-            .find(|route| route.cidr == cidr))
+            .find(|route| route.cidr == cidr);
+        info!(action = ACTION, region = %self.region, route_table_id, cidr = %cidr,
+              target = found.as_ref().and_then(|r| r.attachment_id.as_deref()).unwrap_or("none"),
+              "re-read one route");
+        Ok(found)
     }
 
     /// Adds a static route for `cidr` via `attachment_id`.

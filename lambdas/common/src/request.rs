@@ -405,6 +405,7 @@ pub fn parse_peering_ref(input: &Value) -> Result<PeeringRef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     fn defaults() -> Defaults {
@@ -579,5 +580,63 @@ mod tests {
         let mut bad = good.clone();
         bad["attachmentId"] = json!("tgw-attach-<script>");
         assert_eq!(field_of(parse_peering_ref(&bad).unwrap_err()), "attachmentId");
+    }
+
+    fn any_key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::sample::select(REQUEST_FIELDS).prop_map(str::to_owned),
+            proptest::sample::select(&["detail-type", "source", "detail", "attachmentId"][..])
+                .prop_map(str::to_owned),
+            "\\PC{0,12}",
+        ]
+    }
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            proptest::sample::select(
+                &[
+                    "us-east-1",
+                    "eu-west-1",
+                    "tgw-0123456789abcdef0",
+                    "tgw-rtb-12345678",
+                    ""
+                ][..]
+            )
+            .prop_map(Value::from),
+            "\\PC{0,24}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(any_key(), inner, 0..6)
+                    .prop_map(|fields| Value::Object(fields.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_json_is_either_a_valid_request_or_invalid_input_naming_a_field(input in any_json()) {
+            match parse_request(&input).and_then(|parsed| parsed.request.validate(&defaults())) {
+                Ok(valid) => {
+                    prop_assert!(crate::validate::partition_of(&valid.active_region).is_some());
+                    prop_assert_ne!(valid.active_region, valid.passive_region);
+                }
+                Err(Error::InvalidInput { field, reason }) => {
+                    prop_assert!(!field.is_empty() && !reason.is_empty());
+                }
+                Err(other) => prop_assert!(false, "unexpected error {:?}", other),
+            }
+        }
+
+        #[test]
+        fn any_json_given_to_get_status_is_accepted_only_when_complete_and_well_formed(input in any_json()) {
+            if let Ok(peering) = parse_peering_ref(&input) {
+                prop_assert!(peering.attachment_id.starts_with("tgw-attach-"));
+            }
+        }
     }
 }

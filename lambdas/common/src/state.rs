@@ -170,4 +170,12 @@ mod tests {
         );
         assert_eq!(AttachmentState::parse("modifying").phase(), Phase::Ready);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_state_string_is_reported_exactly_as_ec2_spelt_it(raw in "\\PC{0,20}") {
+            let state = AttachmentState::parse(&raw);
+            proptest::prop_assert_eq!(state.as_str(), raw.as_str());
+        }
+    }
 }
