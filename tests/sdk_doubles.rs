@@ -7,6 +7,7 @@ use aws_sdk_ec2::config::retry::RetryConfig;
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::accept_transit_gateway_peering_attachment::AcceptTransitGatewayPeeringAttachmentError;
+use aws_sdk_ec2::operation::create_transit_gateway_route::CreateTransitGatewayRouteError;
 use aws_sdk_ec2::operation::describe_transit_gateway_peering_attachments::DescribeTransitGatewayPeeringAttachmentsOutput;
 use aws_sdk_ec2::operation::describe_transit_gateways::DescribeTransitGatewaysOutput;
 use aws_sdk_ec2::operation::describe_vpcs::{DescribeVpcsError, DescribeVpcsOutput};
@@ -22,6 +23,7 @@ use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, R
 use serde_json::json;
 use tgw_peering::ec2::Ec2;
 use tgw_peering::request::Defaults;
+use tgw_peering::routes::{create_planned_route, Applied};
 use tgw_peering::Context;
 
 fn client(region: &str, rules: &[&Rule]) -> Client {
@@ -319,4 +321,94 @@ async fn given_another_caller_accepts_first_then_incorrect_state_counts_as_succe
     assert_eq!((output.created, output.accepted), (false, false));
     assert_eq!(accept.num_calls(), 1);
     assert_eq!(passive_views.num_calls(), 2);
+}
+
+fn create_refused() -> Rule {
+    mock!(Client::create_transit_gateway_route).then_error(|| {
+        CreateTransitGatewayRouteError::generic(
+            ErrorMetadata::builder()
+                .code("RouteAlreadyExists")
+                .message("Route 10.20.0.0/16 already exists in Transit Gateway Route Table tgw-rtb-11111111.")
+                .build(),
+        )
+    })
+}
+
+fn exact_route_reads(found: Option<TransitGatewayRoute>) -> Rule {
+    mock!(Client::search_transit_gateway_routes)
+        .match_requests(|r| {
+            r.filters()
+                .iter()
+                .any(|f| f.name() == Some("route-search.exact-match"))
+        })
+        .then_output(move || {
+            SearchTransitGatewayRoutesOutput::builder()
+                .set_routes(found.clone().map(|r| vec![r]))
+                .build()
+        })
+}
+
+#[tokio::test]
+async fn given_a_concurrent_writer_added_the_same_route_then_the_refused_create_counts_as_present() {
+    let (create, reread) = (
+        create_refused(),
+        exact_route_reads(Some(route("10.20.0.0/16", Some("tgw-attach-0123456789abcdef0")))),
+    );
+    let ec2 = Ec2::new(client("us-east-1", &[&create, &reread]), "us-east-1");
+
+    let applied = create_planned_route(
+        &ec2,
+        "tgw-rtb-11111111",
+        "10.20.0.0/16".parse().unwrap(),
+        "tgw-attach-0123456789abcdef0",
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(applied, Applied::FoundPresent);
+    assert_eq!((create.num_calls(), reread.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn given_someone_else_routed_the_cidr_meanwhile_then_the_refused_create_is_a_conflict_left_alone() {
+    let (create, reread) = (
+        create_refused(),
+        exact_route_reads(Some(route("10.20.0.0/16", None))),
+    );
+    let ec2 = Ec2::new(client("us-east-1", &[&create, &reread]), "us-east-1");
+
+    let applied = create_planned_route(
+        &ec2,
+        "tgw-rtb-11111111",
+        "10.20.0.0/16".parse().unwrap(),
+        "tgw-attach-0123456789abcdef0",
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        applied,
+        Applied::FoundConflict {
+            target: "blackhole".to_owned()
+        }
+    );
+    assert_eq!(create.num_calls(), 1, "never retried over someone else's route");
+}
+
+#[tokio::test]
+async fn given_a_refused_create_with_no_route_there_then_the_ec2_error_is_reported() {
+    let (create, reread) = (create_refused(), exact_route_reads(None));
+    let ec2 = Ec2::new(client("us-east-1", &[&create, &reread]), "us-east-1");
+
+    let err = create_planned_route(
+        &ec2,
+        "tgw-rtb-11111111",
+        "10.20.0.0/16".parse().unwrap(),
+        "tgw-attach-0123456789abcdef0",
+    )
+    .await
+    .unwrap_err();
+
+    assert_eq!(err.error_type(), "Ec2Error");
+    assert!(err.to_string().contains("RouteAlreadyExists"), "{err}");
 }

@@ -431,8 +431,49 @@ def peering_state_progression() -> None:
     AttachmentBackend.accept_transit_gateway_peering_attachment = accept
 
 
+def create_route_refuses_duplicates() -> None:
+    """Gap: CreateTransitGatewayRoute for a CIDR that already has a static route
+    silently replaces it (moto assigns into a dict), so a tool that re-creates a
+    route it should have left alone would overwrite someone else's route without
+    any error.
+
+    AWS (EC2 API reference, CreateTransitGatewayRoute; EC2 client error codes,
+    RouteAlreadyExists): a static route is created, never replaced; replacing
+    one takes ReplaceTransitGatewayRoute. A second create for the same
+    destination fails with RouteAlreadyExists (HTTP 400) and leaves the route
+    as it was.
+    """
+    original = RouteTableBackend.create_transit_gateway_route
+
+    def create_transit_gateway_route(
+        self: Any,
+        transit_gateway_route_table_id: str,
+        destination_cidr_block: str,
+        transit_gateway_attachment_id: str | None = None,
+        blackhole: bool = False,
+    ) -> dict[str, Any]:
+        table = self.transit_gateways_route_tables.get(transit_gateway_route_table_id)
+        existing = table.routes.get(destination_cidr_block) if table else None
+        if existing and existing.get("type") == "static" and existing.get("state") != "deleted":
+            raise EC2ClientError(
+                "RouteAlreadyExists",
+                f"Route {destination_cidr_block} already exists in Transit Gateway Route Table "
+                f"{transit_gateway_route_table_id}.",
+            )
+        return original(
+            self,
+            transit_gateway_route_table_id,
+            destination_cidr_block,
+            transit_gateway_attachment_id,
+            blackhole,
+        )
+
+    RouteTableBackend.create_transit_gateway_route = create_transit_gateway_route
+
+
 PATCHES = (
     routes_keep_their_attachment,
+    create_route_refuses_duplicates,
     search_routes_honours_max_results,
     peer_region_sees_peering,
     peering_describe_lists_only_peerings,

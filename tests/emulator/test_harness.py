@@ -331,6 +331,35 @@ def test_given_route_via_peering_when_searching_then_route_lists_its_attachment(
         assert not by_cidr["10.30.0.0/16"].get("TransitGatewayAttachments")
 
 
+# --- patch: create_route_refuses_duplicates -----------------------------------
+
+
+def test_given_a_static_route_when_creating_it_again_then_route_already_exists_and_it_is_unchanged(
+    ec2_a, tgws
+):
+    table = tgws[0]["Options"]["AssociationDefaultRouteTableId"]
+    ec2_a.create_transit_gateway_route(
+        TransitGatewayRouteTableId=table, DestinationCidrBlock="10.40.0.0/16", Blackhole=True
+    )
+    tgw_b = tgws[1]["TransitGatewayId"]
+    peering_id = create_peering(ec2_a, tgws[0]["TransitGatewayId"], tgw_b)["TransitGatewayAttachmentId"]
+
+    with pytest.raises(ClientError) as excinfo:
+        ec2_a.create_transit_gateway_route(
+            TransitGatewayRouteTableId=table,
+            DestinationCidrBlock="10.40.0.0/16",
+            TransitGatewayAttachmentId=peering_id,
+        )
+
+    assert error_code(excinfo) == "RouteAlreadyExists"
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    (route,) = ec2_a.search_transit_gateway_routes(
+        TransitGatewayRouteTableId=table,
+        Filters=[{"Name": "route-search.exact-match", "Values": ["10.40.0.0/16"]}],
+    )["Routes"]
+    assert route["State"] == "blackhole"
+
+
 # --- patch: search_routes_honours_max_results ---------------------------------
 
 

@@ -10,7 +10,10 @@ use tracing::{info, warn};
 use crate::context::Context;
 use crate::ec2::{Ec2, StaticRoutes};
 use crate::error::{Error, Result};
-use crate::planner::{cidrs_of, find_overlap, is_tagged, plan_routes, Conflict, RoutePlan, SourcedCidr, Vpc};
+use crate::planner::{
+    cidrs_of, classify, find_overlap, is_tagged, plan_routes, Conflict, RouteOutcome, RoutePlan, SourcedCidr,
+    Vpc,
+};
 use crate::request::parse_peering_ref;
 use crate::state::Phase;
 use crate::status::check_joins_requested_gateways;
@@ -80,17 +83,14 @@ impl Side {
         }
         if self.routes.truncated {
             warnings.push(format!(
-                "{} has more static routes than EC2 returned; existing routes were re-checked one by one \
-                 before each create",
+                "{} has more static routes than one read returned; routes missing from the read were \
+                 re-checked wherever a create found one already there",
                 self.route_table_id
             ));
         }
         warnings
     }
 
-    /// Creates the planned routes. A create that fails because the route appeared meanwhile (a
-    /// concurrent run, an operator, or a table too large to read whole) is re-read and classified,
-    /// so a second writer never turns into an error or an overwritten route.
     async fn apply(&self, plan: RoutePlan, attachment_id: &str) -> Result<SideReport> {
         let mut report = SideReport {
             route_table_id: self.route_table_id.clone(),
@@ -99,31 +99,51 @@ impl Side {
             conflicts: plan.conflicts,
         };
         for cidr in plan.create {
-            match self
-                .ec2
-                .create_route(&self.route_table_id, cidr, attachment_id)
-                .await
-            {
-                Ok(()) => report.created.push(cidr),
-                Err(err @ Error::Ec2 { .. }) => match self.ec2.exact_route(&self.route_table_id, cidr).await?
-                {
-                    Some(route)
-                        if route.attachment_id.as_deref() == Some(attachment_id) && !route.blackhole =>
-                    {
-                        report.present.push(cidr)
-                    }
-                    Some(route) => report.conflicts.push(Conflict {
-                        cidr,
-                        target: route.attachment_id.unwrap_or_else(|| "blackhole".to_owned()),
-                    }),
-                    None => return Err(err),
-                },
-                Err(err) => return Err(err),
+            match create_planned_route(&self.ec2, &self.route_table_id, cidr, attachment_id).await? {
+                Applied::Created => report.created.push(cidr),
+                Applied::FoundPresent => report.present.push(cidr),
+                Applied::FoundConflict { target } => report.conflicts.push(Conflict { cidr, target }),
             }
         }
         report.present.sort();
         report.conflicts.sort_by_key(|conflict| conflict.cidr);
         Ok(report)
+    }
+}
+
+/// What creating one planned route did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The route was created via the peering attachment.
+    Created,
+    /// The create was refused because the route already goes via the peering attachment.
+    FoundPresent,
+    /// The create was refused because the route already goes elsewhere; it was left alone.
+    FoundConflict { target: String },
+}
+
+/// Creates one planned route. If EC2 refuses because the route appeared since the table was read
+/// (a concurrent run, an operator, or a table too large to read whole), the route is re-read and
+/// classified by the same rules as the plan, so a second writer is neither an error nor
+/// overwritten.
+pub async fn create_planned_route(
+    ec2: &Ec2,
+    route_table_id: &str,
+    cidr: Ipv4Net,
+    attachment_id: &str,
+) -> Result<Applied> {
+    let err = match ec2.create_route(route_table_id, cidr, attachment_id).await {
+        Ok(()) => return Ok(Applied::Created),
+        Err(err @ Error::Ec2 { .. }) => err,
+        Err(err) => return Err(err),
+    };
+    let Some(existing) = ec2.exact_route(route_table_id, cidr).await? else {
+        return Err(err);
+    };
+    match classify(cidr, &[existing], attachment_id) {
+        RouteOutcome::Present => Ok(Applied::FoundPresent),
+        RouteOutcome::Conflict { target } => Ok(Applied::FoundConflict { target }),
+        RouteOutcome::Create => Err(err),
     }
 }
 
