@@ -71,7 +71,7 @@ async fn given_the_lambda_environment_then_from_env_reaches_the_endpoint_and_log
     passive.vpc("10.20.0.0/16", &[("peer-me", "TRUE")]).await;
 
     let context = Context::from_env().await;
-    let output = run_to_completion(&context, json!({})).await;
+    let output = run_to_completion(&context, json!({"Comment": "Insert your JSON here"})).await;
 
     let attachment = output["attachmentId"].as_str().unwrap();
     assert_eq!(
@@ -129,9 +129,14 @@ async fn given_the_lambda_environment_then_from_env_reaches_the_endpoint_and_log
     assert_eq!(accepted["fields"]["region"], PASSIVE);
     let route = logged("CreateTransitGatewayRoute").expect("route creation is logged");
     assert_eq!(route["fields"]["attachment_id"], attachment);
+    let ignored = events
+        .iter()
+        .find(|e| e["fields"]["field"] == "\"Comment\"")
+        .expect("the ignored field is logged");
+    assert_eq!(ignored["level"], "WARN");
     let warning = events
         .iter()
-        .find(|e| e["level"] == "WARN")
+        .find(|e| e["level"] == "WARN" && e["fields"]["warning"].is_string())
         .expect("the unattached passive VPC is warned about");
     assert!(
         warning["fields"]["warning"]

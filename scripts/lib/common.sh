@@ -26,4 +26,8 @@ ensure_python_env() {
 
 ensure_rust() {
   command -v cargo >/dev/null || { echo "cargo is required: install Rust with rustup" >&2; exit 1; }
+  if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    say "adding the rustfmt and clippy components"
+    rustup component add rustfmt clippy
+  fi
 }
