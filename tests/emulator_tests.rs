@@ -624,3 +624,38 @@ async fn given_an_unattached_tagged_vpc_then_modify_routes_warns_that_its_traffi
         "{warnings:?}"
     );
 }
+
+#[tokio::test]
+async fn given_more_static_routes_than_one_page_then_the_table_is_read_across_pages_before_planning() {
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    let table = &w.passive_tgw.route_table_id;
+    for i in 0..1000 {
+        let cidr = format!("172.{}.{}.0/24", 16 + i / 256, i % 256);
+        w.passive.static_route(table, &cidr, None).await;
+    }
+    // Added last, so it comes back on the second page: someone else's route for the active CIDR.
+    w.passive.static_route(table, "10.1.0.0/16", None).await;
+    let mut state = invoke(&w.context, Function::Peer, json!({})).await.unwrap();
+    state = invoke(&w.context, Function::GetStatus, state).await.unwrap();
+    w.emulator.reset_calls();
+
+    let output = invoke(&w.context, Function::ModifyRoutes, state).await.unwrap();
+
+    assert_eq!(
+        output["routes"]["passive"]["conflicts"],
+        json!([{"cidr": "10.1.0.0/16", "target": "blackhole"}])
+    );
+    let calls = w.emulator.calls();
+    assert_eq!(
+        calls.of("SearchTransitGatewayRoutes"),
+        3,
+        "two pages for the passive table, one for the active"
+    );
+    assert_eq!(
+        calls.of("CreateTransitGatewayRoute"),
+        1,
+        "only the active side's route: the conflict was known from the read, not found by a refused create"
+    );
+}

@@ -9,6 +9,7 @@ describe wrapper sees only peering attachments).
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import threading
 from dataclasses import dataclass, replace
@@ -121,6 +122,22 @@ _ROUTE_FILTERS = {
 }
 
 
+def _token_for_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"routes:{offset}".encode()).decode()
+
+
+def _offset_from_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        kind, offset = base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        if kind == "routes" and int(offset) >= 0:
+            return int(offset)
+    except ValueError:
+        pass
+    raise EC2ClientError("InvalidNextToken", f"The token '{token}' is invalid.")
+
+
 def search_routes_honours_max_results() -> None:
     """Gap: SearchTransitGatewayRoutes with MaxResults fails with HTTP 500
     (moto slices a dict), AdditionalRoutesAvailable is always false, and the
@@ -129,7 +146,8 @@ def search_routes_honours_max_results() -> None:
 
     AWS (EC2 API reference, SearchTransitGatewayRoutes): MaxResults (5..1000)
     caps the number of Routes returned and AdditionalRoutesAvailable is true
-    when more routes matched. Filters (values of one filter are ORed, filters
+    when more routes matched; NextToken ("The token for the next page of
+    results", null when there are no more) pages through the rest. Filters (values of one filter are ORed, filters
     are ANDed):
     - route-search.supernet-of-match: "The routes with a CIDR that encompass
       the CIDR filter" (routes 10.0.1.0/29 and 10.0.1.0/31, filter
@@ -167,16 +185,16 @@ def search_routes_honours_max_results() -> None:
 
     def search_response(self: Any) -> ActionResult:
         max_results = self._get_int_param("MaxResults") or _ROUTE_SEARCH_CAP
+        start = _offset_from_token(self._get_param("NextToken"))
         routes = self.ec2_backend.search_transit_gateway_routes(
             transit_gateway_route_table_id=self._get_param("TransitGatewayRouteTableId"),
             filters=self._filters_from_querystring(),
         )
-        return ActionResult(
-            {
-                "routeSet": routes[:max_results],
-                "additionalRoutesAvailable": len(routes) > max_results,
-            }
-        )
+        end = start + max_results
+        result = {"routeSet": routes[start:end], "additionalRoutesAvailable": len(routes) > end}
+        if len(routes) > end:
+            result["nextToken"] = _token_for_offset(end)
+        return ActionResult(result)
 
     RouteTableBackend.search_transit_gateway_routes = search_backend
     RouteTableResponse.search_transit_gateway_routes = search_response

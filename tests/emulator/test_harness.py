@@ -405,6 +405,42 @@ def test_given_more_routes_than_max_results_when_searching_then_capped_with_more
     assert len(full["Routes"]) == 7 and full["AdditionalRoutesAvailable"] is False
 
 
+def test_given_more_routes_than_one_page_when_following_next_token_then_every_route_once(
+    ec2_a, route_table
+):
+    cidrs = [f"10.{i}.0.0/16" for i in range(12)]
+    add_routes(ec2_a, route_table, cidrs)
+    seen, token, pages = [], None, 0
+
+    while True:
+        page = ec2_a.search_transit_gateway_routes(
+            TransitGatewayRouteTableId=route_table,
+            Filters=[{"Name": "type", "Values": ["static"]}],
+            MaxResults=5,
+            **({"NextToken": token} if token else {}),
+        )
+        pages += 1
+        seen += [r["DestinationCidrBlock"] for r in page["Routes"]]
+        token = page.get("NextToken")
+        if not token:
+            assert page["AdditionalRoutesAvailable"] is False
+            break
+
+    assert pages == 3
+    assert sorted(seen) == sorted(cidrs)
+
+
+def test_given_a_forged_next_token_when_searching_then_invalid_next_token(ec2_a, route_table):
+    with pytest.raises(ClientError) as excinfo:
+        ec2_a.search_transit_gateway_routes(
+            TransitGatewayRouteTableId=route_table,
+            Filters=[{"Name": "type", "Values": ["static"]}],
+            NextToken="not-a-token",
+        )
+
+    assert error_code(excinfo) == "InvalidNextToken"
+
+
 def test_given_nested_routes_when_searching_supernet_of_match_then_encompassing_routes(
     ec2_a, route_table
 ):
