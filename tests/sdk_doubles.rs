@@ -348,67 +348,53 @@ fn exact_route_reads(found: Option<TransitGatewayRoute>) -> Rule {
         })
 }
 
-#[tokio::test]
-async fn given_a_concurrent_writer_added_the_same_route_then_the_refused_create_counts_as_present() {
-    let (create, reread) = (
-        create_refused(),
-        exact_route_reads(Some(route("10.20.0.0/16", Some("tgw-attach-0123456789abcdef0")))),
-    );
-    let ec2 = Ec2::new(client("us-east-1", &[&create, &reread]), "us-east-1");
+const PEERING_ID: &str = "tgw-attach-0123456789abcdef0";
 
-    let applied = create_planned_route(
+/// Creates 10.20.0.0/16 via the peering where EC2 refuses the create and a re-read then finds
+/// `found`. Returns the outcome and how often the create and the re-read were called.
+async fn apply_after_refused_create(
+    found: Option<TransitGatewayRoute>,
+) -> (tgw_peering::Result<Applied>, usize, usize) {
+    let (create, reread) = (create_refused(), exact_route_reads(found));
+    let ec2 = Ec2::new(client("us-east-1", &[&create, &reread]), "us-east-1");
+    let outcome = create_planned_route(
         &ec2,
         "tgw-rtb-11111111",
         "10.20.0.0/16".parse().unwrap(),
-        "tgw-attach-0123456789abcdef0",
+        PEERING_ID,
     )
-    .await
-    .unwrap();
+    .await;
+    (outcome, create.num_calls(), reread.num_calls())
+}
 
-    assert_eq!(applied, Applied::FoundPresent);
-    assert_eq!((create.num_calls(), reread.num_calls()), (1, 1));
+#[tokio::test]
+async fn given_a_concurrent_writer_added_the_same_route_then_the_refused_create_counts_as_present() {
+    let (outcome, creates, rereads) =
+        apply_after_refused_create(Some(route("10.20.0.0/16", Some(PEERING_ID)))).await;
+
+    assert_eq!(outcome.unwrap(), Applied::FoundPresent);
+    assert_eq!((creates, rereads), (1, 1));
 }
 
 #[tokio::test]
 async fn given_someone_else_routed_the_cidr_meanwhile_then_the_refused_create_is_a_conflict_left_alone() {
-    let (create, reread) = (
-        create_refused(),
-        exact_route_reads(Some(route("10.20.0.0/16", None))),
-    );
-    let ec2 = Ec2::new(client("us-east-1", &[&create, &reread]), "us-east-1");
-
-    let applied = create_planned_route(
-        &ec2,
-        "tgw-rtb-11111111",
-        "10.20.0.0/16".parse().unwrap(),
-        "tgw-attach-0123456789abcdef0",
-    )
-    .await
-    .unwrap();
+    let (outcome, creates, _) = apply_after_refused_create(Some(route("10.20.0.0/16", None))).await;
 
     assert_eq!(
-        applied,
+        outcome.unwrap(),
         Applied::FoundConflict {
             target: "blackhole".to_owned()
         }
     );
-    assert_eq!(create.num_calls(), 1, "never retried over someone else's route");
+    assert_eq!(creates, 1, "never retried over someone else's route");
 }
 
 #[tokio::test]
 async fn given_a_refused_create_with_no_route_there_then_the_ec2_error_is_reported() {
-    let (create, reread) = (create_refused(), exact_route_reads(None));
-    let ec2 = Ec2::new(client("us-east-1", &[&create, &reread]), "us-east-1");
+    let (outcome, _, rereads) = apply_after_refused_create(None).await;
 
-    let err = create_planned_route(
-        &ec2,
-        "tgw-rtb-11111111",
-        "10.20.0.0/16".parse().unwrap(),
-        "tgw-attach-0123456789abcdef0",
-    )
-    .await
-    .unwrap_err();
-
+    let err = outcome.unwrap_err();
     assert_eq!(err.error_type(), "Ec2Error");
     assert!(err.to_string().contains("RouteAlreadyExists"), "{err}");
+    assert_eq!(rereads, 1);
 }
