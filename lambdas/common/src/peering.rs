@@ -38,13 +38,6 @@ impl PeeringAttachment {
         (self.requester.is(a.0, a.1) && self.accepter.is(b.0, b.1))
             || (self.requester.is(b.0, b.1) && self.accepter.is(a.0, a.1))
     }
-
-    /// True when this tool created the attachment (it carries our tag).
-    pub fn is_managed(&self) -> bool {
-        self.tags
-            .iter()
-            .any(|(key, value)| key == MANAGED_BY_TAG && value == TOOL_NAME)
-    }
 }
 
 /// The live peering between two gateways to reuse, if any: matched on both ends client-side
@@ -154,10 +147,10 @@ mod tests {
     }
 
     #[test]
-    fn creation_tags_mark_the_attachment_as_managed() {
-        let mut created = attachment("tgw-attach-1", A, B, "available", 1);
-        assert!(!created.is_managed());
-        created.tags = creation_tags(A.0, B.0);
-        assert!(created.is_managed());
+    fn creation_tags_mark_the_attachment_as_managed_and_name_both_gateways() {
+        let tags = creation_tags(A.0, B.0);
+        assert!(tags.contains(&(MANAGED_BY_TAG.to_owned(), TOOL_NAME.to_owned())));
+        assert!(tags.iter().any(|(_, value)| value == A.0));
+        assert!(tags.iter().any(|(_, value)| value == B.0));
     }
 }
