@@ -1,13 +1,91 @@
 #!/usr/bin/env bash
-# Runs the whole peering job locally on the EC2 emulator, with no AWS account: a demo network in
-# two Regions, then peer -> get-status (until available, accepting on the way) -> modify-routes,
-# printing every function's output, and a second run to show it changes nothing.
+# Runs the whole job locally, with no AWS account: builds, starts a local AWS (moto, with its Step
+# Functions interpreter, and Lambda invokes forwarded to `cargo lambda watch`) on 127.0.0.1, seeds
+# two Regions, deploys the real template with deploy.sh, runs start.sh, prints both transit
+# gateway route tables, and stops everything it started.
+#
+#   scripts/local.sh [--pending N] [--reject] [--fail] [--poll-seconds S] [--max-polls N]
+#
+#   --pending N   the peering stays pending for N polls before it becomes available
+#   --reject      the peer Region rejects the peering: the execution fails, naming the state
+#   --fail        the peering fails while pending
+#   --max-polls N the stack's MaxPolls (with --pending, shows PeeringTimedOut)
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
 
+pending=0 outcome=available poll_seconds=2 max_polls=30
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --pending) pending="$2"; shift 2 ;;
+    --reject) outcome=rejected; shift ;;
+    --fail) outcome=failed; shift ;;
+    --poll-seconds) poll_seconds="$2"; shift 2 ;;
+    --max-polls) max_polls="$2"; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "local.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
 ensure_rust
 ensure_python_env
-export TGW_PEERING_PYTHON="$VENV/bin/python"
-export RUST_LOG="${RUST_LOG:-warn}"
-cargo run --quiet --locked -p tgw-peering-integration --bin local-run
+
+say "1/7 build: the Lambda zips for AWS (scripts/build.sh), and the same functions for this machine"
+"$ROOT/scripts/build.sh"
+cargo build --workspace --bins --locked --quiet
+
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+say "2/7 start the local AWS on 127.0.0.1 (moto + Step Functions + cargo lambda watch)"
+mkfifo "$work/ready"
+"$VENV/bin/python" tests/emulator/server.py --port 0 --ignore-stdin --stepfunctions \
+  --lambda-bin-dir "$CARGO_TARGET_DIR/debug" --lambda-log-dir "$ROOT/dist/local-logs" \
+  > "$work/ready" 2> "$work/server.log" < /dev/null &
+server_pid=$!
+read -r ready endpoint < "$work/ready" || { cat "$work/server.log" >&2; exit 1; }
+[ "$ready" = READY ] || { cat "$work/server.log" >&2; exit 1; }
+say "local AWS at $endpoint; function logs in dist/local-logs/"
+
+export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+unset AWS_PROFILE AWS_SESSION_TOKEN
+active=us-east-1 passive=us-west-2
+aws() { "$VENV/bin/aws" "$@"; }
+
+say "3/7 seed $active and $passive"
+"$VENV/bin/python" scripts/lib/seed_demo.py --active-region "$active" --passive-region "$passive"
+curl -fsS -X POST "$endpoint/_harness/peering" -H 'content-type: application/json' \
+  -d "{\"pendingPolls\": $pending, \"outcome\": \"$outcome\"}" > /dev/null
+
+say "4/7 deploy the stack (scripts/deploy.sh)"
+aws s3 mb s3://tgw-peering-local > /dev/null
+"$ROOT/scripts/deploy.sh" --bucket tgw-peering-local --passive-region "$passive" \
+  "PollIntervalSeconds=$poll_seconds" "MaxPolls=$max_polls"
+
+say "5/7 start an execution with {} (scripts/start.sh)"
+status=0
+"$ROOT/scripts/start.sh" || status=$?
+
+say "6/7 the transit gateway route tables"
+for region in "$active" "$passive"; do
+  for table in $(aws ec2 describe-transit-gateway-route-tables --region "$region" \
+      --query 'TransitGatewayRouteTables[].TransitGatewayRouteTableId' --output text); do
+    echo "$region $table"
+    aws ec2 search-transit-gateway-routes --region "$region" --transit-gateway-route-table-id "$table" \
+      --filters Name=type,Values=static,propagated \
+      --query 'Routes[].[DestinationCidrBlock,Type,State,TransitGatewayAttachments[0].ResourceType,TransitGatewayAttachments[0].TransitGatewayAttachmentId]' \
+      --output table
+  done
+done
+
+say "7/7 stop the local AWS"
+exit "$status"

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Runs every test: formatting and lints, the emulator harness's own tests, the library's unit,
-# property and SDK-double tests, and the integration tests against the EC2 emulator.
-# On a fresh machine it first installs what it needs (a pinned Python venv in .venv).
+# Runs every test: formatting and lints, the template's linters, the library's unit, property and
+# SDK-double tests, the integration tests against the EC2 emulator, the emulator harness's own
+# tests, and the stack tests: the real template and state machine deployed into the local AWS,
+# running the real function binaries.
+# On a fresh machine it first installs what it needs (pinned Python venvs, npm tools, the arm64
+# Rust target); the first run builds aws-sdk-ec2 twice (host and arm64), about 25 minutes.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
 
 ensure_rust
 ensure_python_env
+ensure_checkov
+ensure_node_tools
 export TGW_PEERING_PYTHON="$VENV/bin/python"
 
 say "cargo fmt --check"
@@ -16,8 +21,21 @@ cargo fmt --all -- --check
 say "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 
-say "emulator harness tests (pytest)"
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/emulator
+say "template lint: cfn-lint (errors and warnings fail) and checkov (skips are justified in the template)"
+"$VENV/bin/cfn-lint" cloudformation/transit-gateway-peering.yaml
+"$ROOT/.venv-checkov/bin/checkov" --quiet --compact --skip-download --framework cloudformation \
+  -f cloudformation/transit-gateway-peering.yaml
+
+say "state machine definition: asl-validator"
+tools/node_modules/.bin/asl-validator --json-path statemachine/peering.asl.json
 
 say "Rust tests (unit, property, SDK doubles, emulator integration)"
 cargo test --workspace --locked
+
+say "the Lambda zips for AWS (scripts/build.sh) and the same functions for this machine"
+scripts/build.sh
+cargo build --workspace --bins --locked
+export TGW_PEERING_LAMBDA_BIN_DIR="$CARGO_TARGET_DIR/debug"
+
+say "emulator harness and stack tests (pytest)"
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/emulator tests/stack

@@ -1,26 +1,47 @@
 # Shared set-up for the project's scripts: source it, don't run it.
 # Puts cargo's build output in a persistent cache outside the clone, and gives every script the
-# same project-local Python environment, installed from pinned versions on first use.
+# same project-local tool environments, installed from pinned versions on first use.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tgw-peering/target}"
 VENV="$ROOT/.venv"
-PYTHON_LOCK="$ROOT/tests/emulator/requirements.lock"
+
+# The Lambda functions, by their binary names; also the zip names and the template's S3 keys.
+FUNCTIONS=(peer get-status modify-routes)
 
 say() { printf '==> %s\n' "$*" >&2; }
 
-# Creates or refreshes .venv from the lock file; a no-op when the lock has not changed.
-ensure_python_env() {
-  local stamp="$VENV/.lock.sha256" want
-  want="$(sha256sum "$PYTHON_LOCK" | cut -d' ' -f1)"
-  if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+# Creates or refreshes a virtualenv from a lock file; a no-op when the lock has not changed.
+# Every package is pinned in the lock, so pip installs exactly that set (--no-deps).
+ensure_venv() {
+  local venv="$1" lock="$2" stamp want
+  stamp="$venv/.lock.sha256"
+  want="$(sha256sum "$lock" | cut -d' ' -f1)"
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return 0
   fi
-  say "installing the emulator's Python environment into .venv (pinned in tests/emulator/requirements.lock)"
+  say "installing $(basename "$lock") into $(basename "$venv") (pinned versions)"
   command -v python3 >/dev/null || { echo "python3 is required (3.10 or newer)" >&2; exit 1; }
-  python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-virtualenv \
-    --no-deps -r "$PYTHON_LOCK"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-virtualenv \
+    --no-deps -r "$lock"
+  echo "$want" > "$stamp"
+}
+
+# moto, pytest, cfn-lint, awscli, cargo-lambda (with zig): tools/requirements.lock.
+ensure_python_env() { ensure_venv "$VENV" "$ROOT/tools/requirements.lock"; }
+
+# checkov pins an older boto3 than moto needs, so it lives in a virtualenv of its own.
+ensure_checkov() { ensure_venv "$ROOT/.venv-checkov" "$ROOT/tools/checkov.lock"; }
+
+# asl-validator, from tools/package-lock.json.
+ensure_node_tools() {
+  local stamp="$ROOT/tools/node_modules/.lock.sha256" want
+  want="$(sha256sum "$ROOT/tools/package-lock.json" | cut -d' ' -f1)"
+  [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && return 0
+  command -v npm >/dev/null || { echo "npm is required (Node.js 20 or newer)" >&2; exit 1; }
+  say "installing tools/package-lock.json into tools/node_modules"
+  (cd "$ROOT/tools" && npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" > "$stamp"
 }
 

@@ -92,9 +92,12 @@ def _error_body(code: str, message: str) -> bytes:
 
 
 class Harness:
-    def __init__(self, app: Callable, reset_moto: Callable[[], None]) -> None:
+    def __init__(
+        self, app: Callable, reset_moto: Callable[[], None], lambdas: Any = None
+    ) -> None:
         self.app = app
         self.reset_moto = reset_moto
+        self.lambdas = lambdas  # a lambda_runner.LambdaRunner with --lambda-bin-dir
         self._lock = threading.Lock()
         self._total: Counter[str] = Counter()
         self._by_region: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -178,6 +181,8 @@ class Harness:
             ("GET", "faults"): self.get_faults,
             ("POST", "faults"): self.add_fault,
             ("DELETE", "faults"): self.clear_faults,
+            ("GET", "lambda"): self.get_lambda,
+            ("POST", "lambda/reset"): self.reset_lambda,
         }
         handler = routes.get((method, path))
         if handler is None:
@@ -210,7 +215,18 @@ class Harness:
         self.reset_moto()
         patches.reset_peering_progression()
         self.clear_faults({})
+        if self.lambdas is not None:
+            self.lambdas.stop_functions()
+            self.lambdas.reset_invocations()
         return self.reset_calls({})
+
+    def get_lambda(self, _: dict) -> dict:
+        return {"invocations": self.lambdas.invocations() if self.lambdas else []}
+
+    def reset_lambda(self, _: dict) -> dict:
+        if self.lambdas is not None:
+            self.lambdas.reset_invocations()
+        return self.get_lambda({})
 
     def set_peering(self, args: dict) -> dict:
         unknown = set(args) - set(_PEERING_FIELDS)

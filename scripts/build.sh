@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the three Lambda functions for AWS (provided.al2023, arm64, release) with cargo-lambda and
+# leaves one zip per function in dist/lambda/, named as the template's S3 keys expect:
+#   dist/lambda/peer.zip, dist/lambda/get-status.zip, dist/lambda/modify-routes.zip
+# deploy.sh uploads them under a digest of their contents, so new code always gets new keys and
+# unchanged code redeploys as a no-op.
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+cd "$ROOT"
+
+ensure_rust
+ensure_python_env
+if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  say "adding the aarch64-unknown-linux-gnu target"
+  rustup target add aarch64-unknown-linux-gnu
+fi
+
+say "cargo lambda build --release --arm64 (the first build takes about 15 minutes; later ones seconds)"
+for fn in "${FUNCTIONS[@]}"; do packages+=(--package "$fn"); done
+PATH="$VENV/bin:$PATH" "$VENV/bin/cargo-lambda" lambda build --release --arm64 --output-format zip --locked "${packages[@]}"
+
+out="$ROOT/dist/lambda"
+rm -rf "$out" && mkdir -p "$out"
+for fn in "${FUNCTIONS[@]}"; do
+  cp "$CARGO_TARGET_DIR/lambda/$fn/bootstrap.zip" "$out/$fn.zip"
+done
+say "built:"
+ls -l "$out" >&2

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Deploys (or updates) the tgw-peering stack: uploads the build from dist/lambda/ and the state
+# machine definition to S3 under a digest of their contents, runs `aws cloudformation deploy`, and
+# prints the stack's outputs. Unchanged code and parameters make it a no-op.
+#
+# It uses the aws CLI's usual configuration (profile, AWS_REGION, credentials) and respects
+# AWS_ENDPOINT_URL, so scripts/local.sh uses it unchanged against the local emulator.
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+
+usage() {
+  cat <<'USAGE'
+usage: scripts/deploy.sh --bucket BUCKET [--passive-region REGION] [options] [Key=Value ...]
+
+  --bucket BUCKET         S3 bucket in the stack's Region for the code (env CODE_BUCKET)
+  --prefix PREFIX         key prefix, ending in "/" (default tgw-peering/)
+  --stack-name NAME       default tgw-peering (env STACK_NAME)
+  --passive-region REGION the peer Region; needed on the first deploy
+  Key=Value ...           more template parameters, e.g. VpcTagKey=routed PollIntervalSeconds=30
+                          ScheduleExpression="rate(1 hour)"
+
+Run scripts/build.sh first. Parameters you leave out keep their current value on an update.
+USAGE
+}
+
+bucket="${CODE_BUCKET:-}" prefix="tgw-peering/" stack="${STACK_NAME:-tgw-peering}" overrides=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bucket) bucket="$2"; shift 2 ;;
+    --prefix) prefix="$2"; shift 2 ;;
+    --stack-name) stack="$2"; shift 2 ;;
+    --passive-region) overrides+=("PassiveRegion=$2"); shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *=*) overrides+=("$1"); shift ;;
+    *) echo "deploy.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+[ -n "$bucket" ] || { echo "deploy.sh: --bucket is required (or set CODE_BUCKET)" >&2; exit 2; }
+case "$prefix" in */|"") ;; *) prefix="$prefix/" ;; esac
+
+ensure_python_env
+aws() { "$VENV/bin/aws" "$@"; }
+
+dist="$ROOT/dist/lambda"
+definition="$ROOT/statemachine/peering.asl.json"
+for fn in "${FUNCTIONS[@]}"; do
+  [ -f "$dist/$fn.zip" ] || { echo "deploy.sh: $dist/$fn.zip is missing; run scripts/build.sh first" >&2; exit 1; }
+done
+
+# One digest over everything the stack runs, so new code or a new definition gets new keys.
+version="$({ for fn in "${FUNCTIONS[@]}"; do sha256sum "$dist/$fn.zip"; done; sha256sum "$definition"; } \
+  | cut -d' ' -f1 | sha256sum | cut -c1-16)"
+key_prefix="$prefix$version/"
+
+say "uploading the build to s3://$bucket/$key_prefix"
+for fn in "${FUNCTIONS[@]}"; do
+  aws s3 cp --quiet "$dist/$fn.zip" "s3://$bucket/$key_prefix$fn.zip"
+done
+aws s3 cp --quiet "$definition" "s3://$bucket/${key_prefix}peering.asl.json"
+
+say "deploying stack $stack"
+aws cloudformation deploy \
+  --stack-name "$stack" \
+  --template-file "$ROOT/cloudformation/transit-gateway-peering.yaml" \
+  --capabilities CAPABILITY_IAM \
+  --no-fail-on-empty-changeset \
+  --parameter-overrides "CodeBucket=$bucket" "CodeKeyPrefix=$key_prefix" ${overrides[@]+"${overrides[@]}"}
+
+aws cloudformation describe-stacks --stack-name "$stack" \
+  --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output table

@@ -1,0 +1,116 @@
+"""Starts a tgw-peering execution and follows it: one line per state as it is entered, with the
+elapsed time, then a summary of the routes (exit 0) or the error type and cause (exit 1).
+
+Used by scripts/start.sh. boto3 reads the usual AWS configuration and AWS_ENDPOINT_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import boto3
+
+FINISHED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def state_machine_arn(cfn, stack_name: str) -> str:
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    if "StateMachineArn" not in outputs:
+        sys.exit(f"start.sh: stack {stack_name} has no StateMachineArn output; deploy it with scripts/deploy.sh")
+    return outputs["StateMachineArn"]
+
+
+def describe_state(event: dict) -> str | None:
+    """One line for a state entered, or a detail worth showing when a task ends or fails."""
+    kind = event["type"]
+    if kind.endswith("StateEntered"):
+        return event["stateEnteredEventDetails"]["name"]
+    if kind == "TaskStateExited":
+        details = event["stateExitedEventDetails"]
+        output = json.loads(details.get("output") or "{}")
+        peering = output.get("peering", output)
+        if isinstance(peering, dict) and "status" in peering:
+            passive = peering.get("passiveStatus")
+            extra = f", passive side {passive}" if passive else ""
+            return f"  {details['name']}: {peering.get('attachmentId', '?')} is {peering['status']}{extra}"
+    if kind in ("LambdaFunctionFailed", "TaskFailed"):
+        details = event.get("lambdaFunctionFailedEventDetails") or event.get("taskFailedEventDetails") or {}
+        return f"  failed: {details.get('error', '?')}"
+    return None
+
+
+def follow(sfn, execution_arn: str, poll_seconds: float) -> dict:
+    seen = 0
+    started = None
+    while True:
+        events = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events.extend(page["events"])
+        for event in events:
+            if event["id"] <= seen:
+                continue
+            seen = event["id"]
+            started = started or event["timestamp"]
+            line = describe_state(event)
+            if line:
+                elapsed = (event["timestamp"] - started).total_seconds()
+                print(f"{elapsed:7.1f}s  {line}", flush=True)
+        execution = sfn.describe_execution(executionArn=execution_arn)
+        if execution["status"] in FINISHED:
+            return execution
+        time.sleep(poll_seconds)
+
+
+def print_summary(execution: dict) -> None:
+    elapsed = (execution["stopDate"] - execution["startDate"]).total_seconds()
+    output = json.loads(execution.get("output") or "{}")
+    flags = [flag for flag in ("created", "accepted") if output.get(flag)]
+    print(f"SUCCEEDED in {elapsed:.1f}s: peering attachment {output.get('attachmentId')} "
+          f"({', '.join(flags) or 'reused'}) is {output.get('status')}")
+    routes = output.get("routes", {})
+    for side, region_field in (("active", "activeRegion"), ("passive", "passiveRegion")):
+        report = routes.get(side, {})
+        conflicts = [f"{c['cidr']} (to {c['target']})" for c in report.get("conflicts", [])]
+        print(f"  {side:7} {output.get(region_field)} {report.get('routeTableId')}")
+        for label, cidrs in (("created", report.get("created", [])), ("present", report.get("present", [])),
+                             ("conflicts", conflicts)):
+            print(f"    {label:9} {', '.join(cidrs) if cidrs else '-'}")
+    for warning in output.get("warnings", []):
+        print(f"  warning: {warning}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="start.sh", description=__doc__)
+    parser.add_argument("input", nargs="?", help="execution input, a JSON file (default: {})")
+    parser.add_argument("--stack-name", default="tgw-peering")
+    parser.add_argument("--state-machine-arn", help="instead of reading it from the stack's outputs")
+    parser.add_argument("--poll-seconds", type=float, default=1.0, help="how often to read the history")
+    args = parser.parse_args()
+
+    payload = "{}"
+    if args.input:
+        with open(args.input, encoding="utf-8") as f:
+            payload = f.read()
+        try:
+            json.loads(payload)
+        except json.JSONDecodeError as e:
+            sys.exit(f"start.sh: {args.input} is not JSON: {e}")
+
+    sfn = boto3.client("stepfunctions")
+    arn = args.state_machine_arn or state_machine_arn(boto3.client("cloudformation"), args.stack_name)
+    execution_arn = sfn.start_execution(stateMachineArn=arn, input=payload)["executionArn"]
+    print(f"started {execution_arn}", flush=True)
+    execution = follow(sfn, execution_arn, args.poll_seconds)
+    if execution["status"] == "SUCCEEDED":
+        print_summary(execution)
+        return 0
+    print(f"{execution['status']}: {execution.get('error', '?')}: {execution.get('cause', '')}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

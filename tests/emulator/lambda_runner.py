@@ -1,0 +1,398 @@
+"""Runs moto's Lambda invokes on the real function binaries, through
+`cargo lambda watch --only-lambda-apis` (server.py --lambda-bin-dir).
+
+cargo-lambda only serves the Lambda APIs: the invoke API, and one runtime API
+per function key. Like Lambda creating an execution environment, this module
+starts each function's process itself, on its first invoke, with the
+environment Lambda gives a `provided.al2023` function built from the
+function's configuration in moto (nothing is inherited from the server's own
+environment), and starts a new one when that configuration changes.
+
+cargo-lambda accepts only the project's binary names as function keys, so the
+key is the binary's name and at most one function process per binary runs at a
+time: a function whose binary is serving another function (or an older
+configuration of itself) replaces that process, the way Lambda replaces an
+execution environment. Invokes of one binary are serialised, which keeps an
+invocation from ever reaching another function's process.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+# Lambda gives the runtime this much more than the function's Timeout before the
+# invoke gives up; locally it covers process start-up.
+TIMEOUT_MARGIN_SECONDS = 1.0
+# How long to wait for cargo-lambda to listen (it reads the project's metadata first).
+WATCH_START_SECONDS = 60.0
+
+
+@dataclass
+class _Slot:
+    """The process serving one binary, and whom it serves."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    process: subprocess.Popen | None = None
+    fingerprint: tuple | None = None
+    log: Any = None
+
+
+class FunctionError(Exception):
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+    def payload(self) -> bytes:
+        return json.dumps({"errorType": self.error_type, "errorMessage": self.message}).encode()
+
+
+class LambdaRunner:
+    def __init__(
+        self, bin_dir: Path, cargo_lambda: Path, project_root: Path, log_dir: Path
+    ) -> None:
+        self.bin_dir = bin_dir
+        self.cargo_lambda = cargo_lambda
+        self.project_root = project_root
+        self.log_dir = log_dir
+        self.endpoint_url = ""  # the moto server's URL, set once it listens
+        self.watch_port = 0
+        self._watch: subprocess.Popen | None = None
+        self._slots: dict[str, _Slot] = {}
+        self._slots_lock = threading.Lock()
+        self._invocations: list[dict[str, Any]] = []
+        self._invocations_lock = threading.Lock()
+
+    # --- cargo-lambda --------------------------------------------------------
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.watch_port = _free_port()
+        log = open(self.log_dir / "cargo-lambda.log", "ab")
+        cmd = [
+            str(self.cargo_lambda), "lambda", "watch", "--only-lambda-apis",
+            "-A", HOST, "-P", str(self.watch_port),
+        ]
+        self._watch = subprocess.Popen(
+            cmd,
+            cwd=self.project_root,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + WATCH_START_SECONDS
+        while True:
+            if self._watch.poll() is not None:
+                raise RuntimeError(
+                    f"cargo-lambda exited with {self._watch.returncode}; "
+                    f"see {self.log_dir / 'cargo-lambda.log'}"
+                )
+            try:
+                socket.create_connection((HOST, self.watch_port), timeout=0.5).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"cargo-lambda did not listen within {WATCH_START_SECONDS}s")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.stop_functions()
+        if self._watch is not None:
+            _stop_process(self._watch)
+            self._watch = None
+
+    def stop_functions(self) -> None:
+        with self._slots_lock:
+            slots = list(self._slots.values())
+        for slot in slots:
+            with slot.lock:
+                self._stop_slot(slot)
+
+    # --- invocation log --------------------------------------------------------
+
+    def invocations(self) -> list[dict[str, Any]]:
+        with self._invocations_lock:
+            return list(self._invocations)
+
+    def reset_invocations(self) -> None:
+        with self._invocations_lock:
+            self._invocations.clear()
+
+    def _record(self, fn: Any, binary: Path, error_type: str | None) -> None:
+        with self._invocations_lock:
+            self._invocations.append(
+                {
+                    "function": fn.function_name,
+                    "binary": str(binary),
+                    "ok": error_type is None,
+                    "errorType": error_type,
+                }
+            )
+
+    # --- invoke ----------------------------------------------------------------
+
+    def binary_for(self, fn: Any) -> Path:
+        """The code's S3 key without `.zip` (`.../get-status.zip` -> get-status),
+        else the function name, in the binary directory."""
+        key = (fn.code or {}).get("S3Key") if "S3Bucket" in (fn.code or {}) else None
+        name = Path(key).name if key else fn.function_name
+        if name.endswith(".zip"):
+            name = name[: -len(".zip")]
+        return self.bin_dir / name
+
+    def invoke(self, fn: Any, body: bytes, request_headers: Any, response_headers: Any) -> bytes:
+        """LambdaFunction.invoke: the payload; a function error sets
+        x-amz-function-error: Unhandled, as Lambda does."""
+        invocation_type = request_headers.get("x-amz-invocation-type", "RequestResponse")
+        if invocation_type == "DryRun":
+            return b""
+        if invocation_type == "Event":
+            threading.Thread(
+                target=self._invoke, args=(fn, body), name="lambda-event", daemon=True
+            ).start()
+            return b""
+        payload, error_type, logs = self._invoke(fn, body)
+        if error_type is not None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        if request_headers.get("x-amz-log-type", "None") == "Tail":
+            response_headers["x-amz-log-result"] = base64.b64encode(logs[-4096:]).decode()
+        return payload
+
+    def _invoke(self, fn: Any, body: bytes) -> tuple[bytes, str | None, bytes]:
+        binary = self.binary_for(fn)
+        if not binary.is_file() or not os.access(binary, os.X_OK):
+            error = FunctionError(
+                "Runtime.InvalidEntrypoint",
+                f"Couldn't find valid bootstrap: {binary} is missing or not executable "
+                "(build the functions, or pass another --lambda-bin-dir)",
+            )
+            self._record(fn, binary, error.error_type)
+            return error.payload(), error.error_type, b""
+
+        key = binary.name
+        with self._slots_lock:
+            slot = self._slots.setdefault(key, _Slot())
+        with slot.lock:
+            env = self.environment(fn, key)
+            fingerprint = (binary, tuple(sorted(env.items())), _code_identity(fn))
+            if slot.fingerprint != fingerprint or slot.process is None or slot.process.poll() is not None:
+                self._stop_slot(slot)
+                self._start_slot(slot, fn, binary, env, fingerprint)
+            log_path = self.log_path(fn)
+            log_start = log_path.stat().st_size if log_path.exists() else 0
+            try:
+                payload = self._call(slot, key, body, float(fn.timeout))
+                error_type = None
+            except FunctionError as e:
+                payload, error_type = e.payload(), e.error_type
+            logs = _read_from(log_path, log_start)
+        self._record(fn, binary, error_type)
+        return payload, error_type, logs
+
+    def log_path(self, fn: Any) -> Path:
+        return self.log_dir / f"{fn.function_name}.log"
+
+    def environment(self, fn: Any, key: str) -> dict[str, str]:
+        """What Lambda sets for a provided.al2023 function, from its configuration."""
+        logging_config = getattr(fn, "logging_config", None) or {}
+        env = {k: str(v) for k, v in (fn.environment_vars or {}).items()}
+        env.update(
+            {
+                "AWS_REGION": fn.region,
+                "AWS_DEFAULT_REGION": fn.region,
+                "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+                "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+                "AWS_LAMBDA_LOG_GROUP_NAME": logging_config.get("LogGroup")
+                or f"/aws/lambda/{fn.function_name}",
+                "_HANDLER": fn.handler or "",
+                "AWS_LAMBDA_RUNTIME_API": f"http://{HOST}:{self.watch_port}/.rt/{key}",
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            }
+        )
+        if logging_config.get("LogFormat") == "JSON":
+            env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+            if logging_config.get("ApplicationLogLevel"):
+                env["AWS_LAMBDA_LOG_LEVEL"] = logging_config["ApplicationLogLevel"]
+        return env
+
+    def _start_slot(
+        self, slot: _Slot, fn: Any, binary: Path, env: dict[str, str], fingerprint: tuple
+    ) -> None:
+        log = open(self.log_path(fn), "ab")
+        slot.process = subprocess.Popen(
+            [str(binary)],
+            cwd=binary.parent,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        slot.log = log
+        slot.fingerprint = fingerprint
+
+    @staticmethod
+    def _stop_slot(slot: _Slot) -> None:
+        if slot.process is not None:
+            _stop_process(slot.process)
+        if slot.log is not None:
+            slot.log.close()
+        slot.process = slot.log = slot.fingerprint = None
+
+    def _call(self, slot: _Slot, key: str, body: bytes, timeout: float) -> bytes:
+        """POST the event to cargo-lambda and wait for the function's answer, its
+        process's death, or its timeout."""
+        url = f"http://{HOST}:{self.watch_port}/2015-03-31/functions/{key}/invocations"
+        deadline = time.monotonic() + timeout + TIMEOUT_MARGIN_SECONDS
+        result: dict[str, Any] = {}
+        done = threading.Event()
+
+        def post() -> None:
+            request = urllib.request.Request(
+                url, data=body or b"{}", method="POST", headers={"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=timeout + 30) as resp:
+                    result["status"], result["body"] = resp.status, resp.read()
+            except urllib.error.HTTPError as e:
+                result["status"], result["body"] = e.code, e.read()
+            except OSError as e:
+                result["error"] = e
+            done.set()
+
+        threading.Thread(target=post, name=f"invoke-{key}", daemon=True).start()
+        process = slot.process
+        while not done.wait(0.02):
+            if process.poll() is not None and not done.wait(0.2):
+                code = process.returncode
+                self._stop_slot(slot)
+                self._drain(key)
+                raise FunctionError(
+                    "Runtime.ExitError",
+                    f"RequestId: {uuid.uuid4()} Error: Runtime exited with error: "
+                    + (f"signal: {-code}" if code < 0 else f"exit status {code}"),
+                )
+            if time.monotonic() > deadline:
+                self._stop_slot(slot)
+                self._drain(key)
+                raise FunctionError("Sandbox.Timedout", f"Task timed out after {timeout:.2f} seconds")
+
+        if "error" in result:
+            raise FunctionError("Runtime.Unknown", f"cargo-lambda unreachable: {result['error']}")
+        status, payload = result["status"], result["body"]
+        if status == 200:
+            return payload
+        try:
+            error = json.loads(payload)
+        except ValueError:
+            error = None
+        if status == 500 and isinstance(error, dict) and "errorType" in error:
+            raise _Passthrough(payload, str(error["errorType"]))
+        raise FunctionError(
+            "Runtime.Unknown",
+            f"cargo-lambda answered HTTP {status}: {payload.decode('utf-8', 'replace')[:500]}",
+        )
+
+    def _drain(self, key: str) -> None:
+        """Answer, as the runtime, an invocation the dead process never took, so
+        that it cannot reach the next process of this binary."""
+        base = f"http://{HOST}:{self.watch_port}/.rt/{key}/2018-06-01/runtime/invocation"
+        try:
+            with urllib.request.urlopen(f"{base}/next", timeout=0.3) as resp:
+                request_id = resp.headers.get("Lambda-Runtime-Aws-Request-Id")
+                resp.read()
+        except OSError:
+            return  # nothing queued: the process had taken it
+        error = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": "abandoned"}).encode()
+        request = urllib.request.Request(
+            f"{base}/{request_id}/error", data=error, method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            urllib.request.urlopen(request, timeout=5).close()
+        except OSError:
+            pass
+
+
+class _Passthrough(FunctionError):
+    """A function error as the runtime reported it: its body is passed on unchanged."""
+
+    def __init__(self, body: bytes, error_type: str) -> None:
+        super().__init__(error_type, "")
+        self.body = body
+
+    def payload(self) -> bytes:
+        return self.body
+
+
+def _code_identity(fn: Any) -> tuple:
+    code = fn.code or {}
+    return (code.get("S3Bucket"), code.get("S3Key"), getattr(fn, "code_sha_256", None))
+
+
+def _read_from(path: Path, offset: int) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read()
+    except OSError:
+        return b""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM the process's group (it was started in a session of its own),
+    SIGKILL after 5 s."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except OSError:
+            pass
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            process.wait()
+
+
+def install(runner: LambdaRunner) -> None:
+    """Send every LambdaFunction.invoke (the Invoke API, and through it Step
+    Functions' Lambda tasks) to `runner`."""
+    from moto.awslambda.models import LambdaFunction
+
+    def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+        if isinstance(body, str):
+            body = body.encode()
+        return runner.invoke(self, body or b"", request_headers, response_headers)
+
+    LambdaFunction.invoke = invoke

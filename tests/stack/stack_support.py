@@ -1,0 +1,180 @@
+"""The local AWS for the stack tests: moto (tests/emulator/server.py) with its Step Functions
+interpreter on and Lambda invokes forwarded to `cargo lambda watch`, running the real function
+binaries. Tests deploy the real template with scripts/deploy.sh and run the real state machine.
+
+Needs the zips from scripts/build.sh in dist/lambda/ and the host binaries from
+`cargo build --workspace --bins` in $TGW_PEERING_LAMBDA_BIN_DIR; scripts/test.sh makes both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts" / "lib"))
+
+import seed_demo  # noqa: E402  (scripts/lib is not a package)
+
+ACTIVE, PASSIVE = "us-east-1", "us-west-2"
+BUCKET = "tgw-peering-code"
+STACK = "tgw-peering"
+DEFINITION = ROOT / "statemachine" / "peering.asl.json"
+FINISHED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def _bin_dir() -> Path:
+    target = os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache/tgw-peering/target"))
+    return Path(os.environ.get("TGW_PEERING_LAMBDA_BIN_DIR", f"{target}/debug"))
+
+
+@pytest.fixture(scope="session")
+def endpoint():
+    bin_dir = _bin_dir()
+    missing = [f for f in ("peer", "get-status", "modify-routes") if not (bin_dir / f).exists()]
+    missing += [f"dist/lambda/{f}.zip" for f in ("peer", "get-status", "modify-routes")
+                if not (ROOT / "dist/lambda" / f"{f}.zip").exists()]
+    if missing:
+        pytest.fail(f"missing {missing}: run scripts/build.sh and `cargo build --workspace --bins` "
+                    "(scripts/test.sh does both)")
+    cmd = [sys.executable, str(ROOT / "tests/emulator/server.py"), "--port", "0", "--stepfunctions",
+           "--lambda-bin-dir", str(bin_dir)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            if not sel.select(timeout=120):
+                raise RuntimeError("the local AWS did not print READY within 120 s")
+        line = proc.stdout.readline()
+        assert line.startswith("READY http://127.0.0.1:"), f"unexpected first line: {line!r}"
+        yield line.split()[1]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def harness(endpoint: str, method: str, path: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{endpoint}/_harness/{path}", data=data, method=method,
+                                     headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+@dataclass
+class LocalAws:
+    """One clean local AWS account per test, with the demo network seeded and a code bucket."""
+
+    endpoint: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(AWS_ENDPOINT_URL=self.endpoint, AWS_ACCESS_KEY_ID="testing",
+                   AWS_SECRET_ACCESS_KEY="testing", AWS_REGION=ACTIVE, AWS_DEFAULT_REGION=ACTIVE)
+        return env
+
+    def client(self, service: str, region: str = ACTIVE):
+        return boto3.client(service, region_name=region, endpoint_url=self.endpoint,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def deploy(self, *params: str, check: bool = True) -> subprocess.CompletedProcess:
+        """scripts/deploy.sh, exactly as a user runs it, with the stack's poll interval at 1 s."""
+        cmd = [str(ROOT / "scripts/deploy.sh"), "--bucket", BUCKET, "--stack-name", STACK,
+               "--passive-region", PASSIVE, "PollIntervalSeconds=1", *params]
+        done = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=300)
+        if check:
+            assert done.returncode == 0, f"deploy.sh failed:\n{done.stdout}\n{done.stderr}"
+        return done
+
+    def outputs(self) -> dict[str, str]:
+        stack = self.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+        return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+    def peering_progression(self, **settings) -> None:
+        harness(self.endpoint, "POST", "peering", settings)
+
+    def run(self, execution_input: object = None, raw_input: str | None = None) -> "Execution":
+        """Starts an execution and waits until it finishes."""
+        sfn = self.client("stepfunctions")
+        payload = raw_input if raw_input is not None else json.dumps(execution_input or {})
+        arn = sfn.start_execution(stateMachineArn=self.outputs()["StateMachineArn"],
+                                  input=payload)["executionArn"]
+        deadline = time.monotonic() + 180
+        while True:
+            described = sfn.describe_execution(executionArn=arn)
+            if described["status"] in FINISHED:
+                break
+            assert time.monotonic() < deadline, f"execution still {described['status']} after 180 s"
+            time.sleep(0.25)
+        events = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+            events.extend(page["events"])
+        return Execution(described, events)
+
+    def mutating_calls(self) -> dict[str, int]:
+        calls = harness(self.endpoint, "GET", "calls")["total"]
+        return {a: n for a, n in calls.items() if not a.startswith(("Describe", "Search", "Get"))}
+
+    def static_routes(self, region: str) -> dict[str, str]:
+        """Every static route in the region's transit gateway route tables: CIDR -> attachment id."""
+        ec2 = self.client("ec2", region)
+        routes = {}
+        for table in ec2.describe_transit_gateway_route_tables()["TransitGatewayRouteTables"]:
+            found = ec2.search_transit_gateway_routes(
+                TransitGatewayRouteTableId=table["TransitGatewayRouteTableId"],
+                Filters=[{"Name": "type", "Values": ["static"]}])["Routes"]
+            for route in found:
+                attachments = route.get("TransitGatewayAttachments") or [{}]
+                routes[route["DestinationCidrBlock"]] = attachments[0].get("TransitGatewayAttachmentId")
+        return routes
+
+
+@dataclass
+class Execution:
+    described: dict
+    events: list[dict]
+
+    @property
+    def status(self) -> str:
+        return self.described["status"]
+
+    @property
+    def output(self) -> dict:
+        return json.loads(self.described.get("output") or "{}")
+
+    def entered(self, state: str | None = None) -> list[str]:
+        """The states entered, in order (or only those named `state`)."""
+        names = [e["stateEnteredEventDetails"]["name"] for e in self.events
+                 if e["type"].endswith("StateEntered")]
+        return [n for n in names if state is None or n == state]
+
+    def task_outputs(self, state: str) -> list[dict]:
+        return [json.loads(e["stateExitedEventDetails"]["output"]) for e in self.events
+                if e["type"].endswith("StateExited") and e["stateExitedEventDetails"]["name"] == state]
+
+
+@pytest.fixture
+def local_aws(endpoint) -> LocalAws:
+    harness(endpoint, "POST", "reset")
+    aws = LocalAws(endpoint)
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    for region, layout in ((ACTIVE, seed_demo.DEMO["active"]), (PASSIVE, seed_demo.DEMO["passive"])):
+        seed_demo.seed_region(aws.client("ec2", region), region, layout, "addToTransitGateway")
+    harness(endpoint, "POST", "calls/reset")
+    return aws

@@ -1,0 +1,276 @@
+"""The deployable stack, end to end on the local AWS: the real template deployed by deploy.sh, the
+real state machine definition, and the real function binaries behind `cargo lambda watch`."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+from stack_support import ACTIVE, DEFINITION, PASSIVE, ROOT, STACK, LocalAws, harness
+
+# The demo network (scripts/lib/seed_demo.py): each side routes the other side's tagged VPCs.
+ROUTED_TO_PASSIVE = {"10.1.0.0/16", "10.2.0.0/16"}  # active VPCs, routed in the passive table
+ROUTED_TO_ACTIVE = {"10.20.0.0/16"}  # passive VPCs, routed in the active table
+
+
+def assert_routed_via(local_aws: LocalAws, attachment_id: str) -> None:
+    assert local_aws.static_routes(ACTIVE) == {cidr: attachment_id for cidr in ROUTED_TO_ACTIVE}
+    assert local_aws.static_routes(PASSIVE) == {cidr: attachment_id for cidr in ROUTED_TO_PASSIVE}
+
+
+def live_peerings(local_aws: LocalAws) -> list[dict]:
+    found = local_aws.client("ec2").describe_transit_gateway_peering_attachments()
+    return [a for a in found["TransitGatewayPeeringAttachments"]
+            if a["State"] not in ("deleted", "rejected", "failed")]
+
+
+# --- the definition ------------------------------------------------------------------------
+
+
+def test_definition_passes_asl_validator_which_catches_a_missing_state(tmp_path):
+    validator = ROOT / "tools/node_modules/.bin/asl-validator"
+    good = subprocess.run([validator, "--json-path", DEFINITION], capture_output=True, text=True)
+    assert good.returncode == 0, good.stdout + good.stderr
+
+    broken = tmp_path / "broken.asl.json"
+    broken.write_text(DEFINITION.read_text().replace('"Next": "GetStatus"', '"Next": "GetStatuss"'))
+    bad = subprocess.run([validator, "--json-path", broken], capture_output=True, text=True)
+    assert bad.returncode != 0
+
+
+def test_the_deployed_definition_is_the_file_with_only_the_substitutions_filled_in(local_aws):
+    local_aws.deploy("MaxPolls=7")
+
+    resources = local_aws.client("cloudformation").describe_stack_resources(StackName=STACK)
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources["StackResources"]}
+    lam = local_aws.client("lambda")
+    arn = {name: lam.get_function(FunctionName=physical[name])["Configuration"]["FunctionArn"]
+           for name in ("PeerFunction", "GetStatusFunction", "ModifyRoutesFunction")}
+    substitutions = {
+        "PeerFunctionArn": arn["PeerFunction"],
+        "GetStatusFunctionArn": arn["GetStatusFunction"],
+        "ModifyRoutesFunctionArn": arn["ModifyRoutesFunction"],
+        "PollIntervalSeconds": "1",
+        "MaxPolls": "7",
+    }
+    text = DEFINITION.read_text()
+    placeholders = set(re.findall(r"\$\{(\w+)\}", text))
+    assert placeholders == set(substitutions), "the template must fill in every placeholder, no more"
+    for name, value in substitutions.items():
+        text = text.replace("${" + name + "}", value)
+
+    described = local_aws.client("stepfunctions").describe_state_machine(
+        stateMachineArn=local_aws.outputs()["StateMachineArn"])
+    assert json.loads(described["definition"]) == json.loads(text)
+
+
+# --- executions ----------------------------------------------------------------------------
+
+
+def test_empty_input_peers_accepts_and_routes_both_sides(local_aws):
+    local_aws.deploy()
+
+    run = local_aws.run({})
+
+    assert run.status == "SUCCEEDED", run.described
+    output = run.output
+    assert (output["activeRegion"], output["passiveRegion"]) == (ACTIVE, PASSIVE)
+    assert output["created"] and output["accepted"] and output["status"] == "available"
+    assert set(output["routes"]["active"]["created"]) == ROUTED_TO_ACTIVE
+    assert set(output["routes"]["passive"]["created"]) == ROUTED_TO_PASSIVE
+    assert [p["TransitGatewayAttachmentId"] for p in live_peerings(local_aws)] == [output["attachmentId"]]
+    assert_routed_via(local_aws, output["attachmentId"])
+
+
+def test_a_second_execution_reuses_the_peering_and_creates_nothing(local_aws):
+    local_aws.deploy()
+    first = local_aws.run({})
+    harness(local_aws.endpoint, "POST", "calls/reset")
+
+    second = local_aws.run({})
+
+    assert second.status == "SUCCEEDED", second.described
+    assert second.output["attachmentId"] == first.output["attachmentId"]
+    assert not second.output["created"] and not second.output["accepted"]
+    assert set(second.output["routes"]["passive"]["present"]) == ROUTED_TO_PASSIVE
+    assert local_aws.mutating_calls() == {}
+    # A live peering goes straight to the routes, without waiting a poll interval.
+    assert second.entered() == ["Configure", "Peer", "AlreadyAvailable", "ModifyRoutes", "Done"]
+
+
+@pytest.mark.parametrize("pending_reads", [1, 3])
+def test_a_pending_peering_is_polled_until_available(local_aws, pending_reads):
+    local_aws.deploy()
+    # Each GetStatus reads the attachment in both Regions: two reads per poll.
+    local_aws.peering_progression(pendingPolls=2 * pending_reads)
+
+    run = local_aws.run({})
+
+    assert run.status == "SUCCEEDED", run.described
+    statuses = [o["peering"]["status"] for o in run.task_outputs("GetStatus")]
+    assert statuses[-1] == "available"
+    assert statuses.count("pending") == pending_reads - 1 or statuses.count("pending") == pending_reads
+    assert len(run.entered("Wait")) == len(statuses)
+    assert_routed_via(local_aws, run.output["attachmentId"])
+
+
+def test_a_rejected_peering_fails_naming_the_state_within_one_poll(local_aws):
+    local_aws.deploy()
+    local_aws.peering_progression(outcome="rejected", pendingAcceptancePolls=0)
+
+    run = local_aws.run({})
+
+    assert run.status == "FAILED"
+    assert run.described["error"] == "PeeringFailed"
+    assert "rejected" in run.described["cause"]
+    assert [o["peering"]["status"] for o in run.task_outputs("GetStatus")][-1] == "rejected"
+    assert len(run.entered("GetStatus")) <= 2
+    assert local_aws.static_routes(ACTIVE) == {} and local_aws.static_routes(PASSIVE) == {}
+
+
+def test_a_peering_that_stays_pending_fails_with_peering_timed_out_after_max_polls(local_aws):
+    local_aws.deploy("MaxPolls=3")
+    local_aws.peering_progression(pendingPolls=1000)
+
+    run = local_aws.run({})
+
+    assert run.status == "FAILED"
+    assert run.described["error"] == "PeeringTimedOut"
+    assert "after 3 polls" in run.described["cause"]
+    assert len(run.entered("GetStatus")) == 3
+    assert local_aws.static_routes(ACTIVE) == {}
+
+
+def test_a_function_error_is_caught_and_fails_with_its_error_type_and_creates_nothing(local_aws):
+    local_aws.deploy()
+
+    run = local_aws.run({"passiveRegion": "us-wset-2"})
+
+    assert run.status == "FAILED"
+    assert run.described["error"] == "InvalidInput"
+    assert "passiveRegion" in run.described["cause"] and "us-west-2" in run.described["cause"]
+    assert run.entered()[-1] == "TaskFailed"
+    assert local_aws.mutating_calls() == {}
+
+
+def test_throttling_that_outlasts_the_sdk_retries_is_retried_by_the_state_machine(local_aws):
+    local_aws.deploy()
+    # The functions make 6 attempts per call; 6 throttles make the first `peer` fail with Throttled.
+    harness(local_aws.endpoint, "POST", "faults", {"action": "DescribeTransitGatewayPeeringAttachments",
+                                                   "code": "RequestLimitExceeded", "httpStatus": 503,
+                                                   "times": 6})
+
+    run = local_aws.run({})
+
+    assert run.status == "SUCCEEDED", run.described
+    failures = [e for e in run.events if e["type"] in ("LambdaFunctionFailed", "TaskFailed")]
+    assert [f.get("lambdaFunctionFailedEventDetails", f.get("taskFailedEventDetails", {})).get("error")
+            for f in failures] == ["Throttled"]
+    assert len(live_peerings(local_aws)) == 1
+
+
+# --- every entry point ---------------------------------------------------------------------
+
+SCHEDULED_EVENT = {
+    "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+    "source": "aws.events", "account": "123456789012", "time": "2026-11-22T12:00:00Z", "region": ACTIVE,
+    "resources": ["arn:aws:events:us-east-1:123456789012:rule/tgw-peering-schedule"], "detail": {},
+}
+TAG_CHANGE_EVENT = {
+    "version": "0", "id": "ffd8a6fe-32f8-ef66-c85c-111111111111", "detail-type": "Tag Change on Resource",
+    "source": "aws.tag", "account": "123456789012", "time": "2026-11-22T12:00:00Z", "region": ACTIVE,
+    "resources": ["arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0123456789abcdef0"],
+    "detail": {"changed-tag-keys": ["addToTransitGateway"], "service": "ec2", "resource-type": "vpc",
+               "version": 3, "tags": {"addToTransitGateway": "true"}},
+}
+
+
+def test_the_consoles_default_input_works(local_aws):
+    local_aws.deploy()
+
+    run = local_aws.run(raw_input='{\n    "Comment": "Insert your JSON here"\n}')
+
+    assert run.status == "SUCCEEDED", run.described
+    assert_routed_via(local_aws, run.output["attachmentId"])
+
+
+def test_each_eventbridge_rule_starts_the_state_machine_with_the_event_as_input(local_aws):
+    local_aws.deploy("ScheduleExpression=rate(1 hour)")
+    events = local_aws.client("events")
+    state_machine = local_aws.outputs()["StateMachineArn"]
+    rules = {r["Name"]: r for r in events.list_rules()["Rules"]}
+    schedule = [r for r in rules.values() if r.get("ScheduleExpression") == "rate(1 hour)"]
+    tag_change = [r for r in rules.values() if "aws.tag" in r.get("EventPattern", "")]
+    assert len(schedule) == 1 and len(tag_change) == 1
+    pattern = json.loads(tag_change[0]["EventPattern"])
+    assert pattern["detail"]["changed-tag-keys"] == [{"equals-ignore-case": "addToTransitGateway"}]
+
+    # EventBridge rules never fire in the emulator: read each rule's target back and start the
+    # execution the way EventBridge would, with the event itself as the input.
+    for rule, event in ((schedule[0], SCHEDULED_EVENT), (tag_change[0], TAG_CHANGE_EVENT)):
+        (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        assert target["Arn"] == state_machine and target.get("RoleArn")
+        assert "Input" not in target and "InputPath" not in target and "InputTransformer" not in target
+        run = local_aws.run(event)
+        assert run.status == "SUCCEEDED", (rule["Name"], run.described)
+    assert_routed_via(local_aws, run.output["attachmentId"])
+
+
+def test_without_a_schedule_expression_there_is_no_schedule_rule(local_aws):
+    local_aws.deploy()
+
+    rules = local_aws.client("events").list_rules()["Rules"]
+
+    assert [r for r in rules if r.get("ScheduleExpression")] == []
+    assert len(rules) == 1
+
+
+# --- deploying -----------------------------------------------------------------------------
+
+
+def test_redeploying_an_unchanged_stack_is_a_no_op_and_a_change_updates_it(local_aws):
+    local_aws.deploy()
+    cfn = local_aws.client("cloudformation")
+    events_before = cfn.describe_stack_events(StackName=STACK)["StackEvents"]
+
+    again = local_aws.deploy()
+
+    assert "No changes to deploy" in again.stdout + again.stderr
+    assert cfn.describe_stack_events(StackName=STACK)["StackEvents"] == events_before
+
+    local_aws.deploy("MaxPolls=9", "LogLevel=DEBUG")
+
+    stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    definition = local_aws.client("stepfunctions").describe_state_machine(
+        stateMachineArn=local_aws.outputs()["StateMachineArn"])["definition"]
+    assert "States.StringToJson('9')" in definition
+    run = local_aws.run({})
+    assert run.status == "SUCCEEDED", run.described
+
+
+def test_start_sh_follows_the_execution_and_summarises_the_routes(local_aws):
+    local_aws.deploy()
+
+    done = subprocess.run([str(ROOT / "scripts/start.sh"), "--stack-name", STACK], env=local_aws.env,
+                          capture_output=True, text=True, timeout=180)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert any(re.match(r"\s+[0-9.]+s\s+Peer$", line) for line in lines), done.stdout
+    assert any(re.match(r"\s+[0-9.]+s\s+ModifyRoutes$", line) for line in lines), done.stdout
+    assert "SUCCEEDED" in done.stdout and "10.20.0.0/16" in done.stdout
+
+
+def test_start_sh_exits_non_zero_with_the_error_type_and_cause(local_aws, tmp_path):
+    local_aws.deploy()
+    bad_input = tmp_path / "input.json"
+    bad_input.write_text('{"activeRegion": "mars-north-1"}')
+
+    done = subprocess.run([str(ROOT / "scripts/start.sh"), str(bad_input), "--stack-name", STACK],
+                          env=local_aws.env, capture_output=True, text=True, timeout=180)
+
+    assert done.returncode == 1
+    assert "FAILED: InvalidInput" in done.stderr and "activeRegion" in done.stderr
