@@ -110,9 +110,21 @@ def test_a_pending_peering_is_polled_until_available(local_aws, pending_reads):
 
     assert run.status == "SUCCEEDED", run.described
     statuses = [o["peering"]["status"] for o in run.task_outputs("GetStatus")]
-    assert statuses[-1] == "available"
-    assert statuses.count("pending") == pending_reads - 1 or statuses.count("pending") == pending_reads
-    assert len(run.entered("Wait")) == len(statuses)
+    assert statuses == ["pending"] * pending_reads + ["available"]
+    assert len(run.entered("Wait")) == pending_reads + 1
+    assert_routed_via(local_aws, run.output["attachmentId"])
+
+
+def test_a_request_still_initiating_is_accepted_when_a_poll_sees_pending_acceptance(local_aws):
+    local_aws.deploy()
+    # The first `peer` call and the first poll see the request still initiating.
+    local_aws.peering_progression(initiatingRequestPolls=4)
+
+    run = local_aws.run({})
+
+    assert run.status == "SUCCEEDED", run.described
+    assert run.entered("Peer") == ["Peer"] and run.entered("Accept") == ["Accept"]
+    assert run.output["created"] and run.output["accepted"]
     assert_routed_via(local_aws, run.output["attachmentId"])
 
 
