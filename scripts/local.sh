@@ -6,7 +6,7 @@
 #
 #   scripts/local.sh [--pending N] [--reject] [--fail] [--poll-seconds S] [--max-polls N]
 #
-#   --pending N   the peering stays pending for N polls before it becomes available
+#   --pending N   the peering stays pending for N polls before it becomes available (default 2)
 #   --reject      the peer Region rejects the peering: the execution fails, naming the state
 #   --fail        the peering fails while pending
 #   --max-polls N the stack's MaxPolls (with --pending, shows PeeringTimedOut)
@@ -14,7 +14,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
 
-pending=0 outcome=available poll_seconds=2 max_polls=30
+pending=2 outcome=available poll_seconds=2 max_polls=30
 while [ $# -gt 0 ]; do
   case "$1" in
     --pending) pending="$2"; shift 2 ;;
@@ -63,8 +63,9 @@ aws() { "$VENV/bin/aws" "$@"; }
 
 say "3/7 seed $active and $passive"
 "$VENV/bin/python" scripts/lib/seed_demo.py --active-region "$active" --passive-region "$passive"
+# get-status reads the attachment in both Regions, so one poll is two reads.
 curl -fsS -X POST "$endpoint/_harness/peering" -H 'content-type: application/json' \
-  -d "{\"pendingPolls\": $pending, \"outcome\": \"$outcome\"}" > /dev/null
+  -d "{\"pendingPolls\": $((2 * pending)), \"outcome\": \"$outcome\"}" > /dev/null
 
 say "4/7 deploy the stack (scripts/deploy.sh)"
 aws s3 mb s3://tgw-peering-local > /dev/null
@@ -80,10 +81,11 @@ for region in "$active" "$passive"; do
   for table in $(aws ec2 describe-transit-gateway-route-tables --region "$region" \
       --query 'TransitGatewayRouteTables[].TransitGatewayRouteTableId' --output text); do
     echo "$region $table"
-    aws ec2 search-transit-gateway-routes --region "$region" --transit-gateway-route-table-id "$table" \
+    routes="$(aws ec2 search-transit-gateway-routes --region "$region" --transit-gateway-route-table-id "$table" \
       --filters Name=type,Values=static,propagated \
       --query 'Routes[].[DestinationCidrBlock,Type,State,TransitGatewayAttachments[0].ResourceType,TransitGatewayAttachments[0].TransitGatewayAttachmentId]' \
-      --output table
+      --output table)"
+    echo "${routes:-  (no static or propagated routes)}"
   done
 done
 

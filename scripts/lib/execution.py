@@ -33,6 +33,10 @@ def describe_state(event: dict) -> str | None:
         details = event["stateExitedEventDetails"]
         output = json.loads(details.get("output") or "{}")
         peering = output.get("peering", output)
+        if isinstance(peering, dict) and "routes" in peering:
+            created = sum(len(side.get("created", [])) for side in peering["routes"].values())
+            conflicts = sum(len(side.get("conflicts", [])) for side in peering["routes"].values())
+            return f"  {details['name']}: {created} routes created, {conflicts} conflicts"
         if isinstance(peering, dict) and "status" in peering:
             passive = peering.get("passiveStatus")
             extra = f", passive side {passive}" if passive else ""
@@ -108,7 +112,12 @@ def main() -> int:
     if execution["status"] == "SUCCEEDED":
         print_summary(execution)
         return 0
-    print(f"{execution['status']}: {execution.get('error', '?')}: {execution.get('cause', '')}", file=sys.stderr)
+    cause = execution.get("cause", "")
+    try:  # a function error's cause is its error JSON; show the message
+        cause = json.loads(cause).get("errorMessage", cause)
+    except (ValueError, AttributeError):
+        pass
+    print(f"{execution['status']}: {execution.get('error', '?')}: {cause}", file=sys.stderr)
     return 1
 
 
