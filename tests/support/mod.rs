@@ -36,7 +36,11 @@ const MUTATING_PREFIXES: &[&str] = &[
 ];
 
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // Read at run time: clones share one CARGO_TARGET_DIR, and a test binary built in another
+    // clone would otherwise start that clone's emulator.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .expect("tests/ has a parent")
         .to_path_buf()
