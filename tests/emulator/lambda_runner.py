@@ -19,6 +19,8 @@ invocation from ever reaching another function's process.
 from __future__ import annotations
 
 import base64
+import contextlib
+import http.client
 import json
 import os
 import signal
@@ -26,7 +28,6 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -34,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 HOST = "127.0.0.1"
-# Lambda gives the runtime this much more than the function's Timeout before the
-# invoke gives up; locally it covers process start-up.
+# Grace beyond the function's Timeout before an invoke times out: it covers the
+# local process start-up, which Lambda does not count against the Timeout.
 TIMEOUT_MARGIN_SECONDS = 1.0
 # How long to wait for cargo-lambda to listen (it reads the project's metadata first).
 WATCH_START_SECONDS = 60.0
@@ -80,6 +81,8 @@ class LambdaRunner:
     # --- cargo-lambda --------------------------------------------------------
 
     def start(self) -> None:
+        if not os.access(self.cargo_lambda, os.X_OK):
+            raise RuntimeError(f"{self.cargo_lambda} is not executable; pass --cargo-lambda PATH")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.watch_port = _free_port()
         log = open(self.log_dir / "cargo-lambda.log", "ab")
@@ -264,39 +267,45 @@ class LambdaRunner:
     def _call(self, slot: _Slot, key: str, body: bytes, timeout: float) -> bytes:
         """POST the event to cargo-lambda and wait for the function's answer, its
         process's death, or its timeout."""
-        url = f"http://{HOST}:{self.watch_port}/2015-03-31/functions/{key}/invocations"
+        path = f"/2015-03-31/functions/{key}/invocations"
         deadline = time.monotonic() + timeout + TIMEOUT_MARGIN_SECONDS
+        connection = http.client.HTTPConnection(HOST, self.watch_port, timeout=timeout + 30)
         result: dict[str, Any] = {}
         done = threading.Event()
 
         def post() -> None:
-            request = urllib.request.Request(
-                url, data=body or b"{}", method="POST", headers={"Content-Type": "application/json"}
-            )
             try:
-                with urllib.request.urlopen(request, timeout=timeout + 30) as resp:
-                    result["status"], result["body"] = resp.status, resp.read()
-            except urllib.error.HTTPError as e:
-                result["status"], result["body"] = e.code, e.read()
+                connection.request(
+                    "POST", path, body=body or b"{}", headers={"Content-Type": "application/json"}
+                )
+                response = connection.getresponse()
+                result["status"], result["body"] = response.status, response.read()
             except OSError as e:
                 result["error"] = e
-            done.set()
+            finally:
+                connection.close()
+                done.set()
+
+        def abandon() -> None:
+            self._stop_slot(slot)
+            with contextlib.suppress(OSError, AttributeError):
+                connection.sock.shutdown(socket.SHUT_RDWR)  # wakes post() up
+            done.wait(1)
+            self._drain(key)
 
         threading.Thread(target=post, name=f"invoke-{key}", daemon=True).start()
         process = slot.process
         while not done.wait(0.02):
             if process.poll() is not None and not done.wait(0.2):
                 code = process.returncode
-                self._stop_slot(slot)
-                self._drain(key)
+                abandon()
                 raise FunctionError(
                     "Runtime.ExitError",
                     f"RequestId: {uuid.uuid4()} Error: Runtime exited with error: "
                     + (f"signal: {-code}" if code < 0 else f"exit status {code}"),
                 )
             if time.monotonic() > deadline:
-                self._stop_slot(slot)
-                self._drain(key)
+                abandon()
                 raise FunctionError("Sandbox.Timedout", f"Task timed out after {timeout:.2f} seconds")
 
         if "error" in result:

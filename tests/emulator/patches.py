@@ -30,6 +30,8 @@ from moto.ec2.responses.transit_gateway_route_tables import (
     TransitGatewayRouteTable as RouteTableResponse,
 )
 
+import local_aws_patches
+
 
 # --- 1 -----------------------------------------------------------------------
 
@@ -498,6 +500,8 @@ PATCHES = (
     vpc_describe_lists_only_vpcs,
     vpc_attachment_keeps_its_tags,
     peering_state_progression,
+    # CloudFormation, Step Functions, Lambda, EventBridge: local_aws_patches.py
+    *local_aws_patches.PATCHES,
 )
 
 

@@ -122,6 +122,9 @@ def main() -> int:
             lambda_runner.install(runner)
         if not stop.is_set():
             _serve(args, runner, stop, ready_out)
+    except RuntimeError as e:
+        print(f"server.py: {e}", file=sys.stderr)
+        return 1
     finally:
         if runner is not None:
             runner.stop()

@@ -1,0 +1,65 @@
+"""A stand-in Lambda function for the tests of server.py --lambda-bin-dir: a
+custom runtime that speaks the Lambda runtime API ($AWS_LAMBDA_RUNTIME_API)
+like the real binaries, and does what each event asks:
+
+    {"fake": "env"}                        answer {"env": <its environment>, "pid": ..., "event": ...}
+    {"fake": "error", "errorType": "X"}    report a function error of type X
+    {"fake": "flaky", "failures": N, "errorType": "X"}
+                                           error X for the first N such events this process sees, then answer
+    {"fake": "sleep", "seconds": S}        sleep, then answer
+    {"fake": "exit", "code": C}            exit with status C mid-invocation
+    anything else                          answer {"env": ..., "pid": ..., "event": <the event>}
+
+With FAKE_EXIT_AT_START=<code> in its environment it exits before asking for
+an invocation (a function whose initialisation fails). The tests copy it into
+a temporary directory under a project binary's name (cargo-lambda only routes
+those), with this Python as its interpreter.
+"""
+
+import json
+import os
+import sys
+import time
+import urllib.request
+
+
+def main() -> None:
+    if os.environ.get("FAKE_EXIT_AT_START"):
+        sys.exit(int(os.environ["FAKE_EXIT_AT_START"]))
+    api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+    base = (api if api.startswith("http") else f"http://{api}") + "/2018-06-01/runtime/invocation"
+    failures_seen = 0
+    print(f"fake runtime {os.getpid()} started", flush=True)
+    while True:
+        with urllib.request.urlopen(f"{base}/next") as resp:
+            request_id = resp.headers["Lambda-Runtime-Aws-Request-Id"]
+            event = json.loads(resp.read() or b"{}")
+        print(f"event {json.dumps(event)}", flush=True)
+        action = event.get("fake") if isinstance(event, dict) else None
+        error = None
+        if action == "error":
+            error = event["errorType"]
+        elif action == "flaky" and failures_seen < event["failures"]:
+            failures_seen += 1
+            error = event["errorType"]
+        elif action == "sleep":
+            time.sleep(event["seconds"])
+        elif action == "exit":
+            sys.exit(event["code"])
+        if error:
+            body = {"errorType": error, "errorMessage": f"fake {error}"}
+            post(f"{base}/{request_id}/error", body)
+        else:
+            answer = {"env": dict(os.environ), "pid": os.getpid(), "event": event}
+            post(f"{base}/{request_id}/response", answer)
+
+
+def post(url: str, body: object) -> None:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
+    urllib.request.urlopen(request).close()
+
+
+if __name__ == "__main__":
+    main()
