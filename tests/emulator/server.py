@@ -108,7 +108,8 @@ def main() -> int:
         threading.Thread(target=_watch_stdin, args=(stop,), name="stdin", daemon=True).start()
 
     applied = patches.apply_all(frozenset(args.skip_patch))
-    print(f"patches applied: {', '.join(applied) or 'none'}", file=sys.stderr)
+    skipped = ", ".join(sorted(args.skip_patch)) or "none"
+    print(f"{len(applied)} patches applied (skipped: {skipped})", file=sys.stderr)
 
     runner = None
     try:
