@@ -15,6 +15,7 @@ usage: scripts/deploy.sh --bucket BUCKET [--passive-region REGION] [options] [Ke
   --bucket BUCKET         S3 bucket in the stack's Region for the code (env CODE_BUCKET)
   --prefix PREFIX         key prefix, ending in "/" (default tgw-peering/)
   --stack-name NAME       default tgw-peering (env STACK_NAME)
+  --template FILE         default cloudformation/transit-gateway-peering.yaml
   --passive-region REGION the peer Region; needed on the first deploy
   Key=Value ...           more template parameters, e.g. VpcTagKey=routed PollIntervalSeconds=30
                           ScheduleExpression="rate(1 hour)"
@@ -24,11 +25,13 @@ USAGE
 }
 
 bucket="${CODE_BUCKET:-}" prefix="tgw-peering/" stack="${STACK_NAME:-tgw-peering}" overrides=()
+template="$ROOT/cloudformation/transit-gateway-peering.yaml"
 while [ $# -gt 0 ]; do
   case "$1" in
     --bucket) bucket="$2"; shift 2 ;;
     --prefix) prefix="$2"; shift 2 ;;
     --stack-name) stack="$2"; shift 2 ;;
+    --template) template="$2"; shift 2 ;;
     --passive-region) overrides+=("PassiveRegion=$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *=*) overrides+=("$1"); shift ;;
@@ -61,7 +64,7 @@ aws s3 cp --quiet "$definition" "s3://$bucket/${key_prefix}peering.asl.json"
 say "deploying stack $stack"
 aws cloudformation deploy \
   --stack-name "$stack" \
-  --template-file "$ROOT/cloudformation/transit-gateway-peering.yaml" \
+  --template-file "$template" \
   --capabilities CAPABILITY_IAM \
   --no-fail-on-empty-changeset \
   --parameter-overrides "CodeBucket=$bucket" "CodeKeyPrefix=$key_prefix" ${overrides[@]+"${overrides[@]}"}

@@ -30,6 +30,7 @@ ACTIVE, PASSIVE = "us-east-1", "us-west-2"
 BUCKET = "tgw-peering-code"
 STACK = "tgw-peering"
 DEFINITION = ROOT / "statemachine" / "peering.asl.json"
+TEMPLATE = ROOT / "cloudformation" / "transit-gateway-peering.yaml"
 FINISHED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
@@ -92,10 +93,12 @@ class LocalAws:
         return boto3.client(service, region_name=region, endpoint_url=self.endpoint,
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
-    def deploy(self, *params: str, check: bool = True) -> subprocess.CompletedProcess:
+    def deploy(self, *params: str, template: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
         """scripts/deploy.sh, exactly as a user runs it, with the stack's poll interval at 1 s."""
         cmd = [str(ROOT / "scripts/deploy.sh"), "--bucket", BUCKET, "--stack-name", STACK,
                "--passive-region", PASSIVE, "PollIntervalSeconds=1", *params]
+        if template is not None:
+            cmd += ["--template", str(template)]
         done = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=300)
         if check:
             assert done.returncode == 0, f"deploy.sh failed:\n{done.stdout}\n{done.stderr}"

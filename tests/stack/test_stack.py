@@ -8,7 +8,7 @@ import re
 import subprocess
 
 import pytest
-from stack_support import ACTIVE, DEFINITION, PASSIVE, ROOT, STACK, LocalAws, harness
+from stack_support import ACTIVE, DEFINITION, PASSIVE, ROOT, STACK, TEMPLATE, LocalAws, harness
 
 # The demo network (scripts/lib/seed_demo.py): each side routes the other side's tagged VPCs.
 ROUTED_TO_PASSIVE = {"10.1.0.0/16", "10.2.0.0/16"}  # active VPCs, routed in the passive table
@@ -261,6 +261,24 @@ def test_redeploying_an_unchanged_stack_is_a_no_op_and_a_change_updates_it(local
     assert "States.StringToJson('9')" in definition
     run = local_aws.run({})
     assert run.status == "SUCCEEDED", run.described
+
+
+def test_a_changed_template_updates_the_stack(local_aws, tmp_path):
+    local_aws.deploy()
+    changed = tmp_path / "changed.yaml"
+    original = TEMPLATE.read_text()
+    assert original.count("MemorySize: 128") == 3
+    changed.write_text(original.replace("MemorySize: 128", "MemorySize: 256"))
+
+    local_aws.deploy(template=changed)
+
+    lam = local_aws.client("lambda")
+    sizes = {lam.get_function_configuration(FunctionName=local_aws.outputs()[name])["MemorySize"]
+             for name in ("PeerFunctionName", "GetStatusFunctionName", "ModifyRoutesFunctionName")}
+    assert sizes == {256}
+    assert local_aws.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] \
+        == "UPDATE_COMPLETE"
+    assert local_aws.run({}).status == "SUCCEEDED"
 
 
 def test_start_sh_follows_the_execution_and_summarises_the_routes(local_aws):
