@@ -17,7 +17,15 @@ fi
 
 say "cargo lambda build --release --arm64 (the first build takes about 15 minutes; later ones seconds)"
 for fn in "${FUNCTIONS[@]}"; do packages+=(--package "$fn"); done
-PATH="$VENV/bin:$PATH" "$VENV/bin/cargo-lambda" lambda build --release --arm64 --output-format zip --locked "${packages[@]}"
+# cargo-lambda bakes its own path into the linker wrappers it makes for zig, and a new linker path
+# rebuilds everything. So it runs from a fixed place beside the build cache, not from this clone's
+# .venv: every clone that shares CARGO_TARGET_DIR then shares one arm64 build.
+cargo_lambda="$CARGO_TARGET_DIR/tools/$("$VENV/bin/cargo-lambda" lambda --version | cut -d' ' -f1-2 | tr ' ' '-')"
+if ! cmp -s "$VENV/bin/cargo-lambda" "$cargo_lambda"; then
+  mkdir -p "$(dirname "$cargo_lambda")"
+  cp "$VENV/bin/cargo-lambda" "$cargo_lambda.tmp" && mv "$cargo_lambda.tmp" "$cargo_lambda"
+fi
+PATH="$VENV/bin:$PATH" "$cargo_lambda" lambda build --release --arm64 --output-format zip --locked "${packages[@]}"
 
 out="$ROOT/dist/lambda"
 rm -rf "$out" && mkdir -p "$out"

@@ -469,12 +469,80 @@ async fn given_a_rejected_peering_then_peer_creates_a_new_one() {
 }
 
 #[tokio::test]
+async fn given_duplicate_peerings_left_by_a_race_then_peer_keeps_the_oldest_and_deletes_only_its_own() {
+    let w = world().await;
+    let (a, p) = (&w.active_tgw, &w.passive_tgw);
+    let oldest = w.active.request_managed_peering(a, p, PASSIVE).await;
+    // moto stamps CreationTime in whole seconds; the oldest must be strictly older.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let ours_younger = w.active.request_managed_peering(a, p, PASSIVE).await;
+    let foreign_younger = w.active.request_peering(a, p, PASSIVE).await;
+    w.emulator.reset_calls();
+
+    let output = invoke(&w.context, Function::Peer, json!({})).await.unwrap();
+
+    assert_eq!(output["attachmentId"], json!(oldest));
+    assert_eq!(output["created"], json!(false));
+    assert_eq!(output["removedDuplicates"], json!([ours_younger]));
+    let mut live = w.active.live_peerings().await;
+    live.sort();
+    let mut expected = vec![oldest, foreign_younger];
+    expected.sort();
+    assert_eq!(live, expected, "the foreign duplicate survives; ours is deleted");
+    assert_eq!(
+        w.emulator.calls().mutating(),
+        [
+            ("AcceptTransitGatewayPeeringAttachment".to_owned(), 1),
+            ("DeleteTransitGatewayPeeringAttachment".to_owned(), 1)
+        ]
+        .into_iter()
+        .collect()
+    );
+}
+
+#[tokio::test]
+async fn given_two_runs_racing_to_create_then_exactly_one_peering_survives_and_both_report_it() {
+    let w = world().await;
+    // Hold the first create back, so that both runs list the peerings before either creates one.
+    w.emulator.inject_fault(json!({
+        "action": "CreateTransitGatewayPeeringAttachment", "delayMs": 500, "times": 1
+    }));
+    w.emulator.reset_calls();
+
+    let (first, second) = tokio::join!(
+        invoke(&w.context, Function::Peer, json!({})),
+        invoke(&w.context, Function::Peer, json!({})),
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+
+    assert_eq!(
+        w.emulator.calls().mutating()["CreateTransitGatewayPeeringAttachment"],
+        2,
+        "both runs created one"
+    );
+    assert_eq!(first["attachmentId"], second["attachmentId"]);
+    assert_eq!(
+        w.active.live_peerings().await,
+        [first["attachmentId"].as_str().unwrap().to_owned()]
+    );
+    let removed: Vec<&Value> = [&first, &second]
+        .iter()
+        .flat_map(|o| o["removedDuplicates"].as_array().unwrap())
+        .collect();
+    assert_eq!(
+        removed.len(),
+        1,
+        "exactly one run deleted exactly one duplicate: {first} {second}"
+    );
+}
+
+#[tokio::test]
 async fn given_the_accepter_rejects_while_peer_accepts_then_peer_fails_naming_the_state() {
     let w = world().await;
     // The request is rejected right after peer reads it as pendingAcceptance, so its accept
     // meets IncorrectState and the re-read shows rejected.
     w.emulator
-        .peering_progression(json!({"outcome": "rejected", "pendingAcceptancePolls": 1}));
+        .peering_progression(json!({"outcome": "rejected", "pendingAcceptancePolls": 2}));
 
     let err = invoke(&w.context, Function::Peer, json!({})).await.unwrap_err();
 

@@ -1,16 +1,22 @@
-"""WSGI middleware in front of moto: EC2 call counters, fault injection and
-the JSON control API under /_harness/ (never forwarded to moto)."""
+"""WSGI middleware in front of moto: EC2 call counters, fault injection (errors,
+dropped connections, latency, on every or a fraction of the matching calls),
+an EC2-like request token bucket, and the JSON control API under /_harness/
+(never forwarded to moto)."""
 
 from __future__ import annotations
 
 import io
 import json
+import math
+import random
 import re
 import socket
 import threading
+import time
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
@@ -19,6 +25,16 @@ import patches
 
 CONTROL_PREFIX = "/_harness/"
 UNKNOWN_REGION = "unknown"
+
+# What EC2 answers when a request is throttled (HTTP 503).
+THROTTLING_CODE = "RequestLimitExceeded"
+THROTTLING_MESSAGE = "Request limit exceeded."
+THROTTLING_STATUS = 503
+
+# EC2's non-mutating actions (its throttling docs: Describe*, List*, Search*, Get*);
+# every other action is mutating.
+NON_MUTATING_PREFIXES = ("Describe", "Get", "Search")
+DEFAULT_SEED = 0
 
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
@@ -34,52 +50,300 @@ class BadRequest(Exception):
     pass
 
 
+def is_mutating(action: str) -> bool:
+    return not action.startswith(NON_MUTATING_PREFIXES)
+
+
+# --- fault rules ----------------------------------------------------------------
+
+
 @dataclass
 class FaultRule:
-    action: str
-    code: str
-    httpStatus: int
-    times: int
+    action: str | None
+    code: str | None  # None: a latency-only rule (the call then proceeds)
+    httpStatus: int | None
+    times: int | None  # None: unlimited
     region: str | None = None
     message: str | None = None
     dropConnection: bool = False
+    actions: list[str] | None = None
+    mutating: bool | None = None
+    probability: float | None = None
+    seed: int | None = None
+    delayMs: int = 0
+    _rng: random.Random | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.probability is not None:
+            self._rng = random.Random(self.seed)
+
+    @property
+    def latency_only(self) -> bool:
+        return self.code is None and not self.dropConnection
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and self.times <= 0
 
     def matches(self, action: str, region: str) -> bool:
         return (
-            self.times > 0
-            and self.action in ("*", action)
+            not self.exhausted
+            and (self.action is None or self.action in ("*", action))
+            and (self.actions is None or action in self.actions)
+            and (self.mutating is None or self.mutating == is_mutating(action))
             and self.region in (None, region)
         )
 
+    def fires(self, action: str, region: str) -> bool:
+        """Whether the rule applies to this call; if so it uses one of its times.
+        A rule with a probability draws from its own seeded generator once per
+        matching call it is asked about. Call with the harness lock held."""
+        if not self.matches(action, region):
+            return False
+        if self._rng is not None and self._rng.random() >= self.probability:
+            return False
+        if self.times is not None:
+            self.times -= 1
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "actions": self.actions,
+            "mutating": self.mutating,
+            "code": self.code,
+            "httpStatus": self.httpStatus,
+            "times": self.times,
+            "region": self.region,
+            "message": self.message,
+            "dropConnection": self.dropConnection,
+            "probability": self.probability,
+            "seed": self.seed,
+            "delayMs": self.delayMs,
+        }
+
+
+_FAULT_FIELDS = {
+    "action", "actions", "mutating", "code", "httpStatus", "times", "region", "message",
+    "dropConnection", "probability", "seed", "delayMs",
+}
+
 
 def _fault_from_json(body: dict[str, Any]) -> FaultRule:
-    allowed = {"action", "code", "httpStatus", "times", "region", "message", "dropConnection"}
-    unknown = set(body) - allowed
+    unknown = set(body) - _FAULT_FIELDS
     if unknown:
         raise BadRequest(f"unknown fields: {sorted(unknown)}")
-    action = body.get("action")
-    if not isinstance(action, str) or not action:
+    action, actions, mutating = body.get("action"), body.get("actions"), body.get("mutating")
+    if action is not None and actions is not None:
+        raise BadRequest('give "action" or "actions", not both')
+    if action is None and actions is None and mutating is None:
+        raise BadRequest('"action" must be an EC2 action name or "*" (or give "actions" or "mutating")')
+    if action is not None and (not isinstance(action, str) or not action):
         raise BadRequest('"action" must be an EC2 action name or "*"')
-    code = body.get("code", "RequestLimitExceeded")
-    status = body.get("httpStatus", 503 if code == "RequestLimitExceeded" else 400)
-    times = body.get("times", 1)
-    region = body.get("region")
+    if actions is not None and (
+        not isinstance(actions, list)
+        or not actions
+        or not all(isinstance(a, str) and a for a in actions)
+    ):
+        raise BadRequest('"actions" must be a non-empty list of EC2 action names')
+    if mutating is not None and not isinstance(mutating, bool):
+        raise BadRequest('"mutating" must be a boolean')
+
     drop = body.get("dropConnection", False)
-    if not isinstance(code, str) or not code:
-        raise BadRequest('"code" must be a non-empty string')
-    if not _is_int(status) or not 100 <= status <= 599:
-        raise BadRequest('"httpStatus" must be an HTTP status code')
-    if not _is_int(times) or times < 1:
-        raise BadRequest('"times" must be a positive integer')
-    if region is not None and not isinstance(region, str):
-        raise BadRequest('"region" must be a string')
     if not isinstance(drop, bool):
         raise BadRequest('"dropConnection" must be a boolean')
-    return FaultRule(action, code, status, times, region, body.get("message"), drop)
+    delay = body.get("delayMs", 0)
+    if not _is_int(delay) or delay < 0:
+        raise BadRequest('"delayMs" must be a non-negative integer')
+
+    # A rule with delayMs and neither a code nor dropConnection only delays the call.
+    if "delayMs" in body and "code" not in body and not drop:
+        if "httpStatus" in body or "message" in body:
+            raise BadRequest('"httpStatus" and "message" need a "code"')
+        code = status = None
+    else:
+        code = body.get("code", THROTTLING_CODE)
+        if not isinstance(code, str) or not code:
+            raise BadRequest('"code" must be a non-empty string')
+        status = body.get("httpStatus", THROTTLING_STATUS if code == THROTTLING_CODE else 400)
+        if not _is_int(status) or not 100 <= status <= 599:
+            raise BadRequest('"httpStatus" must be an HTTP status code')
+    message = body.get("message")
+    if message is not None and not isinstance(message, str):
+        raise BadRequest('"message" must be a string')
+
+    probability = body.get("probability")
+    if probability is not None and (
+        not _is_number(probability) or not 0 < probability <= 1
+    ):
+        raise BadRequest('"probability" must be a number in (0, 1]')
+    seed = body.get("seed")
+    if seed is not None and probability is None:
+        raise BadRequest('"seed" needs a "probability"')
+    if seed is not None and not _is_int(seed):
+        raise BadRequest('"seed" must be an integer')
+    if probability is not None and seed is None:
+        seed = DEFAULT_SEED
+
+    if "times" in body:
+        times = body["times"]
+        if not _is_int(times) or times < 1:
+            raise BadRequest('"times" must be a positive integer')
+    else:
+        times = None if probability is not None else 1
+    region = body.get("region")
+    if region is not None and not isinstance(region, str):
+        raise BadRequest('"region" must be a string')
+    return FaultRule(
+        action=action,
+        code=code,
+        httpStatus=status,
+        times=times,
+        region=region,
+        message=message,
+        dropConnection=drop,
+        actions=list(actions) if actions is not None else None,
+        mutating=mutating,
+        probability=probability,
+        seed=seed,
+        delayMs=delay,
+    )
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+# --- EC2-like request token buckets -----------------------------------------------
+
+RATE_LIMIT_CLASSES = ("mutating", "nonMutating")
+# EC2's published request token bucket sizes and refill rates (tokens per second).
+DEFAULT_RATE_LIMITS = {
+    "mutating": {"bucket": 50, "refillPerSecond": 5},
+    "nonMutating": {"bucket": 100, "refillPerSecond": 20},
+}
+_EPSILON = 1e-9  # float refill sums such as 0.1 * 10 must still make a whole token
+
+
+class RateLimiter:
+    """Token buckets per Region and class of action (optionally per action too),
+    refilled continuously from a monotonic clock sped up by timeScale.
+    Thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._enabled = False
+        self._settings = self._parse({})
+        # (region, class, action or None) -> [tokens, clock at last refill]
+        self._buckets: dict[tuple[str, str, str | None], list[float]] = {}
+        self._counts: defaultdict[str, defaultdict[str, Counter[str]]] = defaultdict(
+            lambda: defaultdict(Counter)
+        )  # region -> class -> {"allowed", "throttled"}
+
+    @staticmethod
+    def _parse(body: dict[str, Any]) -> dict[str, Any]:
+        allowed = {"enabled", "timeScale", "perAction", *RATE_LIMIT_CLASSES}
+        unknown = set(body) - allowed
+        if unknown:
+            raise BadRequest(f"unknown fields: {sorted(unknown)}")
+        settings: dict[str, Any] = {}
+        for cls in RATE_LIMIT_CLASSES:
+            given = body.get(cls, {})
+            if not isinstance(given, dict) or set(given) - {"bucket", "refillPerSecond"}:
+                raise BadRequest(f'"{cls}" must be {{"bucket": n, "refillPerSecond": r}}')
+            bucket = given.get("bucket", DEFAULT_RATE_LIMITS[cls]["bucket"])
+            refill = given.get("refillPerSecond", DEFAULT_RATE_LIMITS[cls]["refillPerSecond"])
+            if not _is_int(bucket) or bucket < 1:
+                raise BadRequest(f'"{cls}.bucket" must be a positive integer')
+            if not _is_number(refill) or refill < 0:
+                raise BadRequest(f'"{cls}.refillPerSecond" must be a non-negative number')
+            settings[cls] = {"bucket": bucket, "refillPerSecond": refill}
+        scale = body.get("timeScale", 1.0)
+        if not _is_number(scale) or scale <= 0:
+            raise BadRequest('"timeScale" must be a positive number')
+        per_action = body.get("perAction", False)
+        if not isinstance(per_action, bool):
+            raise BadRequest('"perAction" must be a boolean')
+        enabled = body.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise BadRequest('"enabled" must be a boolean')
+        settings.update(timeScale=scale, perAction=per_action, enabled=enabled)
+        return settings
+
+    def configure(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Replace the settings (omitted fields take the defaults); every bucket starts full."""
+        settings = self._parse(body)
+        with self._lock:
+            self._enabled = settings.pop("enabled")
+            self._settings = settings
+            self._buckets.clear()
+        return self.snapshot()
+
+    def disable(self) -> dict[str, Any]:
+        with self._lock:
+            self._enabled = False
+            self._buckets.clear()
+        return self.snapshot()
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._enabled = False
+            self._settings = self._parse({})
+            self._buckets.clear()
+            self._counts.clear()
+
+    def take(self, action: str, region: str) -> bool:
+        """Take a token for this call; False when its bucket is empty (nothing is
+        taken then). Always True while disabled."""
+        cls = "mutating" if is_mutating(action) else "nonMutating"
+        with self._lock:
+            if not self._enabled:
+                return True
+            limits = self._settings[cls]
+            now = self._clock()
+            key = (region, cls, action if self._settings["perAction"] else None)
+            bucket = self._buckets.setdefault(key, [float(limits["bucket"]), now])
+            elapsed = (now - bucket[1]) * self._settings["timeScale"]
+            bucket[0] = min(float(limits["bucket"]), bucket[0] + elapsed * limits["refillPerSecond"])
+            bucket[1] = now
+            allowed = bucket[0] + _EPSILON >= 1
+            if allowed:
+                bucket[0] = max(0.0, bucket[0] - 1)
+            self._counts[region][cls]["allowed" if allowed else "throttled"] += 1
+            return allowed
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            totals = {cls: Counter() for cls in RATE_LIMIT_CLASSES}
+            by_region = {}
+            for region, classes in self._counts.items():
+                by_region[region] = {}
+                for cls in RATE_LIMIT_CLASSES:
+                    counts = classes.get(cls, Counter())
+                    totals[cls].update(counts)
+                    by_region[region][cls] = {
+                        "allowed": counts["allowed"], "throttled": counts["throttled"]
+                    }
+            return {
+                "enabled": self._enabled,
+                **{cls: dict(self._settings[cls]) for cls in RATE_LIMIT_CLASSES},
+                "timeScale": self._settings["timeScale"],
+                "perAction": self._settings["perAction"],
+                "calls": {
+                    cls: {"allowed": c["allowed"], "throttled": c["throttled"]}
+                    for cls, c in totals.items()
+                },
+                "byRegion": by_region,
+            }
 
 
 def _error_body(code: str, message: str) -> bytes:
@@ -89,6 +353,19 @@ def _error_body(code: str, message: str) -> bytes:
         f"<Message>{escape(message)}</Message></Error></Errors>"
         f"<RequestID>{uuid.uuid4()}</RequestID></Response>"
     ).encode()
+
+
+def _ec2_error(start_response: Callable, status: int, code: str, message: str) -> list[bytes]:
+    body = _error_body(code, message)
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Error"
+    start_response(
+        f"{status} {reason}",
+        [("Content-Type", "text/xml;charset=UTF-8"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
 
 
 class Harness:
@@ -101,7 +378,10 @@ class Harness:
         self._lock = threading.Lock()
         self._total: Counter[str] = Counter()
         self._by_region: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self._throttled: Counter[str] = Counter()
+        self._faulted: Counter[str] = Counter()
         self._faults: list[FaultRule] = []
+        self.rate_limiter = RateLimiter()
 
     # --- WSGI ---------------------------------------------------------------
 
@@ -117,20 +397,42 @@ class Harness:
         with self._lock:
             self._total[action] += 1
             self._by_region[region][action] += 1
-            fault = next((f for f in self._faults if f.matches(action, region)), None)
+            fault, delay_ms = self._pick_fault(action, region)
             if fault is not None:
-                fault.times -= 1
-                self._faults = [f for f in self._faults if f.times > 0]
+                self._count_fault(action, fault.code if not fault.dropConnection else None)
+        if delay_ms:
+            time.sleep(delay_ms / 1000)
         if fault is None:
-            return self.app(environ, start_response)
+            if self.rate_limiter.take(action, region):
+                return self.app(environ, start_response)
+            with self._lock:
+                self._count_fault(action, THROTTLING_CODE)
+            return _ec2_error(start_response, THROTTLING_STATUS, THROTTLING_CODE, THROTTLING_MESSAGE)
         if fault.dropConnection:
             return self._drop(environ, start_response)
-        body = _error_body(fault.code, fault.message or f"Injected fault for {action}.")
-        start_response(
-            f"{fault.httpStatus} Injected",
-            [("Content-Type", "text/xml;charset=UTF-8"), ("Content-Length", str(len(body)))],
+        default_message = (
+            THROTTLING_MESSAGE if fault.code == THROTTLING_CODE else f"Injected fault for {action}."
         )
-        return [body]
+        return _ec2_error(start_response, fault.httpStatus, fault.code, fault.message or default_message)
+
+    def _pick_fault(self, action: str, region: str) -> tuple[FaultRule | None, int]:
+        """The first rule with an error or drop that fires for this call, and the
+        total delay of the rules that fire up to it (latency-only rules add their
+        delay and let the search go on). Call with the lock held."""
+        delay_ms, fault = 0, None
+        for rule in self._faults:
+            if rule.fires(action, region):
+                delay_ms += rule.delayMs
+                if not rule.latency_only:
+                    fault = rule
+                    break
+        self._faults = [f for f in self._faults if not f.exhausted]
+        return fault, delay_ms
+
+    def _count_fault(self, action: str, code: str | None) -> None:
+        self._faulted[action] += 1
+        if code == THROTTLING_CODE:
+            self._throttled[action] += 1
 
     @staticmethod
     def _ec2_call(environ: dict[str, Any]) -> tuple[str, str] | None:
@@ -181,6 +483,9 @@ class Harness:
             ("GET", "faults"): self.get_faults,
             ("POST", "faults"): self.add_fault,
             ("DELETE", "faults"): self.clear_faults,
+            ("GET", "rate-limits"): self.get_rate_limits,
+            ("POST", "rate-limits"): self.set_rate_limits,
+            ("DELETE", "rate-limits"): self.disable_rate_limits,
             ("GET", "lambda"): self.get_lambda,
             ("POST", "lambda/reset"): self.reset_lambda,
         }
@@ -203,18 +508,24 @@ class Harness:
             return {
                 "total": dict(self._total),
                 "byRegion": {r: dict(c) for r, c in self._by_region.items()},
+                "throttled": dict(self._throttled),
+                "faulted": dict(self._faulted),
             }
 
     def reset_calls(self, _: dict) -> dict:
         with self._lock:
             self._total.clear()
             self._by_region.clear()
+            self._throttled.clear()
+            self._faulted.clear()
+        self.rate_limiter.reset_counters()
         return self.get_calls({})
 
     def reset_all(self, _: dict) -> dict:
         self.reset_moto()
         patches.reset_peering_progression()
         self.clear_faults({})
+        self.rate_limiter.reset()
         if self.lambdas is not None:
             self.lambdas.stop_functions()
             self.lambdas.reset_invocations()
@@ -242,7 +553,7 @@ class Harness:
 
     def get_faults(self, _: dict) -> dict:
         with self._lock:
-            return {"faults": [asdict(f) for f in self._faults]}
+            return {"faults": [f.to_json() for f in self._faults]}
 
     def add_fault(self, args: dict) -> dict:
         rule = _fault_from_json(args)
@@ -254,6 +565,15 @@ class Harness:
         with self._lock:
             self._faults.clear()
         return self.get_faults({})
+
+    def get_rate_limits(self, _: dict) -> dict:
+        return self.rate_limiter.snapshot()
+
+    def set_rate_limits(self, args: dict) -> dict:
+        return self.rate_limiter.configure(args)
+
+    def disable_rate_limits(self, _: dict) -> dict:
+        return self.rate_limiter.disable()
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

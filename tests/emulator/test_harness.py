@@ -143,7 +143,7 @@ def test_given_counted_calls_when_resetting_calls_then_counters_are_empty_but_st
 
     harness(endpoint, "POST", "calls/reset")
 
-    assert harness(endpoint, "GET", "calls") == {"total": {}, "byRegion": {}}
+    assert harness(endpoint, "GET", "calls") == {"total": {}, "byRegion": {}, "throttled": {}, "faulted": {}}
     assert ec2_a.describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
 
 
@@ -155,7 +155,7 @@ def test_given_state_faults_and_settings_when_resetting_then_all_are_cleared(end
 
     harness(endpoint, "POST", "reset")
 
-    assert harness(endpoint, "GET", "calls") == {"total": {}, "byRegion": {}}
+    assert harness(endpoint, "GET", "calls") == {"total": {}, "byRegion": {}, "throttled": {}, "faulted": {}}
     assert harness(endpoint, "GET", "faults") == {"faults": []}
     assert ec2_a.describe_transit_gateways()["TransitGateways"] == []
     ec2_a.describe_vpcs()  # the fault is gone

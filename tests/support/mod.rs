@@ -394,6 +394,28 @@ impl Net {
             .to_owned()
     }
 
+    /// A peering request that carries this tool's creation tags, as if an earlier run made it.
+    pub async fn request_managed_peering(&self, from: &Tgw, to: &Tgw, to_region: &str) -> String {
+        let tags = tgw_peering::peering::creation_tags(&from.id, &to.id);
+        let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let out = self
+            .ec2
+            .create_transit_gateway_peering_attachment()
+            .transit_gateway_id(&from.id)
+            .peer_transit_gateway_id(&to.id)
+            .peer_region(to_region)
+            .peer_account_id("123456789012")
+            .tag_specifications(tag_spec(ResourceType::TransitGatewayAttachment, &tags))
+            .send()
+            .await
+            .unwrap();
+        out.transit_gateway_peering_attachment()
+            .unwrap()
+            .transit_gateway_attachment_id()
+            .unwrap()
+            .to_owned()
+    }
+
     pub async fn static_route(&self, route_table_id: &str, cidr: &str, attachment_id: Option<&str>) {
         let mut request = self
             .ec2

@@ -313,6 +313,29 @@ impl Ec2 {
         Ok(state)
     }
 
+    /// Deletes a peering attachment. One already deleted or being deleted counts as done.
+    pub async fn delete_peering(&self, attachment_id: &str) -> Result<()> {
+        const ACTION: &str = "DeleteTransitGatewayPeeringAttachment";
+        match self
+            .client
+            .delete_transit_gateway_peering_attachment()
+            .transit_gateway_attachment_id(attachment_id)
+            .send()
+            .await
+        {
+            Ok(_) => {
+                info!(action = ACTION, region = %self.region, attachment_id, "deleted duplicate peering attachment");
+                Ok(())
+            }
+            Err(err) if is_not_found(&err) || err.code() == Some("IncorrectState") => {
+                info!(action = ACTION, region = %self.region, attachment_id, code = err.code().unwrap_or_default(),
+                      "duplicate peering attachment already gone");
+                Ok(())
+            }
+            Err(err) => Err(Error::from_sdk(ACTION, &self.region, err)),
+        }
+    }
+
     /// Every VPC in the Region, with its associated IPv4 CIDR blocks.
     pub async fn vpcs(&self) -> Result<Vec<Vpc>> {
         const ACTION: &str = "DescribeVpcs";

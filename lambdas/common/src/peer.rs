@@ -7,7 +7,7 @@ use tracing::{info, warn};
 use crate::context::Context;
 use crate::ec2::{Ec2, TransitGateway};
 use crate::error::{Error, Result};
-use crate::peering::{creation_tags, select_existing, PeeringAttachment, TgwEnd};
+use crate::peering::{creation_tags, deduplicate, select_existing, PeeringAttachment, TgwEnd};
 use crate::request::{parse_request, PeerOutput, RequestSource, ResolvedRequest};
 use crate::state::{AttachmentState, Phase};
 
@@ -79,26 +79,56 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
             resolved.passive_region.as_str(),
         ),
     );
-    let existing = select_existing(&active.peering_attachments().await?, ends.0, ends.1).cloned();
-    let (attachment, created) = match existing {
-        Some(attachment) => {
-            info!(action = "Peer", region = %active.region(), attachment_id = %attachment.id,
-                  state = %attachment.state, "reusing existing peering attachment");
-            (attachment, false)
+    let mut listed = active.peering_attachments().await?;
+    let created = if select_existing(&listed, ends.0, ends.1).is_none() {
+        let accepter = TgwEnd {
+            transit_gateway_id: passive_tgw.id.clone(),
+            region: resolved.passive_region.clone(),
+            owner_id: passive_tgw.owner_id.clone(),
+        };
+        let tags = creation_tags(&active_tgw.id, &passive_tgw.id);
+        let ours = active.create_peering(&active_tgw.id, &accepter, &tags).await?;
+        // CreateTransitGatewayPeeringAttachment has no idempotency token: a run that started at
+        // the same moment may have created one too. Read again, so both runs agree on a survivor.
+        listed = active.peering_attachments().await?;
+        if !listed.iter().any(|attachment| attachment.id == ours.id) {
+            listed.push(ours.clone());
         }
-        None => {
-            let accepter = TgwEnd {
-                transit_gateway_id: passive_tgw.id.clone(),
-                region: resolved.passive_region.clone(),
-                owner_id: passive_tgw.owner_id.clone(),
-            };
-            let tags = creation_tags(&active_tgw.id, &passive_tgw.id);
+        Some(ours.id)
+    } else {
+        None
+    };
+    let (attachment, removed_duplicates) = match deduplicate(&listed, ends.0, ends.1) {
+        Some(plan) => {
+            for duplicate in &plan.delete {
+                warn!(action = "Peer", region = %active.region(), attachment_id = %duplicate.id,
+                      kept = %plan.keep.id, "a concurrent run created a duplicate peering; deleting it");
+                active.delete_peering(&duplicate.id).await?;
+            }
+            for foreign in &plan.foreign {
+                warn!(action = "Peer", region = %active.region(), attachment_id = %foreign.id,
+                      kept = %plan.keep.id,
+                      "another live peering joins the same gateways and was not created by this tool; leaving it alone");
+            }
             (
-                active.create_peering(&active_tgw.id, &accepter, &tags).await?,
-                true,
+                plan.keep.clone(),
+                plan.delete.iter().map(|d| d.id.clone()).collect::<Vec<_>>(),
             )
         }
+        // No live peering even after our create: the one we just made was already rejected or failed.
+        None => {
+            let ours = listed.iter().find(|a| Some(&a.id) == created.as_ref());
+            let (attachment_id, state) = ours
+                .map(|a| (a.id.clone(), a.state.to_string()))
+                .unwrap_or_else(|| (created.clone().unwrap_or_default(), "absent".to_owned()));
+            return Err(Error::PeeringFailed { attachment_id, state });
+        }
     };
+    let created = created.as_deref() == Some(attachment.id.as_str());
+    if !created {
+        info!(action = "Peer", region = %active.region(), attachment_id = %attachment.id,
+              state = %attachment.state, "reusing existing peering attachment");
+    }
 
     let (status, accepted) = accept_if_pending(context, &resolved, &attachment).await?;
     // The state machine calls `peer` again to accept. Keep what the earlier call of the same
@@ -112,6 +142,7 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
         status: status.as_str().to_owned(),
         created: created || carried("created"),
         accepted: accepted || carried("accepted"),
+        removed_duplicates,
         attachment_id: attachment.id,
     })
 }

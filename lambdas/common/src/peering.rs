@@ -33,6 +33,13 @@ pub struct PeeringAttachment {
 }
 
 impl PeeringAttachment {
+    /// True when this tool created the attachment, as its creation tags say.
+    pub fn is_managed(&self) -> bool {
+        self.tags
+            .iter()
+            .any(|(key, value)| key == MANAGED_BY_TAG && value == TOOL_NAME)
+    }
+
     /// True when the attachment joins exactly these two gateways, in either direction.
     pub fn connects(&self, a: (&str, &str), b: (&str, &str)) -> bool {
         (self.requester.is(a.0, a.1) && self.accepter.is(b.0, b.1))
@@ -55,6 +62,36 @@ pub fn select_existing<'a>(
             let key = |p: &PeeringAttachment| (p.created_at.unwrap_or((i64::MAX, 0)), p.id.clone());
             key(x).cmp(&key(y))
         })
+}
+
+/// What to do about the live peerings between two gateways when a race left more than one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deduplication<'a> {
+    /// The one to keep and report: [`select_existing`]'s pick, the same for every caller.
+    pub keep: &'a PeeringAttachment,
+    /// Later duplicates this tool created (by their tags): safe to delete.
+    pub delete: Vec<&'a PeeringAttachment>,
+    /// Later duplicates someone else created: never touched, only reported.
+    pub foreign: Vec<&'a PeeringAttachment>,
+}
+
+/// Decides which live peering between `a` and `b` survives a race. Every caller, whatever order
+/// EC2 lists them in, keeps the same one; only duplicates this tool created are deleted.
+pub fn deduplicate<'a>(
+    attachments: &'a [PeeringAttachment],
+    a: (&str, &str),
+    b: (&str, &str),
+) -> Option<Deduplication<'a>> {
+    let keep = select_existing(attachments, a, b)?;
+    let (delete, foreign) = attachments
+        .iter()
+        .filter(|other| other.id != keep.id && other.state.is_live() && other.connects(a, b))
+        .partition(|other| other.is_managed());
+    Some(Deduplication {
+        keep,
+        delete,
+        foreign,
+    })
 }
 
 /// Tags put on a peering attachment this tool creates.
@@ -144,6 +181,73 @@ mod tests {
         let mut reversed = all.clone();
         reversed.reverse();
         assert_eq!(select_existing(&reversed, B, A).unwrap().id, "tgw-attach-9");
+    }
+
+    fn managed(mut attachment: PeeringAttachment) -> PeeringAttachment {
+        attachment.tags = creation_tags(A.0, B.0);
+        attachment
+    }
+
+    #[test]
+    fn given_two_managed_peerings_from_a_race_then_the_younger_is_deleted_and_the_older_kept() {
+        let all = [
+            managed(attachment("tgw-attach-2", A, B, "initiatingRequest", 20)),
+            managed(attachment("tgw-attach-1", A, B, "pendingAcceptance", 10)),
+        ];
+        let plan = deduplicate(&all, A, B).unwrap();
+        assert_eq!(plan.keep.id, "tgw-attach-1");
+        assert_eq!(
+            plan.delete.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+            ["tgw-attach-2"]
+        );
+        assert!(plan.foreign.is_empty());
+    }
+
+    #[test]
+    fn given_a_younger_duplicate_someone_else_created_then_it_is_reported_and_never_deleted() {
+        let all = [
+            managed(attachment("tgw-attach-1", A, B, "available", 10)),
+            attachment("tgw-attach-2", B, A, "pendingAcceptance", 20),
+        ];
+        let plan = deduplicate(&all, A, B).unwrap();
+        assert_eq!(plan.keep.id, "tgw-attach-1");
+        assert!(plan.delete.is_empty());
+        assert_eq!(
+            plan.foreign.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+            ["tgw-attach-2"]
+        );
+    }
+
+    #[test]
+    fn given_a_foreign_peering_is_the_oldest_then_it_is_kept_and_ours_is_the_one_deleted() {
+        let all = [
+            managed(attachment("tgw-attach-2", A, B, "initiatingRequest", 20)),
+            attachment("tgw-attach-1", A, B, "available", 10),
+        ];
+        let plan = deduplicate(&all, A, B).unwrap();
+        assert_eq!(plan.keep.id, "tgw-attach-1");
+        assert_eq!(
+            plan.delete.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+            ["tgw-attach-2"]
+        );
+    }
+
+    #[test]
+    fn given_dead_or_unrelated_managed_peerings_then_nothing_is_deleted() {
+        let all = [
+            managed(attachment("tgw-attach-1", A, B, "available", 10)),
+            managed(attachment("tgw-attach-2", A, B, "deleted", 20)),
+            managed(attachment(
+                "tgw-attach-3",
+                A,
+                ("tgw-cccccccc", "eu-west-1"),
+                "available",
+                30,
+            )),
+        ];
+        let plan = deduplicate(&all, A, B).unwrap();
+        assert!(plan.delete.is_empty() && plan.foreign.is_empty());
+        assert_eq!(deduplicate(&all[1..2], A, B), None);
     }
 
     #[test]

@@ -21,6 +21,7 @@ const PASS_THROUGH_FIELDS: &[&str] = &[
     "passiveStatus",
     "created",
     "accepted",
+    "removedDuplicates",
     "routes",
     "warnings",
 ];
@@ -125,6 +126,9 @@ pub struct PeerOutput {
     pub created: bool,
     /// True when this call accepted the attachment.
     pub accepted: bool,
+    /// Duplicate peerings between the same gateways that this call deleted: ones this tool created
+    /// in a concurrent run, younger than the one kept.
+    pub removed_duplicates: Vec<String>,
 }
 
 /// A resolved request that names its peering attachment: the input of `get-status` and
