@@ -388,8 +388,49 @@ async fn given_bad_input_then_each_gets_its_error_type_naming_the_field_and_noth
             "InvalidInput",
             "(request)",
         ),
+        (
+            json!({"passiveRegion": "eu-wset-1"}),
+            "InvalidInput",
+            "passiveRegion",
+        ),
+        (
+            json!({"activeRegion": "us-east-1; rm -rf /"}),
+            "InvalidInput",
+            "activeRegion",
+        ),
+        (
+            json!({"activeTransitGatewayId": "tgw-０１２３４５６７８９"}),
+            "InvalidInput",
+            "activeTransitGatewayId",
+        ),
+        (
+            json!({"passiveTransitGatewayId": format!("tgw-{}", "a".repeat(300))}),
+            "InvalidInput",
+            "passiveTransitGatewayId",
+        ),
+        (
+            json!({"activeTransitGatewayId": null}),
+            "InvalidInput",
+            "activeTransitGatewayId",
+        ),
+        (
+            json!({"activeRouteTableId": 12345}),
+            "InvalidInput",
+            "activeRouteTableId",
+        ),
+        (
+            json!({"passiveRouteTableId": "tgw-rtb-<script>"}),
+            "InvalidInput",
+            "passiveRouteTableId",
+        ),
+        (json!({"vpcTagKey": "k".repeat(129)}), "InvalidInput", "vpcTagKey"),
+        (
+            json!({"detail-type": "Tag Change on Resource", "source": "aws.tag", "detail": [1]}),
+            "InvalidInput",
+            "detail",
+        ),
     ];
-    assert!(cases.len() >= 12);
+    assert!(cases.len() >= 25);
     w.emulator.reset_calls();
 
     for (input, error_type, field) in cases {

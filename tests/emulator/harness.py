@@ -33,7 +33,7 @@ THROTTLING_STATUS = 503
 
 # EC2's non-mutating actions (its throttling docs: Describe*, List*, Search*, Get*);
 # every other action is mutating.
-NON_MUTATING_PREFIXES = ("Describe", "Get", "Search")
+NON_MUTATING_PREFIXES = ("Describe", "Get", "List", "Search")
 DEFAULT_SEED = 0
 
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
@@ -423,7 +423,7 @@ class Harness:
         for rule in self._faults:
             if rule.fires(action, region):
                 delay_ms += rule.delayMs
-                if not rule.latency_only:
+                if True:
                     fault = rule
                     break
         self._faults = [f for f in self._faults if not f.exhausted]
