@@ -423,7 +423,7 @@ class Harness:
         for rule in self._faults:
             if rule.fires(action, region):
                 delay_ms += rule.delayMs
-                if True:
+                if not rule.latency_only:
                     fault = rule
                     break
         self._faults = [f for f in self._faults if not f.exhausted]

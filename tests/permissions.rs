@@ -1,0 +1,82 @@
+//! The EC2 actions each function really calls, on every path, are exactly the ones
+//! `cloudformation/function-permissions.json` lists; the template's roles are checked against that
+//! same file (tests/stack/test_template.py). So a new EC2 call fails here until the list, and then
+//! the template, grant it.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+use tgw_peering_integration::{invoke, Emulator, Function, ACTIVE, PASSIVE};
+
+fn declared(function: &str) -> BTreeSet<String> {
+    let text = include_str!("../cloudformation/function-permissions.json");
+    let all: Value = serde_json::from_str(text).expect("function-permissions.json is JSON");
+    all[function]["calls"]
+        .as_array()
+        .unwrap_or_else(|| panic!("function-permissions.json lists no calls for {function}"))
+        .iter()
+        .map(|action| action.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn called(emulator: &Emulator) -> BTreeSet<String> {
+    emulator
+        .calls()
+        .0
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(action, _)| action)
+        .collect()
+}
+
+#[tokio::test]
+async fn given_every_path_then_each_function_calls_exactly_the_ec2_actions_it_is_granted() {
+    let (mut peer, mut get_status, mut modify_routes) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+
+    // Creating, then accepting, with the default route tables.
+    let emulator = Emulator::start();
+    let (active, passive) = (emulator.ec2(ACTIVE).await, emulator.ec2(PASSIVE).await);
+    let (active_tgw, passive_tgw) = (active.transit_gateway().await, passive.transit_gateway().await);
+    active.attached_vpc(&active_tgw, "10.1.0.0/16").await;
+    passive.attached_vpc(&passive_tgw, "10.20.0.0/16").await;
+    let context = emulator.context().await;
+    emulator.reset_calls();
+    let state = invoke(&context, Function::Peer, json!({})).await.unwrap();
+    peer.extend(called(&emulator));
+
+    emulator.reset_calls();
+    let state = invoke(&context, Function::GetStatus, state).await.unwrap();
+    get_status.extend(called(&emulator));
+
+    // Routes created, and one refused create re-read.
+    let route_table = state["activeRouteTableId"].as_str().unwrap().to_owned();
+    active.static_route(&route_table, "10.20.0.0/16", None).await;
+    emulator.reset_calls();
+    invoke(&context, Function::ModifyRoutes, state).await.unwrap();
+    modify_routes.extend(called(&emulator));
+
+    // Reusing, with explicit route tables, and deleting a duplicate a racing run left.
+    let emulator = Emulator::start();
+    let (active, passive) = (emulator.ec2(ACTIVE).await, emulator.ec2(PASSIVE).await);
+    let (active_tgw, passive_tgw) = (active.transit_gateway().await, passive.transit_gateway().await);
+    active
+        .request_managed_peering(&active_tgw, &passive_tgw, PASSIVE)
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    active
+        .request_managed_peering(&active_tgw, &passive_tgw, PASSIVE)
+        .await;
+    let context = emulator.context().await;
+    emulator.reset_calls();
+    let request = json!({
+        "activeTransitGatewayId": active_tgw.id, "passiveTransitGatewayId": passive_tgw.id,
+        "activeRouteTableId": active_tgw.route_table_id, "passiveRouteTableId": passive_tgw.route_table_id,
+    });
+    let output = invoke(&context, Function::Peer, request).await.unwrap();
+    assert_eq!(output["removedDuplicates"].as_array().map(Vec::len), Some(1));
+    peer.extend(called(&emulator));
+
+    assert_eq!(peer, declared("peer"), "peer");
+    assert_eq!(get_status, declared("get-status"), "get-status");
+    assert_eq!(modify_routes, declared("modify-routes"), "modify-routes");
+}
