@@ -578,6 +578,45 @@ async fn given_two_runs_racing_to_create_then_exactly_one_peering_survives_and_b
 }
 
 #[tokio::test]
+async fn given_modify_routes_dies_after_creating_some_routes_when_it_runs_again_then_it_converges() {
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.active.attached_vpc(&w.active_tgw, "10.2.0.0/16").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    let state = invoke(&w.context, Function::Peer, json!({})).await.unwrap();
+    let state = invoke(&w.context, Function::GetStatus, state).await.unwrap();
+    // The passive Region's creates never get an answer: the run dies with the active side done.
+    w.emulator.inject_fault(json!({
+        "action": "CreateTransitGatewayRoute", "region": PASSIVE, "dropConnection": true, "times": 1000
+    }));
+
+    let crashed = invoke(&w.context, Function::ModifyRoutes, state.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(crashed.error_type, "Ec2Unreachable", "{}", crashed.error_message);
+    assert_eq!(
+        w.active.routes(&w.active_tgw.route_table_id).await.len(),
+        1,
+        "the active side got its route"
+    );
+    assert!(w.passive.routes(&w.passive_tgw.route_table_id).await.is_empty());
+
+    w.emulator.clear_faults();
+    let rerun = invoke(&w.context, Function::ModifyRoutes, state).await.unwrap();
+
+    assert_eq!(strings(&rerun["routes"]["active"]["present"]), ["10.20.0.0/16"]);
+    assert_eq!(
+        strings(&rerun["routes"]["active"]["created"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        strings(&rerun["routes"]["passive"]["created"]),
+        ["10.1.0.0/16", "10.2.0.0/16"]
+    );
+    assert_eq!(w.passive.routes(&w.passive_tgw.route_table_id).await.len(), 2);
+}
+
+#[tokio::test]
 async fn given_the_accepter_rejects_while_peer_accepts_then_peer_fails_naming_the_state() {
     let w = world().await;
     // The request is rejected right after peer reads it as pendingAcceptance, so its accept
