@@ -34,6 +34,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Lambda hands a function its role's temporary credentials. These stand-ins are distinctive, so
+# tests can search the functions' logs for them (credentials must never be logged).
+FUNCTION_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "ASIATGWPEERINGLOCAL0",
+    "AWS_SECRET_ACCESS_KEY": "tgwPeeringLocalSecretAccessKeyNeverLog0000",
+    "AWS_SESSION_TOKEN": "tgwPeeringLocalSessionTokenNeverLogAAAABBBBCCCCDDDDEEEEFFFF0000",
+}
+
 HOST = "127.0.0.1"
 # Grace beyond the function's Timeout before an invoke times out: it covers the
 # local process start-up, which Lambda does not count against the Timeout.
@@ -227,9 +235,9 @@ class LambdaRunner:
                 or f"/aws/lambda/{fn.function_name}",
                 "_HANDLER": fn.handler or "",
                 "AWS_LAMBDA_RUNTIME_API": f"http://{HOST}:{self.watch_port}/.rt/{key}",
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_SESSION_TOKEN": "testing",
+                "AWS_ACCESS_KEY_ID": FUNCTION_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                "AWS_SECRET_ACCESS_KEY": FUNCTION_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                "AWS_SESSION_TOKEN": FUNCTION_CREDENTIALS["AWS_SESSION_TOKEN"],
                 "AWS_ENDPOINT_URL": self.endpoint_url,
                 "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             }

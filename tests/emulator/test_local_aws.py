@@ -38,6 +38,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+import lambda_runner
+
 HERE = Path(__file__).parent
 SERVER = HERE / "server.py"
 FIXTURES = HERE / "fixtures"
@@ -1255,9 +1257,7 @@ def test_given_a_function_when_invoked_then_its_process_gets_lambdas_environment
         "AWS_LAMBDA_LOG_FORMAT": "JSON",
         "AWS_LAMBDA_LOG_LEVEL": "DEBUG",
         "_HANDLER": "bootstrap",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
+        **lambda_runner.FUNCTION_CREDENTIALS,
         "AWS_ENDPOINT_URL": fake.url,
         "PATH": env["PATH"],
     }

@@ -23,6 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts" / "lib"))
+sys.path.insert(0, str(ROOT / "tests" / "emulator"))
 
 import seed_demo  # noqa: E402  (scripts/lib is not a package)
 
@@ -40,7 +41,13 @@ def _bin_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def endpoint():
+def function_logs(tmp_path_factory) -> Path:
+    """Where the local AWS writes each function's stdout and stderr."""
+    return tmp_path_factory.mktemp("function-logs")
+
+
+@pytest.fixture(scope="session")
+def endpoint(function_logs):
     bin_dir = _bin_dir()
     missing = [f for f in ("peer", "get-status", "modify-routes") if not (bin_dir / f).exists()]
     missing += [f"dist/lambda/{f}.zip" for f in ("peer", "get-status", "modify-routes")
@@ -49,7 +56,7 @@ def endpoint():
         pytest.fail(f"missing {missing}: run scripts/build.sh and `cargo build --workspace --bins` "
                     "(scripts/test.sh does both)")
     cmd = [sys.executable, str(ROOT / "tests/emulator/server.py"), "--port", "0", "--stepfunctions",
-           "--lambda-bin-dir", str(bin_dir)]
+           "--lambda-bin-dir", str(bin_dir), "--lambda-log-dir", str(function_logs)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         with selectors.DefaultSelector() as sel:

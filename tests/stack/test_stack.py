@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 from stack_support import ACTIVE, DEFINITION, PASSIVE, ROOT, STACK, TEMPLATE, LocalAws, harness
+import lambda_runner  # noqa: E402  (stack_support puts tests/emulator on the path)
 
 # The demo network (scripts/lib/seed_demo.py): each side routes the other side's tagged VPCs.
 ROUTED_TO_PASSIVE = {"10.1.0.0/16", "10.2.0.0/16"}  # active VPCs, routed in the passive table
@@ -304,3 +305,24 @@ def test_start_sh_exits_non_zero_with_the_error_type_and_cause(local_aws, tmp_pa
 
     assert done.returncode == 1
     assert "FAILED: InvalidInput" in done.stderr and "activeRegion" in done.stderr
+
+
+# --- logs ----------------------------------------------------------------------------------
+
+
+def test_function_logs_are_json_with_action_and_region_and_never_hold_credentials(local_aws, function_logs):
+    local_aws.deploy()
+    local_aws.peering_progression(pendingPolls=2)  # so that get-status runs too
+    assert local_aws.run({}).status == "SUCCEEDED"
+
+    outputs = local_aws.outputs()
+    names = [outputs[f"{f}FunctionName"] for f in ("Peer", "GetStatus", "ModifyRoutes")]
+    logs = {name: (function_logs / f"{name}.log").read_text() for name in names}
+    secrets = [v for k, v in lambda_runner.FUNCTION_CREDENTIALS.items() if k != "AWS_ACCESS_KEY_ID"]
+    for name, text in logs.items():
+        for secret in secrets:
+            assert secret not in text, f"{name} logs a credential"
+        records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+        assert records, f"{name} has no JSON log records"
+        calls = [r for r in records if r.get("fields", r).get("action") and r.get("fields", r).get("region")]
+        assert calls, f"{name}: no record names its action and region"
