@@ -310,7 +310,7 @@ class RateLimiter:
                 return True
             limits = self._settings[cls]
             now = self._clock()
-            key = ("all", cls, action if self._settings["perAction"] else None)
+            key = (region, cls, action if self._settings["perAction"] else None)
             bucket = self._buckets.setdefault(key, [float(limits["bucket"]), now])
             elapsed = (now - bucket[1]) * self._settings["timeScale"]
             bucket[0] = min(float(limits["bucket"]), bucket[0] + elapsed * limits["refillPerSecond"])

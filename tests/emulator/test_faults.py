@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import pytest
@@ -45,7 +46,7 @@ def ec2_b(endpoint):
 
 
 def outcome(call: Callable[[], object]) -> str:
-    """"ok", the EC2 error code, or "dropped"."""
+    """Returns "ok", the EC2 error code, or "dropped"."""
     try:
         call()
         return "ok"
@@ -544,6 +545,27 @@ def test_given_counters_when_resetting_calls_then_fault_and_rate_limit_counters_
     assert mutate(ec2_a) == THROTTLED  # the bucket itself is not refilled
 
 
+def test_given_parallel_callers_when_bucket_and_rule_are_shared_then_counts_are_exact(endpoint):
+    harness(endpoint, "POST", "rate-limits", {"mutating": {"bucket": 30, "refillPerSecond": 0}})
+    harness(endpoint, "POST", "faults", {"action": "DescribeTransitGateways", "times": 15})
+    clients = [client(endpoint, REQUESTER, max_pool_connections=2) for _ in range(8)]
+
+    def work(ec2) -> list[str]:
+        return [mutate(ec2) for _ in range(10)] + [describe(ec2) for _ in range(10)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = [o for result in pool.map(work, clients) for o in result]
+
+    assert outcomes.count("ok") == 30 + 65
+    assert outcomes.count(THROTTLED) == 50 + 15
+    calls = harness(endpoint, "GET", "calls")
+    assert calls["throttled"] == {"DeleteTags": 50, "DescribeTransitGateways": 15}
+    assert harness(endpoint, "GET", "rate-limits")["calls"] == {
+        "mutating": {"allowed": 30, "throttled": 50},
+        "nonMutating": {"allowed": 65, "throttled": 0},  # calls the rule spared
+    }
+
+
 def test_given_bad_rate_limits_when_posting_then_http_400(endpoint):
     for bad in (
         {"mutating": {"bucket": 0}},
@@ -578,13 +600,18 @@ def test_given_default_limits_when_bursting_then_50_mutating_and_100_non_mutatin
     limiter = RateLimiter(FakeClock())
     limiter.configure({})
 
+    non_mutating = [limiter.take("DescribeVpcs", REQUESTER) for _ in range(100)]
+    # Describe*, List*, Search* and Get* share the non-mutating bucket, now empty.
+    others = [
+        limiter.take(action, REQUESTER)
+        for action in ("DescribeTransitGateways", "ListImagesInRecycleBin",
+                       "SearchTransitGatewayRoutes", "GetTransitGatewayRouteTablePropagations")
+    ]
     mutating = [limiter.take("CreateTransitGatewayRoute", REQUESTER) for _ in range(51)]
-    non_mutating = [limiter.take("DescribeVpcs", REQUESTER) for _ in range(101)]
-    listing = limiter.take("ListImagesInRecycleBin", REQUESTER)  # List* is non-mutating too
 
+    assert non_mutating == [True] * 100
+    assert others == [False] * 4
     assert mutating == [True] * 50 + [False]
-    assert non_mutating == [True] * 100 + [False]
-    assert listing is False
 
 
 def test_given_empty_buckets_when_time_passes_then_refill_at_rate_times_scale_up_to_capacity():
