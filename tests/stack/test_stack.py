@@ -129,7 +129,25 @@ def test_a_request_still_initiating_is_accepted_when_a_poll_sees_pending_accepta
     assert_routed_via(local_aws, run.output["attachmentId"])
 
 
-def test_a_rejected_peering_fails_naming_the_state_within_one_poll(local_aws):
+def test_a_peering_rejected_while_waiting_fails_naming_the_state_within_one_poll(local_aws):
+    local_aws.deploy()
+    # `peer` reads the request three times while it is still initiating (so it has nothing to
+    # accept); the peer Region rejects it as soon as it arrives there, during the first poll.
+    local_aws.peering_progression(outcome="rejected", initiatingRequestPolls=3, pendingAcceptancePolls=0)
+    harness(local_aws.endpoint, "POST", "calls/reset")
+
+    run = local_aws.run({})
+
+    assert run.status == "FAILED"
+    assert run.described["error"] == "PeeringFailed"
+    assert "is rejected" in run.described["cause"]
+    assert [o["peering"]["status"] for o in run.task_outputs("GetStatus")] == ["rejected"]
+    assert run.entered()[-3:] == ["CountPoll", "RouteOnStatus", "PeeringFailed"]
+    assert local_aws.mutating_calls() == {"CreateTransitGatewayPeeringAttachment": 1}
+    assert local_aws.static_routes(ACTIVE) == {} and local_aws.static_routes(PASSIVE) == {}
+
+
+def test_a_peering_rejected_while_peer_accepts_fails_naming_the_state(local_aws):
     local_aws.deploy()
     local_aws.peering_progression(outcome="rejected", pendingAcceptancePolls=0)
 
@@ -137,9 +155,7 @@ def test_a_rejected_peering_fails_naming_the_state_within_one_poll(local_aws):
 
     assert run.status == "FAILED"
     assert run.described["error"] == "PeeringFailed"
-    assert "rejected" in run.described["cause"]
-    assert [o["peering"]["status"] for o in run.task_outputs("GetStatus")][-1] == "rejected"
-    assert len(run.entered("GetStatus")) <= 2
+    assert "is rejected" in run.described["cause"]
     assert local_aws.static_routes(ACTIVE) == {} and local_aws.static_routes(PASSIVE) == {}
 
 
