@@ -34,6 +34,7 @@ say "1/7 build: the Lambda zips for AWS (scripts/build.sh), and the same functio
 "$ROOT/scripts/build.sh"
 cargo build --workspace --bins --locked --quiet
 
+rm -rf "$ROOT/dist/local-logs"
 work="$(mktemp -d)"
 server_pid=""
 cleanup() {
