@@ -5,10 +5,6 @@ without those patches and see which tests catch the gap."""
 from __future__ import annotations
 
 import json
-import os
-import selectors
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,6 +13,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
+from server_process import running_server
 
 SERVER = Path(__file__).with_name("server.py")
 ACCOUNT = "123456789012"  # moto's default account
@@ -28,26 +25,8 @@ REQUESTER, ACCEPTER = "us-east-1", "eu-west-1"
 
 @pytest.fixture(scope="session")
 def endpoint():
-    skip = [p for p in os.environ.get("EMULATOR_SKIP_PATCHES", "").split(",") if p]
-    cmd = [sys.executable, str(SERVER), "--port", "0"]
-    for name in skip:
-        cmd += ["--skip-patch", name]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            if not sel.select(timeout=60):
-                raise RuntimeError("emulator did not print READY within 60s")
-        line = proc.stdout.readline()
-        assert line.startswith("READY http://127.0.0.1:"), f"unexpected first line: {line!r}"
-        yield line.split()[1]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with running_server() as url:
+        yield url
 
 
 def harness(endpoint: str, method: str, path: str, body: dict | None = None) -> dict:

@@ -21,7 +21,6 @@ import io
 import json
 import os
 import re
-import selectors
 import shutil
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import lambda_runner
+import server_process
 
 HERE = Path(__file__).parent
 SERVER = HERE / "server.py"
@@ -61,26 +61,8 @@ SERVER_ONLY_VARIABLE = "TGW_PEERING_SERVER_ONLY"
 
 @contextlib.contextmanager
 def running_server(*args: str) -> Iterator[str]:
-    cmd = [sys.executable, str(SERVER), "--port", "0", *args]
-    for name in filter(None, os.environ.get("EMULATOR_SKIP_PATCHES", "").split(",")):
-        cmd += ["--skip-patch", name]
-    env = {**os.environ, SERVER_ONLY_VARIABLE: "leaked"}
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            if not sel.select(timeout=120):
-                raise RuntimeError("server did not print READY within 120s")
-        line = proc.stdout.readline()
-        assert line.startswith("READY http://127.0.0.1:"), f"unexpected first line: {line!r}"
-        yield line.split()[1]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with server_process.running_server(*args, env={**os.environ, SERVER_ONLY_VARIABLE: "leaked"}) as url:
+        yield url
 
 
 @dataclass

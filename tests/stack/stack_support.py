@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ sys.path.insert(0, str(ROOT / "scripts" / "lib"))
 sys.path.insert(0, str(ROOT / "tests" / "emulator"))
 
 import seed_demo  # noqa: E402  (scripts/lib is not a package)
+from server_process import running_server  # noqa: E402
 
 ACTIVE, PASSIVE = "us-east-1", "us-west-2"
 BUCKET = "tgw-peering-code"
@@ -55,24 +55,9 @@ def endpoint(function_logs):
     if missing:
         pytest.fail(f"missing {missing}: run scripts/build.sh and `cargo build --workspace --bins` "
                     "(scripts/test.sh does both)")
-    cmd = [sys.executable, str(ROOT / "tests/emulator/server.py"), "--port", "0", "--stepfunctions",
-           "--lambda-bin-dir", str(bin_dir), "--lambda-log-dir", str(function_logs)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            if not sel.select(timeout=120):
-                raise RuntimeError("the local AWS did not print READY within 120 s")
-        line = proc.stdout.readline()
-        assert line.startswith("READY http://127.0.0.1:"), f"unexpected first line: {line!r}"
-        yield line.split()[1]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with running_server("--stepfunctions", "--lambda-bin-dir", str(bin_dir),
+                        "--lambda-log-dir", str(function_logs), cwd=ROOT) as url:
+        yield url
 
 
 def harness(endpoint: str, method: str, path: str, body: dict | None = None) -> dict:

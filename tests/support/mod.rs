@@ -107,7 +107,9 @@ impl Emulator {
     }
 
     pub async fn context_with(&self, defaults: Defaults) -> Context {
+        // moto stamps CreationTime to the second, like EC2: a little over a second settles a race.
         Context::new(self.sdk_config().await, defaults)
+            .with_race_settle(std::time::Duration::from_millis(1200))
     }
 
     /// A plain EC2 client for seeding and inspecting the emulator.
@@ -377,38 +379,34 @@ impl Net {
     /// Requests a peering from `from` (in this Region) to `to` in `to_region`, as an operator
     /// would by hand, and returns its attachment id.
     pub async fn request_peering(&self, from: &Tgw, to: &Tgw, to_region: &str) -> String {
-        let out = self
-            .ec2
-            .create_transit_gateway_peering_attachment()
-            .transit_gateway_id(&from.id)
-            .peer_transit_gateway_id(&to.id)
-            .peer_region(to_region)
-            .peer_account_id("123456789012")
-            .send()
-            .await
-            .unwrap();
-        out.transit_gateway_peering_attachment()
-            .unwrap()
-            .transit_gateway_attachment_id()
-            .unwrap()
-            .to_owned()
+        self.request_tagged_peering(from, to, to_region, &[]).await
     }
 
     /// A peering request that carries this tool's creation tags, as if an earlier run made it.
     pub async fn request_managed_peering(&self, from: &Tgw, to: &Tgw, to_region: &str) -> String {
         let tags = tgw_peering::peering::creation_tags(&from.id, &to.id);
         let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let out = self
+        self.request_tagged_peering(from, to, to_region, &tags).await
+    }
+
+    async fn request_tagged_peering(
+        &self,
+        from: &Tgw,
+        to: &Tgw,
+        to_region: &str,
+        tags: &[(&str, &str)],
+    ) -> String {
+        let mut request = self
             .ec2
             .create_transit_gateway_peering_attachment()
             .transit_gateway_id(&from.id)
             .peer_transit_gateway_id(&to.id)
             .peer_region(to_region)
-            .peer_account_id("123456789012")
-            .tag_specifications(tag_spec(ResourceType::TransitGatewayAttachment, &tags))
-            .send()
-            .await
-            .unwrap();
+            .peer_account_id("123456789012");
+        if !tags.is_empty() {
+            request = request.tag_specifications(tag_spec(ResourceType::TransitGatewayAttachment, tags));
+        }
+        let out = request.send().await.unwrap();
         out.transit_gateway_peering_attachment()
             .unwrap()
             .transit_gateway_attachment_id()

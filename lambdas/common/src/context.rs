@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -13,9 +14,16 @@ use crate::request::Defaults;
 /// SDK's default of 3 gives up too soon for EC2's request-rate limits during bulk route writes.
 const DEFAULT_MAX_ATTEMPTS: u32 = 6;
 
+/// How long `peer` waits after creating a peering before it lists them again to settle a race.
+/// EC2 stamps CreationTime to the second, so two creates in one second tie; waiting longer than
+/// that, plus describe's eventual consistency, lets every racing run see every racing create
+/// before it picks the survivor, so all runs pick the same one.
+pub const RACE_SETTLE: Duration = Duration::from_secs(3);
+
 pub struct Context {
     sdk_config: SdkConfig,
     defaults: Defaults,
+    race_settle: Duration,
     clients: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
 }
 
@@ -45,8 +53,19 @@ impl Context {
         Self {
             sdk_config,
             defaults,
+            race_settle: RACE_SETTLE,
             clients: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Waits `settle` instead of [`RACE_SETTLE`] after creating a peering: for tests.
+    pub fn with_race_settle(mut self, settle: Duration) -> Self {
+        self.race_settle = settle;
+        self
+    }
+
+    pub fn race_settle(&self) -> Duration {
+        self.race_settle
     }
 
     /// Uses `client` for `region` instead of one built from the SDK configuration: for SDK-level

@@ -89,7 +89,11 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
         let tags = creation_tags(&active_tgw.id, &passive_tgw.id);
         let ours = active.create_peering(&active_tgw.id, &accepter, &tags).await?;
         // CreateTransitGatewayPeeringAttachment has no idempotency token: a run that started at
-        // the same moment may have created one too. Read again, so both runs agree on a survivor.
+        // the same moment may have created one too. Wait until every racing create is visible,
+        // then read again, so that all the runs agree on one survivor.
+        info!(action = "Peer", region = %active.region(), attachment_id = %ours.id,
+              settle_ms = context.race_settle().as_millis() as u64, "waiting for racing creates to show");
+        tokio::time::sleep(context.race_settle()).await;
         listed = active.peering_attachments().await?;
         if !listed.iter().any(|attachment| attachment.id == ours.id) {
             listed.push(ours.clone());
