@@ -29,20 +29,19 @@ import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
 from harness import RateLimiter
-from test_harness import ACCEPTER, REQUESTER, clean_state, client, endpoint, harness  # noqa: F401
+from test_harness import (  # noqa: F401  (pytest finds the fixtures by name)
+    ACCEPTER,
+    REQUESTER,
+    clean_state,
+    client,
+    ec2_a,
+    ec2_b,
+    endpoint,
+    harness,
+)
 
 THROTTLED = "RequestLimitExceeded"
 NO_SUCH_VPC = "vpc-0123456789abcdef0"
-
-
-@pytest.fixture
-def ec2_a(endpoint):
-    return client(endpoint, REQUESTER)
-
-
-@pytest.fixture
-def ec2_b(endpoint):
-    return client(endpoint, ACCEPTER)
 
 
 def outcome(call: Callable[[], object]) -> str:
