@@ -200,6 +200,25 @@ def test_throttling_that_outlasts_the_sdk_retries_is_retried_by_the_state_machin
     assert len(live_peerings(local_aws)) == 1
 
 
+def test_with_30_percent_of_ec2_calls_throttled_a_full_run_converges_with_nothing_duplicated(local_aws):
+    local_aws.deploy()
+    local_aws.peering_progression(pendingPolls=4)
+    harness(local_aws.endpoint, "POST", "faults", {"action": "*", "probability": 0.3, "seed": 7,
+                                                   "code": "RequestLimitExceeded", "httpStatus": 503})
+
+    run = local_aws.run({})
+
+    assert run.status == "SUCCEEDED", run.described
+    calls = harness(local_aws.endpoint, "GET", "calls")
+    succeeded = {a: n - calls["faulted"].get(a, 0) for a, n in calls["total"].items()}
+    assert sum(calls["throttled"].values()) > 0, "the fault rule throttled nothing"
+    assert succeeded["CreateTransitGatewayPeeringAttachment"] == 1
+    assert succeeded["CreateTransitGatewayRoute"] == len(ROUTED_TO_ACTIVE | ROUTED_TO_PASSIVE)
+    harness(local_aws.endpoint, "DELETE", "faults")
+    assert [p["TransitGatewayAttachmentId"] for p in live_peerings(local_aws)] == [run.output["attachmentId"]]
+    assert_routed_via(local_aws, run.output["attachmentId"])
+
+
 # --- every entry point ---------------------------------------------------------------------
 
 SCHEDULED_EVENT = {
