@@ -50,6 +50,15 @@ class _ApiBackends:
         return key in self._backends
 
 
+def _replace(cls: Any, new_name: str, old_id: str, cloudformation_json: Any, account_id: str,
+             region_name: str) -> Any:
+    """A renamed resource is a replacement, as in CloudFormation: create the new one, then delete
+    the old."""
+    new_resource = cls.create_from_cloudformation_json(new_name, cloudformation_json, account_id, region_name)
+    cls.delete_from_cloudformation_json(old_id, cloudformation_json, account_id, region_name)
+    return new_resource
+
+
 def stack_state_machines_reach_the_api() -> None:
     """Gap: with the Step Functions interpreter on, the API reads and runs the
     state machines of `stepfunctions_parser_backends`, but a stack creates,
@@ -222,14 +231,8 @@ def state_machine_definition_sources() -> None:
     ) -> Any:
         properties = cloudformation_json.get("Properties", {})
         name = properties.get("StateMachineName", original_resource.name)
-        if name != original_resource.name:  # Replacement
-            new_resource = cls.create_from_cloudformation_json(
-                name, cloudformation_json, account_id, region_name
-            )
-            cls.delete_from_cloudformation_json(
-                original_resource.arn, cloudformation_json, account_id, region_name
-            )
-            return new_resource
+        if name != original_resource.name:
+            return _replace(cls, name, original_resource.arn, cloudformation_json, account_id, region_name)
         config = configuration(properties, account_id, region_name)
         backend = models.stepfunctions_backends[account_id][region_name]
         state_machine = backend.update_state_machine(
@@ -875,14 +878,8 @@ def stack_roles_keep_their_policies() -> None:
     ) -> Any:
         properties = cloudformation_json["Properties"]
         name = properties.get("RoleName", original_resource.name)
-        if name != original_resource.name:  # Replacement
-            new_role = cls.create_from_cloudformation_json(
-                name, cloudformation_json, account_id, region_name
-            )
-            cls.delete_from_cloudformation_json(
-                original_resource.name, cloudformation_json, account_id, region_name
-            )
-            return new_role
+        if name != original_resource.name:
+            return _replace(cls, name, original_resource.name, cloudformation_json, account_id, region_name)
         backend = iam_backends[account_id][get_partition(region_name)]
         role = backend.update_role(
             name, properties.get("Description", ""), properties.get("MaxSessionDuration", 3600)
