@@ -14,6 +14,10 @@ ensure_python_env
 ensure_checkov
 ensure_node_tools
 export TGW_PEERING_PYTHON="$VENV/bin/python"
+# The tests append what they measured here; the end of this script prints it as a table.
+export TGW_PEERING_RELIABILITY_LOG="$ROOT/dist/reliability/results.jsonl"
+mkdir -p "$(dirname "$TGW_PEERING_RELIABILITY_LOG")"
+: >"$TGW_PEERING_RELIABILITY_LOG"
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
@@ -39,3 +43,7 @@ export TGW_PEERING_LAMBDA_BIN_DIR="$CARGO_TARGET_DIR/debug"
 
 say "emulator harness and stack tests (pytest)"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/emulator tests/stack
+
+say "reliability figures from this run (docs/reliability.md is a copy of dist/reliability/reliability.md)"
+"$VENV/bin/python" scripts/lib/reliability_report.py "$TGW_PEERING_RELIABILITY_LOG" \
+  --out dist/reliability/reliability.md

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 use tgw_peering_integration::{
-    invoke, pairs, run_to_completion, Emulator, Function, Net, Tgw, ACTIVE, PASSIVE,
+    invoke, pairs, record, run_to_completion, Emulator, Function, Net, Tgw, ACTIVE, PASSIVE,
 };
 
 /// Two Regions with one transit gateway each.
@@ -431,6 +431,7 @@ async fn given_bad_input_then_each_gets_its_error_type_naming_the_field_and_noth
         ),
     ];
     assert!(cases.len() >= 25);
+    let runs = cases.len() + 2;
     w.emulator.reset_calls();
 
     for (input, error_type, field) in cases {
@@ -455,11 +456,12 @@ async fn given_bad_input_then_each_gets_its_error_type_naming_the_field_and_noth
         assert_eq!(err.error_type, "InvalidInput");
         assert!(err.error_message.contains(field), "{}", err.error_message);
     }
-    assert_eq!(
-        w.emulator.calls().mutating(),
-        Default::default(),
-        "bad input changes nothing"
+    let mutating: u64 = w.emulator.calls().mutating().values().sum();
+    record(
+        "malformed input: types, nulls, Regions, injection, unicode, oversize, 1 MB, envelopes, foreign route tables",
+        json!({"runs": runs, "mutatingCalls": mutating, "outcome": "each a typed error naming the field"}),
     );
+    assert_eq!(mutating, 0, "bad input changes nothing");
 }
 
 #[tokio::test]
@@ -530,6 +532,11 @@ async fn given_duplicate_peerings_left_by_a_race_then_peer_keeps_the_oldest_and_
     let mut expected = vec![oldest, foreign_younger];
     expected.sort();
     assert_eq!(live, expected, "the foreign duplicate survives; ours is deleted");
+    record(
+        "duplicate peerings left by an earlier race, one of them foreign",
+        json!({"runs": 1, "peeringCreates": 0, "foreignLost": 0, "deletedOwnDuplicates": 1,
+               "outcome": "the oldest is kept; only the tool's own younger duplicate is deleted"}),
+    );
     assert_eq!(
         w.emulator.calls().mutating(),
         [
@@ -575,6 +582,12 @@ async fn given_two_runs_racing_to_create_then_exactly_one_peering_survives_and_b
         1,
         "exactly one run deleted exactly one duplicate: {first} {second}"
     );
+    record(
+        "two peer calls race, both see no attachment",
+        json!({"runs": 2, "peeringCreates": 2, "peeringsLive": w.active.live_peerings().await.len(),
+               "duplicated": 0, "deletedOwnDuplicates": removed.len(),
+               "outcome": "one survivor (oldest, then smallest id); both report it"}),
+    );
 }
 
 #[tokio::test]
@@ -614,6 +627,13 @@ async fn given_modify_routes_dies_after_creating_some_routes_when_it_runs_again_
         ["10.1.0.0/16", "10.2.0.0/16"]
     );
     assert_eq!(w.passive.routes(&w.passive_tgw.route_table_id).await.len(), 2);
+    record(
+        "modify-routes dies after part of its routes (connection dropped)",
+        json!({"runs": 2, "routesWanted": 3,
+               "routesInTables": w.active.routes(&w.active_tgw.route_table_id).await.len()
+                   + w.passive.routes(&w.passive_tgw.route_table_id).await.len(),
+               "duplicated": 0, "outcome": "the re-run creates only the missing routes, no error"}),
+    );
 }
 
 #[tokio::test]

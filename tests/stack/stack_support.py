@@ -68,6 +68,15 @@ def harness(endpoint: str, method: str, path: str, body: dict | None = None) -> 
         return json.load(response)
 
 
+def record(scenario: str, **figures) -> None:
+    """Appends one scenario's measured outcome to $TGW_PEERING_RELIABILITY_LOG (JSON lines), which
+    scripts/test.sh turns into the reliability table. Without the variable nothing is written."""
+    path = os.environ.get("TGW_PEERING_RELIABILITY_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(json.dumps({"scenario": scenario, "suite": "stack", **figures}) + "\n")
+
+
 @dataclass
 class LocalAws:
     """One clean local AWS account per test, with the demo network seeded and a code bucket."""
@@ -105,10 +114,17 @@ class LocalAws:
 
     def run(self, execution_input: object = None, raw_input: str | None = None) -> "Execution":
         """Starts an execution and waits until it finishes."""
-        sfn = self.client("stepfunctions")
+        return self.wait(self.start(execution_input, raw_input))
+
+    def start(self, execution_input: object = None, raw_input: str | None = None) -> str:
+        """Starts an execution and returns its ARN without waiting."""
         payload = raw_input if raw_input is not None else json.dumps(execution_input or {})
-        arn = sfn.start_execution(stateMachineArn=self.outputs()["StateMachineArn"],
-                                  input=payload)["executionArn"]
+        return self.client("stepfunctions").start_execution(
+            stateMachineArn=self.outputs()["StateMachineArn"], input=payload)["executionArn"]
+
+    def wait(self, arn: str) -> "Execution":
+        """Waits until the execution finishes and reads its history."""
+        sfn = self.client("stepfunctions")
         deadline = time.monotonic() + 180
         while True:
             described = sfn.describe_execution(executionArn=arn)

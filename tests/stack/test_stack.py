@@ -8,7 +8,7 @@ import re
 import subprocess
 
 import pytest
-from stack_support import ACTIVE, DEFINITION, PASSIVE, ROOT, STACK, TEMPLATE, LocalAws, harness
+from stack_support import ACTIVE, DEFINITION, PASSIVE, ROOT, STACK, TEMPLATE, LocalAws, harness, record
 import lambda_runner  # noqa: E402  (stack_support puts tests/emulator on the path)
 
 # The demo network (scripts/lib/seed_demo.py): each side routes the other side's tagged VPCs.
@@ -218,7 +218,12 @@ def test_with_30_percent_of_ec2_calls_throttled_a_full_run_converges_with_nothin
     assert succeeded["CreateTransitGatewayPeeringAttachment"] == 1
     assert succeeded["CreateTransitGatewayRoute"] == len(ROUTED_TO_ACTIVE | ROUTED_TO_PASSIVE)
     harness(local_aws.endpoint, "DELETE", "faults")
-    assert [p["TransitGatewayAttachmentId"] for p in live_peerings(local_aws)] == [run.output["attachmentId"]]
+    live = [p["TransitGatewayAttachmentId"] for p in live_peerings(local_aws)]
+    record("30% of EC2 calls throttled (RequestLimitExceeded), peering pending 4 polls", runs=1,
+           peeringCreates=succeeded["CreateTransitGatewayPeeringAttachment"], peeringsLive=len(live),
+           routeCreates=succeeded["CreateTransitGatewayRoute"], duplicated=max(0, len(live) - 1),
+           outcome=f"converged; {sum(calls['throttled'].values())} calls throttled")
+    assert live == [run.output["attachmentId"]]
     assert_routed_via(local_aws, run.output["attachmentId"])
 
 

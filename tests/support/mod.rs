@@ -494,6 +494,25 @@ impl Net {
     }
 }
 
+/// Appends one scenario's measured outcome to `$TGW_PEERING_RELIABILITY_LOG` (JSON lines), which
+/// scripts/test.sh turns into the reliability table. Without the variable nothing is written.
+pub fn record(scenario: &str, figures: Value) {
+    let Some(path) = std::env::var_os("TGW_PEERING_RELIABILITY_LOG") else {
+        return;
+    };
+    let mut line = json!({"scenario": scenario, "suite": "emulator"});
+    if let (Some(line), Some(figures)) = (line.as_object_mut(), figures.as_object()) {
+        line.extend(figures.clone());
+    }
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap_or_else(|err| panic!("cannot open {}: {err}", PathBuf::from(&path).display()));
+    // One write per line, so concurrent tests' lines never interleave.
+    std::io::Write::write_all(&mut log, format!("{line}\n").as_bytes()).expect("reliability log is writable");
+}
+
 /// Owned pairs from string literals, for comparing route lists.
 pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = items
