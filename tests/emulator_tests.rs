@@ -629,8 +629,7 @@ async fn given_modify_routes_dies_after_creating_some_routes_when_it_runs_again_
     assert_eq!(w.passive.routes(&w.passive_tgw.route_table_id).await.len(), 2);
     record(
         "modify-routes dies after part of its routes (connection dropped)",
-        json!({"runs": 2, "routesWanted": 3,
-               "routesInTables": w.active.routes(&w.active_tgw.route_table_id).await.len()
+        json!({"runs": 2, "routeCreates": w.active.routes(&w.active_tgw.route_table_id).await.len()
                    + w.passive.routes(&w.passive_tgw.route_table_id).await.len(),
                "duplicated": 0, "outcome": "the re-run creates only the missing routes, no error"}),
     );

@@ -43,6 +43,25 @@ by a test that also asserts on it, so a run that printed different figures would
   gone or changed afterwards.
 - **duplicated**: live peerings beyond one, after the scenario.
 - "–": the scenario does not measure that figure.
+
+## Security checks (also under `scripts/test.sh`)
+
+- **Least privilege.** `cloudformation/function-permissions.json` is the one list of EC2 actions per
+  function. `tests/permissions.rs` runs every path of each function on the emulator and asserts that
+  the actions called are exactly that list; `tests/stack/test_template.py` asserts that each role
+  grants exactly those actions, no `*` action, mutating actions scoped to the account and the stack's
+  Regions, creates only with the managed-by request tag and deletes only with the managed-by resource
+  tag.
+- **Template linters.** cfn-lint with no errors or warnings; checkov with each skip justified in the
+  template's Metadata.
+- **No credentials in logs.** A stack test runs the functions with distinctive stand-in credentials
+  and session token and greps every captured log line for them.
+- **Dependency advisories: not checked here.** `cargo audit` and `cargo deny` need the RustSec
+  advisory database, which is a GitHub repository; this project's machines reach only crates.io,
+  PyPI, npm and Debian, and no mirror of the database is published there. Run
+  `cargo audit` (or `cargo deny check advisories`) where GitHub is reachable.
+
+## Figures
 """
 
 
