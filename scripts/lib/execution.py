@@ -34,9 +34,13 @@ def describe_state(event: dict) -> str | None:
         output = json.loads(details.get("output") or "{}")
         peering = output.get("peering", output)
         if isinstance(peering, dict) and "routes" in peering:
-            created = sum(len(side.get("created", [])) for side in peering["routes"].values())
-            conflicts = sum(len(side.get("conflicts", [])) for side in peering["routes"].values())
-            return f"  {details['name']}: {created} routes created, {conflicts} conflicts"
+            routes = peering["routes"]
+            sides = [routes.get(side, {}) for side in ("active", "passive")]
+            created = sum(count(side, "created") for side in sides)
+            conflicts = sum(count(side, "conflicts") for side in sides)
+            remaining = sum(count(side, "remaining") for side in sides)
+            more = f", {remaining} to go in the next pass" if remaining else ""
+            return f"  {details['name']}: {created} routes created, {conflicts} conflicts{more}"
         if isinstance(peering, dict) and "status" in peering:
             passive = peering.get("passiveStatus")
             extra = f", passive side {passive}" if passive else ""
@@ -45,6 +49,18 @@ def describe_state(event: dict) -> str | None:
         details = event.get("lambdaFunctionFailedEventDetails") or event.get("taskFailedEventDetails") or {}
         return f"  failed: {details.get('error', '?')}"
     return None
+
+
+def count(report: dict, name: str) -> int:
+    """A side report's exact count; its lists stop at a cap on large plans."""
+    return report.get("counts", {}).get(name, len(report.get(name, [])))
+
+
+def listing(report: dict, name: str, cidrs: list[str]) -> str:
+    if not cidrs:
+        return "-"
+    more = count(report, name) - len(cidrs)
+    return ", ".join(cidrs) + (f" … and {more} more" if more > 0 else "")
 
 
 def follow(sfn, execution_arn: str, poll_seconds: float) -> dict:
@@ -76,13 +92,15 @@ def print_summary(execution: dict) -> None:
     print(f"SUCCEEDED in {elapsed:.1f}s: peering attachment {output.get('attachmentId')} "
           f"({', '.join(flags) or 'reused'}) is {output.get('status')}")
     routes = output.get("routes", {})
+    if routes.get("passes", 1) > 1:
+        print(f"  routes written in {routes['passes']} passes of modify-routes")
     for side, region_field in (("active", "activeRegion"), ("passive", "passiveRegion")):
         report = routes.get(side, {})
         conflicts = [f"{c['cidr']} (to {c['target']})" for c in report.get("conflicts", [])]
         print(f"  {side:7} {output.get(region_field)} {report.get('routeTableId')}")
         for label, cidrs in (("created", report.get("created", [])), ("present", report.get("present", [])),
                              ("conflicts", conflicts)):
-            print(f"    {label:9} {', '.join(cidrs) if cidrs else '-'}")
+            print(f"    {label:9} {listing(report, label, cidrs)}")
     for warning in output.get("warnings", []):
         print(f"  warning: {warning}")
 

@@ -56,10 +56,14 @@ by a test that also asserts on it, so a run that printed different figures would
   template's Metadata.
 - **No credentials in logs.** A stack test runs the functions with distinctive stand-in credentials
   and session token and greps every captured log line for them.
-- **Dependency advisories: not checked here.** `cargo audit` and `cargo deny` need the RustSec
-  advisory database, which is a GitHub repository; this project's machines reach only crates.io,
-  PyPI, npm and Debian, and no mirror of the database is published there. Run
-  `cargo audit` (or `cargo deny check advisories`) where GitHub is reachable.
+- **Dependencies.** `cargo deny check licenses bans sources` (configured in `deny.toml`): every
+  crate comes from crates.io, under a permissive licence on the allow list, with no wildcard
+  versions.
+- **Dependency advisories: not checked here.** `cargo audit` and `cargo deny check advisories` need
+  the RustSec advisory database, which is a GitHub repository; this project's machines reach only
+  crates.io, PyPI, npm and Debian, and no copy of the database is published there. No advisory has
+  been accepted, because none could be read. Run `cargo deny check advisories` (it uses
+  `deny.toml`) or `cargo audit` where GitHub is reachable, before a release.
 
 ## Figures
 """

@@ -15,10 +15,13 @@ DEMO = {
 }
 
 
-def seed_region(ec2, region: str, layout: dict, tag_key: str) -> None:
-    tgw = ec2.create_transit_gateway(Description="tgw-peering demo")["TransitGateway"]
-    tgw_id = tgw["TransitGatewayId"]
-    print(f"  {region}: transit gateway {tgw_id}, route table {tgw['Options']['AssociationDefaultRouteTableId']}")
+def seed_region(ec2, region: str, layout: dict, tag_key: str, transit_gateway_id: str | None = None) -> None:
+    """Seeds `layout` into `region`, on a new transit gateway unless `transit_gateway_id` names one."""
+    tgw_id = transit_gateway_id
+    if tgw_id is None:
+        tgw = ec2.create_transit_gateway(Description="tgw-peering demo")["TransitGateway"]
+        tgw_id = tgw["TransitGatewayId"]
+        print(f"  {region}: transit gateway {tgw_id}, route table {tgw['Options']['AssociationDefaultRouteTableId']}")
     for cidr in layout["tagged"]:
         vpc = ec2.create_vpc(
             CidrBlock=cidr,

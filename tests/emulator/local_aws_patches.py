@@ -1059,7 +1059,18 @@ def events_start_state_machine_targets() -> None:
     Rule.send_to_targets = send_to_targets
 
 
+def runtime_deadline_is_an_epoch_date() -> None:
+    """Lambda's runtime API gives each invocation its deadline as the date the function times out,
+    in Unix milliseconds (`Lambda-Runtime-Deadline-Ms`); cargo-lambda's emulator sends 600000.
+    The runner then puts a proxy that sets the real date between the functions and cargo-lambda
+    (runtime_deadline.py), so modify-routes' stop-before-the-deadline logic runs locally."""
+    import lambda_runner
+
+    lambda_runner.FIX_RUNTIME_DEADLINE = True
+
+
 PATCHES = (
+    runtime_deadline_is_an_epoch_date,
     stack_state_machines_reach_the_api,
     state_machine_get_att,
     state_machine_definition_sources,

@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 from stack_support import ACTIVE, DEFINITION, PASSIVE, ROOT, STACK, TEMPLATE, LocalAws, harness, record
+import seed_demo  # noqa: E402  (stack_support puts scripts/lib on the path)
 import lambda_runner  # noqa: E402  (stack_support puts tests/emulator on the path)
 
 # The demo network (scripts/lib/seed_demo.py): each side routes the other side's tagged VPCs.
@@ -225,6 +226,49 @@ def test_with_30_percent_of_ec2_calls_throttled_a_full_run_converges_with_nothin
            outcome=f"converged; {sum(calls['throttled'].values())} calls throttled")
     assert live == [run.output["attachmentId"]]
     assert_routed_via(local_aws, run.output["attachmentId"])
+
+
+def test_a_plan_too_large_for_one_invocation_is_finished_by_calling_modify_routes_again(local_aws):
+    extra = [f"10.{100 + i}.0.0/16" for i in range(20)]
+    seed_demo.seed_region(local_aws.client("ec2", PASSIVE), PASSIVE, {"tagged": extra, "untagged": "10.99.0.0/16"},
+                          "addToTransitGateway", transit_gateway_id=passive_transit_gateway(local_aws))
+    local_aws.deploy()
+    # The deadline scaled down: 3 s an invocation, no write started in its last 1.5 s, and 8 writes
+    # a second one at a time, so the 21 routes for the active side need at least two invocations.
+    lam = local_aws.client("lambda")
+    name = stack_resource(local_aws, "ModifyRoutesFunction")
+    variables = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    lam.update_function_configuration(FunctionName=name, Timeout=3, Environment={"Variables": {
+        **variables, "DEADLINE_MARGIN_SECONDS": "1.5", "ROUTE_WRITES_PER_SECOND": "8", "ROUTE_WRITE_BURST": "1"}})
+
+    run = local_aws.run({})
+
+    assert run.status == "SUCCEEDED", run.described
+    passes = run.entered("ModifyRoutes")
+    assert len(passes) >= 2, run.entered()
+    assert [o["peering"]["routes"]["complete"] for o in run.task_outputs("ModifyRoutes")] == (
+        [False] * (len(passes) - 1) + [True])
+    routes = run.output["routes"]
+    assert routes["passes"] == len(passes)
+    assert set(routes["active"]["created"]) == ROUTED_TO_ACTIVE | set(extra)
+    assert routes["active"]["counts"] == {"created": 21, "present": 0, "conflicts": 0, "remaining": 0}
+    creates = harness(local_aws.endpoint, "GET", "calls")["total"]["CreateTransitGatewayRoute"]
+    assert creates == 21 + len(ROUTED_TO_PASSIVE), "each route created once; none refused as already there"
+    attachment = run.output["attachmentId"]
+    assert local_aws.static_routes(ACTIVE) == {cidr: attachment for cidr in ROUTED_TO_ACTIVE | set(extra)}
+    record("a plan larger than one invocation, through the state machine (deadline scaled down)",
+           runs=len(passes), routeCreates=creates, duplicated=0,
+           outcome=f"ModifyRoutes ran {len(passes)} times; each route created once")
+
+
+def passive_transit_gateway(local_aws: LocalAws) -> str:
+    gateways = local_aws.client("ec2", PASSIVE).describe_transit_gateways()["TransitGateways"]
+    return gateways[0]["TransitGatewayId"]
+
+
+def stack_resource(local_aws: LocalAws, logical_id: str) -> str:
+    resources = local_aws.client("cloudformation").describe_stack_resources(StackName=STACK)["StackResources"]
+    return next(r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == logical_id)
 
 
 # --- every entry point ---------------------------------------------------------------------

@@ -216,7 +216,32 @@ pub enum Function {
 /// Invokes a function through its Lambda handler and returns what the runtime would send back:
 /// the output, or the `errorType`/`errorMessage` pair.
 pub async fn invoke(context: &Context, function: Function, input: Value) -> Result<Value, Diagnostic> {
-    let event = LambdaEvent::new(input, lambda_runtime::Context::default());
+    invoke_with_deadline(context, function, input, lambda_runtime::Context::default()).await
+}
+
+/// Invokes a function as Lambda would with `time_left` before the invocation's deadline.
+pub async fn invoke_with_time_left(
+    context: &Context,
+    function: Function,
+    input: Value,
+    time_left: Duration,
+) -> Result<Value, Diagnostic> {
+    let mut lambda = lambda_runtime::Context::default();
+    let deadline = std::time::SystemTime::now() + time_left;
+    lambda.deadline = deadline
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64;
+    invoke_with_deadline(context, function, input, lambda).await
+}
+
+async fn invoke_with_deadline(
+    context: &Context,
+    function: Function,
+    input: Value,
+    lambda: lambda_runtime::Context,
+) -> Result<Value, Diagnostic> {
+    let event = LambdaEvent::new(input, lambda);
     let result = match function {
         Function::Peer => tgw_peering::handler::peer(context, event).await,
         Function::GetStatus => tgw_peering::handler::get_status(context, event).await,

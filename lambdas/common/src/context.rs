@@ -2,11 +2,15 @@
 //! client per Region.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tracing::warn;
 
 use crate::request::Defaults;
 
@@ -20,11 +24,87 @@ const DEFAULT_MAX_ATTEMPTS: u32 = 6;
 /// before it picks the survivor, so all runs pick the same one.
 pub const RACE_SETTLE: Duration = Duration::from_secs(3);
 
+/// One SDK attempt may take this long before it is abandoned and retried. Without a limit a
+/// stalled connection would hold the function until Lambda kills it, with nothing reported.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How `modify-routes` writes routes: its pace in each Region, how many writes it keeps in
+/// flight, and how long before the Lambda deadline it stops starting new ones.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RouteWrites {
+    /// Sustained route creates per second per Region. EC2 refills its bucket for mutating
+    /// actions at 5 per second per account and Region; writing faster only buys throttling.
+    pub per_second: f64,
+    /// Creates that may go out at once before the pace applies. EC2's mutating bucket holds 50;
+    /// taking less of it leaves room for everything else in the account.
+    pub burst: NonZeroU32,
+    /// Creates in flight at once, so that EC2's latency does not slow the pace.
+    pub in_flight: usize,
+    /// No create starts once the deadline is this close: enough for one create with all its
+    /// retries, and for the answer to go back.
+    pub deadline_margin: Duration,
+}
+
+impl Default for RouteWrites {
+    fn default() -> Self {
+        Self {
+            per_second: 5.0,
+            burst: NonZeroU32::new(20).expect("non-zero"),
+            in_flight: 4,
+            deadline_margin: Duration::from_secs(45),
+        }
+    }
+}
+
+impl RouteWrites {
+    /// Reads `ROUTE_WRITES_PER_SECOND`, `ROUTE_WRITE_BURST`, `ROUTE_WRITES_IN_FLIGHT` and
+    /// `DEADLINE_MARGIN_SECONDS`; an unset, empty or unusable value keeps the default (and an
+    /// unusable one is logged).
+    pub fn from_env() -> Self {
+        let defaults = Self::default();
+        Self {
+            per_second: env_number("ROUTE_WRITES_PER_SECOND", |v: f64| v.is_finite() && v > 0.0)
+                .unwrap_or(defaults.per_second),
+            burst: env_number("ROUTE_WRITE_BURST", |v: u32| v > 0)
+                .and_then(NonZeroU32::new)
+                .unwrap_or(defaults.burst),
+            in_flight: env_number("ROUTE_WRITES_IN_FLIGHT", |v: usize| (1..=64).contains(&v))
+                .unwrap_or(defaults.in_flight),
+            deadline_margin: env_number("DEADLINE_MARGIN_SECONDS", |v: f64| v.is_finite() && v >= 0.0)
+                .map(Duration::from_secs_f64)
+                .unwrap_or(defaults.deadline_margin),
+        }
+    }
+
+    fn limiter(&self) -> DefaultDirectRateLimiter {
+        let period = Duration::from_secs_f64(1.0 / self.per_second);
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
+            .allow_burst(self.burst);
+        RateLimiter::direct(quota)
+    }
+}
+
+fn env_number<T: std::str::FromStr + Copy>(name: &str, usable: impl Fn(T) -> bool) -> Option<T> {
+    let raw = std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())?;
+    match raw.trim().parse::<T>() {
+        Ok(value) if usable(value) => Some(value),
+        _ => {
+            warn!(action = "Configure", variable = name, value = %raw, "ignoring an unusable setting; using the default");
+            None
+        }
+    }
+}
+
 pub struct Context {
     sdk_config: SdkConfig,
     defaults: Defaults,
     race_settle: Duration,
+    route_writes: RouteWrites,
     clients: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
+    limiters: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
 }
 
 impl Context {
@@ -37,7 +117,13 @@ impl Context {
         if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() && std::env::var_os("AWS_RETRY_MODE").is_none() {
             loader = loader.retry_config(RetryConfig::standard().with_max_attempts(DEFAULT_MAX_ATTEMPTS));
         }
-        let context = Self::new(loader.load().await, Defaults::from_env());
+        loader = loader.timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        );
+        let context =
+            Self::new(loader.load().await, Defaults::from_env()).with_route_writes(RouteWrites::from_env());
         let regions = [
             context.defaults.active_region.clone(),
             context.defaults.passive_region.clone(),
@@ -54,8 +140,33 @@ impl Context {
             sdk_config,
             defaults,
             race_settle: RACE_SETTLE,
+            route_writes: RouteWrites::default(),
             clients: Mutex::new(HashMap::new()),
+            limiters: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Paces and bounds route writes by `writes` instead of the defaults.
+    pub fn with_route_writes(mut self, writes: RouteWrites) -> Self {
+        self.route_writes = writes;
+        self
+    }
+
+    pub fn route_writes(&self) -> RouteWrites {
+        self.route_writes
+    }
+
+    /// The pace of route writes in `region`, shared by every invocation of this process, so a
+    /// warm function that is called again does not start with a fresh burst.
+    pub fn route_write_limiter(&self, region: &str) -> Arc<DefaultDirectRateLimiter> {
+        let mut limiters = self
+            .limiters
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        limiters
+            .entry(region.to_owned())
+            .or_insert_with(|| Arc::new(self.route_writes.limiter()))
+            .clone()
     }
 
     /// Waits `settle` instead of [`RACE_SETTLE`] after creating a peering: for tests.

@@ -2,14 +2,25 @@
 //! logged. The binaries only wire these to the runtime.
 
 use std::future::Future;
+use std::time::{Duration, Instant, SystemTime};
 
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
-use tracing::{error, info, info_span, Instrument};
+use tracing::{error, info, info_span, warn, Instrument};
 
 use crate::context::Context;
 use crate::error::Result;
+use crate::routes::Budget;
+
+/// How long this invocation may still run, from the deadline Lambda gives it; `None` when the
+/// deadline is unset or already behind us (no real invocation starts past its deadline).
+pub fn time_left(lambda: &lambda_runtime::Context, now: SystemTime) -> Option<Duration> {
+    if lambda.deadline == 0 {
+        return None;
+    }
+    lambda.deadline().duration_since(now).ok()
+}
 
 async fn invoke<T, F>(function: &'static str, request_id: &str, work: F) -> Result<Value>
 where
@@ -55,10 +66,44 @@ pub async fn get_status(context: &Context, event: LambdaEvent<Value>) -> Result<
 }
 
 pub async fn modify_routes(context: &Context, event: LambdaEvent<Value>) -> Result<Value> {
+    let budget = match time_left(&event.context, SystemTime::now()) {
+        Some(left) => Budget::until(Instant::now() + left, context.route_writes().deadline_margin),
+        None => {
+            warn!(
+                action = "modify-routes",
+                deadline_ms = event.context.deadline,
+                "the invocation has no usable deadline; every planned route is written in this pass"
+            );
+            Budget::unlimited()
+        }
+    };
     invoke(
         "modify-routes",
         &event.context.request_id,
-        crate::routes::modify_routes(context, &event.payload),
+        crate::routes::modify_routes(context, &event.payload, budget),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_deadline_ms(deadline: u64) -> lambda_runtime::Context {
+        let mut context = lambda_runtime::Context::default();
+        context.deadline = deadline;
+        context
+    }
+
+    #[test]
+    fn time_left_is_the_distance_to_a_future_deadline_and_none_for_an_unset_or_past_one() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_000);
+        assert_eq!(
+            time_left(&with_deadline_ms(1_800_000_003_500), now),
+            Some(Duration::from_millis(3500))
+        );
+        assert_eq!(time_left(&with_deadline_ms(0), now), None, "unset");
+        // cargo-lambda's emulator sends a duration here, which reads as a date in 1970.
+        assert_eq!(time_left(&with_deadline_ms(600_000), now), None, "already past");
+    }
 }

@@ -11,6 +11,7 @@ pub mod handler;
 pub mod peer;
 pub mod peering;
 pub mod planner;
+pub mod report;
 pub mod request;
 pub mod routes;
 pub mod state;

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use ipnet::Ipv4Net;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A VPC as discovery sees it: its id, tags and associated IPv4 CIDR blocks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +38,7 @@ impl StaticRoute {
 }
 
 /// An existing exact route that sends a wanted CIDR somewhere else.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Conflict {
     pub cidr: Ipv4Net,

@@ -1,37 +1,54 @@
-//! `modify-routes`: read both sides once, plan, apply, report.
+//! `modify-routes`: read both sides once, plan, apply, report; stop before the Lambda deadline
+//! and let the state machine call again while routes remain.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
+use futures_util::stream::{self, StreamExt};
 use ipnet::Ipv4Net;
-use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, warn};
 
-use crate::context::Context;
+use crate::context::{Context, RouteWrites};
 use crate::ec2::{Ec2, StaticRoutes};
 use crate::error::{Error, Result};
 use crate::planner::{
     cidrs_of, classify, find_overlap, is_tagged, plan_routes, Conflict, RouteOutcome, RoutePlan, SourcedCidr,
     Vpc,
 };
+use crate::report::{PassOutcome, RoutesReport, SideReport};
 use crate::request::parse_peering_ref;
 use crate::state::Phase;
 use crate::status::check_joins_requested_gateways;
+use crate::validate::echo;
 
-/// What one side's route table got.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SideReport {
-    pub route_table_id: String,
-    pub created: Vec<Ipv4Net>,
-    pub present: Vec<Ipv4Net>,
-    pub conflicts: Vec<Conflict>,
+/// At most this many warnings are returned; the rest are counted in a last one. They are all
+/// logged.
+const MAX_WARNINGS: usize = 50;
+
+/// When a pass must stop starting route writes.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    stop_at: Option<Instant>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct RoutesReport {
-    pub active: SideReport,
-    pub passive: SideReport,
+impl Budget {
+    /// No deadline: every planned route is written in this pass.
+    pub fn unlimited() -> Self {
+        Self { stop_at: None }
+    }
+
+    /// Stops starting writes `margin` before `deadline`.
+    pub fn until(deadline: Instant, margin: std::time::Duration) -> Self {
+        Self {
+            stop_at: Some(deadline.checked_sub(margin).unwrap_or_else(Instant::now)),
+        }
+    }
+
+    fn allows_another_write(&self) -> bool {
+        self.stop_at.is_none_or(|stop_at| Instant::now() < stop_at)
+    }
 }
 
 /// One side as read from EC2: its tagged VPCs, which of them are attached, and its static routes.
@@ -91,23 +108,84 @@ impl Side {
         warnings
     }
 
-    async fn apply(&self, plan: RoutePlan, attachment_id: &str) -> Result<SideReport> {
-        let mut report = SideReport {
-            route_table_id: self.route_table_id.clone(),
-            created: Vec::new(),
+    /// Writes the planned creates at the Region's pace, a few at a time, until the plan is done
+    /// or the budget runs out. The first write always goes out, so every pass makes progress and
+    /// the state machine's loop ends. After an error no new write starts; those in flight finish.
+    async fn apply(
+        &self,
+        plan: RoutePlan,
+        attachment_id: &str,
+        context: &Context,
+        budget: Budget,
+    ) -> Result<PassOutcome> {
+        let RouteWrites { in_flight, .. } = context.route_writes();
+        let limiter = context.route_write_limiter(self.ec2.region());
+        let first_write_done = AtomicBool::new(false);
+        let halted = AtomicBool::new(false);
+        let may_start = || {
+            !halted.load(Ordering::SeqCst)
+                && (!first_write_done.load(Ordering::SeqCst) || budget.allows_another_write())
+        };
+        let results: Vec<(Ipv4Net, Option<Result<Applied>>)> = stream::iter(plan.create)
+            .map(|cidr| {
+                let limiter = &limiter;
+                let may_start = &may_start;
+                let first_write_done = &first_write_done;
+                let halted = &halted;
+                async move {
+                    if !may_start() {
+                        return (cidr, None);
+                    }
+                    limiter.until_ready().await;
+                    // The wait for the pace may have used up the budget.
+                    if first_write_done.swap(true, Ordering::SeqCst) && !budget.allows_another_write() {
+                        return (cidr, None);
+                    }
+                    if halted.load(Ordering::SeqCst) {
+                        return (cidr, None);
+                    }
+                    let result =
+                        create_planned_route(&self.ec2, &self.route_table_id, cidr, attachment_id).await;
+                    if result.is_err() {
+                        halted.store(true, Ordering::SeqCst);
+                    }
+                    (cidr, Some(result))
+                }
+            })
+            .buffer_unordered(in_flight.max(1))
+            .collect()
+            .await;
+
+        let mut outcome = PassOutcome {
             present: plan.present,
             conflicts: plan.conflicts,
+            ..PassOutcome::default()
         };
-        for cidr in plan.create {
-            match create_planned_route(&self.ec2, &self.route_table_id, cidr, attachment_id).await? {
-                Applied::Created => report.created.push(cidr),
-                Applied::FoundPresent => report.present.push(cidr),
-                Applied::FoundConflict { target } => report.conflicts.push(Conflict { cidr, target }),
+        let mut first_error: Option<(Ipv4Net, Error)> = None;
+        for (cidr, result) in results {
+            match result {
+                Some(Ok(Applied::Created)) => outcome.created.push(cidr),
+                Some(Ok(Applied::FoundPresent)) => outcome.present.push(cidr),
+                Some(Ok(Applied::FoundConflict { target })) => {
+                    outcome.conflicts.push(Conflict { cidr, target })
+                }
+                Some(Err(err)) => {
+                    // The lowest CIDR's error is reported, whatever order the writes finished in.
+                    if first_error.as_ref().is_none_or(|(first, _)| cidr < *first) {
+                        first_error = Some((cidr, err));
+                    }
+                }
+                None => outcome.remaining.push(cidr),
             }
         }
-        report.present.sort();
-        report.conflicts.sort_by_key(|conflict| conflict.cidr);
-        Ok(report)
+        if let Some((_, err)) = first_error {
+            return Err(err);
+        }
+        outcome.created.sort();
+        outcome.present.sort();
+        outcome.conflicts.sort_by_key(|conflict| conflict.cidr);
+        outcome.remaining.sort();
+        Ok(outcome)
     }
 }
 
@@ -147,8 +225,57 @@ pub async fn create_planned_route(
     }
 }
 
-pub async fn modify_routes(context: &Context, input: &Value) -> Result<Value> {
+/// The report of the earlier passes of this execution, if the input carries an unfinished one.
+fn earlier_report(input: &Value) -> Result<Option<RoutesReport>> {
+    let Some(routes) = input.get("routes") else {
+        return Ok(None);
+    };
+    if routes.get("complete") != Some(&Value::Bool(false)) {
+        // A finished report is from an earlier run; this one starts afresh.
+        return Ok(None);
+    }
+    serde_json::from_value(routes.clone()).map(Some).map_err(|err| {
+        Error::invalid(
+            "routes",
+            format!(
+                "is an unfinished report that cannot be read ({err}); pass modify-routes' own \
+                 output back unchanged, or leave `routes` out to start afresh"
+            ),
+        )
+    })
+}
+
+fn check_same_table(field: &str, earlier: &SideReport, route_table_id: &str) -> Result<()> {
+    if earlier.route_table_id == route_table_id {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        field,
+        format!(
+            "is {}, but the request routes through {route_table_id}; leave `routes` out to \
+             start afresh",
+            echo(&earlier.route_table_id)
+        ),
+    ))
+}
+
+/// Runs one pass: reads both sides, plans, writes what fits in `budget`, and reports the whole
+/// execution so far.
+pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> Result<Value> {
     let peering = parse_peering_ref(input)?;
+    let earlier = earlier_report(input)?;
+    if let Some(earlier) = &earlier {
+        check_same_table(
+            "routes.active.routeTableId",
+            &earlier.active,
+            &peering.request.active_route_table_id,
+        )?;
+        check_same_table(
+            "routes.passive.routeTableId",
+            &earlier.passive,
+            &peering.request.passive_route_table_id,
+        )?;
+    }
     let request = &peering.request;
     let attachment_id = peering.attachment_id.as_str();
     let active = Ec2::new(context.ec2(&request.active_region), &request.active_region);
@@ -228,29 +355,58 @@ pub async fn modify_routes(context: &Context, input: &Value) -> Result<Value> {
     let mut warnings = active_side.warnings(tag_key);
     warnings.extend(passive_side.warnings(tag_key));
     // A failure on one side must not cut the other side's writes short: both run to the end.
-    let (active_report, passive_report) = tokio::join!(
-        active_side.apply(active_plan, attachment_id),
-        passive_side.apply(passive_plan, attachment_id),
+    let (active_pass, passive_pass) = tokio::join!(
+        active_side.apply(active_plan, attachment_id, context, budget),
+        passive_side.apply(passive_plan, attachment_id, context, budget),
     );
-    let (active_report, passive_report) = (active_report?, passive_report?);
-    for (side, report) in [("active", &active_report), ("passive", &passive_report)] {
-        for conflict in &report.conflicts {
+    let (active_pass, passive_pass) = (active_pass?, passive_pass?);
+    for (side, pass, table) in [
+        ("active", &active_pass, &active_side.route_table_id),
+        ("passive", &passive_pass, &passive_side.route_table_id),
+    ] {
+        for conflict in &pass.conflicts {
             warnings.push(format!(
-                "{} in the {side} route table {} already goes to {}; left unchanged",
-                conflict.cidr, report.route_table_id, conflict.target
+                "{} in the {side} route table {table} already goes to {}; left unchanged",
+                conflict.cidr, conflict.target
             ));
         }
     }
     for warning in &warnings {
         warn!(action = "ModifyRoutes", attachment_id, warning = %warning);
     }
+    if warnings.len() > MAX_WARNINGS {
+        let more = warnings.len() - (MAX_WARNINGS - 1);
+        warnings.truncate(MAX_WARNINGS - 1);
+        warnings.push(format!(
+            "… and {more} more warnings; the function's log has them all"
+        ));
+    }
+
+    let routes = RoutesReport::after_pass(
+        earlier.as_ref(),
+        SideReport::after_pass(
+            &active_side.route_table_id,
+            earlier.as_ref().map(|e| &e.active),
+            active_pass,
+        ),
+        SideReport::after_pass(
+            &passive_side.route_table_id,
+            earlier.as_ref().map(|e| &e.passive),
+            passive_pass,
+        ),
+    );
+    info!(
+        action = "ModifyRoutes",
+        attachment_id,
+        pass = routes.passes,
+        complete = routes.complete,
+        active_remaining = routes.active.counts.remaining,
+        passive_remaining = routes.passive.counts.remaining,
+        "route pass finished"
+    );
 
     let mut output = input.clone();
     if let Some(object) = output.as_object_mut() {
-        let routes = RoutesReport {
-            active: active_report,
-            passive: passive_report,
-        };
         object.insert(
             "routes".to_owned(),
             serde_json::to_value(routes).unwrap_or(Value::Null),
@@ -261,4 +417,22 @@ pub async fn modify_routes(context: &Context, input: &Value) -> Result<Value> {
         );
     }
     Ok(output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn an_unlimited_budget_always_allows_a_write_and_a_spent_one_never_does() {
+        assert!(Budget::unlimited().allows_another_write());
+        let far = Instant::now() + Duration::from_secs(3600);
+        assert!(Budget::until(far, Duration::from_secs(60)).allows_another_write());
+        let near = Instant::now() + Duration::from_millis(50);
+        assert!(
+            !Budget::until(near, Duration::from_secs(1)).allows_another_write(),
+            "inside the margin"
+        );
+    }
 }

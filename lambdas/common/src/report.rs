@@ -1,0 +1,291 @@
+//! What `modify-routes` reports, and how the reports of several passes add up.
+//!
+//! A large plan (thousands of routes at EC2's write rate) takes longer than one Lambda invocation
+//! may run, so `modify-routes` stops before its deadline and the state machine calls it again.
+//! Each pass re-reads and re-plans; the report it returns carries the earlier passes forward, so
+//! the last pass describes the whole execution. Pure functions over plain data.
+
+use std::collections::BTreeSet;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use crate::planner::Conflict;
+
+/// At most this many CIDRs are listed in each list of a report; the counts are always exact.
+/// Step Functions caps a state's payload at 256 KiB, and a report passes through every later
+/// state: 10,000 routes listed in full would not fit.
+pub const MAX_LISTED: usize = 200;
+
+/// What one pass did to one route table, in full.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassOutcome {
+    /// Routes this pass created.
+    pub created: Vec<Ipv4Net>,
+    /// Wanted CIDRs the table already routes via the peering.
+    pub present: Vec<Ipv4Net>,
+    /// Wanted CIDRs routed elsewhere; left alone.
+    pub conflicts: Vec<Conflict>,
+    /// Planned creates this pass did not start, because its deadline was near.
+    pub remaining: Vec<Ipv4Net>,
+}
+
+/// Exact sizes of a side report's lists, which may be cut to [`MAX_LISTED`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub created: usize,
+    pub present: usize,
+    pub conflicts: usize,
+    pub remaining: usize,
+}
+
+/// What one side's route table got over the whole execution so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SideReport {
+    pub route_table_id: String,
+    /// Routes created by this execution, in address order.
+    pub created: Vec<Ipv4Net>,
+    /// Wanted CIDRs that were already routed via the peering before this execution.
+    pub present: Vec<Ipv4Net>,
+    pub conflicts: Vec<Conflict>,
+    /// Routes still to create; the state machine calls `modify-routes` again while any remain.
+    #[serde(default)]
+    pub remaining: Vec<Ipv4Net>,
+    #[serde(default)]
+    pub counts: Counts,
+}
+
+/// Both sides, and whether the plan is done.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutesReport {
+    pub active: SideReport,
+    pub passive: SideReport,
+    /// True when no planned route is left on either side.
+    pub complete: bool,
+    /// How many `modify-routes` invocations this execution took.
+    pub passes: u32,
+}
+
+fn listed<T: Clone>(items: &[T]) -> Vec<T> {
+    items.iter().take(MAX_LISTED).cloned().collect()
+}
+
+impl SideReport {
+    /// This pass's outcome on top of the earlier passes' report (`None` on the first pass).
+    ///
+    /// Routes the earlier passes created read as present now; they stay "created", because this
+    /// execution made them.
+    pub fn after_pass(route_table_id: &str, earlier: Option<&SideReport>, pass: PassOutcome) -> Self {
+        let earlier_created: BTreeSet<Ipv4Net> = earlier
+            .map(|report| report.created.iter().copied().collect())
+            .unwrap_or_default();
+        let earlier_count = earlier.map_or(0, |report| report.counts.created.max(report.created.len()));
+        // Earlier creates beyond the listing cap cannot be recognised by name. Each of them reads
+        // as present now, so they are taken off the count (the list may still name them).
+        let unlisted = earlier_count - earlier_created.len();
+
+        let mut created: Vec<Ipv4Net> = earlier_created
+            .iter()
+            .copied()
+            .chain(pass.created.iter().copied())
+            .collect();
+        created.sort();
+        created.dedup();
+
+        let present: Vec<Ipv4Net> = pass
+            .present
+            .iter()
+            .copied()
+            .filter(|cidr| !earlier_created.contains(cidr))
+            .collect();
+        let present_count = present.len().saturating_sub(unlisted);
+
+        Self {
+            route_table_id: route_table_id.to_owned(),
+            counts: Counts {
+                created: earlier_count + pass.created.len(),
+                present: present_count,
+                conflicts: pass.conflicts.len(),
+                remaining: pass.remaining.len(),
+            },
+            created: listed(&created),
+            present: listed(&present),
+            conflicts: listed(&pass.conflicts),
+            remaining: listed(&pass.remaining),
+        }
+    }
+}
+
+impl RoutesReport {
+    pub fn after_pass(earlier: Option<&RoutesReport>, active: SideReport, passive: SideReport) -> Self {
+        let complete = active.counts.remaining == 0 && passive.counts.remaining == 0;
+        Self {
+            active,
+            passive,
+            complete,
+            passes: earlier.map_or(0, |report| report.passes) + 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn net(s: &str) -> Ipv4Net {
+        s.parse().unwrap()
+    }
+
+    fn pass(created: &[&str], present: &[&str], remaining: &[&str]) -> PassOutcome {
+        PassOutcome {
+            created: created.iter().map(|s| net(s)).collect(),
+            present: present.iter().map(|s| net(s)).collect(),
+            conflicts: vec![],
+            remaining: remaining.iter().map(|s| net(s)).collect(),
+        }
+    }
+
+    #[test]
+    fn given_a_first_pass_then_the_report_is_that_pass() {
+        let report = SideReport::after_pass(
+            "tgw-rtb-1",
+            None,
+            pass(&["10.1.0.0/16"], &["10.2.0.0/16"], &["10.3.0.0/16"]),
+        );
+        assert_eq!(report.created, [net("10.1.0.0/16")]);
+        assert_eq!(report.present, [net("10.2.0.0/16")]);
+        assert_eq!(report.remaining, [net("10.3.0.0/16")]);
+        assert_eq!(
+            report.counts,
+            Counts {
+                created: 1,
+                present: 1,
+                conflicts: 0,
+                remaining: 1
+            }
+        );
+    }
+
+    #[test]
+    fn given_a_second_pass_then_routes_the_first_created_stay_created_not_present() {
+        let first = SideReport::after_pass(
+            "tgw-rtb-1",
+            None,
+            pass(&["10.1.0.0/16"], &["10.9.0.0/16"], &["10.3.0.0/16"]),
+        );
+        let second = SideReport::after_pass(
+            "tgw-rtb-1",
+            Some(&first),
+            pass(&["10.3.0.0/16"], &["10.1.0.0/16", "10.9.0.0/16"], &[]),
+        );
+        assert_eq!(second.created, [net("10.1.0.0/16"), net("10.3.0.0/16")]);
+        assert_eq!(second.present, [net("10.9.0.0/16")]);
+        assert!(second.remaining.is_empty());
+        assert_eq!(
+            (
+                second.counts.created,
+                second.counts.present,
+                second.counts.remaining
+            ),
+            (2, 1, 0)
+        );
+    }
+
+    #[test]
+    fn given_more_cidrs_than_the_listing_cap_then_lists_are_cut_and_counts_stay_exact() {
+        let many: Vec<Ipv4Net> = (0..(MAX_LISTED as u32 * 3))
+            .map(|i| Ipv4Net::new((0x0a00_0000 + (i << 8)).into(), 24).unwrap())
+            .collect();
+        let (first_half, second_half) = many.split_at(many.len() / 2);
+        let first = SideReport::after_pass(
+            "tgw-rtb-1",
+            None,
+            PassOutcome {
+                created: first_half.to_vec(),
+                remaining: second_half.to_vec(),
+                ..PassOutcome::default()
+            },
+        );
+        assert_eq!(first.created.len(), MAX_LISTED);
+        assert_eq!(
+            (first.counts.created, first.counts.remaining),
+            (first_half.len(), second_half.len())
+        );
+
+        let second = SideReport::after_pass(
+            "tgw-rtb-1",
+            Some(&first),
+            PassOutcome {
+                created: second_half.to_vec(),
+                present: first_half.to_vec(),
+                ..PassOutcome::default()
+            },
+        );
+        assert_eq!(second.counts.created, many.len());
+        assert_eq!(
+            second.counts.present, 0,
+            "every earlier create is recognised by its count"
+        );
+        assert_eq!(second.created.len(), MAX_LISTED);
+        assert!(second.remaining.is_empty());
+    }
+
+    #[test]
+    fn the_report_is_complete_only_when_neither_side_has_routes_remaining() {
+        let done = SideReport::default();
+        let left = SideReport {
+            counts: Counts {
+                remaining: 1,
+                ..Counts::default()
+            },
+            ..SideReport::default()
+        };
+        let first = RoutesReport::after_pass(None, done.clone(), left.clone());
+        assert!(!first.complete);
+        assert_eq!(first.passes, 1);
+        let second = RoutesReport::after_pass(Some(&first), done.clone(), done);
+        assert!(second.complete);
+        assert_eq!(second.passes, 2);
+    }
+
+    proptest! {
+        /// Splitting a plan's creates over any number of passes reports the same as one pass.
+        #[test]
+        fn any_split_into_passes_reports_the_same_as_one_pass(
+            wanted in proptest::collection::btree_set(any::<u32>().prop_map(|a| Ipv4Net::new(a.into(), 24).unwrap().trunc()), 0..60),
+            already in proptest::collection::vec(any::<bool>(), 60),
+            cuts in proptest::collection::vec(1usize..10, 0..8),
+        ) {
+            let wanted: Vec<Ipv4Net> = wanted.into_iter().collect();
+            let (present, to_create): (Vec<_>, Vec<_>) =
+                wanted.iter().enumerate().partition(|(i, _)| already[*i]);
+            let present: Vec<Ipv4Net> = present.into_iter().map(|(_, c)| *c).collect();
+            let to_create: Vec<Ipv4Net> = to_create.into_iter().map(|(_, c)| *c).collect();
+
+            let single = SideReport::after_pass("rtb", None, PassOutcome {
+                created: to_create.clone(), present: present.clone(), ..PassOutcome::default()
+            });
+
+            let mut report: Option<SideReport> = None;
+            let mut done: usize = 0;
+            for cut in cuts.iter().copied().chain(std::iter::once(usize::MAX)) {
+                let upto = done.saturating_add(cut).min(to_create.len());
+                let mut now_present: Vec<Ipv4Net> = present.iter().chain(&to_create[..done]).copied().collect();
+                now_present.sort();
+                let outcome = PassOutcome {
+                    created: to_create[done..upto].to_vec(),
+                    present: now_present,
+                    conflicts: vec![],
+                    remaining: to_create[upto..].to_vec(),
+                };
+                report = Some(SideReport::after_pass("rtb", report.as_ref(), outcome));
+                done = upto;
+                if done == to_create.len() { break; }
+            }
+            prop_assert_eq!(report.unwrap(), single);
+        }
+    }
+}
