@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tgw_peering::context::RouteWrites;
 use tgw_peering_integration::{
     invoke, invoke_with_time_left, pairs, record, run_to_completion, Emulator, Function, Net, Tgw, ACTIVE,
-    PASSIVE,
+    PASSIVE, RACE_SETTLE,
 };
 
 /// Two Regions with one transit gateway each.
@@ -567,25 +567,35 @@ async fn given_two_runs_racing_to_create_then_exactly_one_peering_survives_and_b
         invoke(&w.context, Function::Peer, json!({})),
     );
     let (first, second) = (first.unwrap(), second.unwrap());
-
     assert_eq!(
         w.emulator.calls().mutating()["CreateTransitGatewayPeeringAttachment"],
         2,
         "both runs created one"
     );
+    let first_pass = [first.clone(), second.clone()];
+
+    // As the state machine does after a create: SettleRace, then peer again with its own output.
+    tokio::time::sleep(RACE_SETTLE).await;
+    let (first, second) = tokio::join!(
+        invoke(&w.context, Function::Peer, first),
+        invoke(&w.context, Function::Peer, second),
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+
     assert_eq!(first["attachmentId"], second["attachmentId"]);
     assert_eq!(
         w.active.live_peerings().await,
         [first["attachmentId"].as_str().unwrap().to_owned()]
     );
-    let removed: Vec<&Value> = [&first, &second]
+    let removed: Vec<&Value> = first_pass
         .iter()
+        .chain([&first, &second])
         .flat_map(|o| o["removedDuplicates"].as_array().unwrap())
         .collect();
     assert_eq!(
         removed.len(),
         1,
-        "exactly one run deleted exactly one duplicate: {first} {second}"
+        "exactly one call deleted exactly one duplicate: {first_pass:?} {first} {second}"
     );
     record(
         "two peer calls race, both see no attachment",
@@ -948,4 +958,30 @@ async fn given_an_unfinished_report_that_cannot_be_continued_then_modify_routes_
         .unwrap();
     assert_eq!(output["routes"]["passes"], json!(1));
     assert_eq!(strings(&output["routes"]["active"]["created"]), ["10.20.0.0/16"]);
+}
+
+#[tokio::test]
+async fn given_peers_own_output_when_its_peering_was_deleted_meanwhile_then_peer_fails_and_creates_nothing() {
+    let w = world().await;
+    let first = invoke(&w.context, Function::Peer, json!({})).await.unwrap();
+    let attachment = first["attachmentId"].as_str().unwrap().to_owned();
+    w.active
+        .ec2
+        .delete_transit_gateway_peering_attachment()
+        .transit_gateway_attachment_id(&attachment)
+        .send()
+        .await
+        .unwrap();
+    w.emulator.reset_calls();
+
+    // The state machine's Settle pass: peer again, given its own output.
+    let err = invoke(&w.context, Function::Peer, first).await.unwrap_err();
+
+    assert_eq!(err.error_type, "PeeringFailed");
+    assert!(err.error_message.contains(&attachment), "{}", err.error_message);
+    assert_eq!(
+        w.emulator.calls().mutating(),
+        Default::default(),
+        "no second peering"
+    );
 }

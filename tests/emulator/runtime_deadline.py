@@ -16,6 +16,7 @@ the runner registered for the function (`set_timeout`).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import select
@@ -36,6 +37,8 @@ class DeadlineProxy:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self._timeouts: dict[str, float] = {}
+        # Upstream connections waiting in a long-poll `next`, per binary key.
+        self._waiting: dict[str, set[socket.socket]] = {}
         self._lock = threading.Lock()
         proxy = self
 
@@ -68,9 +71,25 @@ class DeadlineProxy:
         with self._lock:
             self._timeouts[key] = seconds
 
-    def _timeout_for(self, path: str) -> float | None:
+    def drop(self, key: str) -> None:
+        """Ends every `next` still waiting for binary `key`, once its process is gone. A direct
+        connection would close with the process; through the proxy, cargo-lambda could otherwise
+        hand the next invocation to a request nobody reads."""
+        with self._lock:
+            waiting = self._waiting.pop(key, set())
+        for sock in waiting:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    @staticmethod
+    def _key_of(path: str) -> str | None:
         parts = path.split("/")
-        key = parts[2] if len(parts) > 2 and parts[1] == ".rt" else None
+        return parts[2] if len(parts) > 2 and parts[1] == ".rt" else None
+
+    def _timeout_for(self, path: str) -> float | None:
+        key = self._key_of(path)
         with self._lock:
             return self._timeouts.get(key) if key else None
 
@@ -79,16 +98,25 @@ class DeadlineProxy:
         body = request.rfile.read(length) if length else None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
         upstream = http.client.HTTPConnection(HOST, self.upstream_port)
+        key = self._key_of(request.path)
+        waits = request.path.endswith(NEXT_SUFFIX) and key is not None
         try:
             upstream.request(request.command, request.path, body=body, headers=headers)
-            if request.path.endswith(NEXT_SUFFIX) and not _wait_for_answer(upstream, request.connection):
-                return  # the function process went away while it waited for an invocation
+            if waits:
+                with self._lock:
+                    self._waiting.setdefault(key, set()).add(upstream.sock)
+                if not _wait_for_answer(upstream, request.connection):
+                    return  # the function process went away while it waited for an invocation
             response = upstream.getresponse()
             payload = response.read()
         except OSError:
-            request.send_error(502, "cargo-lambda is unreachable")
+            with contextlib.suppress(OSError):
+                request.send_error(502, "cargo-lambda is unreachable")
             return
         finally:
+            if waits:
+                with self._lock:
+                    self._waiting.get(key, set()).discard(upstream.sock)
             upstream.close()
 
         request.send_response(response.status, response.reason)

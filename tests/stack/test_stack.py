@@ -15,6 +15,8 @@ import lambda_runner  # noqa: E402  (stack_support puts tests/emulator on the pa
 # The demo network (scripts/lib/seed_demo.py): each side routes the other side's tagged VPCs.
 ROUTED_TO_PASSIVE = {"10.1.0.0/16", "10.2.0.0/16"}  # active VPCs, routed in the passive table
 ROUTED_TO_ACTIVE = {"10.20.0.0/16"}  # passive VPCs, routed in the active table
+# Reads of the peering by peer's Settle pass after a create (one list in each Region).
+SETTLE_READS = 2
 
 
 def assert_routed_via(local_aws: LocalAws, attachment_id: str) -> None:
@@ -99,14 +101,16 @@ def test_a_second_execution_reuses_the_peering_and_creates_nothing(local_aws):
     assert set(second.output["routes"]["passive"]["present"]) == ROUTED_TO_PASSIVE
     assert local_aws.mutating_calls() == {}
     # A live peering goes straight to the routes, without waiting a poll interval.
-    assert second.entered() == ["Configure", "Peer", "AlreadyAvailable", "ModifyRoutes", "Done"]
+    assert second.entered() == ["Configure", "Peer", "JustCreated", "AlreadyAvailable", "ModifyRoutes",
+                                "MoreRoutes", "Done"]
 
 
 @pytest.mark.parametrize("pending_reads", [1, 3])
 def test_a_pending_peering_is_polled_until_available(local_aws, pending_reads):
     local_aws.deploy()
-    # Each GetStatus reads the attachment in both Regions: two reads per poll.
-    local_aws.peering_progression(pendingPolls=2 * pending_reads)
+    # Each GetStatus reads the attachment in both Regions: two reads per poll; so does the Settle
+    # pass of peer after the create.
+    local_aws.peering_progression(pendingPolls=2 * pending_reads + SETTLE_READS)
 
     run = local_aws.run({})
 
@@ -119,8 +123,8 @@ def test_a_pending_peering_is_polled_until_available(local_aws, pending_reads):
 
 def test_a_request_still_initiating_is_accepted_when_a_poll_sees_pending_acceptance(local_aws):
     local_aws.deploy()
-    # The first `peer` call and the first poll see the request still initiating.
-    local_aws.peering_progression(initiatingRequestPolls=4)
+    # The first `peer` call, its Settle pass and the first poll see the request still initiating.
+    local_aws.peering_progression(initiatingRequestPolls=4 + SETTLE_READS)
 
     run = local_aws.run({})
 

@@ -107,9 +107,7 @@ impl Emulator {
     }
 
     pub async fn context_with(&self, defaults: Defaults) -> Context {
-        // moto stamps CreationTime to the second, like EC2: a little over a second settles a race.
         Context::new(self.sdk_config().await, defaults)
-            .with_race_settle(std::time::Duration::from_millis(1200))
     }
 
     /// A plain EC2 client for seeding and inspecting the emulator.
@@ -250,10 +248,22 @@ async fn invoke_with_deadline(
     result.map_err(Diagnostic::from)
 }
 
-/// Runs the state machine's loop in-process: peer, then get-status until available (accepting
-/// via peer on pendingAcceptance), then modify-routes. Returns modify-routes' output.
+/// What the state machine's SettleRace state waits for after `peer` created a peering, scaled
+/// down: moto stamps CreationTime to the second, like EC2, and shows a create at once, so a
+/// little over a second lets every racing create show.
+pub const RACE_SETTLE: Duration = Duration::from_millis(1200);
+
+/// Runs the state machine's loop in-process: peer (and, after creating, SettleRace and peer
+/// again), then get-status until available (accepting via peer on pendingAcceptance), then
+/// modify-routes. Returns modify-routes' output.
 pub async fn run_to_completion(context: &Context, input: Value) -> Value {
     let mut state = invoke(context, Function::Peer, input).await.expect("peer");
+    if state["created"] == Value::Bool(true) {
+        tokio::time::sleep(RACE_SETTLE).await;
+        state = invoke(context, Function::Peer, state)
+            .await
+            .expect("peer (settle)");
+    }
     for _ in 0..50 {
         state = invoke(context, Function::GetStatus, state)
             .await

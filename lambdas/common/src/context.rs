@@ -18,12 +18,6 @@ use crate::request::Defaults;
 /// SDK's default of 3 gives up too soon for EC2's request-rate limits during bulk route writes.
 const DEFAULT_MAX_ATTEMPTS: u32 = 6;
 
-/// How long `peer` waits after creating a peering before it lists them again to settle a race.
-/// EC2 stamps CreationTime to the second, so two creates in one second tie; waiting longer than
-/// that, plus describe's eventual consistency, lets every racing run see every racing create
-/// before it picks the survivor, so all runs pick the same one.
-pub const RACE_SETTLE: Duration = Duration::from_secs(3);
-
 /// One SDK attempt may take this long before it is abandoned and retried. Without a limit a
 /// stalled connection would hold the function until Lambda kills it, with nothing reported.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -101,7 +95,6 @@ fn env_number<T: std::str::FromStr + Copy>(name: &str, usable: impl Fn(T) -> boo
 pub struct Context {
     sdk_config: SdkConfig,
     defaults: Defaults,
-    race_settle: Duration,
     route_writes: RouteWrites,
     clients: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
     limiters: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
@@ -139,7 +132,6 @@ impl Context {
         Self {
             sdk_config,
             defaults,
-            race_settle: RACE_SETTLE,
             route_writes: RouteWrites::default(),
             clients: Mutex::new(HashMap::new()),
             limiters: Mutex::new(HashMap::new()),
@@ -167,16 +159,6 @@ impl Context {
             .entry(region.to_owned())
             .or_insert_with(|| Arc::new(self.route_writes.limiter()))
             .clone()
-    }
-
-    /// Waits `settle` instead of [`RACE_SETTLE`] after creating a peering: for tests.
-    pub fn with_race_settle(mut self, settle: Duration) -> Self {
-        self.race_settle = settle;
-        self
-    }
-
-    pub fn race_settle(&self) -> Duration {
-        self.race_settle
     }
 
     /// Uses `client` for `region` instead of one built from the SDK configuration: for SDK-level

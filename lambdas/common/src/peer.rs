@@ -80,7 +80,21 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
         ),
     );
     let mut listed = active.peering_attachments().await?;
+    // The state machine's Settle and Accept passes hand peer its own output. If the peering it
+    // reported has died since, that is the execution's answer: creating another here would
+    // hide a rejection behind a fresh request.
+    let continues = input.get("attachmentId").and_then(Value::as_str);
     let created = if select_existing(&listed, ends.0, ends.1).is_none() {
+        if let Some(attachment_id) = continues {
+            let state = listed
+                .iter()
+                .find(|attachment| attachment.id == attachment_id)
+                .map_or_else(|| "absent".to_owned(), |attachment| attachment.state.to_string());
+            return Err(Error::PeeringFailed {
+                attachment_id: attachment_id.to_owned(),
+                state,
+            });
+        }
         let accepter = TgwEnd {
             transit_gateway_id: passive_tgw.id.clone(),
             region: resolved.passive_region.clone(),
@@ -89,11 +103,9 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
         let tags = creation_tags(&active_tgw.id, &passive_tgw.id);
         let ours = active.create_peering(&active_tgw.id, &accepter, &tags).await?;
         // CreateTransitGatewayPeeringAttachment has no idempotency token: a run that started at
-        // the same moment may have created one too. Wait until every racing create is visible,
-        // then read again, so that all the runs agree on one survivor.
-        info!(action = "Peer", region = %active.region(), attachment_id = %ours.id,
-              settle_ms = context.race_settle().as_millis() as u64, "waiting for racing creates to show");
-        tokio::time::sleep(context.race_settle()).await;
+        // the same moment may have created one too. Read again for any racer already visible.
+        // The rest are settled by the next call: the state machine waits (SettleRace) until
+        // every racing create shows, then calls peer again, and every run keeps the same one.
         listed = active.peering_attachments().await?;
         if !listed.iter().any(|attachment| attachment.id == ours.id) {
             listed.push(ours.clone());
