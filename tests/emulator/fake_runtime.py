@@ -7,8 +7,11 @@ like the real binaries, and does what each event asks:
     {"fake": "flaky", "failures": N, "errorType": "X"}
                                            error X for the first N such events this process sees, then answer
     {"fake": "sleep", "seconds": S}        sleep, then answer
+    {"fake": "ec2", "actions": [A, ...]}   call each EC2 action on $AWS_ENDPOINT_URL in its
+                                           Region (answers and errors ignored), then answer
     {"fake": "exit", "code": C}            exit with status C mid-invocation
-    anything else                          answer {"env": ..., "pid": ..., "event": <the event>}
+    anything else                          answer {"env": ..., "pid": ..., "event": <the event>,
+                                           "deadlineMs": <its Lambda-Runtime-Deadline-Ms header>}
 
 With FAKE_EXIT_AT_START=<code> in its environment it exits before asking for
 an invocation (a function whose initialisation fails). The tests copy it into
@@ -33,6 +36,7 @@ def main() -> None:
     while True:
         with urllib.request.urlopen(f"{base}/next") as resp:
             request_id = resp.headers["Lambda-Runtime-Aws-Request-Id"]
+            deadline_ms = resp.headers.get("Lambda-Runtime-Deadline-Ms")
             event = json.loads(resp.read() or b"{}")
         print(f"event {json.dumps(event)}", flush=True)
         action = event.get("fake") if isinstance(event, dict) else None
@@ -44,14 +48,36 @@ def main() -> None:
             error = event["errorType"]
         elif action == "sleep":
             time.sleep(event["seconds"])
+        elif action == "ec2":
+            for ec2_action in event["actions"]:
+                call_ec2(ec2_action)
         elif action == "exit":
             sys.exit(event["code"])
         if error:
             body = {"errorType": error, "errorMessage": f"fake {error}"}
             post(f"{base}/{request_id}/error", body)
         else:
-            answer = {"env": dict(os.environ), "pid": os.getpid(), "event": event}
+            answer = {"env": dict(os.environ), "pid": os.getpid(), "event": event, "deadlineMs": deadline_ms}
             post(f"{base}/{request_id}/response", answer)
+
+
+def call_ec2(action: str) -> None:
+    """One EC2 Query API call, with a credential scope naming this function's Region (the
+    harness counts calls per Region from it; moto does not check the signature)."""
+    scope = f"Credential={os.environ['AWS_ACCESS_KEY_ID']}/20240101/{os.environ['AWS_REGION']}/ec2/aws4_request"
+    request = urllib.request.Request(
+        os.environ["AWS_ENDPOINT_URL"] + "/",
+        data=f"Action={action}&Version=2016-11-15".encode(),
+        method="POST",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+            "Authorization": f"AWS4-HMAC-SHA256 {scope}, SignedHeaders=host, Signature=0",
+        },
+    )
+    try:
+        urllib.request.urlopen(request).close()
+    except OSError:  # an HTTP error answer (e.g. an injected fault) is fine: it was counted
+        pass
 
 
 def post(url: str, body: object) -> None:

@@ -43,6 +43,7 @@ _PEERING_FIELDS = {
     "pendingPolls": "pending_polls",
     "outcome": "outcome",
     "pendingAcceptancePolls": "pending_acceptance_polls",
+    "provisioningSeconds": "provisioning_seconds",
 }
 
 
@@ -544,7 +545,10 @@ class Harness:
         if unknown:
             raise BadRequest(f"unknown fields: {sorted(unknown)}")
         for key, value in args.items():
-            if key != "outcome" and (not _is_int(value) or value < 0):
+            if key == "provisioningSeconds":
+                if not _is_number(value) or value < 0:
+                    raise BadRequest(f'"{key}" must be a non-negative number')
+            elif key != "outcome" and (not _is_int(value) or value < 0):
                 raise BadRequest(f'"{key}" must be a non-negative integer')
         settings = patches.set_peering_progression(
             **{_PEERING_FIELDS[k]: v for k, v in args.items()}

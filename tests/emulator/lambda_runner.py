@@ -32,7 +32,9 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from runtime_deadline import DeadlineProxy
 
 # Lambda hands a function its role's temporary credentials. These stand-ins are distinctive, so
 # tests can search the functions' logs for them (credentials must never be logged).
@@ -46,6 +48,9 @@ HOST = "127.0.0.1"
 # Grace beyond the function's Timeout before an invoke times out: it covers the
 # local process start-up, which Lambda does not count against the Timeout.
 TIMEOUT_MARGIN_SECONDS = 1.0
+# Set by the patch local_aws_patches.runtime_deadline_is_an_epoch_date: the functions reach
+# cargo-lambda through runtime_deadline.DeadlineProxy, which gives them a real deadline.
+FIX_RUNTIME_DEADLINE = False
 # How long to wait for cargo-lambda to listen (it reads the project's metadata first).
 WATCH_START_SECONDS = 60.0
 
@@ -81,10 +86,16 @@ class LambdaRunner:
         self.endpoint_url = ""  # the moto server's URL, set once it listens
         self.watch_port = 0
         self._watch: subprocess.Popen | None = None
+        # The functions reach cargo-lambda's runtime API through this, which gives them the
+        # deadline Lambda would (see runtime_deadline.py).
+        self._deadlines: DeadlineProxy | None = None
         self._slots: dict[str, _Slot] = {}
         self._slots_lock = threading.Lock()
         self._invocations: list[dict[str, Any]] = []
         self._invocations_lock = threading.Lock()
+        # The harness's EC2 call counters (GET /_harness/calls), set by server.py, so that each
+        # invocation can report the calls counted while it ran.
+        self.ec2_calls: Callable[[], dict[str, Any]] | None = None
 
     # --- cargo-lambda --------------------------------------------------------
 
@@ -116,6 +127,9 @@ class LambdaRunner:
                 )
             try:
                 socket.create_connection((HOST, self.watch_port), timeout=0.5).close()
+                if FIX_RUNTIME_DEADLINE:
+                    self._deadlines = DeadlineProxy(self.watch_port)
+                    self._deadlines.start()
                 return
             except OSError:
                 if time.monotonic() > deadline:
@@ -125,6 +139,9 @@ class LambdaRunner:
 
     def stop(self) -> None:
         self.stop_functions()
+        if self._deadlines is not None:
+            self._deadlines.stop()
+            self._deadlines = None
         if self._watch is not None:
             _stop_process(self._watch)
             self._watch = None
@@ -146,7 +163,9 @@ class LambdaRunner:
         with self._invocations_lock:
             self._invocations.clear()
 
-    def _record(self, fn: Any, binary: Path, error_type: str | None) -> None:
+    def _record(
+        self, fn: Any, binary: Path, error_type: str | None, measured: dict[str, Any] | None = None
+    ) -> None:
         with self._invocations_lock:
             self._invocations.append(
                 {
@@ -154,6 +173,8 @@ class LambdaRunner:
                     "binary": str(binary),
                     "ok": error_type is None,
                     "errorType": error_type,
+                    **(measured or {"coldStart": False, "durationMs": None, "peakRssKiB": None,
+                                    "ec2Calls": None}),
                 }
             )
 
@@ -203,19 +224,37 @@ class LambdaRunner:
         with slot.lock:
             env = self.environment(fn, key)
             fingerprint = (binary, tuple(sorted(env.items())), _code_identity(fn))
-            if slot.fingerprint != fingerprint or slot.process is None or slot.process.poll() is not None:
+            calls_before = self.ec2_calls() if self.ec2_calls else None
+            cold = slot.fingerprint != fingerprint or slot.process is None or slot.process.poll() is not None
+            if cold:
                 self._stop_slot(slot)
+                if self._deadlines is not None:
+                    self._deadlines.drop(key)
+            # A cold invoke is timed from its process's start, as Lambda counts init and invoke.
+            started = time.monotonic()
+            if cold:
                 self._start_slot(slot, fn, binary, env, fingerprint)
             log_path = self.log_path(fn)
             log_start = log_path.stat().st_size if log_path.exists() else 0
             try:
+                if self._deadlines is not None:
+                    self._deadlines.set_timeout(key, float(fn.timeout))
                 payload = self._call(slot, key, body, float(fn.timeout))
                 error_type = None
             except FunctionError as e:
                 payload, error_type = e.payload(), e.error_type
+            measured = {
+                "coldStart": cold,
+                "durationMs": round((time.monotonic() - started) * 1000, 3),
+                "peakRssKiB": _peak_rss_kib(slot.process),
+                "ec2Calls": _calls_since(calls_before, self.ec2_calls()) if self.ec2_calls else None,
+            }
             logs = _read_from(log_path, log_start)
-        self._record(fn, binary, error_type)
+        self._record(fn, binary, error_type, measured)
         return payload, error_type, logs
+
+    def _runtime_api_port(self) -> int:
+        return self._deadlines.port if self._deadlines is not None else self.watch_port
 
     def log_path(self, fn: Any) -> Path:
         return self.log_dir / f"{fn.function_name}.log"
@@ -234,7 +273,7 @@ class LambdaRunner:
                 "AWS_LAMBDA_LOG_GROUP_NAME": logging_config.get("LogGroup")
                 or f"/aws/lambda/{fn.function_name}",
                 "_HANDLER": fn.handler or "",
-                "AWS_LAMBDA_RUNTIME_API": f"http://{HOST}:{self.watch_port}/.rt/{key}",
+                "AWS_LAMBDA_RUNTIME_API": f"http://{HOST}:{self._runtime_api_port()}/.rt/{key}",
                 "AWS_ACCESS_KEY_ID": FUNCTION_CREDENTIALS["AWS_ACCESS_KEY_ID"],
                 "AWS_SECRET_ACCESS_KEY": FUNCTION_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
                 "AWS_SESSION_TOKEN": FUNCTION_CREDENTIALS["AWS_SESSION_TOKEN"],
@@ -296,6 +335,8 @@ class LambdaRunner:
 
         def abandon() -> None:
             self._stop_slot(slot)
+            if self._deadlines is not None:
+                self._deadlines.drop(key)
             with contextlib.suppress(OSError, AttributeError):
                 connection.sock.shutdown(socket.SHUT_RDWR)  # wakes post() up
             done.wait(1)
@@ -367,6 +408,37 @@ class _Passthrough(FunctionError):
 def _code_identity(fn: Any) -> tuple:
     code = fn.code or {}
     return (code.get("S3Bucket"), code.get("S3Key"), getattr(fn, "code_sha_256", None))
+
+
+def _peak_rss_kib(process: subprocess.Popen | None) -> int | None:
+    """The process's peak resident set so far (VmHWM in /proc/PID/status), in KiB; None once it
+    has exited, or without /proc."""
+    if process is None or process.poll() is not None:
+        return None
+    try:
+        with open(f"/proc/{process.pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _calls_since(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The EC2 calls counted between two GET /_harness/calls snapshots: byRegion and throttled."""
+
+    def diff(now: dict[str, int], then: dict[str, int]) -> dict[str, int]:
+        return {a: n - then.get(a, 0) for a, n in now.items() if n - then.get(a, 0) > 0}
+
+    by_region = {
+        region: diff(actions, before["byRegion"].get(region, {}))
+        for region, actions in after["byRegion"].items()
+    }
+    return {
+        "byRegion": {region: actions for region, actions in by_region.items() if actions},
+        "throttled": diff(after["throttled"], before["throttled"]),
+    }
 
 
 def _read_from(path: Path, offset: int) -> bytes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import threading
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -306,6 +307,10 @@ class PeeringProgression:
     pending_polls: int = 0
     outcome: str = "available"  # available | failed | rejected
     pending_acceptance_polls: int = 1
+    # Provisioning takes time on AWS, not a number of reads: the attachment turns available no
+    # earlier than this many seconds (monotonic clock) after its creation, however often it is
+    # read, so a benchmark can measure how long the tool lags behind it.
+    provisioning_seconds: float = 0
 
 
 OUTCOMES = ("available", "failed", "rejected")
@@ -333,6 +338,11 @@ class _Lifecycle:
     def __init__(self, settings: PeeringProgression) -> None:
         self.settings = settings
         self.polls = 0  # describes that matched the attachment in its current state
+        self.created_at = time.monotonic()
+
+    def provisioned(self) -> bool:
+        """Whether provisioning_seconds have passed since the attachment was created."""
+        return time.monotonic() - self.created_at >= self.settings.provisioning_seconds
 
 
 _STATUS_MESSAGES = {
@@ -366,7 +376,7 @@ def _settle(attachment: Any) -> None:
         and life.polls >= s.pending_acceptance_polls
     ):
         _enter(attachment, "rejected")
-    if attachment.state == "pending" and life.polls >= s.pending_polls:
+    if attachment.state == "pending" and life.polls >= s.pending_polls and life.provisioned():
         _enter(attachment, "available")
 
 
@@ -406,8 +416,10 @@ def peering_state_progression() -> None:
     how many DescribeTransitGatewayPeeringAttachments "polls" - describes in
     any Region whose ids/filters match it, including accepter-Region describes
     that do not yet list it - the attachment spends in initiatingRequest,
-    pendingAcceptance (outcome `rejected` only) and pending. `failing` and
-    `rejecting` are folded into `failed`/`rejected`. Status.Code mirrors State.
+    pendingAcceptance (outcome `rejected` only) and pending; with
+    provisioning_seconds it also stays pending until that many seconds have
+    passed since its creation. `failing` and `rejecting` are folded into
+    `failed`/`rejected`. Status.Code mirrors State.
     With the defaults it is AWS's fast path: pendingAcceptance at creation,
     available on accept.
     """

@@ -148,6 +148,7 @@ def _serve(
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
     if runner is not None:
         runner.endpoint_url = f"http://{HOST}:{port}"
+        runner.ec2_calls = lambda: app.get_calls({})
     serving = threading.Thread(target=server.serve_forever, name="serve", daemon=True)
     serving.start()
 

@@ -5,6 +5,7 @@ without those patches and see which tests catch the gap."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -611,6 +612,45 @@ def test_given_pending_polls_when_accepting_then_pending_then_available(endpoint
         ["pending"],
         ["available"],
     ]
+
+
+def test_given_provisioning_seconds_when_polled_right_after_accept_then_pending_however_often(
+    endpoint, ec2_a, ec2_b, tgws
+):
+    settings = harness(endpoint, "POST", "peering", {"provisioningSeconds": 3600})
+    tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
+    peering_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+
+    accepted = ec2_b.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+
+    assert settings["peering"]["provisioningSeconds"] == 3600
+    assert accepted["TransitGatewayPeeringAttachment"]["State"] == "pending"
+    # pendingPolls is 0: without the time condition the first read would show available.
+    assert [peering_states(ec2, peering_id) for ec2 in (ec2_a, ec2_b) * 3] == [["pending"]] * 6
+
+
+def test_given_provisioning_seconds_when_polled_until_available_then_no_earlier_than_that(
+    endpoint, ec2_a, ec2_b, tgws
+):
+    harness(endpoint, "POST", "peering", {"provisioningSeconds": 0.5})
+    tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
+    started = time.monotonic()  # before the harness stamps the attachment's creation
+    peering_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+    ec2_b.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+
+    deadline = started + 60
+    while (states := peering_states(ec2_a, peering_id)) == ["pending"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    seen_available = time.monotonic()
+
+    assert states == ["available"]
+    assert seen_available - started >= 0.5  # a lower bound only
+
+
+def test_given_a_negative_provisioning_time_when_posting_peering_then_http_400(endpoint):
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        harness(endpoint, "POST", "peering", {"provisioningSeconds": -1})
+    assert excinfo.value.code == 400
 
 
 def test_given_settings_changed_after_creation_when_polling_then_creation_time_settings_apply(

@@ -226,6 +226,13 @@ def run(aws: Aws, state_machine_arn: str, execution_input: Any = None, **kwargs:
     return finish(aws, started["executionArn"])
 
 
+def outcomes(invocations: list[dict]) -> list[dict]:
+    """Each invocation's function, binary and result, without its measurements (timings, memory
+    and EC2 calls, which test_given_invocations_when_listed_then_each_has_its_measurements checks)."""
+    keys = ("function", "binary", "ok", "errorType")
+    return [{k: i[k] for k in keys} for i in invocations]
+
+
 def history(aws: Aws, execution_arn: str) -> list[dict]:
     sfn = aws.client("stepfunctions")
     events, token = [], None
@@ -1017,7 +1024,7 @@ def test_given_get_status_and_an_invalid_input_when_invoked_then_function_error_
     payload = json.loads(response["Payload"].read())
     assert payload["errorType"] == "InvalidInput"
     assert "activeRegion" in payload["errorMessage"]
-    assert aws.invocations() == [
+    assert outcomes(aws.invocations()) == [
         {"function": name, "binary": str(aws.bin_dir / "get-status"), "ok": False,
          "errorType": "InvalidInput"}
     ]
@@ -1297,10 +1304,26 @@ def test_given_a_function_error_when_invoked_then_unhandled_with_the_runtimes_er
 
     assert error == "Unhandled"
     assert payload == {"errorType": "PeeringFailed", "errorMessage": "fake PeeringFailed"}
-    assert fake.invocations() == [
+    assert outcomes(fake.invocations()) == [
         {"function": "fn", "binary": str(fake.bin_dir / "get-status"), "ok": False,
          "errorType": "PeeringFailed"}
     ]
+
+
+# --- patch: runtime_deadline_is_an_epoch_date --------------------------------------------------
+
+
+def test_given_a_timeout_when_invoked_then_the_deadline_is_the_date_it_times_out_in_unix_ms(fake):
+    # AWS: Lambda-Runtime-Deadline-Ms is "the date that the function times out in Unix time
+    # milliseconds", counted from when the function takes the invocation.
+    fake_function(fake, "timed", Timeout=42)
+
+    before = time.time()
+    _, payload = invoke(fake, "timed", {"fake": "env"})
+    after = time.time()
+
+    deadline = int(payload["deadlineMs"]) / 1000
+    assert before + 42 - 0.001 <= deadline <= after + 42
 
 
 def test_given_a_function_slower_than_its_timeout_when_invoked_then_sandbox_timedout_then_recovers(fake):
@@ -1369,6 +1392,28 @@ def test_given_an_event_invocation_when_invoked_then_202_and_it_runs(fake):
 
     assert response["StatusCode"] == 202
     assert [(i["function"], i["ok"]) for i in fake.invocations()] == [("fn", True)]
+
+
+def test_given_invocations_when_listed_then_each_has_its_measurements(fake):
+    fake_function(fake, "fn")
+    fake.harness("POST", "faults", {"action": "DescribeVpcs", "times": 1})
+
+    invoke(fake, "fn", {"fake": "ec2", "actions": ["DescribeVpcs", "DescribeVpcs", "DescribeTransitGateways"]})
+    invoke(fake, "fn", {"fake": "sleep", "seconds": 0.3})
+    first, second = fake.invocations()
+
+    # The first invoke started the process, and is timed from its start; the second reused it.
+    assert (first["coldStart"], second["coldStart"]) == (True, False)
+    assert first["durationMs"] > 0
+    assert second["durationMs"] >= 300  # a lower bound only: it slept that long
+    # The fake runtime is a Python process: its peak resident set is a few MiB at least.
+    assert first["peakRssKiB"] > 1024 and second["peakRssKiB"] >= first["peakRssKiB"]
+    # The EC2 calls counted while each invocation ran, by Region, and which were throttled.
+    assert first["ec2Calls"] == {
+        "byRegion": {REGION: {"DescribeVpcs": 2, "DescribeTransitGateways": 1}},
+        "throttled": {"DescribeVpcs": 1},
+    }
+    assert second["ec2Calls"] == {"byRegion": {}, "throttled": {}}
 
 
 def test_given_invocations_when_resetting_the_lambda_log_then_it_is_empty(fake):

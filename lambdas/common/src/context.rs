@@ -151,14 +151,7 @@ impl Context {
     /// The pace of route writes in `region`, shared by every invocation of this process, so a
     /// warm function that is called again does not start with a fresh burst.
     pub fn route_write_limiter(&self, region: &str) -> Arc<DefaultDirectRateLimiter> {
-        let mut limiters = self
-            .limiters
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        limiters
-            .entry(region.to_owned())
-            .or_insert_with(|| Arc::new(self.route_writes.limiter()))
-            .clone()
+        per_region(&self.limiters, region, || Arc::new(self.route_writes.limiter()))
     }
 
     /// Uses `client` for `region` instead of one built from the SDK configuration: for SDK-level
@@ -177,18 +170,21 @@ impl Context {
 
     /// The EC2 client for `region`, built on first use and shared afterwards.
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        let mut clients = self
-            .clients
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        clients
-            .entry(region.to_owned())
-            .or_insert_with(|| {
-                let config = aws_sdk_ec2::config::Builder::from(&self.sdk_config)
-                    .region(Region::new(region.to_owned()))
-                    .build();
-                aws_sdk_ec2::Client::from_conf(config)
-            })
-            .clone()
+        per_region(&self.clients, region, || {
+            let config = aws_sdk_ec2::config::Builder::from(&self.sdk_config)
+                .region(Region::new(region.to_owned()))
+                .build();
+            aws_sdk_ec2::Client::from_conf(config)
+        })
     }
+}
+
+/// The value kept for `region` in `map`, made by `make` on first use. A panic elsewhere while the
+/// lock was held leaves the map intact, so a poisoned lock is used as it is.
+fn per_region<T: Clone>(map: &Mutex<HashMap<String, T>>, region: &str, make: impl FnOnce() -> T) -> T {
+    map.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(region.to_owned())
+        .or_insert_with(make)
+        .clone()
 }

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Measures tgw-peering's performance on the local AWS (tests/emulator/server.py: moto, its Step
+# Functions interpreter, and the real function binaries behind `cargo lambda watch`), prints every
+# figure as a table, and writes docs/performance.md with the plot docs/performance-api-calls.png.
+# Figures are reported, never asserted: the script fails only if it cannot run at all.
+#
+#   scripts/bench.sh [--time-scale S] [--provisioning-seconds T] [--poll-seconds P]
+#                    [--cold-starts N] [--vpcs 10,100,1000] [--routes N]
+#                    [--phases small,cold,scale,throttle] [--no-docs]
+#
+#   --time-scale S    the token bucket's timeScale for the throughput run (default 1: EC2's real
+#                     rate, about 3 minutes; 10 is ten times quicker, figures relative to 10x the
+#                     rate, though a client pacing its writes in real time then looks slower)
+#   --provisioning-seconds T   how long the emulator takes to provision the peering (default 20)
+#   --poll-seconds P  the stack's PollIntervalSeconds for that run (default 5)
+#   --cold-starts N   cold starts per function and input (default 15)
+#   --vpcs LIST       tagged VPCs per Region at each step of the EC2-call counts (default 10,100,1000)
+#   --routes N        routes per Region to create under the token bucket (default 1000, at most
+#                     the largest --vpcs)
+#   --phases LIST     which phases to run (default: all four)
+#   --no-docs         print the tables only; leave docs/ as it is
+#
+# Builds first, as scripts/build.sh (the arm64 zips, whose sizes it reports) and
+# `cargo build --release` for this machine (the binaries it runs); both are quick when warm.
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+cd "$ROOT"
+
+bench_args=() docs=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --time-scale|--provisioning-seconds|--poll-seconds|--cold-starts|--vpcs|--routes|--phases)
+      [ $# -ge 2 ] || { echo "bench.sh: $1 needs a value" >&2; exit 2; }
+      bench_args+=("$1" "$2"); shift 2 ;;
+    --no-docs) docs=0; shift ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+ensure_rust
+ensure_python_env
+
+started=$SECONDS
+say "1/4 build: the arm64 Lambda zips (scripts/build.sh)"
+"$ROOT/scripts/build.sh"
+say "2/4 build: the functions for this machine, release profile"
+cargo build --release --workspace --bins --locked --quiet
+bin_dir="$CARGO_TARGET_DIR/release"
+build_seconds=$((SECONDS - started))
+
+work="$(mktemp -d)"
+bench_pid=""
+cleanup() {
+  # bench.py stops the local AWS (and with it cargo-lambda and every function process) on
+  # SIGTERM; the server also exits when bench.py's end of its stdin pipe closes.
+  if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then
+    kill -TERM "$bench_pid" 2>/dev/null || true
+    wait "$bench_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say "3/4 measure on the local AWS (about 6 minutes at --time-scale 1)"
+"$VENV/bin/python" scripts/lib/bench.py --bin-dir "$bin_dir" --out "$work/results.json" \
+  ${bench_args[@]+"${bench_args[@]}"} &
+bench_pid=$!
+wait "$bench_pid"
+bench_pid=""
+
+say "4/4 the figures (builds took ${build_seconds} s)"
+report_args=(--zips "$ROOT/dist/lambda" --bin-dir "$bin_dir")
+if [ "$docs" = 1 ]; then
+  report_args+=(--md "$ROOT/docs/performance.md" --png "$ROOT/docs/performance-api-calls.png")
+fi
+"$VENV/bin/python" scripts/lib/bench_report.py "$work/results.json" "${report_args[@]}"
+mkdir -p "$ROOT/dist/bench"
+cp "$work/results.json" "$ROOT/dist/bench/results.json"
+say "raw results in dist/bench/results.json; total $((SECONDS - started)) s"

@@ -1,0 +1,847 @@
+"""The performance benchmark behind scripts/bench.sh. Everything runs on the local AWS
+(tests/emulator/server.py --stepfunctions --lambda-bin-dir DIR): the real template deployed with
+scripts/deploy.sh, the real state machine, and the real function binaries behind
+`cargo lambda watch`. Each phase measures what the harness counts and times:
+
+  small    one execution with the peering held pending for 3 polls (billed Lambda time, peak RSS),
+           and one where provisioning takes T seconds (end-to-end time minus T)
+  cold     cold start and warm latency of each function, through the same runner
+  scale    EC2 calls per modify-routes run at 10, 100 and 1,000 tagged VPCs per Region
+  throttle creating 1,000 missing routes per Region under EC2's token bucket
+
+Figures are reported, never asserted: a phase that fails is reported as not measured, with why,
+and the others still run. The results go to a JSON file that bench_report.py turns into tables,
+docs/performance.md and the plot.
+
+    bench.py --bin-dir DIR --out results.json [--phases small,cold,scale,throttle] [options]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import datetime
+import json
+import math
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import boto3
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "emulator"))
+sys.path.insert(0, str(ROOT / "scripts" / "lib"))
+
+import seed_demo  # noqa: E402  (scripts/lib is not a package)
+from server_process import running_server  # noqa: E402
+
+ACTIVE, PASSIVE = "us-east-1", "us-west-2"
+BUCKET = "tgw-peering-bench"
+STACK = "tgw-peering"
+TAG_KEY = "addToTransitGateway"
+FUNCTIONS = ("peer", "get-status", "modify-routes")
+OUTPUT_KEYS = {
+    "peer": "PeerFunctionName",
+    "get-status": "GetStatusFunctionName",
+    "modify-routes": "ModifyRoutesFunctionName",
+}
+FINISHED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+# EC2's published request token bucket for mutating actions (the harness's default too).
+MUTATING_BUCKET, MUTATING_REFILL = 50, 5
+NON_MUTATING = ("Describe", "Get", "List", "Search")
+
+
+def log(message: str) -> None:
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def is_mutating(action: str) -> bool:
+    return not action.startswith(NON_MUTATING)
+
+
+def billed_ms(duration_ms: float) -> int:
+    """Lambda bills each invocation's duration rounded up to the next millisecond."""
+    return math.ceil(duration_ms)
+
+
+def summary(values: list[float]) -> dict[str, Any]:
+    """Median and spread of a sample (None when empty)."""
+    if not values:
+        return {"n": 0, "median": None, "min": None, "max": None, "p90": None}
+    ordered = sorted(values)
+    p90 = statistics.quantiles(ordered, n=10, method="inclusive")[-1] if len(ordered) >= 2 else ordered[0]
+    return {
+        "n": len(ordered),
+        "median": statistics.median(ordered),
+        "min": ordered[0],
+        "max": ordered[-1],
+        "p90": p90,
+    }
+
+
+# --- the local AWS ------------------------------------------------------------------------------
+
+
+@dataclass
+class LocalAws:
+    """Clients, the harness's control API and the scripts, against one local AWS."""
+
+    url: str
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(
+            AWS_ENDPOINT_URL=self.url,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_REGION=ACTIVE,
+            AWS_DEFAULT_REGION=ACTIVE,
+        )
+        return env
+
+    def client(self, service: str, region: str = ACTIVE) -> Any:
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = boto3.client(
+                service,
+                region_name=region,
+                endpoint_url=self.url,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                # The bench's own calls are never throttled (rate limits are on only while an
+                # execution runs) and must not be retried behind its back.
+                config=Config(
+                    retries={"total_max_attempts": 1, "mode": "standard"},
+                    read_timeout=330,
+                    max_pool_connections=4,
+                ),
+            )
+        return self._clients[key]
+
+    def harness(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self.url}/_harness/{path}",
+            data=data,
+            method=method,
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)
+
+    def reset(self) -> None:
+        """A clean account: no resources, counters, faults, rate limits or function processes."""
+        self.harness("POST", "reset")
+        self.client("s3").create_bucket(Bucket=BUCKET)
+
+    def deploy(self, **parameters: Any) -> dict[str, str]:
+        """scripts/deploy.sh, as a user runs it; returns the stack's outputs."""
+        cmd = [
+            str(ROOT / "scripts/deploy.sh"),
+            "--bucket",
+            BUCKET,
+            "--stack-name",
+            STACK,
+            "--passive-region",
+            PASSIVE,
+            *(f"{k}={v}" for k, v in parameters.items()),
+        ]
+        done = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"deploy.sh failed:\n{done.stdout}\n{done.stderr}")
+        stack = self.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+        return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+    def invocations(self) -> list[dict]:
+        return self.harness("GET", "lambda")["invocations"]
+
+    def start(self, state_machine_arn: str, execution_input: Any = None) -> str:
+        return self.client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn, input=json.dumps(execution_input or {})
+        )["executionArn"]
+
+    def wait(self, execution_arn: str, timeout: float) -> tuple[dict, list[dict], bool]:
+        """Waits for the execution to finish, at most `timeout` seconds; returns its description,
+        its history, and whether it finished (one still running is stopped)."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] in FINISHED:
+                finished = True
+                break
+            if time.monotonic() > deadline:
+                with contextlib.suppress(Exception):
+                    sfn.stop_execution(
+                        executionArn=execution_arn,
+                        error="Bench.Deadline",
+                        cause=f"still running after {timeout:.0f} s",
+                    )
+                described = sfn.describe_execution(executionArn=execution_arn)
+                finished = False
+                break
+            time.sleep(0.1)
+        events = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events.extend(page["events"])
+        return described, events, finished
+
+    def run(self, state_machine_arn: str, timeout: float, execution_input: Any = None) -> "Run":
+        """One execution, with the function invocations and EC2 calls it caused."""
+        self.harness("POST", "lambda/reset")
+        self.harness("POST", "calls/reset")
+        started = time.monotonic()
+        arn = self.start(state_machine_arn, execution_input)
+        described, events, finished = self.wait(arn, timeout)
+        return Run(
+            described,
+            events,
+            finished,
+            time.monotonic() - started,
+            self.invocations(),
+            self.harness("GET", "calls"),
+        )
+
+    def peering_routes(self, region: str, route_table_id: str, attachment_id: str) -> set[str]:
+        """The static routes of the table that go via the peering attachment."""
+        ec2, found, token = self.client("ec2", region), set(), None
+        while True:
+            page = ec2.search_transit_gateway_routes(
+                TransitGatewayRouteTableId=route_table_id,
+                MaxResults=1000,
+                Filters=[
+                    {"Name": "type", "Values": ["static"]},
+                    {"Name": "attachment.transit-gateway-attachment-id", "Values": [attachment_id]},
+                ],
+                **({"NextToken": token} if token else {}),
+            )
+            found |= {r["DestinationCidrBlock"] for r in page["Routes"]}
+            token = page.get("NextToken")
+            if not token:
+                return found
+
+
+@dataclass
+class Run:
+    described: dict
+    events: list[dict]
+    finished: bool
+    client_seconds: float  # from StartExecution to seeing it finished, polled every 0.1 s
+    invocations: list[dict]
+    calls: dict
+
+    @property
+    def status(self) -> str:
+        return self.described["status"] if self.finished else "STOPPED (bench deadline)"
+
+    @property
+    def output(self) -> dict:
+        return json.loads(self.described.get("output") or "{}")
+
+    @property
+    def seconds(self) -> float:
+        """The execution's duration as Step Functions reports it."""
+        stop = self.described.get("stopDate")
+        if stop is None:
+            return self.client_seconds
+        return (stop - self.described["startDate"]).total_seconds()
+
+    def of(self, function: str) -> list[dict]:
+        return [i for i in self.invocations if Path(i["binary"]).name == function]
+
+    def entered(self) -> list[str]:
+        return [
+            e["stateEnteredEventDetails"]["name"] for e in self.events if e["type"].endswith("StateEntered")
+        ]
+
+    def error(self) -> str:
+        if self.status == "SUCCEEDED":
+            return ""
+        return f"{self.described.get('error', '?')}: {str(self.described.get('cause', ''))[:300]}"
+
+    def first_entered(self, prefix: str) -> Any:
+        for event in self.events:
+            if event["type"].endswith("StateEntered") and event["stateEnteredEventDetails"][
+                "name"
+            ].startswith(prefix):
+                return event["timestamp"]
+        return None
+
+    def statuses_seen(self, state: str) -> list[str]:
+        """The peering status each run of a task state returned (its output's peering.status)."""
+        seen = []
+        for event in self.events:
+            details = event.get("stateExitedEventDetails") or {}
+            if event["type"] == "TaskStateExited" and details.get("name") == state:
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    seen.append(json.loads(details["output"])["peering"]["status"])
+        return seen
+
+    def end(self) -> Any:
+        return self.described.get("stopDate") or (self.events[-1]["timestamp"] if self.events else None)
+
+
+def calls_by_side(invocations: list[dict]) -> dict[str, dict[str, dict[str, int]]]:
+    """Region -> {"reads": {action: n}, "writes": {action: n}, "throttled": n}, summed over the
+    invocations (each counts the EC2 calls made while it ran)."""
+    sides: dict[str, dict[str, Any]] = {}
+    for invocation in invocations:
+        calls = invocation.get("ec2Calls") or {"byRegion": {}, "throttled": {}}
+        for region, actions in calls["byRegion"].items():
+            side = sides.setdefault(region, {"reads": {}, "writes": {}})
+            for action, n in actions.items():
+                kind = "writes" if is_mutating(action) else "reads"
+                side[kind][action] = side[kind].get(action, 0) + n
+    return sides
+
+
+# --- seeding --------------------------------------------------------------------------------------
+
+
+def active_cidr(i: int) -> str:
+    return f"10.{i >> 8}.{i & 255}.0/24"  # 10.0.0.0/24 .. 10.3.231.0/24 for 1,000 VPCs
+
+
+def passive_cidr(i: int) -> str:
+    return f"10.{128 + (i >> 8)}.{i & 255}.0/24"  # never overlaps the active side
+
+
+def create_gateway(ec2: Any) -> dict:
+    return ec2.create_transit_gateway(Description="tgw-peering bench")["TransitGateway"]
+
+
+def seed_vpcs(ec2: Any, tgw_id: str, cidrs: list[str]) -> None:
+    """Tagged VPCs, each with a subnet and an attachment to the transit gateway."""
+    for cidr in cidrs:
+        vpc = ec2.create_vpc(
+            CidrBlock=cidr,
+            TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": TAG_KEY, "Value": "true"}]}],
+        )["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr)["Subnet"]["SubnetId"]
+        ec2.create_transit_gateway_vpc_attachment(TransitGatewayId=tgw_id, VpcId=vpc, SubnetIds=[subnet])
+
+
+def in_both_regions(work: Callable[[str], Any]) -> dict[str, Any]:
+    """Runs work(region) for both Regions at once (moto's server is threaded)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {region: pool.submit(work, region) for region in (ACTIVE, PASSIVE)}
+        return {region: future.result() for region, future in futures.items()}
+
+
+# --- phases -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    pending_polls: int
+    provisioning_seconds: float
+    poll_seconds: int
+    cold_starts: int
+    warm_invocations: int
+    vpc_counts: list[int]
+    routes: int
+    time_scale: float
+
+
+def function_summary(invocations: list[dict]) -> dict[str, dict[str, Any]]:
+    """Per function: invocations, cold starts, billed ms, peak RSS."""
+    result = {}
+    for function in FUNCTIONS:
+        mine = [i for i in invocations if Path(i["binary"]).name == function]
+        durations = [i["durationMs"] for i in mine if i.get("durationMs") is not None]
+        rss = [i["peakRssKiB"] for i in mine if i.get("peakRssKiB") is not None]
+        result[function] = {
+            "invocations": len(mine),
+            "cold": sum(1 for i in mine if i.get("coldStart")),
+            "durationsMs": durations,
+            "billedMs": sum(billed_ms(d) for d in durations),
+            "peakRssKiB": max(rss) if rss else None,
+        }
+    return result
+
+
+def phase_small(aws: LocalAws, opts: Options) -> dict[str, Any]:
+    """The demo network: one execution held pending for N polls, then one where provisioning
+    takes T seconds."""
+    results: dict[str, Any] = {}
+
+    # The harness counts every DescribeTransitGatewayPeeringAttachments as a poll, get-status makes
+    # two (one per Region), and peer may make some after accepting. So the setting starts at two
+    # reads per poll and is corrected once from what get-status saw, until it sees `pending` on
+    # exactly the wanted number of polls.
+    pending_reads = 2 * opts.pending_polls
+    for attempt in range(3):
+        log(
+            f"small: the demo network, peering pending for {pending_reads} reads "
+            f"(wanted: {opts.pending_polls} get-status polls), PollIntervalSeconds=1"
+        )
+        aws.reset()
+        seed_demo_network(aws)
+        outputs = aws.deploy(PollIntervalSeconds=1)
+        aws.harness("POST", "peering", {"pendingPolls": pending_reads})
+        run = aws.run(outputs["StateMachineArn"], timeout=180)
+        seen = run.statuses_seen("GetStatus")
+        pending_seen = seen.count("pending")
+        if run.status != "SUCCEEDED" or pending_seen == opts.pending_polls or attempt == 2:
+            break
+        pending_reads += 2 * (opts.pending_polls - pending_seen)
+        if pending_reads < 0:
+            break
+    results["billed"] = {
+        "status": run.status,
+        "error": run.error(),
+        "pendingPolls": opts.pending_polls,
+        "pendingReads": pending_reads,
+        "getStatusSaw": seen,
+        "states": run.entered(),
+        "seconds": run.seconds,
+        "getStatusPolls": len(run.of("get-status")),
+        "invocations": [
+            {
+                k: i.get(k)
+                for k in ("function", "binary", "ok", "errorType", "coldStart", "durationMs", "peakRssKiB")
+            }
+            for i in run.invocations
+        ],
+        "functions": function_summary(run.invocations),
+        "totalBilledMs": sum(
+            billed_ms(i["durationMs"]) for i in run.invocations if i.get("durationMs") is not None
+        ),
+    }
+
+    log(f"small: provisioning takes {opts.provisioning_seconds:g} s, PollIntervalSeconds={opts.poll_seconds}")
+    aws.reset()
+    seed_demo_network(aws)
+    outputs = aws.deploy(PollIntervalSeconds=opts.poll_seconds)
+    aws.harness("POST", "peering", {"provisioningSeconds": opts.provisioning_seconds})
+    run = aws.run(
+        outputs["StateMachineArn"], timeout=opts.provisioning_seconds + 30 * opts.poll_seconds + 120
+    )
+    results["endToEnd"] = {
+        "status": run.status,
+        "error": run.error(),
+        "provisioningSeconds": opts.provisioning_seconds,
+        "pollSeconds": opts.poll_seconds,
+        "seconds": run.seconds,
+        "getStatusSaw": run.statuses_seen("GetStatus"),
+        "overSeconds": run.seconds - opts.provisioning_seconds,
+        "getStatusPolls": len(run.of("get-status")),
+        "states": run.entered(),
+        "functions": function_summary(run.invocations),
+    }
+    results["outputs"] = outputs
+    results["peering"] = next(
+        (
+            json.loads(e["stateExitedEventDetails"]["output"])["peering"]
+            for e in run.events
+            if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "Peer"
+        ),
+        None,
+    )
+    return results
+
+
+def seed_demo_network(aws: LocalAws) -> None:
+    for region, layout in ((ACTIVE, seed_demo.DEMO["active"]), (PASSIVE, seed_demo.DEMO["passive"])):
+        with contextlib.redirect_stdout(sys.stderr):
+            seed_demo.seed_region(aws.client("ec2", region), region, layout, TAG_KEY)
+
+
+def phase_cold(aws: LocalAws, opts: Options, outputs: dict[str, str], peering: dict | None) -> dict[str, Any]:
+    """Cold starts: each sample changes the function's configuration, so the runner starts a new
+    process for the next invoke, as Lambda starts a new execution environment, and times it from
+    the process's start to the answer. Two inputs: `null`, which every function refuses before any
+    AWS call (start-up and the runtime alone), and a real request on the demo network (start-up
+    plus its EC2 calls to the emulator). Then warm invocations of get-status on one process."""
+    lam = aws.client("lambda")
+    peer_request: dict = {}
+    real_input = {"peer": peer_request, "get-status": peering, "modify-routes": peering}
+    results: dict[str, Any] = {"coldStart": {}, "warm": {}}
+    sample = 0
+
+    def invoke(name: str, payload: Any) -> dict:
+        aws.harness("POST", "lambda/reset")
+        response = lam.invoke(FunctionName=name, Payload=json.dumps(payload).encode())
+        response["Payload"].read()
+        (invocation,) = aws.invocations()
+        return invocation
+
+    for function in FUNCTIONS:
+        name = outputs[OUTPUT_KEYS[function]]
+        variables = (
+            lam.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {})
+        )
+        measured: dict[str, list[dict]] = {"null": [], "real": []}
+        for kind in ("null", "real"):
+            payload = None if kind == "null" else real_input[function]
+            if kind == "real" and payload is None:
+                continue
+            log(
+                f"cold: {function}, {opts.cold_starts} cold starts with {'null' if kind == 'null' else 'a real request'}"
+            )
+            for _ in range(opts.cold_starts):
+                sample += 1
+                lam.update_function_configuration(
+                    FunctionName=name, Environment={"Variables": {**variables, "BENCH_SAMPLE": str(sample)}}
+                )
+                measured[kind].append(invoke(name, payload))
+        results["coldStart"][function] = {
+            kind: {
+                "samples": [i["durationMs"] for i in found if i["coldStart"]],
+                "notCold": sum(1 for i in found if not i["coldStart"]),
+                "errorTypes": sorted({i["errorType"] or "answered" for i in found}),
+                "summary": summary([i["durationMs"] for i in found if i["coldStart"]]),
+                "peakRssKiB": max((i["peakRssKiB"] for i in found if i.get("peakRssKiB")), default=None),
+            }
+            for kind, found in measured.items()
+            if found
+        }
+
+    name = outputs[OUTPUT_KEYS["get-status"]]
+    for kind, payload in (("real", peering), ("null", None)):
+        if kind == "real" and payload is None:
+            continue
+        log(
+            f"warm: get-status, {opts.warm_invocations} invocations with {'a real request' if kind == 'real' else 'null'}"
+        )
+        invoke(name, payload)  # make sure a process is up
+        found = [invoke(name, payload) for _ in range(opts.warm_invocations)]
+        warm = [i["durationMs"] for i in found if not i["coldStart"]]
+        results["warm"][kind] = {
+            "summary": summary(warm),
+            "errorTypes": sorted({i["errorType"] or "answered" for i in found}),
+        }
+    return results
+
+
+def phase_floor(opts: Options) -> dict[str, Any]:
+    """Warm invocations of a do-nothing runtime (bench_runtime.py) through a second local AWS's
+    runner and cargo-lambda: what that path adds to every warm invocation, with and without quick
+    ACKs on the runtime's connection."""
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="tgw-peering-bench-floor-") as tmp:
+        bin_dir = Path(tmp) / "bin"
+        bin_dir.mkdir()
+        stand_in = bin_dir / "get-status"  # cargo-lambda routes only the project's binary names
+        stand_in.write_text(f"#!{sys.executable}\n" + (ROOT / "scripts/lib/bench_runtime.py").read_text())
+        stand_in.chmod(0o755)
+        log("floor: a do-nothing runtime behind the same runner and cargo-lambda")
+        with running_server(
+            "--lambda-bin-dir", str(bin_dir), "--lambda-log-dir", str(Path(tmp) / "logs"), cwd=ROOT
+        ) as url:
+            aws = LocalAws(url)
+            aws.client("s3").create_bucket(Bucket=BUCKET)
+            aws.client("s3").put_object(Bucket=BUCKET, Key="floor/get-status.zip", Body=b"stand-in")
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRole",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                    }
+                ],
+            }
+            role = aws.client("iam").create_role(
+                RoleName="bench-floor", AssumeRolePolicyDocument=json.dumps(trust)
+            )["Role"]["Arn"]
+            lam = aws.client("lambda")
+            lam.create_function(
+                FunctionName="floor",
+                Runtime="provided.al2023",
+                Role=role,
+                Handler="bootstrap",
+                Code={"S3Bucket": BUCKET, "S3Key": "floor/get-status.zip"},
+                Environment={"Variables": {"BENCH_QUICKACK": "0"}},
+            )
+            for quickack in ("0", "1"):
+                lam.update_function_configuration(
+                    FunctionName="floor", Environment={"Variables": {"BENCH_QUICKACK": quickack}}
+                )
+                aws.harness("POST", "lambda/reset")
+                for _ in range(opts.warm_invocations + 1):
+                    lam.invoke(FunctionName="floor", Payload=b"null")["Payload"].read()
+                warm = [i["durationMs"] for i in aws.invocations() if not i["coldStart"] and i["ok"]]
+                results["quickack" if quickack == "1" else "keepAlive"] = summary(warm)
+    return results
+
+
+def phase_scale(aws: LocalAws, opts: Options) -> dict[str, Any]:
+    """Tagged VPCs are added in steps (10, then 100, then 1,000 per Region); at each step one
+    execution creates the missing routes and a second finds them all present. Each run's
+    modify-routes invocations report the EC2 calls made while they ran."""
+    aws.reset()
+    tgws = in_both_regions(lambda region: create_gateway(aws.client("ec2", region)))
+    tables = {region: tgw["Options"]["AssociationDefaultRouteTableId"] for region, tgw in tgws.items()}
+    cidr_of = {ACTIVE: active_cidr, PASSIVE: passive_cidr}
+    other = {ACTIVE: PASSIVE, PASSIVE: ACTIVE}
+    seeded = 0
+    outputs: dict[str, str] | None = None
+    attachment_id = None
+    rows = []
+    for count in opts.vpc_counts:
+        log(f"scale: seeding {count - seeded} more tagged VPCs per Region (to {count})")
+        started = time.monotonic()
+        in_both_regions(
+            lambda region: seed_vpcs(
+                aws.client("ec2", region),
+                tgws[region]["TransitGatewayId"],
+                [cidr_of[region](i) for i in range(seeded, count)],
+            )
+        )
+        log(f"scale: seeded in {time.monotonic() - started:.0f} s")
+        seeded = count
+        if outputs is None:
+            outputs = aws.deploy(PollIntervalSeconds=1)
+        for which in ("first", "re-run"):
+            before = (
+                {region: aws.peering_routes(region, tables[region], attachment_id) for region in tables}
+                if attachment_id
+                else {region: set() for region in tables}
+            )
+            log(f"scale: {count} tagged VPCs per Region, {which} run")
+            run = aws.run(outputs["StateMachineArn"], timeout=900)
+            attachment_id = attachment_id or run.output.get("attachmentId")
+            if attachment_id is None:
+                raise RuntimeError(f"the execution gave no attachment: {run.status} {run.error()}")
+            after = {region: aws.peering_routes(region, tables[region], attachment_id) for region in tables}
+            sides = calls_by_side(run.of("modify-routes"))
+            mr = run.of("modify-routes")
+            for region in (ACTIVE, PASSIVE):
+                wanted = {cidr_of[other[region]](i) for i in range(count)}
+                side = sides.get(region, {"reads": {}, "writes": {}})
+                rows.append(
+                    {
+                        "vpcs": count,
+                        "run": which,
+                        "region": region,
+                        "side": "active" if region == ACTIVE else "passive",
+                        "missing": len(wanted - before[region]),
+                        "created": len(after[region] - before[region]),
+                        "reads": side["reads"],
+                        "writes": side["writes"],
+                        "readCalls": sum(side["reads"].values()),
+                        "writeCalls": sum(side["writes"].values()),
+                        "status": run.status,
+                        "error": run.error(),
+                        "invocations": len(mr),
+                        "modifyRoutesMs": sum(i["durationMs"] or 0 for i in mr),
+                        "peakRssKiB": max((i["peakRssKiB"] or 0 for i in mr), default=None),
+                    }
+                )
+    return {"rows": rows, "outputs": outputs, "attachmentId": attachment_id, "tables": tables, "vpcs": seeded}
+
+
+def phase_throttle(aws: LocalAws, opts: Options, scale: dict[str, Any]) -> dict[str, Any]:
+    """The routes the scale phase created are deleted (up to `routes` per Region), then one
+    execution creates them again with EC2's mutating token bucket on (50, refilling 5/s, times
+    timeScale) and the non-mutating one at its defaults."""
+    outputs, attachment_id, tables = scale["outputs"], scale["attachmentId"], scale["tables"]
+    routes = min(opts.routes, scale["vpcs"])
+    other_cidr = {ACTIVE: passive_cidr, PASSIVE: active_cidr}
+
+    def delete(region: str) -> int:
+        ec2 = aws.client("ec2", region)
+        cidrs = [other_cidr[region](i) for i in range(routes)]
+        for cidr in cidrs:
+            ec2.delete_transit_gateway_route(
+                TransitGatewayRouteTableId=tables[region], DestinationCidrBlock=cidr
+            )
+        return len(cidrs)
+
+    log(f"throttle: deleting {routes} routes per Region")
+    in_both_regions(delete)
+    before = {region: aws.peering_routes(region, tables[region], attachment_id) for region in tables}
+
+    scale_factor = opts.time_scale
+    ideal = max(0, routes - MUTATING_BUCKET) / (MUTATING_REFILL * scale_factor)
+    timeout = max(120.0, 2.5 * ideal + 60)
+    log(
+        f"throttle: creating {routes} routes per Region under the token bucket "
+        f"(timeScale {scale_factor:g}: at best about {ideal:.0f} s; the bench waits at most {timeout:.0f} s)"
+    )
+    aws.harness("POST", "lambda/reset")
+    aws.harness("POST", "calls/reset")
+    aws.harness(
+        "POST",
+        "rate-limits",
+        {
+            "mutating": {"bucket": MUTATING_BUCKET, "refillPerSecond": MUTATING_REFILL},
+            "timeScale": scale_factor,
+        },
+    )
+    try:
+        started = time.monotonic()
+        arn = aws.start(outputs["StateMachineArn"])
+        described, events, finished = aws.wait(arn, timeout)
+        run = Run(
+            described,
+            events,
+            finished,
+            time.monotonic() - started,
+            aws.invocations(),
+            aws.harness("GET", "calls"),
+        )
+        limits = aws.harness("GET", "rate-limits")
+    finally:
+        aws.harness("DELETE", "rate-limits")
+    after = {region: aws.peering_routes(region, tables[region], attachment_id) for region in tables}
+
+    window_start, window_end = run.first_entered("ModifyRoutes"), run.end()
+    window = (window_end - window_start).total_seconds() if window_start and window_end else None
+    mr = run.of("modify-routes")
+    sides = {}
+    for region in (ACTIVE, PASSIVE):
+        created = len(after[region] - before[region])
+        counted = limits["byRegion"].get(region, {}).get("mutating", {"allowed": 0, "throttled": 0})
+        attempts = counted["allowed"] + counted["throttled"]
+        rate = created / window if window else None
+        sides[region] = {
+            "routes": routes,
+            "created": created,
+            "mutatingAllowed": counted["allowed"],
+            "mutatingThrottled": counted["throttled"],
+            "throttledShare": counted["throttled"] / attempts if attempts else None,
+            "routesPerSecond": rate,
+            "shareOfSustainable": rate / (MUTATING_REFILL * scale_factor) if rate is not None else None,
+        }
+    total_calls = sum(run.calls["total"].values())
+    total_throttled = sum(run.calls["throttled"].values())
+    return {
+        "status": run.status,
+        "error": run.error(),
+        "timeScale": scale_factor,
+        "bucket": MUTATING_BUCKET,
+        "refillPerSecond": MUTATING_REFILL,
+        "sustainablePerSecond": MUTATING_REFILL * scale_factor,
+        "windowSeconds": window,
+        "executionSeconds": run.seconds,
+        "idealSeconds": ideal,
+        "modifyRoutesInvocations": len(mr),
+        "modifyRoutesErrors": [i["errorType"] for i in mr if i["errorType"]],
+        "modifyRoutesMs": sum(i["durationMs"] or 0 for i in mr),
+        "peakRssKiB": max((i["peakRssKiB"] or 0 for i in mr), default=None),
+        "sides": sides,
+        "allCalls": total_calls,
+        "allThrottled": total_throttled,
+        "allThrottledShare": total_throttled / total_calls if total_calls else None,
+        "states": run.entered(),
+    }
+
+
+# --- main -------------------------------------------------------------------------------------------
+
+
+def guarded(name: str, results: dict[str, Any], work: Callable[[], Any]) -> Any:
+    """Runs one phase; a failure is recorded as the reason its figures are missing."""
+    started = time.monotonic()
+    try:
+        value = work()
+        results[name] = value
+        return value
+    except Exception as e:  # noqa: BLE001  (any failure: report it, measure the rest)
+        traceback.print_exc(file=sys.stderr)
+        results.setdefault("failures", {})[name] = f"{type(e).__name__}: {e}"[:2000]
+        return None
+    finally:
+        results.setdefault("phaseSeconds", {})[name] = time.monotonic() - started
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    # Turn SIGTERM into an exception, so that the `with` blocks stop the local AWS.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--bin-dir", type=Path, required=True, help="the function binaries to run")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the results (JSON)")
+    parser.add_argument("--phases", default="small,cold,scale,throttle")
+    parser.add_argument("--pending-polls", type=int, default=3)
+    parser.add_argument("--provisioning-seconds", type=float, default=20)
+    parser.add_argument("--poll-seconds", type=int, default=5)
+    parser.add_argument("--cold-starts", type=int, default=15)
+    parser.add_argument("--warm-invocations", type=int, default=30)
+    parser.add_argument("--vpcs", default="10,100,1000", help="tagged VPCs per Region, ascending")
+    parser.add_argument("--routes", type=int, default=1000, help="routes per Region to create throttled")
+    parser.add_argument("--time-scale", type=float, default=1.0, help="the token bucket's timeScale")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _terminate)
+
+    opts = Options(
+        args.pending_polls,
+        args.provisioning_seconds,
+        args.poll_seconds,
+        args.cold_starts,
+        args.warm_invocations,
+        sorted(int(v) for v in args.vpcs.split(",")),
+        args.routes,
+        args.time_scale,
+    )
+    phases = set(args.phases.split(","))
+    results: dict[str, Any] = {
+        "options": vars(args) | {"bin_dir": str(args.bin_dir), "out": str(args.out)},
+        "startedAt": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    missing = [f for f in FUNCTIONS if not (args.bin_dir / f).is_file()]
+    if missing:
+        print(f"bench.py: {missing} missing in {args.bin_dir}", file=sys.stderr)
+        return 1
+    log_dir = Path(tempfile.mkdtemp(prefix="tgw-peering-bench-"))
+    results["functionLogs"] = str(log_dir)
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    started = time.monotonic()
+    try:
+        log("starting the local AWS (moto + Step Functions + cargo lambda watch)")
+        with running_server(
+            "--stepfunctions",
+            "--lambda-bin-dir",
+            str(args.bin_dir.resolve()),
+            "--lambda-log-dir",
+            str(log_dir),
+            cwd=ROOT,
+        ) as url:
+            aws = LocalAws(url)
+            small = None
+            if phases & {"small", "cold"}:
+                small = guarded("small", results, lambda: phase_small(aws, opts))
+            if "cold" in phases and small:
+                guarded("cold", results, lambda: phase_cold(aws, opts, small["outputs"], small["peering"]))
+                guarded("floor", results, lambda: phase_floor(opts))
+            if phases & {"scale", "throttle"}:
+                scale = guarded("scale", results, lambda: phase_scale(aws, opts))
+                if "throttle" in phases and scale:
+                    guarded("throttle", results, lambda: phase_throttle(aws, opts, scale))
+    except KeyboardInterrupt as e:
+        results.setdefault("failures", {})["interrupted"] = str(e) or "interrupted"
+        raise
+    finally:
+        results["benchSeconds"] = time.monotonic() - started
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        for phase in ("small",):
+            if isinstance(results.get(phase), dict):
+                results[phase].pop("outputs", None)
+        if isinstance(results.get("scale"), dict):
+            results["scale"].pop("outputs", None)
+        args.out.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

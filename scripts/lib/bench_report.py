@@ -1,0 +1,793 @@
+"""Turns the results of bench.py (JSON) into tables on stdout, docs/performance.md and the plot
+docs/performance-api-calls.png. It adds what needs no local AWS: the zip size of each function
+from dist/lambda/, the release profile from Cargo.toml, and the machine and commit.
+
+    bench_report.py RESULTS --zips DIR --bin-dir DIR [--md FILE --png FILE]
+
+Every figure is one that was measured in this run; a figure that could not be measured says why.
+Targets are shown beside the figures for comparison and never fail the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = ("peer", "get-status", "modify-routes")
+ACTIVE, PASSIVE = "us-east-1", "us-west-2"
+MIB = 1024 * 1024
+
+
+# --- formatting ---------------------------------------------------------------------------------
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    """A Markdown pipe table, padded so that it also reads well as plain text."""
+    cells = [[str(h) for h in headers]] + [["–" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    line = lambda row: "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"  # noqa: E731
+    return "\n".join(
+        [
+            line(cells[0]),
+            "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+            *(line(row) for row in cells[1:]),
+        ]
+    )
+
+
+def ms(value: float | None) -> str | None:
+    return None if value is None else f"{value:,.1f} ms"
+
+
+def pct(value: float | None) -> str | None:
+    return None if value is None else f"{100 * value:.1f}%"
+
+
+def mib(kib: int | None) -> str | None:
+    return None if kib is None else f"{kib / 1024:.1f} MiB"
+
+
+def verdict(ok: bool | None) -> str:
+    return "–" if ok is None else ("within" if ok else "**missed**")
+
+
+def actions(counts: dict[str, int]) -> str:
+    return ", ".join(f"{a} {n}" for a, n in sorted(counts.items())) or "none"
+
+
+# --- what needs no local AWS ------------------------------------------------------------------
+
+
+def machine(started: str | None = None) -> dict[str, str]:
+    def run(*cmd: str) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return "unknown"
+
+    cpu = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    dirty = run("git", "status", "--porcelain", "--untracked-files=no")
+    commit = run("git", "rev-parse", "HEAD")
+    return {
+        "date": started or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "arch": run("uname", "-m"),
+        "cores": run("nproc"),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "memory": _memory(),
+        "commit": commit + (" with uncommitted changes" if dirty and dirty != "unknown" else ""),
+        "rustc": run("rustc", "--version"),
+    }
+
+
+def _memory() -> str:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            kib = int(f.readline().split()[1])
+        return f"{kib / MIB:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        return "unknown"
+
+
+def zip_sizes(zips: Path) -> dict[str, int | None]:
+    return {
+        f: (zips / f"{f}.zip").stat().st_size if (zips / f"{f}.zip").is_file() else None for f in FUNCTIONS
+    }
+
+
+def release_profile() -> str:
+    """The `[profile.release]` section of Cargo.toml: its header and settings, up to the first
+    blank line or next section."""
+    lines = (ROOT / "Cargo.toml").read_text(encoding="utf-8").splitlines()
+    if "[profile.release]" not in lines:
+        return "(no [profile.release] in Cargo.toml)"
+    start = lines.index("[profile.release]")
+    section = [lines[start]]
+    for line in lines[start + 1 :]:
+        if not line.strip() or line.startswith("["):
+            break
+        section.append(line)
+    return "\n".join(section)
+
+
+# --- figures --------------------------------------------------------------------------------------
+
+
+class Report:
+    def __init__(self, results: dict[str, Any], zips: dict[str, int | None], bin_dir: str) -> None:
+        self.r = results
+        self.zips = zips
+        self.host_build = f"host release ({platform.machine()}), `{bin_dir}`"
+        self.failures = results.get("failures", {})
+
+    def why_missing(self, phase: str) -> str:
+        if phase in self.failures:
+            return f"not measured: the {phase} phase failed ({self.failures[phase].splitlines()[0][:200]})"
+        return f"not measured: the {phase} phase did not run"
+
+    # One row of the summary per figure of the issue.
+    def summary_rows(self) -> list[list[Any]]:
+        rows = []
+        scale = self.r.get("scale")
+        if scale:
+            reads = "; ".join(
+                f"{side}: "
+                + ", ".join(
+                    f"{row['readCalls']}"
+                    for row in scale["rows"]
+                    if row["side"] == side and row["run"] == "first"
+                )
+                for side in ("active", "passive")
+            )
+            counts = "/".join(f"{v:,}" for v in sorted({row["vpcs"] for row in scale["rows"]}))
+            write_ok = all(row["writeCalls"] == row["missing"] for row in scale["rows"])
+            read_sets = {
+                side: {row["readCalls"] for row in scale["rows"] if row["side"] == side}
+                for side in ("active", "passive")
+            }
+            constant = all(len(v) == 1 for v in read_sets.values())
+            rows.append(
+                [
+                    "EC2 read calls per modify-routes run, per Region",
+                    f"{reads} (at {counts} VPCs)",
+                    "constant apart from pagination pages",
+                    self.host_build,
+                    verdict(constant) if constant else "varies: see the table below",
+                ]
+            )
+            per_run = []
+            for vpcs, run in dict.fromkeys((row["vpcs"], row["run"]) for row in scale["rows"]):
+                mine = {row["side"]: row for row in scale["rows"] if (row["vpcs"], row["run"]) == (vpcs, run)}
+                pairs = {side: f"{row['writeCalls']}/{row['missing']}" for side, row in mine.items()}
+                per_run.append(
+                    next(iter(pairs.values()))
+                    if len(set(pairs.values())) == 1
+                    else ", ".join(f"{side} {v}" for side, v in pairs.items())
+                )
+            rows.append(
+                [
+                    "EC2 write calls per modify-routes run, per Region",
+                    " · ".join(per_run) + " (writes/missing routes, first run and re-run at each size)",
+                    "equal to the missing routes",
+                    self.host_build,
+                    verdict(write_ok),
+                ]
+            )
+        else:
+            rows.append(["EC2 calls per modify-routes run", self.why_missing("scale"), "", "", "–"])
+
+        throttle = self.r.get("throttle")
+        if throttle:
+            sides = throttle["sides"].values()
+            rate = min(
+                (s["shareOfSustainable"] for s in sides if s["shareOfSustainable"] is not None), default=None
+            )
+            share = max((s["throttledShare"] for s in sides if s["throttledShare"] is not None), default=None)
+            scaled = f" (timeScale {throttle['timeScale']:g})" if throttle["timeScale"] != 1 else ""
+            rows.append(
+                [
+                    f"routes created per second under the token bucket{scaled}",
+                    ", ".join(
+                        (
+                            f"{s['routesPerSecond']:.2f}/s ({pct(s['shareOfSustainable'])})"
+                            if s["routesPerSecond"] is not None
+                            else "–"
+                        )
+                        for s in sides
+                    )
+                    + f" per Region of {throttle['sustainablePerSecond']:g}/s sustainable; {throttle['status']}",
+                    "≥ 90% of the sustainable rate",
+                    self.host_build,
+                    verdict(rate >= 0.9 if rate is not None and throttle["status"] == "SUCCEEDED" else False),
+                ]
+            )
+            rows.append(
+                [
+                    "share of mutating calls throttled",
+                    ", ".join(pct(s["throttledShare"]) or "–" for s in sides) + " per Region",
+                    "≤ 5%",
+                    self.host_build,
+                    verdict(share <= 0.05 if share is not None else None),
+                ]
+            )
+        else:
+            rows.append(["throughput under the token bucket", self.why_missing("throttle"), "", "", "–"])
+
+        cold = (self.r.get("cold") or {}).get("coldStart")
+        if cold:
+            medians = {
+                f: cold[f]["null"]["summary"]["median"] for f in FUNCTIONS if "null" in cold.get(f, {})
+            }
+            rows.append(
+                [
+                    "cold start, process start to first answer (input refused before any AWS call)",
+                    ", ".join(f"{f} {ms(m)}" for f, m in medians.items()) + " (medians)",
+                    "≤ 50 ms",
+                    self.host_build,
+                    verdict(all(m <= 50 for m in medians.values()) if medians else None),
+                ]
+            )
+            real = {f: cold[f]["real"]["summary"]["median"] for f in FUNCTIONS if "real" in cold.get(f, {})}
+            rows.append(
+                [
+                    "cold start, process start to first answer (a real request, EC2 calls to the emulator included)",
+                    ", ".join(f"{f} {ms(m)}" for f, m in real.items()) + " (medians)",
+                    "(context)",
+                    self.host_build,
+                    "–",
+                ]
+            )
+            warm = self.r["cold"]["warm"].get("real")
+            floor = self.r.get("floor") or {}
+            if warm:
+                context = ""
+                if floor.get("keepAlive", {}).get("median") is not None:
+                    context = (
+                        f"; a do-nothing runtime on the same path: {ms(floor['keepAlive']['median'])}"
+                        + (
+                            f", {ms(floor['quickack']['median'])} with TCP_QUICKACK"
+                            if floor.get("quickack", {}).get("median") is not None
+                            else ""
+                        )
+                    )
+                rows.append(
+                    [
+                        "warm invocation of get-status (a real request: 2 DescribeTransitGatewayPeeringAttachments)",
+                        f"{ms(warm['summary']['median'])} median of {warm['summary']['n']}{context}",
+                        "report it",
+                        self.host_build,
+                        "–",
+                    ]
+                )
+        else:
+            rows.append(["cold start and warm latency", self.why_missing("cold"), "", "", "–"])
+
+        small = self.r.get("small")
+        if small:
+            billed = small["billed"]
+            rss = {f: billed["functions"][f]["peakRssKiB"] for f in FUNCTIONS}
+            known = [v for v in rss.values() if v is not None]
+            rows.append(
+                [
+                    "peak RSS during a full run (VmHWM)",
+                    ", ".join(f"{f} {mib(v)}" for f, v in rss.items()),
+                    "≤ 32 MiB",
+                    self.host_build,
+                    verdict(all(v <= 32 * 1024 for v in known) if known else None),
+                ]
+            )
+            rows.append(
+                [
+                    f"billed Lambda time, one execution pending for {billed['pendingPolls']} polls",
+                    f"{billed['totalBilledMs']:,} ms in {len(billed['invocations'])} invocations; {billed['status']}",
+                    "≤ 2 s",
+                    self.host_build,
+                    verdict(billed["totalBilledMs"] <= 2000),
+                ]
+            )
+            e2e = small["endToEnd"]
+            rows.append(
+                [
+                    f"end-to-end time minus provisioning time T = {e2e['provisioningSeconds']:g} s",
+                    f"{e2e['overSeconds']:.2f} s (execution {e2e['seconds']:.2f} s; {e2e['status']})",
+                    f"≤ one poll interval ({e2e['pollSeconds']} s)",
+                    self.host_build,
+                    verdict(e2e["overSeconds"] <= e2e["pollSeconds"] and e2e["status"] == "SUCCEEDED"),
+                ]
+            )
+        else:
+            rows.append(["peak RSS, billed time, end-to-end time", self.why_missing("small"), "", "", "–"])
+        scale_rss = self._scale_rss()
+        if scale_rss is not None:
+            rows.append(
+                [
+                    f"peak RSS of modify-routes at {self.r['scale']['vpcs']:,} tagged VPCs per Region",
+                    mib(scale_rss),
+                    "≤ 32 MiB",
+                    self.host_build,
+                    verdict(scale_rss <= 32 * 1024),
+                ]
+            )
+
+        sizes = {f: s for f, s in self.zips.items() if s is not None}
+        rows.append(
+            [
+                "zip size per function",
+                ", ".join(f"{f} {s / MIB:.2f} MiB ({s:,} B)" for f, s in sizes.items())
+                or "not measured: no dist/lambda/*.zip (scripts/build.sh)",
+                "≤ 8 MiB",
+                "arm64 release (`scripts/build.sh`, cargo lambda)",
+                verdict(all(s <= 8 * MIB for s in sizes.values()) if sizes else None),
+            ]
+        )
+        return rows
+
+    def _scale_rss(self) -> int | None:
+        values = [
+            row["peakRssKiB"] for row in (self.r.get("scale") or {}).get("rows", []) if row.get("peakRssKiB")
+        ]
+        throttle = self.r.get("throttle") or {}
+        if throttle.get("peakRssKiB"):
+            values.append(throttle["peakRssKiB"])
+        return max(values) if values else None
+
+    # --- detail tables ----------------------------------------------------------------------
+
+    def sections(self) -> list[tuple[str, str, str]]:
+        """(title, explanation, table) for each detail table that has figures."""
+        out = []
+        scale = self.r.get("scale")
+        if scale:
+            out.append(
+                (
+                    "EC2 calls per modify-routes run",
+                    "Each row is one Region's side of one execution's modify-routes invocations, from the EC2 "
+                    "calls the harness counted while they ran (`GET /_harness/lambda`, `ec2Calls`). Tagged VPCs "
+                    "are added in steps; at each step the first execution creates the missing routes and the "
+                    "re-run finds them present. No rate limits. `missing` is what the table lacked before the "
+                    "run (ground truth from SearchTransitGatewayRoutes), `created` what it gained.",
+                    table(
+                        [
+                            "tagged VPCs per Region",
+                            "run",
+                            "side",
+                            "missing",
+                            "created",
+                            "read calls",
+                            "reads by action",
+                            "write calls",
+                            "modify-routes time",
+                            "status",
+                        ],
+                        [
+                            [
+                                f"{row['vpcs']:,}",
+                                row["run"],
+                                f"{row['side']} ({row['region']})",
+                                row["missing"],
+                                row["created"],
+                                row["readCalls"],
+                                actions(row["reads"]),
+                                row["writeCalls"],
+                                ms(row["modifyRoutesMs"]),
+                                row["status"],
+                            ]
+                            for row in scale["rows"]
+                        ],
+                    ),
+                )
+            )
+        throttle = self.r.get("throttle")
+        if throttle:
+            window = throttle["windowSeconds"]
+            timing = (
+                f"Routes per second = routes created / the time from entering ModifyRoutes to the end "
+                f"of the execution ({window:.1f} s)"
+                if window
+                else "The ModifyRoutes window could not be "
+                "read from the execution's history, so no rate is given"
+            )
+            errors = f", errors {throttle['modifyRoutesErrors']}" if throttle["modifyRoutesErrors"] else ""
+            outcome = throttle["status"] + (f": {throttle['error']}" if throttle["error"] else "")
+            out.append(
+                (
+                    "Creating missing routes under the token bucket",
+                    f"The routes are deleted and one execution creates them again with the harness's token bucket "
+                    f"on: mutating {throttle['bucket']} tokens refilling {throttle['refillPerSecond']}/s, "
+                    f"non-mutating at its defaults (100, 20/s), one bucket per Region, timeScale "
+                    f"{throttle['timeScale']:g} (sustainable rate {throttle['sustainablePerSecond']:g} creates/s "
+                    f"per Region). {timing}; both Regions create at once, each against its own bucket. "
+                    f"Execution {outcome}; {throttle['modifyRoutesInvocations']} modify-routes invocation(s){errors}.",
+                    table(
+                        [
+                            "side",
+                            "routes missing",
+                            "created",
+                            "routes/s",
+                            "of sustainable",
+                            "mutating calls allowed",
+                            "throttled",
+                            "throttled share",
+                        ],
+                        [
+                            [
+                                f"{'active' if region == ACTIVE else 'passive'} ({region})",
+                                s["routes"],
+                                s["created"],
+                                f"{s['routesPerSecond']:.2f}" if s["routesPerSecond"] is not None else None,
+                                pct(s["shareOfSustainable"]),
+                                s["mutatingAllowed"],
+                                s["mutatingThrottled"],
+                                pct(s["throttledShare"]),
+                            ]
+                            for region, s in throttle["sides"].items()
+                        ]
+                        + [
+                            [
+                                "all calls of the execution",
+                                "",
+                                "",
+                                "",
+                                "",
+                                throttle["allCalls"] - throttle["allThrottled"],
+                                throttle["allThrottled"],
+                                pct(throttle["allThrottledShare"]),
+                            ]
+                        ],
+                    ),
+                )
+            )
+        cold = self.r.get("cold")
+        if cold:
+            rows = []
+            for f in FUNCTIONS:
+                for kind, label in (
+                    ("null", "`null` (refused before any AWS call)"),
+                    ("real", "a real request on the demo network"),
+                ):
+                    found = cold["coldStart"].get(f, {}).get(kind)
+                    if found:
+                        s = found["summary"]
+                        rows.append(
+                            [
+                                f,
+                                label,
+                                s["n"],
+                                ms(s["median"]),
+                                ms(s["min"]),
+                                ms(s["p90"]),
+                                ms(s["max"]),
+                                mib(found["peakRssKiB"]),
+                                ", ".join(found["errorTypes"]),
+                            ]
+                        )
+            for kind, label in (
+                ("real", "warm get-status, a real request"),
+                ("null", "warm get-status, `null`"),
+            ):
+                found = cold["warm"].get(kind)
+                if found:
+                    s = found["summary"]
+                    rows.append(
+                        [
+                            "get-status",
+                            label,
+                            s["n"],
+                            ms(s["median"]),
+                            ms(s["min"]),
+                            ms(s["p90"]),
+                            ms(s["max"]),
+                            None,
+                            ", ".join(found["errorTypes"]),
+                        ]
+                    )
+            floor = self.r.get("floor") or {}
+            for key, label in (
+                ("keepAlive", "do-nothing runtime, one kept-alive connection"),
+                ("quickack", "do-nothing runtime, kept alive, TCP_QUICKACK"),
+            ):
+                s = floor.get(key)
+                if s:
+                    rows.append(
+                        [
+                            "(floor)",
+                            label,
+                            s["n"],
+                            ms(s["median"]),
+                            ms(s["min"]),
+                            ms(s["p90"]),
+                            ms(s["max"]),
+                            None,
+                            "answered",
+                        ]
+                    )
+            out.append(
+                (
+                    "Cold start and warm latency",
+                    "Through the project's runner (tests/emulator/lambda_runner.py) under `cargo lambda watch "
+                    "--only-lambda-apis`. Each cold sample follows a configuration change, so the runner starts a "
+                    "new process for the invoke, and is timed from the process's start to the answer "
+                    "(`durationMs` of an invocation with `coldStart`). Warm samples are timed from sending the "
+                    "event to the answer. Both include the hop through cargo-lambda; the real requests include "
+                    "moto answering their EC2 calls. The floor rows are warm invocations of "
+                    "`scripts/lib/bench_runtime.py`, a runtime that answers every event at once over one "
+                    "kept-alive connection as the Rust runtime does, run by a second local AWS the same way: what "
+                    "the runner and cargo-lambda add to each warm invocation. With TCP_QUICKACK on that runtime's "
+                    "socket the rest of the floor is what delayed ACKs on the connection cost.",
+                    table(
+                        ["function", "input", "n", "median", "min", "p90", "max", "peak RSS", "answer"], rows
+                    ),
+                )
+            )
+        small = self.r.get("small")
+        if small:
+            billed = small["billed"]
+            rows = [
+                [
+                    f,
+                    v["invocations"],
+                    v["cold"],
+                    f"{v['billedMs']:,} ms",
+                    ", ".join(f"{d:.0f}" for d in v["durationsMs"]),
+                    mib(v["peakRssKiB"]),
+                ]
+                for f, v in billed["functions"].items()
+            ]
+            rows.append(
+                [
+                    "total",
+                    len(billed["invocations"]),
+                    sum(v["cold"] for v in billed["functions"].values()),
+                    f"{billed['totalBilledMs']:,} ms",
+                    "",
+                    None,
+                ]
+            )
+            out.append(
+                (
+                    f"One execution, peering pending for {billed['pendingPolls']} polls",
+                    f"The demo network (scripts/lib/seed_demo.py), PollIntervalSeconds=1, the peering pending for "
+                    f"{billed['pendingPolls']} get-status polls; {billed['status']} in {billed['seconds']:.2f} s through "
+                    f"{' → '.join(billed['states'])}. Billed time is the sum of each invocation's duration rounded up "
+                    f"to 1 ms; a cold invocation's duration counts from its process's start (Lambda bills the INIT "
+                    f"phase too). Peak RSS is VmHWM of the function's process after each invocation. The harness "
+                    f"held the peering pending for {billed['pendingReads']} describe reads "
+                    f"(`pendingPolls`); get-status saw {', '.join(billed['getStatusSaw']) or 'nothing'}.",
+                    table(["function", "invocations", "cold", "billed", "durations (ms)", "peak RSS"], rows),
+                )
+            )
+            e2e = small["endToEnd"]
+            out.append(
+                (
+                    "End to end with provisioning taking T seconds",
+                    f"The harness holds the peering `pending` until T seconds after its creation "
+                    f'(`POST /_harness/peering {{"provisioningSeconds": T}}`); the stack polls every '
+                    f"{e2e['pollSeconds']} s. States: {' → '.join(e2e['states'])}; get-status saw "
+                    f"{', '.join(e2e.get('getStatusSaw') or []) or 'nothing'}.",
+                    table(
+                        ["T", "poll interval", "execution", "execution − T", "get-status polls", "status"],
+                        [
+                            [
+                                f"{e2e['provisioningSeconds']:g} s",
+                                f"{e2e['pollSeconds']} s",
+                                f"{e2e['seconds']:.2f} s",
+                                f"{e2e['overSeconds']:.2f} s",
+                                e2e["getStatusPolls"],
+                                e2e["status"] + (f": {e2e['error']}" if e2e["error"] else ""),
+                            ]
+                        ],
+                    ),
+                )
+            )
+        sizes = [
+            [f, f"{s:,}" if s is not None else None, f"{s / MIB:.2f} MiB" if s is not None else None]
+            for f, s in self.zips.items()
+        ]
+        out.append(
+            (
+                "Zip size per function",
+                "`dist/lambda/*.zip` from `scripts/build.sh` (arm64, release, "
+                "`cargo lambda build --output-format zip`).",
+                table(["function", "bytes", "MiB"], sizes),
+            )
+        )
+        return out
+
+
+# --- plot -------------------------------------------------------------------------------------------
+
+
+def plot(results: dict[str, Any], png: Path) -> bool:
+    scale = results.get("scale")
+    if not scale:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    fig, ax = plt.subplots(figsize=(7.5, 5.6), dpi=120)
+    colours = {"active": "tab:blue", "passive": "tab:orange"}
+    sizes = sorted({r["vpcs"] for r in scale["rows"]})
+    first = [r for r in scale["rows"] if r["run"] == "first" and r["side"] == "active"]
+    ax.plot(
+        [r["vpcs"] for r in first],
+        [r["missing"] for r in first],
+        color="grey",
+        linestyle="--",
+        linewidth=1,
+        label="missing routes (first run)",
+    )
+    for side, colour in colours.items():
+        for run, line, marker in (("first", "-", "o"), ("re-run", ":", "^")):
+            rows = [r for r in scale["rows"] if r["side"] == side and r["run"] == run]
+            if not rows:
+                continue
+            x = [r["vpcs"] for r in rows]
+            ax.plot(
+                x,
+                [r["readCalls"] for r in rows],
+                color=colour,
+                linestyle=line,
+                marker=marker,
+                label=f"reads, {side} ({rows[0]['region']}), {run}",
+            )
+            ax.plot(
+                x,
+                [r["writeCalls"] for r in rows],
+                color=colour,
+                linestyle=line,
+                marker="s",
+                markerfacecolor="none",
+                label=f"writes, {side}, {run}",
+            )
+            if run == "first":
+                for r in rows:
+                    ax.annotate(
+                        f"{r['readCalls']}",
+                        (r["vpcs"], r["readCalls"]),
+                        textcoords="offset points",
+                        xytext=(5, 3 if side == "active" else -9),
+                        fontsize=7,
+                        color=colour,
+                    )
+                    ax.annotate(
+                        f"{r['writeCalls']}",
+                        (r["vpcs"], r["writeCalls"]),
+                        textcoords="offset points",
+                        xytext=(5, 3 if side == "active" else -9),
+                        fontsize=7,
+                        color=colour,
+                    )
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [f"{v:,}" for v in sizes])
+    ax.minorticks_off()
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_ylim(bottom=-0.5)
+    top = max([r["writeCalls"] for r in scale["rows"]] + [r["readCalls"] for r in scale["rows"]] + [1])
+    ax.set_yticks([0, 1] + [10**k for k in range(1, len(str(top)) + 1)])
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_xlabel("tagged VPCs per Region")
+    ax.set_ylabel("EC2 API calls per modify-routes run")
+    ax.set_title(
+        "EC2 calls per modify-routes run, per Region: reads (circles), writes (squares)\n"
+        "first run creates the missing routes; the re-run (dotted) finds them present",
+        fontsize=9,
+    )
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=6.5, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png)
+    plt.close(fig)
+    return True
+
+
+# --- main -------------------------------------------------------------------------------------------
+
+
+def render(
+    report: Report, info: dict[str, str], results: dict[str, Any], png_name: str | None
+) -> tuple[str, str]:
+    """(what stdout shows, the whole of docs/performance.md)."""
+    summary = table(["figure", "measured", "target", "build", "vs target"], report.summary_rows())
+    parts = [f"## Summary\n\n{summary}"]
+    for title, text, rendered in report.sections():
+        parts.append(f"## {title}\n\n{text}\n\n{rendered}")
+    phases = ", ".join(f"{p} {s:.0f} s" for p, s in results.get("phaseSeconds", {}).items())
+    parts.append(f"## Release profile (`Cargo.toml`)\n\n```toml\n{release_profile()}\n```")
+    failures = results.get("failures", {})
+    if failures:
+        parts.append(
+            "## Not measured\n\n" + "\n".join(f"- {p}: {why.splitlines()[0]}" for p, why in failures.items())
+        )
+    body = "\n\n".join(parts)
+    provenance = table(
+        ["", ""],
+        [
+            ["date", info["date"]],
+            ["commit", f"`{info['commit']}`"],
+            [
+                "machine",
+                f"{info['arch']}, {info['cores']} cores " f"(`nproc`), {info['cpu']}, {info['memory']}",
+            ],
+            ["kernel", info["kernel"]],
+            ["Rust", info["rustc"]],
+            ["bench", f"`scripts/bench.sh`, {results.get('benchSeconds', 0):.0f} s of measuring ({phases})"],
+        ],
+    )
+    intro = (
+        "# Performance\n\n"
+        "What `scripts/bench.sh` measured on the local AWS (moto with its Step Functions interpreter and "
+        "the harness in `tests/emulator/`, the real template and state machine, and the real function "
+        "binaries behind `cargo lambda watch`). It rewrites this page on every run; the figures below "
+        "are from the run named here. They are measurements on this machine against an emulator, "
+        "reported and never asserted: moto answers in milliseconds where EC2 takes tens of them, so "
+        "times that include EC2 calls are not AWS's. Each figure names the build it ran.\n\n"
+        f"{provenance}\n"
+    )
+    plot_md = (
+        f"\n\n![EC2 API calls per modify-routes run against tagged VPCs per Region]({png_name})\n"
+        if png_name
+        else ""
+    )
+    notes = (
+        "\n\n## Notes on the method\n\n"
+        "- EC2 calls are counted by the harness per action and Region; an invocation's `ec2Calls` are the "
+        "calls counted while it ran, which is exact here because the bench runs one execution at a time "
+        "and makes no EC2 calls of its own meanwhile.\n"
+        "- moto ignores MaxResults on DescribeVpcs and DescribeTransitGatewayVpcAttachments, so each reads "
+        "as one page here whatever the size. The functions ask for pages of 1,000; on EC2 a Region with "
+        "1,000 tagged VPCs and its default VPC would take two DescribeVpcs pages (not measured here). "
+        "SearchTransitGatewayRoutes pages at 1,000 routes in the emulator as on EC2; no table here held "
+        "more than 1,000 static routes.\n"
+        "- Host binaries run without Lambda's 128 MB memory limit or CPU share; RSS and times are this "
+        "machine's.\n"
+    )
+    return body, intro + plot_md + "\n" + body + notes
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--zips", type=Path, default=ROOT / "dist" / "lambda")
+    parser.add_argument("--bin-dir", default="")
+    parser.add_argument("--md", type=Path)
+    parser.add_argument("--png", type=Path)
+    args = parser.parse_args()
+    results = json.loads(args.results.read_text(encoding="utf-8"))
+    report = Report(results, zip_sizes(args.zips), args.bin_dir)
+    info = machine(results.get("startedAt"))
+    png_name = None
+    if args.png and plot(results, args.png):
+        png_name = os.path.relpath(args.png, args.md.parent) if args.md else args.png.name
+    stdout, page = render(report, info, results, png_name)
+    print(
+        f"tgw-peering performance, {info['date']}, commit {info['commit']}, {info['arch']}, "
+        f"{info['cores']} cores, {info['cpu']}\n"
+    )
+    print(stdout)
+    if args.md:
+        args.md.parent.mkdir(parents=True, exist_ok=True)
+        args.md.write_text(page, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
