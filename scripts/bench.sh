@@ -6,7 +6,7 @@
 #
 #   scripts/bench.sh [--time-scale S] [--provisioning-seconds T] [--poll-seconds P]
 #                    [--cold-starts N] [--vpcs 10,100,1000] [--routes N]
-#                    [--phases small,cold,scale,throttle] [--no-docs]
+#                    [--phases small,cold,scale,throttle,profiles] [--profiles] [--no-docs]
 #
 #   --time-scale S    the token bucket's timeScale for the throughput run (default 1: EC2's real
 #                     rate, about 3 minutes; 10 is ten times quicker, figures relative to 10x the
@@ -17,36 +17,64 @@
 #   --vpcs LIST       tagged VPCs per Region at each step of the EC2-call counts (default 10,100,1000)
 #   --routes N        routes per Region to create under the token bucket (default 1000, at most
 #                     the largest --vpcs)
-#   --phases LIST     which phases to run (default: all four)
+#   --phases LIST     which phases to run (default: small,cold,scale,throttle, and profiles with
+#                     --profiles; profiles in the list implies --profiles). docs/performance.md is
+#                     rewritten from this run alone: with a few phases, the others read "not measured"
+#   --profiles        also compare the tuned [profile.release] with [profile.untuned] (cargo's
+#                     release defaults): binary size, the size of a Lambda zip of each (host binaries
+#                     zipped by the bench) and the cold starts of the cold phase; builds
+#                     `--profile untuned` too (quick when warm)
 #   --no-docs         print the tables only; leave docs/ as it is
 #
 # Builds first, as scripts/build.sh (the arm64 zips, whose sizes it reports) and
-# `cargo build --release` for this machine (the binaries it runs); both are quick when warm.
+# `cargo build --release` for this machine (the binaries it runs), and with --profiles
+# `cargo build --profile untuned`; all are quick when warm.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
 
-bench_args=() docs=1
+bench_args=() docs=1 profiles=0 phases=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --time-scale|--provisioning-seconds|--poll-seconds|--cold-starts|--vpcs|--routes|--phases)
+    --time-scale|--provisioning-seconds|--poll-seconds|--cold-starts|--vpcs|--routes)
       [ $# -ge 2 ] || { echo "bench.sh: $1 needs a value" >&2; exit 2; }
       bench_args+=("$1" "$2"); shift 2 ;;
+    --phases)
+      [ $# -ge 2 ] || { echo "bench.sh: $1 needs a value" >&2; exit 2; }
+      phases="$2"; shift 2 ;;
+    --profiles) profiles=1; shift ;;
     --no-docs) docs=0; shift ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
+
+case ",$phases," in *,profiles,*) profiles=1 ;; esac
+if [ "$profiles" = 1 ]; then
+  phases="${phases:-small,cold,scale,throttle}"
+  case ",$phases," in *,profiles,*) ;; *) phases="$phases,profiles" ;; esac
+  steps=5
+else
+  steps=4
+fi
+[ -n "$phases" ] && bench_args+=(--phases "$phases")
 
 ensure_rust
 ensure_python_env
 
 started=$SECONDS
-say "1/4 build: the arm64 Lambda zips (scripts/build.sh)"
+say "1/$steps build: the arm64 Lambda zips (scripts/build.sh)"
 "$ROOT/scripts/build.sh"
-say "2/4 build: the functions for this machine, release profile"
+say "2/$steps build: the functions for this machine, release profile"
 cargo build --release --workspace --bins --locked --quiet
 bin_dir="$CARGO_TARGET_DIR/release"
+step=3
+if [ "$profiles" = 1 ]; then
+  say "3/$steps build: the functions for this machine, untuned profile (cargo's release defaults)"
+  cargo build --profile untuned --workspace --bins --locked --quiet
+  bench_args+=(--untuned-bin-dir "$CARGO_TARGET_DIR/untuned")
+  step=4
+fi
 build_seconds=$((SECONDS - started))
 
 work="$(mktemp -d)"
@@ -64,14 +92,14 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-say "3/4 measure on the local AWS (about 6 minutes at --time-scale 1)"
+say "$step/$steps measure on the local AWS (about 6 minutes at --time-scale 1)"
 "$VENV/bin/python" scripts/lib/bench.py --bin-dir "$bin_dir" --out "$work/results.json" \
   ${bench_args[@]+"${bench_args[@]}"} &
 bench_pid=$!
 wait "$bench_pid"
 bench_pid=""
 
-say "4/4 the figures (builds took ${build_seconds} s)"
+say "$((step + 1))/$steps the figures (builds took ${build_seconds} s)"
 report_args=(--zips "$ROOT/dist/lambda" --bin-dir "$bin_dir")
 if [ "$docs" = 1 ]; then
   report_args+=(--md "$ROOT/docs/performance.md" --png "$ROOT/docs/performance-api-calls.png")

@@ -8,12 +8,16 @@ scripts/deploy.sh, the real state machine, and the real function binaries behind
   cold     cold start and warm latency of each function, through the same runner
   scale    EC2 calls per modify-routes run at 10, 100 and 1,000 tagged VPCs per Region
   throttle creating 1,000 missing routes per Region under EC2's token bucket
+  profiles the release binaries against those of [profile.untuned] (cargo's release defaults):
+           binary size, the size of a Lambda zip of each, and the cold starts of `cold`, each
+           profile on a local AWS of its own (only with --untuned-bin-dir)
 
 Figures are reported, never asserted: a phase that fails is reported as not measured, with why,
 and the others still run. The results go to a JSON file that bench_report.py turns into tables,
 docs/performance.md and the plot.
 
-    bench.py --bin-dir DIR --out results.json [--phases small,cold,scale,throttle] [options]
+    bench.py --bin-dir DIR --out results.json [--phases small,cold,scale,throttle[,profiles]]
+             [--untuned-bin-dir DIR] [options]
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import concurrent.futures
 import contextlib
 import datetime
+import io
 import json
 import math
 import os
@@ -33,6 +38,7 @@ import tempfile
 import time
 import traceback
 import urllib.request
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -461,25 +467,26 @@ def seed_demo_network(aws: LocalAws) -> None:
             seed_demo.seed_region(aws.client("ec2", region), region, layout, TAG_KEY)
 
 
-def phase_cold(aws: LocalAws, opts: Options, outputs: dict[str, str], peering: dict | None) -> dict[str, Any]:
+def invoke_one(aws: LocalAws, name: str, payload: Any) -> dict:
+    """One invoke of the function, and the invocation the harness recorded for it."""
+    aws.harness("POST", "lambda/reset")
+    response = aws.client("lambda").invoke(FunctionName=name, Payload=json.dumps(payload).encode())
+    response["Payload"].read()
+    (invocation,) = aws.invocations()
+    return invocation
+
+
+def cold_starts(aws: LocalAws, opts: Options, outputs: dict[str, str], peering: dict | None) -> dict[str, Any]:
     """Cold starts: each sample changes the function's configuration, so the runner starts a new
     process for the next invoke, as Lambda starts a new execution environment, and times it from
     the process's start to the answer. Two inputs: `null`, which every function refuses before any
     AWS call (start-up and the runtime alone), and a real request on the demo network (start-up
-    plus its EC2 calls to the emulator). Then warm invocations of get-status on one process."""
+    plus its EC2 calls to the emulator). Function -> input -> samples and their summary."""
     lam = aws.client("lambda")
     peer_request: dict = {}
     real_input = {"peer": peer_request, "get-status": peering, "modify-routes": peering}
-    results: dict[str, Any] = {"coldStart": {}, "warm": {}}
+    results: dict[str, Any] = {}
     sample = 0
-
-    def invoke(name: str, payload: Any) -> dict:
-        aws.harness("POST", "lambda/reset")
-        response = lam.invoke(FunctionName=name, Payload=json.dumps(payload).encode())
-        response["Payload"].read()
-        (invocation,) = aws.invocations()
-        return invocation
-
     for function in FUNCTIONS:
         name = outputs[OUTPUT_KEYS[function]]
         variables = (
@@ -498,8 +505,8 @@ def phase_cold(aws: LocalAws, opts: Options, outputs: dict[str, str], peering: d
                 lam.update_function_configuration(
                     FunctionName=name, Environment={"Variables": {**variables, "BENCH_SAMPLE": str(sample)}}
                 )
-                measured[kind].append(invoke(name, payload))
-        results["coldStart"][function] = {
+                measured[kind].append(invoke_one(aws, name, payload))
+        results[function] = {
             kind: {
                 "samples": [i["durationMs"] for i in found if i["coldStart"]],
                 "notCold": sum(1 for i in found if not i["coldStart"]),
@@ -510,6 +517,15 @@ def phase_cold(aws: LocalAws, opts: Options, outputs: dict[str, str], peering: d
             for kind, found in measured.items()
             if found
         }
+    return results
+
+
+def phase_cold(aws: LocalAws, opts: Options, outputs: dict[str, str], peering: dict | None) -> dict[str, Any]:
+    """The cold starts of cold_starts(), then warm invocations of get-status on one process."""
+    results: dict[str, Any] = {"coldStart": cold_starts(aws, opts, outputs, peering), "warm": {}}
+
+    def invoke(name: str, payload: Any) -> dict:
+        return invoke_one(aws, name, payload)
 
     name = outputs[OUTPUT_KEYS["get-status"]]
     for kind, payload in (("real", peering), ("null", None)):
@@ -577,6 +593,77 @@ def phase_floor(opts: Options) -> dict[str, Any]:
                     lam.invoke(FunctionName="floor", Payload=b"null")["Payload"].read()
                 warm = [i["durationMs"] for i in aws.invocations() if not i["coldStart"] and i["ok"]]
                 results["quickack" if quickack == "1" else "keepAlive"] = summary(warm)
+    return results
+
+
+def lambda_zip_size(binary: Path) -> int:
+    """The size of a zip holding the binary as an executable `bootstrap`, as a Lambda zip does
+    (deflate, compresslevel 9)."""
+    info = zipfile.ZipInfo("bootstrap", date_time=time.localtime(binary.stat().st_mtime)[:6])
+    info.external_attr = 0o100755 << 16
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr(info, binary.read_bytes(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return len(buffer.getvalue())
+
+
+def demo_stack(aws: LocalAws) -> tuple[dict[str, str], dict | None, str]:
+    """A clean account with the demo network, the stack deployed (PollIntervalSeconds=1) and one
+    execution run, which creates the peering and the routes: the state the cold phase's real
+    requests find. Returns the stack's outputs, the peering and the execution's status."""
+    aws.reset()
+    seed_demo_network(aws)
+    outputs = aws.deploy(PollIntervalSeconds=1)
+    run = aws.run(outputs["StateMachineArn"], timeout=180)
+    peering = next(
+        (
+            json.loads(e["stateExitedEventDetails"]["output"])["peering"]
+            for e in run.events
+            if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "Peer"
+        ),
+        None,
+    )
+    return outputs, peering, run.status + (f": {run.error()}" if run.error() else "")
+
+
+def phase_profiles(opts: Options, bin_dirs: dict[str, Path], log_dir: Path) -> dict[str, Any]:
+    """Each profile's binaries: their size, the size of a Lambda zip of each, and the cold starts
+    of cold_starts() on a local AWS of their own running them (one profile after the other, the
+    same demo network and stack). A profile that fails is recorded with why; the other still runs."""
+    results: dict[str, Any] = {}
+    for profile, bin_dir in bin_dirs.items():
+        entry: dict[str, Any] = {"binDir": str(bin_dir), "binaries": {}}
+        results[profile] = entry
+        for function in FUNCTIONS:
+            binary = bin_dir / function
+            entry["binaries"][function] = {"bytes": binary.stat().st_size, "zipBytes": lambda_zip_size(binary)}
+        log(
+            f"profiles: {profile}: "
+            + ", ".join(f"{f} {v['bytes']:,} B ({v['zipBytes']:,} B zipped)" for f, v in entry["binaries"].items())
+        )
+    for profile, bin_dir in bin_dirs.items():
+        entry = results[profile]
+        started = time.monotonic()
+        try:
+            log(f"profiles: {profile}: a local AWS running {bin_dir}")
+            with running_server(
+                "--stepfunctions",
+                "--lambda-bin-dir",
+                str(bin_dir.resolve()),
+                "--lambda-log-dir",
+                str(log_dir / f"profile-{profile}"),
+                cwd=ROOT,
+            ) as url:
+                aws = LocalAws(url)
+                log(f"profiles: {profile}: the demo network, the stack and one execution")
+                outputs, peering, status = demo_stack(aws)
+                entry["demoExecution"] = status
+                entry["coldStart"] = cold_starts(aws, opts, outputs, peering)
+        except Exception as e:  # noqa: BLE001  (report it, measure the other profile)
+            traceback.print_exc(file=sys.stderr)
+            entry["error"] = f"{type(e).__name__}: {e}"[:2000]
+        finally:
+            entry["seconds"] = time.monotonic() - started
     return results
 
 
@@ -771,6 +858,11 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--bin-dir", type=Path, required=True, help="the function binaries to run")
+    parser.add_argument(
+        "--untuned-bin-dir",
+        type=Path,
+        help="the binaries of [profile.untuned], for the profiles phase (compared with --bin-dir)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="where to write the results (JSON)")
     parser.add_argument("--phases", default="small,cold,scale,throttle")
     parser.add_argument("--pending-polls", type=int, default=3)
@@ -799,35 +891,47 @@ def main() -> int:
         "options": vars(args) | {"bin_dir": str(args.bin_dir), "out": str(args.out)},
         "startedAt": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    missing = [f for f in FUNCTIONS if not (args.bin_dir / f).is_file()]
-    if missing:
-        print(f"bench.py: {missing} missing in {args.bin_dir}", file=sys.stderr)
-        return 1
+    unknown = phases - {"small", "cold", "scale", "throttle", "profiles"}
+    if unknown:
+        print(f"bench.py: unknown phases {sorted(unknown)}", file=sys.stderr)
+        return 2
+    if "profiles" in phases and args.untuned_bin_dir is None:
+        print("bench.py: the profiles phase needs --untuned-bin-dir", file=sys.stderr)
+        return 2
+    for bin_dir in filter(None, (args.bin_dir, args.untuned_bin_dir if "profiles" in phases else None)):
+        missing = [f for f in FUNCTIONS if not (bin_dir / f).is_file()]
+        if missing:
+            print(f"bench.py: {missing} missing in {bin_dir}", file=sys.stderr)
+            return 1
     log_dir = Path(tempfile.mkdtemp(prefix="tgw-peering-bench-"))
     results["functionLogs"] = str(log_dir)
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     started = time.monotonic()
     try:
-        log("starting the local AWS (moto + Step Functions + cargo lambda watch)")
-        with running_server(
-            "--stepfunctions",
-            "--lambda-bin-dir",
-            str(args.bin_dir.resolve()),
-            "--lambda-log-dir",
-            str(log_dir),
-            cwd=ROOT,
-        ) as url:
-            aws = LocalAws(url)
-            small = None
-            if phases & {"small", "cold"}:
-                small = guarded("small", results, lambda: phase_small(aws, opts))
-            if "cold" in phases and small:
-                guarded("cold", results, lambda: phase_cold(aws, opts, small["outputs"], small["peering"]))
-                guarded("floor", results, lambda: phase_floor(opts))
-            if phases & {"scale", "throttle"}:
-                scale = guarded("scale", results, lambda: phase_scale(aws, opts))
-                if "throttle" in phases and scale:
-                    guarded("throttle", results, lambda: phase_throttle(aws, opts, scale))
+        if phases & {"small", "cold", "scale", "throttle"}:
+            log("starting the local AWS (moto + Step Functions + cargo lambda watch)")
+            with running_server(
+                "--stepfunctions",
+                "--lambda-bin-dir",
+                str(args.bin_dir.resolve()),
+                "--lambda-log-dir",
+                str(log_dir),
+                cwd=ROOT,
+            ) as url:
+                aws = LocalAws(url)
+                small = None
+                if phases & {"small", "cold"}:
+                    small = guarded("small", results, lambda: phase_small(aws, opts))
+                if "cold" in phases and small:
+                    guarded("cold", results, lambda: phase_cold(aws, opts, small["outputs"], small["peering"]))
+                    guarded("floor", results, lambda: phase_floor(opts))
+                if phases & {"scale", "throttle"}:
+                    scale = guarded("scale", results, lambda: phase_scale(aws, opts))
+                    if "throttle" in phases and scale:
+                        guarded("throttle", results, lambda: phase_throttle(aws, opts, scale))
+        if "profiles" in phases:
+            bin_dirs = {"release": args.bin_dir, "untuned": args.untuned_bin_dir}
+            guarded("profiles", results, lambda: phase_profiles(opts, bin_dirs, log_dir))
     except KeyboardInterrupt as e:
         results.setdefault("failures", {})["interrupted"] = str(e) or "interrupted"
         raise

@@ -1,6 +1,6 @@
 """Turns the results of bench.py (JSON) into tables on stdout, docs/performance.md and the plot
 docs/performance-api-calls.png. It adds what needs no local AWS: the zip size of each function
-from dist/lambda/, the release profile from Cargo.toml, and the machine and commit.
+from dist/lambda/, the release and untuned profiles from Cargo.toml, and the machine and commit.
 
     bench_report.py RESULTS --zips DIR --bin-dir DIR [--md FILE --png FILE]
 
@@ -24,6 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("peer", "get-status", "modify-routes")
 ACTIVE, PASSIVE = "us-east-1", "us-west-2"
 MIB = 1024 * 1024
+PROFILES_BUILD = (
+    f"host {platform.machine()}, release vs untuned profile; zips made by the bench "
+    "(the shipped arm64 zips: the row above)"
+)
 
 
 # --- formatting ---------------------------------------------------------------------------------
@@ -53,6 +57,13 @@ def pct(value: float | None) -> str | None:
 
 def mib(kib: int | None) -> str | None:
     return None if kib is None else f"{kib / 1024:.1f} MiB"
+
+
+def change(before: float | None, after: float | None) -> str | None:
+    """The relative change from before to after, signed."""
+    if before is None or after is None or before == 0:
+        return None
+    return f"{100 * (after - before) / before:+.1f}%".replace("-", "−")
 
 
 def verdict(ok: bool | None) -> str:
@@ -108,13 +119,14 @@ def zip_sizes(zips: Path) -> dict[str, int | None]:
     }
 
 
-def release_profile() -> str:
-    """The `[profile.release]` section of Cargo.toml: its header and settings, up to the first
+def release_profile(name: str = "release") -> str:
+    """The `[profile.NAME]` section of Cargo.toml: its header and settings, up to the first
     blank line or next section."""
     lines = (ROOT / "Cargo.toml").read_text(encoding="utf-8").splitlines()
-    if "[profile.release]" not in lines:
-        return "(no [profile.release] in Cargo.toml)"
-    start = lines.index("[profile.release]")
+    header = f"[profile.{name}]"
+    if header not in lines:
+        return f"(no {header} in Cargo.toml)"
+    start = lines.index(header)
     section = [lines[start]]
     for line in lines[start + 1 :]:
         if not line.strip() or line.startswith("["):
@@ -333,7 +345,66 @@ class Report:
                 verdict(all(s <= 8 * MIB for s in sizes.values()) if sizes else None),
             ]
         )
+        rows.append(
+            [
+                "release profile: binary/zip size and cold start, tuned vs untuned",
+                self._profiles_change(),
+                "report the change",
+                PROFILES_BUILD,
+                "–",
+            ]
+        )
         return rows
+
+    def profiles_missing(self) -> str:
+        if "profiles" in self.failures:
+            return self.why_missing("profiles")
+        return (
+            "not run: this run was without `--profiles`; `scripts/bench.sh --profiles` measures it "
+            "(`scripts/bench.sh --phases profiles --profiles` for this section alone)"
+        )
+
+    def _profile_figures(self, profile: str, function: str) -> dict[str, Any]:
+        """bytes, zipBytes, and the cold start medians and sample counts of one profile's binary."""
+        entry = (self.r.get("profiles") or {}).get(profile) or {}
+        binary = entry.get("binaries", {}).get(function, {})
+        cold = (entry.get("coldStart") or {}).get(function, {})
+        return {
+            "bytes": binary.get("bytes"),
+            "zipBytes": binary.get("zipBytes"),
+            **{f"{kind}Median": cold.get(kind, {}).get("summary", {}).get("median") for kind in ("null", "real")},
+            **{f"{kind}N": cold.get(kind, {}).get("summary", {}).get("n") for kind in ("null", "real")},
+            **{f"{kind}Answer": ", ".join(cold.get(kind, {}).get("errorTypes", [])) for kind in ("null", "real")},
+        }
+
+    def _profiles_change(self) -> str:
+        profiles = self.r.get("profiles")
+        if not profiles:
+            return self.profiles_missing()
+        figures = {
+            f: (self._profile_figures("untuned", f), self._profile_figures("release", f)) for f in FUNCTIONS
+        }
+
+        def part(label: str, key: str, fmt: Any) -> str:
+            return f"{label}: " + ", ".join(
+                f"{f} "
+                + (
+                    f"{fmt(u[key])} → {fmt(t[key])} ({change(u[key], t[key])})"
+                    if u[key] is not None and t[key] is not None
+                    else "–"
+                )
+                for f, (u, t) in figures.items()
+            )
+
+        parts = [
+            part("binary", "bytes", lambda b: f"{b / MIB:.2f} MiB"),
+            part("zip", "zipBytes", lambda b: f"{b / MIB:.2f} MiB"),
+            part("cold start (`null`)", "nullMedian", lambda v: f"{v:.1f} ms"),
+            part("cold start (real request)", "realMedian", lambda v: f"{v:.1f} ms"),
+        ]
+        failed = [p for p in ("release", "untuned") if (profiles.get(p) or {}).get("error")]
+        note = f"; cold starts not measured for {', '.join(failed)} (see below)" if failed else ""
+        return "untuned → tuned; " + "; ".join(parts) + " (medians)" + note
 
     def _scale_rss(self) -> int | None:
         values = [
@@ -604,7 +675,78 @@ class Report:
                 table(["function", "bytes", "MiB"], sizes),
             )
         )
+        out.append(self._profiles_section())
         return out
+
+    def _profiles_section(self) -> tuple[str, str, str]:
+        title = "Release profile: tuned against cargo's defaults"
+        profiles = self.r.get("profiles")
+        settings = (
+            f"\n\n```toml\n{release_profile('release')}\n\n{release_profile('untuned')}\n```"
+        )
+        if not profiles:
+            return (title, self.profiles_missing().replace("not run", "Not run", 1) + "." + settings, "")
+        n = self.r.get("options", {}).get("cold_starts")
+        labels = {"release": "release (tuned)", "untuned": "untuned (cargo's defaults)"}
+        rows = []
+        for f in FUNCTIONS:
+            for profile in ("release", "untuned"):
+                x = self._profile_figures(profile, f)
+                rows.append(
+                    [
+                        f,
+                        labels[profile],
+                        f"{x['bytes']:,}" if x["bytes"] is not None else None,
+                        f"{x['zipBytes']:,}" if x["zipBytes"] is not None else None,
+                        ms(x["nullMedian"]),
+                        x["nullN"],
+                        ms(x["realMedian"]),
+                        x["realN"],
+                    ]
+                )
+        errors = "".join(
+            f" The {p} profile's cold starts were not measured: {e['error'].splitlines()[0][:200]}."
+            for p, e in profiles.items()
+            if e.get("error")
+        )
+        demo = "; ".join(
+            f"{p} {e['demoExecution']}" for p, e in profiles.items() if e.get("demoExecution")
+        )
+        text = (
+            "Each function built twice for this machine: with the tuned `[profile.release]` (the binaries "
+            "every other host figure on this page runs, `target/release`) and with `[profile.untuned]` "
+            "(`target/untuned`, `cargo build --profile untuned`), which inherits release but restores "
+            "cargo's release defaults (settings below). **These are host "
+            f"{platform.machine()} binaries, and the zips are made by the bench**: each binary stored as "
+            "`bootstrap` in a zip, deflated at level 9 (Python's zipfile, ZIP_DEFLATED, compresslevel 9), "
+            "as in a Lambda zip. The shipped arm64 zips are the ones in \"Zip size per function\" above; an "
+            "arm64 build of the untuned profile would take about 15 minutes here and is not made. Cold starts "
+            "are the measurement of \"Cold start and warm latency\" (the same code, "
+            f"{n if n is not None else 'N'} samples per function and input, process start to first answer; "
+            "`null` is refused before any AWS call, the real request is made on the demo network), on a "
+            "local AWS of each profile's own running its binaries, release first, then untuned, after the "
+            "demo network, the stack and one execution"
+            + (f" ({demo})" if demo else "")
+            + ". So the release medians here are a second sample of the same binaries as above, taken "
+            "in this phase next to the untuned ones." + errors + settings
+        )
+        return (
+            title,
+            text,
+            table(
+                [
+                    "function",
+                    "profile",
+                    "binary (bytes)",
+                    "zipped (bytes)",
+                    "cold start, `null`",
+                    "n",
+                    "cold start, real request",
+                    "n",
+                ],
+                rows,
+            ),
+        )
 
 
 # --- plot -------------------------------------------------------------------------------------------
@@ -707,7 +849,7 @@ def render(
     summary = table(["figure", "measured", "target", "build", "vs target"], report.summary_rows())
     parts = [f"## Summary\n\n{summary}"]
     for title, text, rendered in report.sections():
-        parts.append(f"## {title}\n\n{text}\n\n{rendered}")
+        parts.append(f"## {title}\n\n{text}" + (f"\n\n{rendered}" if rendered else ""))
     phases = ", ".join(f"{p} {s:.0f} s" for p, s in results.get("phaseSeconds", {}).items())
     parts.append(f"## Release profile (`Cargo.toml`)\n\n```toml\n{release_profile()}\n```")
     failures = results.get("failures", {})
