@@ -15,6 +15,13 @@ if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
   rustup target add aarch64-unknown-linux-gnu
 fi
 
+# Clones share CARGO_TARGET_DIR, and cargo-lambda writes each zip after cargo has let go of its own
+# lock: a second build at the same moment could copy out a half-written zip (seen once). So one
+# build-and-copy at a time, and every zip is checked before it is left in dist/.
+mkdir -p "$CARGO_TARGET_DIR"
+exec 9>"$CARGO_TARGET_DIR/lambda-build.lock"
+flock 9
+
 say "cargo lambda build --release --arm64 (the first build takes about 15 minutes; later ones seconds)"
 for fn in "${FUNCTIONS[@]}"; do packages+=(--package "$fn"); done
 # cargo-lambda bakes its own path into the linker wrappers it makes for zig, and a new linker path
@@ -31,6 +38,8 @@ out="$ROOT/dist/lambda"
 rm -rf "$out" && mkdir -p "$out"
 for fn in "${FUNCTIONS[@]}"; do
   cp "$CARGO_TARGET_DIR/lambda/$fn/bootstrap.zip" "$out/$fn.zip"
+  "$VENV/bin/python" -m zipfile -t "$out/$fn.zip" >/dev/null ||
+    { echo "build.sh: $out/$fn.zip is not a whole zip; run scripts/build.sh again" >&2; exit 1; }
 done
 say "built:"
 ls -l "$out" >&2
