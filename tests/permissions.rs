@@ -48,9 +48,11 @@ async fn given_every_path_then_each_function_calls_exactly_the_ec2_actions_it_is
     let state = invoke(&context, Function::GetStatus, state).await.unwrap();
     get_status.extend(called(&emulator));
 
-    // Routes created, and one refused create re-read.
+    // Routes created in the TGW and (with vpcRoutes) the VPC route tables.
     let route_table = state["activeRouteTableId"].as_str().unwrap().to_owned();
     active.static_route(&route_table, "10.20.0.0/16", None).await;
+    let mut state = state;
+    state["vpcRoutes"] = json!(true);
     emulator.reset_calls();
     invoke(&context, Function::ModifyRoutes, state).await.unwrap();
     modify_routes.extend(called(&emulator));

@@ -145,13 +145,13 @@ async fn given_two_pages_of_routes_then_the_table_is_read_whole_in_one_pass() {
         });
     let ec2 = Ec2::new(client("us-east-1", &[&first, &second]), "us-east-1");
 
-    let table = ec2.static_routes("tgw-rtb-11111111").await.unwrap();
+    let table = ec2.routes("tgw-rtb-11111111").await.unwrap();
 
     assert!(!table.truncated);
     let routes: Vec<(String, Option<String>, bool)> = table
         .routes
         .iter()
-        .map(|r| (r.cidr.to_string(), r.attachment_id.clone(), r.blackhole))
+        .map(|r| (r.cidr.to_string(), r.target.clone(), r.blackhole))
         .collect();
     assert_eq!(
         routes,
@@ -176,7 +176,7 @@ async fn given_more_routes_than_one_search_returns_and_no_token_then_the_table_i
     });
     let ec2 = Ec2::new(client("us-east-1", &[&only]), "us-east-1");
 
-    assert!(ec2.static_routes("tgw-rtb-11111111").await.unwrap().truncated);
+    assert!(ec2.routes("tgw-rtb-11111111").await.unwrap().truncated);
 }
 
 #[tokio::test]
@@ -300,7 +300,7 @@ async fn given_another_caller_accepts_first_then_incorrect_state_counts_as_succe
     let defaults = Defaults {
         active_region: Some("us-east-1".into()),
         passive_region: Some("eu-west-1".into()),
-        vpc_tag_key: "addToTransitGateway".into(),
+        ..Defaults::default()
     };
     let sdk_config = aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())

@@ -199,7 +199,7 @@ pub fn defaults() -> Defaults {
     Defaults {
         active_region: Some(ACTIVE.to_owned()),
         passive_region: Some(PASSIVE.to_owned()),
-        vpc_tag_key: "addToTransitGateway".to_owned(),
+        ..Defaults::default()
     }
 }
 

@@ -79,6 +79,13 @@ impl RouteWrites {
     }
 }
 
+/// Routes a VPC route table may hold when `VPC_ROUTE_TABLE_QUOTA` is not set: the default of
+/// the "Routes per route table" quota.
+pub const DEFAULT_VPC_ROUTE_QUOTA: usize = 50;
+
+/// The most that quota can be raised to.
+const MAX_VPC_ROUTE_QUOTA: usize = 1000;
+
 fn env_number<T: std::str::FromStr + Copy>(name: &str, usable: impl Fn(T) -> bool) -> Option<T> {
     let raw = std::env::var(name)
         .ok()
@@ -96,6 +103,7 @@ pub struct Context {
     sdk_config: SdkConfig,
     defaults: Defaults,
     route_writes: RouteWrites,
+    vpc_route_quota: usize,
     clients: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
     limiters: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
 }
@@ -115,8 +123,13 @@ impl Context {
                 .operation_attempt_timeout(ATTEMPT_TIMEOUT)
                 .build(),
         );
-        let context =
-            Self::new(loader.load().await, Defaults::from_env()).with_route_writes(RouteWrites::from_env());
+        let quota = env_number("VPC_ROUTE_TABLE_QUOTA", |v: usize| {
+            (1..=MAX_VPC_ROUTE_QUOTA).contains(&v)
+        })
+        .unwrap_or(DEFAULT_VPC_ROUTE_QUOTA);
+        let context = Self::new(loader.load().await, Defaults::from_env())
+            .with_route_writes(RouteWrites::from_env())
+            .with_vpc_route_quota(quota);
         let regions = [
             context.defaults.active_region.clone(),
             context.defaults.passive_region.clone(),
@@ -133,6 +146,7 @@ impl Context {
             sdk_config,
             defaults,
             route_writes: RouteWrites::default(),
+            vpc_route_quota: DEFAULT_VPC_ROUTE_QUOTA,
             clients: Mutex::new(HashMap::new()),
             limiters: Mutex::new(HashMap::new()),
         }
@@ -142,6 +156,16 @@ impl Context {
     pub fn with_route_writes(mut self, writes: RouteWrites) -> Self {
         self.route_writes = writes;
         self
+    }
+
+    /// Checks VPC route tables against `quota` routes instead of the default 50.
+    pub fn with_vpc_route_quota(mut self, quota: usize) -> Self {
+        self.vpc_route_quota = quota;
+        self
+    }
+
+    pub fn vpc_route_quota(&self) -> usize {
+        self.vpc_route_quota
     }
 
     pub fn route_writes(&self) -> RouteWrites {

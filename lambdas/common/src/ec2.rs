@@ -1,11 +1,10 @@
 //! The EC2 edge: every AWS call the functions make, each returning plain data and logging its
 //! action, Region and resulting ids. Nothing here decides anything.
 
-use std::collections::BTreeSet;
-
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{
-    Filter, ResourceType, Tag, TagSpecification, TransitGatewayRouteState, VpcCidrBlockStateCode,
+    Filter, ResourceType, RouteOrigin, RouteState, Tag, TagSpecification, TransitGatewayRouteState,
+    TransitGatewayRouteType, VpcCidrBlockStateCode,
 };
 use aws_sdk_ec2::Client;
 use ipnet::Ipv4Net;
@@ -13,8 +12,9 @@ use tracing::{info, warn};
 
 use crate::error::{Error, Result};
 use crate::peering::{PeeringAttachment, TgwEnd};
-use crate::planner::{StaticRoute, Vpc};
+use crate::planner::{Origin, Route, Vpc};
 use crate::state::AttachmentState;
+use crate::vpc_tables::{Subnet, VpcAttachment, VpcRouteTable};
 
 /// Page size for describe calls; EC2's maximum for these actions.
 const PAGE_SIZE: i32 = 1000;
@@ -43,16 +43,26 @@ pub struct RouteTable {
     pub state: String,
 }
 
-/// The static routes of one route table.
+/// The static and propagated routes of one transit gateway route table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StaticRoutes {
-    pub routes: Vec<StaticRoute>,
+pub struct TableRoutes {
+    pub routes: Vec<Route>,
     /// EC2 said more routes matched than it returned and gave no way to page to them.
     pub truncated: bool,
 }
 
 fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
+}
+
+/// EC2 takes at most 200 values in one filter.
+const FILTER_VALUES: usize = 200;
+
+fn filter_any(name: &str, values: &[String]) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.to_vec()))
+        .build()
 }
 
 fn is_not_found<E: ProvideErrorMetadata>(err: &E) -> bool {
@@ -92,21 +102,78 @@ fn peering_from_sdk(attachment: &aws_sdk_ec2::types::TransitGatewayPeeringAttach
     }
 }
 
-fn route_from_sdk(route: &aws_sdk_ec2::types::TransitGatewayRoute) -> Option<StaticRoute> {
-    // Prefix-list and IPv6 routes never match a VPC's IPv4 CIDR; skip them.
+fn route_from_sdk(route: &aws_sdk_ec2::types::TransitGatewayRoute) -> Option<Route> {
+    // Prefix-list and IPv6 routes never match an IPv4 CIDR we route; skip them.
     let cidr: Ipv4Net = route.destination_cidr_block()?.parse().ok()?;
-    let attachment_id = route
-        .transit_gateway_attachments()
-        .first()
+    let attachment = route.transit_gateway_attachments().first();
+    let target = attachment
         .and_then(|a| a.transit_gateway_attachment_id())
         .map(str::to_owned);
-    let blackhole =
-        matches!(route.state(), Some(TransitGatewayRouteState::Blackhole)) || attachment_id.is_none();
-    Some(StaticRoute {
+    let blackhole = matches!(route.state(), Some(TransitGatewayRouteState::Blackhole)) || target.is_none();
+    let origin = match route.r#type() {
+        Some(TransitGatewayRouteType::Propagated) => Origin::Propagated {
+            resource_type: attachment
+                .and_then(|a| a.resource_type())
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
+        },
+        _ => Origin::Static,
+    };
+    Some(Route {
         cidr,
-        attachment_id,
+        target,
         blackhole,
+        origin,
     })
+}
+
+fn vpc_route_from_sdk(route: &aws_sdk_ec2::types::Route) -> Option<Route> {
+    let cidr: Ipv4Net = route.destination_cidr_block()?.parse().ok()?;
+    let target = [
+        route.transit_gateway_id(),
+        route.gateway_id(),
+        route.nat_gateway_id(),
+        route.vpc_peering_connection_id(),
+        route.network_interface_id(),
+        route.instance_id(),
+        route.egress_only_internet_gateway_id(),
+        route.local_gateway_id(),
+        route.carrier_gateway_id(),
+        route.core_network_arn(),
+    ]
+    .into_iter()
+    .flatten()
+    .next()
+    .map(str::to_owned);
+    let origin = match route.origin() {
+        Some(RouteOrigin::CreateRouteTable) => Origin::Local,
+        Some(RouteOrigin::EnableVgwRoutePropagation) => Origin::Propagated {
+            resource_type: "vgw".to_owned(),
+        },
+        _ if target.as_deref() == Some("local") => Origin::Local,
+        _ => Origin::Static,
+    };
+    Some(Route {
+        cidr,
+        blackhole: matches!(route.state(), Some(RouteState::Blackhole)) || target.is_none(),
+        target,
+        origin,
+    })
+}
+
+fn vpc_route_table_from_sdk(table: &aws_sdk_ec2::types::RouteTable) -> VpcRouteTable {
+    VpcRouteTable {
+        id: table.route_table_id().unwrap_or_default().to_owned(),
+        vpc_id: table.vpc_id().unwrap_or_default().to_owned(),
+        main: table.associations().iter().any(|a| a.main() == Some(true)),
+        subnet_ids: table
+            .associations()
+            .iter()
+            .filter_map(|a| a.subnet_id())
+            .map(str::to_owned)
+            .collect(),
+        routes: table.routes().iter().filter_map(vpc_route_from_sdk).collect(),
+    }
 }
 
 impl Ec2 {
@@ -382,8 +449,8 @@ impl Ec2 {
         Ok(vpcs)
     }
 
-    /// Ids of the VPCs with a live attachment to `transit_gateway_id`.
-    pub async fn attached_vpc_ids(&self, transit_gateway_id: &str) -> Result<BTreeSet<String>> {
+    /// The live VPC attachments of `transit_gateway_id`, with their subnets.
+    pub async fn vpc_attachments(&self, transit_gateway_id: &str) -> Result<Vec<VpcAttachment>> {
         const ACTION: &str = "DescribeTransitGatewayVpcAttachments";
         let items: Vec<_> = self
             .client
@@ -396,32 +463,141 @@ impl Ec2 {
             .collect::<std::result::Result<_, _>>()
             .await
             .map_err(|err| Error::from_sdk(ACTION, &self.region, err))?;
-        let attached: BTreeSet<String> = items
+        let attached: Vec<VpcAttachment> = items
             .iter()
             .filter(|a| a.transit_gateway_id() == Some(transit_gateway_id))
             .filter(|a| {
                 a.state()
                     .is_some_and(|s| AttachmentState::parse(s.as_str()).is_live())
             })
-            .filter_map(|a| a.vpc_id().map(str::to_owned))
+            .filter_map(|a| {
+                Some(VpcAttachment {
+                    id: a.transit_gateway_attachment_id()?.to_owned(),
+                    vpc_id: a.vpc_id()?.to_owned(),
+                    subnet_ids: a.subnet_ids().to_vec(),
+                })
+            })
             .collect();
         info!(action = ACTION, region = %self.region, transit_gateway_id, attached = attached.len(),
               "listed VPC attachments");
         Ok(attached)
     }
 
-    /// The static IPv4 routes of a route table, read once (all pages).
-    pub async fn static_routes(&self, route_table_id: &str) -> Result<StaticRoutes> {
+    /// The subnets of the given VPCs, with their Availability Zones.
+    pub async fn subnets(&self, vpc_ids: &[String]) -> Result<Vec<Subnet>> {
+        const ACTION: &str = "DescribeSubnets";
+        let mut subnets = Vec::new();
+        for chunk in vpc_ids.chunks(FILTER_VALUES) {
+            let items: Vec<_> = self
+                .client
+                .describe_subnets()
+                .filters(filter_any("vpc-id", chunk))
+                .max_results(PAGE_SIZE)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<std::result::Result<_, _>>()
+                .await
+                .map_err(|err| Error::from_sdk(ACTION, &self.region, err))?;
+            subnets.extend(items.iter().filter_map(|subnet| {
+                Some(Subnet {
+                    id: subnet.subnet_id()?.to_owned(),
+                    vpc_id: subnet.vpc_id()?.to_owned(),
+                    availability_zone: subnet.availability_zone()?.to_owned(),
+                })
+            }));
+        }
+        info!(action = ACTION, region = %self.region, vpcs = vpc_ids.len(), subnets = subnets.len(),
+              "listed subnets");
+        Ok(subnets)
+    }
+
+    /// The route tables of the given VPCs, with their associations and IPv4 routes.
+    pub async fn vpc_route_tables(&self, vpc_ids: &[String]) -> Result<Vec<VpcRouteTable>> {
+        const ACTION: &str = "DescribeRouteTables";
+        // DescribeRouteTables takes at most 100 a page.
+        const ROUTE_TABLE_PAGE: i32 = 100;
+        let mut tables = Vec::new();
+        for chunk in vpc_ids.chunks(FILTER_VALUES) {
+            let items: Vec<_> = self
+                .client
+                .describe_route_tables()
+                .filters(filter_any("vpc-id", chunk))
+                .max_results(ROUTE_TABLE_PAGE)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<std::result::Result<_, _>>()
+                .await
+                .map_err(|err| Error::from_sdk(ACTION, &self.region, err))?;
+            tables.extend(items.iter().map(vpc_route_table_from_sdk));
+        }
+        info!(action = ACTION, region = %self.region, vpcs = vpc_ids.len(), tables = tables.len(),
+              "listed VPC route tables");
+        Ok(tables)
+    }
+
+    /// The route for exactly `cidr` in one VPC route table, if it has one.
+    pub async fn exact_vpc_route(&self, route_table_id: &str, cidr: Ipv4Net) -> Result<Option<Route>> {
+        const ACTION: &str = "DescribeRouteTables";
+        let output = self
+            .client
+            .describe_route_tables()
+            .route_table_ids(route_table_id)
+            .send()
+            .await
+            .map_err(|err| Error::from_sdk(ACTION, &self.region, err))?;
+        let found = output
+            .route_tables()
+            .iter()
+            .filter(|table| table.route_table_id() == Some(route_table_id))
+            .flat_map(|table| table.routes().iter().filter_map(vpc_route_from_sdk))
+            .find(|route| route.cidr == cidr);
+        info!(action = ACTION, region = %self.region, route_table_id, cidr = %cidr,
+              target = found.as_ref().and_then(|r| r.target.as_deref()).unwrap_or("none"),
+              "re-read one VPC route");
+        Ok(found)
+    }
+
+    /// Adds a route for `cidr` via `transit_gateway_id` to a VPC route table.
+    pub async fn create_vpc_route(
+        &self,
+        route_table_id: &str,
+        cidr: Ipv4Net,
+        transit_gateway_id: &str,
+    ) -> Result<()> {
+        const ACTION: &str = "CreateRoute";
+        self.client
+            .create_route()
+            .route_table_id(route_table_id)
+            .destination_cidr_block(cidr.to_string())
+            .transit_gateway_id(transit_gateway_id)
+            .send()
+            .await
+            .map_err(|err| Error::from_sdk(ACTION, &self.region, err))?;
+        info!(action = ACTION, region = %self.region, route_table_id, cidr = %cidr, transit_gateway_id,
+              "created VPC route");
+        Ok(())
+    }
+
+    /// The static and propagated IPv4 routes of a route table, read once (all pages).
+    pub async fn routes(&self, route_table_id: &str) -> Result<TableRoutes> {
         const ACTION: &str = "SearchTransitGatewayRoutes";
         let mut pages = self
             .client
             .search_transit_gateway_routes()
             .transit_gateway_route_table_id(route_table_id)
-            .filters(filter("type", "static"))
+            .filters(
+                Filter::builder()
+                    .name("type")
+                    .values("static")
+                    .values("propagated")
+                    .build(),
+            )
             .max_results(PAGE_SIZE)
             .into_paginator()
             .send();
-        let mut result = StaticRoutes::default();
+        let mut result = TableRoutes::default();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|err| Error::from_sdk(ACTION, &self.region, err))?;
             result
@@ -431,18 +607,17 @@ impl Ec2 {
                 page.additional_routes_available() == Some(true) && page.next_token().is_none();
         }
         info!(action = ACTION, region = %self.region, route_table_id, routes = result.routes.len(),
-               truncated = result.truncated, "read static routes");
+               truncated = result.truncated, "read routes");
         Ok(result)
     }
 
-    /// The static route for exactly `cidr`, if the table has one.
-    pub async fn exact_route(&self, route_table_id: &str, cidr: Ipv4Net) -> Result<Option<StaticRoute>> {
+    /// The route for exactly `cidr`, if the table has one.
+    pub async fn exact_route(&self, route_table_id: &str, cidr: Ipv4Net) -> Result<Option<Route>> {
         const ACTION: &str = "SearchTransitGatewayRoutes";
         let output = self
             .client
             .search_transit_gateway_routes()
             .transit_gateway_route_table_id(route_table_id)
-            .filters(filter("type", "static"))
             .filters(filter("route-search.exact-match", &cidr.to_string()))
             .send()
             .await
@@ -453,7 +628,7 @@ impl Ec2 {
             .filter_map(route_from_sdk)
             .find(|route| route.cidr == cidr);
         info!(action = ACTION, region = %self.region, route_table_id, cidr = %cidr,
-              target = found.as_ref().and_then(|r| r.attachment_id.as_deref()).unwrap_or("none"),
+              target = found.as_ref().and_then(|r| r.target.as_deref()).unwrap_or("none"),
               "re-read one route");
         Ok(found)
     }

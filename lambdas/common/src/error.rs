@@ -77,17 +77,36 @@ pub enum Error {
     )]
     PeeringNotReady { attachment_id: String, state: String },
 
-    /// A CIDR on one side overlaps a CIDR on the other, so routing across the peering is ambiguous.
+    /// A CIDR routed from one side overlaps one routed from the other (VPC CIDRs, extra CIDRs
+    /// and propagated on-premises CIDRs alike), so routing across the peering is ambiguous.
     #[error(
-        "CIDR overlap: active {active_cidr} ({active_vpc}) overlaps passive {passive_cidr} \
-         ({passive_vpc}); renumber one VPC or remove its `{tag_key}` tag. Nothing was changed"
+        "CIDR overlap: active {active_cidr} ({active_source}) overlaps passive {passive_cidr} \
+         ({passive_source}); renumber one side, remove the VPC's `{tag_key}` tag, or take the \
+         range out of extraCidrs. Nothing was changed"
     )]
     CidrOverlap {
         active_cidr: String,
-        active_vpc: String,
+        active_source: String,
         passive_cidr: String,
-        passive_vpc: String,
+        passive_source: String,
         tag_key: String,
+    },
+
+    /// A VPC route table would hold more routes than its quota allows.
+    #[error(
+        "route quota exceeded: VPC route table {route_table_id} ({vpc_id}) in {region} has \
+         {existing} routes and needs {to_create} more, over its quota of {quota}; raise \
+         \"Routes per route table\" in Service Quotas and set VPC_ROUTE_TABLE_QUOTA (the \
+         VpcRouteTableQuota parameter) to match, summarise the remote ranges, or turn vpcRoutes \
+         off. Nothing was changed"
+    )]
+    RouteQuotaExceeded {
+        region: String,
+        route_table_id: String,
+        vpc_id: String,
+        existing: usize,
+        to_create: usize,
+        quota: usize,
     },
 
     /// EC2 kept throttling after the SDK's retries were used up.
@@ -139,6 +158,7 @@ impl Error {
             Error::PeeringFailed { .. } => "PeeringFailed",
             Error::PeeringNotReady { .. } => "PeeringNotReady",
             Error::CidrOverlap { .. } => "CidrOverlap",
+            Error::RouteQuotaExceeded { .. } => "RouteQuotaExceeded",
             Error::Throttled { .. } => "Throttled",
             Error::AccessDenied { .. } => "AccessDenied",
             Error::Ec2 { .. } => "Ec2Error",

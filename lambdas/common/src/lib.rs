@@ -11,12 +11,14 @@ pub mod handler;
 pub mod peer;
 pub mod peering;
 pub mod planner;
+pub mod reachability;
 pub mod report;
 pub mod request;
 pub mod routes;
 pub mod state;
 pub mod status;
 pub mod validate;
+pub mod vpc_tables;
 
 pub use context::Context;
 pub use error::{Error, Result};

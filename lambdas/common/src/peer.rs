@@ -67,6 +67,7 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
         active_route_table_id,
         passive_route_table_id,
         vpc_tag_key: request.vpc_tag_key,
+        options: request.options,
     };
 
     let ends = (

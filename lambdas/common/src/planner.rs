@@ -13,23 +13,47 @@ pub struct Vpc {
     pub tags: Vec<(String, String)>,
 }
 
-/// A static route in a transit gateway route table.
+/// Where a route came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaticRoute {
-    pub cidr: Ipv4Net,
-    /// The attachment the route sends traffic to; `None` for a blackhole route.
-    pub attachment_id: Option<String>,
-    /// True when the route drops traffic (an explicit blackhole, or a dead attachment).
-    pub blackhole: bool,
+pub enum Origin {
+    /// Added by hand or by this tool (a static TGW route, or a VPC route made by CreateRoute).
+    Static,
+    /// Learned from an attachment (TGW) or a virtual private gateway (VPC); `resource_type` is
+    /// the attachment's kind (`vpc`, `vpn`, `direct-connect-gateway`, …) or `vgw`.
+    Propagated { resource_type: String },
+    /// A VPC's own CIDR; it cannot be removed and does not count against the quota.
+    Local,
 }
 
-impl StaticRoute {
-    fn sends_to(&self, attachment_id: &str) -> bool {
-        !self.blackhole && self.attachment_id.as_deref() == Some(attachment_id)
+/// A route in a transit gateway or VPC route table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub cidr: Ipv4Net,
+    /// Where the route sends traffic: an attachment id in a TGW table, a gateway or transit
+    /// gateway id in a VPC table; `None` for a blackhole route.
+    pub target: Option<String>,
+    /// True when the route drops traffic (an explicit blackhole, or a dead target).
+    pub blackhole: bool,
+    pub origin: Origin,
+}
+
+impl Route {
+    /// A live static route.
+    pub fn to(cidr: Ipv4Net, target: &str) -> Self {
+        Self {
+            cidr,
+            target: Some(target.to_owned()),
+            blackhole: false,
+            origin: Origin::Static,
+        }
     }
 
-    fn target(&self) -> String {
-        match (&self.attachment_id, self.blackhole) {
+    pub(crate) fn sends_to(&self, target: &str) -> bool {
+        !self.blackhole && self.target.as_deref() == Some(target)
+    }
+
+    pub(crate) fn target_label(&self) -> String {
+        match (&self.target, self.blackhole) {
             (Some(id), false) => id.clone(),
             (Some(id), true) => format!("blackhole ({id})"),
             (None, _) => "blackhole".to_owned(),
@@ -68,24 +92,27 @@ pub enum RouteOutcome {
     Conflict { target: String },
 }
 
-/// Decides what one wanted CIDR needs, given the table's static routes.
+/// Decides what one wanted CIDR needs, given the table's routes, where `target` is where it must
+/// go (the peering attachment in a TGW table, the local transit gateway in a VPC table).
 ///
-/// An exact route decides on its own. Without one, only a covering route via this same
-/// attachment makes the CIDR reachable; a supernet pointing elsewhere would carry the traffic
-/// away from the peering, so the specific route is still needed (it wins by longest prefix).
-pub fn classify(cidr: Ipv4Net, routes: &[StaticRoute], attachment_id: &str) -> RouteOutcome {
+/// An exact route decides on its own, whatever its origin: a static route over a propagated one
+/// would take its traffic, so a propagated exact route is a conflict too. Without one, only a
+/// covering route via this same target makes the CIDR reachable; a supernet pointing elsewhere
+/// would carry the traffic away, so the specific route is still needed (it wins by longest
+/// prefix).
+pub fn classify(cidr: Ipv4Net, routes: &[Route], target: &str) -> RouteOutcome {
     if let Some(exact) = routes.iter().find(|route| route.cidr == cidr) {
-        return if exact.sends_to(attachment_id) {
+        return if exact.sends_to(target) {
             RouteOutcome::Present
         } else {
             RouteOutcome::Conflict {
-                target: exact.target(),
+                target: exact.target_label(),
             }
         };
     }
     let covered = routes
         .iter()
-        .any(|route| route.sends_to(attachment_id) && route.cidr.contains(&cidr));
+        .any(|route| route.sends_to(target) && route.cidr.contains(&cidr));
     if covered {
         RouteOutcome::Present
     } else {
@@ -94,11 +121,11 @@ pub fn classify(cidr: Ipv4Net, routes: &[StaticRoute], attachment_id: &str) -> R
 }
 
 /// Plans one route table: every wanted CIDR (deduplicated, in address order) gets one outcome.
-pub fn plan_routes(wanted: &[Ipv4Net], routes: &[StaticRoute], attachment_id: &str) -> RoutePlan {
+pub fn plan_routes(wanted: &[Ipv4Net], routes: &[Route], target: &str) -> RoutePlan {
     let wanted: BTreeSet<Ipv4Net> = wanted.iter().map(Ipv4Net::trunc).collect();
     let mut plan = RoutePlan::default();
     for cidr in wanted {
-        match classify(cidr, routes, attachment_id) {
+        match classify(cidr, routes, target) {
             RouteOutcome::Create => plan.create.push(cidr),
             RouteOutcome::Present => plan.present.push(cidr),
             RouteOutcome::Conflict { target } => plan.conflicts.push(Conflict { cidr, target }),
@@ -118,10 +145,10 @@ pub fn is_tagged(vpc: &Vpc, tag_key: &str) -> bool {
         .any(|(key, value)| key.eq_ignore_ascii_case(tag_key) && value.trim().eq_ignore_ascii_case("true"))
 }
 
-/// A CIDR and the VPC it came from.
+/// A CIDR and where it came from: a VPC id, `extraCidrs.<side>`, or a propagating attachment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourcedCidr {
-    pub vpc_id: String,
+    pub source: String,
     pub cidr: Ipv4Net,
 }
 
@@ -130,9 +157,46 @@ pub fn cidrs_of<'a>(vpcs: impl IntoIterator<Item = &'a Vpc>) -> Vec<SourcedCidr>
     vpcs.into_iter()
         .flat_map(|vpc| {
             vpc.cidrs.iter().map(|cidr| SourcedCidr {
-                vpc_id: vpc.id.clone(),
+                source: vpc.id.clone(),
                 cidr: cidr.trunc(),
             })
+        })
+        .collect()
+}
+
+/// Attachment kinds whose propagated routes lead off the AWS network (on-premises sites), and
+/// so are worth carrying across the peering. VPC CIDRs come from the tags instead.
+pub const ON_PREMISES_RESOURCE_TYPES: &[&str] = &["vpn", "direct-connect-gateway"];
+
+/// The CIDRs a TGW route table learns from VPN and Direct Connect gateway attachments.
+pub fn propagated_on_premises(routes: &[Route]) -> Vec<SourcedCidr> {
+    routes
+        .iter()
+        .filter(|route| !route.blackhole)
+        .filter_map(|route| match &route.origin {
+            Origin::Propagated { resource_type }
+                if ON_PREMISES_RESOURCE_TYPES.contains(&resource_type.as_str()) =>
+            {
+                Some(SourcedCidr {
+                    source: format!(
+                        "propagated from {} ({resource_type})",
+                        route.target.as_deref().unwrap_or("an attachment")
+                    ),
+                    cidr: route.cidr,
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Extra CIDRs of one side, each named by its field.
+pub fn extra(cidrs: &[Ipv4Net], side: &str) -> Vec<SourcedCidr> {
+    cidrs
+        .iter()
+        .map(|cidr| SourcedCidr {
+            source: format!("extraCidrs.{side}"),
+            cidr: *cidr,
         })
         .collect()
 }
@@ -144,8 +208,8 @@ pub fn find_overlap<'a>(
 ) -> Option<(&'a SourcedCidr, &'a SourcedCidr)> {
     let mut active: Vec<&SourcedCidr> = active.iter().collect();
     let mut passive: Vec<&SourcedCidr> = passive.iter().collect();
-    active.sort_by(|a, b| (a.cidr, &a.vpc_id).cmp(&(b.cidr, &b.vpc_id)));
-    passive.sort_by(|a, b| (a.cidr, &a.vpc_id).cmp(&(b.cidr, &b.vpc_id)));
+    active.sort_by(|a, b| (a.cidr, &a.source).cmp(&(b.cidr, &b.source)));
+    passive.sort_by(|a, b| (a.cidr, &a.source).cmp(&(b.cidr, &b.source)));
     active.iter().find_map(|a| {
         passive
             .iter()
@@ -165,19 +229,16 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn via(cidr: &str, attachment: &str) -> StaticRoute {
-        StaticRoute {
-            cidr: net(cidr),
-            attachment_id: Some(attachment.to_owned()),
-            blackhole: false,
-        }
+    fn via(cidr: &str, attachment: &str) -> Route {
+        Route::to(net(cidr), attachment)
     }
 
-    fn blackhole(cidr: &str) -> StaticRoute {
-        StaticRoute {
+    fn blackhole(cidr: &str) -> Route {
+        Route {
             cidr: net(cidr),
-            attachment_id: None,
+            target: None,
             blackhole: true,
+            origin: Origin::Static,
         }
     }
 
@@ -221,7 +282,7 @@ mod tests {
 
     #[test]
     fn given_a_blackholed_route_via_the_peering_then_it_is_a_conflict() {
-        let route = StaticRoute {
+        let route = Route {
             blackhole: true,
             ..via("10.1.0.0/16", PEERING)
         };
@@ -280,24 +341,24 @@ mod tests {
     #[test]
     fn overlap_is_found_in_either_direction_and_disjoint_sides_pass() {
         let side = |vpc: &str, cidr: &str| SourcedCidr {
-            vpc_id: vpc.into(),
+            source: vpc.into(),
             cidr: net(cidr),
         };
         let active = [side("vpc-a", "10.0.0.0/16"), side("vpc-b", "10.1.0.0/16")];
         assert_eq!(find_overlap(&active, &[side("vpc-p", "10.2.0.0/16")]), None);
         let narrower = [side("vpc-p", "10.1.128.0/17")];
         let (a, p) = find_overlap(&active, &narrower).unwrap();
-        assert_eq!((a.vpc_id.as_str(), p.vpc_id.as_str()), ("vpc-b", "vpc-p"));
+        assert_eq!((a.source.as_str(), p.source.as_str()), ("vpc-b", "vpc-p"));
         let wider = [side("vpc-p", "10.0.0.0/8")];
         let (a, _) = find_overlap(&active, &wider).unwrap();
-        assert_eq!(a.vpc_id, "vpc-a");
+        assert_eq!(a.source, "vpc-a");
     }
 
     fn any_net() -> impl Strategy<Value = Ipv4Net> {
         (any::<u32>(), 8u8..=28).prop_map(|(addr, len)| Ipv4Net::new(addr.into(), len).unwrap().trunc())
     }
 
-    fn any_route() -> impl Strategy<Value = StaticRoute> {
+    fn any_route() -> impl Strategy<Value = Route> {
         (
             any_net(),
             prop_oneof![
@@ -306,11 +367,19 @@ mod tests {
                 Just(Some("tgw-attach-other0000"))
             ],
             any::<bool>(),
+            any::<bool>(),
         )
-            .prop_map(|(cidr, attachment, blackhole)| StaticRoute {
+            .prop_map(|(cidr, attachment, blackhole, propagated)| Route {
                 cidr,
-                attachment_id: attachment.map(str::to_owned),
+                target: attachment.map(str::to_owned),
                 blackhole: blackhole || attachment.is_none(),
+                origin: if propagated {
+                    Origin::Propagated {
+                        resource_type: "vpn".into(),
+                    }
+                } else {
+                    Origin::Static
+                },
             })
     }
 
@@ -335,9 +404,7 @@ mod tests {
         ) {
             let plan = plan_routes(&wanted, &routes, PEERING);
             let mut after = routes.clone();
-            after.extend(plan.create.iter().map(|cidr| StaticRoute {
-                cidr: *cidr, attachment_id: Some(PEERING.to_owned()), blackhole: false,
-            }));
+            after.extend(plan.create.iter().map(|cidr| Route::to(*cidr, PEERING)));
             let again = plan_routes(&wanted, &after, PEERING);
             prop_assert!(again.create.is_empty());
             prop_assert_eq!(again.conflicts, plan.conflicts);
@@ -360,7 +427,7 @@ mod tests {
             a in proptest::collection::vec(any_net(), 0..8),
             p in proptest::collection::vec(any_net(), 0..8),
         ) {
-            let side = |nets: &[Ipv4Net]| nets.iter().map(|n| SourcedCidr { vpc_id: "v".into(), cidr: *n }).collect::<Vec<_>>();
+            let side = |nets: &[Ipv4Net]| nets.iter().map(|n| SourcedCidr { source: "v".into(), cidr: *n }).collect::<Vec<_>>();
             let shares_an_address = a.iter().any(|x| p.iter().any(|y| {
                 let (xs, xe) = (u32::from(x.network()), u32::from(x.broadcast()));
                 let (ys, ye) = (u32::from(y.network()), u32::from(y.broadcast()));

@@ -56,13 +56,29 @@ pub struct SideReport {
     pub counts: Counts,
 }
 
+/// What one VPC route table got: present only when VPC routes are on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VpcTableReport {
+    /// `active` or `passive`.
+    pub side: String,
+    pub vpc_id: String,
+    #[serde(flatten)]
+    pub report: SideReport,
+}
+
 /// Both sides, and whether the plan is done.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoutesReport {
+    /// The active transit gateway route table.
     pub active: SideReport,
+    /// The passive transit gateway route table.
     pub passive: SideReport,
-    /// True when no planned route is left on either side.
+    /// The tagged VPCs' route tables on both sides, in side then table order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vpc_route_tables: Vec<VpcTableReport>,
+    /// True when no planned route is left in any table.
     pub complete: bool,
     /// How many `modify-routes` invocations this execution took.
     pub passes: u32,
@@ -119,14 +135,32 @@ impl SideReport {
 }
 
 impl RoutesReport {
-    pub fn after_pass(earlier: Option<&RoutesReport>, active: SideReport, passive: SideReport) -> Self {
-        let complete = active.counts.remaining == 0 && passive.counts.remaining == 0;
+    pub fn after_pass(
+        earlier: Option<&RoutesReport>,
+        active: SideReport,
+        passive: SideReport,
+        vpc_route_tables: Vec<VpcTableReport>,
+    ) -> Self {
+        let complete = active.counts.remaining == 0
+            && passive.counts.remaining == 0
+            && vpc_route_tables
+                .iter()
+                .all(|table| table.report.counts.remaining == 0);
         Self {
             active,
             passive,
+            vpc_route_tables,
             complete,
             passes: earlier.map_or(0, |report| report.passes) + 1,
         }
+    }
+
+    /// The earlier passes' report of one VPC route table.
+    pub fn vpc_table(&self, route_table_id: &str) -> Option<&SideReport> {
+        self.vpc_route_tables
+            .iter()
+            .map(|table| &table.report)
+            .find(|report| report.route_table_id == route_table_id)
     }
 }
 
@@ -195,6 +229,33 @@ mod tests {
     }
 
     #[test]
+    fn given_routes_left_only_in_a_vpc_table_then_the_report_is_not_complete_until_they_are_written() {
+        let done = SideReport::after_pass("tgw-rtb-1", None, pass(&["10.1.0.0/16"], &[], &[]));
+        let vpc = |earlier: Option<&SideReport>, created: &[&str], remaining: &[&str]| VpcTableReport {
+            side: "active".into(),
+            vpc_id: "vpc-1".into(),
+            report: SideReport::after_pass("rtb-1", earlier, pass(created, &[], remaining)),
+        };
+        let first = RoutesReport::after_pass(
+            None,
+            done.clone(),
+            done.clone(),
+            vec![vpc(None, &[], &["10.2.0.0/16"])],
+        );
+        assert!(!first.complete);
+        let earlier_table = first.vpc_table("rtb-1").cloned();
+        let second = RoutesReport::after_pass(
+            Some(&first),
+            done.clone(),
+            done,
+            vec![vpc(earlier_table.as_ref(), &["10.2.0.0/16"], &[])],
+        );
+        assert!(second.complete);
+        assert_eq!(second.vpc_table("rtb-1").unwrap().created, [net("10.2.0.0/16")]);
+        assert_eq!(second.passes, 2);
+    }
+
+    #[test]
     fn given_more_cidrs_than_the_listing_cap_then_lists_are_cut_and_counts_stay_exact() {
         let many: Vec<Ipv4Net> = (0..(MAX_LISTED as u32 * 3))
             .map(|i| Ipv4Net::new((0x0a00_0000 + (i << 8)).into(), 24).unwrap())
@@ -243,10 +304,10 @@ mod tests {
             },
             ..SideReport::default()
         };
-        let first = RoutesReport::after_pass(None, done.clone(), left.clone());
+        let first = RoutesReport::after_pass(None, done.clone(), left.clone(), vec![]);
         assert!(!first.complete);
         assert_eq!(first.passes, 1);
-        let second = RoutesReport::after_pass(Some(&first), done.clone(), done);
+        let second = RoutesReport::after_pass(Some(&first), done.clone(), done, vec![]);
         assert!(second.complete);
         assert_eq!(second.passes, 2);
     }

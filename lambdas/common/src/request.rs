@@ -1,6 +1,7 @@
 //! The JSON contract: parsing and validating what the functions receive, and the shapes they return.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -24,6 +25,7 @@ const PASS_THROUGH_FIELDS: &[&str] = &[
     "removedDuplicates",
     "routes",
     "warnings",
+    "reachability",
 ];
 
 const REQUEST_FIELDS: &[&str] = &[
@@ -34,26 +36,140 @@ const REQUEST_FIELDS: &[&str] = &[
     "activeRouteTableId",
     "passiveRouteTableId",
     "vpcTagKey",
+    "vpcRoutes",
+    "extraCidrs",
+    "propagatedCidrs",
 ];
 
+/// At most this many extra CIDRs per side. Each becomes a static route on the other side (and a
+/// VPC route in every table there, where VPC routes are on, against a quota of 50 by default).
+pub const MAX_EXTRA_CIDRS: usize = 100;
+
 /// Defaults from the function's environment, used for every field the request leaves out.
+///
+/// The route options are kept as written and checked with the request, so that a bad stack
+/// parameter fails the execution with an error naming it instead of being dropped at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Defaults {
     pub active_region: Option<String>,
     pub passive_region: Option<String>,
     pub vpc_tag_key: String,
+    /// `VPC_ROUTES`: `true` or `false`.
+    pub vpc_routes: Option<String>,
+    /// `PROPAGATED_CIDRS`: `true` or `false`.
+    pub propagated_cidrs: Option<String>,
+    /// `ACTIVE_EXTRA_CIDRS`: comma-separated CIDRs.
+    pub active_extra_cidrs: Option<String>,
+    /// `PASSIVE_EXTRA_CIDRS`: comma-separated CIDRs.
+    pub passive_extra_cidrs: Option<String>,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            active_region: None,
+            passive_region: None,
+            vpc_tag_key: DEFAULT_VPC_TAG_KEY.to_owned(),
+            vpc_routes: None,
+            propagated_cidrs: None,
+            active_extra_cidrs: None,
+            passive_extra_cidrs: None,
+        }
+    }
 }
 
 impl Defaults {
-    /// Reads `ACTIVE_REGION`, `PASSIVE_REGION` and `VPC_TAG_KEY`; empty counts as unset.
+    /// Reads `ACTIVE_REGION`, `PASSIVE_REGION`, `VPC_TAG_KEY`, `VPC_ROUTES`, `PROPAGATED_CIDRS`,
+    /// `ACTIVE_EXTRA_CIDRS` and `PASSIVE_EXTRA_CIDRS`; empty counts as unset.
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
         Self {
             active_region: var("ACTIVE_REGION"),
             passive_region: var("PASSIVE_REGION"),
             vpc_tag_key: var("VPC_TAG_KEY").unwrap_or_else(|| DEFAULT_VPC_TAG_KEY.to_owned()),
+            vpc_routes: var("VPC_ROUTES"),
+            propagated_cidrs: var("PROPAGATED_CIDRS"),
+            active_extra_cidrs: var("ACTIVE_EXTRA_CIDRS"),
+            passive_extra_cidrs: var("PASSIVE_EXTRA_CIDRS"),
         }
     }
+
+    /// The route options the environment sets, each checked and named by its variable.
+    fn route_options(&self) -> Result<RouteOptions> {
+        let flag = |name: &str, value: &Option<String>| -> Result<bool> {
+            Ok(match value {
+                Some(value) => validate::flag(name, value)?.unwrap_or(false),
+                None => false,
+            })
+        };
+        let cidrs = |name: &str, value: &Option<String>| -> Result<Vec<Ipv4Net>> {
+            let items: Vec<&str> = value
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .filter(|item| !item.trim().is_empty())
+                .collect();
+            checked_cidrs(name, &items, |index| format!("{name} (item {})", index + 1))
+        };
+        Ok(RouteOptions {
+            vpc_routes: flag("VPC_ROUTES", &self.vpc_routes)?,
+            propagated_cidrs: flag("PROPAGATED_CIDRS", &self.propagated_cidrs)?,
+            extra_cidrs: ExtraCidrs {
+                active: cidrs("ACTIVE_EXTRA_CIDRS", &self.active_extra_cidrs)?,
+                passive: cidrs("PASSIVE_EXTRA_CIDRS", &self.passive_extra_cidrs)?,
+            },
+        })
+    }
+}
+
+/// Ranges to route across the peering besides the tagged VPCs' CIDRs: on-premises networks or a
+/// provider's range, reached through each side's transit gateway.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtraCidrs {
+    /// Reached through the active transit gateway; routed on the passive side.
+    #[serde(default)]
+    pub active: Vec<Ipv4Net>,
+    /// Reached through the passive transit gateway; routed on the active side.
+    #[serde(default)]
+    pub passive: Vec<Ipv4Net>,
+}
+
+/// What `modify-routes` routes besides the transit gateway route tables' VPC CIDRs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteOptions {
+    /// Also route each remote CIDR via the local transit gateway in the tagged VPCs' route tables.
+    #[serde(default)]
+    pub vpc_routes: bool,
+    /// Also route the CIDRs each side's route table learns from VPN and Direct Connect gateway
+    /// attachments.
+    #[serde(default)]
+    pub propagated_cidrs: bool,
+    #[serde(default)]
+    pub extra_cidrs: ExtraCidrs,
+}
+
+/// Checks a list of CIDRs: each well formed, at most [`MAX_EXTRA_CIDRS`], duplicates dropped,
+/// in address order.
+fn checked_cidrs(field: &str, items: &[&str], item_field: impl Fn(usize) -> String) -> Result<Vec<Ipv4Net>> {
+    if items.len() > MAX_EXTRA_CIDRS {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "has {} CIDRs; the limit is {MAX_EXTRA_CIDRS} a side, so summarise them into wider ranges",
+                items.len()
+            ),
+        ));
+    }
+    let mut cidrs = items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| validate::cidr(&item_field(index), item))
+        .collect::<Result<Vec<_>>>()?;
+    cidrs.sort();
+    cidrs.dedup();
+    Ok(cidrs)
 }
 
 /// The peering request as written: every field may be left out.
@@ -66,6 +182,11 @@ pub struct PeeringRequest {
     pub active_route_table_id: Option<String>,
     pub passive_route_table_id: Option<String>,
     pub vpc_tag_key: Option<String>,
+    pub vpc_routes: Option<bool>,
+    pub propagated_cidrs: Option<bool>,
+    /// Each side as given; `None` where the request leaves it to the default.
+    pub active_extra_cidrs: Option<Vec<Ipv4Net>>,
+    pub passive_extra_cidrs: Option<Vec<Ipv4Net>>,
 }
 
 /// Where a request came from.
@@ -97,6 +218,7 @@ pub struct ValidRequest {
     pub active_route_table_id: Option<String>,
     pub passive_route_table_id: Option<String>,
     pub vpc_tag_key: String,
+    pub options: RouteOptions,
 }
 
 /// The request with every field resolved. This is what `peer` returns (with the attachment
@@ -111,6 +233,9 @@ pub struct ResolvedRequest {
     pub active_route_table_id: String,
     pub passive_route_table_id: String,
     pub vpc_tag_key: String,
+    /// Outputs of earlier versions lack these; they then mean "off" and "none".
+    #[serde(flatten)]
+    pub options: RouteOptions,
 }
 
 /// `peer`'s output.
@@ -163,6 +288,72 @@ impl<'a> Fields<'a> {
                 format!("must be a string, not {}", json_type(other)),
             )),
         }
+    }
+
+    fn optional_bool(&self, name: &str) -> Result<Option<bool>> {
+        match self.object.get(name) {
+            None => Ok(None),
+            Some(Value::Bool(value)) => Ok(Some(*value)),
+            Some(Value::Null) => Err(Error::invalid(
+                self.path(name),
+                "is null; give true or false, or leave the field out to use its default",
+            )),
+            Some(other) => Err(Error::invalid(
+                self.path(name),
+                format!("must be true or false, not {}", json_type(other)),
+            )),
+        }
+    }
+
+    /// `extraCidrs`: an object with optional `active` and `passive` lists of CIDR strings.
+    fn optional_extra_cidrs(&self, name: &str) -> Result<(Option<Vec<Ipv4Net>>, Option<Vec<Ipv4Net>>)> {
+        let field = self.path(name);
+        let object = match self.object.get(name) {
+            None => return Ok((None, None)),
+            Some(Value::Object(object)) => object,
+            Some(other) => return Err(Error::invalid(
+                field,
+                format!(
+                    "must be an object such as {{\"active\": [\"192.168.0.0/16\"], \"passive\": []}}, not {}",
+                    json_type(other)
+                ),
+            )),
+        };
+        if let Some(unknown) = object
+            .keys()
+            .find(|key| !["active", "passive"].contains(&key.as_str()))
+        {
+            return Err(Error::invalid(
+                format!("{field}.{}", echo(unknown)),
+                "is not a side; use `active` (ranges behind the active transit gateway) or `passive`",
+            ));
+        }
+        let side = |side: &str| -> Result<Option<Vec<Ipv4Net>>> {
+            let path = format!("{field}.{side}");
+            let Some(value) = object.get(side) else {
+                return Ok(None);
+            };
+            let Value::Array(items) = value else {
+                return Err(Error::invalid(
+                    path,
+                    format!("must be a list of CIDR strings, not {}", json_type(value)),
+                ));
+            };
+            let texts = items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    item.as_str().ok_or_else(|| {
+                        Error::invalid(
+                            format!("{path}[{index}]"),
+                            format!("must be a CIDR string, not {}", json_type(item)),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<&str>>>()?;
+            checked_cidrs(&path, &texts, |index| format!("{path}[{index}]")).map(Some)
+        };
+        Ok((side("active")?, side("passive")?))
     }
 
     fn required_string(&self, name: &str) -> Result<&'a str> {
@@ -274,6 +465,7 @@ pub fn parse_request(input: &Value) -> Result<ParsedRequest> {
 fn read_request(object: &Map<String, Value>, prefix: &'static str) -> Result<(PeeringRequest, Vec<String>)> {
     let fields = Fields { object, prefix };
     let get = |name: &str| fields.optional_string(name).map(|value| value.map(str::to_owned));
+    let (active_extra_cidrs, passive_extra_cidrs) = fields.optional_extra_cidrs("extraCidrs")?;
     let request = PeeringRequest {
         active_region: get("activeRegion")?,
         passive_region: get("passiveRegion")?,
@@ -282,6 +474,10 @@ fn read_request(object: &Map<String, Value>, prefix: &'static str) -> Result<(Pe
         active_route_table_id: get("activeRouteTableId")?,
         passive_route_table_id: get("passiveRouteTableId")?,
         vpc_tag_key: get("vpcTagKey")?,
+        vpc_routes: fields.optional_bool("vpcRoutes")?,
+        propagated_cidrs: fields.optional_bool("propagatedCidrs")?,
+        active_extra_cidrs,
+        passive_extra_cidrs,
     };
     let ignored_fields = object
         .keys()
@@ -345,6 +541,24 @@ impl PeeringRequest {
         }
         let vpc_tag_key = self.vpc_tag_key.unwrap_or_else(|| defaults.vpc_tag_key.clone());
         validate::tag_key("vpcTagKey", &vpc_tag_key)?;
+        // Environment values are checked only where the request does not override them.
+        let needs_default = self.vpc_routes.is_none()
+            || self.propagated_cidrs.is_none()
+            || self.active_extra_cidrs.is_none()
+            || self.passive_extra_cidrs.is_none();
+        let fallback = if needs_default {
+            defaults.route_options()?
+        } else {
+            RouteOptions::default()
+        };
+        let options = RouteOptions {
+            vpc_routes: self.vpc_routes.unwrap_or(fallback.vpc_routes),
+            propagated_cidrs: self.propagated_cidrs.unwrap_or(fallback.propagated_cidrs),
+            extra_cidrs: ExtraCidrs {
+                active: self.active_extra_cidrs.unwrap_or(fallback.extra_cidrs.active),
+                passive: self.passive_extra_cidrs.unwrap_or(fallback.extra_cidrs.passive),
+            },
+        };
 
         Ok(ValidRequest {
             active_region,
@@ -354,6 +568,7 @@ impl PeeringRequest {
             active_route_table_id: self.active_route_table_id,
             passive_route_table_id: self.passive_route_table_id,
             vpc_tag_key,
+            options,
         })
     }
 }
@@ -372,6 +587,17 @@ pub fn parse_peering_ref(input: &Value) -> Result<PeeringRef> {
         active_route_table_id: text("activeRouteTableId")?,
         passive_route_table_id: text("passiveRouteTableId")?,
         vpc_tag_key: text("vpcTagKey")?,
+        options: {
+            let (active, passive) = fields.optional_extra_cidrs("extraCidrs")?;
+            RouteOptions {
+                vpc_routes: fields.optional_bool("vpcRoutes")?.unwrap_or(false),
+                propagated_cidrs: fields.optional_bool("propagatedCidrs")?.unwrap_or(false),
+                extra_cidrs: ExtraCidrs {
+                    active: active.unwrap_or_default(),
+                    passive: passive.unwrap_or_default(),
+                },
+            }
+        },
     };
     let attachment_id = text("attachmentId")?;
 
@@ -416,7 +642,7 @@ mod tests {
         Defaults {
             active_region: Some("us-east-1".into()),
             passive_region: Some("eu-west-1".into()),
-            vpc_tag_key: DEFAULT_VPC_TAG_KEY.into(),
+            ..Defaults::default()
         }
     }
 
@@ -552,9 +778,8 @@ mod tests {
     #[test]
     fn without_env_defaults_a_missing_region_says_how_to_fix_it() {
         let no_defaults = Defaults {
-            active_region: None,
-            passive_region: None,
             vpc_tag_key: "k".into(),
+            ..Defaults::default()
         };
         let err = PeeringRequest::default()
             .validate(&no_defaults)

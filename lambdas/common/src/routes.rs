@@ -1,7 +1,7 @@
 //! `modify-routes`: read both sides once, plan, apply, report; stop before the Lambda deadline
 //! and let the state machine call again while routes remain.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -11,17 +11,19 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::context::{Context, RouteWrites};
-use crate::ec2::{Ec2, StaticRoutes};
+use crate::ec2::{Ec2, TableRoutes};
 use crate::error::{Error, Result};
 use crate::planner::{
-    cidrs_of, classify, find_overlap, is_tagged, plan_routes, Conflict, RouteOutcome, RoutePlan, SourcedCidr,
-    Vpc,
+    cidrs_of, classify, extra, find_overlap, is_tagged, plan_routes, propagated_on_premises, Conflict, Route,
+    RouteOutcome, RoutePlan, SourcedCidr, Vpc,
 };
-use crate::report::{PassOutcome, RoutesReport, SideReport};
-use crate::request::parse_peering_ref;
+use crate::reachability::{reachability, SideView};
+use crate::report::{PassOutcome, RoutesReport, SideReport, VpcTableReport};
+use crate::request::{parse_peering_ref, RouteOptions};
 use crate::state::Phase;
 use crate::status::check_joins_requested_gateways;
 use crate::validate::echo;
+use crate::vpc_tables::{first_over_quota, tables_for, VpcAttachment, VpcRouteTable};
 
 /// At most this many warnings are returned; the rest are counted in a last one. They are all
 /// logged.
@@ -51,40 +53,136 @@ impl Budget {
     }
 }
 
-/// One side as read from EC2: its tagged VPCs, which of them are attached, and its static routes.
+/// One side as read from EC2: its tagged VPCs, their attachments and route tables, and the
+/// transit gateway route table's routes.
 struct Side {
     ec2: Ec2,
+    /// `active` or `passive`.
+    name: &'static str,
     transit_gateway_id: String,
     route_table_id: String,
     tagged: Vec<Vpc>,
-    attached: BTreeSet<String>,
-    routes: StaticRoutes,
+    /// The tagged VPCs' live attachments to this side's transit gateway, by VPC id.
+    attachments: BTreeMap<String, VpcAttachment>,
+    routes: TableRoutes,
+    /// Each attached tagged VPC's route tables in its attachment's zones, by VPC id.
+    vpc_tables: BTreeMap<String, Vec<VpcRouteTable>>,
 }
 
-async fn read_side(ec2: Ec2, transit_gateway_id: &str, route_table_id: &str, tag_key: &str) -> Result<Side> {
-    let (vpcs, attached, routes) = tokio::try_join!(
+async fn read_side(
+    ec2: Ec2,
+    name: &'static str,
+    transit_gateway_id: &str,
+    route_table_id: &str,
+    tag_key: &str,
+) -> Result<Side> {
+    let (vpcs, attachments, routes) = tokio::try_join!(
         ec2.vpcs(),
-        ec2.attached_vpc_ids(transit_gateway_id),
-        ec2.static_routes(route_table_id),
+        ec2.vpc_attachments(transit_gateway_id),
+        ec2.routes(route_table_id),
     )?;
-    let tagged = vpcs.into_iter().filter(|vpc| is_tagged(vpc, tag_key)).collect();
+    let tagged: Vec<Vpc> = vpcs.into_iter().filter(|vpc| is_tagged(vpc, tag_key)).collect();
+    let attachments: BTreeMap<String, VpcAttachment> = attachments
+        .into_iter()
+        .filter(|attachment| tagged.iter().any(|vpc| vpc.id == attachment.vpc_id))
+        .map(|attachment| (attachment.vpc_id.clone(), attachment))
+        .collect();
+    let attached: Vec<String> = attachments.keys().cloned().collect();
+    // Read whether or not VPC routes are on: the reachability report needs them.
+    let (subnets, tables) = if attached.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        tokio::try_join!(ec2.subnets(&attached), ec2.vpc_route_tables(&attached))?
+    };
+    let vpc_tables = attachments
+        .values()
+        .map(|attachment| {
+            let chosen = tables_for(attachment, &subnets, &tables)
+                .into_iter()
+                .cloned()
+                .collect();
+            (attachment.vpc_id.clone(), chosen)
+        })
+        .collect();
     Ok(Side {
         ec2,
+        name,
         transit_gateway_id: transit_gateway_id.to_owned(),
         route_table_id: route_table_id.to_owned(),
         tagged,
-        attached,
+        attachments,
         routes,
+        vpc_tables,
     })
 }
 
+/// A route table this pass may write to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Table {
+    /// The side's transit gateway route table; routes go via the peering attachment.
+    Tgw,
+    /// A VPC route table (by id); routes go via the side's transit gateway.
+    Vpc(String),
+}
+
+/// What one side needs: its transit gateway route table's plan, and each VPC route table's.
+struct SidePlan {
+    tgw: RoutePlan,
+    /// (VPC id, route table id, plan), empty unless VPC routes are on.
+    vpc: Vec<(String, String, RoutePlan)>,
+}
+
+/// What one pass did on one side.
+struct SideOutcome {
+    tgw: PassOutcome,
+    vpc: Vec<(String, String, PassOutcome)>,
+}
+
 impl Side {
+    /// Every CIDR that leads into this side: its tagged VPCs', its extra ranges, and (if asked)
+    /// what its route table learns from VPN and Direct Connect gateway attachments.
+    fn sources(&self, options: &RouteOptions) -> Vec<SourcedCidr> {
+        let mut sources = cidrs_of(&self.tagged);
+        let extra_cidrs = match self.name {
+            "active" => &options.extra_cidrs.active,
+            _ => &options.extra_cidrs.passive,
+        };
+        sources.extend(extra(extra_cidrs, self.name));
+        if options.propagated_cidrs {
+            sources.extend(propagated_on_premises(&self.routes.routes));
+        }
+        sources
+    }
+
+    fn plan(&self, wanted: &[Ipv4Net], attachment_id: &str, vpc_routes: bool) -> SidePlan {
+        let vpc = if vpc_routes {
+            self.vpc_tables
+                .iter()
+                .flat_map(|(vpc_id, tables)| {
+                    tables.iter().map(move |table| {
+                        (
+                            vpc_id.clone(),
+                            table.id.clone(),
+                            plan_routes(wanted, &table.routes, &self.transit_gateway_id),
+                        )
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        SidePlan {
+            tgw: plan_routes(wanted, &self.routes.routes, attachment_id),
+            vpc,
+        }
+    }
+
     fn warnings(&self, tag_key: &str) -> Vec<String> {
         let region = self.ec2.region();
         let mut warnings: Vec<String> = self
             .tagged
             .iter()
-            .filter(|vpc| !self.attached.contains(&vpc.id))
+            .filter(|vpc| !self.attachments.contains_key(&vpc.id))
             .map(|vpc| {
                 format!(
                     "{} in {region} is tagged {tag_key}=true but has no attachment to {}; traffic to it \
@@ -100,7 +198,7 @@ impl Side {
         }
         if self.routes.truncated {
             warnings.push(format!(
-                "{} has more static routes than one read returned; routes missing from the read were \
+                "{} has more routes than one read returned; routes missing from the read were \
                  re-checked wherever a create found one already there",
                 self.route_table_id
             ));
@@ -109,15 +207,16 @@ impl Side {
     }
 
     /// Writes the planned creates at the Region's pace, a few at a time, until the plan is done
-    /// or the budget runs out. The first write always goes out, so every pass makes progress and
-    /// the state machine's loop ends. After an error no new write starts; those in flight finish.
+    /// or the budget runs out: the transit gateway table's first, then the VPC tables'. The
+    /// first write always goes out, so every pass makes progress and the state machine's loop
+    /// ends. After an error no new write starts; those in flight finish.
     async fn apply(
         &self,
-        plan: RoutePlan,
+        plan: SidePlan,
         attachment_id: &str,
         context: &Context,
         budget: Budget,
-    ) -> Result<PassOutcome> {
+    ) -> Result<SideOutcome> {
         let RouteWrites { in_flight, .. } = context.route_writes();
         let limiter = context.route_write_limiter(self.ec2.region());
         let first_write_done = AtomicBool::new(false);
@@ -126,43 +225,68 @@ impl Side {
             !halted.load(Ordering::SeqCst)
                 && (!first_write_done.load(Ordering::SeqCst) || budget.allows_another_write())
         };
-        let results: Vec<(Ipv4Net, Option<Result<Applied>>)> = stream::iter(plan.create)
-            .map(|cidr| {
+        let writes: Vec<(Table, Ipv4Net)> = plan
+            .tgw
+            .create
+            .iter()
+            .map(|cidr| (Table::Tgw, *cidr))
+            .chain(
+                plan.vpc
+                    .iter()
+                    .flat_map(|(_, table, p)| p.create.iter().map(|cidr| (Table::Vpc(table.clone()), *cidr))),
+            )
+            .collect();
+        let results: Vec<(Table, Ipv4Net, Option<Result<Applied>>)> = stream::iter(writes)
+            .map(|(table, cidr)| {
                 let limiter = &limiter;
                 let may_start = &may_start;
                 let first_write_done = &first_write_done;
                 let halted = &halted;
                 async move {
                     if !may_start() {
-                        return (cidr, None);
+                        return (table, cidr, None);
                     }
                     limiter.until_ready().await;
                     // The wait for the pace may have used up the budget.
                     if first_write_done.swap(true, Ordering::SeqCst) && !budget.allows_another_write() {
-                        return (cidr, None);
+                        return (table, cidr, None);
                     }
                     if halted.load(Ordering::SeqCst) {
-                        return (cidr, None);
+                        return (table, cidr, None);
                     }
-                    let result =
-                        create_planned_route(&self.ec2, &self.route_table_id, cidr, attachment_id).await;
+                    let result = match &table {
+                        Table::Tgw => {
+                            create_planned_route(&self.ec2, &self.route_table_id, cidr, attachment_id).await
+                        }
+                        Table::Vpc(id) => {
+                            create_planned_vpc_route(&self.ec2, id, cidr, &self.transit_gateway_id).await
+                        }
+                    };
                     if result.is_err() {
                         halted.store(true, Ordering::SeqCst);
                     }
-                    (cidr, Some(result))
+                    (table, cidr, Some(result))
                 }
             })
             .buffer_unordered(in_flight.max(1))
             .collect()
             .await;
 
-        let mut outcome = PassOutcome {
+        let start = |plan: RoutePlan| PassOutcome {
             present: plan.present,
             conflicts: plan.conflicts,
             ..PassOutcome::default()
         };
-        let mut first_error: Option<(Ipv4Net, Error)> = None;
-        for (cidr, result) in results {
+        let mut outcomes: BTreeMap<Table, PassOutcome> = BTreeMap::new();
+        let mut vpc_of: Vec<(String, String)> = Vec::new();
+        outcomes.insert(Table::Tgw, start(plan.tgw));
+        for (vpc_id, table, p) in plan.vpc {
+            vpc_of.push((vpc_id, table.clone()));
+            outcomes.insert(Table::Vpc(table), start(p));
+        }
+        let mut first_error: Option<((Table, Ipv4Net), Error)> = None;
+        for (table, cidr, result) in results {
+            let outcome = outcomes.entry(table.clone()).or_default();
             match result {
                 Some(Ok(Applied::Created)) => outcome.created.push(cidr),
                 Some(Ok(Applied::FoundPresent)) => outcome.present.push(cidr),
@@ -170,9 +294,10 @@ impl Side {
                     outcome.conflicts.push(Conflict { cidr, target })
                 }
                 Some(Err(err)) => {
-                    // The lowest CIDR's error is reported, whatever order the writes finished in.
-                    if first_error.as_ref().is_none_or(|(first, _)| cidr < *first) {
-                        first_error = Some((cidr, err));
+                    // The first write's error is reported, whatever order the writes finished in.
+                    let key = (table, cidr);
+                    if first_error.as_ref().is_none_or(|(first, _)| key < *first) {
+                        first_error = Some((key, err));
                     }
                 }
                 None => outcome.remaining.push(cidr),
@@ -181,11 +306,75 @@ impl Side {
         if let Some((_, err)) = first_error {
             return Err(err);
         }
-        outcome.created.sort();
-        outcome.present.sort();
-        outcome.conflicts.sort_by_key(|conflict| conflict.cidr);
-        outcome.remaining.sort();
-        Ok(outcome)
+        for outcome in outcomes.values_mut() {
+            outcome.created.sort();
+            outcome.present.sort();
+            outcome.conflicts.sort_by_key(|conflict| conflict.cidr);
+            outcome.remaining.sort();
+        }
+        let tgw = outcomes.remove(&Table::Tgw).unwrap_or_default();
+        let vpc = vpc_of
+            .into_iter()
+            .map(|(vpc_id, table)| {
+                let outcome = outcomes.remove(&Table::Vpc(table.clone())).unwrap_or_default();
+                (vpc_id, table, outcome)
+            })
+            .collect();
+        Ok(SideOutcome { tgw, vpc })
+    }
+
+    fn view<'a>(
+        &'a self,
+        routes: &'a [Route],
+        tables: &'a BTreeMap<String, Vec<VpcRouteTable>>,
+    ) -> SideView<'a> {
+        SideView {
+            region: self.ec2.region(),
+            transit_gateway_id: &self.transit_gateway_id,
+            route_table_id: &self.route_table_id,
+            tagged: &self.tagged,
+            attachments: &self.attachments,
+            vpc_tables: tables,
+            tgw_routes: routes,
+        }
+    }
+
+    /// This side's routes as they stand after the pass: what was read, plus what the pass wrote
+    /// or found.
+    fn after(
+        &self,
+        outcome: &SideOutcome,
+        attachment_id: &str,
+    ) -> (Vec<Route>, BTreeMap<String, Vec<VpcRouteTable>>) {
+        fn add(routes: &mut Vec<Route>, outcome: &PassOutcome, target: &str) {
+            let known: Vec<Ipv4Net> = routes.iter().map(|route| route.cidr).collect();
+            for cidr in outcome.created.iter().chain(&outcome.present) {
+                if !known.contains(cidr) {
+                    routes.push(Route::to(*cidr, target));
+                }
+            }
+            for conflict in &outcome.conflicts {
+                if !known.contains(&conflict.cidr) {
+                    routes.push(Route {
+                        blackhole: conflict.target.starts_with("blackhole"),
+                        ..Route::to(conflict.cidr, &conflict.target)
+                    });
+                }
+            }
+        }
+        let mut tgw = self.routes.routes.clone();
+        add(&mut tgw, &outcome.tgw, attachment_id);
+        let mut vpc_tables = self.vpc_tables.clone();
+        for (_, table_id, pass) in &outcome.vpc {
+            for table in vpc_tables
+                .values_mut()
+                .flatten()
+                .filter(|table| table.id == *table_id)
+            {
+                add(&mut table.routes, pass, &self.transit_gateway_id);
+            }
+        }
+        (tgw, vpc_tables)
     }
 }
 
@@ -219,6 +408,32 @@ pub async fn create_planned_route(
         return Err(err);
     };
     match classify(cidr, &[existing], attachment_id) {
+        RouteOutcome::Present => Ok(Applied::FoundPresent),
+        RouteOutcome::Conflict { target } => Ok(Applied::FoundConflict { target }),
+        RouteOutcome::Create => Err(err),
+    }
+}
+
+/// Creates one planned VPC route via the local transit gateway, with the same handling of a
+/// route that appeared since the table was read as [`create_planned_route`].
+pub async fn create_planned_vpc_route(
+    ec2: &Ec2,
+    route_table_id: &str,
+    cidr: Ipv4Net,
+    transit_gateway_id: &str,
+) -> Result<Applied> {
+    let err = match ec2
+        .create_vpc_route(route_table_id, cidr, transit_gateway_id)
+        .await
+    {
+        Ok(()) => return Ok(Applied::Created),
+        Err(err @ Error::Ec2 { .. }) => err,
+        Err(err) => return Err(err),
+    };
+    let Some(existing) = ec2.exact_vpc_route(route_table_id, cidr).await? else {
+        return Err(err);
+    };
+    match classify(cidr, &[existing], transit_gateway_id) {
         RouteOutcome::Present => Ok(Applied::FoundPresent),
         RouteOutcome::Conflict { target } => Ok(Applied::FoundConflict { target }),
         RouteOutcome::Create => Err(err),
@@ -307,16 +522,19 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
     }
 
     let tag_key = request.vpc_tag_key.as_str();
+    let options = &request.options;
     // Both sides run at once; errors are reported active side first, so they are deterministic.
     let (active_side, passive_side) = tokio::join!(
         read_side(
             active,
+            "active",
             &request.active_transit_gateway_id,
             &request.active_route_table_id,
             tag_key
         ),
         read_side(
             passive,
+            "passive",
             &request.passive_transit_gateway_id,
             &request.passive_route_table_id,
             tag_key
@@ -324,33 +542,57 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
     );
     let (active_side, passive_side) = (active_side?, passive_side?);
 
-    let active_cidrs = cidrs_of(&active_side.tagged);
-    let passive_cidrs = cidrs_of(&passive_side.tagged);
+    let active_cidrs = active_side.sources(options);
+    let passive_cidrs = passive_side.sources(options);
     if let Some((a, p)) = find_overlap(&active_cidrs, &passive_cidrs) {
         return Err(Error::CidrOverlap {
             active_cidr: a.cidr.to_string(),
-            active_vpc: a.vpc_id.clone(),
+            active_source: a.source.clone(),
             passive_cidr: p.cidr.to_string(),
-            passive_vpc: p.vpc_id.clone(),
+            passive_source: p.source.clone(),
             tag_key: tag_key.to_owned(),
         });
     }
 
     let bare = |cidrs: &[SourcedCidr]| cidrs.iter().map(|c| c.cidr).collect::<Vec<_>>();
     // Each side routes the other side's CIDRs over the peering.
-    let active_plan = plan_routes(&bare(&passive_cidrs), &active_side.routes.routes, attachment_id);
-    let passive_plan = plan_routes(&bare(&active_cidrs), &passive_side.routes.routes, attachment_id);
+    let active_plan = active_side.plan(&bare(&passive_cidrs), attachment_id, options.vpc_routes);
+    let passive_plan = passive_side.plan(&bare(&active_cidrs), attachment_id, options.vpc_routes);
+    let vpc_creates = |plan: &SidePlan| plan.vpc.iter().map(|(_, _, p)| p.create.len()).sum::<usize>();
     info!(
         action = "PlanRoutes",
         attachment_id,
-        active_create = active_plan.create.len(),
-        active_present = active_plan.present.len(),
-        active_conflicts = active_plan.conflicts.len(),
-        passive_create = passive_plan.create.len(),
-        passive_present = passive_plan.present.len(),
-        passive_conflicts = passive_plan.conflicts.len(),
-        "planned static routes"
+        active_create = active_plan.tgw.create.len(),
+        active_present = active_plan.tgw.present.len(),
+        active_conflicts = active_plan.tgw.conflicts.len(),
+        passive_create = passive_plan.tgw.create.len(),
+        passive_present = passive_plan.tgw.present.len(),
+        passive_conflicts = passive_plan.tgw.conflicts.len(),
+        active_vpc_tables = active_plan.vpc.len(),
+        active_vpc_create = vpc_creates(&active_plan),
+        passive_vpc_tables = passive_plan.vpc.len(),
+        passive_vpc_create = vpc_creates(&passive_plan),
+        "planned routes"
     );
+    // A plan that cannot fit is refused whole, before anything is written on either side.
+    for (side, plan) in [(&active_side, &active_plan), (&passive_side, &passive_plan)] {
+        let planned = plan.vpc.iter().filter_map(|(vpc_id, table_id, p)| {
+            side.vpc_tables
+                .get(vpc_id)
+                .and_then(|tables| tables.iter().find(|table| table.id == *table_id))
+                .map(|table| (table, p.create.len()))
+        });
+        if let Some(over) = first_over_quota(planned, context.vpc_route_quota()) {
+            return Err(Error::RouteQuotaExceeded {
+                region: side.ec2.region().to_owned(),
+                route_table_id: over.route_table_id,
+                vpc_id: over.vpc_id,
+                existing: over.existing,
+                to_create: over.to_create,
+                quota: over.quota,
+            });
+        }
+    }
 
     let mut warnings = active_side.warnings(tag_key);
     warnings.extend(passive_side.warnings(tag_key));
@@ -360,15 +602,21 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
         passive_side.apply(passive_plan, attachment_id, context, budget),
     );
     let (active_pass, passive_pass) = (active_pass?, passive_pass?);
-    for (side, pass, table) in [
-        ("active", &active_pass, &active_side.route_table_id),
-        ("passive", &passive_pass, &passive_side.route_table_id),
-    ] {
-        for conflict in &pass.conflicts {
+    for (side, pass) in [(&active_side, &active_pass), (&passive_side, &passive_pass)] {
+        let name = side.name;
+        for conflict in &pass.tgw.conflicts {
             warnings.push(format!(
-                "{} in the {side} route table {table} already goes to {}; left unchanged",
-                conflict.cidr, conflict.target
+                "{} in the {name} route table {} already goes to {}; left unchanged",
+                conflict.cidr, side.route_table_id, conflict.target
             ));
+        }
+        for (vpc_id, table, outcome) in &pass.vpc {
+            for conflict in &outcome.conflicts {
+                warnings.push(format!(
+                    "{} in the VPC route table {table} ({vpc_id}, {name}) already goes to {}; left unchanged",
+                    conflict.cidr, conflict.target
+                ));
+            }
         }
     }
     for warning in &warnings {
@@ -382,19 +630,42 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
         ));
     }
 
-    let routes = RoutesReport::after_pass(
-        earlier.as_ref(),
-        SideReport::after_pass(
-            &active_side.route_table_id,
-            earlier.as_ref().map(|e| &e.active),
-            active_pass,
-        ),
-        SideReport::after_pass(
-            &passive_side.route_table_id,
-            earlier.as_ref().map(|e| &e.passive),
-            passive_pass,
-        ),
+    let (active_routes, active_tables) = active_side.after(&active_pass, attachment_id);
+    let (passive_routes, passive_tables) = passive_side.after(&passive_pass, attachment_id);
+    let reachable = reachability(
+        &active_side.view(&active_routes, &active_tables),
+        &passive_side.view(&passive_routes, &passive_tables),
+        attachment_id,
     );
+
+    let vpc_reports = |side: &Side, pass: SideOutcome| -> (SideReport, Vec<VpcTableReport>) {
+        let earlier_tgw = earlier.as_ref().map(|e| {
+            if side.name == "active" {
+                &e.active
+            } else {
+                &e.passive
+            }
+        });
+        let tgw = SideReport::after_pass(&side.route_table_id, earlier_tgw, pass.tgw);
+        let tables = pass
+            .vpc
+            .into_iter()
+            .map(|(vpc_id, table, outcome)| VpcTableReport {
+                side: side.name.to_owned(),
+                vpc_id,
+                report: SideReport::after_pass(
+                    &table,
+                    earlier.as_ref().and_then(|e| e.vpc_table(&table)),
+                    outcome,
+                ),
+            })
+            .collect();
+        (tgw, tables)
+    };
+    let (active_report, mut vpc_tables) = vpc_reports(&active_side, active_pass);
+    let (passive_report, passive_vpc_tables) = vpc_reports(&passive_side, passive_pass);
+    vpc_tables.extend(passive_vpc_tables);
+    let routes = RoutesReport::after_pass(earlier.as_ref(), active_report, passive_report, vpc_tables);
     info!(
         action = "ModifyRoutes",
         attachment_id,
@@ -402,6 +673,8 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
         complete = routes.complete,
         active_remaining = routes.active.counts.remaining,
         passive_remaining = routes.passive.counts.remaining,
+        pairs = reachable.pairs,
+        reachable = reachable.reachable,
         "route pass finished"
     );
 
@@ -414,6 +687,10 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
         object.insert(
             "warnings".to_owned(),
             serde_json::to_value(&warnings).unwrap_or(Value::Null),
+        );
+        object.insert(
+            "reachability".to_owned(),
+            serde_json::to_value(&reachable).unwrap_or(Value::Null),
         );
     }
     Ok(output)

@@ -1,5 +1,7 @@
 //! Pure checks of single request values. Each returns an error that names the field and the fix.
 
+use ipnet::Ipv4Net;
+
 use crate::error::{Error, Result};
 
 /// Every public AWS Region, by partition. Peering only works between Regions of one partition.
@@ -188,6 +190,45 @@ pub fn tag_key(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// Parses an IPv4 CIDR to route across the peering. It must be written as its network address,
+/// because EC2 refuses a route whose prefix has host bits set, and a silently corrected range
+/// would route something the operator did not write.
+pub fn cidr(field: &str, value: &str) -> Result<Ipv4Net> {
+    let trimmed = value.trim();
+    let parsed: Ipv4Net = trimmed.parse().map_err(|_| {
+        let hint = if trimmed.contains(':') {
+            "IPv6 ranges are not routed by this tool; give an IPv4 CIDR such as 192.168.0.0/16"
+        } else {
+            "give an IPv4 CIDR such as 192.168.0.0/16"
+        };
+        Error::invalid(field, format!("is {}, which is not a CIDR; {hint}", echo(value)))
+    })?;
+    if parsed != parsed.trunc() {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "is {}, which has host bits set; write {}",
+                echo(value),
+                parsed.trunc()
+            ),
+        ));
+    }
+    Ok(parsed)
+}
+
+/// Reads a true/false setting from the environment: `true`/`false` in any case, empty for unset.
+pub fn flag(field: &str, value: &str) -> Result<Option<bool>> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "true" => Ok(Some(true)),
+        "false" => Ok(Some(false)),
+        _ => Err(Error::invalid(
+            field,
+            format!("is {}; set it to true or false", echo(value)),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +317,38 @@ mod tests {
                 && h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
             prop_assert_eq!(resource_id("f", IdKind::TransitGateway, &s).is_ok(), valid);
         }
+    }
+
+    #[test]
+    fn cidrs_must_be_ipv4_network_addresses() {
+        assert_eq!(
+            cidr("f", " 192.168.0.0/16 ").unwrap().to_string(),
+            "192.168.0.0/16"
+        );
+        let host_bits = cidr("extraCidrs.active[0]", "10.1.2.3/16")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            host_bits.contains("extraCidrs.active[0]") && host_bits.contains("write 10.1.0.0/16"),
+            "{host_bits}"
+        );
+        assert!(cidr("f", "2001:db8::/32")
+            .unwrap_err()
+            .to_string()
+            .contains("IPv6"));
+        for bad in ["", "10.0.0.0", "10.0.0.0/33", "ten/8"] {
+            assert!(cidr("f", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn flags_are_true_false_or_unset() {
+        assert_eq!(flag("VPC_ROUTES", "TRUE").unwrap(), Some(true));
+        assert_eq!(flag("VPC_ROUTES", "false").unwrap(), Some(false));
+        assert_eq!(flag("VPC_ROUTES", " ").unwrap(), None);
+        assert!(flag("VPC_ROUTES", "yes")
+            .unwrap_err()
+            .to_string()
+            .contains("VPC_ROUTES"));
     }
 }
