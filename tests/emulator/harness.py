@@ -481,6 +481,8 @@ class Harness:
             ("POST", "calls/reset"): self.reset_calls,
             ("POST", "reset"): self.reset_all,
             ("POST", "peering"): self.set_peering,
+            ("GET", "advertised-routes"): self.get_advertised_routes,
+            ("POST", "advertised-routes"): self.set_advertised_routes,
             ("GET", "faults"): self.get_faults,
             ("POST", "faults"): self.add_fault,
             ("DELETE", "faults"): self.clear_faults,
@@ -501,6 +503,8 @@ class Harness:
             if not isinstance(args, dict):
                 raise BadRequest("body must be a JSON object")
             return _json(start_response, 200, handler(args))
+        except patches.PatchSkipped as e:  # the setting would have no effect
+            return _json(start_response, 409, {"error": str(e)})
         except (BadRequest, ValueError, TypeError) as e:
             return _json(start_response, 400, {"error": str(e)})
 
@@ -525,6 +529,7 @@ class Harness:
     def reset_all(self, _: dict) -> dict:
         self.reset_moto()
         patches.reset_peering_progression()
+        patches.reset_advertised_routes()
         self.clear_faults({})
         self.rate_limiter.reset()
         if self.lambdas is not None:
@@ -554,6 +559,20 @@ class Harness:
             **{_PEERING_FIELDS[k]: v for k, v in args.items()}
         )
         return {"peering": {k: getattr(settings, f) for k, f in _PEERING_FIELDS.items()}}
+
+    def get_advertised_routes(self, _: dict) -> dict:
+        return {"advertisedRoutes": patches.advertised_routes()}
+
+    def set_advertised_routes(self, args: dict) -> dict:
+        unknown = set(args) - {"attachmentId", "cidrs"}
+        if unknown:
+            raise BadRequest(f"unknown fields: {sorted(unknown)}")
+        attachment_id, cidrs = args.get("attachmentId"), args.get("cidrs")
+        if not isinstance(attachment_id, str) or not attachment_id:
+            raise BadRequest('"attachmentId" must be a transit gateway attachment id')
+        if not isinstance(cidrs, list) or not all(isinstance(c, str) for c in cidrs):
+            raise BadRequest('"cidrs" must be a list of CIDR blocks')
+        return {"advertisedRoutes": patches.set_advertised_routes(attachment_id, cidrs)}
 
     def get_faults(self, _: dict) -> dict:
         with self._lock:
@@ -595,7 +614,9 @@ def _read_body(environ: dict[str, Any]) -> bytes:
 
 def _json(start_response: Callable, status: int, payload: Any) -> list[bytes]:
     body = json.dumps(payload).encode()
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+    reason = {
+        200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict"
+    }
     start_response(
         f"{status} {reason.get(status, '')}".strip(),
         [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],

@@ -125,6 +125,15 @@ _ROUTE_FILTERS = {
 }
 
 
+def _static_routes(backend: Any, table: Any) -> list[dict[str, Any]]:
+    return list(table.routes.values())
+
+
+# The routes SearchTransitGatewayRoutes filters and pages (search_routes_honours_max_results);
+# propagation_yields_propagated_routes adds the propagated ones.
+_routes_seen_by_search = _static_routes
+
+
 def _token_for_offset(offset: int) -> str:
     return base64.urlsafe_b64encode(f"routes:{offset}".encode()).decode()
 
@@ -177,7 +186,7 @@ def search_routes_honours_max_results() -> None:
             return []
         routes = [
             route
-            for route in table.routes.values()
+            for route in _routes_seen_by_search(self, table)
             if all(
                 any(_ROUTE_FILTERS[name](route, value) for value in values)
                 for name, values in (filters or {}).items()
@@ -201,6 +210,200 @@ def search_routes_honours_max_results() -> None:
 
     RouteTableBackend.search_transit_gateway_routes = search_backend
     RouteTableResponse.search_transit_gateway_routes = search_response
+
+
+# --- 2b: propagated routes --------------------------------------------------
+
+# What each VPN / Direct Connect gateway attachment "advertises over BGP"
+# (attachment id -> CIDRs), set through POST /_harness/advertised-routes.
+_advertised: dict[str, tuple[str, ...]] = {}
+_advertised_lock = threading.Lock()
+_propagation_applied = False
+ADVERTISING_TYPES = ("vpn", "direct-connect-gateway")
+# Route evaluation order among propagated routes for one CIDR (first wins).
+_PROPAGATION_ORDER = {"vpc": 0, "direct-connect-gateway": 1, "vpn": 2}
+
+
+class PatchSkipped(Exception):
+    pass
+
+
+def _find_attachment(attachment_id: str) -> Any:
+    """The attachment with this id in any instantiated Region/account backend, else None."""
+    from moto.ec2.models import ec2_backends
+
+    for regions in list(dict.values(ec2_backends)):
+        for backend in list(dict.values(regions)):
+            if attachment_id in backend.transit_gateway_attachments:
+                return backend.transit_gateway_attachments[attachment_id]
+    return None
+
+
+def set_advertised_routes(attachment_id: str, cidrs: list[str]) -> dict[str, list[str]]:
+    """Replace what the attachment advertises ([] withdraws all); ValueError if invalid."""
+    if not _propagation_applied:
+        raise PatchSkipped("patch propagation_yields_propagated_routes is skipped")
+    attachment = _find_attachment(attachment_id)
+    if attachment is None:
+        raise ValueError(f"no transit gateway attachment {attachment_id}")
+    if attachment.resource_type not in ADVERTISING_TYPES:
+        raise ValueError(
+            f"{attachment_id} is a {attachment.resource_type} attachment; "
+            f"only {' and '.join(ADVERTISING_TYPES)} attachments advertise routes"
+        )
+    try:
+        networks = [str(ipaddress.ip_network(c)) for c in cidrs]
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"bad CIDR: {e}") from None
+    with _advertised_lock:
+        if networks:
+            _advertised[attachment_id] = tuple(dict.fromkeys(networks))
+        else:
+            _advertised.pop(attachment_id, None)
+    return advertised_routes()
+
+
+def advertised_routes() -> dict[str, list[str]]:
+    if not _propagation_applied:
+        raise PatchSkipped("patch propagation_yields_propagated_routes is skipped")
+    with _advertised_lock:
+        return {a: list(c) for a, c in _advertised.items()}
+
+
+def reset_advertised_routes() -> None:
+    with _advertised_lock:
+        _advertised.clear()
+
+
+def _propagated_cidrs(backend: Any, attachment: Any) -> list[str]:
+    if attachment.resource_type == "vpc":
+        vpc = backend.vpcs.get(attachment.resource_id)
+        return [
+            c["cidr_block"]
+            for c in (vpc.get_cidr_block_association_set() if vpc else [])  # IPv4 only
+            if c["cidr_block_state"]["state"] == "associated"
+        ]
+    if attachment.resource_type in ADVERTISING_TYPES:
+        with _advertised_lock:
+            return list(_advertised.get(attachment.id, ()))
+    return []  # peering attachments do not propagate
+
+
+def _canonical(cidr: str) -> str:
+    try:
+        return str(ipaddress.ip_network(cidr, strict=False))
+    except ValueError:
+        return cidr
+
+
+def propagation_yields_propagated_routes() -> None:
+    """Gap: EnableTransitGatewayRouteTablePropagation is recorded (and
+    GetTransitGatewayRouteTablePropagations lists it), but no route ever
+    propagates: SearchTransitGatewayRoutes returns only static routes.
+
+    AWS (EC2 API reference, TransitGatewayRoute.Type: static | propagated;
+    Transit Gateway guide, "Route propagation" and "Route evaluation order"):
+    an attachment propagating to a route table puts its routes in it as type
+    `propagated`, state `active`, TransitGatewayAttachments [{ResourceId,
+    ResourceType, TransitGatewayAttachmentId}]: a VPC attachment its VPC's
+    IPv4 CIDR blocks (ResourceId the VPC), a VPN attachment the routes the
+    customer gateway advertises over BGP (ResourceId the VPN connection), a
+    Direct Connect gateway attachment likewise. Peering attachments do not
+    propagate. A static route for the same CIDR takes precedence, so only it
+    is listed; among propagated ones VPC beats Direct Connect gateway beats VPN.
+
+    Emulation: computed at search time from the table's enabled propagations
+    of available attachments, the VPCs' associated CIDR blocks and what
+    POST /_harness/advertised-routes says each VPN / Direct Connect gateway
+    attachment advertises; never stored in the table. They go through the
+    filters and paging of search_routes_honours_max_results (needed: without
+    it this patch has no effect).
+    Not emulated: IPv6 CIDR blocks, ECMP (one attachment per CIDR: the first
+    in evaluation order, then propagation order), AS-path preference, rejecting
+    propagation of a peering attachment.
+    """
+    global _routes_seen_by_search, _propagation_applied
+
+    def with_propagated(backend: Any, table: Any) -> list[dict[str, Any]]:
+        static = _static_routes(backend, table)
+        taken = {_canonical(r["destinationCidrBlock"]) for r in static}
+        propagated = []
+        found = (
+            backend.transit_gateway_attachments.get(p.transitGatewayAttachmentId)
+            for p in table.route_table_propagation
+        )
+        attachments = [a for a in found if a is not None and a.state == "available"]
+        for a in sorted(attachments, key=lambda a: _PROPAGATION_ORDER.get(a.resource_type, 9)):
+            for cidr in _propagated_cidrs(backend, a):
+                if _canonical(cidr) in taken:
+                    continue
+                taken.add(_canonical(cidr))
+                propagated.append(
+                    {
+                        "destinationCidrBlock": cidr,
+                        "prefixListId": None,
+                        "state": "active",
+                        "type": "propagated",
+                        "transitGatewayAttachments": [
+                            {
+                                "resourceId": a.resource_id,
+                                "resourceType": a.resource_type,
+                                "transitGatewayAttachmentId": a.id,
+                            }
+                        ],
+                    }
+                )
+        return static + propagated
+
+    _routes_seen_by_search = with_propagated
+    _propagation_applied = True
+
+
+def attachments_propagate_to_the_default_table() -> None:
+    """Gap: a new VPC or VPN attachment is associated with the transit
+    gateway's default route table but never propagates to it, whatever the
+    TGW's DefaultRouteTablePropagation says.
+
+    AWS (EC2 API reference, TransitGatewayRequestOptions /
+    TransitGatewayOptions: DefaultRouteTablePropagation "Enable or disable
+    automatic propagation of routes to the default propagation route table.
+    Enabled by default.", PropagationDefaultRouteTableId; the Transit
+    Gateway guide: peering attachments do not support propagation): on a
+    TGW with DefaultRouteTablePropagation `enable`, each new VPC, VPN or
+    Direct Connect gateway attachment propagates to the
+    PropagationDefaultRouteTableId table, as if
+    EnableTransitGatewayRouteTablePropagation had been called (listed by
+    GetTransitGatewayRouteTablePropagations, removed by
+    DisableTransitGatewayRouteTablePropagation); with `disable`, none does.
+
+    Emulation: both options are read from the TGW when the attachment is
+    created (so ModifyTransitGateway changes apply to later attachments);
+    peering attachments are left alone. The routes themselves come from
+    propagation_yields_propagated_routes.
+    Not emulated: Direct Connect gateway attachments (moto has none).
+    """
+    original_vpc = AttachmentBackend.create_transit_gateway_vpc_attachment
+    original_vpn = AttachmentBackend.create_transit_gateway_vpn_attachment
+
+    def propagate_by_default(backend: Any, attachment: Any) -> Any:
+        tgw = backend.transit_gateways.get(attachment.transit_gateway_id)
+        options = tgw.options if tgw else {}
+        table_id = options.get("PropagationDefaultRouteTableId")
+        if (
+            options.get("DefaultRouteTablePropagation") == "enable"
+            and table_id in backend.transit_gateways_route_tables
+        ):
+            backend.enable_transit_gateway_route_table_propagation(attachment.id, table_id)
+        return attachment
+
+    def create_vpc(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return propagate_by_default(self, original_vpc(self, *args, **kwargs))
+
+    def create_vpn(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return propagate_by_default(self, original_vpn(self, *args, **kwargs))
+
+    AttachmentBackend.create_transit_gateway_vpc_attachment = create_vpc
+    AttachmentBackend.create_transit_gateway_vpn_attachment = create_vpn
 
 
 # --- 4 (applied before 3, which wraps the same create method) ----------------
@@ -507,6 +710,8 @@ PATCHES = (
     routes_keep_their_attachment,
     create_route_refuses_duplicates,
     search_routes_honours_max_results,
+    propagation_yields_propagated_routes,
+    attachments_propagate_to_the_default_table,
     peer_region_sees_peering,
     peering_describe_lists_only_peerings,
     vpc_describe_lists_only_vpcs,

@@ -678,3 +678,378 @@ def test_given_accepted_peering_when_accepting_again_then_incorrect_state(ec2_a,
 
     assert error_code(excinfo) == "IncorrectState"
     assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+# --- patch: propagation_yields_propagated_routes -------------------------------
+
+
+@pytest.fixture
+def manual_tgw(ec2_a):
+    """A TGW created with DefaultRouteTablePropagation disable: its attachments propagate
+    nowhere until EnableTransitGatewayRouteTablePropagation."""
+    return ec2_a.create_transit_gateway(
+        Description="manual", Options={"DefaultRouteTablePropagation": "disable"}
+    )["TransitGateway"]
+
+
+@pytest.fixture
+def manual_table(manual_tgw):
+    return manual_tgw["Options"]["AssociationDefaultRouteTableId"]
+
+
+def attach_vpc(ec2, tgw_id: str) -> tuple[str, str]:
+    """A VPC 10.50.0.0/16 with a secondary block 10.51.0.0/16 attached to the TGW:
+    (vpc id, attachment id)."""
+    vpc_id = ec2.create_vpc(CidrBlock="10.50.0.0/16")["Vpc"]["VpcId"]
+    ec2.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock="10.51.0.0/16")
+    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.50.0.0/24")["Subnet"]["SubnetId"]
+    attachment = ec2.create_transit_gateway_vpc_attachment(
+        TransitGatewayId=tgw_id, VpcId=vpc_id, SubnetIds=[subnet_id]
+    )["TransitGatewayVpcAttachment"]
+    return vpc_id, attachment["TransitGatewayAttachmentId"]
+
+
+@pytest.fixture
+def vpc_attachment(ec2_a, manual_tgw):
+    """attach_vpc on manual_tgw: nothing propagates until a test enables it."""
+    return attach_vpc(ec2_a, manual_tgw["TransitGatewayId"])
+
+
+def create_vpn_attachment(ec2, tgw_id: str) -> tuple[str, str]:
+    """A VPN connection on the TGW (moto attaches it): (VPN connection id, attachment id)."""
+    cgw = ec2.create_customer_gateway(BgpAsn=65000, PublicIp="198.51.100.1", Type="ipsec.1")
+    vpn_id = ec2.create_vpn_connection(
+        CustomerGatewayId=cgw["CustomerGateway"]["CustomerGatewayId"],
+        Type="ipsec.1",
+        TransitGatewayId=tgw_id,
+    )["VpnConnection"]["VpnConnectionId"]
+    (attachment,) = ec2.describe_transit_gateway_attachments(
+        Filters=[{"Name": "resource-id", "Values": [vpn_id]}]
+    )["TransitGatewayAttachments"]
+    assert attachment["ResourceType"] == "vpn"
+    return vpn_id, attachment["TransitGatewayAttachmentId"]
+
+
+def enable_propagation(ec2, table: str, attachment_id: str) -> None:
+    ec2.enable_transit_gateway_route_table_propagation(
+        TransitGatewayRouteTableId=table, TransitGatewayAttachmentId=attachment_id
+    )
+
+
+def propagated(ec2, table: str) -> dict[str, dict]:
+    routes = ec2.search_transit_gateway_routes(
+        TransitGatewayRouteTableId=table, Filters=[{"Name": "type", "Values": ["propagated"]}]
+    )["Routes"]
+    return {r["DestinationCidrBlock"]: r for r in routes}
+
+
+def propagated_route(cidr: str, resource_id: str, resource_type: str, attachment_id: str) -> dict:
+    return {
+        "DestinationCidrBlock": cidr,
+        "TransitGatewayAttachments": [
+            {
+                "ResourceId": resource_id,
+                "ResourceType": resource_type,
+                "TransitGatewayAttachmentId": attachment_id,
+            }
+        ],
+        "Type": "propagated",
+        "State": "active",
+    }
+
+
+def advertise(endpoint: str, attachment_id: str, cidrs: list[str]) -> dict:
+    return harness(endpoint, "POST", "advertised-routes", {"attachmentId": attachment_id, "cidrs": cidrs})
+
+
+def test_given_vpc_attachment_propagating_when_searching_then_its_cidrs_are_propagated_routes(
+    ec2_a, manual_table, vpc_attachment
+):
+    vpc_id, attachment_id = vpc_attachment
+    add_routes(ec2_a, manual_table, ["10.9.0.0/16"])
+
+    enable_propagation(ec2_a, manual_table, attachment_id)
+
+    (listed,) = ec2_a.get_transit_gateway_route_table_propagations(
+        TransitGatewayRouteTableId=manual_table
+    )["TransitGatewayRouteTablePropagations"]
+    assert (listed["TransitGatewayAttachmentId"], listed["State"]) == (attachment_id, "enabled")
+    active = ec2_a.search_transit_gateway_routes(
+        TransitGatewayRouteTableId=manual_table, Filters=[{"Name": "state", "Values": ["active"]}]
+    )["Routes"]
+    assert sorted(active, key=lambda r: r["DestinationCidrBlock"]) == [
+        propagated_route("10.50.0.0/16", vpc_id, "vpc", attachment_id),
+        propagated_route("10.51.0.0/16", vpc_id, "vpc", attachment_id),  # the secondary block
+    ]
+    assert search(ec2_a, manual_table, {"type": ["static"]}) == ["10.9.0.0/16"]
+    assert search(ec2_a, manual_table, {"type": ["propagated"]}) == ["10.50.0.0/16", "10.51.0.0/16"]
+    assert search(ec2_a, manual_table, {"attachment.resource-type": ["vpc"]}) == [
+        "10.50.0.0/16",
+        "10.51.0.0/16",
+    ]
+
+
+def test_given_vpc_attachment_when_propagation_enabled_then_disabled_then_routes_come_and_go(
+    ec2_a, manual_table, vpc_attachment
+):
+    vpc_id, attachment_id = vpc_attachment
+    (vpc,) = ec2_a.describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
+    (secondary,) = [
+        a["AssociationId"] for a in vpc["CidrBlockAssociationSet"] if a["CidrBlock"] == "10.51.0.0/16"
+    ]
+
+    before = propagated(ec2_a, manual_table)
+    enable_propagation(ec2_a, manual_table, attachment_id)
+    enabled = propagated(ec2_a, manual_table)
+    ec2_a.disassociate_vpc_cidr_block(AssociationId=secondary)
+    disassociated = propagated(ec2_a, manual_table)
+    ec2_a.disable_transit_gateway_route_table_propagation(
+        TransitGatewayRouteTableId=manual_table, TransitGatewayAttachmentId=attachment_id
+    )
+    disabled = propagated(ec2_a, manual_table)
+
+    assert before == {}
+    assert sorted(enabled) == ["10.50.0.0/16", "10.51.0.0/16"]
+    assert list(disassociated) == ["10.50.0.0/16"]  # computed from the VPC's current blocks
+    assert disabled == {}
+
+
+def test_given_vpn_attachment_propagating_when_routes_advertised_then_withdrawn_then_they_come_and_go(
+    endpoint, ec2_a, manual_tgw, manual_table
+):
+    vpn_id, attachment_id = create_vpn_attachment(ec2_a, manual_tgw["TransitGatewayId"])
+    enable_propagation(ec2_a, manual_table, attachment_id)
+
+    before = propagated(ec2_a, manual_table)
+    advertise(endpoint, attachment_id, ["192.168.0.0/16", "172.16.0.0/12"])
+    both = propagated(ec2_a, manual_table)
+    advertise(endpoint, attachment_id, ["172.16.0.0/12"])  # replaces what it advertises
+    one = propagated(ec2_a, manual_table)
+    withdrawn = advertise(endpoint, attachment_id, [])
+    after = propagated(ec2_a, manual_table)
+
+    assert before == {}
+    assert both == {
+        cidr: propagated_route(cidr, vpn_id, "vpn", attachment_id)
+        for cidr in ("192.168.0.0/16", "172.16.0.0/12")
+    }
+    assert list(one) == ["172.16.0.0/12"]
+    assert withdrawn == {"advertisedRoutes": {}}
+    assert after == {}
+
+
+def test_given_static_route_for_a_propagated_cidr_when_searching_then_only_the_static_route(
+    ec2_a, manual_table, vpc_attachment
+):
+    _, attachment_id = vpc_attachment
+    enable_propagation(ec2_a, manual_table, attachment_id)
+    add_routes(ec2_a, manual_table, ["10.50.0.0/16"])  # blackhole
+
+    def exact(cidr: str) -> list[tuple[str, str]]:
+        routes = ec2_a.search_transit_gateway_routes(
+            TransitGatewayRouteTableId=manual_table,
+            Filters=[{"Name": "route-search.exact-match", "Values": [cidr]}],
+        )["Routes"]
+        return [(r["Type"], r["State"]) for r in routes]
+
+    shadowed = exact("10.50.0.0/16")
+    ec2_a.delete_transit_gateway_route(
+        TransitGatewayRouteTableId=manual_table, DestinationCidrBlock="10.50.0.0/16"
+    )
+
+    assert shadowed == [("static", "blackhole")]
+    assert exact("10.50.0.0/16") == [("propagated", "active")]
+
+
+def test_given_propagated_routes_when_searching_exact_match_then_the_propagated_route(
+    ec2_a, manual_table, vpc_attachment
+):
+    vpc_id, attachment_id = vpc_attachment
+    enable_propagation(ec2_a, manual_table, attachment_id)
+
+    found = ec2_a.search_transit_gateway_routes(
+        TransitGatewayRouteTableId=manual_table,
+        Filters=[{"Name": "route-search.exact-match", "Values": ["10.51.0.0/16"]}],
+    )["Routes"]
+
+    assert found == [propagated_route("10.51.0.0/16", vpc_id, "vpc", attachment_id)]
+    assert search(ec2_a, manual_table, {"route-search.subnet-of-match": ["10.50.0.0/15"]}) == [
+        "10.50.0.0/16",
+        "10.51.0.0/16",
+    ]
+
+
+def test_given_static_and_propagated_routes_when_paging_then_every_route_once(
+    ec2_a, manual_table, vpc_attachment
+):
+    _, attachment_id = vpc_attachment
+    enable_propagation(ec2_a, manual_table, attachment_id)
+    add_routes(ec2_a, manual_table, [f"10.{i}.0.0/16" for i in range(4)])
+
+    def page(**token):
+        return ec2_a.search_transit_gateway_routes(
+            TransitGatewayRouteTableId=manual_table,
+            Filters=[{"Name": "state", "Values": ["active", "blackhole"]}],
+            MaxResults=5,
+            **token,
+        )
+
+    first = page()
+    second = page(NextToken=first["NextToken"])
+
+    assert (len(first["Routes"]), first["AdditionalRoutesAvailable"]) == (5, True)
+    assert (len(second["Routes"]), second["AdditionalRoutesAvailable"]) == (1, False)
+    assert sorted(r["DestinationCidrBlock"] for r in first["Routes"] + second["Routes"]) == [
+        "10.0.0.0/16", "10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16", "10.50.0.0/16", "10.51.0.0/16",
+    ]
+
+
+def test_given_vpn_attachment_in_another_region_when_advertising_then_listed_by_get(
+    endpoint, ec2_b, tgws
+):
+    _, attachment_id = create_vpn_attachment(ec2_b, tgws[1]["TransitGatewayId"])
+
+    posted = advertise(endpoint, attachment_id, ["192.168.1.0/24", "192.168.1.0/24", "2001:db8::/32"])
+
+    expected = {"advertisedRoutes": {attachment_id: ["192.168.1.0/24", "2001:db8::/32"]}}
+    assert posted == expected
+    assert harness(endpoint, "GET", "advertised-routes") == expected
+
+
+def test_given_bad_advertised_routes_bodies_when_posting_then_http_400(
+    endpoint, ec2_a, tgws, vpc_attachment
+):
+    _, vpn_attachment_id = create_vpn_attachment(ec2_a, tgws[0]["TransitGatewayId"])
+    _, vpc_attachment_id = vpc_attachment
+    bodies = {
+        "bad CIDR": {"attachmentId": vpn_attachment_id, "cidrs": ["10.0.0.0/33"]},
+        "not a CIDR": {"attachmentId": vpn_attachment_id, "cidrs": ["ten"]},
+        "host bits set": {"attachmentId": vpn_attachment_id, "cidrs": ["10.0.0.1/16"]},
+        "cidrs not a list": {"attachmentId": vpn_attachment_id, "cidrs": "10.0.0.0/16"},
+        "missing cidrs": {"attachmentId": vpn_attachment_id},
+        "missing attachmentId": {"cidrs": ["10.0.0.0/16"]},
+        "unknown field": {"attachmentId": vpn_attachment_id, "cidrs": [], "asPath": []},
+        "unknown attachment": {"attachmentId": "tgw-attach-00000000000000000", "cidrs": []},
+        "a VPC attachment": {"attachmentId": vpc_attachment_id, "cidrs": ["10.0.0.0/16"]},
+    }
+
+    answers = {}
+    for case, body in bodies.items():
+        with pytest.raises(urllib.error.HTTPError) as excinfo:
+            harness(endpoint, "POST", "advertised-routes", body)
+        answers[case] = (excinfo.value.code, "error" in json.load(excinfo.value))
+
+    assert answers == {case: (400, True) for case in bodies}
+    assert harness(endpoint, "GET", "advertised-routes") == {"advertisedRoutes": {}}
+
+
+def test_given_advertised_routes_when_resetting_then_they_are_cleared(endpoint, ec2_a, tgws):
+    _, attachment_id = create_vpn_attachment(ec2_a, tgws[0]["TransitGatewayId"])
+    before = advertise(endpoint, attachment_id, ["192.168.0.0/16"])
+
+    harness(endpoint, "POST", "reset")
+
+    assert before == {"advertisedRoutes": {attachment_id: ["192.168.0.0/16"]}}
+
+    assert harness(endpoint, "GET", "advertised-routes") == {"advertisedRoutes": {}}
+
+
+# --- patch: attachments_propagate_to_the_default_table -----------------------
+
+
+def propagations(ec2, table: str) -> list[tuple[str, str, str, str]]:
+    found = ec2.get_transit_gateway_route_table_propagations(TransitGatewayRouteTableId=table)
+    return [
+        (p["TransitGatewayAttachmentId"], p["ResourceId"], p["ResourceType"], p["State"])
+        for p in found["TransitGatewayRouteTablePropagations"]
+    ]
+
+
+@pytest.fixture
+def default_table(tgws):
+    return tgws[0]["Options"]["PropagationDefaultRouteTableId"]
+
+
+def test_given_default_tgw_when_attaching_a_vpc_and_a_peering_then_only_the_vpc_propagates(
+    ec2_a, tgws, default_table
+):
+    tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
+
+    vpc_id, attachment_id = attach_vpc(ec2_a, tgw_a)
+    create_peering(ec2_a, tgw_a, tgw_b)  # peering attachments do not support propagation
+
+    assert tgws[0]["Options"]["DefaultRouteTablePropagation"] == "enable"  # the default
+    assert propagations(ec2_a, default_table) == [(attachment_id, vpc_id, "vpc", "enabled")]
+    assert propagated(ec2_a, default_table) == {
+        cidr: propagated_route(cidr, vpc_id, "vpc", attachment_id)
+        for cidr in ("10.50.0.0/16", "10.51.0.0/16")
+    }
+
+
+def test_given_default_tgw_when_attaching_a_vpn_then_its_advertised_routes_propagate(
+    endpoint, ec2_a, tgws, default_table
+):
+    vpn_id, attachment_id = create_vpn_attachment(ec2_a, tgws[0]["TransitGatewayId"])
+
+    advertise(endpoint, attachment_id, ["192.168.0.0/16"])  # no EnableTransitGatewayRouteTablePropagation
+
+    assert propagations(ec2_a, default_table) == [(attachment_id, vpn_id, "vpn", "enabled")]
+    assert propagated(ec2_a, default_table) == {
+        "192.168.0.0/16": propagated_route("192.168.0.0/16", vpn_id, "vpn", attachment_id)
+    }
+
+
+def test_given_tgw_with_default_propagation_disabled_when_attaching_then_nothing_propagates(
+    endpoint, ec2_a, tgws, default_table, manual_tgw, manual_table
+):
+    _, vpn_attachment_id = create_vpn_attachment(ec2_a, manual_tgw["TransitGatewayId"])
+    advertise(endpoint, vpn_attachment_id, ["192.168.0.0/16"])
+    attach_vpc(ec2_a, manual_tgw["TransitGatewayId"])
+    _, default_attachment_id = attach_vpc(ec2_a, tgws[0]["TransitGatewayId"])  # for contrast
+
+    assert (propagations(ec2_a, manual_table), propagated(ec2_a, manual_table)) == ([], {})
+    assert [p[0] for p in propagations(ec2_a, default_table)] == [default_attachment_id]
+
+
+def test_given_a_second_route_table_when_attaching_a_vpc_then_only_the_default_table_gets_it(
+    ec2_a, tgws, default_table
+):
+    tgw_a = tgws[0]["TransitGatewayId"]
+    extra = ec2_a.create_transit_gateway_route_table(TransitGatewayId=tgw_a)
+    extra_table = extra["TransitGatewayRouteTable"]["TransitGatewayRouteTableId"]
+
+    attach_vpc(ec2_a, tgw_a)
+
+    assert (propagations(ec2_a, extra_table), propagated(ec2_a, extra_table)) == ([], {})
+    assert sorted(propagated(ec2_a, default_table)) == ["10.50.0.0/16", "10.51.0.0/16"]
+
+
+def test_given_propagation_default_table_changed_when_attaching_a_vpc_then_it_propagates_there(
+    ec2_a, tgws, default_table
+):
+    tgw_a = tgws[0]["TransitGatewayId"]
+    extra = ec2_a.create_transit_gateway_route_table(TransitGatewayId=tgw_a)
+    extra_table = extra["TransitGatewayRouteTable"]["TransitGatewayRouteTableId"]
+    ec2_a.modify_transit_gateway(
+        TransitGatewayId=tgw_a, Options={"PropagationDefaultRouteTableId": extra_table}
+    )
+
+    _, attachment_id = attach_vpc(ec2_a, tgw_a)
+
+    assert [p[0] for p in propagations(ec2_a, extra_table)] == [attachment_id]
+    assert (propagations(ec2_a, default_table), propagated(ec2_a, default_table)) == ([], {})
+
+
+def test_given_default_propagation_when_disabling_it_then_propagation_and_routes_go(
+    ec2_a, tgws, default_table
+):
+    _, attachment_id = attach_vpc(ec2_a, tgws[0]["TransitGatewayId"])
+    before = propagated(ec2_a, default_table)
+
+    disabled = ec2_a.disable_transit_gateway_route_table_propagation(
+        TransitGatewayRouteTableId=default_table, TransitGatewayAttachmentId=attachment_id
+    )["Propagation"]
+
+    assert sorted(before) == ["10.50.0.0/16", "10.51.0.0/16"]
+    assert (disabled["TransitGatewayAttachmentId"], disabled["State"]) == (attachment_id, "disabled")
+    assert (propagations(ec2_a, default_table), propagated(ec2_a, default_table)) == ([], {})

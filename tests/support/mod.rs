@@ -162,6 +162,14 @@ impl Emulator {
         self.post("faults", fault);
     }
 
+    /// What a VPN or Direct Connect gateway attachment advertises over BGP from now on.
+    pub fn advertise(&self, attachment_id: &str, cidrs: &[&str]) {
+        self.post(
+            "advertised-routes",
+            json!({"attachmentId": attachment_id, "cidrs": cidrs}),
+        );
+    }
+
     pub fn clear_faults(&self) {
         ureq::delete(&self.url("faults"))
             .call()
@@ -257,6 +265,15 @@ pub const RACE_SETTLE: Duration = Duration::from_millis(1200);
 /// again), then get-status until available (accepting via peer on pendingAcceptance), then
 /// modify-routes. Returns modify-routes' output.
 pub async fn run_to_completion(context: &Context, input: Value) -> Value {
+    let state = until_available(context, input).await;
+    invoke(context, Function::ModifyRoutes, state)
+        .await
+        .expect("modify-routes")
+}
+
+/// The same loop up to the point where the peering is available; returns what modify-routes
+/// would be given.
+pub async fn until_available(context: &Context, input: Value) -> Value {
     let mut state = invoke(context, Function::Peer, input).await.expect("peer");
     if state["created"] == Value::Bool(true) {
         tokio::time::sleep(RACE_SETTLE).await;
@@ -269,11 +286,7 @@ pub async fn run_to_completion(context: &Context, input: Value) -> Value {
             .await
             .expect("get-status");
         match state["status"].as_str().unwrap_or_default() {
-            "available" => {
-                return invoke(context, Function::ModifyRoutes, state)
-                    .await
-                    .expect("modify-routes")
-            }
+            "available" => return state,
             "pendingAcceptance" => {
                 state = invoke(context, Function::Peer, state)
                     .await
@@ -406,6 +419,178 @@ impl Net {
             .unwrap();
         out.transit_gateway_vpc_attachment()
             .unwrap()
+            .transit_gateway_attachment_id()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A subnet of `vpc` in the Availability Zone `zone` (such as "us-east-1b").
+    pub async fn subnet(&self, vpc: &str, cidr: &str, zone: &str) -> String {
+        let out = self
+            .ec2
+            .create_subnet()
+            .vpc_id(vpc)
+            .cidr_block(cidr)
+            .availability_zone(zone)
+            .send()
+            .await
+            .unwrap();
+        out.subnet().unwrap().subnet_id().unwrap().to_owned()
+    }
+
+    /// Attaches `vpc` to `tgw` through the given subnets.
+    pub async fn attach_subnets(&self, tgw: &Tgw, vpc: &str, subnets: &[&str]) -> String {
+        let out = self
+            .ec2
+            .create_transit_gateway_vpc_attachment()
+            .transit_gateway_id(&tgw.id)
+            .vpc_id(vpc)
+            .set_subnet_ids(Some(subnets.iter().map(|s| (*s).to_owned()).collect()))
+            .send()
+            .await
+            .unwrap();
+        out.transit_gateway_vpc_attachment()
+            .unwrap()
+            .transit_gateway_attachment_id()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The main route table of `vpc`.
+    pub async fn main_table(&self, vpc: &str) -> String {
+        let out = self
+            .ec2
+            .describe_route_tables()
+            .filters(Filter::builder().name("vpc-id").values(vpc).build())
+            .filters(Filter::builder().name("association.main").values("true").build())
+            .send()
+            .await
+            .unwrap();
+        out.route_tables()[0].route_table_id().unwrap().to_owned()
+    }
+
+    /// A new route table of `vpc`, associated with `subnet`.
+    pub async fn table_for(&self, vpc: &str, subnet: &str) -> String {
+        let table = self.ec2.create_route_table().vpc_id(vpc).send().await.unwrap();
+        let id = table.route_table().unwrap().route_table_id().unwrap().to_owned();
+        self.ec2
+            .associate_route_table()
+            .route_table_id(&id)
+            .subnet_id(subnet)
+            .send()
+            .await
+            .unwrap();
+        id
+    }
+
+    /// The routes of a VPC route table other than its local ones, as (cidr, target), sorted.
+    pub async fn vpc_routes(&self, route_table_id: &str) -> Vec<(String, String)> {
+        let out = self
+            .ec2
+            .describe_route_tables()
+            .route_table_ids(route_table_id)
+            .send()
+            .await
+            .unwrap();
+        let mut routes: Vec<(String, String)> = out.route_tables()[0]
+            .routes()
+            .iter()
+            .filter(|route| route.gateway_id() != Some("local"))
+            .map(|route| {
+                let target = route
+                    .transit_gateway_id()
+                    .or(route.gateway_id())
+                    .unwrap_or("other");
+                (
+                    route.destination_cidr_block().unwrap_or_default().to_owned(),
+                    target.to_owned(),
+                )
+            })
+            .collect();
+        routes.sort();
+        routes
+    }
+
+    /// Adds a VPC route for `cidr` via the transit gateway `tgw`.
+    pub async fn vpc_route_to_tgw(&self, route_table_id: &str, cidr: &str, tgw: &Tgw) {
+        self.ec2
+            .create_route()
+            .route_table_id(route_table_id)
+            .destination_cidr_block(cidr)
+            .transit_gateway_id(&tgw.id)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Adds a VPC route for `cidr` via a new internet gateway of `vpc`, as someone else's route
+    /// would be; returns the gateway's id.
+    pub async fn vpc_route_to_internet(&self, vpc: &str, route_table_id: &str, cidr: &str) -> String {
+        let igw = self.ec2.create_internet_gateway().send().await.unwrap();
+        let igw = igw
+            .internet_gateway()
+            .unwrap()
+            .internet_gateway_id()
+            .unwrap()
+            .to_owned();
+        self.ec2
+            .attach_internet_gateway()
+            .internet_gateway_id(&igw)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .unwrap();
+        self.ec2
+            .create_route()
+            .route_table_id(route_table_id)
+            .destination_cidr_block(cidr)
+            .gateway_id(&igw)
+            .send()
+            .await
+            .unwrap();
+        igw
+    }
+
+    /// A Site-to-Site VPN on `tgw`; returns its transit gateway attachment's id.
+    pub async fn vpn_attachment(&self, tgw: &Tgw) -> String {
+        let gateway = self
+            .ec2
+            .create_customer_gateway()
+            .bgp_asn(65000)
+            .public_ip("203.0.113.10")
+            .r#type(aws_sdk_ec2::types::GatewayType::Ipsec1)
+            .send()
+            .await
+            .unwrap();
+        let gateway = gateway
+            .customer_gateway()
+            .unwrap()
+            .customer_gateway_id()
+            .unwrap()
+            .to_owned();
+        let vpn = self
+            .ec2
+            .create_vpn_connection()
+            .customer_gateway_id(gateway)
+            .r#type("ipsec.1")
+            .transit_gateway_id(&tgw.id)
+            .send()
+            .await
+            .unwrap();
+        let vpn = vpn
+            .vpn_connection()
+            .unwrap()
+            .vpn_connection_id()
+            .unwrap()
+            .to_owned();
+        let out = self
+            .ec2
+            .describe_transit_gateway_attachments()
+            .filters(Filter::builder().name("resource-id").values(&vpn).build())
+            .send()
+            .await
+            .unwrap();
+        out.transit_gateway_attachments()[0]
             .transit_gateway_attachment_id()
             .unwrap()
             .to_owned()

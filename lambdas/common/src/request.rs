@@ -311,13 +311,15 @@ impl<'a> Fields<'a> {
         let object = match self.object.get(name) {
             None => return Ok((None, None)),
             Some(Value::Object(object)) => object,
-            Some(other) => return Err(Error::invalid(
-                field,
-                format!(
+            Some(other) => {
+                return Err(Error::invalid(
+                    field,
+                    format!(
                     "must be an object such as {{\"active\": [\"192.168.0.0/16\"], \"passive\": []}}, not {}",
                     json_type(other)
                 ),
-            )),
+                ))
+            }
         };
         if let Some(unknown) = object
             .keys()
