@@ -150,6 +150,9 @@ pub struct RouteOptions {
     pub extra_cidrs: ExtraCidrs,
 }
 
+/// One side's CIDRs as a request gives them: `None` when it leaves the side to the default.
+type SideCidrs = Option<Vec<Ipv4Net>>;
+
 /// Checks a list of CIDRs: each well formed, at most [`MAX_EXTRA_CIDRS`], duplicates dropped,
 /// in address order.
 fn checked_cidrs(field: &str, items: &[&str], item_field: impl Fn(usize) -> String) -> Result<Vec<Ipv4Net>> {
@@ -306,7 +309,7 @@ impl<'a> Fields<'a> {
     }
 
     /// `extraCidrs`: an object with optional `active` and `passive` lists of CIDR strings.
-    fn optional_extra_cidrs(&self, name: &str) -> Result<(Option<Vec<Ipv4Net>>, Option<Vec<Ipv4Net>>)> {
+    fn optional_extra_cidrs(&self, name: &str) -> Result<(SideCidrs, SideCidrs)> {
         let field = self.path(name);
         let object = match self.object.get(name) {
             None => return Ok((None, None)),
@@ -330,7 +333,7 @@ impl<'a> Fields<'a> {
                 "is not a side; use `active` (ranges behind the active transit gateway) or `passive`",
             ));
         }
-        let side = |side: &str| -> Result<Option<Vec<Ipv4Net>>> {
+        let side = |side: &str| -> Result<SideCidrs> {
             let path = format!("{field}.{side}");
             let Some(value) = object.get(side) else {
                 return Ok(None);
@@ -811,6 +814,96 @@ mod tests {
         let mut bad = good.clone();
         bad["attachmentId"] = json!("tgw-attach-<script>");
         assert_eq!(field_of(parse_peering_ref(&bad).unwrap_err()), "attachmentId");
+    }
+
+    #[test]
+    fn given_route_options_in_the_request_then_they_are_checked_sorted_and_deduplicated() {
+        let parsed = parse_request(&json!({
+            "vpcRoutes": true,
+            "extraCidrs": {"active": ["10.2.0.0/16", "10.1.0.0/16", " 10.2.0.0/16"]}
+        }))
+        .unwrap();
+        let valid = parsed.request.validate(&defaults()).unwrap();
+        assert!(valid.options.vpc_routes && !valid.options.propagated_cidrs);
+        let active: Vec<String> = valid
+            .options
+            .extra_cidrs
+            .active
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(active, ["10.1.0.0/16", "10.2.0.0/16"]);
+        assert!(valid.options.extra_cidrs.passive.is_empty());
+    }
+
+    #[test]
+    fn given_env_defaults_then_a_request_side_replaces_only_that_side_and_bad_values_name_the_variable() {
+        let env = Defaults {
+            vpc_routes: Some("TRUE".into()),
+            active_extra_cidrs: Some("192.168.0.0/16, 192.169.0.0/16".into()),
+            passive_extra_cidrs: Some("172.30.0.0/16".into()),
+            ..defaults()
+        };
+        let valid = parse_request(&json!({"extraCidrs": {"passive": []}}))
+            .unwrap()
+            .request
+            .validate(&env)
+            .unwrap();
+        assert!(valid.options.vpc_routes);
+        assert_eq!(valid.options.extra_cidrs.active.len(), 2);
+        assert!(valid.options.extra_cidrs.passive.is_empty());
+
+        let bad = Defaults {
+            active_extra_cidrs: Some("192.168.0.0/16,10.0.0.1/8".into()),
+            ..defaults()
+        };
+        let err = PeeringRequest::default().validate(&bad).unwrap_err();
+        assert_eq!(field_of(err), "ACTIVE_EXTRA_CIDRS (item 2)");
+        // A request that sets every option never reads the environment's.
+        let overriding = json!({"vpcRoutes": false, "propagatedCidrs": false,
+                                "extraCidrs": {"active": [], "passive": []}});
+        assert!(parse_request(&overriding).unwrap().request.validate(&bad).is_ok());
+    }
+
+    #[test]
+    fn more_extra_cidrs_than_the_limit_are_refused_with_a_fix() {
+        let many: Vec<String> = (0..=MAX_EXTRA_CIDRS)
+            .map(|i| format!("10.{}.{}.0/24", i / 256, i % 256))
+            .collect();
+        let err = parse_request(&json!({"extraCidrs": {"active": many}})).unwrap_err();
+        assert!(err.to_string().contains("summarise"), "{err}");
+        assert_eq!(field_of(err), "extraCidrs.active");
+    }
+
+    #[test]
+    fn the_route_options_travel_from_peer_to_modify_routes_and_an_older_output_means_off() {
+        let request = ResolvedRequest {
+            active_region: "us-east-1".into(),
+            passive_region: "eu-west-1".into(),
+            active_transit_gateway_id: "tgw-0123456789abcdef0".into(),
+            passive_transit_gateway_id: "tgw-0123456789abcdef1".into(),
+            active_route_table_id: "tgw-rtb-0123456789abcdef0".into(),
+            passive_route_table_id: "tgw-rtb-0123456789abcdef1".into(),
+            vpc_tag_key: DEFAULT_VPC_TAG_KEY.into(),
+            options: RouteOptions {
+                vpc_routes: true,
+                propagated_cidrs: true,
+                extra_cidrs: ExtraCidrs {
+                    active: vec!["192.168.0.0/16".parse().unwrap()],
+                    passive: vec![],
+                },
+            },
+        };
+        let mut output = serde_json::to_value(&request).unwrap();
+        output["attachmentId"] = json!("tgw-attach-0123456789abcdef0");
+        assert_eq!(parse_peering_ref(&output).unwrap().request, request);
+        for field in ["vpcRoutes", "propagatedCidrs", "extraCidrs"] {
+            output.as_object_mut().unwrap().remove(field);
+        }
+        assert_eq!(
+            parse_peering_ref(&output).unwrap().request.options,
+            RouteOptions::default()
+        );
     }
 
     fn any_key() -> impl Strategy<Value = String> {
