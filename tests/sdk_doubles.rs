@@ -398,3 +398,203 @@ async fn given_a_refused_create_with_no_route_there_then_the_ec2_error_is_report
     assert!(err.to_string().contains("RouteAlreadyExists"), "{err}");
     assert_eq!(rereads, 1);
 }
+
+mod vpc_route_tables {
+    use super::*;
+    use aws_sdk_ec2::operation::create_route::CreateRouteError;
+    use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput;
+    use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
+    use aws_sdk_ec2::types::{Route, RouteOrigin, RouteState, RouteTable, RouteTableAssociation, Subnet};
+    use tgw_peering::planner::Origin;
+    use tgw_peering::routes::create_planned_vpc_route;
+
+    const TGW: &str = "tgw-0123456789abcdef0";
+
+    fn table(id: &str, routes: Vec<Route>) -> RouteTable {
+        RouteTable::builder()
+            .route_table_id(id)
+            .vpc_id("vpc-11111111")
+            .associations(RouteTableAssociation::builder().main(true).build())
+            .set_routes(Some(routes))
+            .build()
+    }
+
+    fn via_tgw(cidr: &str) -> Route {
+        Route::builder()
+            .destination_cidr_block(cidr)
+            .transit_gateway_id(TGW)
+            .state(RouteState::Active)
+            .origin(RouteOrigin::CreateRoute)
+            .build()
+    }
+
+    #[tokio::test]
+    async fn given_two_pages_of_route_tables_then_both_are_read_with_their_routes_and_origins() {
+        let first = mock!(Client::describe_route_tables)
+            .match_requests(|r| r.next_token().is_none() && r.max_results() == Some(100))
+            .then_output(|| {
+                DescribeRouteTablesOutput::builder()
+                    .route_tables(table(
+                        "rtb-11111111",
+                        vec![Route::builder()
+                            .destination_cidr_block("10.1.0.0/16")
+                            .gateway_id("local")
+                            .origin(RouteOrigin::CreateRouteTable)
+                            .state(RouteState::Active)
+                            .build()],
+                    ))
+                    .next_token("more")
+                    .build()
+            });
+        let second = mock!(Client::describe_route_tables)
+            .match_requests(|r| r.next_token() == Some("more"))
+            .then_output(|| {
+                DescribeRouteTablesOutput::builder()
+                    .route_tables(table(
+                        "rtb-22222222",
+                        vec![
+                            via_tgw("10.20.0.0/16"),
+                            Route::builder()
+                                .destination_cidr_block("192.168.0.0/16")
+                                .gateway_id("vgw-11111111")
+                                .origin(RouteOrigin::EnableVgwRoutePropagation)
+                                .state(RouteState::Blackhole)
+                                .build(),
+                        ],
+                    ))
+                    .build()
+            });
+        let ec2 = Ec2::new(client("us-east-1", &[&first, &second]), "us-east-1");
+
+        let tables = ec2.vpc_route_tables(&["vpc-11111111".to_owned()]).await.unwrap();
+
+        assert_eq!(
+            tables.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+            ["rtb-11111111", "rtb-22222222"]
+        );
+        assert!(tables.iter().all(|t| t.main));
+        assert_eq!(tables[0].routes[0].origin, Origin::Local);
+        let second_routes: Vec<(String, Option<String>, bool, Origin)> = tables[1]
+            .routes
+            .iter()
+            .map(|r| {
+                (
+                    r.cidr.to_string(),
+                    r.target.clone(),
+                    r.blackhole,
+                    r.origin.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            second_routes,
+            [
+                (
+                    "10.20.0.0/16".to_owned(),
+                    Some(TGW.to_owned()),
+                    false,
+                    Origin::Static
+                ),
+                (
+                    "192.168.0.0/16".to_owned(),
+                    Some("vgw-11111111".to_owned()),
+                    true,
+                    Origin::Propagated {
+                        resource_type: "vgw".to_owned()
+                    }
+                ),
+            ]
+        );
+        assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn given_more_vpcs_than_one_filter_takes_then_subnets_are_read_in_chunks_of_200() {
+        let reads = mock!(Client::describe_subnets)
+            .match_requests(|r| r.filters().first().is_some_and(|f| f.values().len() <= 200))
+            .then_output(|| {
+                DescribeSubnetsOutput::builder()
+                    .subnets(
+                        Subnet::builder()
+                            .subnet_id("subnet-11111111")
+                            .vpc_id("vpc-11111111")
+                            .availability_zone("us-east-1a")
+                            .build(),
+                    )
+                    .build()
+            });
+        let ec2 = Ec2::new(client("us-east-1", &[&reads]), "us-east-1");
+        let vpcs: Vec<String> = (0..450).map(|i| format!("vpc-{i:08x}")).collect();
+
+        let subnets = ec2.subnets(&vpcs).await.unwrap();
+
+        assert_eq!(reads.num_calls(), 3);
+        assert_eq!(subnets.len(), 3);
+    }
+
+    fn create_refused() -> Rule {
+        mock!(Client::create_route).then_error(|| {
+            CreateRouteError::generic(
+                ErrorMetadata::builder()
+                    .code("RouteAlreadyExists")
+                    .message("The route identified by 10.20.0.0/16 already exists.")
+                    .build(),
+            )
+        })
+    }
+
+    fn reread(found: Option<Route>) -> Rule {
+        mock!(Client::describe_route_tables)
+            .match_requests(|r| r.route_table_ids() == ["rtb-11111111"])
+            .then_output(move || {
+                DescribeRouteTablesOutput::builder()
+                    .route_tables(table("rtb-11111111", found.clone().into_iter().collect()))
+                    .build()
+            })
+    }
+
+    async fn apply_after_refused_create(
+        found: Option<Route>,
+    ) -> (tgw_peering::Result<Applied>, usize, usize) {
+        let (create, reread) = (create_refused(), reread(found));
+        let ec2 = Ec2::new(client("us-east-1", &[&create, &reread]), "us-east-1");
+        let outcome =
+            create_planned_vpc_route(&ec2, "rtb-11111111", "10.20.0.0/16".parse().unwrap(), TGW).await;
+        (outcome, create.num_calls(), reread.num_calls())
+    }
+
+    #[tokio::test]
+    async fn given_a_concurrent_writer_added_the_same_vpc_route_then_the_refused_create_counts_as_present() {
+        let (outcome, creates, rereads) = apply_after_refused_create(Some(via_tgw("10.20.0.0/16"))).await;
+        assert_eq!(outcome.unwrap(), Applied::FoundPresent);
+        assert_eq!((creates, rereads), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn given_someone_else_routed_the_cidr_in_the_vpc_table_meanwhile_then_it_is_a_conflict_left_alone()
+    {
+        let nat = Route::builder()
+            .destination_cidr_block("10.20.0.0/16")
+            .nat_gateway_id("nat-11111111")
+            .state(RouteState::Active)
+            .origin(RouteOrigin::CreateRoute)
+            .build();
+        let (outcome, creates, _) = apply_after_refused_create(Some(nat)).await;
+        assert_eq!(
+            outcome.unwrap(),
+            Applied::FoundConflict {
+                target: "nat-11111111".to_owned()
+            }
+        );
+        assert_eq!(creates, 1, "never retried over someone else's route");
+    }
+
+    #[tokio::test]
+    async fn given_a_refused_vpc_route_create_with_no_route_there_then_the_ec2_error_is_reported() {
+        let (outcome, _, rereads) = apply_after_refused_create(None).await;
+        let err = outcome.unwrap_err();
+        assert_eq!(err.error_type(), "Ec2Error");
+        assert!(err.to_string().contains("RouteAlreadyExists"), "{err}");
+        assert_eq!(rereads, 1);
+    }
+}
