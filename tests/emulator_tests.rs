@@ -7,36 +7,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tgw_peering::context::RouteWrites;
 use tgw_peering_integration::{
-    invoke, invoke_with_time_left, pairs, record, run_to_completion, Emulator, Function, Net, Tgw, ACTIVE,
-    PASSIVE, RACE_SETTLE,
+    invoke, invoke_with_time_left, pairs, record, run_to_completion, world, Function, World, ACTIVE, PASSIVE,
+    RACE_SETTLE,
 };
-
-/// Two Regions with one transit gateway each.
-struct World {
-    emulator: Emulator,
-    active: Net,
-    passive: Net,
-    active_tgw: Tgw,
-    passive_tgw: Tgw,
-    context: tgw_peering::Context,
-}
-
-async fn world() -> World {
-    let emulator = Emulator::start();
-    let active = emulator.ec2(ACTIVE).await;
-    let passive = emulator.ec2(PASSIVE).await;
-    let active_tgw = active.transit_gateway().await;
-    let passive_tgw = passive.transit_gateway().await;
-    let context = emulator.context().await;
-    World {
-        emulator,
-        active,
-        passive,
-        active_tgw,
-        passive_tgw,
-        context,
-    }
-}
 
 fn strings(value: &Value) -> Vec<String> {
     value

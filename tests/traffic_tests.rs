@@ -4,35 +4,8 @@
 use serde_json::{json, Value};
 use tgw_peering::request::Defaults;
 use tgw_peering_integration::{
-    defaults, invoke, pairs, run_to_completion, until_available, Emulator, Function, Net, Tgw, ACTIVE,
-    PASSIVE,
+    defaults, invoke, pairs, run_to_completion, until_available, world, Function, Net, Tgw, ACTIVE, PASSIVE,
 };
-
-struct World {
-    emulator: Emulator,
-    active: Net,
-    passive: Net,
-    active_tgw: Tgw,
-    passive_tgw: Tgw,
-    context: tgw_peering::Context,
-}
-
-async fn world() -> World {
-    let emulator = Emulator::start();
-    let active = emulator.ec2(ACTIVE).await;
-    let passive = emulator.ec2(PASSIVE).await;
-    let active_tgw = active.transit_gateway().await;
-    let passive_tgw = passive.transit_gateway().await;
-    let context = emulator.context().await;
-    World {
-        emulator,
-        active,
-        passive,
-        active_tgw,
-        passive_tgw,
-        context,
-    }
-}
 
 const TAG: (&str, &str) = ("addToTransitGateway", "true");
 

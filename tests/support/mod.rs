@@ -299,6 +299,33 @@ pub async fn until_available(context: &Context, input: Value) -> Value {
     panic!("peering never became available: {state}");
 }
 
+/// Two Regions with one transit gateway each, on one emulator of its own.
+pub struct World {
+    pub emulator: Emulator,
+    pub active: Net,
+    pub passive: Net,
+    pub active_tgw: Tgw,
+    pub passive_tgw: Tgw,
+    pub context: Context,
+}
+
+pub async fn world() -> World {
+    let emulator = Emulator::start();
+    let active = emulator.ec2(ACTIVE).await;
+    let passive = emulator.ec2(PASSIVE).await;
+    let active_tgw = active.transit_gateway().await;
+    let passive_tgw = passive.transit_gateway().await;
+    let context = emulator.context().await;
+    World {
+        emulator,
+        active,
+        passive,
+        active_tgw,
+        passive_tgw,
+        context,
+    }
+}
+
 /// A Region of the emulator, for building and inspecting networks.
 pub struct Net {
     pub ec2: Client,
@@ -407,21 +434,8 @@ impl Net {
             .send()
             .await
             .unwrap();
-        let subnet_id = subnet.subnet().unwrap().subnet_id().unwrap();
-        let out = self
-            .ec2
-            .create_transit_gateway_vpc_attachment()
-            .transit_gateway_id(&tgw.id)
-            .vpc_id(vpc)
-            .subnet_ids(subnet_id)
-            .send()
-            .await
-            .unwrap();
-        out.transit_gateway_vpc_attachment()
-            .unwrap()
-            .transit_gateway_attachment_id()
-            .unwrap()
-            .to_owned()
+        let subnet_id = subnet.subnet().unwrap().subnet_id().unwrap().to_owned();
+        self.attach_subnets(tgw, vpc, &[&subnet_id]).await
     }
 
     /// A subnet of `vpc` in the Availability Zone `zone` (such as "us-east-1b").

@@ -399,19 +399,11 @@ pub async fn create_planned_route(
     cidr: Ipv4Net,
     attachment_id: &str,
 ) -> Result<Applied> {
-    let err = match ec2.create_route(route_table_id, cidr, attachment_id).await {
-        Ok(()) => return Ok(Applied::Created),
-        Err(err @ Error::Ec2 { .. }) => err,
-        Err(err) => return Err(err),
-    };
-    let Some(existing) = ec2.exact_route(route_table_id, cidr).await? else {
-        return Err(err);
-    };
-    match classify(cidr, &[existing], attachment_id) {
-        RouteOutcome::Present => Ok(Applied::FoundPresent),
-        RouteOutcome::Conflict { target } => Ok(Applied::FoundConflict { target }),
-        RouteOutcome::Create => Err(err),
-    }
+    let created = ec2.create_route(route_table_id, cidr, attachment_id).await;
+    settle(created, cidr, attachment_id, || {
+        ec2.exact_route(route_table_id, cidr)
+    })
+    .await
 }
 
 /// Creates one planned VPC route via the local transit gateway, with the same handling of a
@@ -422,18 +414,35 @@ pub async fn create_planned_vpc_route(
     cidr: Ipv4Net,
     transit_gateway_id: &str,
 ) -> Result<Applied> {
-    let err = match ec2
+    let created = ec2
         .create_vpc_route(route_table_id, cidr, transit_gateway_id)
-        .await
-    {
+        .await;
+    settle(created, cidr, transit_gateway_id, || {
+        ec2.exact_vpc_route(route_table_id, cidr)
+    })
+    .await
+}
+
+/// What a create's result means: done, or (if EC2 refused it) whatever the route re-read by
+/// `reread` now is, classified against `target`.
+async fn settle<R>(
+    created: Result<()>,
+    cidr: Ipv4Net,
+    target: &str,
+    reread: impl FnOnce() -> R,
+) -> Result<Applied>
+where
+    R: std::future::Future<Output = Result<Option<Route>>>,
+{
+    let err = match created {
         Ok(()) => return Ok(Applied::Created),
         Err(err @ Error::Ec2 { .. }) => err,
         Err(err) => return Err(err),
     };
-    let Some(existing) = ec2.exact_vpc_route(route_table_id, cidr).await? else {
+    let Some(existing) = reread().await? else {
         return Err(err);
     };
-    match classify(cidr, &[existing], transit_gateway_id) {
+    match classify(cidr, &[existing], target) {
         RouteOutcome::Present => Ok(Applied::FoundPresent),
         RouteOutcome::Conflict { target } => Ok(Applied::FoundConflict { target }),
         RouteOutcome::Create => Err(err),
