@@ -1,5 +1,6 @@
 """Starts a tgw-peering execution and follows it: one line per state as it is entered, with the
-elapsed time, then a summary of the routes (exit 0) or the error type and cause (exit 1).
+elapsed time, then a summary of the routes, the VPC route tables written (with vpcRoutes on) and
+the reachability of each VPC pair (exit 0), or the error type and cause (exit 1).
 
 Used by scripts/start.sh. boto3 reads the usual AWS configuration and AWS_ENDPOINT_URL.
 """
@@ -101,8 +102,58 @@ def print_summary(execution: dict) -> None:
         for label, cidrs in (("created", report.get("created", [])), ("present", report.get("present", [])),
                              ("conflicts", conflicts)):
             print(f"    {label:9} {listing(report, label, cidrs)}")
+    print_vpc_route_tables(routes.get("vpcRouteTables"))
+    print_reachability(output.get("reachability"))
     for warning in output.get("warnings", []):
         print(f"  warning: {warning}")
+
+
+def print_vpc_route_tables(tables: list[dict] | None) -> None:
+    """One line per VPC route table written (only reported when vpcRoutes is on)."""
+    if tables is None:
+        return
+    print(f"  vpc route tables: {len(tables)}")
+    rows = []
+    for table in tables:
+        counts = ", ".join(f"{count(table, name)} {name}" for name in ("created", "present", "conflicts"))
+        remaining = count(table, "remaining")
+        rows.append([table.get("side", "?"), table.get("vpcId", "?"), table.get("routeTableId", "?"),
+                     counts + (f", {remaining} remaining" if remaining else "")])
+    print_rows(rows)
+
+
+def print_reachability(report: dict | None) -> None:
+    """The reachability report: a count, then one aligned row per VPC pair listed (unreachable ones
+    first, as modify-routes lists them), naming the first hop missing."""
+    if report is None:
+        return
+    results = report.get("results", [])
+    pairs = report.get("pairs", len(results))
+    print(f"  reachability: {report.get('reachable', 0)} of {pairs} VPC pairs reachable")
+    rows = []
+    for result in results:
+        kind = result.get("result", "?")
+        row = [result.get("activeVpcId", "?"), result.get("passiveVpcId", "?"), kind]
+        if kind == "noTgwAttachment":
+            row += ["-", result.get("region", ""), result.get("vpcId", ""),
+                    f"not attached to {result.get('transitGatewayId', '?')}"]
+        elif kind != "reachable":
+            cidr = result.get("cidr", "")
+            if kind == "conflict":
+                cidr += f" → {result.get('target', '?')} (expected {result.get('expected', '?')})"
+            row += [result.get("direction", "-"), result.get("region", ""), result.get("routeTableId", ""), cidr]
+        rows.append(row)
+    print_rows(rows)
+    if pairs > len(results):
+        print(f"    … and {pairs - len(results)} more pairs")
+
+
+def print_rows(rows: list[list[str]]) -> None:
+    """Rows of cells in columns as wide as their widest cell, indented under their heading."""
+    rows = [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in rows if len(row) > i) for i in range(max(map(len, rows), default=0))]
+    for row in rows:
+        print("    " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
 def main() -> int:
