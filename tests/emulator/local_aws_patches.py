@@ -600,6 +600,71 @@ def stack_function_updates_reset_removed_properties() -> None:
     LambdaFunction.update_from_cloudformation_json = update_from_cloudformation_json
 
 
+def _environment_value_text(value: Any) -> Any:
+    # bool before int: True is an int. moto resolves a Number parameter with int() first, then
+    # float(), so "50" is 50 here and comes back "50"; "1.5" is 1.5 and comes back "1.5".
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+def _with_string_environment(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
+    properties = cloudformation_json.get("Properties") or {}
+    environment = properties.get("Environment")
+    if not isinstance(environment, dict) or not isinstance(environment.get("Variables"), dict):
+        return cloudformation_json
+    variables = {name: _environment_value_text(value) for name, value in environment["Variables"].items()}
+    return {
+        **cloudformation_json,
+        "Properties": {**properties, "Environment": {**environment, "Variables": variables}},
+    }
+
+
+def stack_function_environment_values_are_strings() -> None:
+    """Gap: a stack's AWS::Lambda::Function keeps its Environment Variables
+    as the template resolves them: `!Ref` to a Number parameter (moto makes
+    it an int or float), or a YAML number or boolean, is stored as a number
+    or boolean, and GetFunctionConfiguration returns it as a JSON number
+    (`"VPC_ROUTE_TABLE_QUOTA": 50`). Handing those variables back to
+    UpdateFunctionConfiguration then fails boto3's validation (a string is
+    expected).
+
+    AWS (Lambda API, Environment / EnvironmentResponse: Variables is a map of
+    String to String; CloudFormation passes a Number parameter's Ref, and a
+    template number or boolean given for a string property, as its text):
+    every value is a string: 50 -> "50", 1.5 -> "1.5", true -> "true".
+    """
+    from moto.awslambda.models import LambdaFunction
+
+    original_create_cfn = LambdaFunction.create_from_cloudformation_json.__func__
+    original_update_cfn = LambdaFunction.update_from_cloudformation_json.__func__
+
+    @classmethod  # type: ignore[misc]
+    def create_from_cloudformation_json(
+        cls: Any, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+        region_name: str, **kwargs: Any,
+    ) -> Any:
+        return original_create_cfn(
+            cls, resource_name, _with_string_environment(cloudformation_json), account_id, region_name,
+            **kwargs,
+        )
+
+    @classmethod  # type: ignore[misc]
+    def update_from_cloudformation_json(
+        cls: Any, original_resource: Any, new_resource_name: str,
+        cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+    ) -> Any:
+        return original_update_cfn(
+            cls, original_resource, new_resource_name, _with_string_environment(cloudformation_json),
+            account_id, region_name,
+        )
+
+    LambdaFunction.create_from_cloudformation_json = create_from_cloudformation_json
+    LambdaFunction.update_from_cloudformation_json = update_from_cloudformation_json
+
+
 def short_form_get_att_accepts_a_list() -> None:
     """Gap: in a YAML template, `!GetAtt [Resource, Attribute]` (the short form
     applied to a list) becomes a list of YAML nodes instead of names, so
@@ -1081,6 +1146,7 @@ PATCHES = (
     functions_keep_logging_config,
     stack_functions_keep_architectures,
     stack_function_updates_reset_removed_properties,
+    stack_function_environment_values_are_strings,
     short_form_get_att_accepts_a_list,
     no_value_removes_list_items,
     stack_updates_follow_parameters_and_conditions,

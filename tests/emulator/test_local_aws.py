@@ -1541,3 +1541,52 @@ def test_given_function_properties_removed_from_the_template_when_updated_then_l
     assert (configured["Timeout"], configured["MemorySize"], configured["Description"]) == (60, 512, "configured")
     assert "Environment" not in reset or reset["Environment"].get("Variables") in ({}, None)
     assert (reset["Timeout"], reset["MemorySize"], reset["Description"]) == (3, 128, "")
+
+
+# --- patch: stack_function_environment_values_are_strings -----------------------------------------
+
+NUMBER_ENVIRONMENT = """
+Parameters:
+  Quota: {Type: Number, Default: 50}
+  Ratio: {Type: Number, Default: "0.5"}
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+  Function:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: bootstrap
+      Role: !GetAtt Role.Arn
+      Code: {S3Bucket: %(bucket)s, S3Key: lambda/peer.zip}
+      Environment:
+        Variables:
+          QUOTA: !Ref Quota
+          RATIO: !Ref Ratio
+          ATTEMPTS: 3
+          ENABLED: true
+          REGION_NAME: eu-west-1
+Outputs:
+  Arn: {Value: !GetAtt Function.Arn}
+""" % {"bucket": BUCKET}
+
+
+def test_given_number_and_boolean_environment_values_in_a_stack_function_then_lambda_returns_strings(aws):
+    upload_artifacts(aws)
+    lam = aws.client("lambda")
+    arn = deploy(aws, NUMBER_ENVIRONMENT, stack="environment")["Arn"]
+    created = function_configuration(aws, arn)["Environment"]["Variables"]
+
+    deploy(aws, NUMBER_ENVIRONMENT, stack="environment", Quota=60, Ratio="1.25")
+    updated = function_configuration(aws, arn)["Environment"]["Variables"]
+
+    literal = {"ATTEMPTS": "3", "ENABLED": "true", "REGION_NAME": "eu-west-1"}
+    assert created == {"QUOTA": "50", "RATIO": "0.5", **literal}
+    assert updated == {"QUOTA": "60", "RATIO": "1.25", **literal}
+    # As tests/stack does: read the variables back and hand them to UpdateFunctionConfiguration.
+    lam.update_function_configuration(FunctionName=arn, Environment={"Variables": {**updated, "EXTRA": "x"}})
+    assert function_configuration(aws, arn)["Environment"]["Variables"] == {**updated, "EXTRA": "x"}
