@@ -89,6 +89,9 @@ def follow(sfn, execution_arn: str, poll_seconds: float) -> dict:
 def print_summary(execution: dict) -> None:
     elapsed = (execution["stopDate"] - execution["startDate"]).total_seconds()
     output = json.loads(execution.get("output") or "{}")
+    if output.get("dryRun"):
+        print_plan(output, elapsed)
+        return
     flags = [flag for flag in ("created", "accepted") if output.get(flag)]
     print(f"SUCCEEDED in {elapsed:.1f}s: peering attachment {output.get('attachmentId')} "
           f"({', '.join(flags) or 'reused'}) is {output.get('status')}")
@@ -103,6 +106,31 @@ def print_summary(execution: dict) -> None:
                              ("conflicts", conflicts)):
             print(f"    {label:9} {listing(report, label, cidrs)}")
     print_vpc_route_tables(routes.get("vpcRouteTables"))
+    print_reachability(output.get("reachability"))
+    for warning in output.get("warnings", []):
+        print(f"  warning: {warning}")
+
+
+def print_plan(output: dict, elapsed: float) -> None:
+    """A dry run's answer: what a real run would do; nothing was changed."""
+    peer = output.get("peeringPlan", {})
+    peering = output.get("attachmentId") or "(none yet)"
+    actions = [name for key, name in (("createPeering", "create"), ("acceptPeering", "accept")) if peer.get(key)]
+    print(f"DRY RUN in {elapsed:.1f}s, nothing changed: peering attachment {peering} is {output.get('status')}; "
+          f"a real run would {' and '.join(actions) or 'reuse'} it")
+    for duplicate in peer.get("deleteDuplicates", []):
+        print(f"  would delete duplicate {duplicate}")
+    plan = output.get("routePlan", {})
+    for side, region_field in (("active", "activeRegion"), ("passive", "passiveRegion")):
+        report = plan.get(side, {})
+        conflicts = [f"{c['cidr']} (to {c['target']})" for c in report.get("conflicts", [])]
+        print(f"  {side:7} {output.get(region_field)} {report.get('routeTableId')}")
+        for label, cidrs in (("create", report.get("create", [])), ("present", report.get("present", [])),
+                             ("conflicts", conflicts)):
+            print(f"    {label:9} {listing(report, label, cidrs)}")
+    for table in plan.get("vpcRouteTables", []):
+        counts = ", ".join(f"{count(table, name)} {name}" for name in ("create", "present", "conflicts"))
+        print(f"  vpc {table.get('side'):7} {table.get('vpcId')} {table.get('routeTableId')}: {counts}")
     print_reachability(output.get("reachability"))
     for warning in output.get("warnings", []):
         print(f"  warning: {warning}")
@@ -162,6 +190,8 @@ def main() -> int:
     parser.add_argument("--stack-name", default="tgw-peering")
     parser.add_argument("--state-machine-arn", help="instead of reading it from the stack's outputs")
     parser.add_argument("--poll-seconds", type=float, default=1.0, help="how often to read the history")
+    parser.add_argument("--dry-run", action="store_true",
+                        help='add "dryRun": true to the input: report the plan, change nothing')
     args = parser.parse_args()
 
     payload = "{}"
@@ -172,6 +202,12 @@ def main() -> int:
             json.loads(payload)
         except json.JSONDecodeError as e:
             sys.exit(f"start.sh: {args.input} is not JSON: {e}")
+    if args.dry_run:
+        request = json.loads(payload)
+        if not isinstance(request, dict):
+            sys.exit("start.sh: --dry-run needs the input to be a JSON object")
+        request["dryRun"] = True
+        payload = json.dumps(request)
 
     sfn = boto3.client("stepfunctions")
     arn = args.state_machine_arn or state_machine_arn(boto3.client("cloudformation"), args.stack_name)

@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::ec2::{Ec2, TransitGateway};
 use crate::error::{Error, Result};
 use crate::peering::{creation_tags, deduplicate, select_existing, PeeringAttachment, TgwEnd};
-use crate::request::{parse_request, PeerOutput, RequestSource, ResolvedRequest};
+use crate::request::{parse_request, PeerOutput, PeerPlan, RequestSource, ResolvedRequest};
 use crate::state::{AttachmentState, Phase};
 
 pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
@@ -68,6 +68,7 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
         passive_route_table_id,
         vpc_tag_key: request.vpc_tag_key,
         options: request.options,
+        dry_run: request.dry_run,
     };
 
     let ends = (
@@ -81,6 +82,10 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
         ),
     );
     let mut listed = active.peering_attachments().await?;
+    if resolved.dry_run {
+        let kept = deduplicate(&listed, ends.0, ends.1);
+        return plan_only(context, resolved.clone(), kept).await;
+    }
     // The state machine's Settle and Accept passes hand peer its own output. If the peering it
     // reported has died since, that is the execution's answer: creating another here would
     // hide a rejection behind a fresh request.
@@ -160,8 +165,70 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
         created: created || carried("created"),
         accepted: accepted || carried("accepted"),
         removed_duplicates,
-        attachment_id: attachment.id,
+        attachment_id: Some(attachment.id),
+        plan: None,
     })
+}
+
+/// A dry run: everything is read as in a real run, nothing is changed, and the output says what
+/// a real run would do.
+async fn plan_only(
+    context: &Context,
+    resolved: ResolvedRequest,
+    kept: Option<crate::peering::Deduplication<'_>>,
+) -> Result<PeerOutput> {
+    let (attachment, delete_duplicates) = match &kept {
+        Some(plan) => (
+            Some(plan.keep.clone()),
+            plan.delete.iter().map(|d| d.id.clone()).collect(),
+        ),
+        None => (None, Vec::new()),
+    };
+    let accept_peering = match &attachment {
+        Some(attachment) if !matches!(attachment.state.phase(), Phase::Ready | Phase::Dead) => {
+            accepter_view(context, &resolved, attachment)
+                .await?
+                .is_some_and(|view| view.state == AttachmentState::PendingAcceptance)
+        }
+        _ => false,
+    };
+    let plan = PeerPlan {
+        create_peering: attachment.is_none(),
+        // The state machine accepts a peering it creates.
+        accept_peering: accept_peering || attachment.is_none(),
+        delete_duplicates,
+    };
+    info!(action = "Peer", dry_run = true, region = %resolved.active_region,
+          attachment_id = attachment.as_ref().map(|a| a.id.as_str()).unwrap_or("none"),
+          create = plan.create_peering, accept = plan.accept_peering,
+          delete = plan.delete_duplicates.len(), "planned the peering; changed nothing");
+    Ok(PeerOutput {
+        request: resolved,
+        status: attachment
+            .as_ref()
+            .map_or_else(|| "absent".to_owned(), |a| a.state.to_string()),
+        created: false,
+        accepted: false,
+        removed_duplicates: Vec::new(),
+        attachment_id: attachment.map(|a| a.id),
+        plan: Some(plan),
+    })
+}
+
+/// The attachment as its accepter Region sees it; `None` while it is not visible there.
+async fn accepter_view(
+    context: &Context,
+    request: &ResolvedRequest,
+    attachment: &PeeringAttachment,
+) -> Result<Option<PeeringAttachment>> {
+    let accepter_region = &attachment.accepter.region;
+    if *accepter_region == request.active_region {
+        return Ok(Some(attachment.clone()));
+    }
+    // On AWS the accepter sees the request only once it leaves initiatingRequest.
+    Ec2::new(context.ec2(accepter_region), accepter_region)
+        .peering_attachment(&attachment.id)
+        .await
 }
 
 async fn resolve_transit_gateway(ec2: &Ec2, field: &str, id: Option<&str>) -> Result<TransitGateway> {
@@ -248,13 +315,7 @@ async fn accept_if_pending(
     }
     let accepter_region = &attachment.accepter.region;
     let accepter = Ec2::new(context.ec2(accepter_region), accepter_region);
-    let accepter_view = if *accepter_region == request.active_region {
-        Some(attachment.clone())
-    } else {
-        // On AWS the accepter sees the request only once it leaves initiatingRequest.
-        accepter.peering_attachment(&attachment.id).await?
-    };
-    let Some(accepter_view) = accepter_view else {
+    let Some(accepter_view) = accepter_view(context, request, attachment).await? else {
         return Ok((attachment.state.clone(), false));
     };
     if accepter_view.state != AttachmentState::PendingAcceptance {

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-use crate::planner::Conflict;
+use crate::planner::{Conflict, RoutePlan};
 
 /// At most this many CIDRs are listed in each list of a report; the counts are always exact.
 /// Step Functions caps a state's payload at 256 KiB, and a report passes through every later
@@ -162,6 +162,65 @@ impl RoutesReport {
             .map(|table| &table.report)
             .find(|report| report.route_table_id == route_table_id)
     }
+}
+
+/// Exact sizes of a plan's lists, which may be cut to [`MAX_LISTED`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanCounts {
+    pub create: usize,
+    pub present: usize,
+    pub conflicts: usize,
+}
+
+/// A dry run's plan for one route table: each wanted CIDR with its outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TablePlan {
+    pub route_table_id: String,
+    /// Routes a real run would create.
+    pub create: Vec<Ipv4Net>,
+    /// Wanted CIDRs already routed where they should go.
+    pub present: Vec<Ipv4Net>,
+    /// Wanted CIDRs routed elsewhere, which a real run would leave alone.
+    pub conflicts: Vec<Conflict>,
+    pub counts: PlanCounts,
+}
+
+impl TablePlan {
+    pub fn of(route_table_id: &str, plan: &RoutePlan) -> Self {
+        Self {
+            route_table_id: route_table_id.to_owned(),
+            create: listed(&plan.create),
+            present: listed(&plan.present),
+            conflicts: listed(&plan.conflicts),
+            counts: PlanCounts {
+                create: plan.create.len(),
+                present: plan.present.len(),
+                conflicts: plan.conflicts.len(),
+            },
+        }
+    }
+}
+
+/// A dry run's plan for one VPC route table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VpcTablePlan {
+    /// `active` or `passive`.
+    pub side: String,
+    pub vpc_id: String,
+    #[serde(flatten)]
+    pub plan: TablePlan,
+}
+
+/// What a real `modify-routes` would do, table by table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanReport {
+    pub active: TablePlan,
+    pub passive: TablePlan,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vpc_route_tables: Vec<VpcTablePlan>,
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ const PASS_THROUGH_FIELDS: &[&str] = &[
     "routes",
     "warnings",
     "reachability",
+    "peeringPlan",
+    "routePlan",
 ];
 
 const REQUEST_FIELDS: &[&str] = &[
@@ -39,6 +41,7 @@ const REQUEST_FIELDS: &[&str] = &[
     "vpcRoutes",
     "extraCidrs",
     "propagatedCidrs",
+    "dryRun",
 ];
 
 /// At most this many extra CIDRs per side. Each becomes a static route on the other side (and a
@@ -190,6 +193,7 @@ pub struct PeeringRequest {
     /// Each side as given; `None` where the request leaves it to the default.
     pub active_extra_cidrs: Option<Vec<Ipv4Net>>,
     pub passive_extra_cidrs: Option<Vec<Ipv4Net>>,
+    pub dry_run: Option<bool>,
 }
 
 /// Where a request came from.
@@ -222,6 +226,7 @@ pub struct ValidRequest {
     pub passive_route_table_id: Option<String>,
     pub vpc_tag_key: String,
     pub options: RouteOptions,
+    pub dry_run: bool,
 }
 
 /// The request with every field resolved. This is what `peer` returns (with the attachment
@@ -239,6 +244,9 @@ pub struct ResolvedRequest {
     /// Outputs of earlier versions lack these; they then mean "off" and "none".
     #[serde(flatten)]
     pub options: RouteOptions,
+    /// Plan only: no function makes a mutating call.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// `peer`'s output.
@@ -247,7 +255,8 @@ pub struct ResolvedRequest {
 pub struct PeerOutput {
     #[serde(flatten)]
     pub request: ResolvedRequest,
-    pub attachment_id: String,
+    /// `None` only in a dry run where no peering exists yet.
+    pub attachment_id: Option<String>,
     /// The attachment's `State` as the active Region reports it, spelt as EC2 spells it.
     pub status: String,
     /// True when this call created the attachment.
@@ -257,6 +266,22 @@ pub struct PeerOutput {
     /// Duplicate peerings between the same gateways that this call deleted: ones this tool created
     /// in a concurrent run, younger than the one kept.
     pub removed_duplicates: Vec<String>,
+    /// In a dry run: what `peer` would have done.
+    #[serde(rename = "peeringPlan", skip_serializing_if = "Option::is_none", default)]
+    pub plan: Option<PeerPlan>,
+}
+
+/// What a dry run of `peer` would have changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerPlan {
+    /// No live peering joins the two gateways, so one would be requested.
+    pub create_peering: bool,
+    /// The peering would be accepted: the peer Region shows it pendingAcceptance, or it would be
+    /// created (the state machine accepts what it creates).
+    pub accept_peering: bool,
+    /// Younger duplicates this tool created, which would be deleted.
+    pub delete_duplicates: Vec<String>,
 }
 
 /// A resolved request that names its peering attachment: the input of `get-status` and
@@ -483,6 +508,7 @@ fn read_request(object: &Map<String, Value>, prefix: &'static str) -> Result<(Pe
         propagated_cidrs: fields.optional_bool("propagatedCidrs")?,
         active_extra_cidrs,
         passive_extra_cidrs,
+        dry_run: fields.optional_bool("dryRun")?,
     };
     let ignored_fields = object
         .keys()
@@ -574,12 +600,29 @@ impl PeeringRequest {
             passive_route_table_id: self.passive_route_table_id,
             vpc_tag_key,
             options,
+            dry_run: self.dry_run.unwrap_or(false),
         })
     }
 }
 
 /// Parses and validates the input of `get-status` and `modify-routes`: `peer`'s output.
 pub fn parse_peering_ref(input: &Value) -> Result<PeeringRef> {
+    let (request, attachment_id) = parse_resolved(input, true)?;
+    Ok(PeeringRef {
+        request,
+        attachment_id: attachment_id.unwrap_or_default(),
+    })
+}
+
+/// Parses `modify-routes`' input: `peer`'s output, whose `attachmentId` may be null in a dry run
+/// (no peering exists yet, so the plan is what would be routed once one is live).
+pub fn parse_routes_input(input: &Value) -> Result<(ResolvedRequest, Option<String>)> {
+    let dry_run = input.get("dryRun") == Some(&Value::Bool(true));
+    let no_attachment = matches!(input.get("attachmentId"), None | Some(Value::Null));
+    parse_resolved(input, !(dry_run && no_attachment))
+}
+
+fn parse_resolved(input: &Value, needs_attachment: bool) -> Result<(ResolvedRequest, Option<String>)> {
     check_size(input)?;
     let object = as_object(input, "(input)")?;
     let fields = Fields { object, prefix: "" };
@@ -603,8 +646,13 @@ pub fn parse_peering_ref(input: &Value) -> Result<PeeringRef> {
                 },
             }
         },
+        dry_run: fields.optional_bool("dryRun")?.unwrap_or(false),
     };
-    let attachment_id = text("attachmentId")?;
+    let attachment_id = if needs_attachment {
+        Some(text("attachmentId")?)
+    } else {
+        None
+    };
 
     validate::region("activeRegion", &request.active_region)?;
     validate::region("passiveRegion", &request.passive_region)?;
@@ -629,12 +677,11 @@ pub fn parse_peering_ref(input: &Value) -> Result<PeeringRef> {
         IdKind::RouteTable,
         &request.passive_route_table_id,
     )?;
-    validate::resource_id("attachmentId", IdKind::Attachment, &attachment_id)?;
+    if let Some(attachment_id) = &attachment_id {
+        validate::resource_id("attachmentId", IdKind::Attachment, attachment_id)?;
+    }
     validate::tag_key("vpcTagKey", &request.vpc_tag_key)?;
-    Ok(PeeringRef {
-        request,
-        attachment_id,
-    })
+    Ok((request, attachment_id))
 }
 
 #[cfg(test)]
@@ -893,6 +940,7 @@ mod tests {
                     passive: vec![],
                 },
             },
+            dry_run: false,
         };
         let mut output = serde_json::to_value(&request).unwrap();
         output["attachmentId"] = json!("tgw-attach-0123456789abcdef0");

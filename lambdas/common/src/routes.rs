@@ -18,12 +18,18 @@ use crate::planner::{
     RouteOutcome, RoutePlan, SourcedCidr, Vpc,
 };
 use crate::reachability::{reachability, SideView};
-use crate::report::{PassOutcome, RoutesReport, SideReport, VpcTableReport};
-use crate::request::{parse_peering_ref, RouteOptions};
+use crate::report::{
+    PassOutcome, PlanReport, RoutesReport, SideReport, TablePlan, VpcTablePlan, VpcTableReport,
+};
+use crate::request::{parse_routes_input, PeeringRef, RouteOptions};
 use crate::state::Phase;
 use crate::status::check_joins_requested_gateways;
 use crate::validate::echo;
 use crate::vpc_tables::{first_over_quota, tables_for, VpcAttachment, VpcRouteTable};
+
+/// What a dry run plans TGW routes against when no peering exists yet: no route can go via it,
+/// so every wanted CIDR without a conflicting route is one a real run would create.
+const NO_ATTACHMENT_YET: &str = "(the peering attachment, once it exists)";
 
 /// At most this many warnings are returned; the rest are counted in a last one. They are all
 /// logged.
@@ -486,49 +492,73 @@ fn check_same_table(field: &str, earlier: &SideReport, route_table_id: &str) -> 
 /// Runs one pass: reads both sides, plans, writes what fits in `budget`, and reports the whole
 /// execution so far.
 pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> Result<Value> {
-    let peering = parse_peering_ref(input)?;
-    let earlier = earlier_report(input)?;
+    let (request, attachment_id) = parse_routes_input(input)?;
+    let dry_run = request.dry_run;
+    // A dry run writes nothing, so it never has an unfinished report to continue.
+    let earlier = if dry_run { None } else { earlier_report(input)? };
     if let Some(earlier) = &earlier {
         check_same_table(
             "routes.active.routeTableId",
             &earlier.active,
-            &peering.request.active_route_table_id,
+            &request.active_route_table_id,
         )?;
         check_same_table(
             "routes.passive.routeTableId",
             &earlier.passive,
-            &peering.request.passive_route_table_id,
+            &request.passive_route_table_id,
         )?;
     }
-    let request = &peering.request;
-    let attachment_id = peering.attachment_id.as_str();
+    let request = &request;
     let active = Ec2::new(context.ec2(&request.active_region), &request.active_region);
     let passive = Ec2::new(context.ec2(&request.passive_region), &request.passive_region);
 
-    let attachment =
-        active
-            .peering_attachment(attachment_id)
-            .await?
-            .ok_or_else(|| Error::PeeringAttachmentNotFound {
-                attachment_id: attachment_id.to_owned(),
+    let attachment = match &attachment_id {
+        Some(id) => active.peering_attachment(id).await?,
+        None => None,
+    };
+    let attachment = match (attachment, attachment_id) {
+        (Some(attachment), Some(id)) => {
+            let peering = PeeringRef {
+                request: request.clone(),
+                attachment_id: id,
+            };
+            check_joins_requested_gateways(&peering, &attachment)?;
+            Some(attachment)
+        }
+        (None, Some(id)) if !dry_run => {
+            return Err(Error::PeeringAttachmentNotFound {
+                attachment_id: id,
                 region: request.active_region.clone(),
-            })?;
-    check_joins_requested_gateways(&peering, &attachment)?;
-    match attachment.state.phase() {
-        Phase::Ready => {}
-        Phase::Dead => {
+            })
+        }
+        _ => None,
+    };
+    match attachment.as_ref().map(|a| a.state.phase()) {
+        Some(Phase::Ready) => {}
+        Some(Phase::Dead) => {
+            let attachment = attachment.expect("matched Some");
             return Err(Error::PeeringFailed {
                 attachment_id: attachment.id,
                 state: attachment.state.to_string(),
-            })
+            });
         }
-        Phase::InProgress | Phase::NeedsAcceptance => {
+        // A dry run plans for the peering as it will be once live.
+        _ if dry_run => {}
+        Some(Phase::InProgress | Phase::NeedsAcceptance) => {
+            let attachment = attachment.expect("matched Some");
             return Err(Error::PeeringNotReady {
                 attachment_id: attachment.id,
                 state: attachment.state.to_string(),
-            })
+            });
+        }
+        None => {
+            return Err(Error::invalid(
+                "attachmentId",
+                "is missing; pass peer's output to this function unchanged",
+            ))
         }
     }
+    let attachment_id = attachment.as_ref().map_or(NO_ATTACHMENT_YET, |a| a.id.as_str());
 
     let tag_key = request.vpc_tag_key.as_str();
     let options = &request.options;
@@ -605,6 +635,22 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
 
     let mut warnings = active_side.warnings(tag_key);
     warnings.extend(passive_side.warnings(tag_key));
+    if dry_run {
+        if attachment.is_none() {
+            warnings.push(
+                "no peering attachment exists yet: the plan is what a real run would route once \
+                 peer has created it and it is available"
+                    .to_owned(),
+            );
+        }
+        return Ok(planned_output(
+            input,
+            (&active_side, active_plan),
+            (&passive_side, passive_plan),
+            attachment_id,
+            warnings,
+        ));
+    }
     // A failure on one side must not cut the other side's writes short: both run to the end.
     let (active_pass, passive_pass) = tokio::join!(
         active_side.apply(active_plan, attachment_id, context, budget),
@@ -628,16 +674,7 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
             }
         }
     }
-    for warning in &warnings {
-        warn!(action = "ModifyRoutes", attachment_id, warning = %warning);
-    }
-    if warnings.len() > MAX_WARNINGS {
-        let more = warnings.len() - (MAX_WARNINGS - 1);
-        warnings.truncate(MAX_WARNINGS - 1);
-        warnings.push(format!(
-            "… and {more} more warnings; the function's log has them all"
-        ));
-    }
+    let warnings = capped(warnings);
 
     let (active_routes, active_tables) = active_side.after(&active_pass, attachment_id);
     let (passive_routes, passive_tables) = passive_side.after(&passive_pass, attachment_id);
@@ -703,6 +740,90 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
         );
     }
     Ok(output)
+}
+
+/// A dry run's answer: the plan of every table, and the reachability of the network as it is.
+fn planned_output(
+    input: &Value,
+    active: (&Side, SidePlan),
+    passive: (&Side, SidePlan),
+    attachment_id: &str,
+    mut warnings: Vec<String>,
+) -> Value {
+    let mut vpc_route_tables = Vec::new();
+    let mut table_plans = Vec::new();
+    for (side, plan) in [&active, &passive] {
+        for conflict in &plan.tgw.conflicts {
+            warnings.push(format!(
+                "{} in the {} route table {} already goes to {}; a real run would leave it unchanged",
+                conflict.cidr, side.name, side.route_table_id, conflict.target
+            ));
+        }
+        table_plans.push(TablePlan::of(&side.route_table_id, &plan.tgw));
+        vpc_route_tables.extend(plan.vpc.iter().map(|(vpc_id, table, p)| VpcTablePlan {
+            side: side.name.to_owned(),
+            vpc_id: vpc_id.clone(),
+            plan: TablePlan::of(table, p),
+        }));
+    }
+    let passive_plan = table_plans.pop().unwrap_or_default();
+    let active_plan = table_plans.pop().unwrap_or_default();
+    let report = PlanReport {
+        active: active_plan,
+        passive: passive_plan,
+        vpc_route_tables,
+    };
+    let nothing = SideOutcome {
+        tgw: PassOutcome::default(),
+        vpc: Vec::new(),
+    };
+    let (active_routes, active_tables) = active.0.after(&nothing, attachment_id);
+    let (passive_routes, passive_tables) = passive.0.after(&nothing, attachment_id);
+    let reachable = reachability(
+        &active.0.view(&active_routes, &active_tables),
+        &passive.0.view(&passive_routes, &passive_tables),
+        attachment_id,
+    );
+    info!(
+        action = "ModifyRoutes",
+        dry_run = true,
+        active_create = report.active.counts.create,
+        passive_create = report.passive.counts.create,
+        vpc_tables = report.vpc_route_tables.len(),
+        "planned routes; changed nothing"
+    );
+    let mut output = input.clone();
+    if let Some(object) = output.as_object_mut() {
+        object.remove("routes");
+        object.insert(
+            "routePlan".to_owned(),
+            serde_json::to_value(report).unwrap_or(Value::Null),
+        );
+        object.insert(
+            "warnings".to_owned(),
+            serde_json::to_value(capped(warnings)).unwrap_or(Value::Null),
+        );
+        object.insert(
+            "reachability".to_owned(),
+            serde_json::to_value(&reachable).unwrap_or(Value::Null),
+        );
+    }
+    output
+}
+
+/// Logs every warning and keeps at most [`MAX_WARNINGS`] for the output.
+fn capped(mut warnings: Vec<String>) -> Vec<String> {
+    for warning in &warnings {
+        warn!(action = "ModifyRoutes", warning = %warning);
+    }
+    if warnings.len() > MAX_WARNINGS {
+        let more = warnings.len() - (MAX_WARNINGS - 1);
+        warnings.truncate(MAX_WARNINGS - 1);
+        warnings.push(format!(
+            "… and {more} more warnings; the function's log has them all"
+        ));
+    }
+    warnings
 }
 
 #[cfg(test)]

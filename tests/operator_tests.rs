@@ -1,0 +1,202 @@
+//! Operator control: dry runs, driven through the Lambda handlers against the moto emulator.
+
+use serde_json::{json, Value};
+use tgw_peering_integration::{invoke, pairs, run_to_completion, until_available, world, Function, ACTIVE};
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+/// The state machine's dry-run path in-process: peer, then modify-routes once.
+async fn dry_run(context: &tgw_peering::Context, input: Value) -> (Value, Value) {
+    let peered = invoke(context, Function::Peer, input)
+        .await
+        .expect("peer (dry run)");
+    assert_eq!(peered["dryRun"], json!(true));
+    let planned = invoke(context, Function::ModifyRoutes, peered.clone())
+        .await
+        .expect("modify-routes (dry run)");
+    (peered, planned)
+}
+
+#[tokio::test]
+async fn given_no_peering_when_dry_running_then_the_plan_is_to_create_and_accept_it_and_route_every_cidr_with_nothing_changed(
+) {
+    let w = world().await;
+    let active_vpc = w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    let main = w.active.main_table(&active_vpc).await;
+    w.emulator.reset_calls();
+
+    let (peered, planned) = dry_run(&w.context, json!({"dryRun": true, "vpcRoutes": true})).await;
+
+    assert_eq!(
+        w.emulator.calls().mutating(),
+        Default::default(),
+        "a dry run changes nothing"
+    );
+    assert_eq!(peered["attachmentId"], Value::Null);
+    assert_eq!(peered["status"], "absent");
+    assert_eq!(
+        peered["peeringPlan"],
+        json!({"createPeering": true, "acceptPeering": true, "deleteDuplicates": []})
+    );
+    assert_eq!(
+        strings(&planned["routePlan"]["active"]["create"]),
+        ["10.20.0.0/16"]
+    );
+    assert_eq!(
+        strings(&planned["routePlan"]["passive"]["create"]),
+        ["10.1.0.0/16"]
+    );
+    let vpc_tables = planned["routePlan"]["vpcRouteTables"].as_array().unwrap();
+    let active_main = vpc_tables
+        .iter()
+        .find(|t| t["routeTableId"] == json!(main))
+        .unwrap();
+    assert_eq!(strings(&active_main["create"]), ["10.20.0.0/16"]);
+    assert_eq!(
+        planned.get("routes"),
+        None,
+        "a dry run reports a plan, not routes"
+    );
+    assert!(
+        strings(&planned["warnings"])
+            .iter()
+            .any(|w| w.contains("no peering attachment exists yet")),
+        "{}",
+        planned["warnings"]
+    );
+    assert!(w.active.live_peerings().await.is_empty());
+}
+
+#[tokio::test]
+async fn given_a_peering_waiting_for_acceptance_when_dry_running_then_peer_would_accept_it_and_does_not() {
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    let attachment = w
+        .active
+        .request_peering(&w.active_tgw, &w.passive_tgw, tgw_peering_integration::PASSIVE)
+        .await;
+    // The harness's default progression shows it pendingAcceptance on the first describe.
+    w.emulator.reset_calls();
+
+    let (peered, planned) = dry_run(&w.context, json!({"dryRun": true})).await;
+
+    assert_eq!(w.emulator.calls().mutating(), Default::default());
+    assert_eq!(peered["attachmentId"], json!(attachment));
+    assert_eq!(peered["peeringPlan"]["createPeering"], json!(false));
+    assert_eq!(peered["peeringPlan"]["acceptPeering"], json!(true));
+    assert_eq!(
+        strings(&planned["routePlan"]["passive"]["create"]),
+        ["10.1.0.0/16"]
+    );
+    assert_ne!(
+        w.passive
+            .peerings()
+            .await
+            .into_iter()
+            .find(|(id, _)| *id == attachment)
+            .map(|(_, state)| state),
+        Some("available".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn given_a_live_peering_with_some_routes_when_dry_running_then_the_plan_is_exactly_what_a_real_run_then_does(
+) {
+    let w = world().await;
+    let active_vpc = w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.active.attached_vpc(&w.active_tgw, "10.2.0.0/16").await;
+    let passive_vpc = w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    w.passive.secondary_cidr(&passive_vpc, "10.21.0.0/16").await;
+    let state = until_available(&w.context, json!({})).await;
+    let attachment = state["attachmentId"].as_str().unwrap().to_owned();
+    // One route already via the peering, one conflict left by someone else.
+    w.passive
+        .static_route(&w.passive_tgw.route_table_id, "10.1.0.0/16", Some(&attachment))
+        .await;
+    w.active
+        .static_route(&w.active_tgw.route_table_id, "10.21.0.0/16", None)
+        .await;
+    let main = w.active.main_table(&active_vpc).await;
+    w.emulator.reset_calls();
+
+    let (_, planned) = dry_run(&w.context, json!({"dryRun": true, "vpcRoutes": true})).await;
+
+    assert_eq!(w.emulator.calls().mutating(), Default::default());
+    let plan = &planned["routePlan"];
+    assert_eq!(strings(&plan["active"]["create"]), ["10.20.0.0/16"]);
+    assert_eq!(
+        plan["active"]["conflicts"],
+        json!([{"cidr": "10.21.0.0/16", "target": "blackhole"}])
+    );
+    assert_eq!(strings(&plan["passive"]["create"]), ["10.2.0.0/16"]);
+    assert_eq!(strings(&plan["passive"]["present"]), ["10.1.0.0/16"]);
+    assert_eq!(
+        plan["passive"]["counts"],
+        json!({"create": 1, "present": 1, "conflicts": 0})
+    );
+
+    let real = run_to_completion(&w.context, json!({"vpcRoutes": true})).await;
+
+    for side in ["active", "passive"] {
+        assert_eq!(
+            strings(&real["routes"][side]["created"]),
+            strings(&plan[side]["create"]),
+            "{side}"
+        );
+        assert_eq!(
+            real["routes"][side]["conflicts"], plan[side]["conflicts"],
+            "{side}"
+        );
+    }
+    let planned_tables = plan["vpcRouteTables"].as_array().unwrap();
+    let real_tables = real["routes"]["vpcRouteTables"].as_array().unwrap();
+    assert_eq!(planned_tables.len(), real_tables.len());
+    for (planned_table, real_table) in planned_tables.iter().zip(real_tables) {
+        assert_eq!(planned_table["routeTableId"], real_table["routeTableId"]);
+        assert_eq!(strings(&planned_table["create"]), strings(&real_table["created"]));
+    }
+    assert_eq!(
+        w.active.vpc_routes(&main).await,
+        pairs(&[
+            ("10.20.0.0/16", &w.active_tgw.id),
+            ("10.21.0.0/16", &w.active_tgw.id)
+        ])
+    );
+    assert_eq!(
+        w.emulator.calls().of("CreateTransitGatewayRoute"),
+        2,
+        "exactly the planned creates, one a side"
+    );
+}
+
+#[tokio::test]
+async fn given_a_plan_over_the_vpc_route_quota_when_dry_running_then_the_refusal_is_the_preview() {
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    let passive_vpc = w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    w.passive.secondary_cidr(&passive_vpc, "10.21.0.0/16").await;
+    let context = w.emulator.context().await.with_vpc_route_quota(1);
+    let peered = invoke(
+        &context,
+        Function::Peer,
+        json!({"dryRun": true, "vpcRoutes": true}),
+    )
+    .await
+    .unwrap();
+    w.emulator.reset_calls();
+
+    let err = invoke(&context, Function::ModifyRoutes, peered)
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.error_type, "RouteQuotaExceeded");
+    assert!(err.error_message.contains(ACTIVE), "{}", err.error_message);
+    assert_eq!(w.emulator.calls().mutating(), Default::default());
+}
