@@ -12,6 +12,10 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tracing::warn;
 
+use aws_sdk_ec2::config::{ProvideCredentials, SharedCredentialsProvider};
+
+use crate::ec2::Ec2;
+use crate::error::{Error, Result};
 use crate::request::Defaults;
 
 /// SDK attempts per call (the first try plus retries) when `AWS_MAX_ATTEMPTS` is not set. The
@@ -106,6 +110,8 @@ pub struct Context {
     vpc_route_quota: usize,
     clients: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
     limiters: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
+    /// Credentials of each role assumed for a passive side in another account, once checked.
+    roles: tokio::sync::Mutex<HashMap<String, SharedCredentialsProvider>>,
 }
 
 impl Context {
@@ -149,6 +155,7 @@ impl Context {
             vpc_route_quota: DEFAULT_VPC_ROUTE_QUOTA,
             clients: Mutex::new(HashMap::new()),
             limiters: Mutex::new(HashMap::new()),
+            roles: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -190,6 +197,49 @@ impl Context {
 
     pub fn defaults(&self) -> &Defaults {
         &self.defaults
+    }
+
+    /// EC2 in `region` as the passive side: as the functions' own role, or as `role_arn` (a role
+    /// in the passive account) when one is given. The role is assumed, and so checked, before the
+    /// first call, so a role that cannot be assumed fails the step before anything changes.
+    pub async fn passive_ec2(&self, region: &str, role_arn: Option<&str>) -> Result<Ec2> {
+        let Some(role_arn) = role_arn else {
+            return Ok(Ec2::new(self.ec2(region), region));
+        };
+        let credentials = self.assumed(role_arn).await?;
+        let key = format!("{region} as {role_arn}");
+        let client = per_region(&self.clients, &key, || {
+            let config = aws_sdk_ec2::config::Builder::from(&self.sdk_config)
+                .region(Region::new(region.to_owned()))
+                .credentials_provider(credentials)
+                .build();
+            aws_sdk_ec2::Client::from_conf(config)
+        });
+        Ok(Ec2::new(client, region))
+    }
+
+    async fn assumed(&self, role_arn: &str) -> Result<SharedCredentialsProvider> {
+        let mut roles = self.roles.lock().await;
+        if let Some(provider) = roles.get(role_arn) {
+            return Ok(provider.clone());
+        }
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+            .session_name("tgw-peering")
+            .configure(&self.sdk_config)
+            .build()
+            .await;
+        if let Err(err) = provider.provide_credentials().await {
+            let message = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
+            tracing::error!(action = "AssumeRole", role_arn, error = %message, "cannot assume the passive role");
+            return Err(Error::AssumeRoleDenied {
+                role_arn: role_arn.to_owned(),
+                message,
+            });
+        }
+        tracing::info!(action = "AssumeRole", role_arn, "assumed the passive role");
+        let provider = SharedCredentialsProvider::new(provider);
+        roles.insert(role_arn.to_owned(), provider.clone());
+        Ok(provider)
     }
 
     /// The EC2 client for `region`, built on first use and shared afterwards.

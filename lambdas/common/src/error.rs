@@ -125,6 +125,15 @@ pub enum Error {
         message: String,
     },
 
+    /// The role for the passive account cannot be assumed: it does not exist, or does not trust
+    /// the function's role.
+    #[error(
+        "access denied: cannot assume `passiveRoleArn` {role_arn} ({message}); check that the \
+         role exists in the passive account and that its trust policy allows this stack's \
+         function roles (deploy cloudformation/passive-account-role.yaml there). Nothing was changed"
+    )]
+    AssumeRoleDenied { role_arn: String, message: String },
+
     /// EC2 returned an error not covered above.
     #[error("EC2 {action} in {region} failed: {code}: {message}")]
     Ec2 {
@@ -160,7 +169,7 @@ impl Error {
             Error::CidrOverlap { .. } => "CidrOverlap",
             Error::RouteQuotaExceeded { .. } => "RouteQuotaExceeded",
             Error::Throttled { .. } => "Throttled",
-            Error::AccessDenied { .. } => "AccessDenied",
+            Error::AccessDenied { .. } | Error::AssumeRoleDenied { .. } => "AccessDenied",
             Error::Ec2 { .. } => "Ec2Error",
             Error::Ec2Unreachable { .. } => "Ec2Unreachable",
         }

@@ -27,7 +27,14 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
     }
     let request = parsed.request.validate(context.defaults())?;
     let active = Ec2::new(context.ec2(&request.active_region), &request.active_region);
-    let passive = Ec2::new(context.ec2(&request.passive_region), &request.passive_region);
+    // In another account, the passive side is reached through its role; assuming it first means
+    // a role that does not work fails the call before anything is created.
+    let passive = context
+        .passive_ec2(
+            &request.passive_region,
+            request.passive.passive_role_arn.as_deref(),
+        )
+        .await?;
 
     // Both sides are read at once, but an error is reported for the active side first, so the
     // same bad request always gets the same message.
@@ -69,6 +76,7 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
         vpc_tag_key: request.vpc_tag_key,
         options: request.options,
         dry_run: request.dry_run,
+        passive: request.passive,
     };
 
     let ends = (
@@ -84,7 +92,7 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
     let mut listed = active.peering_attachments().await?;
     if resolved.dry_run {
         let kept = deduplicate(&listed, ends.0, ends.1);
-        return plan_only(context, resolved.clone(), kept).await;
+        return plan_only(&active, &passive, resolved.clone(), kept).await;
     }
     // The state machine's Settle and Accept passes hand peer its own output. If the peering it
     // reported has died since, that is the execution's answer: creating another here would
@@ -152,7 +160,7 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
               state = %attachment.state, "reusing existing peering attachment");
     }
 
-    let (status, accepted) = accept_if_pending(context, &resolved, &attachment).await?;
+    let (status, accepted, accepter_id) = accept_if_pending(&active, &passive, &attachment).await?;
     // The state machine calls `peer` again to accept. Keep what the earlier call of the same
     // execution did, so the final output says whether this execution created and accepted it.
     let carried = |flag: &str| {
@@ -165,6 +173,7 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
         created: created || carried("created"),
         accepted: accepted || carried("accepted"),
         removed_duplicates,
+        passive_attachment_id: accepter_id.filter(|id| *id != attachment.id),
         attachment_id: Some(attachment.id),
         plan: None,
     })
@@ -173,7 +182,8 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
 /// A dry run: everything is read as in a real run, nothing is changed, and the output says what
 /// a real run would do.
 async fn plan_only(
-    context: &Context,
+    active: &Ec2,
+    passive: &Ec2,
     resolved: ResolvedRequest,
     kept: Option<crate::peering::Deduplication<'_>>,
 ) -> Result<PeerOutput> {
@@ -186,7 +196,7 @@ async fn plan_only(
     };
     let accept_peering = match &attachment {
         Some(attachment) if !matches!(attachment.state.phase(), Phase::Ready | Phase::Dead) => {
-            accepter_view(context, &resolved, attachment)
+            accepter_view(active, passive, attachment)
                 .await?
                 .is_some_and(|view| view.state == AttachmentState::PendingAcceptance)
         }
@@ -210,25 +220,36 @@ async fn plan_only(
         created: false,
         accepted: false,
         removed_duplicates: Vec::new(),
+        passive_attachment_id: None,
         attachment_id: attachment.map(|a| a.id),
         plan: Some(plan),
     })
 }
 
-/// The attachment as its accepter Region sees it; `None` while it is not visible there.
+/// The attachment as its accepter sees it; `None` while it is not visible there.
+///
+/// The accepter may be another account, so it is found by what identifies it there: first its
+/// id, then (should that side know it by another id) the peering of its transit gateway with the
+/// requester's that waits for acceptance.
 async fn accepter_view(
-    context: &Context,
-    request: &ResolvedRequest,
+    active: &Ec2,
+    passive: &Ec2,
     attachment: &PeeringAttachment,
 ) -> Result<Option<PeeringAttachment>> {
-    let accepter_region = &attachment.accepter.region;
-    if *accepter_region == request.active_region {
+    if attachment.accepter.region == active.region() {
         return Ok(Some(attachment.clone()));
     }
     // On AWS the accepter sees the request only once it leaves initiatingRequest.
-    Ec2::new(context.ec2(accepter_region), accepter_region)
-        .peering_attachment(&attachment.id)
-        .await
+    if let Some(view) = passive.peering_attachment(&attachment.id).await? {
+        return Ok(Some(view));
+    }
+    let listed = passive.peering_attachments().await?;
+    Ok(listed.into_iter().find(|view| {
+        view.state == AttachmentState::PendingAcceptance
+            && view.accepter.transit_gateway_id == attachment.accepter.transit_gateway_id
+            && view.requester.transit_gateway_id == attachment.requester.transit_gateway_id
+            && view.requester.region == attachment.requester.region
+    }))
 }
 
 async fn resolve_transit_gateway(ec2: &Ec2, field: &str, id: Option<&str>) -> Result<TransitGateway> {
@@ -304,37 +325,42 @@ async fn resolve_route_table(
 }
 
 /// Accepts the attachment if, and only if, its accepter side shows pendingAcceptance. Returns the
-/// state to report and whether this call accepted it.
+/// state to report, whether this call accepted it, and the id the accepter knows it by.
 async fn accept_if_pending(
-    context: &Context,
-    request: &ResolvedRequest,
+    active: &Ec2,
+    passive: &Ec2,
     attachment: &PeeringAttachment,
-) -> Result<(AttachmentState, bool)> {
+) -> Result<(AttachmentState, bool, Option<String>)> {
     if matches!(attachment.state.phase(), Phase::Ready | Phase::Dead) {
-        return Ok((attachment.state.clone(), false));
+        return Ok((attachment.state.clone(), false, None));
     }
-    let accepter_region = &attachment.accepter.region;
-    let accepter = Ec2::new(context.ec2(accepter_region), accepter_region);
-    let Some(accepter_view) = accepter_view(context, request, attachment).await? else {
-        return Ok((attachment.state.clone(), false));
+    let accepter = if attachment.accepter.region == active.region() {
+        active
+    } else {
+        passive
     };
+    let accepter_region = accepter.region().to_owned();
+    let Some(accepter_view) = accepter_view(active, passive, attachment).await? else {
+        return Ok((attachment.state.clone(), false, None));
+    };
+    let accepter_id = Some(accepter_view.id.clone());
     if accepter_view.state != AttachmentState::PendingAcceptance {
-        return Ok((attachment.state.clone(), false));
+        return Ok((attachment.state.clone(), false, accepter_id));
     }
-    match accepter.accept_peering(&attachment.id).await {
-        Ok(state) => Ok((state.unwrap_or(AttachmentState::Pending), true)),
+    match accepter.accept_peering(&accepter_view.id).await {
+        Ok(state) => Ok((state.unwrap_or(AttachmentState::Pending), true, accepter_id)),
         // Someone else (a concurrent run, an operator) accepted it between our read and our call.
         Err(err @ Error::Ec2 { .. }) if matches!(&err, Error::Ec2 { code, .. } if code == "IncorrectState") =>
         {
             let now = accepter
-                .peering_attachment(&attachment.id)
+                .peering_attachment(&accepter_view.id)
                 .await?
                 .map(|a| a.state);
             match now {
                 Some(state) if state.phase() == Phase::Ready || state == AttachmentState::Pending => {
                     info!(action = "AcceptTransitGatewayPeeringAttachment", region = %accepter_region,
-                          attachment_id = %attachment.id, state = %state, "already accepted");
-                    Ok((state, false))
+                          attachment_id = %accepter_view.id, state = %state, "already accepted");
+                    Ok((state, false, accepter_id))
                 }
                 Some(state) if state.phase() == Phase::Dead => Err(Error::PeeringFailed {
                     attachment_id: attachment.id.clone(),

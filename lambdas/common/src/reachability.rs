@@ -32,6 +32,8 @@ pub struct SideView<'a> {
     pub vpc_tables: &'a BTreeMap<String, Vec<VpcRouteTable>>,
     /// The TGW route table's static and propagated routes.
     pub tgw_routes: &'a [Route],
+    /// The peering attachment as this side knows it.
+    pub peering_attachment_id: &'a str,
 }
 
 /// The first hop a packet misses, or that it gets there and back.
@@ -157,13 +159,7 @@ fn check(
 }
 
 /// The first missing hop from `vpc` on `from` to every CIDR of `remote` on `to`.
-fn one_way(
-    from: &SideView,
-    vpc_id: &str,
-    to: &SideView,
-    remote: &Vpc,
-    peering_attachment_id: &str,
-) -> Option<Hop> {
+fn one_way(from: &SideView, vpc_id: &str, to: &SideView, remote: &Vpc) -> Option<Hop> {
     let remote_attachment = &to.attachments[&remote.id];
     let no_tables = Vec::new();
     let tables = from.vpc_tables.get(vpc_id).unwrap_or(&no_tables);
@@ -185,7 +181,7 @@ fn one_way(
             from.route_table_id,
             from.tgw_routes,
             *cidr,
-            peering_attachment_id,
+            from.peering_attachment_id,
             false,
         ) {
             return Some(hop);
@@ -204,7 +200,7 @@ fn one_way(
     None
 }
 
-fn pair(active: &SideView, a: &Vpc, passive: &SideView, p: &Vpc, peering_attachment_id: &str) -> PairResult {
+fn pair(active: &SideView, a: &Vpc, passive: &SideView, p: &Vpc) -> PairResult {
     let result = |direction: Option<&str>, hop: Hop| PairResult {
         active_vpc_id: a.id.clone(),
         passive_vpc_id: p.id.clone(),
@@ -223,22 +219,22 @@ fn pair(active: &SideView, a: &Vpc, passive: &SideView, p: &Vpc, peering_attachm
             );
         }
     }
-    if let Some(hop) = one_way(active, &a.id, passive, p, peering_attachment_id) {
+    if let Some(hop) = one_way(active, &a.id, passive, p) {
         return result(Some("there"), hop);
     }
-    if let Some(hop) = one_way(passive, &p.id, active, a, peering_attachment_id) {
+    if let Some(hop) = one_way(passive, &p.id, active, a) {
         return result(Some("back"), hop);
     }
     result(None, Hop::Reachable)
 }
 
 /// Checks every pair of tagged VPCs across the two sides.
-pub fn reachability(active: &SideView, passive: &SideView, peering_attachment_id: &str) -> Reachability {
+pub fn reachability(active: &SideView, passive: &SideView) -> Reachability {
     let mut results: Vec<PairResult> = active
         .tagged
         .iter()
         .flat_map(|a| passive.tagged.iter().map(move |p| (a, p)))
-        .map(|(a, p)| pair(active, a, passive, p, peering_attachment_id))
+        .map(|(a, p)| pair(active, a, passive, p))
         .collect();
     let reachable = results.iter().filter(|r| r.hop == Hop::Reachable).count();
     let pairs = results.len();
@@ -341,6 +337,7 @@ mod tests {
                 attachments: &self.attachments,
                 vpc_tables: &self.tables,
                 tgw_routes: &self.tgw_routes,
+                peering_attachment_id: PEERING,
             }
         }
     }
@@ -353,7 +350,7 @@ mod tests {
     }
 
     fn only_result(active: &Fixture, passive: &Fixture) -> PairResult {
-        let report = reachability(&active.view(), &passive.view(), PEERING);
+        let report = reachability(&active.view(), &passive.view());
         assert_eq!(report.pairs, 1);
         report.results.into_iter().next().unwrap()
     }
@@ -361,7 +358,7 @@ mod tests {
     #[test]
     fn given_every_hop_there_and_back_then_the_pair_is_reachable() {
         let (active, passive) = full_path();
-        let report = reachability(&active.view(), &passive.view(), PEERING);
+        let report = reachability(&active.view(), &passive.view());
         assert_eq!((report.pairs, report.reachable, report.unreachable), (1, 1, 0));
         assert_eq!(report.results[0].hop, Hop::Reachable);
     }
@@ -515,7 +512,7 @@ mod tests {
                 id: format!("att-{}", v.id), vpc_id: v.id.clone(), subnet_ids: vec![],
             })).collect();
             let view = SideView { tagged: &vpcs, ..passive.view() };
-            let report = reachability(&active.view(), &view, PEERING);
+            let report = reachability(&active.view(), &view);
             prop_assert_eq!(report.pairs, missing.len());
             prop_assert_eq!(report.reachable + report.unreachable, report.pairs);
             let first_reachable = report.results.iter().position(|r| r.hop == Hop::Reachable).unwrap_or(report.results.len());

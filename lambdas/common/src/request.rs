@@ -28,6 +28,7 @@ const PASS_THROUGH_FIELDS: &[&str] = &[
     "reachability",
     "peeringPlan",
     "routePlan",
+    "passiveAttachmentId",
 ];
 
 const REQUEST_FIELDS: &[&str] = &[
@@ -42,6 +43,8 @@ const REQUEST_FIELDS: &[&str] = &[
     "extraCidrs",
     "propagatedCidrs",
     "dryRun",
+    "passiveAccountId",
+    "passiveRoleArn",
 ];
 
 /// At most this many extra CIDRs per side. Each becomes a static route on the other side (and a
@@ -65,6 +68,10 @@ pub struct Defaults {
     pub active_extra_cidrs: Option<String>,
     /// `PASSIVE_EXTRA_CIDRS`: comma-separated CIDRs.
     pub passive_extra_cidrs: Option<String>,
+    /// `PASSIVE_ACCOUNT_ID`: the account of the passive transit gateway, when it is another one.
+    pub passive_account_id: Option<String>,
+    /// `PASSIVE_ROLE_ARN`: the role in that account for every passive-side call.
+    pub passive_role_arn: Option<String>,
 }
 
 impl Default for Defaults {
@@ -77,6 +84,8 @@ impl Default for Defaults {
             propagated_cidrs: None,
             active_extra_cidrs: None,
             passive_extra_cidrs: None,
+            passive_account_id: None,
+            passive_role_arn: None,
         }
     }
 }
@@ -94,6 +103,8 @@ impl Defaults {
             propagated_cidrs: var("PROPAGATED_CIDRS"),
             active_extra_cidrs: var("ACTIVE_EXTRA_CIDRS"),
             passive_extra_cidrs: var("PASSIVE_EXTRA_CIDRS"),
+            passive_account_id: var("PASSIVE_ACCOUNT_ID"),
+            passive_role_arn: var("PASSIVE_ROLE_ARN"),
         }
     }
 
@@ -194,6 +205,8 @@ pub struct PeeringRequest {
     pub active_extra_cidrs: Option<Vec<Ipv4Net>>,
     pub passive_extra_cidrs: Option<Vec<Ipv4Net>>,
     pub dry_run: Option<bool>,
+    pub passive_account_id: Option<String>,
+    pub passive_role_arn: Option<String>,
 }
 
 /// Where a request came from.
@@ -227,6 +240,7 @@ pub struct ValidRequest {
     pub vpc_tag_key: String,
     pub options: RouteOptions,
     pub dry_run: bool,
+    pub passive: PassiveAccount,
 }
 
 /// The request with every field resolved. This is what `peer` returns (with the attachment
@@ -247,6 +261,58 @@ pub struct ResolvedRequest {
     /// Plan only: no function makes a mutating call.
     #[serde(default)]
     pub dry_run: bool,
+    #[serde(flatten)]
+    pub passive: PassiveAccount,
+}
+
+/// Where the passive transit gateway lives, when that is another account.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassiveAccount {
+    /// The passive transit gateway's account; `None` when it is the functions' own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passive_account_id: Option<String>,
+    /// The role in that account that every passive-side call is made as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passive_role_arn: Option<String>,
+}
+
+impl PassiveAccount {
+    /// Checks the two fields together: a role is needed for another account, and must be in it.
+    fn checked(account_id: Option<String>, role_arn: Option<String>, names: (&str, &str)) -> Result<Self> {
+        let (account_field, role_field) = names;
+        if let Some(account) = &account_id {
+            validate::account_id(account_field, account)?;
+        }
+        let role_account = role_arn
+            .as_deref()
+            .map(|arn| validate::role_arn(role_field, arn))
+            .transpose()?;
+        match (&account_id, role_account) {
+            (Some(account), Some(role_account)) if account != role_account => Err(Error::invalid(
+                role_field,
+                format!(
+                    "is a role in {role_account}, but {account_field} is {account}; give a role in \
+                     the passive account"
+                ),
+            )),
+            (Some(_), None) => Err(Error::invalid(
+                role_field,
+                format!(
+                    "is not set, but {account_field} names another account; give the ARN of the role \
+                     that cloudformation/passive-account-role.yaml creates there"
+                ),
+            )),
+            (None, Some(role_account)) => Ok(Self {
+                passive_account_id: Some(role_account.to_owned()),
+                passive_role_arn: role_arn,
+            }),
+            _ => Ok(Self {
+                passive_account_id: account_id,
+                passive_role_arn: role_arn,
+            }),
+        }
+    }
 }
 
 /// `peer`'s output.
@@ -266,6 +332,9 @@ pub struct PeerOutput {
     /// Duplicate peerings between the same gateways that this call deleted: ones this tool created
     /// in a concurrent run, younger than the one kept.
     pub removed_duplicates: Vec<String>,
+    /// The id the passive side knows the attachment by, when it is not `attachmentId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passive_attachment_id: Option<String>,
     /// In a dry run: what `peer` would have done.
     #[serde(rename = "peeringPlan", skip_serializing_if = "Option::is_none", default)]
     pub plan: Option<PeerPlan>,
@@ -509,6 +578,8 @@ fn read_request(object: &Map<String, Value>, prefix: &'static str) -> Result<(Pe
         active_extra_cidrs,
         passive_extra_cidrs,
         dry_run: fields.optional_bool("dryRun")?,
+        passive_account_id: get("passiveAccountId")?,
+        passive_role_arn: get("passiveRoleArn")?,
     };
     let ignored_fields = object
         .keys()
@@ -582,6 +653,20 @@ impl PeeringRequest {
         } else {
             RouteOptions::default()
         };
+        // The two fields go together: a request that gives either replaces both defaults.
+        let passive = if self.passive_account_id.is_some() || self.passive_role_arn.is_some() {
+            PassiveAccount::checked(
+                self.passive_account_id,
+                self.passive_role_arn,
+                ("passiveAccountId", "passiveRoleArn"),
+            )?
+        } else {
+            PassiveAccount::checked(
+                defaults.passive_account_id.clone(),
+                defaults.passive_role_arn.clone(),
+                ("PASSIVE_ACCOUNT_ID", "PASSIVE_ROLE_ARN"),
+            )?
+        };
         let options = RouteOptions {
             vpc_routes: self.vpc_routes.unwrap_or(fallback.vpc_routes),
             propagated_cidrs: self.propagated_cidrs.unwrap_or(fallback.propagated_cidrs),
@@ -601,6 +686,7 @@ impl PeeringRequest {
             vpc_tag_key,
             options,
             dry_run: self.dry_run.unwrap_or(false),
+            passive,
         })
     }
 }
@@ -620,6 +706,20 @@ pub fn parse_routes_input(input: &Value) -> Result<(ResolvedRequest, Option<Stri
     let dry_run = input.get("dryRun") == Some(&Value::Bool(true));
     let no_attachment = matches!(input.get("attachmentId"), None | Some(Value::Null));
     parse_resolved(input, !(dry_run && no_attachment))
+}
+
+/// The passive side's id of the attachment: `passiveAttachmentId` when `peer` reported one (the
+/// two sides knew it by different ids), else `attachment_id`.
+pub fn passive_attachment_id(input: &Value, attachment_id: &str) -> Result<String> {
+    let object = as_object(input, "(input)")?;
+    let fields = Fields { object, prefix: "" };
+    match fields.optional_string("passiveAttachmentId")? {
+        Some(id) => {
+            validate::resource_id("passiveAttachmentId", IdKind::Attachment, id)?;
+            Ok(id.to_owned())
+        }
+        None => Ok(attachment_id.to_owned()),
+    }
 }
 
 fn parse_resolved(input: &Value, needs_attachment: bool) -> Result<(ResolvedRequest, Option<String>)> {
@@ -647,6 +747,11 @@ fn parse_resolved(input: &Value, needs_attachment: bool) -> Result<(ResolvedRequ
             }
         },
         dry_run: fields.optional_bool("dryRun")?.unwrap_or(false),
+        passive: PassiveAccount::checked(
+            fields.optional_string("passiveAccountId")?.map(str::to_owned),
+            fields.optional_string("passiveRoleArn")?.map(str::to_owned),
+            ("passiveAccountId", "passiveRoleArn"),
+        )?,
     };
     let attachment_id = if needs_attachment {
         Some(text("attachmentId")?)
@@ -941,6 +1046,7 @@ mod tests {
                 },
             },
             dry_run: false,
+            passive: PassiveAccount::default(),
         };
         let mut output = serde_json::to_value(&request).unwrap();
         output["attachmentId"] = json!("tgw-attach-0123456789abcdef0");

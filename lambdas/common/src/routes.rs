@@ -21,7 +21,7 @@ use crate::reachability::{reachability, SideView};
 use crate::report::{
     PassOutcome, PlanReport, RoutesReport, SideReport, TablePlan, VpcTablePlan, VpcTableReport,
 };
-use crate::request::{parse_routes_input, PeeringRef, RouteOptions};
+use crate::request::{parse_routes_input, passive_attachment_id, PeeringRef, RouteOptions};
 use crate::state::Phase;
 use crate::status::check_joins_requested_gateways;
 use crate::validate::echo;
@@ -333,8 +333,10 @@ impl Side {
         &'a self,
         routes: &'a [Route],
         tables: &'a BTreeMap<String, Vec<VpcRouteTable>>,
+        peering_attachment_id: &'a str,
     ) -> SideView<'a> {
         SideView {
+            peering_attachment_id,
             region: self.ec2.region(),
             transit_gateway_id: &self.transit_gateway_id,
             route_table_id: &self.route_table_id,
@@ -510,7 +512,12 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
     }
     let request = &request;
     let active = Ec2::new(context.ec2(&request.active_region), &request.active_region);
-    let passive = Ec2::new(context.ec2(&request.passive_region), &request.passive_region);
+    let passive = context
+        .passive_ec2(
+            &request.passive_region,
+            request.passive.passive_role_arn.as_deref(),
+        )
+        .await?;
 
     let attachment = match &attachment_id {
         Some(id) => active.peering_attachment(id).await?,
@@ -559,6 +566,12 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
         }
     }
     let attachment_id = attachment.as_ref().map_or(NO_ATTACHMENT_YET, |a| a.id.as_str());
+    // The passive side may know the attachment by another id (another account's view of it).
+    let passive_id = match &attachment {
+        Some(attachment) => passive_attachment_id(input, &attachment.id)?,
+        None => NO_ATTACHMENT_YET.to_owned(),
+    };
+    let passive_id = passive_id.as_str();
 
     let tag_key = request.vpc_tag_key.as_str();
     let options = &request.options;
@@ -596,7 +609,7 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
     let bare = |cidrs: &[SourcedCidr]| cidrs.iter().map(|c| c.cidr).collect::<Vec<_>>();
     // Each side routes the other side's CIDRs over the peering.
     let active_plan = active_side.plan(&bare(&passive_cidrs), attachment_id, options.vpc_routes);
-    let passive_plan = passive_side.plan(&bare(&active_cidrs), attachment_id, options.vpc_routes);
+    let passive_plan = passive_side.plan(&bare(&active_cidrs), passive_id, options.vpc_routes);
     let vpc_creates = |plan: &SidePlan| plan.vpc.iter().map(|(_, _, p)| p.create.len()).sum::<usize>();
     info!(
         action = "PlanRoutes",
@@ -645,16 +658,15 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
         }
         return Ok(planned_output(
             input,
-            (&active_side, active_plan),
-            (&passive_side, passive_plan),
-            attachment_id,
+            (&active_side, active_plan, attachment_id),
+            (&passive_side, passive_plan, passive_id),
             warnings,
         ));
     }
     // A failure on one side must not cut the other side's writes short: both run to the end.
     let (active_pass, passive_pass) = tokio::join!(
         active_side.apply(active_plan, attachment_id, context, budget),
-        passive_side.apply(passive_plan, attachment_id, context, budget),
+        passive_side.apply(passive_plan, passive_id, context, budget),
     );
     let (active_pass, passive_pass) = (active_pass?, passive_pass?);
     for (side, pass) in [(&active_side, &active_pass), (&passive_side, &passive_pass)] {
@@ -677,11 +689,10 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
     let warnings = capped(warnings);
 
     let (active_routes, active_tables) = active_side.after(&active_pass, attachment_id);
-    let (passive_routes, passive_tables) = passive_side.after(&passive_pass, attachment_id);
+    let (passive_routes, passive_tables) = passive_side.after(&passive_pass, passive_id);
     let reachable = reachability(
-        &active_side.view(&active_routes, &active_tables),
-        &passive_side.view(&passive_routes, &passive_tables),
-        attachment_id,
+        &active_side.view(&active_routes, &active_tables, attachment_id),
+        &passive_side.view(&passive_routes, &passive_tables, passive_id),
     );
 
     let vpc_reports = |side: &Side, pass: SideOutcome| -> (SideReport, Vec<VpcTableReport>) {
@@ -745,14 +756,13 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
 /// A dry run's answer: the plan of every table, and the reachability of the network as it is.
 fn planned_output(
     input: &Value,
-    active: (&Side, SidePlan),
-    passive: (&Side, SidePlan),
-    attachment_id: &str,
+    active: (&Side, SidePlan, &str),
+    passive: (&Side, SidePlan, &str),
     mut warnings: Vec<String>,
 ) -> Value {
     let mut vpc_route_tables = Vec::new();
     let mut table_plans = Vec::new();
-    for (side, plan) in [&active, &passive] {
+    for (side, plan, _) in [&active, &passive] {
         for conflict in &plan.tgw.conflicts {
             warnings.push(format!(
                 "{} in the {} route table {} already goes to {}; a real run would leave it unchanged",
@@ -777,12 +787,11 @@ fn planned_output(
         tgw: PassOutcome::default(),
         vpc: Vec::new(),
     };
-    let (active_routes, active_tables) = active.0.after(&nothing, attachment_id);
-    let (passive_routes, passive_tables) = passive.0.after(&nothing, attachment_id);
+    let (active_routes, active_tables) = active.0.after(&nothing, active.2);
+    let (passive_routes, passive_tables) = passive.0.after(&nothing, passive.2);
     let reachable = reachability(
-        &active.0.view(&active_routes, &active_tables),
-        &passive.0.view(&passive_routes, &passive_tables),
-        attachment_id,
+        &active.0.view(&active_routes, &active_tables, active.2),
+        &passive.0.view(&passive_routes, &passive_tables, passive.2),
     );
     info!(
         action = "ModifyRoutes",

@@ -7,17 +7,23 @@ use crate::context::Context;
 use crate::ec2::Ec2;
 use crate::error::{Error, Result};
 use crate::peering::PeeringAttachment;
-use crate::request::{parse_peering_ref, PeeringRef};
+use crate::request::{parse_peering_ref, passive_attachment_id, PeeringRef};
 
 pub async fn get_status(context: &Context, input: &Value) -> Result<Value> {
     let peering = parse_peering_ref(input)?;
     let request = &peering.request;
     let active = Ec2::new(context.ec2(&request.active_region), &request.active_region);
-    let passive = Ec2::new(context.ec2(&request.passive_region), &request.passive_region);
+    let passive = context
+        .passive_ec2(
+            &request.passive_region,
+            request.passive.passive_role_arn.as_deref(),
+        )
+        .await?;
+    let passive_id = passive_attachment_id(input, &peering.attachment_id)?;
 
     let (active_view, passive_view) = tokio::join!(
         active.peering_attachment(&peering.attachment_id),
-        passive.peering_attachment(&peering.attachment_id),
+        passive.peering_attachment(&passive_id),
     );
     let (active_view, passive_view) = (active_view?, passive_view?);
     let active_view = active_view.ok_or_else(|| Error::PeeringAttachmentNotFound {

@@ -190,6 +190,57 @@ pub fn tag_key(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks a 12-digit AWS account id.
+pub fn account_id(field: &str, value: &str) -> Result<()> {
+    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        field,
+        format!(
+            "is {}, which is not an AWS account id; give its 12 digits, such as 111122223333",
+            echo(value)
+        ),
+    ))
+}
+
+/// Checks an IAM role ARN (`arn:<partition>:iam::<account>:role/<path/name>`) and returns its
+/// account id.
+pub fn role_arn<'a>(field: &str, value: &'a str) -> Result<&'a str> {
+    let bad = || {
+        Error::invalid(
+            field,
+            format!(
+                "is {}, which is not an IAM role ARN; give one such as \
+                 arn:aws:iam::111122223333:role/tgw-peering-passive",
+                echo(value)
+            ),
+        )
+    };
+    let mut parts = value.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err(bad());
+    };
+    let name = resource.strip_prefix("role/").ok_or_else(bad)?;
+    let name_ok = !name.is_empty()
+        && name.len() <= 512
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c));
+    if !PARTITIONS.iter().any(|(p, _)| *p == partition) || !name_ok {
+        return Err(bad());
+    }
+    account_id(field, account).map_err(|_| bad())?;
+    Ok(account)
+}
+
 /// Parses an IPv4 CIDR to route across the peering. It must be written as its network address,
 /// because EC2 refuses a route whose prefix has host bits set, and a silently corrected range
 /// would route something the operator did not write.
@@ -350,5 +401,28 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("VPC_ROUTES"));
+    }
+
+    #[test]
+    fn account_ids_and_role_arns_are_checked_and_the_arn_names_its_account() {
+        assert!(account_id("passiveAccountId", "111122223333").is_ok());
+        for bad in ["11112222333", "1111222233334", "11112222333a", ""] {
+            assert!(account_id("passiveAccountId", bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            role_arn("passiveRoleArn", "arn:aws:iam::111122223333:role/net/tgw-peering").unwrap(),
+            "111122223333"
+        );
+        for bad in [
+            "arn:aws:iam::111122223333:user/me",
+            "arn:aws:sts::111122223333:role/x",
+            "arn:aws:iam::1111:role/x",
+            "arn:mars:iam::111122223333:role/x",
+            "arn:aws:iam::111122223333:role/",
+            "tgw-peering",
+        ] {
+            let err = role_arn("passiveRoleArn", bad).unwrap_err().to_string();
+            assert!(err.contains("passiveRoleArn"), "{bad}: {err}");
+        }
     }
 }
