@@ -1,7 +1,9 @@
 //! Operator control: dry runs, driven through the Lambda handlers against the moto emulator.
 
 use serde_json::{json, Value};
-use tgw_peering_integration::{invoke, pairs, run_to_completion, until_available, world, Function, ACTIVE};
+use tgw_peering_integration::{
+    invoke, pairs, run_to_completion, until_available, world, Function, ACTIVE, PASSIVE,
+};
 
 fn strings(value: &Value) -> Vec<String> {
     value
@@ -198,5 +200,141 @@ async fn given_a_plan_over_the_vpc_route_quota_when_dry_running_then_the_refusal
 
     assert_eq!(err.error_type, "RouteQuotaExceeded");
     assert!(err.error_message.contains(ACTIVE), "{}", err.error_message);
+    assert_eq!(w.emulator.calls().mutating(), Default::default());
+}
+
+// --- cross-account -------------------------------------------------------------------------
+
+const PASSIVE_ACCOUNT: &str = "111122223333";
+const OWN_ACCOUNT_ROOT: &str = "arn:aws:iam::123456789012:root";
+
+/// Account B's network in the passive Region, reached through a role there that trusts us.
+async fn passive_account(w: &tgw_peering_integration::World) -> (String, tgw_peering_integration::Net) {
+    let role = w
+        .emulator
+        .create_role(PASSIVE_ACCOUNT, "tgw-peering-passive", OWN_ACCOUNT_ROOT);
+    let net = w.emulator.ec2_as(PASSIVE, &role).await;
+    (role, net)
+}
+
+#[tokio::test]
+async fn given_the_passive_gateway_in_another_account_when_the_job_runs_with_its_role_then_both_sides_get_their_routes_and_a_rerun_creates_nothing(
+) {
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    let (role, b) = passive_account(&w).await;
+    let b_tgw = b.transit_gateway().await;
+    b.attached_vpc(&b_tgw, "10.20.0.0/16").await;
+    // Account B's VPC is invisible to us; our own passive-Region gateway is not in the request.
+    let request = json!({"passiveRoleArn": role, "passiveTransitGatewayId": b_tgw.id});
+    w.emulator.reset_calls();
+
+    let output = run_to_completion(&w.context, request.clone()).await;
+
+    let attachment = output["attachmentId"].as_str().unwrap().to_owned();
+    assert_eq!(output["status"], "available");
+    assert_eq!(output["passiveAccountId"], PASSIVE_ACCOUNT);
+    assert_eq!(
+        (output["created"].clone(), output["accepted"].clone()),
+        (json!(true), json!(true))
+    );
+    assert_eq!(
+        w.active.routes(&w.active_tgw.route_table_id).await,
+        pairs(&[("10.20.0.0/16", &attachment)])
+    );
+    assert_eq!(
+        b.routes(&b_tgw.route_table_id).await,
+        pairs(&[("10.1.0.0/16", &attachment)]),
+        "routes in the passive account's table"
+    );
+    // Every passive-Region call was made as B's role, and only calls its template grants.
+    let declared: std::collections::BTreeSet<String> =
+        serde_json::from_str::<Value>(include_str!("../cloudformation/function-permissions.json")).unwrap()
+            ["passive-side"]["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+    let passive_calls: std::collections::BTreeSet<String> =
+        w.emulator.calls_in(PASSIVE).0.into_keys().collect();
+    assert!(
+        passive_calls.is_subset(&declared),
+        "{passive_calls:?} not within {declared:?}"
+    );
+    assert!(passive_calls.contains("AcceptTransitGatewayPeeringAttachment"));
+
+    w.emulator.reset_calls();
+    let again = run_to_completion(&w.context, request).await;
+    assert_eq!(again["attachmentId"], json!(attachment));
+    assert_eq!(
+        w.emulator.calls().mutating(),
+        Default::default(),
+        "a re-run changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn given_a_role_that_does_not_trust_us_then_peer_fails_with_access_denied_naming_it_and_creates_nothing(
+) {
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    let (_, b) = passive_account(&w).await;
+    let b_tgw = b.transit_gateway().await;
+    let stranger = w
+        .emulator
+        .create_role(PASSIVE_ACCOUNT, "someone-elses", "arn:aws:iam::444455556666:root");
+    let missing = format!("arn:aws:iam::{PASSIVE_ACCOUNT}:role/no-such-role");
+    w.emulator.reset_calls();
+
+    for role in [stranger, missing] {
+        let err = invoke(
+            &w.context,
+            Function::Peer,
+            json!({"passiveRoleArn": role, "passiveTransitGatewayId": b_tgw.id}),
+        )
+        .await
+        .unwrap_err();
+
+        assert_eq!(err.error_type, "AccessDenied", "{}", err.error_message);
+        assert!(err.error_message.contains(&role), "{}", err.error_message);
+        assert!(
+            err.error_message.contains("trust policy"),
+            "{}",
+            err.error_message
+        );
+    }
+    assert_eq!(
+        w.emulator.calls().mutating(),
+        Default::default(),
+        "nothing created on the active side"
+    );
+    assert!(w.active.live_peerings().await.is_empty());
+}
+
+#[tokio::test]
+async fn given_an_account_without_a_role_or_a_role_in_another_account_then_peer_names_the_field() {
+    let w = world().await;
+    w.emulator.reset_calls();
+    let cases = [
+        (json!({"passiveAccountId": PASSIVE_ACCOUNT}), "passiveRoleArn"),
+        (
+            json!({"passiveAccountId": PASSIVE_ACCOUNT, "passiveRoleArn": "arn:aws:iam::444455556666:role/x"}),
+            "passiveRoleArn",
+        ),
+        (json!({"passiveAccountId": "1111"}), "passiveAccountId"),
+        (json!({"passiveRoleArn": "tgw-peering-passive"}), "passiveRoleArn"),
+    ];
+    for (input, field) in cases {
+        let err = invoke(&w.context, Function::Peer, input.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_type, "InvalidInput", "{input}");
+        assert!(
+            err.error_message.contains(&format!("`{field}`")),
+            "{field}: {}",
+            err.error_message
+        );
+    }
     assert_eq!(w.emulator.calls().mutating(), Default::default());
 }

@@ -241,6 +241,14 @@ fn tgw(id: &str, route_table: &str) -> TransitGateway {
 }
 
 fn peering(state: TransitGatewayAttachmentState) -> TransitGatewayPeeringAttachment {
+    peering_of("tgw-attach-0123456789abcdef0", "tgw-aaaaaaaaaaaaaaaaa", state)
+}
+
+fn peering_of(
+    id: &str,
+    requester_tgw: &str,
+    state: TransitGatewayAttachmentState,
+) -> TransitGatewayPeeringAttachment {
     let info = |tgw: &str, region: &str| {
         PeeringTgwInfo::builder()
             .transit_gateway_id(tgw)
@@ -249,8 +257,8 @@ fn peering(state: TransitGatewayAttachmentState) -> TransitGatewayPeeringAttachm
             .build()
     };
     TransitGatewayPeeringAttachment::builder()
-        .transit_gateway_attachment_id("tgw-attach-0123456789abcdef0")
-        .requester_tgw_info(info("tgw-aaaaaaaaaaaaaaaaa", "us-east-1"))
+        .transit_gateway_attachment_id(id)
+        .requester_tgw_info(info(requester_tgw, "us-east-1"))
         .accepter_tgw_info(info("tgw-bbbbbbbbbbbbbbbbb", "eu-west-1"))
         .state(state)
         .build()
@@ -321,6 +329,86 @@ async fn given_another_caller_accepts_first_then_incorrect_state_counts_as_succe
     assert_eq!((output.created, output.accepted), (false, false));
     assert_eq!(accept.num_calls(), 1);
     assert_eq!(passive_views.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn given_the_accepter_knows_the_peering_by_another_id_then_peer_finds_it_by_its_ends_and_accepts_that_id(
+) {
+    let active_tgws = mock!(Client::describe_transit_gateways).then_output(|| {
+        DescribeTransitGatewaysOutput::builder()
+            .transit_gateways(tgw("tgw-aaaaaaaaaaaaaaaaa", "tgw-rtb-aaaaaaaa"))
+            .build()
+    });
+    let active_peerings = mock!(Client::describe_transit_gateway_peering_attachments).then_output(|| {
+        DescribeTransitGatewayPeeringAttachmentsOutput::builder()
+            .transit_gateway_peering_attachments(peering(TransitGatewayAttachmentState::PendingAcceptance))
+            .build()
+    });
+    let passive_tgws = mock!(Client::describe_transit_gateways).then_output(|| {
+        DescribeTransitGatewaysOutput::builder()
+            .transit_gateways(tgw("tgw-bbbbbbbbbbbbbbbbb", "tgw-rtb-bbbbbbbb"))
+            .build()
+    });
+    // By the requester's id the accepter finds nothing; its listing shows the same peering under
+    // its own id, next to an unrelated one.
+    let by_id = mock!(Client::describe_transit_gateway_peering_attachments)
+        .match_requests(|r| !r.transit_gateway_attachment_ids().is_empty())
+        .then_output(|| DescribeTransitGatewayPeeringAttachmentsOutput::builder().build());
+    let listing = mock!(Client::describe_transit_gateway_peering_attachments)
+        .match_requests(|r| r.transit_gateway_attachment_ids().is_empty())
+        .then_output(|| {
+            let unrelated = peering_of(
+                "tgw-attach-0000000000000000f",
+                "tgw-ccccccccccccccccc",
+                TransitGatewayAttachmentState::PendingAcceptance,
+            );
+            let ours = peering_of(
+                "tgw-attach-0fedcba9876543210",
+                "tgw-aaaaaaaaaaaaaaaaa",
+                TransitGatewayAttachmentState::PendingAcceptance,
+            );
+            DescribeTransitGatewayPeeringAttachmentsOutput::builder()
+                .transit_gateway_peering_attachments(unrelated)
+                .transit_gateway_peering_attachments(ours)
+                .build()
+        });
+    let accept = mock!(Client::accept_transit_gateway_peering_attachment)
+        .match_requests(|r| r.transit_gateway_attachment_id() == Some("tgw-attach-0fedcba9876543210"))
+        .then_output(|| {
+            aws_sdk_ec2::operation::accept_transit_gateway_peering_attachment::AcceptTransitGatewayPeeringAttachmentOutput::builder()
+                .transit_gateway_peering_attachment(peering(TransitGatewayAttachmentState::Pending))
+                .build()
+        });
+    let defaults = Defaults {
+        active_region: Some("us-east-1".into()),
+        passive_region: Some("eu-west-1".into()),
+        ..Defaults::default()
+    };
+    let sdk_config = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .build();
+    let context = Context::new(sdk_config, defaults)
+        .with_ec2_client(
+            "us-east-1",
+            client("us-east-1", &[&active_tgws, &active_peerings]),
+        )
+        .with_ec2_client(
+            "eu-west-1",
+            client("eu-west-1", &[&passive_tgws, &by_id, &listing, &accept]),
+        );
+
+    let output = tgw_peering::peer::peer(&context, &json!({})).await.unwrap();
+
+    assert_eq!(accept.num_calls(), 1, "accepted by the accepter's own id");
+    assert!(output.accepted);
+    assert_eq!(
+        output.attachment_id.as_deref(),
+        Some("tgw-attach-0123456789abcdef0")
+    );
+    assert_eq!(
+        output.passive_attachment_id.as_deref(),
+        Some("tgw-attach-0fedcba9876543210")
+    );
 }
 
 fn create_refused() -> Rule {

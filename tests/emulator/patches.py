@@ -1,5 +1,6 @@
 """Monkeypatches that close gaps between moto 5.2.5's EC2 emulation and the
-documented EC2 API, for the Transit Gateway actions tgw-peering uses.
+documented EC2 API, for the Transit Gateway actions tgw-peering uses, and
+STS AssumeRole, which it uses to act in the peer (accepter) account.
 
 Each patch is a function named after the gap it fills. `apply_all()` applies
 them in order; several wrap the same moto method, so the order matters
@@ -10,14 +11,20 @@ describe wrapper sees only peering attachments).
 from __future__ import annotations
 
 import base64
+import fnmatch
 import ipaddress
+import json
+import re
 import threading
 import time
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
+from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.models.core import TaggedEC2Resource
 from moto.ec2.models.transit_gateway_attachments import (
     TransitGatewayAttachmentBackend as AttachmentBackend,
 )
@@ -706,6 +713,175 @@ def create_route_refuses_duplicates() -> None:
     RouteTableBackend.create_transit_gateway_route = create_transit_gateway_route
 
 
+# --- 6: cross-account -----------------------------------------------------------
+
+
+def _trust_principals(statement: dict[str, Any]) -> list[str]:
+    principal = statement.get("Principal")
+    if principal == "*":
+        return ["*"]
+    names = principal.get("AWS", []) if isinstance(principal, dict) else []
+    return [names] if isinstance(names, str) else list(names)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _trust_applies(
+    statement: dict[str, Any], principal_names: set[str], external_id: str | None
+) -> bool:
+    """Whether a trust policy statement names the caller and sts:AssumeRole and its
+    sts:ExternalId condition (the only one evaluated) holds."""
+    if not any(name == "*" or name in principal_names for name in _trust_principals(statement)):
+        return False
+    if not any(
+        fnmatch.fnmatchcase("sts:assumerole", str(a).lower())
+        for a in _as_list(statement.get("Action", []))
+    ):
+        return False
+    for operator, conditions in (statement.get("Condition") or {}).items():
+        for key, values in conditions.items():
+            if operator == "StringEquals" and key.lower() == "sts:externalid":
+                if external_id not in _as_list(values):
+                    return False
+    return True
+
+
+class AccessDeniedError(ServiceException):
+    code = "AccessDenied"
+
+
+def assume_role_needs_a_trusting_role() -> None:
+    """Gap: AssumeRole hands out credentials for any role ARN: the role need not
+    exist (moto only reads the account id out of the ARN) and its trust policy
+    is never read, so a tool assuming a role the other account never created,
+    or one that does not trust the caller, works here and fails on AWS.
+
+    AWS (STS API reference, AssumeRole; IAM guide, role trust policies): the
+    role must exist and its trust policy must allow the caller - a statement
+    with Effect Allow, Action sts:AssumeRole (or a wildcard) and a Principal
+    naming the caller's account (`"123456789012"` or
+    `arn:aws:iam::123456789012:root`), its role / user ARN or `*`; an
+    explicit Deny wins. Otherwise AccessDenied (HTTP 403) "User: <caller ARN>
+    is not authorized to perform: sts:AssumeRole on resource: <role ARN>".
+
+    Emulation: the caller is who GetCallerIdentity says (an assumed-role
+    session - also matched by its role's ARN - an IAM user, or moto's default
+    `arn:aws:sts::<account>:user/moto` for unknown keys such as `testing`).
+    Conditions other than StringEquals sts:ExternalId are not evaluated (taken
+    as met); the caller's own IAM policies are not checked (moto does not
+    enforce IAM). AssumeRoleWithWebIdentity / WithSAML are left alone.
+    """
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+    from moto.sts.responses import TokenResponse
+
+    original = TokenResponse.assume_role
+
+    def assume_role(self: Any) -> ActionResult:
+        role_arn = self._get_param("RoleArn") or ""
+        _, caller_arn, caller_account = sts_backends[self.current_account][
+            self.partition
+        ].get_caller_identity(self.get_access_key(), self.region)
+        names = {caller_arn, caller_account, f"arn:{self.partition}:iam::{caller_account}:root"}
+        session = sts_backends[caller_account][self.partition].get_assumed_role_from_access_key(
+            self.get_access_key()
+        )
+        if session is not None:
+            names.add(session.role_arn)
+        target = re.match(r"arn:[^:]+:iam::(\d{12}):role/", role_arn)
+        role = None
+        if target:
+            try:
+                role = iam_backends[target.group(1)][self.partition].get_role_by_arn(role_arn)
+            except Exception:  # moto's IAM NotFoundException
+                role = None
+        statements: list[Any] = []
+        if role is not None:
+            try:
+                policy = json.loads(role.assume_role_policy_document or "{}")
+            except (TypeError, ValueError):
+                policy = {}
+            statements = [s for s in _as_list(policy.get("Statement", [])) if isinstance(s, dict)]
+        external_id = self._get_param("ExternalId")
+        applying = [s for s in statements if _trust_applies(s, names, external_id)]
+        if not any(s.get("Effect") == "Allow" for s in applying) or any(
+            s.get("Effect") == "Deny" for s in applying
+        ):
+            error = AccessDeniedError(
+                f"User: {caller_arn} is not authorized to perform: sts:AssumeRole "
+                f"on resource: {role_arn}"
+            )
+            with warnings.catch_warnings():  # "does not match an error shape": STS models none
+                warnings.simplefilter("ignore", UserWarning)
+                _, headers, body = self.serialized(ActionResult(error))
+            headers["status"] = 403  # moto would answer 400 for a code the model lacks
+            return body, headers
+        return original(self)
+
+    TokenResponse.assume_role = assume_role
+
+
+class _AccepterSide:
+    """The accepter account's side of a cross-account peering attachment: the
+    same attachment (every attribute is read from and written to it, so state
+    is shared) but tagged in the accepter account's own EC2 backend."""
+
+    def __init__(self, shared: Any, backend: Any) -> None:
+        object.__setattr__(self, "_shared", shared)
+        object.__setattr__(self, "ec2_backend", backend)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(object.__getattribute__(self, "_shared"), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(object.__getattribute__(self, "_shared"), name, value)
+
+    # Tag reads and writes use self.ec2_backend: the accepter's.
+    get_tags = TaggedEC2Resource.get_tags
+    tag_list = TaggedEC2Resource.tag_list
+    tag_set = TaggedEC2Resource.tag_set
+    add_tag = TaggedEC2Resource.add_tag
+    add_tags = TaggedEC2Resource.add_tags
+    get_filter_value = TaggedEC2Resource.get_filter_value
+    match_tags = TaggedEC2Resource.match_tags
+
+
+def accepter_side_has_its_own_tags() -> None:
+    """Gap: moto registers the requester's attachment object itself in the
+    accepter account's backend, and its tags live in the requester's backend:
+    account B lists the tags account A created the attachment with (and its
+    `tag:` filters match them), while tags B puts on it with CreateTags are
+    stored in B's backend but never shown.
+
+    AWS (the accepter's side is its own resource with the same attachment
+    id: Terraform's aws_ec2_transit_gateway_peering_attachment_accepter and
+    AWS's Landing Zone Accelerator `applyTags` - "Flag applyTags set to false
+    will not apply tags provided in requester of peering attachment to the
+    accepter attachment"): tags are per account; each side sees and filters on
+    only the tags its own account put on the attachment.
+
+    Emulation: only for a peering whose PeerAccountId is another account; a
+    same-account peering (also cross-Region) keeps moto's one shared tag set.
+    State, owner ids and TGW info are one and the same for both sides.
+    """
+    from moto.ec2.models import ec2_backends
+
+    original = AttachmentBackend.create_transit_gateway_peering_attachment
+
+    def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        attachment = original(self, *args, **kwargs)
+        accepter = attachment.accepter_tgw_info
+        if accepter["OwnerId"] and accepter["OwnerId"] != self.account_id:
+            peer = ec2_backends[accepter["OwnerId"]][accepter["Region"]]
+            if peer.transit_gateway_attachments.get(attachment.id) is attachment:
+                peer.transit_gateway_attachments[attachment.id] = _AccepterSide(attachment, peer)
+        return attachment
+
+    AttachmentBackend.create_transit_gateway_peering_attachment = create
+
+
 PATCHES = (
     routes_keep_their_attachment,
     create_route_refuses_duplicates,
@@ -713,10 +889,12 @@ PATCHES = (
     propagation_yields_propagated_routes,
     attachments_propagate_to_the_default_table,
     peer_region_sees_peering,
+    accepter_side_has_its_own_tags,
     peering_describe_lists_only_peerings,
     vpc_describe_lists_only_vpcs,
     vpc_attachment_keeps_its_tags,
     peering_state_progression,
+    assume_role_needs_a_trusting_role,
     # CloudFormation, Step Functions, Lambda, EventBridge: local_aws_patches.py
     *local_aws_patches.PATCHES,
 )

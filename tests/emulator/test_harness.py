@@ -1053,3 +1053,303 @@ def test_given_default_propagation_when_disabling_it_then_propagation_and_routes
     assert sorted(before) == ["10.50.0.0/16", "10.51.0.0/16"]
     assert (disabled["TransitGatewayAttachmentId"], disabled["State"]) == (attachment_id, "disabled")
     assert (propagations(ec2_a, default_table), propagated(ec2_a, default_table)) == ([], {})
+
+
+# --- cross-account: account A assumes a role in account B ----------------------
+
+PEER_ACCOUNT = "111122223333"  # account B, owner of the accepter TGW
+OTHER_ACCOUNT = "444455556666"
+
+
+def as_account(aws_client, account: str):
+    """Act as that account's administrator: moto's `x-moto-account-id` header (no AWS
+    equivalent; only to set up account B, e.g. the role account A assumes)."""
+    aws_client.meta.events.register(
+        "before-sign", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account)
+    )
+    return aws_client
+
+
+def session_client(endpoint: str, service: str, region: str, credentials: dict | None = None):
+    """A client signing with these STS credentials (AssumeRole's Credentials), else account A's."""
+    keys = (
+        {
+            "aws_access_key_id": credentials["AccessKeyId"],
+            "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"],
+        }
+        if credentials
+        else {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    )
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint,
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+        **keys,
+    )
+
+
+def create_role(endpoint: str, account: str, name: str, *statements: dict) -> str:
+    """Create a role in `account` with this trust policy; return its ARN."""
+    iam = as_account(session_client(endpoint, "iam", REQUESTER), account)
+    policy = {"Version": "2012-10-17", "Statement": list(statements)}
+    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(policy))["Role"]["Arn"]
+
+
+def trust(principal: str, effect: str = "Allow", **condition) -> dict:
+    statement = {"Effect": effect, "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def assume(endpoint: str, role_arn: str, credentials: dict | None = None, **params) -> dict:
+    sts = session_client(endpoint, "sts", REQUESTER, credentials)
+    return sts.assume_role(RoleArn=role_arn, RoleSessionName="tgw-peering", **params)["Credentials"]
+
+
+@pytest.fixture
+def peer_credentials(endpoint) -> dict:
+    """Account A's credentials for account B: a role in B trusting A, assumed by A."""
+    role_arn = create_role(endpoint, PEER_ACCOUNT, "tgw-peering-accepter", trust(f"arn:aws:iam::{ACCOUNT}:root"))
+    return assume(endpoint, role_arn)
+
+
+@pytest.fixture
+def ec2_peer(endpoint, peer_credentials):
+    """Account B in the accepter Region."""
+    return session_client(endpoint, "ec2", ACCEPTER, peer_credentials)
+
+
+def test_given_a_role_in_another_account_trusting_us_when_assuming_it_then_calls_act_in_that_account(
+    endpoint, ec2_a, ec2_b, peer_credentials, ec2_peer
+):
+    identity = session_client(endpoint, "sts", REQUESTER, peer_credentials).get_caller_identity()
+    peer_vpc = ec2_peer.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]
+    peer_subnet = ec2_peer.create_subnet(VpcId=peer_vpc["VpcId"], CidrBlock="10.1.0.0/24")["Subnet"]
+    peer_tgw = create_tgw(ec2_peer)
+    own_tgw = create_tgw(ec2_b)  # account A, same Region
+
+    def ids(items: list[dict], key: str) -> set[str]:
+        return {i[key] for i in items}
+
+    assert peer_credentials["AccessKeyId"].startswith("ASIA") and peer_credentials["SessionToken"]
+    assert identity["Account"] == PEER_ACCOUNT
+    assert identity["Arn"] == f"arn:aws:sts::{PEER_ACCOUNT}:assumed-role/tgw-peering-accepter/tgw-peering"
+    assert (peer_vpc["OwnerId"], peer_subnet["OwnerId"], peer_tgw["OwnerId"]) == (PEER_ACCOUNT,) * 3
+    # Each account sees only its own resources (moto keeps one backend per account and Region).
+    assert ids(ec2_peer.describe_transit_gateways()["TransitGateways"], "TransitGatewayId") == {
+        peer_tgw["TransitGatewayId"]
+    }
+    assert ids(ec2_b.describe_transit_gateways()["TransitGateways"], "TransitGatewayId") == {
+        own_tgw["TransitGatewayId"]
+    }
+    assert peer_vpc["VpcId"] not in ids(ec2_b.describe_vpcs()["Vpcs"], "VpcId")
+    assert peer_subnet["SubnetId"] not in ids(ec2_b.describe_subnets()["Subnets"], "SubnetId")
+    peer_table = peer_tgw["Options"]["AssociationDefaultRouteTableId"]
+    assert peer_table not in ids(
+        ec2_b.describe_transit_gateway_route_tables()["TransitGatewayRouteTables"], "TransitGatewayRouteTableId"
+    )
+    peer_vpc_tables = ids(ec2_peer.describe_route_tables()["RouteTables"], "RouteTableId")
+    assert peer_vpc_tables.isdisjoint(ids(ec2_b.describe_route_tables()["RouteTables"], "RouteTableId"))
+
+
+# --- patch: assume_role_needs_a_trusting_role -----------------------------------
+
+
+def assume_role_error(endpoint: str, role_arn: str, credentials: dict | None = None, **params):
+    with pytest.raises(ClientError) as excinfo:
+        assume(endpoint, role_arn, credentials, **params)
+    return excinfo.value.response
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        pytest.param((), id="no-such-role"),
+        pytest.param((trust(f"arn:aws:iam::{OTHER_ACCOUNT}:root"),), id="trusts-another-account"),
+        pytest.param((trust(f"arn:aws:iam::{ACCOUNT}:role/someone-else"),), id="trusts-another-role-of-ours"),
+        pytest.param(
+            (trust(ACCOUNT), trust(f"arn:aws:iam::{ACCOUNT}:root", effect="Deny")), id="explicit-deny"
+        ),
+    ],
+)
+def test_given_no_role_trusting_us_when_assuming_it_then_access_denied(endpoint, statements):
+    role_arn = f"arn:aws:iam::{PEER_ACCOUNT}:role/tgw-peering-accepter"
+    if statements:
+        create_role(endpoint, PEER_ACCOUNT, "tgw-peering-accepter", *statements)
+
+    response = assume_role_error(endpoint, role_arn)
+
+    assert response["Error"]["Code"] == "AccessDenied"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert response["Error"]["Message"] == (
+        f"User: arn:aws:sts::{ACCOUNT}:user/moto is not authorized to perform: "
+        f"sts:AssumeRole on resource: {role_arn}"
+    )
+
+
+def test_given_a_role_of_ours_trusted_by_name_when_its_session_assumes_the_peer_role_then_only_it_may(
+    endpoint,
+):
+    ours = create_role(endpoint, ACCOUNT, "tgw-peering-lambda", trust(ACCOUNT))
+    peer_role = create_role(endpoint, PEER_ACCOUNT, "tgw-peering-accepter", trust(ours))
+    lambda_session = assume(endpoint, ours)
+
+    chained = assume(endpoint, peer_role, lambda_session)
+    refused = assume_role_error(endpoint, peer_role)  # account A, but not that role
+
+    assert session_client(endpoint, "sts", REQUESTER, chained).get_caller_identity()["Account"] == PEER_ACCOUNT
+    assert refused["Error"]["Code"] == "AccessDenied"
+
+
+def test_given_a_trust_policy_requiring_an_external_id_when_assuming_then_only_with_that_id(endpoint):
+    role_arn = create_role(
+        endpoint,
+        PEER_ACCOUNT,
+        "tgw-peering-accepter",
+        trust(f"arn:aws:iam::{ACCOUNT}:root", StringEquals={"sts:ExternalId": "peering-42"}),
+    )
+
+    without = assume_role_error(endpoint, role_arn)
+    wrong = assume_role_error(endpoint, role_arn, ExternalId="peering-43")
+    assumed = assume(endpoint, role_arn, ExternalId="peering-42")
+
+    assert without["Error"]["Code"] == wrong["Error"]["Code"] == "AccessDenied"
+    assert assumed["AccessKeyId"]
+
+
+# --- cross-account peering (moto already keeps each account's side; tags: patch below)
+
+
+@pytest.fixture
+def cross_account(endpoint, ec2_a, peer_credentials, ec2_peer):
+    """Account A's TGW in the requester Region, account B's in the accepter Region, and the
+    views no AWS account would have: A in the accepter Region, B in the requester Region."""
+    return {
+        "tgw_a": create_tgw(ec2_a)["TransitGatewayId"],
+        "tgw_b": create_tgw(ec2_peer)["TransitGatewayId"],
+        "a_in_accepter_region": client(endpoint, ACCEPTER),
+        "b_in_requester_region": session_client(endpoint, "ec2", REQUESTER, peer_credentials),
+    }
+
+
+def create_cross_account_peering(ec2_a, tgw_a: str, tgw_b: str, **extra) -> dict:
+    return ec2_a.create_transit_gateway_peering_attachment(
+        TransitGatewayId=tgw_a,
+        PeerTransitGatewayId=tgw_b,
+        PeerAccountId=PEER_ACCOUNT,
+        PeerRegion=ACCEPTER,
+        **extra,
+    )["TransitGatewayPeeringAttachment"]
+
+
+def listed(ec2) -> list[str]:
+    found = ec2.describe_transit_gateway_peering_attachments()["TransitGatewayPeeringAttachments"]
+    return [a["TransitGatewayAttachmentId"] for a in found]
+
+
+def test_given_cross_account_peering_when_the_accepter_account_accepts_then_each_side_sees_it_as_on_aws(
+    ec2_a, ec2_peer, cross_account
+):
+    tgw_a, tgw_b = cross_account["tgw_a"], cross_account["tgw_b"]
+
+    created = create_cross_account_peering(ec2_a, tgw_a, tgw_b)
+    peering_id = created["TransitGatewayAttachmentId"]
+    accepter_view = ec2_peer.describe_transit_gateway_peering_attachments()["TransitGatewayPeeringAttachments"]
+    accepted = ec2_peer.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+
+    requester = {"TransitGatewayId": tgw_a, "OwnerId": ACCOUNT, "Region": REQUESTER}
+    accepter = {"TransitGatewayId": tgw_b, "OwnerId": PEER_ACCOUNT, "Region": ACCEPTER}
+    assert (created["State"], created["RequesterTgwInfo"], created["AccepterTgwInfo"]) == (
+        "pendingAcceptance", requester, accepter
+    )
+    # The accepter's side is the same attachment id, with the same (not swapped) TGW info.
+    assert [(a["TransitGatewayAttachmentId"], a["State"]) for a in accepter_view] == [
+        (peering_id, "pendingAcceptance")
+    ]
+    assert (accepter_view[0]["RequesterTgwInfo"], accepter_view[0]["AccepterTgwInfo"]) == (requester, accepter)
+    assert accepted["TransitGatewayPeeringAttachment"]["State"] == "available"
+    assert peering_states(ec2_a, peering_id) == peering_states(ec2_peer, peering_id) == ["available"]
+    assert listed(cross_account["a_in_accepter_region"]) == []
+    assert listed(cross_account["b_in_requester_region"]) == []
+
+
+def test_given_cross_account_peering_initiating_when_the_accepter_account_polls_then_listed_from_pending_acceptance(
+    endpoint, ec2_a, ec2_peer, cross_account
+):
+    harness(endpoint, "POST", "peering", {"initiatingRequestPolls": 1, "pendingPolls": 1})
+    peering_id = create_cross_account_peering(ec2_a, cross_account["tgw_a"], cross_account["tgw_b"])[
+        "TransitGatewayAttachmentId"
+    ]
+
+    accepter_first = listed(ec2_peer)  # one poll: the request reaches account B
+    accepter_then = peering_states(ec2_peer, peering_id)
+    accepted = ec2_peer.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+    requester_then = peering_states(ec2_a, peering_id)  # one poll in pending
+    requester_last = peering_states(ec2_a, peering_id)
+
+    assert (accepter_first, accepter_then) == ([], ["pendingAcceptance"])
+    assert accepted["TransitGatewayPeeringAttachment"]["State"] == "pending"
+    assert (requester_then, requester_last) == (["pending"], ["available"])
+    assert listed(cross_account["a_in_accepter_region"]) == listed(cross_account["b_in_requester_region"]) == []
+
+
+def test_given_accepted_cross_account_peering_when_the_accepter_routes_over_it_then_its_own_table_lists_the_route(
+    ec2_a, ec2_peer, cross_account
+):
+    tgw_a, tgw_b = cross_account["tgw_a"], cross_account["tgw_b"]
+    peering_id = create_cross_account_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+    ec2_peer.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+    table = ec2_peer.describe_transit_gateways(TransitGatewayIds=[tgw_b])["TransitGateways"][0]["Options"][
+        "AssociationDefaultRouteTableId"
+    ]
+
+    ec2_peer.create_transit_gateway_route(
+        TransitGatewayRouteTableId=table, DestinationCidrBlock="10.0.0.0/16", TransitGatewayAttachmentId=peering_id
+    )
+    routes = ec2_peer.search_transit_gateway_routes(
+        TransitGatewayRouteTableId=table, Filters=[{"Name": "type", "Values": ["static"]}]
+    )["Routes"]
+
+    assert [(r["DestinationCidrBlock"], r["TransitGatewayAttachments"]) for r in routes] == [
+        ("10.0.0.0/16", [{"ResourceId": tgw_a, "TransitGatewayAttachmentId": peering_id, "ResourceType": "peering"}])
+    ]
+    assert cross_account["a_in_accepter_region"].describe_transit_gateway_route_tables()[
+        "TransitGatewayRouteTables"
+    ] == []
+
+
+# --- patch: accepter_side_has_its_own_tags --------------------------------------
+
+
+def test_given_cross_account_peering_tagged_by_each_account_when_described_then_each_sees_only_its_own_tags(
+    ec2_a, ec2_peer, cross_account
+):
+    managed = [{"Key": "managed-by", "Value": "tgw-peering"}]
+    created = create_cross_account_peering(
+        ec2_a,
+        cross_account["tgw_a"],
+        cross_account["tgw_b"],
+        TagSpecifications=[{"ResourceType": "transit-gateway-attachment", "Tags": managed}],
+    )
+    peering_id = created["TransitGatewayAttachmentId"]
+
+    def tags(ec2, **filters) -> list:
+        found = ec2.describe_transit_gateway_peering_attachments(
+            Filters=[{"Name": k, "Values": [v]} for k, v in filters.items()]
+        )["TransitGatewayPeeringAttachments"]
+        return [a["Tags"] for a in found]
+
+    accepter_before = tags(ec2_peer)
+    accepter_by_requester_tag = tags(ec2_peer, **{"tag:managed-by": "tgw-peering"})
+    ec2_peer.create_tags(Resources=[peering_id], Tags=[{"Key": "side", "Value": "accepter"}])
+    accepted = ec2_peer.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+
+    assert created["Tags"] == managed
+    assert (accepter_before, accepter_by_requester_tag) == ([[]], [])
+    assert tags(ec2_peer, **{"tag:side": "accepter"}) == [[{"Key": "side", "Value": "accepter"}]]
+    assert accepted["TransitGatewayPeeringAttachment"]["Tags"] == [{"Key": "side", "Value": "accepter"}]
+    assert tags(ec2_a) == [managed]
+    assert tags(ec2_a, **{"tag:side": "accepter"}) == []

@@ -148,6 +148,23 @@ impl Emulator {
         Calls(counts)
     }
 
+    /// Calls per EC2 action in one Region since the last reset.
+    pub fn calls_in(&self, region: &str) -> Calls {
+        let body: Value = ureq::get(&self.url("calls"))
+            .call()
+            .and_then(|mut response| response.body_mut().read_json())
+            .expect("harness call counts");
+        let counts = body["byRegion"][region]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Calls(counts)
+    }
+
     pub fn reset_calls(&self) {
         self.post("calls/reset", json!({}));
     }
@@ -160,6 +177,50 @@ impl Emulator {
     /// Makes the next matching requests fail with an EC2-shaped error.
     pub fn inject_fault(&self, fault: Value) {
         self.post("faults", fault);
+    }
+
+    /// Creates the role `name` in `account`, trusting `principal` (such as an account's root), as
+    /// that account's administrator would (moto's `x-moto-account-id` header stands for signing
+    /// in to it); returns its ARN.
+    pub fn create_role(&self, account: &str, name: &str, principal: &str) -> String {
+        let trust = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}]});
+        let body = form(&[
+            ("Action", "CreateRole"),
+            ("Version", "2010-05-08"),
+            ("RoleName", name),
+            ("AssumeRolePolicyDocument", &trust.to_string()),
+        ]);
+        ureq::post(&self.endpoint)
+            .header("x-moto-account-id", account)
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20261201/us-east-1/iam/aws4_request, \
+                 SignedHeaders=host, Signature=0",
+            )
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(&body)
+            .unwrap_or_else(|err| panic!("CreateRole {name} in {account}: {err}"));
+        format!("arn:aws:iam::{account}:role/{name}")
+    }
+
+    /// EC2 in `region` as `role_arn`, assumed with the functions' own credentials: another
+    /// account, for seeding and inspecting it.
+    pub async fn ec2_as(&self, region: &str, role_arn: &str) -> Net {
+        let config = self.sdk_config().await;
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+            .session_name("seed")
+            .configure(&config)
+            .build()
+            .await;
+        let config = aws_sdk_ec2::config::Builder::from(&config)
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(provider)
+            .build();
+        Net {
+            ec2: Client::from_conf(config),
+            region: region.to_owned(),
+        }
     }
 
     /// What a VPN or Direct Connect gateway attachment advertises over BGP from now on.
@@ -182,6 +243,24 @@ impl Drop for Emulator {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    fn encode(text: &str) -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Per-action call counts.
