@@ -338,3 +338,175 @@ async fn given_an_account_without_a_role_or_a_role_in_another_account_then_peer_
     }
     assert_eq!(w.emulator.calls().mutating(), Default::default());
 }
+
+// --- teardown ------------------------------------------------------------------------------
+
+/// The state machine's teardown path in-process: peer, modify-routes (routes out), peer (the
+/// attachment out), then get-status until deleted. Returns the last output.
+async fn teardown(context: &tgw_peering::Context, mut input: Value) -> Value {
+    input["action"] = json!("teardown");
+    let found = invoke(context, Function::Peer, input)
+        .await
+        .expect("peer (teardown)");
+    let routes_out = invoke(context, Function::ModifyRoutes, found)
+        .await
+        .expect("modify-routes (teardown)");
+    let mut state = invoke(context, Function::Peer, routes_out)
+        .await
+        .expect("peer (delete)");
+    for _ in 0..20 {
+        if state["dryRun"] == json!(true)
+            || state["status"] == "deleted"
+            || state["peeringDeleted"] == json!(false)
+        {
+            return state;
+        }
+        state = invoke(context, Function::GetStatus, state)
+            .await
+            .expect("get-status (teardown)");
+    }
+    panic!("the peering was never deleted: {state}");
+}
+
+/// Everything teardown may touch, as a comparable snapshot: both sides' static TGW routes, the
+/// routes and tags of the VPC route tables given, and the live peerings.
+async fn snapshot(w: &tgw_peering_integration::World, vpc_tables: &[(&str, &str)]) -> Value {
+    let mut tables = serde_json::Map::new();
+    for (region, table) in vpc_tables {
+        let net = if *region == ACTIVE { &w.active } else { &w.passive };
+        let tags = net
+            .ec2
+            .describe_route_tables()
+            .route_table_ids(*table)
+            .send()
+            .await
+            .unwrap()
+            .route_tables()[0]
+            .tags()
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}={}",
+                    t.key().unwrap_or_default(),
+                    t.value().unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>();
+        tables.insert(
+            table.to_string(),
+            json!({"routes": net.vpc_routes(table).await, "tags": tags}),
+        );
+    }
+    json!({
+        "activeTgw": w.active.routes(&w.active_tgw.route_table_id).await,
+        "passiveTgw": w.passive.routes(&w.passive_tgw.route_table_id).await,
+        "vpcTables": tables,
+        "livePeerings": w.active.live_peerings().await,
+    })
+}
+
+#[tokio::test]
+async fn given_a_finished_setup_when_tearing_down_then_ec2_is_as_before_with_foreign_routes_intact_and_a_second_teardown_is_a_no_op(
+) {
+    let w = world().await;
+    let active_vpc = w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    let passive_vpc = w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    let (active_main, passive_main) = (
+        w.active.main_table(&active_vpc).await,
+        w.passive.main_table(&passive_vpc).await,
+    );
+    // Someone else's routes, which teardown must leave alone.
+    w.active
+        .static_route(&w.active_tgw.route_table_id, "172.16.0.0/16", None)
+        .await;
+    w.active
+        .vpc_route_to_internet(&active_vpc, &active_main, "0.0.0.0/0")
+        .await;
+    let tables = [(ACTIVE, active_main.as_str()), (PASSIVE, passive_main.as_str())];
+    let before = snapshot(&w, &tables).await;
+    let setup = run_to_completion(&w.context, json!({"vpcRoutes": true})).await;
+    assert_eq!(strings(&setup["routes"]["active"]["created"]), ["10.20.0.0/16"]);
+    assert_ne!(
+        snapshot(&w, &tables).await,
+        before,
+        "setup changed something to undo"
+    );
+
+    let torn = teardown(&w.context, json!({})).await;
+
+    assert_eq!(torn["status"], "deleted");
+    assert_eq!(torn["peeringDeleted"], json!(true));
+    assert_eq!(strings(&torn["teardown"]["active"]["deleted"]), ["10.20.0.0/16"]);
+    assert_eq!(strings(&torn["teardown"]["passive"]["deleted"]), ["10.1.0.0/16"]);
+    assert_eq!(torn["teardown"]["vpcRouteTables"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        snapshot(&w, &tables).await,
+        before,
+        "EC2 is as it was before setup"
+    );
+
+    w.emulator.reset_calls();
+    let again = teardown(&w.context, json!({})).await;
+    assert_eq!(again["attachmentId"], Value::Null);
+    assert_eq!(
+        w.emulator.calls().mutating(),
+        Default::default(),
+        "a second teardown changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn given_a_dry_run_teardown_then_it_reports_what_would_go_and_changes_nothing() {
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    let setup = run_to_completion(&w.context, json!({})).await;
+    w.emulator.reset_calls();
+
+    let planned = teardown(&w.context, json!({"dryRun": true})).await;
+
+    assert_eq!(w.emulator.calls().mutating(), Default::default());
+    assert_eq!(
+        strings(&planned["teardown"]["active"]["deleted"]),
+        ["10.20.0.0/16"]
+    );
+    assert_eq!(planned["peeringDeleted"], json!(true), "it would be deleted");
+    assert_eq!(planned["routesRemoved"], json!(false));
+    assert_eq!(
+        w.active.live_peerings().await,
+        vec![setup["attachmentId"].as_str().unwrap().to_owned()]
+    );
+}
+
+#[tokio::test]
+async fn given_a_peering_someone_else_created_when_tearing_down_then_only_our_recorded_routes_go_and_the_peering_stays(
+) {
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    let theirs = w
+        .active
+        .request_peering(&w.active_tgw, &w.passive_tgw, PASSIVE)
+        .await;
+    let setup = run_to_completion(&w.context, json!({})).await;
+    assert_eq!(setup["attachmentId"], json!(theirs), "setup reused it");
+    // The operator's own route via their peering.
+    w.active
+        .static_route(&w.active_tgw.route_table_id, "10.99.0.0/16", Some(&theirs))
+        .await;
+
+    let torn = teardown(&w.context, json!({})).await;
+
+    assert_eq!(torn["peeringDeleted"], json!(false));
+    assert!(torn["peeringKept"]
+        .as_str()
+        .unwrap()
+        .contains("not created by this tool"));
+    assert_eq!(
+        w.active.routes(&w.active_tgw.route_table_id).await,
+        pairs(&[("10.99.0.0/16", &theirs)]),
+        "our route went, theirs stayed"
+    );
+    assert_eq!(w.passive.routes(&w.passive_tgw.route_table_id).await, pairs(&[]));
+    assert_eq!(w.active.live_peerings().await, vec![theirs]);
+}

@@ -54,8 +54,27 @@ async fn given_every_path_then_each_function_calls_exactly_the_ec2_actions_it_is
     let mut state = state;
     state["vpcRoutes"] = json!(true);
     emulator.reset_calls();
-    invoke(&context, Function::ModifyRoutes, state).await.unwrap();
+    let routed = invoke(&context, Function::ModifyRoutes, state).await.unwrap();
     modify_routes.extend(called(&emulator));
+
+    // Teardown: the routes and their records out, then the attachment, then waiting for it.
+    let mut request = routed;
+    request["action"] = json!("teardown");
+    for key in ["routes", "warnings", "reachability"] {
+        request.as_object_mut().unwrap().remove(key);
+    }
+    emulator.reset_calls();
+    let found = invoke(&context, Function::Peer, request).await.unwrap();
+    peer.extend(called(&emulator));
+    emulator.reset_calls();
+    let routes_out = invoke(&context, Function::ModifyRoutes, found).await.unwrap();
+    modify_routes.extend(called(&emulator));
+    emulator.reset_calls();
+    let deleted = invoke(&context, Function::Peer, routes_out).await.unwrap();
+    peer.extend(called(&emulator));
+    emulator.reset_calls();
+    invoke(&context, Function::GetStatus, deleted).await.unwrap();
+    get_status.extend(called(&emulator));
 
     // Reusing, with explicit route tables, and deleting a duplicate a racing run left.
     let emulator = Emulator::start();

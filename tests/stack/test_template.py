@@ -139,4 +139,5 @@ def test_the_passive_role_grants_exactly_the_passive_side_calls_in_the_passive_r
             assert all(a.removeprefix("ec2:").startswith(READ_ONLY_PREFIXES) for a in as_list(statement["Action"]))
             assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": {"Ref": "PassiveRegion"}}}
         else:
-            assert "${PassiveRegion}:${AWS::AccountId}" in statement["Resource"]["Fn::Sub"], statement
+            for resource in as_list(statement["Resource"]):
+                assert "${PassiveRegion}:${AWS::AccountId}" in resource["Fn::Sub"], statement

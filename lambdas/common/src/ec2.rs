@@ -41,6 +41,7 @@ pub struct RouteTable {
     pub id: String,
     pub transit_gateway_id: String,
     pub state: String,
+    pub tags: Vec<(String, String)>,
 }
 
 /// The static and propagated routes of one transit gateway route table.
@@ -173,6 +174,7 @@ fn vpc_route_table_from_sdk(table: &aws_sdk_ec2::types::RouteTable) -> VpcRouteT
             .map(str::to_owned)
             .collect(),
         routes: table.routes().iter().filter_map(vpc_route_from_sdk).collect(),
+        tags: tags_of(table.tags()),
     }
 }
 
@@ -271,6 +273,7 @@ impl Ec2 {
                 id: id.to_owned(),
                 transit_gateway_id: table.transit_gateway_id().unwrap_or_default().to_owned(),
                 state: table.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                tags: tags_of(table.tags()),
             })
             .next();
         info!(action = ACTION, region = %self.region, route_table_id = id, found = found.is_some(),
@@ -577,6 +580,102 @@ impl Ec2 {
             .map_err(|err| Error::from_sdk(ACTION, &self.region, err))?;
         info!(action = ACTION, region = %self.region, route_table_id, cidr = %cidr, transit_gateway_id,
               "created VPC route");
+        Ok(())
+    }
+
+    /// Every VPC route table in the Region that carries the tag `key`.
+    pub async fn vpc_route_tables_tagged(&self, key: &str) -> Result<Vec<VpcRouteTable>> {
+        const ACTION: &str = "DescribeRouteTables";
+        let items: Vec<_> = self
+            .client
+            .describe_route_tables()
+            .filters(filter("tag-key", key))
+            .max_results(100)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<std::result::Result<_, _>>()
+            .await
+            .map_err(|err| Error::from_sdk(ACTION, &self.region, err))?;
+        let tables: Vec<VpcRouteTable> = items.iter().map(vpc_route_table_from_sdk).collect();
+        info!(action = ACTION, region = %self.region, tag_key = key, tables = tables.len(),
+              "listed VPC route tables with a record");
+        Ok(tables)
+    }
+
+    /// Sets tags on one resource (a route table), replacing those with the same keys.
+    pub async fn create_tags(&self, resource_id: &str, tags: &[(String, String)]) -> Result<()> {
+        const ACTION: &str = "CreateTags";
+        if tags.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .create_tags()
+            .resources(resource_id)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|err| Error::from_sdk(ACTION, &self.region, err))?;
+        info!(action = ACTION, region = %self.region, resource_id, tags = tags.len(), "recorded routes");
+        Ok(())
+    }
+
+    /// Removes the tags with these keys from one resource.
+    pub async fn delete_tags(&self, resource_id: &str, keys: &[String]) -> Result<()> {
+        const ACTION: &str = "DeleteTags";
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .delete_tags()
+            .resources(resource_id)
+            .set_tags(Some(keys.iter().map(|k| Tag::builder().key(k).build()).collect()))
+            .send()
+            .await
+            .map_err(|err| Error::from_sdk(ACTION, &self.region, err))?;
+        info!(action = ACTION, region = %self.region, resource_id, tags = keys.len(), "removed route records");
+        Ok(())
+    }
+
+    /// Deletes the static route for `cidr` from a TGW route table; one already gone counts as done.
+    pub async fn delete_route(&self, route_table_id: &str, cidr: Ipv4Net) -> Result<()> {
+        const ACTION: &str = "DeleteTransitGatewayRoute";
+        match self
+            .client
+            .delete_transit_gateway_route()
+            .transit_gateway_route_table_id(route_table_id)
+            .destination_cidr_block(cidr.to_string())
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(err) if is_not_found(&err) => {}
+            Err(err) => return Err(Error::from_sdk(ACTION, &self.region, err)),
+        }
+        info!(action = ACTION, region = %self.region, route_table_id, cidr = %cidr, "deleted static route");
+        Ok(())
+    }
+
+    /// Deletes the route for `cidr` from a VPC route table; one already gone counts as done.
+    pub async fn delete_vpc_route(&self, route_table_id: &str, cidr: Ipv4Net) -> Result<()> {
+        const ACTION: &str = "DeleteRoute";
+        match self
+            .client
+            .delete_route()
+            .route_table_id(route_table_id)
+            .destination_cidr_block(cidr.to_string())
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(err) if is_not_found(&err) => {}
+            Err(err) => return Err(Error::from_sdk(ACTION, &self.region, err)),
+        }
+        info!(action = ACTION, region = %self.region, route_table_id, cidr = %cidr, "deleted VPC route");
         Ok(())
     }
 

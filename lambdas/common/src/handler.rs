@@ -51,7 +51,7 @@ pub async fn peer(context: &Context, event: LambdaEvent<Value>) -> Result<Value>
     invoke(
         "peer",
         &event.context.request_id,
-        crate::peer::peer(context, &event.payload),
+        crate::peer::handle(context, &event.payload),
     )
     .await
 }

@@ -12,11 +12,13 @@ pub mod peer;
 pub mod peering;
 pub mod planner;
 pub mod reachability;
+pub mod record;
 pub mod report;
 pub mod request;
 pub mod routes;
 pub mod state;
 pub mod status;
+pub mod teardown;
 pub mod validate;
 pub mod vpc_tables;
 

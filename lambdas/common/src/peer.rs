@@ -8,8 +8,40 @@ use crate::context::Context;
 use crate::ec2::{Ec2, TransitGateway};
 use crate::error::{Error, Result};
 use crate::peering::{creation_tags, deduplicate, select_existing, PeeringAttachment, TgwEnd};
-use crate::request::{parse_request, PeerOutput, PeerPlan, RequestSource, ResolvedRequest};
+use crate::request::{
+    parse_request, parse_routes_input, Action, PeerOutput, PeerPlan, RequestSource, ResolvedRequest,
+};
 use crate::state::{AttachmentState, Phase};
+
+/// The `peer` function: in a teardown whose routes are already removed (the input carries
+/// `modify-routes`' `teardown` report), it deletes the attachment; otherwise [`peer`].
+pub async fn handle(context: &Context, input: &Value) -> Result<Value> {
+    if input.get("teardown").is_some() && input.get("action").and_then(Value::as_str) == Some("teardown") {
+        return delete_after_routes(context, input).await;
+    }
+    let output = peer(context, input).await?;
+    Ok(serde_json::to_value(output).expect("outputs are plain data and always serialise"))
+}
+
+async fn delete_after_routes(context: &Context, input: &Value) -> Result<Value> {
+    let (request, attachment_id) = parse_routes_input(input)?;
+    let active = Ec2::new(context.ec2(&request.active_region), &request.active_region);
+    let attachment = match &attachment_id {
+        Some(id) => active.peering_attachment(id).await?,
+        None => None,
+    };
+    let (status, deleted, kept) =
+        crate::teardown::delete_peering(&active, attachment.as_ref(), request.dry_run).await?;
+    info!(action = "Teardown", region = %active.region(), attachment_id = attachment_id.as_deref().unwrap_or("none"),
+          status = %status, deleted, dry_run = request.dry_run, "peering attachment handled");
+    let mut output = input.clone();
+    if let Some(object) = output.as_object_mut() {
+        object.insert("status".to_owned(), Value::from(status));
+        object.insert("peeringDeleted".to_owned(), Value::from(deleted));
+        object.insert("peeringKept".to_owned(), kept.map_or(Value::Null, Value::from));
+    }
+    Ok(output)
+}
 
 pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
     let parsed = parse_request(input)?;
@@ -77,6 +109,7 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
         options: request.options,
         dry_run: request.dry_run,
         passive: request.passive,
+        action: request.action,
     };
 
     let ends = (
@@ -90,6 +123,23 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
         ),
     );
     let mut listed = active.peering_attachments().await?;
+    if resolved.action == Action::Teardown {
+        let kept = select_existing(&listed, ends.0, ends.1).cloned();
+        info!(action = "Teardown", region = %active.region(),
+              attachment_id = kept.as_ref().map(|a| a.id.as_str()).unwrap_or("none"), "peering to tear down");
+        return Ok(PeerOutput {
+            status: kept
+                .as_ref()
+                .map_or_else(|| "absent".to_owned(), |a| a.state.to_string()),
+            created: false,
+            accepted: false,
+            removed_duplicates: Vec::new(),
+            passive_attachment_id: None,
+            attachment_id: kept.map(|a| a.id),
+            plan: None,
+            request: resolved,
+        });
+    }
     if resolved.dry_run {
         let kept = deduplicate(&listed, ends.0, ends.1);
         return plan_only(&active, &passive, resolved.clone(), kept).await;

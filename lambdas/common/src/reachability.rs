@@ -298,6 +298,7 @@ mod tests {
                 main: true,
                 subnet_ids: vec![],
                 routes: vec![],
+                tags: vec![],
             };
             Self {
                 region,

@@ -29,6 +29,10 @@ const PASS_THROUGH_FIELDS: &[&str] = &[
     "peeringPlan",
     "routePlan",
     "passiveAttachmentId",
+    "teardown",
+    "routesRemoved",
+    "peeringDeleted",
+    "peeringKept",
 ];
 
 const REQUEST_FIELDS: &[&str] = &[
@@ -45,6 +49,7 @@ const REQUEST_FIELDS: &[&str] = &[
     "dryRun",
     "passiveAccountId",
     "passiveRoleArn",
+    "action",
 ];
 
 /// At most this many extra CIDRs per side. Each becomes a static route on the other side (and a
@@ -136,6 +141,30 @@ impl Defaults {
     }
 }
 
+/// What an execution does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Create or reuse the peering, accept it, and add the routes.
+    #[default]
+    Setup,
+    /// Remove the routes this tool recorded, then the peering attachment if this tool created it.
+    Teardown,
+}
+
+impl Action {
+    fn parse(field: &str, value: &str) -> Result<Self> {
+        match value {
+            "setup" => Ok(Action::Setup),
+            "teardown" => Ok(Action::Teardown),
+            _ => Err(Error::invalid(
+                field,
+                format!("is {}; use \"setup\" (the default) or \"teardown\"", echo(value)),
+            )),
+        }
+    }
+}
+
 /// Ranges to route across the peering besides the tagged VPCs' CIDRs: on-premises networks or a
 /// provider's range, reached through each side's transit gateway.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +236,7 @@ pub struct PeeringRequest {
     pub dry_run: Option<bool>,
     pub passive_account_id: Option<String>,
     pub passive_role_arn: Option<String>,
+    pub action: Option<Action>,
 }
 
 /// Where a request came from.
@@ -241,6 +271,7 @@ pub struct ValidRequest {
     pub options: RouteOptions,
     pub dry_run: bool,
     pub passive: PassiveAccount,
+    pub action: Action,
 }
 
 /// The request with every field resolved. This is what `peer` returns (with the attachment
@@ -263,6 +294,8 @@ pub struct ResolvedRequest {
     pub dry_run: bool,
     #[serde(flatten)]
     pub passive: PassiveAccount,
+    #[serde(default)]
+    pub action: Action,
 }
 
 /// Where the passive transit gateway lives, when that is another account.
@@ -580,6 +613,10 @@ fn read_request(object: &Map<String, Value>, prefix: &'static str) -> Result<(Pe
         dry_run: fields.optional_bool("dryRun")?,
         passive_account_id: get("passiveAccountId")?,
         passive_role_arn: get("passiveRoleArn")?,
+        action: fields
+            .optional_string("action")?
+            .map(|value| Action::parse(&fields.path("action"), value))
+            .transpose()?,
     };
     let ignored_fields = object
         .keys()
@@ -687,6 +724,7 @@ impl PeeringRequest {
             options,
             dry_run: self.dry_run.unwrap_or(false),
             passive,
+            action: self.action.unwrap_or_default(),
         })
     }
 }
@@ -701,11 +739,13 @@ pub fn parse_peering_ref(input: &Value) -> Result<PeeringRef> {
 }
 
 /// Parses `modify-routes`' input: `peer`'s output, whose `attachmentId` may be null in a dry run
-/// (no peering exists yet, so the plan is what would be routed once one is live).
+/// (no peering exists yet, so the plan is what would be routed once one is live) and in a
+/// teardown (there is no peering left to tear down).
 pub fn parse_routes_input(input: &Value) -> Result<(ResolvedRequest, Option<String>)> {
     let dry_run = input.get("dryRun") == Some(&Value::Bool(true));
+    let teardown = input.get("action").and_then(Value::as_str) == Some("teardown");
     let no_attachment = matches!(input.get("attachmentId"), None | Some(Value::Null));
-    parse_resolved(input, !(dry_run && no_attachment))
+    parse_resolved(input, !((dry_run || teardown) && no_attachment))
 }
 
 /// The passive side's id of the attachment: `passiveAttachmentId` when `peer` reported one (the
@@ -752,6 +792,11 @@ fn parse_resolved(input: &Value, needs_attachment: bool) -> Result<(ResolvedRequ
             fields.optional_string("passiveRoleArn")?.map(str::to_owned),
             ("passiveAccountId", "passiveRoleArn"),
         )?,
+        action: fields
+            .optional_string("action")?
+            .map(|value| Action::parse("action", value))
+            .transpose()?
+            .unwrap_or_default(),
     };
     let attachment_id = if needs_attachment {
         Some(text("attachmentId")?)
@@ -1047,6 +1092,7 @@ mod tests {
             },
             dry_run: false,
             passive: PassiveAccount::default(),
+            action: Action::Setup,
         };
         let mut output = serde_json::to_value(&request).unwrap();
         output["attachmentId"] = json!("tgw-attach-0123456789abcdef0");

@@ -18,12 +18,14 @@ use crate::planner::{
     RouteOutcome, RoutePlan, SourcedCidr, Vpc,
 };
 use crate::reachability::{reachability, SideView};
+use crate::record;
 use crate::report::{
     PassOutcome, PlanReport, RoutesReport, SideReport, TablePlan, VpcTablePlan, VpcTableReport,
 };
-use crate::request::{parse_routes_input, passive_attachment_id, PeeringRef, RouteOptions};
+use crate::request::{parse_routes_input, passive_attachment_id, Action, PeeringRef, RouteOptions};
 use crate::state::Phase;
 use crate::status::check_joins_requested_gateways;
+use crate::teardown;
 use crate::validate::echo;
 use crate::vpc_tables::{first_over_quota, tables_for, VpcAttachment, VpcRouteTable};
 
@@ -71,6 +73,8 @@ struct Side {
     /// The tagged VPCs' live attachments to this side's transit gateway, by VPC id.
     attachments: BTreeMap<String, VpcAttachment>,
     routes: TableRoutes,
+    /// The TGW route table's tags: where the record of the routes this tool created is kept.
+    table_tags: Vec<(String, String)>,
     /// Each attached tagged VPC's route tables in its attachment's zones, by VPC id.
     vpc_tables: BTreeMap<String, Vec<VpcRouteTable>>,
 }
@@ -82,11 +86,13 @@ async fn read_side(
     route_table_id: &str,
     tag_key: &str,
 ) -> Result<Side> {
-    let (vpcs, attachments, routes) = tokio::try_join!(
+    let (vpcs, attachments, routes, table) = tokio::try_join!(
         ec2.vpcs(),
         ec2.vpc_attachments(transit_gateway_id),
         ec2.routes(route_table_id),
+        ec2.route_table(route_table_id),
     )?;
+    let table_tags = table.map(|table| table.tags).unwrap_or_default();
     let tagged: Vec<Vpc> = vpcs.into_iter().filter(|vpc| is_tagged(vpc, tag_key)).collect();
     let attachments: BTreeMap<String, VpcAttachment> = attachments
         .into_iter()
@@ -118,6 +124,7 @@ async fn read_side(
         tagged,
         attachments,
         routes,
+        table_tags,
         vpc_tables,
     })
 }
@@ -329,6 +336,47 @@ impl Side {
         Ok(SideOutcome { tgw, vpc })
     }
 
+    /// Adds this pass's creates to each table's record (see [`crate::record`]), so that teardown
+    /// removes exactly them. Returns a warning for each table whose record is full.
+    async fn record(
+        &self,
+        outcome: &SideOutcome,
+        peering_id: &str,
+        context: &Context,
+    ) -> Result<Vec<String>> {
+        let limiter = context.route_write_limiter(self.ec2.region());
+        let mut warnings = Vec::new();
+        let tables = std::iter::once((
+            self.route_table_id.as_str(),
+            self.table_tags.as_slice(),
+            &outcome.tgw,
+        ))
+        .chain(outcome.vpc.iter().filter_map(|(_, table_id, pass)| {
+            let table = self.vpc_tables.values().flatten().find(|t| t.id == *table_id)?;
+            Some((table.id.as_str(), table.tags.as_slice(), pass))
+        }));
+        for (table_id, tags, pass) in tables {
+            if pass.created.is_empty() {
+                continue;
+            }
+            let mut cidrs = record::recorded(tags, peering_id);
+            cidrs.extend(pass.created.iter().copied());
+            if !record::fits(tags, peering_id, &cidrs) {
+                warnings.push(format!(
+                    "{table_id} has no room left in its tags to record {} routes this run created; \
+                     teardown will leave those",
+                    pass.created.len()
+                ));
+                continue;
+            }
+            limiter.until_ready().await;
+            self.ec2
+                .create_tags(table_id, &record::record_tags(peering_id, &cidrs))
+                .await?;
+        }
+        Ok(warnings)
+    }
+
     fn view<'a>(
         &'a self,
         routes: &'a [Route],
@@ -523,6 +571,19 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
         Some(id) => active.peering_attachment(id).await?,
         None => None,
     };
+    if request.action == Action::Teardown {
+        if let Some(found) = &attachment {
+            check_joins_requested_gateways(
+                &PeeringRef {
+                    request: request.clone(),
+                    attachment_id: found.id.clone(),
+                },
+                found,
+            )?;
+        }
+        return teardown::remove_routes(context, input, request, &active, &passive, attachment.as_ref())
+            .await;
+    }
     let attachment = match (attachment, attachment_id) {
         (Some(attachment), Some(id)) => {
             let peering = PeeringRef {
@@ -669,6 +730,12 @@ pub async fn modify_routes(context: &Context, input: &Value, budget: Budget) -> 
         passive_side.apply(passive_plan, passive_id, context, budget),
     );
     let (active_pass, passive_pass) = (active_pass?, passive_pass?);
+    let (active_recorded, passive_recorded) = tokio::join!(
+        active_side.record(&active_pass, attachment_id, context),
+        passive_side.record(&passive_pass, passive_id, context),
+    );
+    warnings.extend(active_recorded?);
+    warnings.extend(passive_recorded?);
     for (side, pass) in [(&active_side, &active_pass), (&passive_side, &passive_pass)] {
         let name = side.name;
         for conflict in &pass.tgw.conflicts {

@@ -7,7 +7,7 @@ use crate::context::Context;
 use crate::ec2::Ec2;
 use crate::error::{Error, Result};
 use crate::peering::PeeringAttachment;
-use crate::request::{parse_peering_ref, passive_attachment_id, PeeringRef};
+use crate::request::{parse_peering_ref, passive_attachment_id, Action, PeeringRef};
 
 pub async fn get_status(context: &Context, input: &Value) -> Result<Value> {
     let peering = parse_peering_ref(input)?;
@@ -26,10 +26,24 @@ pub async fn get_status(context: &Context, input: &Value) -> Result<Value> {
         passive.peering_attachment(&passive_id),
     );
     let (active_view, passive_view) = (active_view?, passive_view?);
-    let active_view = active_view.ok_or_else(|| Error::PeeringAttachmentNotFound {
-        attachment_id: peering.attachment_id.clone(),
-        region: request.active_region.clone(),
-    })?;
+    let active_view = match active_view {
+        Some(view) => view,
+        // A teardown waits for the attachment to go; once EC2 forgets it, it is gone.
+        None if request.action == Action::Teardown => {
+            let mut output = input.clone();
+            if let Some(object) = output.as_object_mut() {
+                object.insert("status".to_owned(), json!("deleted"));
+                object.insert("passiveStatus".to_owned(), Value::Null);
+            }
+            return Ok(output);
+        }
+        None => {
+            return Err(Error::PeeringAttachmentNotFound {
+                attachment_id: peering.attachment_id.clone(),
+                region: request.active_region.clone(),
+            })
+        }
+    };
     check_joins_requested_gateways(&peering, &active_view)?;
 
     let status = active_view.state.as_str();

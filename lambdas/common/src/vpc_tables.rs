@@ -39,6 +39,7 @@ pub struct VpcRouteTable {
     /// Subnets explicitly associated with this table.
     pub subnet_ids: Vec<String>,
     pub routes: Vec<Route>,
+    pub tags: Vec<(String, String)>,
 }
 
 /// The route tables of `attachment`'s VPC that serve a subnet in one of the attachment's
@@ -135,6 +136,7 @@ mod tests {
             main,
             subnet_ids: subnets.iter().map(|s| (*s).to_owned()).collect(),
             routes: vec![],
+            tags: vec![],
         }
     }
 
