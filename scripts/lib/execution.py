@@ -89,6 +89,9 @@ def follow(sfn, execution_arn: str, poll_seconds: float) -> dict:
 def print_summary(execution: dict) -> None:
     elapsed = (execution["stopDate"] - execution["startDate"]).total_seconds()
     output = json.loads(execution.get("output") or "{}")
+    if output.get("action") == "teardown":
+        print_teardown(output, elapsed)
+        return
     if output.get("dryRun"):
         print_plan(output, elapsed)
         return
@@ -109,6 +112,32 @@ def print_summary(execution: dict) -> None:
     print_reachability(output.get("reachability"))
     for warning in output.get("warnings", []):
         print(f"  warning: {warning}")
+
+
+def print_teardown(output: dict, elapsed: float) -> None:
+    """What a teardown removed (or, in a dry run, would remove)."""
+    dry = output.get("dryRun")
+    verb = "would remove" if dry else "removed"
+    head = "DRY RUN teardown" if dry else "TORN DOWN"
+    attachment = output.get("attachmentId") or "(none)"
+    if output.get("peeringDeleted"):
+        fate = "would be deleted" if dry else f"is {output.get('status')}"
+    elif output.get("attachmentId"):
+        fate = f"left in place: {output.get('peeringKept')}"
+    else:
+        fate = "not there: nothing to delete"
+    print(f"{head} in {elapsed:.1f}s: peering attachment {attachment} {fate}")
+    report = output.get("teardown") or {}
+    for side, region_field in (("active", "activeRegion"), ("passive", "passiveRegion")):
+        table = report.get(side)
+        if not table:
+            continue
+        print(f"  {side:7} {output.get(region_field)} {table.get('routeTableId')}")
+        print(f"    {verb:12} {listing(table, 'deleted', table.get('deleted', []))}")
+        print(f"    {'left alone':12} {listing(table, 'leftAlone', table.get('leftAlone', []))}")
+    for table in report.get("vpcRouteTables", []):
+        print(f"  vpc {table.get('side'):7} {table.get('routeTableId')}: {verb} "
+              f"{listing(table, 'deleted', table.get('deleted', []))}")
 
 
 def print_plan(output: dict, elapsed: float) -> None:
@@ -192,6 +221,8 @@ def main() -> int:
     parser.add_argument("--poll-seconds", type=float, default=1.0, help="how often to read the history")
     parser.add_argument("--dry-run", action="store_true",
                         help='add "dryRun": true to the input: report the plan, change nothing')
+    parser.add_argument("--teardown", action="store_true",
+                        help='add "action": "teardown" to the input (what scripts/teardown.sh does)')
     args = parser.parse_args()
 
     payload = "{}"
@@ -202,11 +233,14 @@ def main() -> int:
             json.loads(payload)
         except json.JSONDecodeError as e:
             sys.exit(f"start.sh: {args.input} is not JSON: {e}")
-    if args.dry_run:
+    if args.dry_run or args.teardown:
         request = json.loads(payload)
         if not isinstance(request, dict):
-            sys.exit("start.sh: --dry-run needs the input to be a JSON object")
-        request["dryRun"] = True
+            sys.exit("start.sh: --dry-run and --teardown need the input to be a JSON object")
+        if args.dry_run:
+            request["dryRun"] = True
+        if args.teardown:
+            request["action"] = "teardown"
         payload = json.dumps(request)
 
     sfn = boto3.client("stepfunctions")
