@@ -2,7 +2,8 @@
 
 use serde_json::{json, Value};
 use tgw_peering_integration::{
-    invoke, pairs, run_to_completion, until_available, world, Function, ACTIVE, PASSIVE,
+    assert_each_names_its_field, invoke, pairs, run_to_completion, until_available, world, Function, ACTIVE,
+    PASSIVE,
 };
 
 fn strings(value: &Value) -> Vec<String> {
@@ -325,17 +326,7 @@ async fn given_an_account_without_a_role_or_a_role_in_another_account_then_peer_
         (json!({"passiveAccountId": "1111"}), "passiveAccountId"),
         (json!({"passiveRoleArn": "tgw-peering-passive"}), "passiveRoleArn"),
     ];
-    for (input, field) in cases {
-        let err = invoke(&w.context, Function::Peer, input.clone())
-            .await
-            .unwrap_err();
-        assert_eq!(err.error_type, "InvalidInput", "{input}");
-        assert!(
-            err.error_message.contains(&format!("`{field}`")),
-            "{field}: {}",
-            err.error_message
-        );
-    }
+    assert_each_names_its_field(&w.context, Function::Peer, &cases).await;
     assert_eq!(w.emulator.calls().mutating(), Default::default());
 }
 

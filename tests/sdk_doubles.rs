@@ -305,23 +305,10 @@ async fn given_another_caller_accepts_first_then_incorrect_state_counts_as_succe
                 .build(),
         )
     });
-    let defaults = Defaults {
-        active_region: Some("us-east-1".into()),
-        passive_region: Some("eu-west-1".into()),
-        ..Defaults::default()
-    };
-    let sdk_config = aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .build();
-    let context = Context::new(sdk_config, defaults)
-        .with_ec2_client(
-            "us-east-1",
-            client("us-east-1", &[&active_tgws, &active_peerings]),
-        )
-        .with_ec2_client(
-            "eu-west-1",
-            client("eu-west-1", &[&passive_tgws, &passive_views, &accept]),
-        );
+    let context = peer_context(
+        &[&active_tgws, &active_peerings],
+        &[&passive_tgws, &passive_views, &accept],
+    );
 
     let output = tgw_peering::peer::peer(&context, &json!({})).await.unwrap();
 
@@ -379,23 +366,10 @@ async fn given_the_accepter_knows_the_peering_by_another_id_then_peer_finds_it_b
                 .transit_gateway_peering_attachment(peering(TransitGatewayAttachmentState::Pending))
                 .build()
         });
-    let defaults = Defaults {
-        active_region: Some("us-east-1".into()),
-        passive_region: Some("eu-west-1".into()),
-        ..Defaults::default()
-    };
-    let sdk_config = aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .build();
-    let context = Context::new(sdk_config, defaults)
-        .with_ec2_client(
-            "us-east-1",
-            client("us-east-1", &[&active_tgws, &active_peerings]),
-        )
-        .with_ec2_client(
-            "eu-west-1",
-            client("eu-west-1", &[&passive_tgws, &by_id, &listing, &accept]),
-        );
+    let context = peer_context(
+        &[&active_tgws, &active_peerings],
+        &[&passive_tgws, &by_id, &listing, &accept],
+    );
 
     let output = tgw_peering::peer::peer(&context, &json!({})).await.unwrap();
 
@@ -409,6 +383,21 @@ async fn given_the_accepter_knows_the_peering_by_another_id_then_peer_finds_it_b
         output.passive_attachment_id.as_deref(),
         Some("tgw-attach-0fedcba9876543210")
     );
+}
+
+/// A context whose two Regions answer with these doubles, with the stack's Regions as defaults.
+fn peer_context(active: &[&Rule], passive: &[&Rule]) -> Context {
+    let defaults = Defaults {
+        active_region: Some("us-east-1".into()),
+        passive_region: Some("eu-west-1".into()),
+        ..Defaults::default()
+    };
+    let sdk_config = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .build();
+    Context::new(sdk_config, defaults)
+        .with_ec2_client("us-east-1", client("us-east-1", active))
+        .with_ec2_client("eu-west-1", client("eu-west-1", passive))
 }
 
 fn create_refused() -> Rule {

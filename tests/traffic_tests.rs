@@ -4,7 +4,8 @@
 use serde_json::{json, Value};
 use tgw_peering::request::Defaults;
 use tgw_peering_integration::{
-    defaults, invoke, pairs, run_to_completion, until_available, world, Function, Net, Tgw, ACTIVE, PASSIVE,
+    assert_each_names_its_field, defaults, invoke, pairs, run_to_completion, until_available, world,
+    Function, Net, Tgw, ACTIVE, PASSIVE,
 };
 
 const TAG: (&str, &str) = ("addToTransitGateway", "true");
@@ -424,17 +425,7 @@ async fn given_bad_route_options_then_peer_names_the_field_and_creates_nothing()
         ),
     ];
     w.emulator.reset_calls();
-    for (input, field) in cases {
-        let err = invoke(&w.context, Function::Peer, input.clone())
-            .await
-            .unwrap_err();
-        assert_eq!(err.error_type, "InvalidInput", "{input}");
-        assert!(
-            err.error_message.contains(&format!("`{field}`")),
-            "{field}: {}",
-            err.error_message
-        );
-    }
+    assert_each_names_its_field(&w.context, Function::Peer, &cases).await;
     let bad_default = w
         .emulator
         .context_with(Defaults {

@@ -133,36 +133,19 @@ impl Emulator {
 
     /// Calls per EC2 action since the last reset, all Regions together.
     pub fn calls(&self) -> Calls {
-        let body: Value = ureq::get(&self.url("calls"))
-            .call()
-            .and_then(|mut response| response.body_mut().read_json())
-            .expect("harness call counts");
-        let counts = body["total"]
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Calls(counts)
+        Calls::from_json(&self.call_counts()["total"])
     }
 
     /// Calls per EC2 action in one Region since the last reset.
     pub fn calls_in(&self, region: &str) -> Calls {
-        let body: Value = ureq::get(&self.url("calls"))
+        Calls::from_json(&self.call_counts()["byRegion"][region])
+    }
+
+    fn call_counts(&self) -> Value {
+        ureq::get(&self.url("calls"))
             .call()
             .and_then(|mut response| response.body_mut().read_json())
-            .expect("harness call counts");
-        let counts = body["byRegion"][region]
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Calls(counts)
+            .expect("harness call counts")
     }
 
     pub fn reset_calls(&self) {
@@ -268,6 +251,19 @@ fn form(pairs: &[(&str, &str)]) -> String {
 pub struct Calls(pub BTreeMap<String, u64>);
 
 impl Calls {
+    fn from_json(counts: &Value) -> Self {
+        Calls(
+            counts
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
+    }
+
     pub fn of(&self, action: &str) -> u64 {
         self.0.get(action).copied().unwrap_or(0)
     }
@@ -287,6 +283,20 @@ pub fn defaults() -> Defaults {
         active_region: Some(ACTIVE.to_owned()),
         passive_region: Some(PASSIVE.to_owned()),
         ..Defaults::default()
+    }
+}
+
+/// Invokes `function` with each input and checks that it fails with `InvalidInput` naming its
+/// field (as `` `field` ``).
+pub async fn assert_each_names_its_field(context: &Context, function: Function, cases: &[(Value, &str)]) {
+    for (input, field) in cases {
+        let err = invoke(context, function, input.clone()).await.unwrap_err();
+        assert_eq!(err.error_type, "InvalidInput", "{input}");
+        assert!(
+            err.error_message.contains(&format!("`{field}`")),
+            "{field}: {}",
+            err.error_message
+        );
     }
 }
 
