@@ -366,12 +366,17 @@ async fn given_the_accepter_knows_the_peering_by_another_id_then_peer_finds_it_b
                 .transit_gateway_peering_attachment(peering(TransitGatewayAttachmentState::Pending))
                 .build()
         });
-    let context = peer_context(
-        &[&active_tgws, &active_peerings],
-        &[&passive_tgws, &by_id, &listing, &accept],
+    // The passive side is another account, reached through its role.
+    let role = "arn:aws:iam::111122223333:role/tgw-peering-passive";
+    let context = peer_context(&[&active_tgws, &active_peerings], &[]).with_ec2_client_as(
+        "eu-west-1",
+        role,
+        client("eu-west-1", &[&passive_tgws, &by_id, &listing, &accept]),
     );
 
-    let output = tgw_peering::peer::peer(&context, &json!({})).await.unwrap();
+    let output = tgw_peering::peer::peer(&context, &json!({"passiveRoleArn": role}))
+        .await
+        .unwrap();
 
     assert_eq!(accept.num_calls(), 1, "accepted by the accepter's own id");
     assert!(output.accepted);

@@ -195,6 +195,22 @@ impl Context {
         self
     }
 
+    /// Uses `client` for the passive side in `region` when reached as `role_arn`, as if that role
+    /// had been assumed: for SDK-level test doubles of another account.
+    pub fn with_ec2_client_as(self, region: &str, role_arn: &str, client: aws_sdk_ec2::Client) -> Self {
+        self.clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(format!("{region} as {role_arn}"), client);
+        self.roles.try_lock().expect("not shared yet").insert(
+            role_arn.to_owned(),
+            SharedCredentialsProvider::new(aws_sdk_ec2::config::Credentials::new(
+                "double", "double", None, None, "double",
+            )),
+        );
+        self
+    }
+
     pub fn defaults(&self) -> &Defaults {
         &self.defaults
     }

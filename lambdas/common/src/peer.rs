@@ -142,6 +142,7 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
     }
     if resolved.dry_run {
         let kept = deduplicate(&listed, ends.0, ends.1);
+        let passive = Accepter::new(&passive, &resolved);
         return plan_only(&active, &passive, resolved.clone(), kept).await;
     }
     // The state machine's Settle and Accept passes hand peer its own output. If the peering it
@@ -210,7 +211,8 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
               state = %attachment.state, "reusing existing peering attachment");
     }
 
-    let (status, accepted, accepter_id) = accept_if_pending(&active, &passive, &attachment).await?;
+    let accepter = Accepter::new(&passive, &resolved);
+    let (status, accepted, accepter_id) = accept_if_pending(&active, &accepter, &attachment).await?;
     // The state machine calls `peer` again to accept. Keep what the earlier call of the same
     // execution did, so the final output says whether this execution created and accepted it.
     let carried = |flag: &str| {
@@ -233,7 +235,7 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
 /// a real run would do.
 async fn plan_only(
     active: &Ec2,
-    passive: &Ec2,
+    passive: &Accepter<'_>,
     resolved: ResolvedRequest,
     kept: Option<crate::peering::Deduplication<'_>>,
 ) -> Result<PeerOutput> {
@@ -276,24 +278,45 @@ async fn plan_only(
     })
 }
 
+/// The passive side as the accepter of a peering.
+struct Accepter<'a> {
+    ec2: &'a Ec2,
+    /// In another account the accepter may know the peering by its own id, so it is also looked
+    /// for by its ends. In one account both sides read the same attachment, and that extra read
+    /// would only cost a call.
+    in_another_account: bool,
+}
+
+impl<'a> Accepter<'a> {
+    fn new(ec2: &'a Ec2, request: &ResolvedRequest) -> Self {
+        Self {
+            ec2,
+            in_another_account: request.passive.passive_role_arn.is_some(),
+        }
+    }
+}
+
 /// The attachment as its accepter sees it; `None` while it is not visible there.
 ///
-/// The accepter may be another account, so it is found by what identifies it there: first its
-/// id, then (should that side know it by another id) the peering of its transit gateway with the
-/// requester's that waits for acceptance.
+/// In another account it is found by what identifies it there: first its id, then (should that
+/// side know it by another id) the peering of its transit gateway with the requester's that
+/// waits for acceptance.
 async fn accepter_view(
     active: &Ec2,
-    passive: &Ec2,
+    passive: &Accepter<'_>,
     attachment: &PeeringAttachment,
 ) -> Result<Option<PeeringAttachment>> {
     if attachment.accepter.region == active.region() {
         return Ok(Some(attachment.clone()));
     }
     // On AWS the accepter sees the request only once it leaves initiatingRequest.
-    if let Some(view) = passive.peering_attachment(&attachment.id).await? {
+    if let Some(view) = passive.ec2.peering_attachment(&attachment.id).await? {
         return Ok(Some(view));
     }
-    let listed = passive.peering_attachments().await?;
+    if !passive.in_another_account {
+        return Ok(None);
+    }
+    let listed = passive.ec2.peering_attachments().await?;
     Ok(listed.into_iter().find(|view| {
         view.state == AttachmentState::PendingAcceptance
             && view.accepter.transit_gateway_id == attachment.accepter.transit_gateway_id
@@ -378,7 +401,7 @@ async fn resolve_route_table(
 /// state to report, whether this call accepted it, and the id the accepter knows it by.
 async fn accept_if_pending(
     active: &Ec2,
-    passive: &Ec2,
+    passive: &Accepter<'_>,
     attachment: &PeeringAttachment,
 ) -> Result<(AttachmentState, bool, Option<String>)> {
     if matches!(attachment.state.phase(), Phase::Ready | Phase::Dead) {
@@ -387,7 +410,7 @@ async fn accept_if_pending(
     let accepter = if attachment.accepter.region == active.region() {
         active
     } else {
-        passive
+        passive.ec2
     };
     let accepter_region = accepter.region().to_owned();
     let Some(accepter_view) = accepter_view(active, passive, attachment).await? else {
