@@ -4,17 +4,19 @@
 # two Regions, deploys the real template with deploy.sh, runs start.sh, prints both transit
 # gateway route tables, and stops everything it started.
 #
-#   scripts/local.sh [--pending N] [--reject] [--fail] [--poll-seconds S] [--max-polls N]
+#   scripts/local.sh [--pending N] [--reject] [--fail] [--poll-seconds S] [--max-polls N] [--vpc-routes]
 #
 #   --pending N   the peering stays pending for N polls before it becomes available (default 2)
 #   --reject      the peer Region rejects the peering: the execution fails, naming the state
 #   --fail        the peering fails while pending
 #   --max-polls N the stack's MaxPolls (with --pending, shows PeeringTimedOut)
+#   --vpc-routes  deploy with VpcRoutes=true: the VPC route tables get their routes too, and the
+#                 reachability report shows every pair reachable
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
 
-pending=2 outcome=available poll_seconds=2 max_polls=30
+pending=2 outcome=available poll_seconds=2 max_polls=30 vpc_routes=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --pending) pending="$2"; shift 2 ;;
@@ -22,6 +24,7 @@ while [ $# -gt 0 ]; do
     --fail) outcome=failed; shift ;;
     --poll-seconds) poll_seconds="$2"; shift 2 ;;
     --max-polls) max_polls="$2"; shift 2 ;;
+    --vpc-routes) vpc_routes=true; shift ;;
     -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -71,7 +74,7 @@ curl -fsS -X POST "$endpoint/_harness/peering" -H 'content-type: application/jso
 say "4/7 deploy the stack (scripts/deploy.sh)"
 aws s3 mb s3://tgw-peering-local > /dev/null
 "$ROOT/scripts/deploy.sh" --bucket tgw-peering-local --passive-region "$passive" \
-  "PollIntervalSeconds=$poll_seconds" "MaxPolls=$max_polls"
+  "PollIntervalSeconds=$poll_seconds" "MaxPolls=$max_polls" "VpcRoutes=$vpc_routes"
 
 say "5/7 start an execution with {} (scripts/start.sh)"
 status=0
