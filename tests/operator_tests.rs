@@ -304,6 +304,13 @@ async fn given_a_role_that_does_not_trust_us_then_peer_fails_with_access_denied_
             "{}",
             err.error_message
         );
+        assert!(
+            err.error_message
+                .contains("not authorized to perform: sts:AssumeRole"),
+            "STS's own words: {}",
+            err.error_message
+        );
+        assert!(err.error_message.len() < 800, "readable: {}", err.error_message);
     }
     assert_eq!(
         w.emulator.calls().mutating(),

@@ -37,7 +37,9 @@ from typing import Any, Callable
 from runtime_deadline import DeadlineProxy
 
 # Lambda hands a function its role's temporary credentials. These stand-ins are distinctive, so
-# tests can search the functions' logs for them (credentials must never be logged).
+# tests can search the functions' logs for them (credentials must never be logged). With the patch
+# local_aws_patches.functions_run_as_their_execution_role the access key id is that of a session of
+# the function's execution role instead (moto never verifies the secret or the token).
 FUNCTION_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "ASIATGWPEERINGLOCAL0",
     "AWS_SECRET_ACCESS_KEY": "tgwPeeringLocalSecretAccessKeyNeverLog0000",
@@ -51,6 +53,9 @@ TIMEOUT_MARGIN_SECONDS = 1.0
 # Set by the patch local_aws_patches.runtime_deadline_is_an_epoch_date: the functions reach
 # cargo-lambda through runtime_deadline.DeadlineProxy, which gives them a real deadline.
 FIX_RUNTIME_DEADLINE = False
+# Set by the patch local_aws_patches.functions_run_as_their_execution_role: function -> the access
+# key id of a session of its execution role, which the function then acts as.
+EXECUTION_ROLE_SESSION: Callable[[Any], str] | None = None
 # How long to wait for cargo-lambda to listen (it reads the project's metadata first).
 WATCH_START_SECONDS = 60.0
 
@@ -262,6 +267,9 @@ class LambdaRunner:
     def environment(self, fn: Any, key: str) -> dict[str, str]:
         """What Lambda sets for a provided.al2023 function, from its configuration."""
         logging_config = getattr(fn, "logging_config", None) or {}
+        credentials = dict(FUNCTION_CREDENTIALS)
+        if EXECUTION_ROLE_SESSION is not None:
+            credentials["AWS_ACCESS_KEY_ID"] = EXECUTION_ROLE_SESSION(fn)
         env = {k: str(v) for k, v in (fn.environment_vars or {}).items()}
         env.update(
             {
@@ -274,9 +282,7 @@ class LambdaRunner:
                 or f"/aws/lambda/{fn.function_name}",
                 "_HANDLER": fn.handler or "",
                 "AWS_LAMBDA_RUNTIME_API": f"http://{HOST}:{self._runtime_api_port()}/.rt/{key}",
-                "AWS_ACCESS_KEY_ID": FUNCTION_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                "AWS_SECRET_ACCESS_KEY": FUNCTION_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                "AWS_SESSION_TOKEN": FUNCTION_CREDENTIALS["AWS_SESSION_TOKEN"],
+                **credentials,
                 "AWS_ENDPOINT_URL": self.endpoint_url,
                 "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             }

@@ -1134,8 +1134,66 @@ def runtime_deadline_is_an_epoch_date() -> None:
     lambda_runner.FIX_RUNTIME_DEADLINE = True
 
 
+def functions_run_as_their_execution_role() -> None:
+    """Gap: every function process gets the same stand-in credentials, which
+    moto did not issue, so the functions act as moto's default
+    `arn:aws:sts::<account>:user/moto`, not as their execution role: a trust
+    policy naming a function's role ARN (right on AWS) refuses their
+    AssumeRole (assume_role_needs_a_trusting_role).
+
+    AWS (Lambda developer guide, "Lambda execution role" and "Defined
+    runtime environment variables"): Lambda assumes the function's execution
+    role and gives its process the session's temporary credentials
+    (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN); the
+    function acts as `arn:aws:sts::<account>:assumed-role/<role name>/<function name>`.
+
+    Emulation: the runner asks for a session of the function's Role, minted
+    in moto's STS backend directly (the Lambda service is trusted by the
+    role's `lambda.amazonaws.com` trust, so no trust policy is read), named
+    after the function, and reused for that function and role until moto's
+    state is reset. Its secret key and session token stay the runner's
+    distinctive stand-ins (moto never verifies either; tests search the logs
+    for them).
+    """
+    import threading
+
+    import lambda_runner
+    from moto.sts.models import sts_backends
+    from moto.sts.utils import DEFAULT_STS_SESSION_DURATION
+    from moto.utilities.utils import get_partition
+
+    sessions: dict[tuple[str, ...], tuple[str, str]] = {}  # -> (role's account, access key id)
+    lock = threading.Lock()
+
+    def execution_role_session(fn: Any) -> str:
+        partition = get_partition(fn.region)
+        key = (fn.account_id, fn.region, fn.function_name, fn.role)
+        with lock:
+            if key in sessions:
+                account, access_key_id = sessions[key]
+                if sts_backends[account][partition].get_assumed_role_from_access_key(access_key_id):
+                    return access_key_id
+            session = sts_backends[fn.account_id][partition].assume_role(
+                region_name=fn.region,
+                role_session_name=fn.function_name,
+                role_arn=fn.role,
+                policy=None,
+                duration=DEFAULT_STS_SESSION_DURATION,
+                external_id=None,
+            )
+            session.secret_access_key = session.access_key.secret_access_key = (
+                lambda_runner.FUNCTION_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+            )
+            session.session_token = lambda_runner.FUNCTION_CREDENTIALS["AWS_SESSION_TOKEN"]
+            sessions[key] = (session.account_id, session.access_key_id)
+            return session.access_key_id
+
+    lambda_runner.EXECUTION_ROLE_SESSION = execution_role_session
+
+
 PATCHES = (
     runtime_deadline_is_an_epoch_date,
+    functions_run_as_their_execution_role,
     stack_state_machines_reach_the_api,
     state_machine_get_att,
     state_machine_definition_sources,

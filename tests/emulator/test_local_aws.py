@@ -1235,6 +1235,9 @@ def test_given_a_function_when_invoked_then_its_process_gets_lambdas_environment
     runtime_api = env.pop("AWS_LAMBDA_RUNTIME_API")
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\.rt/get-status", runtime_api)
     env.pop("LC_CTYPE", None)  # Python's own C-locale coercion (PEP 538) in the fake runtime
+    # A session of the execution role (functions_run_as_their_execution_role, tested below).
+    assert env.pop("AWS_ACCESS_KEY_ID").startswith("ASIA")
+    secrets = {k: v for k, v in lambda_runner.FUNCTION_CREDENTIALS.items() if k != "AWS_ACCESS_KEY_ID"}
     assert env == {
         "VPC_TAG_KEY": "peer",
         "AWS_REGION": PEER_REGION,
@@ -1246,7 +1249,7 @@ def test_given_a_function_when_invoked_then_its_process_gets_lambdas_environment
         "AWS_LAMBDA_LOG_FORMAT": "JSON",
         "AWS_LAMBDA_LOG_LEVEL": "DEBUG",
         "_HANDLER": "bootstrap",
-        **lambda_runner.FUNCTION_CREDENTIALS,
+        **secrets,
         "AWS_ENDPOINT_URL": fake.url,
         "PATH": env["PATH"],
     }
@@ -1308,6 +1311,47 @@ def test_given_a_function_error_when_invoked_then_unhandled_with_the_runtimes_er
         {"function": "fn", "binary": str(fake.bin_dir / "get-status"), "ok": False,
          "errorType": "PeeringFailed"}
     ]
+
+
+# --- patch: functions_run_as_their_execution_role ----------------------------------------------
+
+
+def as_function(aws: Aws, env: dict[str, str], service: str) -> Any:
+    """A client signing with the credentials a function's process was given."""
+    return boto3.client(
+        service, region_name=env["AWS_REGION"], endpoint_url=aws.url,
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=env["AWS_SESSION_TOKEN"],
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+
+def test_given_a_function_when_invoked_then_it_acts_as_a_session_of_its_execution_role(fake):
+    # AWS (Lambda execution role; defined runtime environment variables): the process gets the
+    # temporary credentials of its role's session `assumed-role/<role name>/<function name>`.
+    fake_function(fake, "as-its-role")
+    other_account = "111122223333"
+    iam_b = fake.client("iam")
+    iam_b.meta.events.register(
+        "before-sign", lambda request, **_: request.headers.__setitem__("x-moto-account-id", other_account)
+    )
+    iam_b.create_role(RoleName="trusts-the-function-role", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": ROLE_ARN}, "Action": "sts:AssumeRole"}],
+    }))
+
+    first = invoke(fake, "as-its-role", {"fake": "env"})[1]
+    second = invoke(fake, "as-its-role", {"fake": "env"})[1]
+    sts = as_function(fake, first["env"], "sts")
+
+    assert sts.get_caller_identity()["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/test/as-its-role"
+    # A trust policy naming only the execution role's ARN, as on AWS, lets the function in.
+    assumed = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{other_account}:role/trusts-the-function-role", RoleSessionName="passive"
+    )
+    assert assumed["AssumedRoleUser"]["Arn"].startswith(f"arn:aws:sts::{other_account}:assumed-role/")
+    # One session per function and role: the same process keeps serving it.
+    assert (second["pid"], second["env"]["AWS_ACCESS_KEY_ID"]) == (first["pid"], first["env"]["AWS_ACCESS_KEY_ID"])
 
 
 # --- patch: runtime_deadline_is_an_epoch_date --------------------------------------------------

@@ -245,7 +245,7 @@ impl Context {
             .build()
             .await;
         if let Err(err) = provider.provide_credentials().await {
-            let message = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
+            let message = innermost_message(&err);
             tracing::error!(action = "AssumeRole", role_arn, error = %message, "cannot assume the passive role");
             return Err(Error::AssumeRoleDenied {
                 role_arn: role_arn.to_owned(),
@@ -266,6 +266,26 @@ impl Context {
                 .build();
             aws_sdk_ec2::Client::from_conf(config)
         })
+    }
+}
+
+/// The deepest cause's own words (STS's "User: … is not authorized to perform: sts:AssumeRole …"),
+/// cut to a readable length: the whole chain repeats it with the raw HTTP response.
+fn innermost_message(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut deepest = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.trim().is_empty() {
+            deepest = text;
+        }
+        source = cause.source();
+    }
+    let cut: String = deepest.chars().take(300).collect();
+    if cut.len() < deepest.len() {
+        format!("{cut}…")
+    } else {
+        cut
     }
 }
 

@@ -130,7 +130,7 @@ pub enum Error {
     #[error(
         "access denied: cannot assume `passiveRoleArn` {role_arn} ({message}); check that the \
          role exists in the passive account and that its trust policy allows this stack's \
-         function roles (deploy cloudformation/passive-account-role.yaml there). Nothing was changed"
+         function roles (deploy cloudformation/passive-account-role.yaml there). This step changed nothing"
     )]
     AssumeRoleDenied { role_arn: String, message: String },
 
