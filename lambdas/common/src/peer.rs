@@ -127,18 +127,7 @@ pub async fn peer(context: &Context, input: &Value) -> Result<PeerOutput> {
         let kept = select_existing(&listed, ends.0, ends.1).cloned();
         info!(action = "Teardown", region = %active.region(),
               attachment_id = kept.as_ref().map(|a| a.id.as_str()).unwrap_or("none"), "peering to tear down");
-        return Ok(PeerOutput {
-            status: kept
-                .as_ref()
-                .map_or_else(|| "absent".to_owned(), |a| a.state.to_string()),
-            created: false,
-            accepted: false,
-            removed_duplicates: Vec::new(),
-            passive_attachment_id: None,
-            attachment_id: kept.map(|a| a.id),
-            plan: None,
-            request: resolved,
-        });
+        return Ok(PeerOutput::unchanged(resolved, kept, None));
     }
     if resolved.dry_run {
         let kept = deduplicate(&listed, ends.0, ends.1);
@@ -264,18 +253,29 @@ async fn plan_only(
           attachment_id = attachment.as_ref().map(|a| a.id.as_str()).unwrap_or("none"),
           create = plan.create_peering, accept = plan.accept_peering,
           delete = plan.delete_duplicates.len(), "planned the peering; changed nothing");
-    Ok(PeerOutput {
-        request: resolved,
-        status: attachment
-            .as_ref()
-            .map_or_else(|| "absent".to_owned(), |a| a.state.to_string()),
-        created: false,
-        accepted: false,
-        removed_duplicates: Vec::new(),
-        passive_attachment_id: None,
-        attachment_id: attachment.map(|a| a.id),
-        plan: Some(plan),
-    })
+    Ok(PeerOutput::unchanged(resolved, attachment, Some(plan)))
+}
+
+impl PeerOutput {
+    /// The output of a call that changed nothing: the attachment as found (or `absent`).
+    fn unchanged(
+        request: ResolvedRequest,
+        attachment: Option<PeeringAttachment>,
+        plan: Option<PeerPlan>,
+    ) -> Self {
+        Self {
+            request,
+            status: attachment
+                .as_ref()
+                .map_or_else(|| "absent".to_owned(), |a| a.state.to_string()),
+            created: false,
+            accepted: false,
+            removed_duplicates: Vec::new(),
+            passive_attachment_id: None,
+            attachment_id: attachment.map(|a| a.id),
+            plan,
+        }
+    }
 }
 
 /// The passive side as the accepter of a peering.
