@@ -264,23 +264,30 @@ fn peering_of(
         .build()
 }
 
-#[tokio::test]
-async fn given_another_caller_accepts_first_then_incorrect_state_counts_as_success() {
-    let active_tgws = mock!(Client::describe_transit_gateways).then_output(|| {
-        DescribeTransitGatewaysOutput::builder()
-            .transit_gateways(tgw("tgw-aaaaaaaaaaaaaaaaa", "tgw-rtb-aaaaaaaa"))
-            .build()
-    });
+/// Both gateways, and the active side listing one peering between them pendingAcceptance.
+fn pending_peering_sides() -> (Rule, Rule, Rule) {
+    let described = |id: &'static str, table: &'static str| {
+        mock!(Client::describe_transit_gateways).then_output(move || {
+            DescribeTransitGatewaysOutput::builder()
+                .transit_gateways(tgw(id, table))
+                .build()
+        })
+    };
     let active_peerings = mock!(Client::describe_transit_gateway_peering_attachments).then_output(|| {
         DescribeTransitGatewayPeeringAttachmentsOutput::builder()
             .transit_gateway_peering_attachments(peering(TransitGatewayAttachmentState::PendingAcceptance))
             .build()
     });
-    let passive_tgws = mock!(Client::describe_transit_gateways).then_output(|| {
-        DescribeTransitGatewaysOutput::builder()
-            .transit_gateways(tgw("tgw-bbbbbbbbbbbbbbbbb", "tgw-rtb-bbbbbbbb"))
-            .build()
-    });
+    (
+        described("tgw-aaaaaaaaaaaaaaaaa", "tgw-rtb-aaaaaaaa"),
+        active_peerings,
+        described("tgw-bbbbbbbbbbbbbbbbb", "tgw-rtb-bbbbbbbb"),
+    )
+}
+
+#[tokio::test]
+async fn given_another_caller_accepts_first_then_incorrect_state_counts_as_success() {
+    let (active_tgws, active_peerings, passive_tgws) = pending_peering_sides();
     // The accepter reads pendingAcceptance, loses the race to accept, then reads pending.
     let passive_views = mock!(Client::describe_transit_gateway_peering_attachments)
         .sequence()
@@ -321,21 +328,7 @@ async fn given_another_caller_accepts_first_then_incorrect_state_counts_as_succe
 #[tokio::test]
 async fn given_the_accepter_knows_the_peering_by_another_id_then_peer_finds_it_by_its_ends_and_accepts_that_id(
 ) {
-    let active_tgws = mock!(Client::describe_transit_gateways).then_output(|| {
-        DescribeTransitGatewaysOutput::builder()
-            .transit_gateways(tgw("tgw-aaaaaaaaaaaaaaaaa", "tgw-rtb-aaaaaaaa"))
-            .build()
-    });
-    let active_peerings = mock!(Client::describe_transit_gateway_peering_attachments).then_output(|| {
-        DescribeTransitGatewayPeeringAttachmentsOutput::builder()
-            .transit_gateway_peering_attachments(peering(TransitGatewayAttachmentState::PendingAcceptance))
-            .build()
-    });
-    let passive_tgws = mock!(Client::describe_transit_gateways).then_output(|| {
-        DescribeTransitGatewaysOutput::builder()
-            .transit_gateways(tgw("tgw-bbbbbbbbbbbbbbbbb", "tgw-rtb-bbbbbbbb"))
-            .build()
-    });
+    let (active_tgws, active_peerings, passive_tgws) = pending_peering_sides();
     // By the requester's id the accepter finds nothing; its listing shows the same peering under
     // its own id, next to an unrelated one.
     let by_id = mock!(Client::describe_transit_gateway_peering_attachments)
