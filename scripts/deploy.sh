@@ -16,6 +16,7 @@ usage: scripts/deploy.sh --bucket BUCKET [--passive-region REGION] [options] [Ke
   --prefix PREFIX         key prefix, ending in "/" (default tgw-peering/)
   --stack-name NAME       default tgw-peering (env STACK_NAME)
   --template FILE         default cloudformation/transit-gateway-peering.yaml
+  --code-dir DIR          the zips to deploy (default dist/lambda/, from scripts/build.sh)
   --passive-region REGION the peer Region; needed on the first deploy
   Key=Value ...           more template parameters, e.g. VpcTagKey=routed PollIntervalSeconds=30
                           ScheduleExpression="rate(1 hour)"
@@ -25,13 +26,14 @@ USAGE
 }
 
 bucket="${CODE_BUCKET:-}" prefix="tgw-peering/" stack="${STACK_NAME:-tgw-peering}" overrides=()
-template="$ROOT/cloudformation/transit-gateway-peering.yaml"
+template="$ROOT/cloudformation/transit-gateway-peering.yaml" dist="$ROOT/dist/lambda"
 while [ $# -gt 0 ]; do
   case "$1" in
     --bucket) bucket="$2"; shift 2 ;;
     --prefix) prefix="$2"; shift 2 ;;
     --stack-name) stack="$2"; shift 2 ;;
     --template) template="$2"; shift 2 ;;
+    --code-dir) dist="$2"; shift 2 ;;
     --passive-region) overrides+=("PassiveRegion=$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *=*) overrides+=("$1"); shift ;;
@@ -44,7 +46,6 @@ case "$prefix" in */|"") ;; *) prefix="$prefix/" ;; esac
 ensure_python_env
 aws() { "$VENV/bin/aws" "$@"; }
 
-dist="$ROOT/dist/lambda"
 definition="$ROOT/statemachine/peering.asl.json"
 for fn in "${FUNCTIONS[@]}"; do
   [ -f "$dist/$fn.zip" ] || { echo "deploy.sh: $dist/$fn.zip is missing; run scripts/build.sh first" >&2; exit 1; }

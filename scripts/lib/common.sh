@@ -48,6 +48,21 @@ ensure_node_tools() {
   echo "$want" > "$stamp"
 }
 
+# Zips each host binary from the debug build as the `bootstrap` of its function, in DIR/<fn>.zip:
+# the code objects the local AWS deploys (it runs the binaries themselves). Not for AWS, whose
+# Lambda runs arm64: scripts/build.sh makes those zips.
+package_host_functions() {
+  local out="$1"
+  rm -rf "$out" && mkdir -p "$out"
+  "$VENV/bin/python" - "$CARGO_TARGET_DIR/debug" "$out" "${FUNCTIONS[@]}" <<'PY'
+import sys, zipfile
+bin_dir, out, *functions = sys.argv[1:]
+for fn in functions:
+    with zipfile.ZipFile(f"{out}/{fn}.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.write(f"{bin_dir}/{fn}", "bootstrap")
+PY
+}
+
 ensure_rust() {
   command -v cargo >/dev/null || { echo "cargo is required: install Rust with rustup" >&2; exit 1; }
   if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then

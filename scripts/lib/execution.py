@@ -110,8 +110,20 @@ def print_summary(execution: dict) -> None:
             print(f"    {label:9} {listing(report, label, cidrs)}")
     print_vpc_route_tables(routes.get("vpcRouteTables"))
     print_reachability(output.get("reachability"))
+    print_vpc_routes_off(output)
     for warning in output.get("warnings", []):
         print(f"  warning: {warning}")
+
+
+def print_vpc_routes_off(output: dict) -> None:
+    """With vpcRoutes off the tool leaves the VPC route tables alone, so the pairs it reports
+    unreachable only lack their VPC routes; say that, and how to have them written."""
+    if output.get("vpcRoutes") is not False:
+        return
+    print("  vpc route tables: not changed (vpcRoutes is off), so a VPC has no route to the peer's "
+          "CIDRs unless you added one")
+    print('    to have them written: {"vpcRoutes": true} as the input, the stack parameter '
+          "VpcRoutes=true, or scripts/local.sh --vpc-routes for this demo")
 
 
 def print_teardown(output: dict, elapsed: float) -> None:
