@@ -5,7 +5,9 @@ created, lost and duplicated. Every figure is one a test measured and asserted o
     reliability_report.py LOG [--out FILE]
 
 Prints the table; with --out, also writes the whole page (table plus the run's date, commit and
-machine) to FILE.
+machine) to FILE. The log's advisories record (scripts/lib/advisories.sh: "kind": "advisories") is
+not a row: it becomes the page's "Dependency advisories" paragraph, what was checked against which
+database.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import platform
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 COLUMNS = [
@@ -29,7 +32,7 @@ COLUMNS = [
     ("mutatingCalls", "mutating calls"),
 ]
 
-INTRO = """# Reliability
+INTRO_HEAD = """# Reliability
 
 What the tests tried, and what happened. `scripts/test.sh` writes this table on every run (to
 `dist/reliability/reliability.md`); this copy is from the run named below. Every figure was measured
@@ -59,14 +62,16 @@ by a test that also asserts on it, so a run that printed different figures would
 - **Dependencies.** `cargo deny check licenses bans sources` (configured in `deny.toml`): every
   crate comes from crates.io, under a permissive licence on the allow list, with no wildcard
   versions.
-- **Dependency advisories: not checked here.** `cargo audit` and `cargo deny check advisories` need
-  the RustSec advisory database, which is a GitHub repository; this project's machines reach only
-  crates.io, PyPI, npm and Debian, and no copy of the database is published there. No advisory has
-  been accepted, because none could be read. Run `cargo deny check advisories` (it uses
-  `deny.toml`) or `cargo audit` where GitHub is reachable, before a release.
+"""
 
+INTRO_TAIL = """
 ## Figures
 """
+
+HOW_ADVISORIES = ("`scripts/lib/advisories.sh` checks Cargo.lock with `cargo deny check advisories` "
+                  "against the live RustSec database where GitHub is reachable, else against the "
+                  "snapshot in `../shared/advisory-db/`; with neither, it says so and the run goes on "
+                  "(under `TGW_PEERING_REQUIRE_ADVISORIES=1` it fails).")
 
 
 def load(log: Path) -> list[dict]:
@@ -90,6 +95,49 @@ def aggregate(records: list[dict]) -> list[dict]:
         if record.get("outcome") and record["outcome"] not in row["outcome"]:
             row["outcome"].append(record["outcome"])
     return sorted(rows.values(), key=lambda r: (r["suite"], r["scenario"]))
+
+
+def advisories_paragraph(record: dict | None) -> str:
+    """The "Dependency advisories" item of the security checks, from the advisories record of the
+    run (the last one, if several), or saying that the run recorded none."""
+    if record is None:
+        text = f"**Dependency advisories: not recorded in this run.** {HOW_ADVISORIES}"
+    elif not record.get("checked"):
+        reason = record.get("reason") or "no reason recorded"
+        text = (f"**Dependency advisories: NOT checked in this run:** {reason}. No advisory database "
+                f"was read. {HOW_ADVISORIES}")
+    else:
+        commit = (record.get("commit") or "unknown")[:12]
+        date = (record.get("date") or "unknown").split("T")[0]
+        if record.get("database") == "live":
+            against = f"the live database, {record.get('source')}, commit `{commit}`, dated {date}"
+        else:
+            against = (f"the offline snapshot `{record.get('source')}`, commit `{commit}`, dated {date} "
+                       f"(“{record.get('subject')}”)")
+            if record.get("liveReason"):
+                against += f", because {record['liveReason']}"
+        if record.get("passed"):
+            title = "**Dependency advisories.**"
+            outcome = f"This run read {against}: no advisory matched."
+        else:
+            title = "**Dependency advisories: FAILED in this run.**"
+            outcome = (f"This run read {against}: cargo-deny reported errors, an advisory that "
+                       "`deny.toml` does not accept or a failure to run; its output says which.")
+        text = (f"{title} `cargo deny check advisories` (`scripts/lib/advisories.sh`, rules in "
+                "`deny.toml`) checks every crate in Cargo.lock for arm64 and x86_64 Linux against the "
+                "RustSec advisory database: a vulnerability, unsound, notice or unmaintained "
+                f"advisory, or a yanked version, fails the run unless `deny.toml` accepts it. {outcome}")
+        accepted = record.get("accepted")
+        if accepted is not None:
+            listed = ", ".join(f"`{a}`" for a in accepted) if accepted else "none"
+            text += f" Accepted advisories (`ignore` in `deny.toml`, each with its reason): {listed}."
+    return textwrap.fill(text, width=100, initial_indent="- ", subsequent_indent="  ",
+                         break_long_words=False, break_on_hyphens=False)
+
+
+def intro(records: list[dict]) -> str:
+    advisories = [r for r in records if r.get("kind") == "advisories"]
+    return f"{INTRO_HEAD}{advisories_paragraph(advisories[-1] if advisories else None)}\n{INTRO_TAIL}"
 
 
 def table(rows: list[dict]) -> str:
@@ -121,11 +169,12 @@ def main() -> int:
     if not args.log.exists():
         print(f"no reliability log at {args.log}: did the tests run?", file=sys.stderr)
         return 1
-    rendered = table(aggregate(load(args.log)))
+    records = load(args.log)
+    rendered = table(aggregate([r for r in records if "kind" not in r]))
     print(rendered)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(f"{INTRO}\n{provenance()}\n\n{rendered}\n", encoding="utf-8")
+        args.out.write_text(f"{intro(records)}\n{provenance()}\n\n{rendered}\n", encoding="utf-8")
     return 0
 
 
