@@ -1,17 +1,31 @@
 //! Lambda entry points: one per function, each a span around the library call with its outcome
 //! logged. The binaries only wire these to the runtime.
+//!
+//! The payload arrives as raw JSON and is decoded here, not by the runtime: a payload the
+//! runtime would refuse (nested deeper than the JSON reader allows) is then `InvalidInput`, an
+//! errorType the state machine knows, instead of the runtime's own.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant, SystemTime};
 
 use lambda_runtime::LambdaEvent;
-use serde::Serialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use tracing::{error, info, info_span, warn, Instrument};
 
-use crate::context::Context;
+use crate::actions;
+use crate::actions::routes::Budget;
+use crate::aws::Shell;
+use crate::contract::state::{parse_payload, PeeringState};
 use crate::error::Result;
-use crate::routes::Budget;
+
+/// What each function receives: the payload as sent, decoded by the function itself.
+pub type Payload = LambdaEvent<Box<RawValue>>;
+
+/// A function's work, boxed and type-erased: the futures nest deeply (concurrent reads in both
+/// Regions, each call in its span), and erasing them keeps the runtime's future type small
+/// enough for the compiler to lay out.
+type Work<'a> = Pin<Box<dyn Future<Output = Result<PeeringState>> + 'a>>;
 
 /// How long this invocation may still run, from the deadline Lambda gives it; `None` when the
 /// deadline is unset or already behind us (no real invocation starts past its deadline).
@@ -22,20 +36,13 @@ pub fn time_left(lambda: &lambda_runtime::Context, now: SystemTime) -> Option<Du
     lambda.deadline().duration_since(now).ok()
 }
 
-async fn invoke<T, F>(function: &'static str, request_id: &str, work: F) -> Result<Value>
-where
-    T: Serialize,
-    F: Future<Output = Result<T>>,
-{
+async fn invoke(function: &'static str, request_id: &str, work: Work<'_>) -> Result<PeeringState> {
     let span = info_span!("invocation", function, request_id);
-    // Boxed: the functions' futures nest deeply (concurrent reads in both Regions), and keeping
-    // them off the runtime's future keeps its type small.
-    let work = Box::pin(work);
     async move {
         match work.await {
             Ok(output) => {
                 info!(action = function, "done");
-                Ok(serde_json::to_value(output).expect("outputs are plain data and always serialise"))
+                Ok(output)
             }
             Err(err) => {
                 error!(action = function, error_type = err.error_type(), error = %err, "failed");
@@ -47,27 +54,25 @@ where
     .await
 }
 
-pub async fn peer(context: &Context, event: LambdaEvent<Value>) -> Result<Value> {
-    invoke(
-        "peer",
-        &event.context.request_id,
-        crate::peer::handle(context, &event.payload),
-    )
-    .await
+pub async fn peer(shell: &Shell, event: Payload) -> Result<PeeringState> {
+    let work: Work = Box::pin(async {
+        let input = parse_payload(event.payload.get(), "(request)")?;
+        actions::peer(shell, &input).await
+    });
+    invoke("peer", &event.context.request_id, work).await
 }
 
-pub async fn get_status(context: &Context, event: LambdaEvent<Value>) -> Result<Value> {
-    invoke(
-        "get-status",
-        &event.context.request_id,
-        crate::status::get_status(context, &event.payload),
-    )
-    .await
+pub async fn get_status(shell: &Shell, event: Payload) -> Result<PeeringState> {
+    let work: Work = Box::pin(async {
+        let input = parse_payload(event.payload.get(), "(input)")?;
+        actions::get_status(shell, &input).await
+    });
+    invoke("get-status", &event.context.request_id, work).await
 }
 
-pub async fn modify_routes(context: &Context, event: LambdaEvent<Value>) -> Result<Value> {
+pub async fn modify_routes(shell: &Shell, event: Payload) -> Result<PeeringState> {
     let budget = match time_left(&event.context, SystemTime::now()) {
-        Some(left) => Budget::until(Instant::now() + left, context.route_writes().deadline_margin),
+        Some(left) => Budget::until(Instant::now() + left, shell.config().route_writes.deadline_margin),
         None => {
             warn!(
                 action = "modify-routes",
@@ -77,12 +82,11 @@ pub async fn modify_routes(context: &Context, event: LambdaEvent<Value>) -> Resu
             Budget::unlimited()
         }
     };
-    invoke(
-        "modify-routes",
-        &event.context.request_id,
-        crate::routes::modify_routes(context, &event.payload, budget),
-    )
-    .await
+    let work: Work = Box::pin(async {
+        let input = parse_payload(event.payload.get(), "(input)")?;
+        actions::modify_routes(shell, &input, budget).await
+    });
+    invoke("modify-routes", &event.context.request_id, work).await
 }
 
 #[cfg(test)]
@@ -93,6 +97,16 @@ mod tests {
         let mut context = lambda_runtime::Context::default();
         context.deadline = deadline;
         context
+    }
+
+    #[test]
+    fn the_payload_reaches_the_function_undecoded_through_the_runtimes_own_reader() {
+        // lambda_runtime decodes the body with serde_path_to_error over serde_json, as here.
+        let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        let raw: Box<RawValue> =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&deep)).unwrap();
+        assert_eq!(raw.get(), deep);
+        assert!(parse_payload(raw.get(), "(request)").is_err());
     }
 
     #[test]

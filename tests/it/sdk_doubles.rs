@@ -21,10 +21,10 @@ use aws_sdk_ec2::types::{
 use aws_sdk_ec2::Client;
 use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
 use serde_json::json;
-use tgw_peering::ec2::Ec2;
-use tgw_peering::request::Defaults;
-use tgw_peering::routes::{create_planned_route, Applied};
-use tgw_peering::Context;
+use tgw_peering::actions::routes::{create_planned_route, Applied};
+use tgw_peering::aws::Ec2;
+use tgw_peering::config::Defaults;
+use tgw_peering::Shell;
 
 fn client(region: &str, rules: &[&Rule]) -> Client {
     let interceptor = rules.iter().fold(
@@ -317,10 +317,10 @@ async fn given_another_caller_accepts_first_then_incorrect_state_counts_as_succe
         &[&passive_tgws, &passive_views, &accept],
     );
 
-    let output = tgw_peering::peer::peer(&context, &json!({})).await.unwrap();
+    let output = tgw_peering::actions::peer(&context, &json!({})).await.unwrap();
 
-    assert_eq!(output.status, "pending");
-    assert_eq!((output.created, output.accepted), (false, false));
+    assert_eq!(output.status.as_deref(), Some("pending"));
+    assert_eq!((output.created, output.accepted), (Some(false), Some(false)));
     assert_eq!(accept.num_calls(), 1);
     assert_eq!(passive_views.num_calls(), 2);
 }
@@ -367,16 +367,13 @@ async fn given_the_accepter_knows_the_peering_by_another_id_then_peer_finds_it_b
         client("eu-west-1", &[&passive_tgws, &by_id, &listing, &accept]),
     );
 
-    let output = tgw_peering::peer::peer(&context, &json!({"passiveRoleArn": role}))
+    let output = tgw_peering::actions::peer(&context, &json!({"passiveRoleArn": role}))
         .await
         .unwrap();
 
     assert_eq!(accept.num_calls(), 1, "accepted by the accepter's own id");
-    assert!(output.accepted);
-    assert_eq!(
-        output.attachment_id.as_deref(),
-        Some("tgw-attach-0123456789abcdef0")
-    );
+    assert_eq!(output.accepted, Some(true));
+    assert_eq!(output.attachment(), Some("tgw-attach-0123456789abcdef0"));
     assert_eq!(
         output.passive_attachment_id.as_deref(),
         Some("tgw-attach-0fedcba9876543210")
@@ -384,7 +381,7 @@ async fn given_the_accepter_knows_the_peering_by_another_id_then_peer_finds_it_b
 }
 
 /// A context whose two Regions answer with these doubles, with the stack's Regions as defaults.
-fn peer_context(active: &[&Rule], passive: &[&Rule]) -> Context {
+fn peer_context(active: &[&Rule], passive: &[&Rule]) -> Shell {
     let defaults = Defaults {
         active_region: Some("us-east-1".into()),
         passive_region: Some("eu-west-1".into()),
@@ -393,7 +390,7 @@ fn peer_context(active: &[&Rule], passive: &[&Rule]) -> Context {
     let sdk_config = aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .build();
-    Context::new(sdk_config, defaults)
+    Shell::new(sdk_config, defaults)
         .with_ec2_client("us-east-1", client("us-east-1", active))
         .with_ec2_client("eu-west-1", client("eu-west-1", passive))
 }
@@ -480,8 +477,8 @@ mod vpc_route_tables {
     use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput;
     use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
     use aws_sdk_ec2::types::{Route, RouteOrigin, RouteState, RouteTable, RouteTableAssociation, Subnet};
-    use tgw_peering::planner::Origin;
-    use tgw_peering::routes::create_planned_vpc_route;
+    use tgw_peering::actions::routes::create_planned_vpc_route;
+    use tgw_peering::plan::routing::Origin;
 
     const TGW: &str = "tgw-0123456789abcdef0";
 

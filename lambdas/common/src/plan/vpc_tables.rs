@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::planner::{Origin, Route};
+use crate::plan::routing::{Origin, Route};
 
 /// A VPC's live attachment to the local transit gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]

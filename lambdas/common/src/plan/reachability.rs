@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-use crate::planner::{Origin, Route, Vpc};
-use crate::vpc_tables::{VpcAttachment, VpcRouteTable};
+use crate::plan::routing::{Origin, Route, Vpc};
+use crate::plan::vpc_tables::{VpcAttachment, VpcRouteTable};
 
 /// At most this many pairs are listed, unreachable ones first; the counts are always exact.
 pub const MAX_PAIRS_LISTED: usize = 200;
@@ -28,7 +28,7 @@ pub struct SideView<'a> {
     pub route_table_id: &'a str,
     pub tagged: &'a [Vpc],
     pub attachments: &'a BTreeMap<String, VpcAttachment>,
-    /// Each attached tagged VPC's route tables (see [`crate::vpc_tables::tables_for`]).
+    /// Each attached tagged VPC's route tables (see [`crate::plan::vpc_tables::tables_for`]).
     pub vpc_tables: &'a BTreeMap<String, Vec<VpcRouteTable>>,
     /// The TGW route table's static and propagated routes.
     pub tgw_routes: &'a [Route],

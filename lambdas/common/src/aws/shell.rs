@@ -1,22 +1,21 @@
-//! What a function builds once per cold start: the SDK configuration, its defaults, and one EC2
-//! client per Region.
+//! What a function builds once per cold start: its configuration, the SDK configuration, one
+//! EC2 client per Region (and per assumed role), and the pace of route writes per Region.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tracing::warn;
+use governor::DefaultDirectRateLimiter;
 
 use aws_sdk_ec2::config::{ProvideCredentials, SharedCredentialsProvider};
 
-use crate::ec2::Ec2;
+use crate::aws::Ec2;
+use crate::config::{Config, Defaults, RouteWrites};
+use crate::contract::request::ResolvedRequest;
 use crate::error::{Error, Result};
-use crate::request::Defaults;
 
 /// SDK attempts per call (the first try plus retries) when `AWS_MAX_ATTEMPTS` is not set. The
 /// SDK's default of 3 gives up too soon for EC2's request-rate limits during bulk route writes.
@@ -26,95 +25,18 @@ const DEFAULT_MAX_ATTEMPTS: u32 = 6;
 /// stalled connection would hold the function until Lambda kills it, with nothing reported.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How `modify-routes` writes routes: its pace in each Region, how many writes it keeps in
-/// flight, and how long before the Lambda deadline it stops starting new ones.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RouteWrites {
-    /// Sustained route creates per second per Region. EC2 refills its bucket for mutating
-    /// actions at 5 per second per account and Region; writing faster only buys throttling.
-    pub per_second: f64,
-    /// Creates that may go out at once before the pace applies. EC2's mutating bucket holds 50;
-    /// taking less of it leaves room for everything else in the account.
-    pub burst: NonZeroU32,
-    /// Creates in flight at once, so that EC2's latency does not slow the pace.
-    pub in_flight: usize,
-    /// No create starts once the deadline is this close: enough for one create with all its
-    /// retries, and for the answer to go back.
-    pub deadline_margin: Duration,
-}
-
-impl Default for RouteWrites {
-    fn default() -> Self {
-        Self {
-            per_second: 5.0,
-            burst: NonZeroU32::new(20).expect("non-zero"),
-            in_flight: 4,
-            deadline_margin: Duration::from_secs(45),
-        }
-    }
-}
-
-impl RouteWrites {
-    /// Reads `ROUTE_WRITES_PER_SECOND`, `ROUTE_WRITE_BURST`, `ROUTE_WRITES_IN_FLIGHT` and
-    /// `DEADLINE_MARGIN_SECONDS`; an unset, empty or unusable value keeps the default (and an
-    /// unusable one is logged).
-    pub fn from_env() -> Self {
-        let defaults = Self::default();
-        Self {
-            per_second: env_number("ROUTE_WRITES_PER_SECOND", |v: f64| v.is_finite() && v > 0.0)
-                .unwrap_or(defaults.per_second),
-            burst: env_number("ROUTE_WRITE_BURST", |v: u32| v > 0)
-                .and_then(NonZeroU32::new)
-                .unwrap_or(defaults.burst),
-            in_flight: env_number("ROUTE_WRITES_IN_FLIGHT", |v: usize| (1..=64).contains(&v))
-                .unwrap_or(defaults.in_flight),
-            deadline_margin: env_number("DEADLINE_MARGIN_SECONDS", |v: f64| v.is_finite() && v >= 0.0)
-                .map(Duration::from_secs_f64)
-                .unwrap_or(defaults.deadline_margin),
-        }
-    }
-
-    fn limiter(&self) -> DefaultDirectRateLimiter {
-        let period = Duration::from_secs_f64(1.0 / self.per_second);
-        let quota = Quota::with_period(period)
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
-            .allow_burst(self.burst);
-        RateLimiter::direct(quota)
-    }
-}
-
-/// Routes a VPC route table may hold when `VPC_ROUTE_TABLE_QUOTA` is not set: the default of
-/// the "Routes per route table" quota.
-pub const DEFAULT_VPC_ROUTE_QUOTA: usize = 50;
-
-/// The most that quota can be raised to.
-const MAX_VPC_ROUTE_QUOTA: usize = 1000;
-
-fn env_number<T: std::str::FromStr + Copy>(name: &str, usable: impl Fn(T) -> bool) -> Option<T> {
-    let raw = std::env::var(name)
-        .ok()
-        .filter(|value| !value.trim().is_empty())?;
-    match raw.trim().parse::<T>() {
-        Ok(value) if usable(value) => Some(value),
-        _ => {
-            warn!(action = "Configure", variable = name, value = %raw, "ignoring an unusable setting; using the default");
-            None
-        }
-    }
-}
-
-pub struct Context {
+/// The imperative shell a function runs in: built once per cold start, shared by its
+/// invocations.
+pub struct Shell {
     sdk_config: SdkConfig,
-    defaults: Defaults,
-    route_writes: RouteWrites,
-    vpc_route_quota: usize,
+    config: Config,
     clients: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
     limiters: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
     /// Credentials of each role assumed for a passive side in another account, once checked.
     roles: tokio::sync::Mutex<HashMap<String, SharedCredentialsProvider>>,
 }
 
-impl Context {
+impl Shell {
     /// Builds the context from the Lambda environment: credentials, endpoint and retry settings
     /// from the standard AWS variables, defaults from ours. Clients for the default Regions are
     /// built here so that no invocation pays for them.
@@ -129,16 +51,10 @@ impl Context {
                 .operation_attempt_timeout(ATTEMPT_TIMEOUT)
                 .build(),
         );
-        let quota = env_number("VPC_ROUTE_TABLE_QUOTA", |v: usize| {
-            (1..=MAX_VPC_ROUTE_QUOTA).contains(&v)
-        })
-        .unwrap_or(DEFAULT_VPC_ROUTE_QUOTA);
-        let context = Self::new(loader.load().await, Defaults::from_env())
-            .with_route_writes(RouteWrites::from_env())
-            .with_vpc_route_quota(quota);
+        let context = Self::new(loader.load().await, Defaults::from_env()).with_config(Config::from_env());
         let regions = [
-            context.defaults.active_region.clone(),
-            context.defaults.passive_region.clone(),
+            context.config.defaults.active_region.clone(),
+            context.config.defaults.passive_region.clone(),
         ];
         for region in regions.into_iter().flatten() {
             context.ec2(&region);
@@ -150,39 +66,44 @@ impl Context {
     pub fn new(sdk_config: SdkConfig, defaults: Defaults) -> Self {
         Self {
             sdk_config,
-            defaults,
-            route_writes: RouteWrites::default(),
-            vpc_route_quota: DEFAULT_VPC_ROUTE_QUOTA,
+            config: Config {
+                defaults,
+                ..Config::default()
+            },
             clients: Mutex::new(HashMap::new()),
             limiters: Mutex::new(HashMap::new()),
             roles: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
 
+    /// Uses `config` instead of the defaults.
+    pub fn with_config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
     /// Paces and bounds route writes by `writes` instead of the defaults.
     pub fn with_route_writes(mut self, writes: RouteWrites) -> Self {
-        self.route_writes = writes;
+        self.config.route_writes = writes;
         self
     }
 
     /// Checks VPC route tables against `quota` routes instead of the default 50.
     pub fn with_vpc_route_quota(mut self, quota: usize) -> Self {
-        self.vpc_route_quota = quota;
+        self.config.vpc_route_quota = quota;
         self
     }
 
-    pub fn vpc_route_quota(&self) -> usize {
-        self.vpc_route_quota
-    }
-
-    pub fn route_writes(&self) -> RouteWrites {
-        self.route_writes
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The pace of route writes in `region`, shared by every invocation of this process, so a
     /// warm function that is called again does not start with a fresh burst.
     pub fn route_write_limiter(&self, region: &str) -> Arc<DefaultDirectRateLimiter> {
-        per_region(&self.limiters, region, || Arc::new(self.route_writes.limiter()))
+        per_region(&self.limiters, region, || {
+            Arc::new(self.config.route_writes.limiter())
+        })
     }
 
     /// Uses `client` for `region` instead of one built from the SDK configuration: for SDK-level
@@ -211,8 +132,31 @@ impl Context {
         self
     }
 
-    pub fn defaults(&self) -> &Defaults {
-        &self.defaults
+    /// The active side of a resolved request.
+    pub fn active_side(&self, request: &ResolvedRequest) -> Ec2 {
+        Ec2::new(self.ec2(&request.active_region), &request.active_region)
+    }
+
+    /// Both sides of a resolved request: the passive one as its role, when it has one.
+    pub async fn both_sides(&self, request: &ResolvedRequest) -> Result<(Ec2, Ec2)> {
+        self.sides(
+            &request.active_region,
+            &request.passive_region,
+            request.passive.passive_role_arn.as_deref(),
+        )
+        .await
+    }
+
+    /// EC2 in both Regions. In another account, the passive side is reached through its role;
+    /// assuming it first means a role that does not work fails the call before anything changes.
+    pub async fn sides(
+        &self,
+        active_region: &str,
+        passive_region: &str,
+        role_arn: Option<&str>,
+    ) -> Result<(Ec2, Ec2)> {
+        let passive = self.passive_ec2(passive_region, role_arn).await?;
+        Ok((Ec2::new(self.ec2(active_region), active_region), passive))
     }
 
     /// EC2 in `region` as the passive side: as the functions' own role, or as `role_arn` (a role

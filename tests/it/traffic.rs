@@ -2,7 +2,7 @@
 //! reachability report, driven through the Lambda handlers against the moto emulator.
 
 use serde_json::{json, Value};
-use tgw_peering::request::Defaults;
+use tgw_peering::config::Defaults;
 use tgw_peering_integration::{
     assert_each_names_its_field, defaults, invoke, pairs, run_to_completion, until_available, world,
     Function, Net, Tgw, ACTIVE, PASSIVE,

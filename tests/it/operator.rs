@@ -14,7 +14,7 @@ fn strings(value: &Value) -> Vec<String> {
 }
 
 /// The state machine's dry-run path in-process: peer, then modify-routes once.
-async fn dry_run(context: &tgw_peering::Context, input: Value) -> (Value, Value) {
+async fn dry_run(context: &tgw_peering::Shell, input: Value) -> (Value, Value) {
     let peered = invoke(context, Function::Peer, input)
         .await
         .expect("peer (dry run)");
@@ -250,8 +250,8 @@ async fn given_the_passive_gateway_in_another_account_when_the_job_runs_with_its
     );
     // Every passive-Region call was made as B's role, and only calls its template grants.
     let declared: std::collections::BTreeSet<String> =
-        serde_json::from_str::<Value>(include_str!("../cloudformation/function-permissions.json")).unwrap()
-            ["passive-side"]["calls"]
+        serde_json::from_str::<Value>(include_str!("../../cloudformation/function-permissions.json"))
+            .unwrap()["passive-side"]["calls"]
             .as_array()
             .unwrap()
             .iter()
@@ -341,7 +341,7 @@ async fn given_an_account_without_a_role_or_a_role_in_another_account_then_peer_
 
 /// The state machine's teardown path in-process: peer, modify-routes (routes out), peer (the
 /// attachment out), then get-status until deleted. Returns the last output.
-async fn teardown(context: &tgw_peering::Context, mut input: Value) -> Value {
+async fn teardown(context: &tgw_peering::Shell, mut input: Value) -> Value {
     input["action"] = json!("teardown");
     let found = invoke(context, Function::Peer, input)
         .await

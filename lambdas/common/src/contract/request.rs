@@ -1,145 +1,26 @@
-//! The JSON contract: parsing and validating what the functions receive, and the shapes they return.
+//! The request: what `peer` is asked to do, read from the execution state with errors that name
+//! the field and say how to fix it, then checked and completed from the stack's defaults.
+//!
+//! - [`parse_request`]: `peer`'s input (a request, or an EventBridge event carrying one).
+//! - [`PeeringRequest::validate`]: fills in the defaults and checks every value given.
+//! - [`ResolvedRequest::from_state`]: what `get-status` and `modify-routes` read back from
+//!   `peer`'s output; [`ResolvedRequest::write_to`] is how `peer` writes it.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::config::Defaults;
+use crate::contract::state::{check_size, json_type, ExtraCidrsField, PeeringState};
+use crate::contract::validate::{self, echo, IdKind};
 use crate::error::{Error, Result};
-use crate::validate::{self, echo, IdKind};
 
 pub const DEFAULT_VPC_TAG_KEY: &str = "addToTransitGateway";
-
-/// Requests larger than this are refused before anything else is looked at. A real request is a
-/// few hundred bytes; the cap keeps a runaway payload out of logs and memory.
-pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
-
-/// Fields our own functions add to the request as it flows through the state machine. `peer`
-/// receives them again when the state machine loops back to accept, so they are not "unknown".
-const PASS_THROUGH_FIELDS: &[&str] = &[
-    "attachmentId",
-    "status",
-    "passiveStatus",
-    "created",
-    "accepted",
-    "removedDuplicates",
-    "routes",
-    "warnings",
-    "reachability",
-    "peeringPlan",
-    "routePlan",
-    "passiveAttachmentId",
-    "teardown",
-    "routesRemoved",
-    "peeringDeleted",
-    "peeringKept",
-];
-
-const REQUEST_FIELDS: &[&str] = &[
-    "activeRegion",
-    "passiveRegion",
-    "activeTransitGatewayId",
-    "passiveTransitGatewayId",
-    "activeRouteTableId",
-    "passiveRouteTableId",
-    "vpcTagKey",
-    "vpcRoutes",
-    "extraCidrs",
-    "propagatedCidrs",
-    "dryRun",
-    "passiveAccountId",
-    "passiveRoleArn",
-    "action",
-];
 
 /// At most this many extra CIDRs per side. Each becomes a static route on the other side (and a
 /// VPC route in every table there, where VPC routes are on, against a quota of 50 by default).
 pub const MAX_EXTRA_CIDRS: usize = 100;
-
-/// Defaults from the function's environment, used for every field the request leaves out.
-///
-/// The route options are kept as written and checked with the request, so that a bad stack
-/// parameter fails the execution with an error naming it instead of being dropped at start-up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Defaults {
-    pub active_region: Option<String>,
-    pub passive_region: Option<String>,
-    pub vpc_tag_key: String,
-    /// `VPC_ROUTES`: `true` or `false`.
-    pub vpc_routes: Option<String>,
-    /// `PROPAGATED_CIDRS`: `true` or `false`.
-    pub propagated_cidrs: Option<String>,
-    /// `ACTIVE_EXTRA_CIDRS`: comma-separated CIDRs.
-    pub active_extra_cidrs: Option<String>,
-    /// `PASSIVE_EXTRA_CIDRS`: comma-separated CIDRs.
-    pub passive_extra_cidrs: Option<String>,
-    /// `PASSIVE_ACCOUNT_ID`: the account of the passive transit gateway, when it is another one.
-    pub passive_account_id: Option<String>,
-    /// `PASSIVE_ROLE_ARN`: the role in that account for every passive-side call.
-    pub passive_role_arn: Option<String>,
-}
-
-impl Default for Defaults {
-    fn default() -> Self {
-        Self {
-            active_region: None,
-            passive_region: None,
-            vpc_tag_key: DEFAULT_VPC_TAG_KEY.to_owned(),
-            vpc_routes: None,
-            propagated_cidrs: None,
-            active_extra_cidrs: None,
-            passive_extra_cidrs: None,
-            passive_account_id: None,
-            passive_role_arn: None,
-        }
-    }
-}
-
-impl Defaults {
-    /// Reads `ACTIVE_REGION`, `PASSIVE_REGION`, `VPC_TAG_KEY`, `VPC_ROUTES`, `PROPAGATED_CIDRS`,
-    /// `ACTIVE_EXTRA_CIDRS` and `PASSIVE_EXTRA_CIDRS`; empty counts as unset.
-    pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
-        Self {
-            active_region: var("ACTIVE_REGION"),
-            passive_region: var("PASSIVE_REGION"),
-            vpc_tag_key: var("VPC_TAG_KEY").unwrap_or_else(|| DEFAULT_VPC_TAG_KEY.to_owned()),
-            vpc_routes: var("VPC_ROUTES"),
-            propagated_cidrs: var("PROPAGATED_CIDRS"),
-            active_extra_cidrs: var("ACTIVE_EXTRA_CIDRS"),
-            passive_extra_cidrs: var("PASSIVE_EXTRA_CIDRS"),
-            passive_account_id: var("PASSIVE_ACCOUNT_ID"),
-            passive_role_arn: var("PASSIVE_ROLE_ARN"),
-        }
-    }
-
-    /// The route options the environment sets, each checked and named by its variable.
-    fn route_options(&self) -> Result<RouteOptions> {
-        let flag = |name: &str, value: &Option<String>| -> Result<bool> {
-            Ok(match value {
-                Some(value) => validate::flag(name, value)?.unwrap_or(false),
-                None => false,
-            })
-        };
-        let cidrs = |name: &str, value: &Option<String>| -> Result<Vec<Ipv4Net>> {
-            let items: Vec<&str> = value
-                .as_deref()
-                .unwrap_or_default()
-                .split(',')
-                .filter(|item| !item.trim().is_empty())
-                .collect();
-            checked_cidrs(name, &items, |index| format!("{name} (item {})", index + 1))
-        };
-        Ok(RouteOptions {
-            vpc_routes: flag("VPC_ROUTES", &self.vpc_routes)?,
-            propagated_cidrs: flag("PROPAGATED_CIDRS", &self.propagated_cidrs)?,
-            extra_cidrs: ExtraCidrs {
-                active: cidrs("ACTIVE_EXTRA_CIDRS", &self.active_extra_cidrs)?,
-                passive: cidrs("PASSIVE_EXTRA_CIDRS", &self.passive_extra_cidrs)?,
-            },
-        })
-    }
-}
 
 /// What an execution does.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,52 +34,51 @@ pub enum Action {
 }
 
 impl Action {
-    fn parse(field: &str, value: &str) -> Result<Self> {
+    /// The action named `value`, if it is one.
+    pub fn parse(value: &str) -> Option<Self> {
         match value {
-            "setup" => Ok(Action::Setup),
-            "teardown" => Ok(Action::Teardown),
-            _ => Err(Error::invalid(
-                field,
-                format!("is {}; use \"setup\" (the default) or \"teardown\"", echo(value)),
-            )),
+            "setup" => Some(Action::Setup),
+            "teardown" => Some(Action::Teardown),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Setup => "setup",
+            Action::Teardown => "teardown",
         }
     }
 }
 
 /// Ranges to route across the peering besides the tagged VPCs' CIDRs: on-premises networks or a
 /// provider's range, reached through each side's transit gateway.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExtraCidrs {
     /// Reached through the active transit gateway; routed on the passive side.
-    #[serde(default)]
     pub active: Vec<Ipv4Net>,
     /// Reached through the passive transit gateway; routed on the active side.
-    #[serde(default)]
     pub passive: Vec<Ipv4Net>,
 }
 
 /// What `modify-routes` routes besides the transit gateway route tables' VPC CIDRs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouteOptions {
     /// Also route each remote CIDR via the local transit gateway in the tagged VPCs' route tables.
-    #[serde(default)]
     pub vpc_routes: bool,
     /// Also route the CIDRs each side's route table learns from VPN and Direct Connect gateway
     /// attachments.
-    #[serde(default)]
     pub propagated_cidrs: bool,
-    #[serde(default)]
     pub extra_cidrs: ExtraCidrs,
 }
 
-/// One side's CIDRs as a request gives them: `None` when it leaves the side to the default.
-type SideCidrs = Option<Vec<Ipv4Net>>;
-
 /// Checks a list of CIDRs: each well formed, at most [`MAX_EXTRA_CIDRS`], duplicates dropped,
 /// in address order.
-fn checked_cidrs(field: &str, items: &[&str], item_field: impl Fn(usize) -> String) -> Result<Vec<Ipv4Net>> {
+pub(crate) fn checked_cidrs(
+    field: &str,
+    items: &[&str],
+    item_field: impl Fn(usize) -> String,
+) -> Result<Vec<Ipv4Net>> {
     if items.len() > MAX_EXTRA_CIDRS {
         return Err(Error::invalid(
             field,
@@ -249,12 +129,14 @@ pub enum RequestSource {
 }
 
 /// A parsed request, with the fields that were ignored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ParsedRequest {
     pub request: PeeringRequest,
     pub source: RequestSource,
     /// Field names (with their path) that are not part of the contract.
     pub ignored_fields: Vec<String>,
+    /// The input as decoded: on the state machine's Settle and Accept passes, `peer`'s own output.
+    pub state: PeeringState,
 }
 
 /// The request once its Regions are settled and every id given is well formed; transit gateway
@@ -274,10 +156,9 @@ pub struct ValidRequest {
     pub action: Action,
 }
 
-/// The request with every field resolved. This is what `peer` returns (with the attachment
-/// fields) and what `get-status` and `modify-routes` take.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The request with every field resolved: what `peer` writes into the state, and what
+/// `get-status` and `modify-routes` read from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedRequest {
     pub active_region: String,
     pub passive_region: String,
@@ -287,26 +168,19 @@ pub struct ResolvedRequest {
     pub passive_route_table_id: String,
     pub vpc_tag_key: String,
     /// Outputs of earlier versions lack these; they then mean "off" and "none".
-    #[serde(flatten)]
     pub options: RouteOptions,
     /// Plan only: no function makes a mutating call.
-    #[serde(default)]
     pub dry_run: bool,
-    #[serde(flatten)]
     pub passive: PassiveAccount,
-    #[serde(default)]
     pub action: Action,
 }
 
 /// Where the passive transit gateway lives, when that is another account.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PassiveAccount {
     /// The passive transit gateway's account; `None` when it is the functions' own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passive_account_id: Option<String>,
     /// The role in that account that every passive-side call is made as.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passive_role_arn: Option<String>,
 }
 
@@ -348,31 +222,6 @@ impl PassiveAccount {
     }
 }
 
-/// `peer`'s output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PeerOutput {
-    #[serde(flatten)]
-    pub request: ResolvedRequest,
-    /// `None` only in a dry run where no peering exists yet.
-    pub attachment_id: Option<String>,
-    /// The attachment's `State` as the active Region reports it, spelt as EC2 spells it.
-    pub status: String,
-    /// True when this call created the attachment.
-    pub created: bool,
-    /// True when this call accepted the attachment.
-    pub accepted: bool,
-    /// Duplicate peerings between the same gateways that this call deleted: ones this tool created
-    /// in a concurrent run, younger than the one kept.
-    pub removed_duplicates: Vec<String>,
-    /// The id the passive side knows the attachment by, when it is not `attachmentId`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub passive_attachment_id: Option<String>,
-    /// In a dry run: what `peer` would have done.
-    #[serde(rename = "peeringPlan", skip_serializing_if = "Option::is_none", default)]
-    pub plan: Option<PeerPlan>,
-}
-
 /// What a dry run of `peer` would have changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -386,153 +235,26 @@ pub struct PeerPlan {
     pub delete_duplicates: Vec<String>,
 }
 
-/// A resolved request that names its peering attachment: the input of `get-status` and
-/// `modify-routes`.
+/// The peering attachment a resolved state names, as each side knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentIds {
+    /// `attachmentId`: the active side's id.
+    pub active: String,
+    /// `passiveAttachmentId` when `peer` reported one (the sides knew it by different ids), else
+    /// the active side's.
+    pub passive: String,
+}
+
+/// A resolved request that names its peering attachment: what `get-status` works on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeeringRef {
     pub request: ResolvedRequest,
-    pub attachment_id: String,
-}
-
-/// Typed reads of one JSON object's fields, with errors that name the field by its full path.
-struct Fields<'a> {
-    object: &'a Map<String, Value>,
-    prefix: &'static str,
-}
-
-impl<'a> Fields<'a> {
-    fn path(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix)
-    }
-
-    fn optional_string(&self, name: &str) -> Result<Option<&'a str>> {
-        match self.object.get(name) {
-            None => Ok(None),
-            Some(Value::String(value)) => Ok(Some(value.as_str())),
-            Some(Value::Null) => Err(Error::invalid(
-                self.path(name),
-                "is null; give a string, or leave the field out to use its default",
-            )),
-            Some(other) => Err(Error::invalid(
-                self.path(name),
-                format!("must be a string, not {}", json_type(other)),
-            )),
-        }
-    }
-
-    fn optional_bool(&self, name: &str) -> Result<Option<bool>> {
-        match self.object.get(name) {
-            None => Ok(None),
-            Some(Value::Bool(value)) => Ok(Some(*value)),
-            Some(Value::Null) => Err(Error::invalid(
-                self.path(name),
-                "is null; give true or false, or leave the field out to use its default",
-            )),
-            Some(other) => Err(Error::invalid(
-                self.path(name),
-                format!("must be true or false, not {}", json_type(other)),
-            )),
-        }
-    }
-
-    /// `extraCidrs`: an object with optional `active` and `passive` lists of CIDR strings.
-    fn optional_extra_cidrs(&self, name: &str) -> Result<(SideCidrs, SideCidrs)> {
-        let field = self.path(name);
-        let object = match self.object.get(name) {
-            None => return Ok((None, None)),
-            Some(Value::Object(object)) => object,
-            Some(other) => {
-                return Err(Error::invalid(
-                    field,
-                    format!(
-                    "must be an object such as {{\"active\": [\"192.168.0.0/16\"], \"passive\": []}}, not {}",
-                    json_type(other)
-                ),
-                ))
-            }
-        };
-        if let Some(unknown) = object
-            .keys()
-            .find(|key| !["active", "passive"].contains(&key.as_str()))
-        {
-            return Err(Error::invalid(
-                format!("{field}.{}", echo(unknown)),
-                "is not a side; use `active` (ranges behind the active transit gateway) or `passive`",
-            ));
-        }
-        let side = |side: &str| -> Result<SideCidrs> {
-            let path = format!("{field}.{side}");
-            let Some(value) = object.get(side) else {
-                return Ok(None);
-            };
-            let Value::Array(items) = value else {
-                return Err(Error::invalid(
-                    path,
-                    format!("must be a list of CIDR strings, not {}", json_type(value)),
-                ));
-            };
-            let texts = items
-                .iter()
-                .enumerate()
-                .map(|(index, item)| {
-                    item.as_str().ok_or_else(|| {
-                        Error::invalid(
-                            format!("{path}[{index}]"),
-                            format!("must be a CIDR string, not {}", json_type(item)),
-                        )
-                    })
-                })
-                .collect::<Result<Vec<&str>>>()?;
-            checked_cidrs(&path, &texts, |index| format!("{path}[{index}]")).map(Some)
-        };
-        Ok((side("active")?, side("passive")?))
-    }
-
-    fn required_string(&self, name: &str) -> Result<&'a str> {
-        self.optional_string(name)?.ok_or_else(|| {
-            Error::invalid(
-                self.path(name),
-                "is missing; pass `peer`'s output to this function unchanged",
-            )
-        })
-    }
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn check_size(input: &Value) -> Result<()> {
-    let size = serde_json::to_vec(input)
-        .map(|bytes| bytes.len())
-        .unwrap_or(usize::MAX);
-    if size > MAX_REQUEST_BYTES {
-        return Err(Error::invalid(
-            "(request)",
-            format!(
-                "is {size} bytes; the limit is {MAX_REQUEST_BYTES} bytes, so send only the request fields"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-fn as_object<'a>(value: &'a Value, field: &str) -> Result<&'a Map<String, Value>> {
-    value
-        .as_object()
-        .ok_or_else(|| Error::invalid(field, format!("must be a JSON object, not {}", json_type(value))))
+    pub attachment: AttachmentIds,
 }
 
 /// True when the object looks like an EventBridge event rather than a request.
-fn is_eventbridge_envelope(object: &Map<String, Value>) -> bool {
-    object.contains_key("detail-type") && object.contains_key("source")
+fn is_eventbridge_envelope(input: &Value) -> bool {
+    input.get("detail-type").is_some() && input.get("source").is_some()
 }
 
 /// Parses `peer`'s input: a request, or an EventBridge event carrying one in `detail`.
@@ -540,26 +262,57 @@ fn is_eventbridge_envelope(object: &Map<String, Value>) -> bool {
 /// An event whose `detail` holds none of the request's fields (a scheduled event, a tag-change
 /// event) means "use the defaults".
 pub fn parse_request(input: &Value) -> Result<ParsedRequest> {
-    check_size(input)?;
-    let object = as_object(input, "(request)")?;
-    if !is_eventbridge_envelope(object) {
-        let (request, ignored_fields) = read_request(object, "")?;
+    let size = serde_json::to_vec(input).map_or(usize::MAX, |bytes| bytes.len());
+    check_size(size, "(request)")?;
+    if !is_eventbridge_envelope(input) {
+        let state = PeeringState::decode(input, "(request)", "")?;
         return Ok(ParsedRequest {
-            request,
+            request: PeeringRequest::from_state(&state, "")?,
             source: RequestSource::Direct,
-            ignored_fields,
+            ignored_fields: state.unknown_fields(""),
+            state,
         });
     }
+    let source = event_source(input)?;
+    let detail = input.get("detail").unwrap_or(&Value::Null);
+    if !matches!(detail, Value::Object(_) | Value::Null) {
+        return Err(Error::invalid(
+            "detail",
+            format!(
+                "must be a JSON object, not {}; EventBridge always sends an object",
+                json_type(detail)
+            ),
+        ));
+    }
+    let detail_state = if detail.is_null() {
+        PeeringState::default()
+    } else {
+        PeeringState::decode(detail, "detail", "detail.")?
+    };
+    let (request, ignored_fields) = if detail_state.names_request_fields() {
+        (
+            PeeringRequest::from_state(&detail_state, "detail.")?,
+            detail_state.unknown_fields("detail."),
+        )
+    } else {
+        (PeeringRequest::default(), Vec::new())
+    };
+    Ok(ParsedRequest {
+        request,
+        source,
+        ignored_fields,
+        state: PeeringState::default(),
+    })
+}
 
+fn event_source(input: &Value) -> Result<RequestSource> {
     for field in ["detail-type", "source"] {
-        Fields { object, prefix: "" }
-            .required_string(field)
-            .map_err(|_| {
-                Error::invalid(
-                    field,
-                    "must be a string in an EventBridge event; check the rule's input",
-                )
-            })?;
+        if !input.get(field).is_some_and(Value::is_string) {
+            return Err(Error::invalid(
+                field,
+                "must be a string in an EventBridge event; check the rule's input",
+            ));
+        }
     }
     let event: EventBridgeEvent<Value> = serde_json::from_value(input.clone()).map_err(|err| {
         Error::invalid(
@@ -567,90 +320,106 @@ pub fn parse_request(input: &Value) -> Result<ParsedRequest> {
             format!("is malformed: {err}; send the event unchanged"),
         )
     })?;
-    let source = RequestSource::EventBridge {
+    Ok(RequestSource::EventBridge {
         detail_type: event.detail_type,
         source: event.source,
-    };
-    let (request, ignored_fields) = match &event.detail {
-        Value::Null => (PeeringRequest::default(), Vec::new()),
-        Value::Object(detail) if REQUEST_FIELDS.iter().any(|f| detail.contains_key(*f)) => {
-            read_request(detail, "detail.")?
-        }
-        Value::Object(_) => (PeeringRequest::default(), Vec::new()),
-        other => {
-            return Err(Error::invalid(
-                "detail",
-                format!(
-                    "must be a JSON object, not {}; EventBridge always sends an object",
-                    json_type(other)
-                ),
-            ))
-        }
-    };
-    Ok(ParsedRequest {
-        request,
-        source,
-        ignored_fields,
     })
 }
 
-fn read_request(object: &Map<String, Value>, prefix: &'static str) -> Result<(PeeringRequest, Vec<String>)> {
-    let fields = Fields { object, prefix };
-    let get = |name: &str| fields.optional_string(name).map(|value| value.map(str::to_owned));
-    let (active_extra_cidrs, passive_extra_cidrs) = fields.optional_extra_cidrs("extraCidrs")?;
-    let request = PeeringRequest {
-        active_region: get("activeRegion")?,
-        passive_region: get("passiveRegion")?,
-        active_transit_gateway_id: get("activeTransitGatewayId")?,
-        passive_transit_gateway_id: get("passiveTransitGatewayId")?,
-        active_route_table_id: get("activeRouteTableId")?,
-        passive_route_table_id: get("passiveRouteTableId")?,
-        vpc_tag_key: get("vpcTagKey")?,
-        vpc_routes: fields.optional_bool("vpcRoutes")?,
-        propagated_cidrs: fields.optional_bool("propagatedCidrs")?,
-        active_extra_cidrs,
-        passive_extra_cidrs,
-        dry_run: fields.optional_bool("dryRun")?,
-        passive_account_id: get("passiveAccountId")?,
-        passive_role_arn: get("passiveRoleArn")?,
-        action: fields
-            .optional_string("action")?
-            .map(|value| Action::parse(&fields.path("action"), value))
-            .transpose()?,
+impl PeeringState {
+    /// True when any request field is set: an event's `detail` that carries a request.
+    fn names_request_fields(&self) -> bool {
+        let texts = [
+            &self.active_region,
+            &self.passive_region,
+            &self.active_transit_gateway_id,
+            &self.passive_transit_gateway_id,
+            &self.active_route_table_id,
+            &self.passive_route_table_id,
+            &self.vpc_tag_key,
+            &self.passive_account_id,
+            &self.passive_role_arn,
+        ];
+        let flags = [self.vpc_routes, self.propagated_cidrs, self.dry_run];
+        texts.iter().any(|field| field.is_some())
+            || flags.iter().any(Option::is_some)
+            || self.extra_cidrs.is_some()
+            || self.action.is_some()
+    }
+}
+
+/// Each side of `extraCidrs` as given, checked; `None` where the request leaves a side out.
+fn extra_cidrs(
+    field: &ExtraCidrsField,
+    prefix: &str,
+) -> Result<(Option<Vec<Ipv4Net>>, Option<Vec<Ipv4Net>>)> {
+    let path = format!("{prefix}extraCidrs");
+    if let Some(unknown) = field.unknown.first() {
+        return Err(Error::invalid(
+            format!("{path}.{}", echo(unknown)),
+            "is not a side; use `active` (ranges behind the active transit gateway) or `passive`",
+        ));
+    }
+    let side = |name: &str, items: &Option<Vec<String>>| -> Result<Option<Vec<Ipv4Net>>> {
+        let Some(items) = items else { return Ok(None) };
+        let side_path = format!("{path}.{name}");
+        let texts: Vec<&str> = items.iter().map(String::as_str).collect();
+        checked_cidrs(&side_path, &texts, |index| format!("{side_path}[{index}]")).map(Some)
     };
-    let ignored_fields = object
-        .keys()
-        .filter(|key| !REQUEST_FIELDS.contains(&key.as_str()) && !PASS_THROUGH_FIELDS.contains(&key.as_str()))
-        .map(|key| format!("{prefix}{}", echo(key)))
-        .collect();
-    Ok((request, ignored_fields))
+    Ok((side("active", &field.active)?, side("passive", &field.passive)?))
 }
 
 impl PeeringRequest {
+    /// The request fields of a decoded state; `prefix` names where they came from (`detail.`).
+    pub fn from_state(state: &PeeringState, prefix: &str) -> Result<Self> {
+        let (active_extra_cidrs, passive_extra_cidrs) = match &state.extra_cidrs {
+            Some(field) => extra_cidrs(field, prefix)?,
+            None => (None, None),
+        };
+        Ok(Self {
+            active_region: state.active_region.clone(),
+            passive_region: state.passive_region.clone(),
+            active_transit_gateway_id: state.active_transit_gateway_id.clone(),
+            passive_transit_gateway_id: state.passive_transit_gateway_id.clone(),
+            active_route_table_id: state.active_route_table_id.clone(),
+            passive_route_table_id: state.passive_route_table_id.clone(),
+            vpc_tag_key: state.vpc_tag_key.clone(),
+            vpc_routes: state.vpc_routes,
+            propagated_cidrs: state.propagated_cidrs,
+            active_extra_cidrs,
+            passive_extra_cidrs,
+            dry_run: state.dry_run,
+            passive_account_id: state.passive_account_id.clone(),
+            passive_role_arn: state.passive_role_arn.clone(),
+            action: state.action,
+        })
+    }
+
     /// Fills Regions and the tag key from the defaults and checks every value given.
     pub fn validate(self, defaults: &Defaults) -> Result<ValidRequest> {
-        let active_region = self
-            .active_region
-            .or_else(|| defaults.active_region.clone())
-            .ok_or_else(|| {
+        let region = |given: Option<String>, default: &Option<String>, field: &str, variable: &str| {
+            given.or_else(|| default.clone()).ok_or_else(|| {
                 Error::invalid(
-                    "activeRegion",
-                    "is not set and ACTIVE_REGION has no default; set one of them",
+                    field,
+                    format!("is not set and {variable} has no default; set one of them"),
                 )
-            })?;
-        let passive_region = self
-            .passive_region
-            .or_else(|| defaults.passive_region.clone())
-            .ok_or_else(|| {
-                Error::invalid(
-                    "passiveRegion",
-                    "is not set and PASSIVE_REGION has no default; set one of them",
-                )
-            })?;
+            })
+        };
+        let active_region = region(
+            self.active_region.clone(),
+            &defaults.active_region,
+            "activeRegion",
+            "ACTIVE_REGION",
+        )?;
+        let passive_region = region(
+            self.passive_region.clone(),
+            &defaults.passive_region,
+            "passiveRegion",
+            "PASSIVE_REGION",
+        )?;
         validate::region("activeRegion", &active_region)?;
         validate::region("passiveRegion", &passive_region)?;
         validate::region_pair(&active_region, &passive_region)?;
-
         let ids = [
             (
                 "activeTransitGatewayId",
@@ -678,41 +447,13 @@ impl PeeringRequest {
                 validate::resource_id(field, kind, value)?;
             }
         }
-        let vpc_tag_key = self.vpc_tag_key.unwrap_or_else(|| defaults.vpc_tag_key.clone());
+        let vpc_tag_key = self
+            .vpc_tag_key
+            .clone()
+            .unwrap_or_else(|| defaults.vpc_tag_key.clone());
         validate::tag_key("vpcTagKey", &vpc_tag_key)?;
-        // Environment values are checked only where the request does not override them.
-        let needs_default = self.vpc_routes.is_none()
-            || self.propagated_cidrs.is_none()
-            || self.active_extra_cidrs.is_none()
-            || self.passive_extra_cidrs.is_none();
-        let fallback = if needs_default {
-            defaults.route_options()?
-        } else {
-            RouteOptions::default()
-        };
-        // The two fields go together: a request that gives either replaces both defaults.
-        let passive = if self.passive_account_id.is_some() || self.passive_role_arn.is_some() {
-            PassiveAccount::checked(
-                self.passive_account_id,
-                self.passive_role_arn,
-                ("passiveAccountId", "passiveRoleArn"),
-            )?
-        } else {
-            PassiveAccount::checked(
-                defaults.passive_account_id.clone(),
-                defaults.passive_role_arn.clone(),
-                ("PASSIVE_ACCOUNT_ID", "PASSIVE_ROLE_ARN"),
-            )?
-        };
-        let options = RouteOptions {
-            vpc_routes: self.vpc_routes.unwrap_or(fallback.vpc_routes),
-            propagated_cidrs: self.propagated_cidrs.unwrap_or(fallback.propagated_cidrs),
-            extra_cidrs: ExtraCidrs {
-                active: self.active_extra_cidrs.unwrap_or(fallback.extra_cidrs.active),
-                passive: self.passive_extra_cidrs.unwrap_or(fallback.extra_cidrs.passive),
-            },
-        };
-
+        let options = self.route_options(defaults)?;
+        let passive = self.passive_account(defaults)?;
         Ok(ValidRequest {
             active_region,
             passive_region,
@@ -727,118 +468,212 @@ impl PeeringRequest {
             action: self.action.unwrap_or_default(),
         })
     }
+
+    /// The route options: the request's, each left out one from the environment. Environment
+    /// values are checked only where the request does not override them.
+    fn route_options(&self, defaults: &Defaults) -> Result<RouteOptions> {
+        let needs_default = self.vpc_routes.is_none()
+            || self.propagated_cidrs.is_none()
+            || self.active_extra_cidrs.is_none()
+            || self.passive_extra_cidrs.is_none();
+        let fallback = if needs_default {
+            defaults.route_options()?
+        } else {
+            RouteOptions::default()
+        };
+        Ok(RouteOptions {
+            vpc_routes: self.vpc_routes.unwrap_or(fallback.vpc_routes),
+            propagated_cidrs: self.propagated_cidrs.unwrap_or(fallback.propagated_cidrs),
+            extra_cidrs: ExtraCidrs {
+                active: self
+                    .active_extra_cidrs
+                    .clone()
+                    .unwrap_or(fallback.extra_cidrs.active),
+                passive: self
+                    .passive_extra_cidrs
+                    .clone()
+                    .unwrap_or(fallback.extra_cidrs.passive),
+            },
+        })
+    }
+
+    /// The two fields go together: a request that gives either replaces both defaults.
+    fn passive_account(&self, defaults: &Defaults) -> Result<PassiveAccount> {
+        if self.passive_account_id.is_some() || self.passive_role_arn.is_some() {
+            PassiveAccount::checked(
+                self.passive_account_id.clone(),
+                self.passive_role_arn.clone(),
+                ("passiveAccountId", "passiveRoleArn"),
+            )
+        } else {
+            PassiveAccount::checked(
+                defaults.passive_account_id.clone(),
+                defaults.passive_role_arn.clone(),
+                ("PASSIVE_ACCOUNT_ID", "PASSIVE_ROLE_ARN"),
+            )
+        }
+    }
 }
 
-/// Parses and validates the input of `get-status` and `modify-routes`: `peer`'s output.
-pub fn parse_peering_ref(input: &Value) -> Result<PeeringRef> {
-    let (request, attachment_id) = parse_resolved(input, true)?;
-    Ok(PeeringRef {
-        request,
-        attachment_id: attachment_id.unwrap_or_default(),
+/// A field `peer` always writes, read back.
+fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str> {
+    value.as_deref().ok_or_else(|| {
+        Error::invalid(
+            field,
+            "is missing; pass `peer`'s output to this function unchanged",
+        )
     })
 }
 
-/// Parses `modify-routes`' input: `peer`'s output, whose `attachmentId` may be null in a dry run
-/// (no peering exists yet, so the plan is what would be routed once one is live) and in a
-/// teardown (there is no peering left to tear down).
-pub fn parse_routes_input(input: &Value) -> Result<(ResolvedRequest, Option<String>)> {
-    let dry_run = input.get("dryRun") == Some(&Value::Bool(true));
-    let teardown = input.get("action").and_then(Value::as_str) == Some("teardown");
-    let no_attachment = matches!(input.get("attachmentId"), None | Some(Value::Null));
-    parse_resolved(input, !((dry_run || teardown) && no_attachment))
-}
-
-/// The passive side's id of the attachment: `passiveAttachmentId` when `peer` reported one (the
-/// two sides knew it by different ids), else `attachment_id`.
-pub fn passive_attachment_id(input: &Value, attachment_id: &str) -> Result<String> {
-    let object = as_object(input, "(input)")?;
-    let fields = Fields { object, prefix: "" };
-    match fields.optional_string("passiveAttachmentId")? {
-        Some(id) => {
-            validate::resource_id("passiveAttachmentId", IdKind::Attachment, id)?;
-            Ok(id.to_owned())
-        }
-        None => Ok(attachment_id.to_owned()),
-    }
-}
-
-fn parse_resolved(input: &Value, needs_attachment: bool) -> Result<(ResolvedRequest, Option<String>)> {
-    check_size(input)?;
-    let object = as_object(input, "(input)")?;
-    let fields = Fields { object, prefix: "" };
-    let text = |name: &str| fields.required_string(name).map(str::to_owned);
-    let request = ResolvedRequest {
-        active_region: text("activeRegion")?,
-        passive_region: text("passiveRegion")?,
-        active_transit_gateway_id: text("activeTransitGatewayId")?,
-        passive_transit_gateway_id: text("passiveTransitGatewayId")?,
-        active_route_table_id: text("activeRouteTableId")?,
-        passive_route_table_id: text("passiveRouteTableId")?,
-        vpc_tag_key: text("vpcTagKey")?,
-        options: {
-            let (active, passive) = fields.optional_extra_cidrs("extraCidrs")?;
-            RouteOptions {
-                vpc_routes: fields.optional_bool("vpcRoutes")?.unwrap_or(false),
-                propagated_cidrs: fields.optional_bool("propagatedCidrs")?.unwrap_or(false),
+impl ResolvedRequest {
+    /// Reads `peer`'s output back: every request field must be there and well formed. The
+    /// attachment must be named when `needs_attachment`; a dry run or a teardown may run with
+    /// none (no peering exists).
+    pub fn from_state(state: &PeeringState, needs_attachment: bool) -> Result<(Self, Option<AttachmentIds>)> {
+        let text = |value: &Option<String>, field: &str| required(value, field).map(str::to_owned);
+        let (active_extra, passive_extra) = match &state.extra_cidrs {
+            Some(field) => extra_cidrs(field, "")?,
+            None => (None, None),
+        };
+        let request = ResolvedRequest {
+            active_region: text(&state.active_region, "activeRegion")?,
+            passive_region: text(&state.passive_region, "passiveRegion")?,
+            active_transit_gateway_id: text(&state.active_transit_gateway_id, "activeTransitGatewayId")?,
+            passive_transit_gateway_id: text(&state.passive_transit_gateway_id, "passiveTransitGatewayId")?,
+            active_route_table_id: text(&state.active_route_table_id, "activeRouteTableId")?,
+            passive_route_table_id: text(&state.passive_route_table_id, "passiveRouteTableId")?,
+            vpc_tag_key: text(&state.vpc_tag_key, "vpcTagKey")?,
+            options: RouteOptions {
+                vpc_routes: state.vpc_routes.unwrap_or(false),
+                propagated_cidrs: state.propagated_cidrs.unwrap_or(false),
                 extra_cidrs: ExtraCidrs {
-                    active: active.unwrap_or_default(),
-                    passive: passive.unwrap_or_default(),
+                    active: active_extra.unwrap_or_default(),
+                    passive: passive_extra.unwrap_or_default(),
                 },
-            }
-        },
-        dry_run: fields.optional_bool("dryRun")?.unwrap_or(false),
-        passive: PassiveAccount::checked(
-            fields.optional_string("passiveAccountId")?.map(str::to_owned),
-            fields.optional_string("passiveRoleArn")?.map(str::to_owned),
-            ("passiveAccountId", "passiveRoleArn"),
-        )?,
-        action: fields
-            .optional_string("action")?
-            .map(|value| Action::parse("action", value))
-            .transpose()?
-            .unwrap_or_default(),
-    };
-    let attachment_id = if needs_attachment {
-        Some(text("attachmentId")?)
-    } else {
-        None
-    };
-
-    validate::region("activeRegion", &request.active_region)?;
-    validate::region("passiveRegion", &request.passive_region)?;
-    validate::region_pair(&request.active_region, &request.passive_region)?;
-    validate::resource_id(
-        "activeTransitGatewayId",
-        IdKind::TransitGateway,
-        &request.active_transit_gateway_id,
-    )?;
-    validate::resource_id(
-        "passiveTransitGatewayId",
-        IdKind::TransitGateway,
-        &request.passive_transit_gateway_id,
-    )?;
-    validate::resource_id(
-        "activeRouteTableId",
-        IdKind::RouteTable,
-        &request.active_route_table_id,
-    )?;
-    validate::resource_id(
-        "passiveRouteTableId",
-        IdKind::RouteTable,
-        &request.passive_route_table_id,
-    )?;
-    if let Some(attachment_id) = &attachment_id {
-        validate::resource_id("attachmentId", IdKind::Attachment, attachment_id)?;
+            },
+            dry_run: state.dry_run.unwrap_or(false),
+            passive: PassiveAccount::checked(
+                state.passive_account_id.clone(),
+                state.passive_role_arn.clone(),
+                ("passiveAccountId", "passiveRoleArn"),
+            )?,
+            action: state.action.unwrap_or_default(),
+        };
+        let attachment = match state.attachment() {
+            Some(id) => Some(attachment_ids(id, state.passive_attachment_id.as_deref())?),
+            None if needs_attachment => return Err(required(&None, "attachmentId").unwrap_err()),
+            None => None,
+        };
+        request.check()?;
+        Ok((request, attachment))
     }
-    validate::tag_key("vpcTagKey", &request.vpc_tag_key)?;
-    Ok((request, attachment_id))
+
+    fn check(&self) -> Result<()> {
+        validate::region("activeRegion", &self.active_region)?;
+        validate::region("passiveRegion", &self.passive_region)?;
+        validate::region_pair(&self.active_region, &self.passive_region)?;
+        let ids = [
+            (
+                "activeTransitGatewayId",
+                IdKind::TransitGateway,
+                &self.active_transit_gateway_id,
+            ),
+            (
+                "passiveTransitGatewayId",
+                IdKind::TransitGateway,
+                &self.passive_transit_gateway_id,
+            ),
+            (
+                "activeRouteTableId",
+                IdKind::RouteTable,
+                &self.active_route_table_id,
+            ),
+            (
+                "passiveRouteTableId",
+                IdKind::RouteTable,
+                &self.passive_route_table_id,
+            ),
+        ];
+        for (field, kind, value) in ids {
+            validate::resource_id(field, kind, value)?;
+        }
+        validate::tag_key("vpcTagKey", &self.vpc_tag_key)
+    }
+
+    /// Writes every request field into `state`, resolved: what `peer` hands the later states.
+    pub fn write_to(&self, state: &mut PeeringState) {
+        state.active_region = Some(self.active_region.clone());
+        state.passive_region = Some(self.passive_region.clone());
+        state.active_transit_gateway_id = Some(self.active_transit_gateway_id.clone());
+        state.passive_transit_gateway_id = Some(self.passive_transit_gateway_id.clone());
+        state.active_route_table_id = Some(self.active_route_table_id.clone());
+        state.passive_route_table_id = Some(self.passive_route_table_id.clone());
+        state.vpc_tag_key = Some(self.vpc_tag_key.clone());
+        state.vpc_routes = Some(self.options.vpc_routes);
+        state.propagated_cidrs = Some(self.options.propagated_cidrs);
+        let texts = |cidrs: &[Ipv4Net]| Some(cidrs.iter().map(ToString::to_string).collect());
+        state.extra_cidrs = Some(ExtraCidrsField {
+            active: texts(&self.options.extra_cidrs.active),
+            passive: texts(&self.options.extra_cidrs.passive),
+            unknown: Vec::new(),
+        });
+        state.dry_run = Some(self.dry_run);
+        state
+            .passive_account_id
+            .clone_from(&self.passive.passive_account_id);
+        state.passive_role_arn.clone_from(&self.passive.passive_role_arn);
+        state.action = Some(self.action);
+    }
+}
+
+fn attachment_ids(active: &str, passive: Option<&str>) -> Result<AttachmentIds> {
+    validate::resource_id("attachmentId", IdKind::Attachment, active)?;
+    if let Some(passive) = passive {
+        validate::resource_id("passiveAttachmentId", IdKind::Attachment, passive)?;
+    }
+    Ok(AttachmentIds {
+        active: active.to_owned(),
+        passive: passive.unwrap_or(active).to_owned(),
+    })
+}
+
+impl PeeringRef {
+    /// The input of `get-status`: `peer`'s output, naming its attachment.
+    pub fn from_state(state: &PeeringState) -> Result<Self> {
+        let (request, attachment) = ResolvedRequest::from_state(state, true)?;
+        let attachment = attachment.expect("required above");
+        Ok(Self { request, attachment })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::state::MAX_REQUEST_BYTES;
     use proptest::prelude::*;
     use serde_json::json;
+
+    /// The request fields, as the property tests pick keys.
+    const REQUEST_FIELDS: &[&str] = &[
+        "activeRegion",
+        "passiveRegion",
+        "activeTransitGatewayId",
+        "passiveTransitGatewayId",
+        "activeRouteTableId",
+        "passiveRouteTableId",
+        "vpcTagKey",
+        "vpcRoutes",
+        "extraCidrs",
+        "propagatedCidrs",
+        "dryRun",
+        "passiveAccountId",
+        "passiveRoleArn",
+        "action",
+    ];
+
+    fn parse_peering_ref(input: &Value) -> Result<PeeringRef> {
+        PeeringRef::from_state(&PeeringState::decode_input(input)?)
+    }
 
     fn defaults() -> Defaults {
         Defaults {
@@ -1094,8 +929,10 @@ mod tests {
             passive: PassiveAccount::default(),
             action: Action::Setup,
         };
-        let mut output = serde_json::to_value(&request).unwrap();
-        output["attachmentId"] = json!("tgw-attach-0123456789abcdef0");
+        let mut state = PeeringState::default();
+        request.write_to(&mut state);
+        state.attachment_id = Some(Some("tgw-attach-0123456789abcdef0".into()));
+        let mut output = serde_json::to_value(&state).unwrap();
         assert_eq!(parse_peering_ref(&output).unwrap().request, request);
         for field in ["vpcRoutes", "propagatedCidrs", "extraCidrs"] {
             output.as_object_mut().unwrap().remove(field);
@@ -1146,7 +983,7 @@ mod tests {
         fn any_json_is_either_a_valid_request_or_invalid_input_naming_a_field(input in any_json()) {
             match parse_request(&input).and_then(|parsed| parsed.request.validate(&defaults())) {
                 Ok(valid) => {
-                    prop_assert!(crate::validate::partition_of(&valid.active_region).is_some());
+                    prop_assert!(crate::contract::validate::partition_of(&valid.active_region).is_some());
                     prop_assert_ne!(valid.active_region, valid.passive_region);
                 }
                 Err(Error::InvalidInput { field, reason }) => {
@@ -1159,7 +996,7 @@ mod tests {
         #[test]
         fn any_json_given_to_get_status_is_accepted_only_when_complete_and_well_formed(input in any_json()) {
             if let Ok(peering) = parse_peering_ref(&input) {
-                prop_assert!(peering.attachment_id.starts_with("tgw-attach-"));
+                prop_assert!(peering.attachment.active.starts_with("tgw-attach-"));
             }
         }
     }

@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tgw_peering::context::RouteWrites;
+use tgw_peering::config::RouteWrites;
 use tgw_peering_integration::{
     invoke, invoke_with_time_left, pairs, record, run_to_completion, world, Function, World, ACTIVE, PASSIVE,
     RACE_SETTLE,
@@ -817,7 +817,7 @@ async fn given_more_static_routes_than_one_page_then_the_table_is_read_across_pa
 
 /// A context whose route writes go one at a time at 20 a second per Region, stopping 0.4 s
 /// before each invocation's deadline.
-async fn slow_writer(w: &World) -> tgw_peering::Context {
+async fn slow_writer(w: &World) -> tgw_peering::Shell {
     w.emulator.context().await.with_route_writes(RouteWrites {
         per_second: 20.0,
         burst: NonZeroU32::new(1).unwrap(),

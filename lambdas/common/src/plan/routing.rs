@@ -191,7 +191,7 @@ pub fn propagated_on_premises(routes: &[Route]) -> Vec<SourcedCidr> {
 }
 
 /// Extra CIDRs of one side, each named by its field.
-pub fn extra(cidrs: &[Ipv4Net], side: &str) -> Vec<SourcedCidr> {
+pub fn extra(cidrs: &[Ipv4Net], side: crate::plan::Side) -> Vec<SourcedCidr> {
     cidrs
         .iter()
         .map(|cidr| SourcedCidr {

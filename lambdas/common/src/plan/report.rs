@@ -10,7 +10,8 @@ use std::collections::BTreeSet;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-use crate::planner::{Conflict, RoutePlan};
+use crate::plan::routing::{Conflict, RoutePlan};
+use crate::plan::Side;
 
 /// At most this many CIDRs are listed in each list of a report; the counts are always exact.
 /// Step Functions caps a state's payload at 256 KiB, and a report passes through every later
@@ -60,8 +61,7 @@ pub struct SideReport {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VpcTableReport {
-    /// `active` or `passive`.
-    pub side: String,
+    pub side: Side,
     pub vpc_id: String,
     #[serde(flatten)]
     pub report: SideReport,
@@ -206,8 +206,7 @@ impl TablePlan {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VpcTablePlan {
-    /// `active` or `passive`.
-    pub side: String,
+    pub side: Side,
     pub vpc_id: String,
     #[serde(flatten)]
     pub plan: TablePlan,
@@ -291,7 +290,7 @@ mod tests {
     fn given_routes_left_only_in_a_vpc_table_then_the_report_is_not_complete_until_they_are_written() {
         let done = SideReport::after_pass("tgw-rtb-1", None, pass(&["10.1.0.0/16"], &[], &[]));
         let vpc = |earlier: Option<&SideReport>, created: &[&str], remaining: &[&str]| VpcTableReport {
-            side: "active".into(),
+            side: Side::Active,
             vpc_id: "vpc-1".into(),
             report: SideReport::after_pass("rtb-1", earlier, pass(created, &[], remaining)),
         };

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tgw_peering_integration::{invoke, Emulator, Function, ACTIVE, PASSIVE};
 
 fn declared(function: &str) -> BTreeSet<String> {
-    let text = include_str!("../cloudformation/function-permissions.json");
+    let text = include_str!("../../cloudformation/function-permissions.json");
     let all: Value = serde_json::from_str(text).expect("function-permissions.json is JSON");
     all[function]["calls"]
         .as_array()

@@ -1,6 +1,8 @@
 //! Peering attachments as plain data, and the pure decisions about them.
 
-use crate::state::AttachmentState;
+use crate::contract::request::ResolvedRequest;
+use crate::error::{Error, Result};
+use crate::plan::attachment::AttachmentState;
 
 /// The value of the `tgw-peering:managed-by` tag on attachments this tool creates.
 pub const TOOL_NAME: &str = "tgw-peering";
@@ -38,6 +40,33 @@ impl PeeringAttachment {
         self.tags
             .iter()
             .any(|(key, value)| key == MANAGED_BY_TAG && value == TOOL_NAME)
+    }
+
+    /// Refuses an attachment that belongs to another peering: acting on it would report, or
+    /// route over, the wrong link.
+    pub fn check_joins(&self, request: &ResolvedRequest) -> Result<()> {
+        let active = (
+            request.active_transit_gateway_id.as_str(),
+            request.active_region.as_str(),
+        );
+        let passive = (
+            request.passive_transit_gateway_id.as_str(),
+            request.passive_region.as_str(),
+        );
+        if self.connects(active, passive) {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            "attachmentId",
+            format!(
+                "is {}, which joins {} ({}) and {} ({}), not the requested transit gateways; pass `peer`'s output unchanged",
+                self.id,
+                self.requester.transit_gateway_id,
+                self.requester.region,
+                self.accepter.transit_gateway_id,
+                self.accepter.region
+            ),
+        ))
     }
 
     /// True when the attachment joins exactly these two gateways, in either direction.

@@ -15,8 +15,8 @@ use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use aws_sdk_ec2::Client;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
-use tgw_peering::request::Defaults;
-use tgw_peering::Context;
+use tgw_peering::config::Defaults;
+use tgw_peering::Shell;
 
 pub const ACTIVE: &str = "us-east-1";
 pub const PASSIVE: &str = "eu-west-1";
@@ -102,12 +102,12 @@ impl Emulator {
     }
 
     /// The functions' context with the usual environment defaults.
-    pub async fn context(&self) -> Context {
+    pub async fn context(&self) -> Shell {
         self.context_with(defaults()).await
     }
 
-    pub async fn context_with(&self, defaults: Defaults) -> Context {
-        Context::new(self.sdk_config().await, defaults)
+    pub async fn context_with(&self, defaults: Defaults) -> Shell {
+        Shell::new(self.sdk_config().await, defaults)
     }
 
     /// A plain EC2 client for seeding and inspecting the emulator.
@@ -288,7 +288,7 @@ pub fn defaults() -> Defaults {
 
 /// Invokes `function` with each input and checks that it fails with `InvalidInput` naming its
 /// field (as `` `field` ``).
-pub async fn assert_each_names_its_field(context: &Context, function: Function, cases: &[(Value, &str)]) {
+pub async fn assert_each_names_its_field(context: &Shell, function: Function, cases: &[(Value, &str)]) {
     for (input, field) in cases {
         let err = invoke(context, function, input.clone()).await.unwrap_err();
         assert_eq!(err.error_type, "InvalidInput", "{input}");
@@ -310,13 +310,13 @@ pub enum Function {
 
 /// Invokes a function through its Lambda handler and returns what the runtime would send back:
 /// the output, or the `errorType`/`errorMessage` pair.
-pub async fn invoke(context: &Context, function: Function, input: Value) -> Result<Value, Diagnostic> {
+pub async fn invoke(context: &Shell, function: Function, input: Value) -> Result<Value, Diagnostic> {
     invoke_with_deadline(context, function, input, lambda_runtime::Context::default()).await
 }
 
 /// Invokes a function as Lambda would with `time_left` before the invocation's deadline.
 pub async fn invoke_with_time_left(
-    context: &Context,
+    context: &Shell,
     function: Function,
     input: Value,
     time_left: Duration,
@@ -331,17 +331,19 @@ pub async fn invoke_with_time_left(
 }
 
 async fn invoke_with_deadline(
-    context: &Context,
+    context: &Shell,
     function: Function,
     input: Value,
     lambda: lambda_runtime::Context,
 ) -> Result<Value, Diagnostic> {
-    let event = LambdaEvent::new(input, lambda);
+    let payload = serde_json::value::to_raw_value(&input).expect("a Value always serialises");
+    let event = LambdaEvent::new(payload, lambda);
     let result = match function {
         Function::Peer => tgw_peering::handler::peer(context, event).await,
         Function::GetStatus => tgw_peering::handler::get_status(context, event).await,
         Function::ModifyRoutes => tgw_peering::handler::modify_routes(context, event).await,
     };
+    let result = result.map(|state| serde_json::to_value(state).expect("the state always serialises"));
     result.map_err(Diagnostic::from)
 }
 
@@ -353,7 +355,7 @@ pub const RACE_SETTLE: Duration = Duration::from_millis(1200);
 /// Runs the state machine's loop in-process: peer (and, after creating, SettleRace and peer
 /// again), then get-status until available (accepting via peer on pendingAcceptance), then
 /// modify-routes. Returns modify-routes' output.
-pub async fn run_to_completion(context: &Context, input: Value) -> Value {
+pub async fn run_to_completion(context: &Shell, input: Value) -> Value {
     let state = until_available(context, input).await;
     invoke(context, Function::ModifyRoutes, state)
         .await
@@ -362,7 +364,7 @@ pub async fn run_to_completion(context: &Context, input: Value) -> Value {
 
 /// The same loop up to the point where the peering is available; returns what modify-routes
 /// would be given.
-pub async fn until_available(context: &Context, input: Value) -> Value {
+pub async fn until_available(context: &Shell, input: Value) -> Value {
     let mut state = invoke(context, Function::Peer, input).await.expect("peer");
     if state["created"] == Value::Bool(true) {
         tokio::time::sleep(RACE_SETTLE).await;
@@ -395,7 +397,7 @@ pub struct World {
     pub passive: Net,
     pub active_tgw: Tgw,
     pub passive_tgw: Tgw,
-    pub context: Context,
+    pub context: Shell,
 }
 
 pub async fn world() -> World {
@@ -707,7 +709,7 @@ impl Net {
 
     /// A peering request that carries this tool's creation tags, as if an earlier run made it.
     pub async fn request_managed_peering(&self, from: &Tgw, to: &Tgw, to_region: &str) -> String {
-        let tags = tgw_peering::peering::creation_tags(&from.id, &to.id);
+        let tags = tgw_peering::plan::peering::creation_tags(&from.id, &to.id);
         let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         self.request_tagged_peering(from, to, to_region, &tags).await
     }

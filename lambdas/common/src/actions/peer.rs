@@ -1,0 +1,529 @@
+//! `peer`: validate, resolve both transit gateways, reuse or create the peering, and accept it
+//! once the accepter side shows pendingAcceptance.
+
+use tracing::{info, warn};
+
+use crate::aws::{Ec2, Shell, TransitGateway};
+use crate::contract::request::{
+    Action, ParsedRequest, PeerPlan, RequestSource, ResolvedRequest, ValidRequest,
+};
+use crate::contract::state::{PeeringState, Report};
+use crate::error::{Error, Result};
+use crate::plan::attachment::{AttachmentState, Phase};
+use crate::plan::peering::{
+    creation_tags, deduplicate, select_existing, Deduplication, PeeringAttachment, TgwEnd,
+};
+
+/// The two transit gateways of a resolved request, as read.
+struct Gateways {
+    active: TransitGateway,
+    passive: TransitGateway,
+}
+
+/// The passive side as the accepter of a peering.
+struct Accepter<'a> {
+    ec2: &'a Ec2,
+    /// In another account the accepter may know the peering by its own id, so it is also looked
+    /// for by its ends. In one account both sides read the same attachment, and that extra read
+    /// would only cost a call.
+    in_another_account: bool,
+}
+
+/// What `peer` found or did, before it is written into the state.
+struct PeerResult {
+    /// `None` only in a dry run or teardown where no peering exists.
+    attachment_id: Option<String>,
+    /// The attachment's state in the active Region, or `absent`.
+    status: String,
+    created: bool,
+    accepted: bool,
+    removed_duplicates: Vec<String>,
+    passive_attachment_id: Option<String>,
+    plan: Option<PeerPlan>,
+}
+
+impl PeerResult {
+    /// A call that changed nothing: the attachment as found (or `absent`).
+    fn unchanged(attachment: Option<&PeeringAttachment>, plan: Option<PeerPlan>) -> Self {
+        Self {
+            attachment_id: attachment.map(|a| a.id.clone()),
+            status: attachment.map_or_else(|| "absent".to_owned(), |a| a.state.to_string()),
+            created: false,
+            accepted: false,
+            removed_duplicates: Vec::new(),
+            passive_attachment_id: None,
+            plan,
+        }
+    }
+
+    /// `peer`'s output: the resolved request and what it found or did, nothing else.
+    fn into_state(self, request: &ResolvedRequest) -> PeeringState {
+        let mut state = PeeringState::default();
+        request.write_to(&mut state);
+        state.attachment_id = Some(self.attachment_id);
+        state.status = Some(self.status);
+        state.created = Some(self.created);
+        state.accepted = Some(self.accepted);
+        state.removed_duplicates = Some(self.removed_duplicates);
+        state.passive_attachment_id = self.passive_attachment_id;
+        state.peering_plan = self.plan.map(Report::Known);
+        state
+    }
+}
+
+/// What the accepter side did.
+struct Acceptance {
+    /// The state to report.
+    state: AttachmentState,
+    /// True when this call accepted it.
+    accepted: bool,
+    /// The id the accepter knows the attachment by, once it can see it.
+    accepter_id: Option<String>,
+}
+
+impl Acceptance {
+    fn not_yet(attachment: &PeeringAttachment, accepter_id: Option<String>) -> Self {
+        Self {
+            state: attachment.state.clone(),
+            accepted: false,
+            accepter_id,
+        }
+    }
+}
+
+/// Resolves the request and makes sure the peering exists and is accepted (or, in a dry run or
+/// teardown, reports what is there).
+pub async fn peer(shell: &Shell, parsed: ParsedRequest) -> Result<PeeringState> {
+    log_source(&parsed);
+    let request = parsed.request.validate(&shell.config().defaults)?;
+    let (active, passive) = shell
+        .sides(
+            &request.active_region,
+            &request.passive_region,
+            request.passive.passive_role_arn.as_deref(),
+        )
+        .await?;
+    let (resolved, gateways) = resolve(&active, &passive, request).await?;
+    let listed = active.peering_attachments().await?;
+    let ends = ends(&resolved);
+    if resolved.action == Action::Teardown {
+        let kept = select_existing(&listed, ends.0, ends.1);
+        info!(action = "Teardown", region = %active.region(),
+              attachment_id = kept.map_or("none", |a| a.id.as_str()), "peering to tear down");
+        return Ok(PeerResult::unchanged(kept, None).into_state(&resolved));
+    }
+    let accepter = Accepter {
+        ec2: &passive,
+        in_another_account: resolved.passive.passive_role_arn.is_some(),
+    };
+    if resolved.dry_run {
+        let result = plan_only(
+            &active,
+            &accepter,
+            &resolved,
+            deduplicate(&listed, ends.0, ends.1),
+        )
+        .await?;
+        return Ok(result.into_state(&resolved));
+    }
+    let continuation = Continuation::of(&parsed.state);
+    let Ensured {
+        attachment,
+        created,
+        removed_duplicates,
+    } = ensure_peering(&active, &resolved, &gateways, listed, &continuation).await?;
+    let acceptance = accept_if_pending(&active, &accepter, &attachment).await?;
+    Ok(PeerResult {
+        status: acceptance.state.as_str().to_owned(),
+        // The state machine calls `peer` again to accept: keep what an earlier call of the same
+        // execution did, so the output says whether this execution created and accepted it.
+        created: created || continuation.did("created", &attachment.id),
+        accepted: acceptance.accepted || continuation.did("accepted", &attachment.id),
+        removed_duplicates,
+        passive_attachment_id: acceptance.accepter_id.filter(|id| *id != attachment.id),
+        attachment_id: Some(attachment.id),
+        plan: None,
+    }
+    .into_state(&resolved))
+}
+
+fn log_source(parsed: &ParsedRequest) {
+    if let RequestSource::EventBridge { detail_type, source } = &parsed.source {
+        info!(
+            action = "Peer",
+            detail_type, source, "request from an EventBridge event"
+        );
+    }
+    for field in &parsed.ignored_fields {
+        warn!(
+            action = "Peer",
+            field, "ignoring a field that is not part of the request"
+        );
+    }
+}
+
+fn ends(request: &ResolvedRequest) -> ((&str, &str), (&str, &str)) {
+    (
+        (
+            request.active_transit_gateway_id.as_str(),
+            request.active_region.as_str(),
+        ),
+        (
+            request.passive_transit_gateway_id.as_str(),
+            request.passive_region.as_str(),
+        ),
+    )
+}
+
+/// Both transit gateways and their route tables, found or checked. Both sides are read at once,
+/// but an error is reported for the active side first, so the same bad request always gets the
+/// same message.
+async fn resolve(active: &Ec2, passive: &Ec2, request: ValidRequest) -> Result<(ResolvedRequest, Gateways)> {
+    let (active_tgw, passive_tgw) = tokio::join!(
+        resolve_transit_gateway(
+            active,
+            "activeTransitGatewayId",
+            request.active_transit_gateway_id.as_deref()
+        ),
+        resolve_transit_gateway(
+            passive,
+            "passiveTransitGatewayId",
+            request.passive_transit_gateway_id.as_deref()
+        ),
+    );
+    let gateways = Gateways {
+        active: active_tgw?,
+        passive: passive_tgw?,
+    };
+    let (active_table, passive_table) = tokio::join!(
+        resolve_route_table(
+            active,
+            "activeRouteTableId",
+            request.active_route_table_id.as_deref(),
+            &gateways.active
+        ),
+        resolve_route_table(
+            passive,
+            "passiveRouteTableId",
+            request.passive_route_table_id.as_deref(),
+            &gateways.passive
+        ),
+    );
+    let resolved = ResolvedRequest {
+        active_region: request.active_region,
+        passive_region: request.passive_region,
+        active_transit_gateway_id: gateways.active.id.clone(),
+        passive_transit_gateway_id: gateways.passive.id.clone(),
+        active_route_table_id: active_table?,
+        passive_route_table_id: passive_table?,
+        vpc_tag_key: request.vpc_tag_key,
+        options: request.options,
+        dry_run: request.dry_run,
+        passive: request.passive,
+        action: request.action,
+    };
+    Ok((resolved, gateways))
+}
+
+/// What an earlier call of this execution reported: the state machine's Settle and Accept passes
+/// hand `peer` its own output.
+struct Continuation<'a> {
+    state: &'a PeeringState,
+}
+
+impl<'a> Continuation<'a> {
+    fn of(state: &'a PeeringState) -> Self {
+        Self { state }
+    }
+
+    fn attachment_id(&self) -> Option<&str> {
+        self.state.attachment()
+    }
+
+    /// True when the earlier call reported `flag` for this same attachment.
+    fn did(&self, flag: &str, attachment_id: &str) -> bool {
+        let reported = match flag {
+            "created" => self.state.created,
+            _ => self.state.accepted,
+        };
+        self.attachment_id() == Some(attachment_id) && reported == Some(true)
+    }
+}
+
+/// The live peering this call settled on.
+struct Ensured {
+    attachment: PeeringAttachment,
+    /// True when this call created it.
+    created: bool,
+    /// The duplicates this call deleted.
+    removed_duplicates: Vec<String>,
+}
+
+/// The live peering to use: the one that exists, or one created now.
+async fn ensure_peering(
+    active: &Ec2,
+    request: &ResolvedRequest,
+    gateways: &Gateways,
+    mut listed: Vec<PeeringAttachment>,
+    continuation: &Continuation<'_>,
+) -> Result<Ensured> {
+    let ends = ends(request);
+    let created = if select_existing(&listed, ends.0, ends.1).is_none() {
+        // If the peering an earlier call reported has died since, that is the execution's
+        // answer: creating another here would hide a rejection behind a fresh request.
+        if let Some(attachment_id) = continuation.attachment_id() {
+            let state = listed
+                .iter()
+                .find(|attachment| attachment.id == attachment_id)
+                .map_or_else(|| "absent".to_owned(), |attachment| attachment.state.to_string());
+            return Err(Error::PeeringFailed {
+                attachment_id: attachment_id.to_owned(),
+                state,
+            });
+        }
+        let ours = create_peering(active, request, gateways).await?;
+        // CreateTransitGatewayPeeringAttachment has no idempotency token: a run that started at
+        // the same moment may have created one too. Read again for any racer already visible.
+        // The rest are settled by the next call: the state machine waits (SettleRace) until
+        // every racing create shows, then calls peer again, and every run keeps the same one.
+        listed = active.peering_attachments().await?;
+        if !listed.iter().any(|attachment| attachment.id == ours.id) {
+            listed.push(ours.clone());
+        }
+        Some(ours.id)
+    } else {
+        None
+    };
+    let Some(plan) = deduplicate(&listed, ends.0, ends.1) else {
+        // No live peering even after our create: the one we just made was already rejected or
+        // failed.
+        let ours = listed.iter().find(|a| Some(&a.id) == created.as_ref());
+        return Err(Error::PeeringFailed {
+            attachment_id: created.clone().unwrap_or_default(),
+            state: ours.map_or_else(|| "absent".to_owned(), |a| a.state.to_string()),
+        });
+    };
+    let removed = remove_duplicates(active, &plan).await?;
+    let attachment = plan.keep.clone();
+    let created = created.as_deref() == Some(attachment.id.as_str());
+    if !created {
+        info!(action = "Peer", region = %active.region(), attachment_id = %attachment.id,
+              state = %attachment.state, "reusing existing peering attachment");
+    }
+    Ok(Ensured {
+        attachment,
+        created,
+        removed_duplicates: removed,
+    })
+}
+
+async fn create_peering(
+    active: &Ec2,
+    request: &ResolvedRequest,
+    gateways: &Gateways,
+) -> Result<PeeringAttachment> {
+    let accepter = TgwEnd {
+        transit_gateway_id: gateways.passive.id.clone(),
+        region: request.passive_region.clone(),
+        owner_id: gateways.passive.owner_id.clone(),
+    };
+    let tags = creation_tags(&gateways.active.id, &gateways.passive.id);
+    active.create_peering(&gateways.active.id, &accepter, &tags).await
+}
+
+/// Deletes the younger duplicates this tool created; leaves (and reports) anyone else's.
+async fn remove_duplicates(active: &Ec2, plan: &Deduplication<'_>) -> Result<Vec<String>> {
+    for duplicate in &plan.delete {
+        warn!(action = "Peer", region = %active.region(), attachment_id = %duplicate.id,
+              kept = %plan.keep.id, "a concurrent run created a duplicate peering; deleting it");
+        active.delete_peering(&duplicate.id).await?;
+    }
+    for foreign in &plan.foreign {
+        warn!(action = "Peer", region = %active.region(), attachment_id = %foreign.id, kept = %plan.keep.id,
+              "another live peering joins the same gateways and was not created by this tool; leaving it alone");
+    }
+    Ok(plan.delete.iter().map(|d| d.id.clone()).collect())
+}
+
+/// A dry run: everything is read as in a real run, nothing is changed, and the output says what
+/// a real run would do.
+async fn plan_only(
+    active: &Ec2,
+    passive: &Accepter<'_>,
+    resolved: &ResolvedRequest,
+    kept: Option<Deduplication<'_>>,
+) -> Result<PeerResult> {
+    let attachment = kept.as_ref().map(|plan| plan.keep);
+    let accept_peering = match attachment {
+        Some(attachment) if !matches!(attachment.state.phase(), Phase::Ready | Phase::Dead) => {
+            accepter_view(active, passive, attachment)
+                .await?
+                .is_some_and(|view| view.state == AttachmentState::PendingAcceptance)
+        }
+        _ => false,
+    };
+    let plan = PeerPlan {
+        create_peering: attachment.is_none(),
+        // The state machine accepts a peering it creates.
+        accept_peering: accept_peering || attachment.is_none(),
+        delete_duplicates: kept
+            .map(|plan| plan.delete.iter().map(|d| d.id.clone()).collect())
+            .unwrap_or_default(),
+    };
+    info!(action = "Peer", dry_run = true, region = %resolved.active_region,
+          attachment_id = attachment.map_or("none", |a| a.id.as_str()),
+          create = plan.create_peering, accept = plan.accept_peering,
+          delete = plan.delete_duplicates.len(), "planned the peering; changed nothing");
+    Ok(PeerResult::unchanged(attachment, Some(plan)))
+}
+
+/// The attachment as its accepter sees it; `None` while it is not visible there.
+///
+/// In another account it is found by what identifies it there: first its id, then (should that
+/// side know it by another id) the peering of its transit gateway with the requester's that
+/// waits for acceptance.
+async fn accepter_view(
+    active: &Ec2,
+    passive: &Accepter<'_>,
+    attachment: &PeeringAttachment,
+) -> Result<Option<PeeringAttachment>> {
+    if attachment.accepter.region == active.region() {
+        return Ok(Some(attachment.clone()));
+    }
+    // On AWS the accepter sees the request only once it leaves initiatingRequest.
+    if let Some(view) = passive.ec2.peering_attachment(&attachment.id).await? {
+        return Ok(Some(view));
+    }
+    if !passive.in_another_account {
+        return Ok(None);
+    }
+    let listed = passive.ec2.peering_attachments().await?;
+    Ok(listed.into_iter().find(|view| {
+        view.state == AttachmentState::PendingAcceptance
+            && view.accepter.transit_gateway_id == attachment.accepter.transit_gateway_id
+            && view.requester.transit_gateway_id == attachment.requester.transit_gateway_id
+            && view.requester.region == attachment.requester.region
+    }))
+}
+
+async fn resolve_transit_gateway(ec2: &Ec2, field: &str, id: Option<&str>) -> Result<TransitGateway> {
+    let region = ec2.region().to_owned();
+    let Some(id) = id else {
+        let mut available = ec2.available_transit_gateways().await?;
+        return match available.len() {
+            1 => Ok(available.remove(0)),
+            0 => Err(Error::TransitGatewayNotFound {
+                field: field.to_owned(),
+                reason: format!(
+                    "is not set and {region} has no available transit gateway; create one, or set the field"
+                ),
+            }),
+            _ => Err(Error::AmbiguousTransitGateway {
+                field: field.to_owned(),
+                region,
+                ids: available.into_iter().map(|tgw| tgw.id).collect(),
+            }),
+        };
+    };
+    let tgw = ec2
+        .transit_gateway(id)
+        .await?
+        .ok_or_else(|| Error::TransitGatewayNotFound {
+            field: field.to_owned(),
+            reason: format!("is {id}, which does not exist in {region}; check the id and the Region"),
+        })?;
+    if tgw.state != "available" {
+        return Err(Error::TransitGatewayNotAvailable {
+            field: field.to_owned(),
+            id: tgw.id,
+            region,
+            state: tgw.state,
+        });
+    }
+    Ok(tgw)
+}
+
+async fn resolve_route_table(
+    ec2: &Ec2,
+    field: &str,
+    id: Option<&str>,
+    tgw: &TransitGateway,
+) -> Result<String> {
+    let region = ec2.region();
+    let mismatch = |reason: String| Error::RouteTableMismatch {
+        field: field.to_owned(),
+        reason,
+    };
+    let Some(id) = id else {
+        return tgw.association_default_route_table_id.clone().ok_or_else(|| {
+            mismatch(format!(
+                "is not set and {} has no association default route table; set the field to one of its route tables",
+                tgw.id
+            ))
+        });
+    };
+    let table = ec2.route_table(id).await?.ok_or_else(|| {
+        mismatch(format!(
+            "is {id}, which does not exist in {region}; check the id and the Region"
+        ))
+    })?;
+    if table.transit_gateway_id != tgw.id {
+        return Err(mismatch(format!(
+            "is {id}, which belongs to {}, not to {}; use a route table of {}",
+            table.transit_gateway_id, tgw.id, tgw.id
+        )));
+    }
+    Ok(table.id)
+}
+
+/// Accepts the attachment if, and only if, its accepter side shows pendingAcceptance.
+async fn accept_if_pending(
+    active: &Ec2,
+    passive: &Accepter<'_>,
+    attachment: &PeeringAttachment,
+) -> Result<Acceptance> {
+    if matches!(attachment.state.phase(), Phase::Ready | Phase::Dead) {
+        return Ok(Acceptance::not_yet(attachment, None));
+    }
+    let accepter = if attachment.accepter.region == active.region() {
+        active
+    } else {
+        passive.ec2
+    };
+    let Some(view) = accepter_view(active, passive, attachment).await? else {
+        return Ok(Acceptance::not_yet(attachment, None));
+    };
+    let accepter_id = Some(view.id.clone());
+    if view.state != AttachmentState::PendingAcceptance {
+        return Ok(Acceptance::not_yet(attachment, accepter_id));
+    }
+    match accepter.accept_peering(&view.id).await {
+        Ok(state) => Ok(Acceptance {
+            state: state.unwrap_or(AttachmentState::Pending),
+            accepted: true,
+            accepter_id,
+        }),
+        // Someone else (a concurrent run, an operator) accepted it between our read and our call.
+        Err(err @ Error::Ec2 { .. }) if matches!(&err, Error::Ec2 { code, .. } if code == "IncorrectState") =>
+        {
+            let now = accepter.peering_attachment(&view.id).await?.map(|a| a.state);
+            match now {
+                Some(state) if state.phase() == Phase::Ready || state == AttachmentState::Pending => {
+                    info!(action = "AcceptTransitGatewayPeeringAttachment", region = %accepter.region(),
+                          attachment_id = %view.id, state = %state, "already accepted");
+                    Ok(Acceptance {
+                        state,
+                        accepted: false,
+                        accepter_id,
+                    })
+                }
+                Some(state) if state.phase() == Phase::Dead => Err(Error::PeeringFailed {
+                    attachment_id: attachment.id.clone(),
+                    state: state.to_string(),
+                }),
+                _ => Err(err),
+            }
+        }
+        Err(err) => Err(err),
+    }
+}

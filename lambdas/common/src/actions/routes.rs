@@ -1,0 +1,701 @@
+//! `modify-routes`: read both sides once, plan, apply, report; stop before the Lambda deadline
+//! and let the state machine call again while routes remain. The decisions are in
+//! [`crate::plan::pass`]; this module reads, writes and records.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt};
+use ipnet::Ipv4Net;
+use tracing::{info, warn};
+
+use crate::aws::{Ec2, Shell};
+use crate::contract::request::{AttachmentIds, ResolvedRequest};
+use crate::contract::state::{PeeringState, Report};
+use crate::contract::validate::echo;
+use crate::error::{Error, Result};
+use crate::plan::attachment::Phase;
+use crate::plan::pass::{
+    plan_pass, report_pass, report_plan, PassInput, PassPlan, Peering, SideOutcome, SidePass, SidePlan,
+    SideSnapshot, VpcTableWork, NO_ATTACHMENT_YET,
+};
+use crate::plan::peering::PeeringAttachment;
+use crate::plan::record;
+use crate::plan::report::{PassOutcome, RoutesReport, SideReport};
+use crate::plan::routing::{classify, is_tagged, Conflict, Route, RouteOutcome, RoutePlan, Vpc};
+use crate::plan::vpc_tables::{tables_for, VpcAttachment};
+use crate::plan::Side;
+
+/// At most this many warnings are returned; the rest are counted in a last one. They are all
+/// logged.
+const MAX_WARNINGS: usize = 50;
+
+/// When a pass must stop starting route writes.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    stop_at: Option<Instant>,
+}
+
+impl Budget {
+    /// No deadline: every planned route is written in this pass.
+    pub fn unlimited() -> Self {
+        Self { stop_at: None }
+    }
+
+    /// Stops starting writes `margin` before `deadline`.
+    pub fn until(deadline: Instant, margin: std::time::Duration) -> Self {
+        Self {
+            stop_at: Some(deadline.checked_sub(margin).unwrap_or_else(Instant::now)),
+        }
+    }
+
+    fn allows_another_write(&self) -> bool {
+        self.stop_at.is_none_or(|stop_at| Instant::now() < stop_at)
+    }
+}
+
+/// Runs one pass: reads both sides, plans, writes what fits in `budget`, and reports the whole
+/// execution so far.
+pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budget) -> Result<PeeringState> {
+    let (request, ids) = ResolvedRequest::from_state(&state, !state.dry_run.unwrap_or(false))?;
+    // A dry run writes nothing, so it never has an unfinished report to continue.
+    let earlier = if request.dry_run {
+        None
+    } else {
+        earlier_report(&state, &request)?
+    };
+    let (active, passive) = shell.both_sides(&request).await?;
+    let attachment = live_attachment(&active, &request, ids.as_ref()).await?;
+    let peering = match (&attachment, &ids) {
+        (Some(_), Some(ids)) => Peering {
+            active: &ids.active,
+            passive: &ids.passive,
+        },
+        _ => Peering {
+            active: NO_ATTACHMENT_YET,
+            passive: NO_ATTACHMENT_YET,
+        },
+    };
+    let tag_key = request.vpc_tag_key.as_str();
+    // Both sides are read at once; errors are reported active side first, so they are
+    // deterministic.
+    let (active_side, passive_side) = tokio::join!(
+        read_side(
+            &active,
+            Side::Active,
+            &request.active_transit_gateway_id,
+            &request.active_route_table_id,
+            tag_key
+        ),
+        read_side(
+            &passive,
+            Side::Passive,
+            &request.passive_transit_gateway_id,
+            &request.passive_route_table_id,
+            tag_key
+        ),
+    );
+    let (active_side, passive_side) = (active_side?, passive_side?);
+    let plan = plan_pass(&PassInput {
+        active: &active_side,
+        passive: &passive_side,
+        options: &request.options,
+        tag_key,
+        peering,
+        vpc_route_quota: shell.config().vpc_route_quota,
+    })?;
+    log_plan(&plan, peering);
+    if request.dry_run {
+        write_plan(
+            &mut state,
+            (&active_side, &passive_side),
+            plan,
+            peering,
+            attachment.is_none(),
+        );
+        return Ok(state);
+    }
+    let sides = Sides {
+        active: (&active, &active_side),
+        passive: (&passive, &passive_side),
+    };
+    let (outcomes, record_warnings) =
+        apply_and_record(shell, &sides, plan.active, plan.passive, peering, budget).await?;
+    let mut warnings = plan.warnings;
+    warnings.extend(record_warnings);
+    let report = report_pass(
+        earlier.as_ref(),
+        SidePass {
+            snapshot: &active_side,
+            outcome: outcomes.0,
+        },
+        SidePass {
+            snapshot: &passive_side,
+            outcome: outcomes.1,
+        },
+        peering,
+    );
+    warnings.extend(report.warnings);
+    log_pass(&report.routes, &report.reachability, peering);
+    state.routes = Some(Report::Known(report.routes));
+    state.warnings = Some(capped(warnings));
+    state.reachability = Some(Report::Known(report.reachability));
+    Ok(state)
+}
+
+/// Both sides, each as its EC2 edge and its snapshot.
+struct Sides<'a> {
+    active: (&'a Ec2, &'a SideSnapshot),
+    passive: (&'a Ec2, &'a SideSnapshot),
+}
+
+/// Writes both sides' plans (a failure on one side must not cut the other side's writes short:
+/// both run to the end), then records what was created.
+async fn apply_and_record(
+    shell: &Shell,
+    sides: &Sides<'_>,
+    active_plan: SidePlan,
+    passive_plan: SidePlan,
+    peering: Peering<'_>,
+    budget: Budget,
+) -> Result<((SideOutcome, SideOutcome), Vec<String>)> {
+    let (active_pass, passive_pass) = tokio::join!(
+        apply(shell, sides.active, active_plan, peering.active, budget),
+        apply(shell, sides.passive, passive_plan, peering.passive, budget),
+    );
+    let (active_pass, passive_pass) = (active_pass?, passive_pass?);
+    let (active_recorded, passive_recorded) = tokio::join!(
+        record(shell, sides.active, &active_pass, peering.active),
+        record(shell, sides.passive, &passive_pass, peering.passive),
+    );
+    let mut warnings = active_recorded?;
+    warnings.extend(passive_recorded?);
+    Ok(((active_pass, passive_pass), warnings))
+}
+
+/// The peering attachment the state names, checked: it joins the requested gateways and it is
+/// available. `None` only in a dry run with no peering yet (it plans for the peering as it will
+/// be once live).
+async fn live_attachment(
+    active: &Ec2,
+    request: &ResolvedRequest,
+    ids: Option<&AttachmentIds>,
+) -> Result<Option<PeeringAttachment>> {
+    let found = match ids {
+        Some(ids) => active.peering_attachment(&ids.active).await?,
+        None => None,
+    };
+    let attachment = match (found, ids) {
+        (Some(attachment), Some(_)) => {
+            attachment.check_joins(request)?;
+            attachment
+        }
+        (None, Some(ids)) if !request.dry_run => {
+            return Err(Error::PeeringAttachmentNotFound {
+                attachment_id: ids.active.clone(),
+                region: request.active_region.clone(),
+            })
+        }
+        _ => return Ok(None),
+    };
+    match attachment.state.phase() {
+        Phase::Ready => Ok(Some(attachment)),
+        Phase::Dead => Err(Error::PeeringFailed {
+            attachment_id: attachment.id,
+            state: attachment.state.to_string(),
+        }),
+        // A dry run plans for the peering as it will be once live.
+        _ if request.dry_run => Ok(Some(attachment)),
+        Phase::InProgress | Phase::NeedsAcceptance => Err(Error::PeeringNotReady {
+            attachment_id: attachment.id,
+            state: attachment.state.to_string(),
+        }),
+    }
+}
+
+/// Reads one side: its VPCs (keeping the tagged ones), their attachments to its transit gateway
+/// and their route tables, and the transit gateway route table's routes and tags.
+async fn read_side(
+    ec2: &Ec2,
+    side: Side,
+    transit_gateway_id: &str,
+    route_table_id: &str,
+    tag_key: &str,
+) -> Result<SideSnapshot> {
+    let (vpcs, attachments, routes, table) = tokio::try_join!(
+        ec2.vpcs(),
+        ec2.vpc_attachments(transit_gateway_id),
+        ec2.routes(route_table_id),
+        ec2.route_table(route_table_id),
+    )?;
+    let tagged: Vec<Vpc> = vpcs.into_iter().filter(|vpc| is_tagged(vpc, tag_key)).collect();
+    let attachments: BTreeMap<String, VpcAttachment> = attachments
+        .into_iter()
+        .filter(|attachment| tagged.iter().any(|vpc| vpc.id == attachment.vpc_id))
+        .map(|attachment| (attachment.vpc_id.clone(), attachment))
+        .collect();
+    let attached: Vec<String> = attachments.keys().cloned().collect();
+    // Read whether or not VPC routes are on: the reachability report needs them.
+    let (subnets, tables) = if attached.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        tokio::try_join!(ec2.subnets(&attached), ec2.vpc_route_tables(&attached))?
+    };
+    let vpc_tables = attachments
+        .values()
+        .map(|attachment| {
+            let chosen = tables_for(attachment, &subnets, &tables)
+                .into_iter()
+                .cloned()
+                .collect();
+            (attachment.vpc_id.clone(), chosen)
+        })
+        .collect();
+    Ok(SideSnapshot {
+        side,
+        region: ec2.region().to_owned(),
+        transit_gateway_id: transit_gateway_id.to_owned(),
+        route_table_id: route_table_id.to_owned(),
+        tagged,
+        attachments,
+        routes,
+        table_tags: table.map(|table| table.tags).unwrap_or_default(),
+        vpc_tables,
+    })
+}
+
+fn log_plan(plan: &PassPlan, peering: Peering) {
+    let vpc_creates = |plan: &SidePlan| plan.vpc.iter().map(|t| t.work.create.len()).sum::<usize>();
+    info!(
+        action = "PlanRoutes",
+        attachment_id = peering.active,
+        active_create = plan.active.tgw.create.len(),
+        active_present = plan.active.tgw.present.len(),
+        active_conflicts = plan.active.tgw.conflicts.len(),
+        passive_create = plan.passive.tgw.create.len(),
+        passive_present = plan.passive.tgw.present.len(),
+        passive_conflicts = plan.passive.tgw.conflicts.len(),
+        active_vpc_tables = plan.active.vpc.len(),
+        active_vpc_create = vpc_creates(&plan.active),
+        passive_vpc_tables = plan.passive.vpc.len(),
+        passive_vpc_create = vpc_creates(&plan.passive),
+        "planned routes"
+    );
+}
+
+fn log_pass(routes: &RoutesReport, reachable: &crate::plan::reachability::Reachability, peering: Peering) {
+    info!(
+        action = "ModifyRoutes",
+        attachment_id = peering.active,
+        pass = routes.passes,
+        complete = routes.complete,
+        active_remaining = routes.active.counts.remaining,
+        passive_remaining = routes.passive.counts.remaining,
+        pairs = reachable.pairs,
+        reachable = reachable.reachable,
+        "route pass finished"
+    );
+}
+
+/// A dry run's answer: the plan of every table in place of `routes`, and the reachability of the
+/// network as it is.
+fn write_plan(
+    state: &mut PeeringState,
+    (active, passive): (&SideSnapshot, &SideSnapshot),
+    plan: PassPlan,
+    peering: Peering,
+    no_peering_yet: bool,
+) {
+    let report = report_plan(active, passive, &plan, peering);
+    let mut warnings = plan.warnings;
+    if no_peering_yet {
+        warnings.push(
+            "no peering attachment exists yet: the plan is what a real run would route once peer \
+             has created it and it is available"
+                .to_owned(),
+        );
+    }
+    warnings.extend(report.warnings);
+    info!(
+        action = "ModifyRoutes",
+        dry_run = true,
+        active_create = report.plan.active.counts.create,
+        passive_create = report.plan.passive.counts.create,
+        vpc_tables = report.plan.vpc_route_tables.len(),
+        "planned routes; changed nothing"
+    );
+    state.routes = None;
+    state.route_plan = Some(Report::Known(report.plan));
+    state.warnings = Some(capped(warnings));
+    state.reachability = Some(Report::Known(report.reachability));
+}
+
+/// A route table this pass may write to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Table {
+    /// The side's transit gateway route table; routes go via the peering attachment.
+    Tgw,
+    /// A VPC route table (by id); routes go via the side's transit gateway.
+    Vpc(String),
+}
+
+/// One planned create.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Write {
+    table: Table,
+    cidr: Ipv4Net,
+}
+
+/// What became of one planned create: `None` when it was not started (the budget ran out, or an
+/// earlier write failed).
+struct Written {
+    write: Write,
+    result: Option<Result<Applied>>,
+}
+
+/// Writes the planned creates at the Region's pace, a few at a time, until the plan is done or
+/// the budget runs out: the transit gateway table's first, then the VPC tables'. The first write
+/// always goes out, so every pass makes progress and the state machine's loop ends. After an
+/// error no new write starts; those in flight finish.
+async fn apply(
+    shell: &Shell,
+    (ec2, snapshot): (&Ec2, &SideSnapshot),
+    plan: SidePlan,
+    attachment_id: &str,
+    budget: Budget,
+) -> Result<SideOutcome> {
+    let writes: Vec<Write> = plan
+        .tgw
+        .create
+        .iter()
+        .map(|cidr| Write {
+            table: Table::Tgw,
+            cidr: *cidr,
+        })
+        .chain(plan.vpc.iter().flat_map(|table| {
+            table.work.create.iter().map(|cidr| Write {
+                table: Table::Vpc(table.route_table_id.clone()),
+                cidr: *cidr,
+            })
+        }))
+        .collect();
+    let target = |table: &Table| match table {
+        Table::Tgw => attachment_id.to_owned(),
+        Table::Vpc(_) => snapshot.transit_gateway_id.clone(),
+    };
+    let written = write_paced(shell, ec2, &snapshot.route_table_id, writes, &target, budget).await;
+    outcomes(plan, written)
+}
+
+async fn write_paced(
+    shell: &Shell,
+    ec2: &Ec2,
+    tgw_table: &str,
+    writes: Vec<Write>,
+    target: &(dyn Fn(&Table) -> String + Sync),
+    budget: Budget,
+) -> Vec<Written> {
+    let in_flight = shell.config().route_writes.in_flight;
+    let limiter = shell.route_write_limiter(ec2.region());
+    let first_write_done = AtomicBool::new(false);
+    let halted = AtomicBool::new(false);
+    let may_start = || {
+        !halted.load(Ordering::SeqCst)
+            && (!first_write_done.load(Ordering::SeqCst) || budget.allows_another_write())
+    };
+    stream::iter(writes)
+        .map(|write| {
+            let (limiter, may_start, first_write_done, halted) =
+                (&limiter, &may_start, &first_write_done, &halted);
+            async move {
+                if !may_start() {
+                    return Written { write, result: None };
+                }
+                limiter.until_ready().await;
+                // The wait for the pace may have used up the budget.
+                if (first_write_done.swap(true, Ordering::SeqCst) && !budget.allows_another_write())
+                    || halted.load(Ordering::SeqCst)
+                {
+                    return Written { write, result: None };
+                }
+                let to = target(&write.table);
+                let result = match &write.table {
+                    Table::Tgw => create_planned_route(ec2, tgw_table, write.cidr, &to).await,
+                    Table::Vpc(id) => create_planned_vpc_route(ec2, id, write.cidr, &to).await,
+                };
+                if result.is_err() {
+                    halted.store(true, Ordering::SeqCst);
+                }
+                Written {
+                    write,
+                    result: Some(result),
+                }
+            }
+        })
+        .buffer_unordered(in_flight.max(1))
+        .collect()
+        .await
+}
+
+/// Each table's outcome: its plan's present and conflicts, and what became of its creates. The
+/// first write's error (in plan order, whatever order the writes finished in) is the pass's.
+fn outcomes(plan: SidePlan, written: Vec<Written>) -> Result<SideOutcome> {
+    let start = |plan: RoutePlan| PassOutcome {
+        present: plan.present,
+        conflicts: plan.conflicts,
+        ..PassOutcome::default()
+    };
+    let mut by_table: BTreeMap<Table, PassOutcome> = BTreeMap::new();
+    by_table.insert(Table::Tgw, start(plan.tgw));
+    let mut vpc_of = Vec::new();
+    for table in plan.vpc {
+        by_table.insert(Table::Vpc(table.route_table_id.clone()), start(table.work));
+        vpc_of.push((table.vpc_id, table.route_table_id));
+    }
+    let mut first_error: Option<(Write, Error)> = None;
+    for Written { write, result } in written {
+        let outcome = by_table.entry(write.table.clone()).or_default();
+        match result {
+            Some(Ok(Applied::Created)) => outcome.created.push(write.cidr),
+            Some(Ok(Applied::FoundPresent)) => outcome.present.push(write.cidr),
+            Some(Ok(Applied::FoundConflict { target })) => outcome.conflicts.push(Conflict {
+                cidr: write.cidr,
+                target,
+            }),
+            Some(Err(err)) => {
+                if first_error.as_ref().is_none_or(|(first, _)| write < *first) {
+                    first_error = Some((write, err));
+                }
+            }
+            None => outcome.remaining.push(write.cidr),
+        }
+    }
+    if let Some((_, err)) = first_error {
+        return Err(err);
+    }
+    for outcome in by_table.values_mut() {
+        outcome.created.sort();
+        outcome.present.sort();
+        outcome.conflicts.sort_by_key(|conflict| conflict.cidr);
+        outcome.remaining.sort();
+    }
+    let tgw = by_table.remove(&Table::Tgw).unwrap_or_default();
+    let vpc = vpc_of
+        .into_iter()
+        .map(|(vpc_id, route_table_id)| VpcTableWork {
+            work: by_table
+                .remove(&Table::Vpc(route_table_id.clone()))
+                .unwrap_or_default(),
+            vpc_id,
+            route_table_id,
+        })
+        .collect();
+    Ok(SideOutcome { tgw, vpc })
+}
+
+/// Adds this pass's creates to each table's record (see [`crate::plan::record`]), so that
+/// teardown removes exactly them. Returns a warning for each table whose record is full.
+async fn record(
+    shell: &Shell,
+    (ec2, snapshot): (&Ec2, &SideSnapshot),
+    outcome: &SideOutcome,
+    peering_id: &str,
+) -> Result<Vec<String>> {
+    let limiter = shell.route_write_limiter(ec2.region());
+    let mut warnings = Vec::new();
+    let tables = std::iter::once((
+        snapshot.route_table_id.as_str(),
+        snapshot.table_tags.as_slice(),
+        &outcome.tgw,
+    ))
+    .chain(outcome.vpc.iter().filter_map(|table| {
+        let found = snapshot.vpc_table(&table.route_table_id)?;
+        Some((found.id.as_str(), found.tags.as_slice(), &table.work))
+    }));
+    for (table_id, tags, pass) in tables {
+        if pass.created.is_empty() {
+            continue;
+        }
+        let mut cidrs = record::recorded(tags, peering_id);
+        cidrs.extend(pass.created.iter().copied());
+        if !record::fits(tags, peering_id, &cidrs) {
+            warnings.push(format!(
+                "{table_id} has no room left in its tags to record {} routes this run created; \
+                 teardown will leave those",
+                pass.created.len()
+            ));
+            continue;
+        }
+        limiter.until_ready().await;
+        ec2.create_tags(table_id, &record::record_tags(peering_id, &cidrs))
+            .await?;
+    }
+    Ok(warnings)
+}
+
+/// What creating one planned route did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The route was created via the peering attachment.
+    Created,
+    /// The create was refused because the route already goes via the peering attachment.
+    FoundPresent,
+    /// The create was refused because the route already goes elsewhere; it was left alone.
+    FoundConflict { target: String },
+}
+
+/// Creates one planned route. If EC2 refuses because the route appeared since the table was read
+/// (a concurrent run, an operator, or a table too large to read whole), the route is re-read and
+/// classified by the same rules as the plan, so a second writer is neither an error nor
+/// overwritten.
+pub async fn create_planned_route(
+    ec2: &Ec2,
+    route_table_id: &str,
+    cidr: Ipv4Net,
+    attachment_id: &str,
+) -> Result<Applied> {
+    let created = ec2.create_route(route_table_id, cidr, attachment_id).await;
+    settle(created, cidr, attachment_id, || {
+        ec2.exact_route(route_table_id, cidr)
+    })
+    .await
+}
+
+/// Creates one planned VPC route via the local transit gateway, with the same handling of a
+/// route that appeared since the table was read as [`create_planned_route`].
+pub async fn create_planned_vpc_route(
+    ec2: &Ec2,
+    route_table_id: &str,
+    cidr: Ipv4Net,
+    transit_gateway_id: &str,
+) -> Result<Applied> {
+    let created = ec2
+        .create_vpc_route(route_table_id, cidr, transit_gateway_id)
+        .await;
+    settle(created, cidr, transit_gateway_id, || {
+        ec2.exact_vpc_route(route_table_id, cidr)
+    })
+    .await
+}
+
+/// What a create's result means: done, or (if EC2 refused it) whatever the route re-read by
+/// `reread` now is, classified against `target`.
+async fn settle<R>(
+    created: Result<()>,
+    cidr: Ipv4Net,
+    target: &str,
+    reread: impl FnOnce() -> R,
+) -> Result<Applied>
+where
+    R: std::future::Future<Output = Result<Option<Route>>>,
+{
+    let err = match created {
+        Ok(()) => return Ok(Applied::Created),
+        Err(err @ Error::Ec2 { .. }) => err,
+        Err(err) => return Err(err),
+    };
+    let Some(existing) = reread().await? else {
+        return Err(err);
+    };
+    match classify(cidr, &[existing], target) {
+        RouteOutcome::Present => Ok(Applied::FoundPresent),
+        RouteOutcome::Conflict { target } => Ok(Applied::FoundConflict { target }),
+        RouteOutcome::Create => Err(err),
+    }
+}
+
+/// The report of the earlier passes of this execution, if the state carries an unfinished one
+/// for the same route tables.
+fn earlier_report(state: &PeeringState, request: &ResolvedRequest) -> Result<Option<RoutesReport>> {
+    let earlier = match &state.routes {
+        None => return Ok(None),
+        // A finished report is from an earlier run; this one starts afresh.
+        Some(Report::Known(report)) if report.complete => return Ok(None),
+        Some(Report::Known(report)) => report.clone(),
+        Some(unreadable @ Report::Unreadable(raw)) => {
+            if raw.get("complete") != Some(&serde_json::Value::Bool(false)) {
+                return Ok(None);
+            }
+            let why = unreadable.why_unreadable().unwrap_or_default();
+            return Err(Error::invalid(
+                "routes",
+                format!(
+                    "is an unfinished report that cannot be read ({why}); pass modify-routes' own \
+                     output back unchanged, or leave `routes` out to start afresh"
+                ),
+            ));
+        }
+    };
+    check_same_table(
+        "routes.active.routeTableId",
+        &earlier.active,
+        &request.active_route_table_id,
+    )?;
+    check_same_table(
+        "routes.passive.routeTableId",
+        &earlier.passive,
+        &request.passive_route_table_id,
+    )?;
+    Ok(Some(earlier))
+}
+
+fn check_same_table(field: &str, earlier: &SideReport, route_table_id: &str) -> Result<()> {
+    if earlier.route_table_id == route_table_id {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        field,
+        format!(
+            "is {}, but the request routes through {route_table_id}; leave `routes` out to \
+             start afresh",
+            echo(&earlier.route_table_id)
+        ),
+    ))
+}
+
+/// Logs every warning and keeps at most [`MAX_WARNINGS`] for the output.
+fn capped(mut warnings: Vec<String>) -> Vec<String> {
+    for warning in &warnings {
+        warn!(action = "ModifyRoutes", warning = %warning);
+    }
+    if warnings.len() > MAX_WARNINGS {
+        let more = warnings.len() - (MAX_WARNINGS - 1);
+        warnings.truncate(MAX_WARNINGS - 1);
+        warnings.push(format!(
+            "… and {more} more warnings; the function's log has them all"
+        ));
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn an_unlimited_budget_always_allows_a_write_and_a_spent_one_never_does() {
+        assert!(Budget::unlimited().allows_another_write());
+        let far = Instant::now() + Duration::from_secs(3600);
+        assert!(Budget::until(far, Duration::from_secs(60)).allows_another_write());
+        let near = Instant::now() + Duration::from_millis(50);
+        assert!(
+            !Budget::until(near, Duration::from_secs(1)).allows_another_write(),
+            "inside the margin"
+        );
+    }
+
+    #[test]
+    fn more_warnings_than_the_cap_keep_the_first_and_count_the_rest() {
+        let warnings: Vec<String> = (0..60).map(|i| format!("w{i}")).collect();
+        let kept = capped(warnings);
+        assert_eq!(kept.len(), MAX_WARNINGS);
+        assert_eq!(kept[MAX_WARNINGS - 2], format!("w{}", MAX_WARNINGS - 2));
+        assert!(
+            kept[MAX_WARNINGS - 1].contains("11 more warnings"),
+            "{}",
+            kept[MAX_WARNINGS - 1]
+        );
+    }
+}

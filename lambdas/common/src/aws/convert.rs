@@ -1,0 +1,133 @@
+//! Conversions from the SDK's types to the plain data the core decides on. Everything the SDK
+//! leaves optional is defaulted here, once.
+
+use aws_sdk_ec2::types::{RouteOrigin, RouteState, Tag, TransitGatewayRouteState, TransitGatewayRouteType};
+use ipnet::Ipv4Net;
+
+use crate::aws::ec2::TransitGateway;
+use crate::plan::attachment::AttachmentState;
+use crate::plan::peering::{PeeringAttachment, TgwEnd};
+use crate::plan::routing::{Origin, Route};
+use crate::plan::vpc_tables::VpcRouteTable;
+
+pub(crate) fn tags_of(tags: &[Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|tag| {
+            (
+                tag.key().unwrap_or_default().to_owned(),
+                tag.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+pub(crate) fn peering_from_sdk(
+    attachment: &aws_sdk_ec2::types::TransitGatewayPeeringAttachment,
+) -> PeeringAttachment {
+    let end = |info: Option<&aws_sdk_ec2::types::PeeringTgwInfo>| TgwEnd {
+        transit_gateway_id: info
+            .and_then(|i| i.transit_gateway_id())
+            .unwrap_or_default()
+            .to_owned(),
+        region: info.and_then(|i| i.region()).unwrap_or_default().to_owned(),
+        owner_id: info.and_then(|i| i.owner_id()).map(str::to_owned),
+    };
+    PeeringAttachment {
+        id: attachment
+            .transit_gateway_attachment_id()
+            .unwrap_or_default()
+            .to_owned(),
+        state: AttachmentState::parse(attachment.state().map(|s| s.as_str()).unwrap_or("unknown")),
+        requester: end(attachment.requester_tgw_info()),
+        accepter: end(attachment.accepter_tgw_info()),
+        created_at: attachment.creation_time().map(|t| (t.secs(), t.subsec_nanos())),
+        tags: tags_of(attachment.tags()),
+    }
+}
+
+pub(crate) fn route_from_sdk(route: &aws_sdk_ec2::types::TransitGatewayRoute) -> Option<Route> {
+    // Prefix-list and IPv6 routes never match an IPv4 CIDR we route; skip them.
+    let cidr: Ipv4Net = route.destination_cidr_block()?.parse().ok()?;
+    let attachment = route.transit_gateway_attachments().first();
+    let target = attachment
+        .and_then(|a| a.transit_gateway_attachment_id())
+        .map(str::to_owned);
+    let blackhole = matches!(route.state(), Some(TransitGatewayRouteState::Blackhole)) || target.is_none();
+    let origin = match route.r#type() {
+        Some(TransitGatewayRouteType::Propagated) => Origin::Propagated {
+            resource_type: attachment
+                .and_then(|a| a.resource_type())
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
+        },
+        _ => Origin::Static,
+    };
+    Some(Route {
+        cidr,
+        target,
+        blackhole,
+        origin,
+    })
+}
+
+pub(crate) fn vpc_route_from_sdk(route: &aws_sdk_ec2::types::Route) -> Option<Route> {
+    let cidr: Ipv4Net = route.destination_cidr_block()?.parse().ok()?;
+    let target = [
+        route.transit_gateway_id(),
+        route.gateway_id(),
+        route.nat_gateway_id(),
+        route.vpc_peering_connection_id(),
+        route.network_interface_id(),
+        route.instance_id(),
+        route.egress_only_internet_gateway_id(),
+        route.local_gateway_id(),
+        route.carrier_gateway_id(),
+        route.core_network_arn(),
+    ]
+    .into_iter()
+    .flatten()
+    .next()
+    .map(str::to_owned);
+    let origin = match route.origin() {
+        Some(RouteOrigin::CreateRouteTable) => Origin::Local,
+        Some(RouteOrigin::EnableVgwRoutePropagation) => Origin::Propagated {
+            resource_type: "vgw".to_owned(),
+        },
+        _ if target.as_deref() == Some("local") => Origin::Local,
+        _ => Origin::Static,
+    };
+    Some(Route {
+        cidr,
+        blackhole: matches!(route.state(), Some(RouteState::Blackhole)) || target.is_none(),
+        target,
+        origin,
+    })
+}
+
+pub(crate) fn vpc_route_table_from_sdk(table: &aws_sdk_ec2::types::RouteTable) -> VpcRouteTable {
+    VpcRouteTable {
+        id: table.route_table_id().unwrap_or_default().to_owned(),
+        vpc_id: table.vpc_id().unwrap_or_default().to_owned(),
+        main: table.associations().iter().any(|a| a.main() == Some(true)),
+        subnet_ids: table
+            .associations()
+            .iter()
+            .filter_map(|a| a.subnet_id())
+            .map(str::to_owned)
+            .collect(),
+        routes: table.routes().iter().filter_map(vpc_route_from_sdk).collect(),
+        tags: tags_of(table.tags()),
+    }
+}
+
+pub(crate) fn transit_gateway_from_sdk(tgw: &aws_sdk_ec2::types::TransitGateway) -> TransitGateway {
+    TransitGateway {
+        id: tgw.transit_gateway_id().unwrap_or_default().to_owned(),
+        state: tgw.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        owner_id: tgw.owner_id().map(str::to_owned),
+        association_default_route_table_id: tgw
+            .options()
+            .and_then(|o| o.association_default_route_table_id())
+            .map(str::to_owned),
+    }
+}

@@ -1,0 +1,11 @@
+//! The imperative shell's AWS side: every call to AWS is made here. [`Ec2`] is the EC2 edge,
+//! [`convert`] turns the SDK's types into the core's plain data, and [`Shell`] holds what a
+//! function builds once per cold start (configuration, clients, paces, assumed roles, the STS
+//! call that checks a passive account's role).
+
+mod convert;
+pub mod ec2;
+pub mod shell;
+
+pub use ec2::{Ec2, RouteTable, TransitGateway};
+pub use shell::Shell;

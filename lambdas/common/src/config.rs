@@ -1,0 +1,210 @@
+//! Everything a function reads from its environment, in one place: the request defaults (the
+//! stack's parameters), how route writes are paced, and the VPC route quota. Read once per cold
+//! start; a bad value is either named in the error of the execution that uses it (request
+//! defaults) or logged and replaced by the default (tuning knobs).
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use ipnet::Ipv4Net;
+use tracing::warn;
+
+use crate::contract::request::{checked_cidrs, ExtraCidrs, RouteOptions, DEFAULT_VPC_TAG_KEY};
+use crate::contract::validate;
+use crate::error::Result;
+
+/// What a function reads from its environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub defaults: Defaults,
+    pub route_writes: RouteWrites,
+    /// Routes a VPC route table may hold (`VPC_ROUTE_TABLE_QUOTA`).
+    pub vpc_route_quota: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            defaults: Defaults::default(),
+            route_writes: RouteWrites::default(),
+            vpc_route_quota: DEFAULT_VPC_ROUTE_QUOTA,
+        }
+    }
+}
+
+impl Config {
+    /// Reads every setting from the environment.
+    pub fn from_env() -> Self {
+        Self {
+            defaults: Defaults::from_env(),
+            route_writes: RouteWrites::from_env(),
+            vpc_route_quota: env_number("VPC_ROUTE_TABLE_QUOTA", |v: usize| {
+                (1..=MAX_VPC_ROUTE_QUOTA).contains(&v)
+            })
+            .unwrap_or(DEFAULT_VPC_ROUTE_QUOTA),
+        }
+    }
+}
+
+/// Defaults from the function's environment, used for every field the request leaves out.
+///
+/// The route options are kept as written and checked with the request, so that a bad stack
+/// parameter fails the execution with an error naming it instead of being dropped at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defaults {
+    pub active_region: Option<String>,
+    pub passive_region: Option<String>,
+    pub vpc_tag_key: String,
+    /// `VPC_ROUTES`: `true` or `false`.
+    pub vpc_routes: Option<String>,
+    /// `PROPAGATED_CIDRS`: `true` or `false`.
+    pub propagated_cidrs: Option<String>,
+    /// `ACTIVE_EXTRA_CIDRS`: comma-separated CIDRs.
+    pub active_extra_cidrs: Option<String>,
+    /// `PASSIVE_EXTRA_CIDRS`: comma-separated CIDRs.
+    pub passive_extra_cidrs: Option<String>,
+    /// `PASSIVE_ACCOUNT_ID`: the account of the passive transit gateway, when it is another one.
+    pub passive_account_id: Option<String>,
+    /// `PASSIVE_ROLE_ARN`: the role in that account for every passive-side call.
+    pub passive_role_arn: Option<String>,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            active_region: None,
+            passive_region: None,
+            vpc_tag_key: DEFAULT_VPC_TAG_KEY.to_owned(),
+            vpc_routes: None,
+            propagated_cidrs: None,
+            active_extra_cidrs: None,
+            passive_extra_cidrs: None,
+            passive_account_id: None,
+            passive_role_arn: None,
+        }
+    }
+}
+
+impl Defaults {
+    /// Reads `ACTIVE_REGION`, `PASSIVE_REGION`, `VPC_TAG_KEY`, `VPC_ROUTES`, `PROPAGATED_CIDRS`,
+    /// `ACTIVE_EXTRA_CIDRS` and `PASSIVE_EXTRA_CIDRS`; empty counts as unset.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+        Self {
+            active_region: var("ACTIVE_REGION"),
+            passive_region: var("PASSIVE_REGION"),
+            vpc_tag_key: var("VPC_TAG_KEY").unwrap_or_else(|| DEFAULT_VPC_TAG_KEY.to_owned()),
+            vpc_routes: var("VPC_ROUTES"),
+            propagated_cidrs: var("PROPAGATED_CIDRS"),
+            active_extra_cidrs: var("ACTIVE_EXTRA_CIDRS"),
+            passive_extra_cidrs: var("PASSIVE_EXTRA_CIDRS"),
+            passive_account_id: var("PASSIVE_ACCOUNT_ID"),
+            passive_role_arn: var("PASSIVE_ROLE_ARN"),
+        }
+    }
+
+    /// The route options the environment sets, each checked and named by its variable.
+    pub(crate) fn route_options(&self) -> Result<RouteOptions> {
+        let flag = |name: &str, value: &Option<String>| -> Result<bool> {
+            Ok(match value {
+                Some(value) => validate::flag(name, value)?.unwrap_or(false),
+                None => false,
+            })
+        };
+        let cidrs = |name: &str, value: &Option<String>| -> Result<Vec<Ipv4Net>> {
+            let items: Vec<&str> = value
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .filter(|item| !item.trim().is_empty())
+                .collect();
+            checked_cidrs(name, &items, |index| format!("{name} (item {})", index + 1))
+        };
+        Ok(RouteOptions {
+            vpc_routes: flag("VPC_ROUTES", &self.vpc_routes)?,
+            propagated_cidrs: flag("PROPAGATED_CIDRS", &self.propagated_cidrs)?,
+            extra_cidrs: ExtraCidrs {
+                active: cidrs("ACTIVE_EXTRA_CIDRS", &self.active_extra_cidrs)?,
+                passive: cidrs("PASSIVE_EXTRA_CIDRS", &self.passive_extra_cidrs)?,
+            },
+        })
+    }
+}
+
+/// How `modify-routes` writes routes: its pace in each Region, how many writes it keeps in
+/// flight, and how long before the Lambda deadline it stops starting new ones.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RouteWrites {
+    /// Sustained route creates per second per Region. EC2 refills its bucket for mutating
+    /// actions at 5 per second per account and Region; writing faster only buys throttling.
+    pub per_second: f64,
+    /// Creates that may go out at once before the pace applies. EC2's mutating bucket holds 50;
+    /// taking less of it leaves room for everything else in the account.
+    pub burst: NonZeroU32,
+    /// Creates in flight at once, so that EC2's latency does not slow the pace.
+    pub in_flight: usize,
+    /// No create starts once the deadline is this close: enough for one create with all its
+    /// retries, and for the answer to go back.
+    pub deadline_margin: Duration,
+}
+
+impl Default for RouteWrites {
+    fn default() -> Self {
+        Self {
+            per_second: 5.0,
+            burst: NonZeroU32::new(20).expect("non-zero"),
+            in_flight: 4,
+            deadline_margin: Duration::from_secs(45),
+        }
+    }
+}
+
+impl RouteWrites {
+    /// Reads `ROUTE_WRITES_PER_SECOND`, `ROUTE_WRITE_BURST`, `ROUTE_WRITES_IN_FLIGHT` and
+    /// `DEADLINE_MARGIN_SECONDS`; an unset, empty or unusable value keeps the default (and an
+    /// unusable one is logged).
+    pub fn from_env() -> Self {
+        let defaults = Self::default();
+        Self {
+            per_second: env_number("ROUTE_WRITES_PER_SECOND", |v: f64| v.is_finite() && v > 0.0)
+                .unwrap_or(defaults.per_second),
+            burst: env_number("ROUTE_WRITE_BURST", |v: u32| v > 0)
+                .and_then(NonZeroU32::new)
+                .unwrap_or(defaults.burst),
+            in_flight: env_number("ROUTE_WRITES_IN_FLIGHT", |v: usize| (1..=64).contains(&v))
+                .unwrap_or(defaults.in_flight),
+            deadline_margin: env_number("DEADLINE_MARGIN_SECONDS", |v: f64| v.is_finite() && v >= 0.0)
+                .map(Duration::from_secs_f64)
+                .unwrap_or(defaults.deadline_margin),
+        }
+    }
+
+    pub(crate) fn limiter(&self) -> DefaultDirectRateLimiter {
+        let period = Duration::from_secs_f64(1.0 / self.per_second);
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
+            .allow_burst(self.burst);
+        RateLimiter::direct(quota)
+    }
+}
+
+/// Routes a VPC route table may hold when `VPC_ROUTE_TABLE_QUOTA` is not set: the default of
+/// the "Routes per route table" quota.
+pub const DEFAULT_VPC_ROUTE_QUOTA: usize = 50;
+
+/// The most that quota can be raised to.
+const MAX_VPC_ROUTE_QUOTA: usize = 1000;
+
+fn env_number<T: std::str::FromStr + Copy>(name: &str, usable: impl Fn(T) -> bool) -> Option<T> {
+    let raw = std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())?;
+    match raw.trim().parse::<T>() {
+        Ok(value) if usable(value) => Some(value),
+        _ => {
+            warn!(action = "Configure", variable = name, value = %raw, "ignoring an unusable setting; using the default");
+            None
+        }
+    }
+}

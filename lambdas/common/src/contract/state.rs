@@ -1,0 +1,507 @@
+//! The one value that flows through the state machine: the request, then everything each function
+//! adds to it. Every function takes a [`PeeringState`] and returns one.
+//!
+//! It is a flat record of optional fields, because that is what the contract is: `peer` is given a
+//! bare request (`{}` is valid), and each later state adds its own keys. A field left out stays
+//! left out, a `null` stays `null`, and keys the tool does not own (`other`) are carried through,
+//! so a round trip through Step Functions loses nothing. The typed views the functions work on
+//! ([`crate::contract::request::PeeringRequest`], [`crate::contract::request::ResolvedRequest`])
+//! are read from it with errors that name the field.
+//!
+//! Decoding goes through `serde_path_to_error`, so a wrong type is reported at its full path
+//! (`extraCidrs.passive[1]`). Only `other` is flattened: a flattened struct would hide the paths.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::contract::request::{Action, PeerPlan};
+use crate::contract::validate::echo;
+use crate::error::{Error, Result};
+use crate::plan::reachability::Reachability;
+use crate::plan::report::{PlanReport, RoutesReport};
+use crate::plan::teardown::TeardownReport;
+
+/// Requests larger than this are refused before anything else is looked at. A real request is a
+/// few hundred bytes; the cap keeps a runaway payload out of logs and memory.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// The execution state, as the functions hand it to each other.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeeringState {
+    // The request: as given to `peer`, and resolved (every field set) from its output on.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
+    pub active_region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
+    pub passive_region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
+    pub active_transit_gateway_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
+    pub passive_transit_gateway_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
+    pub active_route_table_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
+    pub passive_route_table_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
+    pub vpc_tag_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]
+    pub vpc_routes: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]
+    pub propagated_cidrs: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_cidrs: Option<ExtraCidrsField>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]
+    pub dry_run: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
+    pub passive_account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
+    pub passive_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "action")]
+    pub action: Option<Action>,
+
+    // What `peer` and `get-status` add.
+    /// `null` in a dry run or teardown where no peering exists.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable_text"
+    )]
+    pub attachment_id: Option<Option<String>>,
+    /// The id the passive side knows the attachment by, when it is not `attachmentId`.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
+    pub passive_attachment_id: Option<String>,
+    /// The attachment's state in the active Region, spelt as EC2 spells it (or `absent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The attachment's state in the passive Region; `null` while that side cannot see it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub passive_status: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_duplicates: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peering_plan: Option<Report<PeerPlan>>,
+
+    // What `modify-routes` adds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes: Option<Report<RoutesReport>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_plan: Option<Report<PlanReport>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reachability: Option<Report<Reachability>>,
+
+    // What a teardown adds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<Report<TeardownReport>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes_removed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peering_deleted: Option<bool>,
+    /// Why a teardown left the peering in place; `null` when it did not.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub peering_kept: Option<Option<String>>,
+
+    /// Keys the tool does not own (the console's `Comment`, a caller's own), carried through.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// A report this version wrote, or one it cannot read (an older version's, or a caller's),
+/// carried through unchanged either way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Report<T> {
+    Known(T),
+    Unreadable(Value),
+}
+
+impl<T> Report<T> {
+    pub fn known(&self) -> Option<&T> {
+        match self {
+            Report::Known(report) => Some(report),
+            Report::Unreadable(_) => None,
+        }
+    }
+}
+
+impl<T: DeserializeOwned> Report<T> {
+    /// Why an unreadable report cannot be read: the decoder's own words.
+    pub fn why_unreadable(&self) -> Option<String> {
+        match self {
+            Report::Known(_) => None,
+            Report::Unreadable(raw) => serde_json::from_value::<T>(raw.clone())
+                .err()
+                .map(|err| err.to_string()),
+        }
+    }
+}
+
+/// `extraCidrs` as written: each side a list of CIDR strings, checked when the request is read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExtraCidrsField {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passive: Option<Vec<String>>,
+    /// Keys that are not a side: refused when the request is read, naming the key.
+    #[serde(skip)]
+    pub unknown: Vec<String>,
+}
+
+/// What a JSON value is, for an error message: "a number", "an object".
+pub(crate) fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A string field: `null` is refused (leave the field out instead), as is any other kind.
+fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::String(value) => Ok(Some(value)),
+        Value::Null => Err(de::Error::custom(
+            "is null; give a string, or leave the field out to use its default",
+        )),
+        other => Err(de::Error::custom(format!(
+            "must be a string, not {}",
+            json_type(&other)
+        ))),
+    }
+}
+
+/// A string field that may be `null`.
+fn nullable_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::String(value) => Ok(Some(Some(value))),
+        Value::Null => Ok(Some(None)),
+        other => Err(de::Error::custom(format!(
+            "must be a string, not {}",
+            json_type(&other)
+        ))),
+    }
+}
+
+/// Any field that may be `null`, kept apart from one left out.
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A true/false field: `null` is refused, as is any other kind.
+fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::Bool(value) => Ok(Some(value)),
+        Value::Null => Err(de::Error::custom(
+            "is null; give true or false, or leave the field out to use its default",
+        )),
+        other => Err(de::Error::custom(format!(
+            "must be true or false, not {}",
+            json_type(&other)
+        ))),
+    }
+}
+
+fn action<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Action>, D::Error> {
+    let value = text(deserializer)?.unwrap_or_default();
+    Action::parse(&value).map(Some).ok_or_else(|| {
+        de::Error::custom(format!(
+            "is {}; use \"setup\" (the default) or \"teardown\"",
+            echo(&value)
+        ))
+    })
+}
+
+/// Refuses every JSON kind but the one a visitor takes, in the words the other fields use.
+macro_rules! refuse_other_kinds {
+    ($expected:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Err(E::custom(format!("must be {}, not a boolean", $expected)))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Err(E::custom(format!("must be {}, not a number", $expected)))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Err(E::custom(format!("must be {}, not a number", $expected)))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Err(E::custom(format!("must be {}, not a number", $expected)))
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Err(E::custom(format!("must be {}, not a string", $expected)))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Err(E::custom(format!("must be {}, not null", $expected)))
+        }
+    };
+}
+
+const EXTRA_CIDRS_SHAPE: &str = "an object such as {\"active\": [\"192.168.0.0/16\"], \"passive\": []}";
+
+impl<'de> Deserialize<'de> for ExtraCidrsField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Sides;
+        impl<'de> Visitor<'de> for Sides {
+            type Value = ExtraCidrsField;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(EXTRA_CIDRS_SHAPE)
+            }
+            refuse_other_kinds!(EXTRA_CIDRS_SHAPE);
+            fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+                Err(de::Error::custom(format!(
+                    "must be {EXTRA_CIDRS_SHAPE}, not an array"
+                )))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut sides = ExtraCidrsField::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "active" => sides.active = Some(map.next_value::<CidrTexts>()?.0),
+                        "passive" => sides.passive = Some(map.next_value::<CidrTexts>()?.0),
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                            sides.unknown.push(key);
+                        }
+                    }
+                }
+                Ok(sides)
+            }
+        }
+        deserializer.deserialize_any(Sides)
+    }
+}
+
+/// One side of `extraCidrs`: a list of strings, each checked as a CIDR later.
+struct CidrTexts(Vec<String>);
+
+impl<'de> Deserialize<'de> for CidrTexts {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct List;
+        impl<'de> Visitor<'de> for List {
+            type Value = CidrTexts;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of CIDR strings")
+            }
+            refuse_other_kinds!("a list of CIDR strings");
+            fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+                Err(de::Error::custom("must be a list of CIDR strings, not an object"))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(CidrText(item)) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(CidrTexts(items))
+            }
+        }
+        deserializer.deserialize_any(List)
+    }
+}
+
+struct CidrText(String);
+
+impl<'de> Deserialize<'de> for CidrText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(value) => Ok(CidrText(value)),
+            other => Err(de::Error::custom(format!(
+                "must be a CIDR string, not {}",
+                json_type(&other)
+            ))),
+        }
+    }
+}
+
+/// Refuses a payload over [`MAX_REQUEST_BYTES`]; `whole` names it in the error.
+pub fn check_size(bytes: usize, whole: &str) -> Result<()> {
+    if bytes > MAX_REQUEST_BYTES {
+        return Err(Error::invalid(
+            whole,
+            format!(
+                "is {bytes} bytes; the limit is {MAX_REQUEST_BYTES} bytes, so send only the request fields"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a function's payload as JSON: within the size cap, and no deeper than the JSON reader
+/// allows (a payload nested deeper is refused as input, not as a runtime failure).
+pub fn parse_payload(raw: &str, whole: &str) -> Result<Value> {
+    check_size(raw.len(), whole)?;
+    serde_json::from_str(raw).map_err(|err| {
+        Error::invalid(
+            whole,
+            format!("cannot be read as JSON ({err}); send a JSON object of the documented fields"),
+        )
+    })
+}
+
+impl PeeringState {
+    /// Decodes one JSON object as the state; `prefix` (`detail.` in an EventBridge event) is put
+    /// before every field an error names.
+    pub fn decode(object: &Value, whole: &str, prefix: &str) -> Result<Self> {
+        if !object.is_object() {
+            return Err(Error::invalid(
+                whole,
+                format!("must be a JSON object, not {}", json_type(object)),
+            ));
+        }
+        serde_path_to_error::deserialize(object).map_err(|err| {
+            let field = format!("{prefix}{}", err.path());
+            Error::invalid(field, err.into_inner().to_string())
+        })
+    }
+
+    /// Decodes the input of `get-status` and `modify-routes` (`peer`'s output), within the size cap.
+    pub fn decode_input(input: &Value) -> Result<Self> {
+        let size = serde_json::to_vec(input).map_or(usize::MAX, |bytes| bytes.len());
+        check_size(size, "(input)")?;
+        Self::decode(input, "(input)", "")
+    }
+
+    /// The attachment id, when the state names one.
+    pub fn attachment(&self) -> Option<&str> {
+        self.attachment_id.as_ref().and_then(Option::as_deref)
+    }
+
+    /// The keys of `other`, as a warning names them: `detail."Comment"`.
+    pub fn unknown_fields(&self, prefix: &str) -> Vec<String> {
+        self.other
+            .keys()
+            .map(|key| format!("{prefix}{}", echo(key)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn round_trip(value: &Value) -> Value {
+        let state = PeeringState::decode(value, "(input)", "").unwrap_or_else(|err| panic!("{err}: {value}"));
+        serde_json::to_value(&state).unwrap()
+    }
+
+    /// Every ```json block of the README: requests, outputs and fragments of outputs alike.
+    fn readme_examples() -> Vec<Value> {
+        let readme = include_str!("../../../../README.md");
+        readme
+            .split("```json")
+            .skip(1)
+            .map(|block| block.split("```").next().unwrap_or_default())
+            .map(|block| serde_json::from_str(block).unwrap_or_else(|err| panic!("{err}: {block}")))
+            .collect()
+    }
+
+    #[test]
+    fn every_json_example_in_the_readme_round_trips_unchanged() {
+        let examples = readme_examples();
+        assert!(examples.len() >= 5, "{} examples", examples.len());
+        for example in examples {
+            assert_eq!(round_trip(&example), example);
+        }
+    }
+
+    #[test]
+    fn nulls_stay_null_absent_fields_stay_absent_and_unknown_keys_are_carried() {
+        for value in [
+            json!({}),
+            json!({"attachmentId": null, "status": "absent", "Comment": "x"}),
+            json!({"passiveStatus": null, "peeringKept": null, "teardown": {"active": null, "passive": null, "vpcRouteTables": []}}),
+            json!({"routes": {"complete": false, "whatever": 1}, "mine": {"deep": [1, 2]}}),
+            json!({"extraCidrs": {"active": [" 10.0.0.0/8"]}, "dryRun": true, "action": "teardown"}),
+        ] {
+            assert_eq!(round_trip(&value), value);
+        }
+    }
+
+    #[test]
+    fn a_wrong_kind_is_named_at_its_full_path() {
+        let cases = [
+            (
+                json!({"activeRegion": 42}),
+                "activeRegion",
+                "must be a string, not a number",
+            ),
+            (json!({"activeRegion": null}), "activeRegion", "is null"),
+            (
+                json!({"dryRun": "yes"}),
+                "dryRun",
+                "must be true or false, not a string",
+            ),
+            (
+                json!({"extraCidrs": []}),
+                "extraCidrs",
+                "must be an object such as",
+            ),
+            (
+                json!({"extraCidrs": {"active": "10.0.0.0/8"}}),
+                "extraCidrs.active",
+                "list of CIDR strings",
+            ),
+            (
+                json!({"extraCidrs": {"passive": ["10.0.0.0/8", 7]}}),
+                "extraCidrs.passive[1]",
+                "CIDR string, not a number",
+            ),
+            (json!({"action": "destroy"}), "action", "\"destroy\""),
+            (json!({"attachmentId": 7}), "attachmentId", "must be a string"),
+        ];
+        for (input, field, reason) in cases {
+            match PeeringState::decode(&input, "(request)", "") {
+                Err(Error::InvalidInput {
+                    field: got,
+                    reason: why,
+                }) => {
+                    assert_eq!(got, field, "{input}");
+                    assert!(why.contains(reason), "{input}: {why}");
+                }
+                other => panic!("{input}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_payload_nested_deeper_than_the_reader_allows_is_invalid_input() {
+        let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        match parse_payload(&deep, "(request)") {
+            Err(Error::InvalidInput { field, reason }) => {
+                assert_eq!(field, "(request)");
+                assert!(reason.contains("recursion limit"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_oversized_payload_is_refused_before_it_is_read() {
+        let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(MAX_REQUEST_BYTES));
+        assert!(matches!(
+            parse_payload(&big, "(request)"),
+            Err(Error::InvalidInput { .. })
+        ));
+    }
+}

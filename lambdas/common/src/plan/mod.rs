@@ -1,0 +1,52 @@
+//! The pure core: every decision the functions make, over plain data read from EC2. Nothing here
+//! calls AWS; each module is tested on its own.
+//!
+//! - [`attachment`]: what an attachment's state means for the workflow.
+//! - [`peering`]: which peering to reuse, and which duplicates to delete.
+//! - [`routing`]: which routes a table needs (create, present, conflict).
+//! - [`pass`]: one `modify-routes` pass, planned for both sides at once (overlap, plans, quota).
+//! - [`vpc_tables`]: which VPC route tables a VPC's traffic to the TGW uses.
+//! - [`reachability`]: whether a packet gets from each VPC to each peer VPC and back.
+//! - [`record`]: the tags that record the routes this tool created.
+//! - [`report`]: what `modify-routes` reports, and how passes add up.
+//! - [`teardown`]: which routes a teardown removes.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub mod attachment;
+pub mod pass;
+pub mod peering;
+pub mod reachability;
+pub mod record;
+pub mod report;
+pub mod routing;
+pub mod teardown;
+pub mod vpc_tables;
+
+/// One end of the peering: the side that requests it, or the side that accepts it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    #[default]
+    Active,
+    Passive,
+}
+
+impl Side {
+    pub const BOTH: [Side; 2] = [Side::Active, Side::Passive];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Active => "active",
+            Side::Passive => "passive",
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

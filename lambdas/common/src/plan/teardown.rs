@@ -1,0 +1,158 @@
+//! Teardown's decisions, pure: which routes of a table go, and the report of what went.
+//! [`crate::actions::teardown`] reads the tables, applies these plans and writes the report.
+
+use std::collections::BTreeSet;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::report::MAX_LISTED;
+use crate::plan::routing::{Origin, Route};
+use crate::plan::Side;
+
+/// What teardown does to one route table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableTeardown {
+    pub route_table_id: String,
+    /// Routes removed (in a dry run: that would be removed).
+    pub deleted: Vec<Ipv4Net>,
+    /// Recorded routes that now go somewhere else: someone changed them, so they are left alone.
+    pub left_alone: Vec<Ipv4Net>,
+}
+
+/// Decides which routes of one table go: recorded ones still aimed at `target`, and (when
+/// `owned`) every static route aimed at it. Pure.
+pub fn plan_table(
+    routes: &[Route],
+    recorded: &BTreeSet<Ipv4Net>,
+    target: &str,
+    owned: bool,
+) -> (Vec<Ipv4Net>, Vec<Ipv4Net>) {
+    let ours = |route: &Route| {
+        route.origin == Origin::Static && !route.blackhole && route.target.as_deref() == Some(target)
+    };
+    let mut deleted: BTreeSet<Ipv4Net> = routes
+        .iter()
+        .filter(|route| ours(route) && (owned || recorded.contains(&route.cidr)))
+        .map(|route| route.cidr)
+        .collect();
+    // A blackholed static route via the attachment is still ours to remove when we own it.
+    if owned {
+        deleted.extend(
+            routes
+                .iter()
+                .filter(|route| route.origin == Origin::Static && route.target.as_deref() == Some(target))
+                .map(|route| route.cidr),
+        );
+    }
+    let left_alone = recorded
+        .iter()
+        .filter(|cidr| !deleted.contains(cidr) && routes.iter().any(|route| route.cidr == **cidr))
+        .copied()
+        .collect();
+    (deleted.into_iter().collect(), left_alone)
+}
+
+/// Exact sizes of a table's teardown lists, which may be cut to [`MAX_LISTED`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TeardownCounts {
+    pub deleted: usize,
+    pub left_alone: usize,
+}
+
+/// What teardown did to one route table, as reported.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableTeardownReport {
+    pub route_table_id: String,
+    pub deleted: Vec<Ipv4Net>,
+    pub left_alone: Vec<Ipv4Net>,
+    pub counts: TeardownCounts,
+}
+
+impl TableTeardownReport {
+    pub fn of(table: &TableTeardown) -> Self {
+        Self {
+            route_table_id: table.route_table_id.clone(),
+            deleted: table.deleted.iter().take(MAX_LISTED).copied().collect(),
+            left_alone: table.left_alone.iter().take(MAX_LISTED).copied().collect(),
+            counts: TeardownCounts {
+                deleted: table.deleted.len(),
+                left_alone: table.left_alone.len(),
+            },
+        }
+    }
+}
+
+/// A VPC route table's teardown, with the side it is on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VpcTableTeardownReport {
+    pub side: Side,
+    #[serde(flatten)]
+    pub report: TableTeardownReport,
+}
+
+/// The `teardown` report: each side's TGW route table (`null` when there was no peering to tear
+/// down), and the VPC route tables.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TeardownReport {
+    pub active: Option<TableTeardownReport>,
+    pub passive: Option<TableTeardownReport>,
+    pub vpc_route_tables: Vec<VpcTableTeardownReport>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> Ipv4Net {
+        s.parse().unwrap()
+    }
+
+    const PEERING: &str = "tgw-attach-peering";
+
+    #[test]
+    fn only_recorded_routes_still_aimed_at_the_target_go_unless_the_peering_is_ours() {
+        let routes = vec![
+            Route::to(net("10.1.0.0/16"), PEERING),
+            Route::to(net("10.2.0.0/16"), "tgw-attach-vpn"),
+            Route::to(net("10.3.0.0/16"), PEERING),
+            Route {
+                origin: Origin::Propagated {
+                    resource_type: "vpc".into(),
+                },
+                ..Route::to(net("10.4.0.0/16"), PEERING)
+            },
+        ];
+        let recorded: BTreeSet<Ipv4Net> = [net("10.1.0.0/16"), net("10.2.0.0/16")].into();
+
+        let (deleted, left_alone) = plan_table(&routes, &recorded, PEERING, false);
+        assert_eq!(
+            deleted,
+            [net("10.1.0.0/16")],
+            "10.3 is someone else's, via a peering not ours"
+        );
+        assert_eq!(
+            left_alone,
+            [net("10.2.0.0/16")],
+            "recorded, but now aimed elsewhere"
+        );
+
+        let (deleted, _) = plan_table(&routes, &recorded, PEERING, true);
+        assert_eq!(
+            deleted,
+            [net("10.1.0.0/16"), net("10.3.0.0/16")],
+            "every static route via our peering"
+        );
+    }
+
+    #[test]
+    fn a_recorded_route_that_is_gone_is_neither_deleted_nor_left_alone() {
+        let recorded: BTreeSet<Ipv4Net> = [net("10.1.0.0/16")].into();
+        assert_eq!(plan_table(&[], &recorded, PEERING, true), (vec![], vec![]));
+    }
+}
