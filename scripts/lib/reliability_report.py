@@ -39,7 +39,7 @@ What the tests tried, and what happened. `scripts/test.sh` writes this table on 
 by a test that also asserts on it, so a run that printed different figures would have failed.
 
 - **suite** `emulator`: the functions driven through their Lambda handlers against the EC2 emulator
-  (`tests/emulator_tests.rs`). `stack`: the real template and state machine deployed into the local
+  (`tests/it/emulator.rs`). `stack`: the real template and state machine deployed into the local
   AWS, running the real function binaries (`tests/stack/`).
 - **foreign routes/attachments lost** counts every route and attachment another team made (VPC
   attachments, static routes, a blackhole, a conflicting route, a peering to a third Region) that is
@@ -50,7 +50,7 @@ by a test that also asserts on it, so a run that printed different figures would
 ## Security checks (also under `scripts/test.sh`)
 
 - **Least privilege.** `cloudformation/function-permissions.json` is the one list of EC2 actions per
-  function. `tests/permissions.rs` runs every path of each function on the emulator and asserts that
+  function. `tests/it/permissions.rs` runs every path of each function on the emulator and asserts that
   the actions called are exactly that list; `tests/stack/test_template.py` asserts that each role
   grants exactly those actions, no `*` action, mutating actions scoped to the account and the stack's
   Regions, creates only with the managed-by request tag and deletes only with the managed-by resource

@@ -135,6 +135,8 @@ class LocalAws:
         events = []
         for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
             events.extend(page["events"])
+        if described.get("output"):
+            assert_state_round_trips(described["output"])
         return Execution(described, events)
 
     def mutating_calls(self) -> dict[str, int]:
@@ -189,3 +191,13 @@ def local_aws(endpoint) -> LocalAws:
         seed_demo.seed_region(aws.client("ec2", region), region, layout, "addToTransitGateway")
     harness(endpoint, "POST", "calls/reset")
     return aws
+
+
+def assert_state_round_trips(output: str) -> None:
+    """Every execution output the stack tests see is the typed state the functions hand each
+    other: it decodes as `PeeringState` and serialises back unchanged (tests/src/bin)."""
+    binary = Path(os.environ.get("TGW_PEERING_LAMBDA_BIN_DIR", "")) / "state-round-trip"
+    assert binary.is_file(), f"{binary} is missing: run cargo build --workspace --bins"
+    line = json.dumps(json.loads(output))
+    done = subprocess.run([str(binary)], input=line + "\n", capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr

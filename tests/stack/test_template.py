@@ -1,6 +1,6 @@
 """The template's IAM, read straight from cloudformation/transit-gateway-peering.yaml: each function's
 role grants exactly the EC2 actions cloudformation/function-permissions.json lists (which
-tests/permissions.rs checks against the calls the functions really make), with no wildcard actions
+tests/it/permissions.rs checks against the calls the functions really make), with no wildcard actions
 and every mutating action scoped to resources, and where IAM allows it, to this tool's tag."""
 
 from __future__ import annotations

@@ -348,11 +348,15 @@ impl PeeringState {
     }
 }
 
-/// Each side of `extraCidrs` as given, checked; `None` where the request leaves a side out.
-fn extra_cidrs(
-    field: &ExtraCidrsField,
-    prefix: &str,
-) -> Result<(Option<Vec<Ipv4Net>>, Option<Vec<Ipv4Net>>)> {
+/// Each side of `extraCidrs` as a request gives it, checked: `None` where it leaves a side to
+/// the default.
+#[derive(Debug, Default)]
+struct GivenExtraCidrs {
+    active: Option<Vec<Ipv4Net>>,
+    passive: Option<Vec<Ipv4Net>>,
+}
+
+fn extra_cidrs(field: &ExtraCidrsField, prefix: &str) -> Result<GivenExtraCidrs> {
     let path = format!("{prefix}extraCidrs");
     if let Some(unknown) = field.unknown.first() {
         return Err(Error::invalid(
@@ -366,15 +370,18 @@ fn extra_cidrs(
         let texts: Vec<&str> = items.iter().map(String::as_str).collect();
         checked_cidrs(&side_path, &texts, |index| format!("{side_path}[{index}]")).map(Some)
     };
-    Ok((side("active", &field.active)?, side("passive", &field.passive)?))
+    Ok(GivenExtraCidrs {
+        active: side("active", &field.active)?,
+        passive: side("passive", &field.passive)?,
+    })
 }
 
 impl PeeringRequest {
     /// The request fields of a decoded state; `prefix` names where they came from (`detail.`).
     pub fn from_state(state: &PeeringState, prefix: &str) -> Result<Self> {
-        let (active_extra_cidrs, passive_extra_cidrs) = match &state.extra_cidrs {
+        let given = match &state.extra_cidrs {
             Some(field) => extra_cidrs(field, prefix)?,
-            None => (None, None),
+            None => GivenExtraCidrs::default(),
         };
         Ok(Self {
             active_region: state.active_region.clone(),
@@ -386,8 +393,8 @@ impl PeeringRequest {
             vpc_tag_key: state.vpc_tag_key.clone(),
             vpc_routes: state.vpc_routes,
             propagated_cidrs: state.propagated_cidrs,
-            active_extra_cidrs,
-            passive_extra_cidrs,
+            active_extra_cidrs: given.active,
+            passive_extra_cidrs: given.passive,
             dry_run: state.dry_run,
             passive_account_id: state.passive_account_id.clone(),
             passive_role_arn: state.passive_role_arn.clone(),
@@ -417,36 +424,15 @@ impl PeeringRequest {
             "passiveRegion",
             "PASSIVE_REGION",
         )?;
-        validate::region("activeRegion", &active_region)?;
-        validate::region("passiveRegion", &passive_region)?;
-        validate::region_pair(&active_region, &passive_region)?;
-        let ids = [
-            (
-                "activeTransitGatewayId",
-                IdKind::TransitGateway,
-                &self.active_transit_gateway_id,
-            ),
-            (
-                "passiveTransitGatewayId",
-                IdKind::TransitGateway,
-                &self.passive_transit_gateway_id,
-            ),
-            (
-                "activeRouteTableId",
-                IdKind::RouteTable,
-                &self.active_route_table_id,
-            ),
-            (
-                "passiveRouteTableId",
-                IdKind::RouteTable,
-                &self.passive_route_table_id,
-            ),
-        ];
-        for (field, kind, value) in ids {
-            if let Some(value) = value {
-                validate::resource_id(field, kind, value)?;
-            }
-        }
+        check_regions_and_ids(
+            (&active_region, &passive_region),
+            [
+                self.active_transit_gateway_id.as_deref(),
+                self.passive_transit_gateway_id.as_deref(),
+                self.active_route_table_id.as_deref(),
+                self.passive_route_table_id.as_deref(),
+            ],
+        )?;
         let vpc_tag_key = self
             .vpc_tag_key
             .clone()
@@ -515,6 +501,26 @@ impl PeeringRequest {
     }
 }
 
+/// Checks both Regions (real, different, one partition) and each id given: the transit gateways,
+/// then the route tables, active side first.
+fn check_regions_and_ids((active, passive): (&str, &str), ids: [Option<&str>; 4]) -> Result<()> {
+    validate::region("activeRegion", active)?;
+    validate::region("passiveRegion", passive)?;
+    validate::region_pair(active, passive)?;
+    let fields = [
+        ("activeTransitGatewayId", IdKind::TransitGateway),
+        ("passiveTransitGatewayId", IdKind::TransitGateway),
+        ("activeRouteTableId", IdKind::RouteTable),
+        ("passiveRouteTableId", IdKind::RouteTable),
+    ];
+    for ((field, kind), value) in fields.into_iter().zip(ids) {
+        if let Some(value) = value {
+            validate::resource_id(field, kind, value)?;
+        }
+    }
+    Ok(())
+}
+
 /// A field `peer` always writes, read back.
 fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str> {
     value.as_deref().ok_or_else(|| {
@@ -531,9 +537,9 @@ impl ResolvedRequest {
     /// none (no peering exists).
     pub fn from_state(state: &PeeringState, needs_attachment: bool) -> Result<(Self, Option<AttachmentIds>)> {
         let text = |value: &Option<String>, field: &str| required(value, field).map(str::to_owned);
-        let (active_extra, passive_extra) = match &state.extra_cidrs {
+        let given = match &state.extra_cidrs {
             Some(field) => extra_cidrs(field, "")?,
-            None => (None, None),
+            None => GivenExtraCidrs::default(),
         };
         let request = ResolvedRequest {
             active_region: text(&state.active_region, "activeRegion")?,
@@ -547,8 +553,8 @@ impl ResolvedRequest {
                 vpc_routes: state.vpc_routes.unwrap_or(false),
                 propagated_cidrs: state.propagated_cidrs.unwrap_or(false),
                 extra_cidrs: ExtraCidrs {
-                    active: active_extra.unwrap_or_default(),
-                    passive: passive_extra.unwrap_or_default(),
+                    active: given.active.unwrap_or_default(),
+                    passive: given.passive.unwrap_or_default(),
                 },
             },
             dry_run: state.dry_run.unwrap_or(false),
@@ -561,7 +567,12 @@ impl ResolvedRequest {
         };
         let attachment = match state.attachment() {
             Some(id) => Some(attachment_ids(id, state.passive_attachment_id.as_deref())?),
-            None if needs_attachment => return Err(required(&None, "attachmentId").unwrap_err()),
+            None if needs_attachment => {
+                return Err(Error::invalid(
+                    "attachmentId",
+                    "is missing; pass `peer`'s output to this function unchanged",
+                ))
+            }
             None => None,
         };
         request.check()?;
@@ -569,34 +580,15 @@ impl ResolvedRequest {
     }
 
     fn check(&self) -> Result<()> {
-        validate::region("activeRegion", &self.active_region)?;
-        validate::region("passiveRegion", &self.passive_region)?;
-        validate::region_pair(&self.active_region, &self.passive_region)?;
-        let ids = [
-            (
-                "activeTransitGatewayId",
-                IdKind::TransitGateway,
-                &self.active_transit_gateway_id,
-            ),
-            (
-                "passiveTransitGatewayId",
-                IdKind::TransitGateway,
-                &self.passive_transit_gateway_id,
-            ),
-            (
-                "activeRouteTableId",
-                IdKind::RouteTable,
-                &self.active_route_table_id,
-            ),
-            (
-                "passiveRouteTableId",
-                IdKind::RouteTable,
-                &self.passive_route_table_id,
-            ),
-        ];
-        for (field, kind, value) in ids {
-            validate::resource_id(field, kind, value)?;
-        }
+        check_regions_and_ids(
+            (&self.active_region, &self.passive_region),
+            [
+                Some(self.active_transit_gateway_id.as_str()),
+                Some(self.passive_transit_gateway_id.as_str()),
+                Some(self.active_route_table_id.as_str()),
+                Some(self.passive_route_table_id.as_str()),
+            ],
+        )?;
         validate::tag_key("vpcTagKey", &self.vpc_tag_key)
     }
 

@@ -494,6 +494,20 @@ mod tests {
         }
     }
 
+    fn two_sides() -> (SideSnapshot, SideSnapshot) {
+        (
+            side(Side::Active, "10.1.0.0/16", 0),
+            side(Side::Passive, "10.2.0.0/16", 0),
+        )
+    }
+
+    fn vpc_routes_on() -> RouteOptions {
+        RouteOptions {
+            vpc_routes: true,
+            ..RouteOptions::default()
+        }
+    }
+
     fn input<'a>(
         active: &'a SideSnapshot,
         passive: &'a SideSnapshot,
@@ -514,10 +528,7 @@ mod tests {
 
     #[test]
     fn given_two_fresh_sides_then_each_routes_the_other_sides_cidrs_over_the_peering() {
-        let (active, passive) = (
-            side(Side::Active, "10.1.0.0/16", 0),
-            side(Side::Passive, "10.2.0.0/16", 0),
-        );
+        let (active, passive) = two_sides();
         let options = RouteOptions::default();
         let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
         assert_eq!(plan.active.tgw.create, [net("10.2.0.0/16")]);
@@ -528,14 +539,8 @@ mod tests {
 
     #[test]
     fn given_vpc_routes_on_then_each_vpc_table_gets_the_remote_cidrs_via_its_own_tgw() {
-        let (active, passive) = (
-            side(Side::Active, "10.1.0.0/16", 0),
-            side(Side::Passive, "10.2.0.0/16", 0),
-        );
-        let options = RouteOptions {
-            vpc_routes: true,
-            ..RouteOptions::default()
-        };
+        let (active, passive) = two_sides();
+        let options = vpc_routes_on();
         let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
         assert_eq!(plan.active.vpc.len(), 1);
         assert_eq!(plan.active.vpc[0].route_table_id, "rtb-active");
@@ -545,10 +550,7 @@ mod tests {
 
     #[test]
     fn given_an_extra_range_that_overlaps_the_other_side_then_the_pass_is_refused_naming_both_sources() {
-        let (active, passive) = (
-            side(Side::Active, "10.1.0.0/16", 0),
-            side(Side::Passive, "10.2.0.0/16", 0),
-        );
+        let (active, passive) = two_sides();
         let options = RouteOptions {
             extra_cidrs: ExtraCidrs {
                 active: vec![],
@@ -573,10 +575,7 @@ mod tests {
     fn given_a_vpc_table_at_its_quota_then_the_pass_is_refused_whole_naming_the_table() {
         let active = side(Side::Active, "10.1.0.0/16", 0);
         let passive = side(Side::Passive, "10.2.0.0/16", 50);
-        let options = RouteOptions {
-            vpc_routes: true,
-            ..RouteOptions::default()
-        };
+        let options = vpc_routes_on();
         match plan_pass(&input(&active, &passive, &options)) {
             Err(Error::RouteQuotaExceeded {
                 route_table_id,
@@ -613,14 +612,8 @@ mod tests {
 
     #[test]
     fn given_a_pass_that_created_every_route_then_the_report_says_every_pair_is_reachable() {
-        let (active, passive) = (
-            side(Side::Active, "10.1.0.0/16", 0),
-            side(Side::Passive, "10.2.0.0/16", 0),
-        );
-        let options = RouteOptions {
-            vpc_routes: true,
-            ..RouteOptions::default()
-        };
+        let (active, passive) = two_sides();
+        let options = vpc_routes_on();
         let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
         let done = |plan: &SidePlan| SideOutcome {
             tgw: PassOutcome {
