@@ -135,9 +135,9 @@ class LocalAws:
         events = []
         for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
             events.extend(page["events"])
-        if described.get("output"):
-            assert_state_round_trips(described["output"])
-        return Execution(described, events)
+        execution = Execution(described, events)
+        assert_state_round_trips(execution.states_seen())
+        return execution
 
     def mutating_calls(self) -> dict[str, int]:
         calls = harness(self.endpoint, "GET", "calls")["total"]
@@ -176,6 +176,18 @@ class Execution:
                  if e["type"].endswith("StateEntered")]
         return [n for n in names if state is None or n == state]
 
+    def states_seen(self) -> list[dict]:
+        """Every state the functions handed on: each step's `peering`, and the execution's output."""
+        seen = []
+        for event in self.events:
+            if event["type"].endswith("StateExited"):
+                exited = json.loads(event["stateExitedEventDetails"].get("output") or "{}")
+                if isinstance(exited, dict) and isinstance(exited.get("peering"), dict):
+                    seen.append(exited["peering"])
+        if self.described.get("output"):
+            seen.append(json.loads(self.described["output"]))
+        return seen
+
     def task_outputs(self, state: str) -> list[dict]:
         return [json.loads(e["stateExitedEventDetails"]["output"]) for e in self.events
                 if e["type"].endswith("StateExited") and e["stateExitedEventDetails"]["name"] == state]
@@ -193,11 +205,13 @@ def local_aws(endpoint) -> LocalAws:
     return aws
 
 
-def assert_state_round_trips(output: str) -> None:
-    """Every execution output the stack tests see is the typed state the functions hand each
-    other: it decodes as `PeeringState` and serialises back unchanged (tests/src/bin)."""
-    binary = Path(os.environ.get("TGW_PEERING_LAMBDA_BIN_DIR", "")) / "state-round-trip"
+def assert_state_round_trips(states: list[dict]) -> None:
+    """Every state the stack tests see is the typed state the functions hand each other: it
+    decodes as `PeeringState` and serialises back unchanged (tests/src/bin/state_round_trip.rs)."""
+    if not states:
+        return
+    binary = Path(os.environ.get("TGW_PEERING_LAMBDA_BIN_DIR", "")) / "state_round_trip"
     assert binary.is_file(), f"{binary} is missing: run cargo build --workspace --bins"
-    line = json.dumps(json.loads(output))
-    done = subprocess.run([str(binary)], input=line + "\n", capture_output=True, text=True, timeout=30)
+    lines = "".join(json.dumps(state) + "\n" for state in states)
+    done = subprocess.run([str(binary)], input=lines, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr

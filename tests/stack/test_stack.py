@@ -291,6 +291,21 @@ TAG_CHANGE_EVENT = {
 }
 
 
+def test_an_input_nested_deeper_than_the_json_reader_allows_fails_as_invalid_input(local_aws):
+    local_aws.deploy()
+    # Deeper than serde_json's 128 levels; the runtime would refuse it with an errorType of its
+    # own, which no Retry or Catch names. The function reads its payload itself instead.
+    nested = "[" * 200 + "]" * 200
+
+    run = local_aws.run(raw_input='{"Comment": ' + nested + '}')
+
+    assert run.status == "FAILED"
+    assert run.described["error"] == "InvalidInput", run.described
+    assert "(request)" in run.described["cause"] and "recursion limit" in run.described["cause"]
+    assert run.entered()[-1] == "TaskFailed"
+    assert local_aws.mutating_calls() == {}
+
+
 def test_the_consoles_default_input_works(local_aws):
     local_aws.deploy()
 

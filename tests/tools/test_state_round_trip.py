@@ -8,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-BINARY = Path(os.environ.get("TGW_PEERING_LAMBDA_BIN_DIR", "")) / "state-round-trip"
+BINARY = Path(os.environ.get("TGW_PEERING_LAMBDA_BIN_DIR", "")) / "state_round_trip"
 
 
 def round_trip(*values: object) -> subprocess.CompletedProcess:
