@@ -120,8 +120,8 @@ def print_vpc_routes_off(output: dict) -> None:
     unreachable only lack their VPC routes; say that, and how to have them written."""
     if output.get("vpcRoutes") is not False:
         return
-    print("  vpc route tables: not changed (vpcRoutes is off), so a VPC has no route to the peer's "
-          "CIDRs unless you added one")
+    print("  note: vpcRoutes is off, so the VPC route tables were not changed: a VPC reaches the "
+          "peer's CIDRs only through routes you added")
     print('    to have them written: {"vpcRoutes": true} as the input, the stack parameter '
           "VpcRoutes=true, or scripts/local.sh --vpc-routes for this demo")
 

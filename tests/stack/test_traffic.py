@@ -236,7 +236,10 @@ def test_start_sh_prints_the_vpc_route_tables_and_the_reachability_of_each_vpc_p
     lines = start_sh(local_aws)
 
     assert "SUCCEEDED" in "\n".join(lines) and "10.20.0.0/16" in "\n".join(lines)
-    assert not any("vpc route tables" in line for line in lines), lines
+    assert not any(line.startswith("  vpc route tables:") for line in lines), lines
+    # The pairs are unreachable only for want of VPC routes, and the summary says so.
+    note = section(lines, "  note: vpcRoutes is off, so the VPC route tables were not changed")
+    assert "--vpc-routes" in note[1] and '{"vpcRoutes": true}' in note[1], note
     report = section(lines, "  reachability:")
     assert report[0] == "  reachability: 0 of 2 VPC pairs reachable", lines
     assert sorted(row.split() for row in report[1:]) == sorted(
@@ -251,6 +254,7 @@ def test_start_sh_prints_the_vpc_route_tables_and_the_reachability_of_each_vpc_p
 
     written = section(lines, "  vpc route tables:")
     assert written[0] == "  vpc route tables: 3", lines
+    assert not any("vpcRoutes is off" in line for line in lines), lines
     assert sorted(row.split(maxsplit=3) for row in written[1:]) == sorted(
         [["active", active_vpcs[a], tables[ACTIVE, a], "1 created, 0 present, 0 conflicts"] for a in ACTIVE_TAGGED]
         + [["passive", passive_vpc, passive_main, "1 created, 0 present, 1 conflicts"]]), written
