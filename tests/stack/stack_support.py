@@ -207,11 +207,11 @@ def local_aws(endpoint) -> LocalAws:
 
 def assert_state_round_trips(states: list[dict]) -> None:
     """Every state the stack tests see is the typed state the functions hand each other: it
-    decodes as `PeeringState` and serialises back unchanged (tests/src/bin/state_round_trip.rs)."""
+    decodes as `PeeringState` and serialises back unchanged (tests/examples/state_round_trip.rs)."""
     if not states:
         return
-    binary = Path(os.environ.get("TGW_PEERING_LAMBDA_BIN_DIR", "")) / "state_round_trip"
-    assert binary.is_file(), f"{binary} is missing: run cargo build --workspace --bins"
+    binary = Path(os.environ.get("TGW_PEERING_LAMBDA_BIN_DIR", "")) / "examples" / "state_round_trip"
+    assert binary.is_file(), f"{binary} is missing: run cargo test --workspace (it builds the examples)"
     lines = "".join(json.dumps(state) + "\n" for state in states)
     done = subprocess.run([str(binary)], input=lines, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr

@@ -8,11 +8,11 @@ import os
 import subprocess
 from pathlib import Path
 
-BINARY = Path(os.environ.get("TGW_PEERING_LAMBDA_BIN_DIR", "")) / "state_round_trip"
+BINARY = Path(os.environ.get("TGW_PEERING_LAMBDA_BIN_DIR", "")) / "examples" / "state_round_trip"
 
 
 def round_trip(*values: object) -> subprocess.CompletedProcess:
-    assert BINARY.is_file(), f"{BINARY} is missing: run cargo build --workspace --bins"
+    assert BINARY.is_file(), f"{BINARY} is missing: run cargo test --workspace (it builds the examples)"
     lines = "".join(json.dumps(value) + "\n" for value in values)
     return subprocess.run([str(BINARY)], input=lines, capture_output=True, text=True, timeout=30)
 
