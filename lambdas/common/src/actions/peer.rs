@@ -137,8 +137,8 @@ pub async fn peer(shell: &Shell, parsed: ParsedRequest) -> Result<PeeringState> 
         status: acceptance.state.as_str().to_owned(),
         // The state machine calls `peer` again to accept: keep what an earlier call of the same
         // execution did, so the output says whether this execution created and accepted it.
-        created: created || continuation.did("created", &attachment.id),
-        accepted: acceptance.accepted || continuation.did("accepted", &attachment.id),
+        created: created || continuation.created(&attachment.id),
+        accepted: acceptance.accepted || continuation.accepted(&attachment.id),
         removed_duplicates,
         passive_attachment_id: acceptance.accepter_id.filter(|id| *id != attachment.id),
         attachment_id: Some(attachment.id),
@@ -240,13 +240,14 @@ impl<'a> Continuation<'a> {
         self.state.attachment()
     }
 
-    /// True when the earlier call reported `flag` for this same attachment.
-    fn did(&self, flag: &str, attachment_id: &str) -> bool {
-        let reported = match flag {
-            "created" => self.state.created,
-            _ => self.state.accepted,
-        };
-        self.attachment_id() == Some(attachment_id) && reported == Some(true)
+    /// True when the earlier call reported creating this same attachment.
+    fn created(&self, attachment_id: &str) -> bool {
+        self.attachment_id() == Some(attachment_id) && self.state.created == Some(true)
+    }
+
+    /// True when the earlier call reported accepting this same attachment.
+    fn accepted(&self, attachment_id: &str) -> bool {
+        self.attachment_id() == Some(attachment_id) && self.state.accepted == Some(true)
     }
 }
 
