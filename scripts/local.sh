@@ -39,7 +39,7 @@ ensure_python_env
 if [ -x "$CARGO_TARGET_DIR/debug/modify-routes" ]; then
   say "1/7 build the three functions for this machine (cargo build; seconds when nothing changed)"
 else
-  say "1/7 build the three functions for this machine (cargo build): the first build compiles aws-sdk-ec2, about 8 to 11 minutes on 2 cores; later builds take seconds"
+  say "1/7 build the three functions for this machine (cargo build): the first build compiles aws-sdk-ec2, about 6 minutes on 2 cores; later builds take seconds"
 fi
 cargo build --workspace --bins --locked
 package_host_functions "$ROOT/dist/local-lambda"
