@@ -228,28 +228,45 @@ fn pair(active: &SideView, a: &Vpc, passive: &SideView, p: &Vpc) -> PairResult {
     result(None, Hop::Reachable)
 }
 
+fn by_id(vpcs: &[Vpc]) -> Vec<&Vpc> {
+    let mut sorted: Vec<&Vpc> = vpcs.iter().collect();
+    sorted.sort_by(|x, y| x.id.cmp(&y.id));
+    sorted
+}
+
 /// Checks every pair of tagged VPCs across the two sides.
+///
+/// Only the pairs listed are kept: at 1,000 VPCs a side there are a million pairs, and holding
+/// every result before cutting the list to [`MAX_PAIRS_LISTED`] took hundreds of MiB. Pairs are
+/// walked in VPC id order, so the first unreachable ones and the first reachable ones seen are
+/// exactly those the sorted list would show.
 pub fn reachability(active: &SideView, passive: &SideView) -> Reachability {
-    let mut results: Vec<PairResult> = active
-        .tagged
-        .iter()
-        .flat_map(|a| passive.tagged.iter().map(move |p| (a, p)))
-        .map(|(a, p)| pair(active, a, passive, p))
-        .collect();
-    let reachable = results.iter().filter(|r| r.hop == Hop::Reachable).count();
-    let pairs = results.len();
-    results.sort_by(|x, y| {
-        (x.hop == Hop::Reachable, &x.active_vpc_id, &x.passive_vpc_id).cmp(&(
-            y.hop == Hop::Reachable,
-            &y.active_vpc_id,
-            &y.passive_vpc_id,
-        ))
-    });
+    let (active_vpcs, passive_vpcs) = (by_id(active.tagged), by_id(passive.tagged));
+    let mut unreachable = Vec::new();
+    let mut reachable = Vec::new();
+    let (mut pairs, mut reachable_count) = (0, 0);
+    for a in &active_vpcs {
+        for p in &passive_vpcs {
+            pairs += 1;
+            let result = pair(active, a, passive, p);
+            let (listed, is_reachable) = if result.hop == Hop::Reachable {
+                (&mut reachable, true)
+            } else {
+                (&mut unreachable, false)
+            };
+            reachable_count += usize::from(is_reachable);
+            if listed.len() < MAX_PAIRS_LISTED {
+                listed.push(result);
+            }
+        }
+    }
+    let mut results = unreachable;
+    results.extend(reachable);
     results.truncate(MAX_PAIRS_LISTED);
     Reachability {
         pairs,
-        reachable,
-        unreachable: pairs - reachable,
+        reachable: reachable_count,
+        unreachable: pairs - reachable_count,
         results,
     }
 }
@@ -484,6 +501,53 @@ mod tests {
         assert_eq!(best_match(&[propagated], net("10.3.0.0/16")), None);
     }
 
+    /// The report as the whole list of pairs, sorted and cut: what `reachability` must equal.
+    fn reference(active: &SideView, passive: &SideView) -> Reachability {
+        let mut results: Vec<PairResult> = active
+            .tagged
+            .iter()
+            .flat_map(|a| passive.tagged.iter().map(move |p| (a, p)))
+            .map(|(a, p)| pair(active, a, passive, p))
+            .collect();
+        let reachable = results.iter().filter(|r| r.hop == Hop::Reachable).count();
+        let pairs = results.len();
+        results.sort_by(|x, y| {
+            let key = |r: &PairResult| {
+                (
+                    r.hop == Hop::Reachable,
+                    r.active_vpc_id.clone(),
+                    r.passive_vpc_id.clone(),
+                )
+            };
+            key(x).cmp(&key(y))
+        });
+        results.truncate(MAX_PAIRS_LISTED);
+        Reachability {
+            pairs,
+            reachable,
+            unreachable: pairs - reachable,
+            results,
+        }
+    }
+
+    /// The fixture's VPC (attached, routed) among `others` unattached ones, in descending id order.
+    fn crowd(fixture: &Fixture, others: usize, side: &str) -> Vec<Vpc> {
+        let mut vpcs: Vec<Vpc> = (0..others)
+            .map(|i| Vpc {
+                id: format!("vpc-{side}-{i:03}"),
+                cidrs: vec![net(&format!(
+                    "10.{}.{}.0/24",
+                    if side == "a" { 50 } else { 150 },
+                    i
+                ))],
+                tags: vec![],
+            })
+            .collect();
+        vpcs.push(fixture.vpc.clone());
+        vpcs.reverse();
+        vpcs
+    }
+
     proptest! {
         #[test]
         fn removing_any_one_hop_makes_the_pair_unreachable(which in 0usize..6) {
@@ -499,6 +563,19 @@ mod tests {
             let result = only_result(&active, &passive);
             prop_assert_ne!(result.hop, Hop::Reachable);
             prop_assert_eq!(result.direction.as_deref(), Some(if which < 3 { "there" } else { "back" }));
+        }
+
+        #[test]
+        fn keeping_only_the_listed_pairs_reports_exactly_what_sorting_every_pair_would(
+            active_others in 0usize..25, passive_others in 0usize..25,
+        ) {
+            let (active, passive) = full_path();
+            let (active_vpcs, passive_vpcs) = (crowd(&active, active_others, "a"), crowd(&passive, passive_others, "p"));
+            let active_view = SideView { tagged: &active_vpcs, ..active.view() };
+            let passive_view = SideView { tagged: &passive_vpcs, ..passive.view() };
+            let report = reachability(&active_view, &passive_view);
+            prop_assert_eq!(report.reachable, 1);
+            prop_assert_eq!(report, reference(&active_view, &passive_view));
         }
 
         #[test]
