@@ -47,6 +47,12 @@ _PEERING_FIELDS = {
 }
 
 
+_ASSOCIATION_FIELDS = {
+    "associatingDescribes": "associating_describes",
+    "disassociatingDescribes": "disassociating_describes",
+}
+
+
 class BadRequest(Exception):
     pass
 
@@ -481,6 +487,7 @@ class Harness:
             ("POST", "calls/reset"): self.reset_calls,
             ("POST", "reset"): self.reset_all,
             ("POST", "peering"): self.set_peering,
+            ("POST", "associations"): self.set_associations,
             ("GET", "advertised-routes"): self.get_advertised_routes,
             ("POST", "advertised-routes"): self.set_advertised_routes,
             ("GET", "faults"): self.get_faults,
@@ -529,6 +536,7 @@ class Harness:
     def reset_all(self, _: dict) -> dict:
         self.reset_moto()
         patches.reset_peering_progression()
+        patches.reset_association_progression()
         patches.reset_advertised_routes()
         self.clear_faults({})
         self.rate_limiter.reset()
@@ -559,6 +567,18 @@ class Harness:
             **{_PEERING_FIELDS[k]: v for k, v in args.items()}
         )
         return {"peering": {k: getattr(settings, f) for k, f in _PEERING_FIELDS.items()}}
+
+    def set_associations(self, args: dict) -> dict:
+        unknown = set(args) - set(_ASSOCIATION_FIELDS)
+        if unknown:
+            raise BadRequest(f"unknown fields: {sorted(unknown)}")
+        for key, value in args.items():
+            if not _is_int(value) or value < 0:
+                raise BadRequest(f'"{key}" must be a non-negative integer')
+        settings = patches.set_association_progression(
+            **{_ASSOCIATION_FIELDS[k]: v for k, v in args.items()}
+        )
+        return {"associations": {k: getattr(settings, f) for k, f in _ASSOCIATION_FIELDS.items()}}
 
     def get_advertised_routes(self, _: dict) -> dict:
         return {"advertisedRoutes": patches.advertised_routes()}

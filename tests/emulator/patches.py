@@ -282,14 +282,23 @@ def reset_advertised_routes() -> None:
         _advertised.clear()
 
 
+def _no_ipv6_cidrs(attachment: Any, vpc: Any) -> list[str]:
+    return []
+
+
+# The IPv6 blocks a VPC attachment propagates (ipv6_support_propagates_ipv6_blocks).
+_vpc_ipv6_cidrs = _no_ipv6_cidrs
+
+
 def _propagated_cidrs(backend: Any, attachment: Any) -> list[str]:
     if attachment.resource_type == "vpc":
         vpc = backend.vpcs.get(attachment.resource_id)
-        return [
+        ipv4 = [
             c["cidr_block"]
-            for c in (vpc.get_cidr_block_association_set() if vpc else [])  # IPv4 only
+            for c in (vpc.get_cidr_block_association_set() if vpc else [])
             if c["cidr_block_state"]["state"] == "associated"
         ]
+        return ipv4 + (_vpc_ipv6_cidrs(attachment, vpc) if vpc else [])
     if attachment.resource_type in ADVERTISING_TYPES:
         with _advertised_lock:
             return list(_advertised.get(attachment.id, ()))
@@ -882,6 +891,670 @@ def accepter_side_has_its_own_tags() -> None:
     AttachmentBackend.create_transit_gateway_peering_attachment = create
 
 
+# --- 7: route table associations (issue 15) -------------------------------------
+
+
+@dataclass(frozen=True)
+class AssociationProgression:
+    """How associations made from now on progress (see association_state_progression).
+    Defaults are instant, as the emulator always was."""
+
+    associating_describes: int = 0
+    disassociating_describes: int = 0
+
+
+_association_settings = AssociationProgression()
+_association_lock = threading.RLock()
+_association_progression_applied = False
+
+
+def set_association_progression(**changes: Any) -> AssociationProgression:
+    """Replace the settings from the defaults with `changes` (field names)."""
+    global _association_settings
+    if not _association_progression_applied:
+        raise PatchSkipped("patch association_state_progression is skipped")
+    settings = replace(AssociationProgression(), **changes)
+    with _association_lock:
+        _association_settings = settings
+    return settings
+
+
+def reset_association_progression() -> None:
+    global _association_settings
+    with _association_lock:
+        _association_settings = AssociationProgression()
+
+
+def _is_requester_side(backend: Any, attachment: Any) -> bool:
+    info = attachment.requester_tgw_info
+    return (backend.account_id, backend.region_name) == (info["OwnerId"], info["Region"])
+
+
+def _is_accepter_side(backend: Any, attachment: Any) -> bool:
+    info = attachment.accepter_tgw_info
+    return (backend.account_id, backend.region_name) == (
+        info["OwnerId"] or backend.account_id,
+        info["Region"] or backend.region_name,
+    )
+
+
+def _local_tgws(backend: Any, attachment: Any) -> list[str]:
+    """The transit gateways of this backend (account and Region) the attachment is
+    attached to: its own for a VPC / VPN attachment; for a peering the requester's,
+    the accepter's or (same Region and account) both."""
+    if attachment.resource_type != "peering":
+        return [attachment.transit_gateway_id]
+    tgws = []
+    if _is_requester_side(backend, attachment):
+        tgws.append(attachment.requester_tgw_info["TransitGatewayId"])
+    if _is_accepter_side(backend, attachment):
+        tgws.append(attachment.accepter_tgw_info["TransitGatewayId"])
+    return tgws
+
+
+def _association_entry(backend: Any, attachment_id: str, tgw_id: str) -> tuple[Any, Any] | None:
+    """(table, association) of the attachment on this gateway's side, else None."""
+    for table in list(backend.transit_gateways_route_tables.values()):
+        if table.transit_gateway_id != tgw_id or table.state == "deleted":
+            continue
+        association = table.route_table_associations.get(attachment_id)
+        if association is not None:
+            return table, association
+    return None
+
+
+def _read_association(table: Any, association: Any) -> str | None:
+    """The association's state for this read: a transitional state uses up one of
+    its describes (association_state_progression); a disassociation whose describes
+    are used up removes it (None)."""
+    with _association_lock:
+        left = getattr(association, "_harness_describes_left", 0)
+        if left > 0:
+            association._harness_describes_left = left - 1
+            return association.state
+        if association.state == "disassociating":
+            table.route_table_associations.pop(association.transitGatewayAttachmentId, None)
+            return None
+        if association.state == "associating":
+            association.state = "associated"
+        return association.state
+
+
+def _association_result(table: Any, attachment: Any, state: str) -> dict[str, Any]:
+    resource_id = attachment.resource_id
+    if attachment.resource_type == "peering":
+        resource_id = _peer_of(attachment, table.transit_gateway_id)
+    return {
+        "transitGatewayRouteTableId": table.id,
+        "transitGatewayAttachmentId": attachment.id,
+        "resourceId": resource_id,
+        "resourceType": attachment.resource_type,
+        "state": state,
+    }
+
+
+def _associate(backend: Any, table: Any, attachment: Any) -> dict[str, Any]:
+    """Record the association of the attachment's side on table's gateway with table."""
+    from moto.ec2.models.transit_gateway_route_tables import RouteTableAssociation
+
+    result = _association_result(table, attachment, "associated")
+    association = RouteTableAssociation(
+        resource_id=result["resourceId"],
+        resource_type=attachment.resource_type,
+        state="associated",
+        transit_gateway_attachment_id=attachment.id,
+    )
+    with _association_lock:
+        describes = _association_settings.associating_describes
+        if _association_progression_applied and describes > 0:
+            association.state = result["state"] = "associating"
+            association._harness_describes_left = describes
+        table.route_table_associations[attachment.id] = association
+    return result
+
+
+def _disassociate(table: Any, attachment: Any, association: Any) -> dict[str, Any]:
+    with _association_lock:
+        describes = _association_settings.disassociating_describes
+        if _association_progression_applied and describes > 0:
+            association.state = "disassociating"
+            association._harness_describes_left = describes
+        else:
+            table.route_table_associations.pop(attachment.id, None)
+            association.state = "disassociated"
+        return _association_result(table, attachment, association.state)
+
+
+def _error(code: str, message: str) -> EC2ClientError:
+    return EC2ClientError(code, message)
+
+
+def associations_are_per_side_and_exclusive() -> None:
+    """Gap: AssociateTransitGatewayRouteTable accepts an attachment that is already
+    associated (a second table, or the same one again) and a route table of another
+    transit gateway, without any error; DisassociateTransitGatewayRouteTable of an
+    attachment that is not associated with that table fails with HTTP 500; and for
+    a peering, associating on one side writes moto's single association record of
+    the attachment, shared by both Regions.
+
+    AWS (EC2 API reference, AssociateTransitGatewayRouteTable: "Associates the
+    specified attachment with the specified transit gateway route table. You can
+    associate only one route table with an attachment."; CloudFormation
+    AWS::EC2::TransitGatewayRouteTableAssociation: to change the table, the
+    current one must be disassociated first, and the attachment must be
+    `available`; Transit Gateway guide, "Transit gateway peering attachments": the
+    accepter associates the peering attachment with a route table of its own
+    gateway): each side of an attachment - for a peering, the requester's gateway
+    and the accepter's gateway - has at most one association, with a table of its
+    own gateway. Error codes (the API reference lists none for these actions; the
+    codes AWS answers, as quoted by Terraform, Landing Zone Accelerator and other
+    users' issue reports and code):
+    - already associated (with any table): `Resource.AlreadyAssociated`,
+      "Transit Gateway Attachment <id> is already associated to a route table."
+      (terraform-provider-aws #16452, cisagov/cool-assessment-terraform #57);
+    - the table belongs to another gateway: AWS documents no code; this emulation
+      answers `InvalidParameterValue` (EC2's common code for a value that cannot
+      be used), HTTP 400;
+    - disassociating an attachment not associated with that table (or an
+      unknown table): `InvalidRouteTableID.NotFound` - the one code Terraform's
+      aws_ec2_transit_gateway_route_table_association delete treats as "already
+      disassociated" (an undocumented code, followed from that evidence);
+    - an attachment that is not `available` (e.g. a peering in
+      pendingAcceptance): `IncorrectState`.
+    GetTransitGatewayRouteTableAssociations lists the table's associations as
+    this side recorded them.
+    """
+
+    def find(self: Any, table_id: str, attachment_id: str) -> tuple[Any, Any]:
+        table = self.transit_gateways_route_tables.get(table_id)
+        if table is None or table.state == "deleted":
+            raise _error(
+                "InvalidRouteTableID.NotFound",
+                f"Transit Gateway Route Table {table_id} was deleted or does not exist.",
+            )
+        attachment = self.transit_gateway_attachments.get(attachment_id)
+        if attachment is None or attachment.state == "deleted":
+            raise _error(
+                "InvalidTransitGatewayAttachmentID.NotFound",
+                f"Transit Gateway Attachment {attachment_id} was deleted or does not exist.",
+            )
+        return table, attachment
+
+    def associate(self: Any, transit_gateway_attachment_id: str, transit_gateway_route_table_id: str):
+        table, attachment = find(self, transit_gateway_route_table_id, transit_gateway_attachment_id)
+        if table.transit_gateway_id not in _local_tgws(self, attachment):
+            raise _error(
+                "InvalidParameterValue",
+                f"Transit Gateway Route Table {table.id} belongs to transit gateway "
+                f"{table.transit_gateway_id}, not to the transit gateway of attachment "
+                f"{attachment.id}.",
+            )
+        if attachment.state != "available":
+            raise _error(
+                "IncorrectState",
+                f"Transit Gateway Attachment {attachment.id} is in state {attachment.state}.",
+            )
+        with _association_lock:
+            if _association_entry(self, attachment.id, table.transit_gateway_id) is not None:
+                raise _error(
+                    "Resource.AlreadyAssociated",
+                    f"Transit Gateway Attachment {attachment.id} is already associated to a "
+                    "route table.",
+                )
+            return _associate(self, table, attachment)
+
+    def disassociate(self: Any, tgw_attach_id: str, tgw_rt_id: str):
+        table, attachment = find(self, tgw_rt_id, tgw_attach_id)
+        with _association_lock:
+            association = table.route_table_associations.get(attachment.id)
+            if association is None or association.state == "disassociating":
+                raise _error(
+                    "InvalidRouteTableID.NotFound",
+                    f"Transit Gateway Attachment {attachment.id} is not associated with "
+                    f"Transit Gateway Route Table {table.id}.",
+                )
+            return _disassociate(table, attachment, association)
+
+    original_get = RouteTableBackend.get_transit_gateway_route_table_associations
+
+    def get_associations(self: Any, transit_gateway_route_table_id: Any, filters: Any = None):
+        found = original_get(self, transit_gateway_route_table_id, filters)
+        table = self.transit_gateways_route_tables.get(transit_gateway_route_table_id)
+        listed = []
+        for association in found:
+            state = _read_association(table, association) if table else association.state
+            if state is not None:
+                listed.append(association)
+        return listed
+
+    RouteTableBackend.associate_transit_gateway_route_table = associate
+    RouteTableBackend.disassociate_transit_gateway_route_table = disassociate
+    RouteTableBackend.get_transit_gateway_route_table_associations = get_associations
+
+
+class _SideView:
+    """An attachment as DescribeTransitGatewayAttachments shows it on one side:
+    TransitGatewayId / owner are that side's gateway, ResourceId / owner the
+    other side's (for a peering), Association that side's association."""
+
+    def __init__(self, attachment: Any, tgw_id: str, association: dict[str, str] | None) -> None:
+        self._attachment = attachment
+        self.transit_gateway_id = tgw_id
+        self.association = association
+        if attachment.resource_type == "peering":
+            requester, accepter = attachment.requester_tgw_info, attachment.accepter_tgw_info
+            here, there = (
+                (requester, accepter) if tgw_id == requester["TransitGatewayId"] else (accepter, requester)
+            )
+            self.resource_id = there["TransitGatewayId"]
+            self.transit_gateway_owner_id = here["OwnerId"]
+            self.resource_owner_id = there["OwnerId"]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._attachment, name)
+
+
+_ATTACHMENT_FILTERS = {
+    "transit-gateway-attachment-id": lambda v: v.id,
+    "transit-gateway-id": lambda v: v.transit_gateway_id,
+    "transit-gateway-owner-id": lambda v: v.transit_gateway_owner_id,
+    "resource-id": lambda v: v.resource_id,
+    "resource-owner-id": lambda v: v.resource_owner_id,
+    "resource-type": lambda v: v.resource_type,
+    "state": lambda v: v.state,
+    "association.state": lambda v: (v.association or {}).get("State"),
+    "association.transit-gateway-route-table-id": lambda v: (v.association or {}).get(
+        "TransitGatewayRouteTableId"
+    ),
+}
+
+
+def attachments_show_their_own_sides_association() -> None:
+    """Gap: DescribeTransitGatewayAttachments shows every available attachment as
+    `associated` with its transit gateway's default route table, whatever was
+    associated or disassociated since (and also on a gateway with
+    DefaultRouteTableAssociation disable); a peering shows the requester's default
+    table in both Regions and, in the accepter Region, the requester's gateway as
+    TransitGatewayId, so a `transit-gateway-id` filter with the accepter's gateway
+    misses it; the `transit-gateway-attachment-id`, `state`, `association.*` and
+    owner filters are ignored.
+
+    AWS (EC2 API reference, DescribeTransitGatewayAttachments and
+    TransitGatewayAttachment: TransitGatewayId, TransitGatewayOwnerId, ResourceId,
+    ResourceOwnerId, ResourceType, State, Association {TransitGatewayRouteTableId,
+    State: associating | associated | disassociating | disassociated}; filters
+    association.state, association.transit-gateway-route-table-id, resource-id,
+    resource-owner-id, resource-type, state, transit-gateway-attachment-id,
+    transit-gateway-id, transit-gateway-owner-id, tag:): Association is the
+    attachment's association on this gateway, absent when it has none. Each side
+    of a peering is attached to its own gateway: the accepter lists the same
+    attachment id with its own gateway as TransitGatewayId and its own
+    association (the aws-samples CDK TGW peering sample and Landing Zone
+    Accelerator read and set the association on each side separately), and, as
+    routes_keep_their_attachment models it, the other side's gateway as ResourceId.
+
+    Emulation: computed per call from the route tables of the calling account and
+    Region (associations_are_per_side_and_exclusive records them there); tag
+    filters as before. Peerings the accepter cannot see yet (peering_state_progression)
+    are left out, as in DescribeTransitGatewayPeeringAttachments.
+    """
+    from moto.ec2.utils import describe_tag_filter
+
+    def describe(self: Any, transit_gateways_attachment_ids: Any = None, filters: Any = None):
+        views = []
+        for attachment in list(self.transit_gateway_attachments.values()):
+            if transit_gateways_attachment_ids and attachment.id not in transit_gateways_attachment_ids:
+                continue
+            if hasattr(attachment, "_harness_lifecycle"):
+                with _lock:
+                    _settle(attachment)
+                    if _hidden_from(self, attachment):
+                        continue
+            for tgw_id in _local_tgws(self, attachment):
+                association = None
+                entry = _association_entry(self, attachment.id, tgw_id)
+                if entry is not None:
+                    state = _read_association(*entry)
+                    if state is not None:
+                        association = {"TransitGatewayRouteTableId": entry[0].id, "State": state}
+                views.append(_SideView(attachment, tgw_id, association))
+        for name, values in (filters or {}).items():
+            if name in _ATTACHMENT_FILTERS:
+                views = [v for v in views if _ATTACHMENT_FILTERS[name](v) in values]
+        if filters:
+            views = describe_tag_filter(filters, views)
+        return views
+
+    AttachmentBackend.describe_transit_gateway_attachments = describe
+
+
+def default_association_follows_the_gateway_option() -> None:
+    """Gap: a new VPC attachment is always associated with the transit gateway's
+    first route table, also on a gateway created with DefaultRouteTableAssociation
+    `disable` or whose AssociationDefaultRouteTableId was changed; a VPN
+    attachment is never associated.
+
+    AWS (EC2 API reference, TransitGatewayRequestOptions / TransitGatewayOptions:
+    DefaultRouteTableAssociation "Enable or disable automatic association with the
+    default association route table. Enabled by default.",
+    AssociationDefaultRouteTableId "The ID of the default association route
+    table."; Transit Gateway guide, "Transit gateways": "When you attach a VPC or
+    create a VPN connection on a transit gateway, the attachment is associated with
+    the default route table of the transit gateway"): with `enable`, each new VPC
+    or VPN attachment is associated with the AssociationDefaultRouteTableId table;
+    with `disable`, with none (segmented networks associate each one themselves).
+
+    Emulation: the options are read when the attachment is created; the
+    association follows association_state_progression like an explicit one.
+    """
+    original_vpc = AttachmentBackend.create_transit_gateway_vpc_attachment
+    original_vpn = AttachmentBackend.create_transit_gateway_vpn_attachment
+
+    def associate_by_default(backend: Any, attachment: Any) -> Any:
+        for table in list(backend.transit_gateways_route_tables.values()):
+            table.route_table_associations.pop(attachment.id, None)  # moto's unconditional one
+        _associate_with_default_table(backend, attachment, attachment.transit_gateway_id)
+        return attachment
+
+    def create_vpc(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return associate_by_default(self, original_vpc(self, *args, **kwargs))
+
+    def create_vpn(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return associate_by_default(self, original_vpn(self, *args, **kwargs))
+
+    AttachmentBackend.create_transit_gateway_vpc_attachment = create_vpc
+    AttachmentBackend.create_transit_gateway_vpn_attachment = create_vpn
+
+
+def _associate_with_default_table(backend: Any, attachment: Any, tgw_id: str) -> None:
+    tgw = backend.transit_gateways.get(tgw_id)
+    options = tgw.options if tgw else {}
+    table = backend.transit_gateways_route_tables.get(options.get("AssociationDefaultRouteTableId"))
+    if options.get("DefaultRouteTableAssociation") == "enable" and table is not None:
+        with _association_lock:
+            if _association_entry(backend, attachment.id, tgw_id) is None:
+                _associate(backend, table, attachment)
+
+
+def accepted_peering_joins_the_default_association_table() -> None:
+    """Gap: an accepted peering attachment is associated with no route table on
+    either side (moto's DescribeTransitGatewayAttachments shows the requester's
+    default table on both sides, but GetTransitGatewayRouteTableAssociations lists
+    it nowhere), whatever the gateways' DefaultRouteTableAssociation says.
+
+    AWS (EC2 API reference, TransitGatewayOptions.DefaultRouteTableAssociation:
+    "Indicates whether attachment requests are automatically associated with the
+    default association route table"; the Transit Gateway guide applies default
+    association to attachments, peering included, and says peering attachments do
+    not propagate; the aws-samples CDK transit gateway peering sample reads the
+    peering attachment's association with the default association table on both
+    sides after acceptance): once accepted, each side whose gateway has
+    DefaultRouteTableAssociation `enable` associates the peering attachment with
+    its AssociationDefaultRouteTableId table; a side with `disable` leaves it
+    unassociated. Propagation is never enabled for a peering.
+
+    Emulation: both gateways' options are read at acceptance; each side's
+    association is recorded in that side's account and Region and follows
+    association_state_progression.
+    """
+    from moto.ec2.models import ec2_backends
+
+    original_accept = AttachmentBackend.accept_transit_gateway_peering_attachment
+
+    def accept(self: Any, transit_gateway_attachment_id: str) -> Any:
+        accepted = original_accept(self, transit_gateway_attachment_id)
+        for info in (accepted.requester_tgw_info, accepted.accepter_tgw_info):
+            backend = ec2_backends[info["OwnerId"] or self.account_id][info["Region"] or self.region_name]
+            attachment = backend.transit_gateway_attachments.get(accepted.id)
+            if attachment is not None:
+                _associate_with_default_table(backend, attachment, info["TransitGatewayId"])
+        return accepted
+
+    AttachmentBackend.accept_transit_gateway_peering_attachment = accept
+
+
+def association_state_progression() -> None:
+    """Gap: associations and disassociations take effect at once: the association
+    reads `associated` right after AssociateTransitGatewayRouteTable and is gone
+    right after DisassociateTransitGatewayRouteTable, so a tool's wait for
+    `associating` to end is never exercised.
+
+    AWS (EC2 API reference, TransitGatewayAssociation.State and
+    TransitGatewayAttachmentAssociation.State: associating | associated |
+    disassociating | disassociated): an association is `associating` before it is
+    `associated`, and `disassociating` before it is gone; the Associate /
+    Disassociate responses show the transitional state. AWS does not document
+    how long either takes.
+
+    Emulation: with the settings current when an association or disassociation is
+    made (set_association_progression, POST /_harness/associations), it reads
+    `associating` for the next associatingDescribes reads of it
+    (DescribeTransitGatewayAttachments or GetTransitGatewayRouteTableAssociations
+    calls on its side that list it), then `associated`; a disassociation reads
+    `disassociating` for disassociatingDescribes reads and is then gone. While
+    disassociating, the attachment is still associated for
+    AssociateTransitGatewayRouteTable (Resource.AlreadyAssociated). Both
+    default 0: AWS's outcome at once.
+    """
+    global _association_progression_applied
+    _association_progression_applied = True
+
+
+def propagation_is_enabled_once_per_table() -> None:
+    """Gap: EnableTransitGatewayRouteTablePropagation for an attachment already
+    propagating to the table succeeds and lists the propagation twice;
+    DisableTransitGatewayRouteTablePropagation of a propagation that is not
+    enabled fails with HTTP 500, and so does disabling the second of two tables
+    an attachment propagates to (moto keeps one propagation record per
+    attachment).
+
+    AWS (EC2 API reference, EnableTransitGatewayRouteTablePropagation /
+    DisableTransitGatewayRouteTablePropagation / TransitGatewayPropagation;
+    Transit Gateway guide, "Transit gateway route tables": "An attachment can be
+    propagated to multiple route tables"): a propagation is one per (table,
+    attachment). The error codes are not in the API reference; the ones AWS
+    answers, as handled by AWS's own Landing Zone Accelerator and other tools
+    and quoted in their tests: enabling it again fails with
+    `TransitGatewayRouteTablePropagation.Duplicate` ("Propagation <attachment>
+    already exists in Transit Gateway Route Table <table>."), disabling one that
+    is not enabled with `TransitGatewayRouteTablePropagation.NotFound`; HTTP 400
+    and nothing changes. Disabling removes exactly that table's propagation (and
+    so exactly its propagated routes, see propagation_yields_propagated_routes).
+    """
+    from moto.ec2.models.transit_gateway_route_tables import RouteTablePropagation
+
+    def lookup(backend: Any, table_id: str, attachment_id: str) -> tuple[Any, Any]:
+        table = backend.transit_gateways_route_tables.get(table_id)
+        if table is None:
+            raise _error(
+                "InvalidRouteTableID.NotFound",
+                f"Transit Gateway Route Table {table_id} was deleted or does not exist.",
+            )
+        attachment = backend.transit_gateway_attachments.get(attachment_id)
+        if attachment is None:
+            raise _error(
+                "InvalidTransitGatewayAttachmentID.NotFound",
+                f"Transit Gateway Attachment {attachment_id} was deleted or does not exist.",
+            )
+        return table, attachment
+
+    def result(table: Any, attachment: Any, state: str) -> dict[str, Any]:
+        return {
+            "transitGatewayAttachmentId": attachment.id,
+            "resourceId": attachment.resource_id,
+            "resourceType": attachment.resource_type,
+            "transitGatewayRouteTableId": table.id,
+            "state": state,
+        }
+
+    def enable(self: Any, transit_gateway_attachment_id: str, transit_gateway_route_table_id: str):
+        table, attachment = lookup(self, transit_gateway_route_table_id, transit_gateway_attachment_id)
+        if any(p.transitGatewayAttachmentId == attachment.id for p in table.route_table_propagation):
+            raise _error(
+                "TransitGatewayRouteTablePropagation.Duplicate",
+                f"Propagation {attachment.id} already exists in Transit Gateway Route Table "
+                f"{table.id}.",
+            )
+        table.route_table_propagation.append(
+            RouteTablePropagation(
+                resource_id=attachment.resource_id,
+                resource_type=attachment.resource_type,
+                state="enabled",
+                transit_gateway_attachment_id=attachment.id,
+            )
+        )
+        attachment.propagation = {"state": "enabled", "transitGatewayRouteTableId": table.id}
+        return result(table, attachment, "enabled")
+
+    def disable(self: Any, transit_gateway_attachment_id: str, transit_gateway_route_table_id: str):
+        table, attachment = lookup(self, transit_gateway_route_table_id, transit_gateway_attachment_id)
+        kept = [p for p in table.route_table_propagation if p.transitGatewayAttachmentId != attachment.id]
+        if len(kept) == len(table.route_table_propagation):
+            raise _error(
+                "TransitGatewayRouteTablePropagation.NotFound",
+                f"Propagation {attachment.id} does not exist in Transit Gateway Route Table "
+                f"{table.id}.",
+            )
+        table.route_table_propagation = kept
+        return result(table, attachment, "disabled")
+
+    RouteTableBackend.enable_transit_gateway_route_table_propagation = enable
+    RouteTableBackend.disable_transit_gateway_route_table_propagation = disable
+
+
+# --- 8: dual stack (issue 15) ---------------------------------------------------
+
+
+def ipv6_support_propagates_ipv6_blocks() -> None:
+    """Gap: a VPC attachment propagates only its VPC's IPv4 CIDR blocks:
+    SearchTransitGatewayRoutes never lists a propagated route for the VPC's IPv6
+    blocks, also when the attachment has Ipv6Support `enable`.
+
+    AWS (EC2 API reference, CreateTransitGatewayVpcAttachmentRequestOptions /
+    ModifyTransitGatewayVpcAttachmentRequestOptions, Ipv6Support: "When enabled,
+    the transit gateway network interface receives an IPv6 address. When you
+    enable route propagation, IPv6 VPC CIDRs propagate to the transit gateway
+    route tables. When disabled, the network interface does not receive an IPv6
+    address, and IPv6 routes do not propagate."): a propagating VPC attachment
+    with Ipv6Support `enable` adds each associated IPv6 block of its VPC
+    (Amazon-provided or from a pool) as a `propagated` route; with `disable` (the
+    default) none.
+
+    Emulation: read at search time, like the IPv4 blocks of
+    propagation_yields_propagated_routes (needed), so ModifyTransitGatewayVpcAttachment
+    Options.Ipv6Support and a disassociated IPv6 block take effect at once.
+    """
+    global _vpc_ipv6_cidrs
+
+    def ipv6_cidrs(attachment: Any, vpc: Any) -> list[str]:
+        if (getattr(attachment, "options", None) or {}).get("Ipv6Support") != "enable":
+            return []
+        return [
+            c["cidr_block"]
+            for c in vpc.get_cidr_block_association_set(ipv6=True)
+            if c["cidr_block_state"]["state"] == "associated"
+        ]
+
+    _vpc_ipv6_cidrs = ipv6_cidrs
+
+
+def vpc_ipv6_route_refuses_duplicates() -> None:
+    """Gap: CreateRoute with a DestinationIpv6CidrBlock the route table already
+    has a route for succeeds and replaces that route (moto checks duplicates for
+    IPv4 destinations only), so a tool re-creating an IPv6 route it should have
+    left alone would silently overwrite someone else's.
+
+    AWS (EC2 API reference, CreateRoute: "You must specify either a destination
+    CIDR block or a prefix list ID"; ReplaceRoute replaces an existing route; EC2
+    client error codes, RouteAlreadyExists "A route for the specified CIDR block
+    already exists in this route table"): a second CreateRoute for the same IPv6
+    destination fails with RouteAlreadyExists (HTTP 400) and leaves the route as
+    it was, as for IPv4.
+    """
+    from moto.ec2.exceptions import RouteAlreadyExistsError
+    from moto.ec2.models.route_tables import RouteBackend
+
+    original = RouteBackend.create_route
+
+    def create_route(self: Any, route_table_id: str, destination_cidr_block: Any, *args: Any, **kwargs: Any):
+        ipv6 = kwargs.get("destination_ipv6_cidr_block") or (args[0] if args else None)
+        if ipv6 and not kwargs.get("local"):
+            table = self.get_route_table(route_table_id)
+            wanted = _canonical(ipv6)
+            for route in table._routes.values():
+                if route.destination_ipv6_cidr_block and _canonical(route.destination_ipv6_cidr_block) == wanted:
+                    raise RouteAlreadyExistsError(ipv6)
+        return original(self, route_table_id, destination_cidr_block, *args, **kwargs)
+
+    RouteBackend.create_route = create_route
+
+
+def vpc_takes_ipv6_blocks_from_a_pool() -> None:
+    """Gap: AssociateVpcCidrBlock with Ipv6CidrBlock and Ipv6Pool (a BYOIP pool)
+    is taken for an IPv4 association without a block: the response carries
+    CidrBlockAssociation with no CidrBlock, and the VPC is left broken (the next
+    CreateSubnet in it fails with HTTP 500).
+
+    AWS (EC2 API reference, AssociateVpcCidrBlock: Ipv6CidrBlock "An IPv6 CIDR
+    block from the IPv6 address pool. You must also specify Ipv6Pool in the
+    request.", Ipv6Pool "The ID of an IPv6 address pool from which to allocate
+    the IPv6 CIDR block."): the block is associated with the VPC; the response
+    shows Ipv6CidrBlockAssociation {AssociationId, Ipv6CidrBlock,
+    Ipv6CidrBlockState associating, Ipv6Pool}; DescribeVpcs lists it in
+    Ipv6CidrBlockAssociationSet (state associated, Ipv6Pool the pool), and each
+    of the VPC's route tables gets its `local` route.
+
+    Emulation: the pool is not checked (moto has no BYOIP pools): any pool id is
+    accepted with any valid IPv6 block; no quota is enforced. IPAM pools (Ipv6IpamPoolId) are not emulated.
+    """
+    from moto.ec2.responses.vpcs import VPCs
+    from moto.ec2.utils import random_vpc_cidr_association_id
+
+    original = VPCs.associate_vpc_cidr_block
+
+    def associate_vpc_cidr_block(self: Any) -> Any:
+        block, pool = self._get_param("Ipv6CidrBlock"), self._get_param("Ipv6Pool")
+        if not block or self._get_param("AmazonProvidedIpv6CidrBlock"):
+            return original(self)
+        try:
+            network = ipaddress.IPv6Network(block)
+        except ValueError:
+            raise _error(
+                "InvalidParameterValue", f"Value ({block}) for parameter Ipv6CidrBlock is invalid."
+            ) from None
+        if not pool:
+            raise _error("MissingParameter", "The request must contain the parameter Ipv6Pool.")
+        vpc_id = self._get_param("VpcId")
+        vpc = self.ec2_backend.get_vpc(vpc_id)
+        association = {
+            "association_id": random_vpc_cidr_association_id(),
+            "cidr_block": str(network),
+            "cidr_block_state": {"state": "associated", "StatusMessage": None},
+            "ipv6_pool": pool,
+            "ipv6_cidr_block_network_border_group": self.region,
+        }
+        vpc._cidr_block_association_set[association["association_id"]] = association
+        for table in list(self.ec2_backend.route_tables.values()):
+            if table.vpc_id == vpc_id:
+                self.ec2_backend.create_route(
+                    table.id, None, destination_ipv6_cidr_block=str(network), local=True
+                )
+        return ActionResult(
+            {
+                "VpcId": vpc_id,
+                "Ipv6CidrBlockAssociation": {
+                    "AssociationId": association["association_id"],
+                    "Ipv6CidrBlock": str(network),
+                    "Ipv6CidrBlockState": {"State": "associating"},
+                    "NetworkBorderGroup": self.region,
+                    "Ipv6Pool": pool,
+                },
+            }
+        )
+
+    VPCs.associate_vpc_cidr_block = associate_vpc_cidr_block
+
+
 PATCHES = (
     routes_keep_their_attachment,
     create_route_refuses_duplicates,
@@ -894,6 +1567,15 @@ PATCHES = (
     vpc_describe_lists_only_vpcs,
     vpc_attachment_keeps_its_tags,
     peering_state_progression,
+    association_state_progression,
+    associations_are_per_side_and_exclusive,
+    attachments_show_their_own_sides_association,
+    default_association_follows_the_gateway_option,
+    accepted_peering_joins_the_default_association_table,
+    propagation_is_enabled_once_per_table,
+    ipv6_support_propagates_ipv6_blocks,
+    vpc_ipv6_route_refuses_duplicates,
+    vpc_takes_ipv6_blocks_from_a_pool,
     assume_role_needs_a_trusting_role,
     # CloudFormation, Step Functions, Lambda, EventBridge: local_aws_patches.py
     *local_aws_patches.PATCHES,
