@@ -334,7 +334,8 @@ def propagation_yields_propagated_routes() -> None:
     attachment advertises; never stored in the table. They go through the
     filters and paging of search_routes_honours_max_results (needed: without
     it this patch has no effect).
-    Not emulated: IPv6 CIDR blocks, ECMP (one attachment per CIDR: the first
+    IPv6 blocks: ipv6_support_propagates_ipv6_blocks.
+    Not emulated: ECMP (one attachment per CIDR: the first
     in evaluation order, then propagation order), AS-path preference, rejecting
     propagation of a peering attachment.
     """
@@ -1422,6 +1423,49 @@ def propagation_is_enabled_once_per_table() -> None:
     RouteTableBackend.disable_transit_gateway_route_table_propagation = disable
 
 
+def deleted_attachments_leave_their_tables() -> None:
+    """Gap: deleting a VPC or peering attachment leaves its route table
+    associations in place (GetTransitGatewayRouteTableAssociations still lists
+    them, on both sides of a peering) and, for a VPC attachment propagating to
+    several tables, its propagations in all but one of them.
+
+    AWS (EC2 API reference, DeleteTransitGatewayVpcAttachment /
+    DeleteTransitGatewayPeeringAttachment; Transit Gateway guide: an attachment's
+    association and propagations belong to the attachment, and a deleted
+    attachment routes nothing): once an attachment is deleted, no table lists an
+    association or propagation of it, on either side of a peering.
+
+    Emulation: removed at once, in every Region and account that lists the
+    attachment (moto shows it `deleted`).
+    """
+    from moto.ec2.models import ec2_backends
+
+    original_vpc = AttachmentBackend.delete_transit_gateway_vpc_attachment
+    original_peering = AttachmentBackend.delete_transit_gateway_peering_attachment
+
+    def leave(backend: Any, attachment_id: str) -> None:
+        for table in list(backend.transit_gateways_route_tables.values()):
+            table.route_table_associations.pop(attachment_id, None)
+            table.route_table_propagation = [
+                p for p in table.route_table_propagation if p.transitGatewayAttachmentId != attachment_id
+            ]
+
+    def delete_vpc(self: Any, transit_gateway_attachment_id: str) -> Any:
+        deleted = original_vpc(self, transit_gateway_attachment_id)
+        leave(self, transit_gateway_attachment_id)
+        return deleted
+
+    def delete_peering(self: Any, transit_gateway_attachment_id: str) -> Any:
+        deleted = original_peering(self, transit_gateway_attachment_id)
+        for info in (deleted.requester_tgw_info, deleted.accepter_tgw_info):
+            leave(ec2_backends[info["OwnerId"] or self.account_id][info["Region"] or self.region_name],
+                  transit_gateway_attachment_id)
+        return deleted
+
+    AttachmentBackend.delete_transit_gateway_vpc_attachment = delete_vpc
+    AttachmentBackend.delete_transit_gateway_peering_attachment = delete_peering
+
+
 # --- 8: dual stack (issue 15) ---------------------------------------------------
 
 
@@ -1505,7 +1549,8 @@ def vpc_takes_ipv6_blocks_from_a_pool() -> None:
     of the VPC's route tables gets its `local` route.
 
     Emulation: the pool is not checked (moto has no BYOIP pools): any pool id is
-    accepted with any valid IPv6 block; no quota is enforced. IPAM pools (Ipv6IpamPoolId) are not emulated.
+    accepted with any valid IPv6 block; no quota is enforced. IPAM pools
+    (Ipv6IpamPoolId) are not emulated.
     """
     from moto.ec2.responses.vpcs import VPCs
     from moto.ec2.utils import random_vpc_cidr_association_id
@@ -1573,6 +1618,7 @@ PATCHES = (
     default_association_follows_the_gateway_option,
     accepted_peering_joins_the_default_association_table,
     propagation_is_enabled_once_per_table,
+    deleted_attachments_leave_their_tables,
     ipv6_support_propagates_ipv6_blocks,
     vpc_ipv6_route_refuses_duplicates,
     vpc_takes_ipv6_blocks_from_a_pool,

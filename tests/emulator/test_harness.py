@@ -1353,3 +1353,562 @@ def test_given_cross_account_peering_tagged_by_each_account_when_described_then_
     assert accepted["TransitGatewayPeeringAttachment"]["Tags"] == [{"Key": "side", "Value": "accepter"}]
     assert tags(ec2_a) == [managed]
     assert tags(ec2_a, **{"tag:side": "accepter"}) == []
+
+
+# --- route table associations (issue 15) ------------------------------------------
+
+
+def segmented_tgw(ec2) -> tuple[str, str]:
+    """A TGW with default association and propagation off and one route table of its
+    own: (TGW id, table id)."""
+    tgw = ec2.create_transit_gateway(
+        Description="segmented",
+        Options={"DefaultRouteTableAssociation": "disable", "DefaultRouteTablePropagation": "disable"},
+    )["TransitGateway"]["TransitGatewayId"]
+    table = ec2.create_transit_gateway_route_table(TransitGatewayId=tgw)
+    return tgw, table["TransitGatewayRouteTable"]["TransitGatewayRouteTableId"]
+
+
+def accepted_peering(ec2_a, ec2_b, tgw_a: str, tgw_b: str) -> str:
+    attachment_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+    ec2_b.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=attachment_id)
+    return attachment_id
+
+
+def associate(ec2, table: str, attachment_id: str) -> dict:
+    return ec2.associate_transit_gateway_route_table(
+        TransitGatewayRouteTableId=table, TransitGatewayAttachmentId=attachment_id
+    )["Association"]
+
+
+def disassociate(ec2, table: str, attachment_id: str) -> dict:
+    return ec2.disassociate_transit_gateway_route_table(
+        TransitGatewayRouteTableId=table, TransitGatewayAttachmentId=attachment_id
+    )["Association"]
+
+
+def associations(ec2, table: str) -> list[tuple[str, str, str, str]]:
+    found = ec2.get_transit_gateway_route_table_associations(TransitGatewayRouteTableId=table)
+    return [
+        (a["TransitGatewayAttachmentId"], a["ResourceId"], a["ResourceType"], a["State"])
+        for a in found["Associations"]
+    ]
+
+
+def attachment_views(ec2, **params) -> dict[str, dict]:
+    found = ec2.describe_transit_gateway_attachments(**params)["TransitGatewayAttachments"]
+    return {a["TransitGatewayAttachmentId"]: a for a in found}
+
+
+def by_tgw(tgw_id: str) -> dict:
+    return {"Filters": [{"Name": "transit-gateway-id", "Values": [tgw_id]}]}
+
+
+@pytest.fixture
+def segmented_peering(ec2_a, ec2_b):
+    """Segmented TGWs in both Regions, peered and accepted, nothing associated:
+    (tgw_a, table_a, tgw_b, table_b, peering id)."""
+    tgw_a, table_a = segmented_tgw(ec2_a)
+    tgw_b, table_b = segmented_tgw(ec2_b)
+    return tgw_a, table_a, tgw_b, table_b, accepted_peering(ec2_a, ec2_b, tgw_a, tgw_b)
+
+
+# --- patch: associations_are_per_side_and_exclusive ---------------------------
+
+
+def test_given_a_peering_associated_on_both_sides_when_associating_again_then_resource_already_associated(
+    ec2_a, ec2_b, segmented_peering
+):
+    tgw_a, table_a, tgw_b, table_b, peering = segmented_peering
+    second_a = ec2_a.create_transit_gateway_route_table(TransitGatewayId=tgw_a)
+    second_a = second_a["TransitGatewayRouteTable"]["TransitGatewayRouteTableId"]
+
+    made_a = associate(ec2_a, table_a, peering)
+    made_b = associate(ec2_b, table_b, peering)  # the accepter's side is its own
+    answers = {}
+    for case, (ec2, table) in {
+        "same table, requester": (ec2_a, table_a),
+        "other table, requester": (ec2_a, second_a),
+        "same table, accepter": (ec2_b, table_b),
+    }.items():
+        with pytest.raises(ClientError) as excinfo:
+            associate(ec2, table, peering)
+        answers[case] = (error_code(excinfo), excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"])
+
+    assert made_a == {
+        "TransitGatewayRouteTableId": table_a, "TransitGatewayAttachmentId": peering,
+        "ResourceId": tgw_b, "ResourceType": "peering", "State": "associated",
+    }
+    assert (made_b["TransitGatewayRouteTableId"], made_b["ResourceId"]) == (table_b, tgw_a)
+    assert answers == {case: ("Resource.AlreadyAssociated", 400) for case in answers}
+    assert associations(ec2_a, table_a) == [(peering, tgw_b, "peering", "associated")]
+    assert associations(ec2_a, second_a) == []
+    assert associations(ec2_b, table_b) == [(peering, tgw_a, "peering", "associated")]
+
+
+def test_given_a_table_of_another_gateway_when_associating_then_invalid_parameter_value_and_nothing_changes(
+    ec2_a, ec2_b, segmented_peering
+):
+    tgw_a, table_a, tgw_b, table_b, peering = segmented_peering
+    _, other_table = segmented_tgw(ec2_a)
+    _, vpc_attachment_id = attach_vpc(ec2_a, tgw_a)
+
+    with pytest.raises(ClientError) as vpc_error:
+        associate(ec2_a, other_table, vpc_attachment_id)
+    with pytest.raises(ClientError) as peering_error:
+        associate(ec2_a, other_table, peering)
+
+    assert error_code(vpc_error) == error_code(peering_error) == "InvalidParameterValue"
+    assert associations(ec2_a, other_table) == []
+    associate(ec2_a, table_a, vpc_attachment_id)  # its own gateway's table still takes it
+
+
+def test_given_no_association_when_disassociating_then_invalid_route_table_id_not_found(
+    ec2_a, ec2_b, segmented_peering
+):
+    tgw_a, table_a, tgw_b, table_b, peering = segmented_peering
+    associate(ec2_b, table_b, peering)
+
+    with pytest.raises(ClientError) as never:
+        disassociate(ec2_a, table_a, peering)  # associated on the accepter's side only
+    gone = disassociate(ec2_b, table_b, peering)
+    with pytest.raises(ClientError) as again:
+        disassociate(ec2_b, table_b, peering)
+
+    assert error_code(never) == error_code(again) == "InvalidRouteTableID.NotFound"
+    assert (gone["TransitGatewayRouteTableId"], gone["State"]) == (table_b, "disassociated")
+    assert associations(ec2_b, table_b) == []
+    associate(ec2_b, table_b, peering)  # free again
+
+
+def test_given_a_peering_pending_acceptance_when_associating_then_incorrect_state(ec2_a, ec2_b):
+    tgw_a, table_a = segmented_tgw(ec2_a)
+    tgw_b, table_b = segmented_tgw(ec2_b)
+    peering = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+
+    with pytest.raises(ClientError) as excinfo:
+        associate(ec2_b, table_b, peering)
+
+    assert error_code(excinfo) == "IncorrectState"
+    assert associations(ec2_b, table_b) == []
+
+
+# --- patch: attachments_show_their_own_sides_association ---------------------
+
+
+def test_given_a_peering_associated_differently_per_side_when_described_by_gateway_then_each_side_shows_its_own(
+    ec2_a, ec2_b, segmented_peering
+):
+    tgw_a, table_a, tgw_b, table_b, peering = segmented_peering
+    vpc_id, vpc_attachment_id = attach_vpc(ec2_a, tgw_a)
+    associate(ec2_a, table_a, vpc_attachment_id)
+    associate(ec2_b, table_b, peering)
+
+    requester = attachment_views(ec2_a, **by_tgw(tgw_a))
+    accepter = attachment_views(ec2_b, **by_tgw(tgw_b))
+    disassociate(ec2_b, table_b, peering)
+    after = attachment_views(ec2_b, **by_tgw(tgw_b))
+
+    assert set(requester) == {vpc_attachment_id, peering}
+    assert requester[vpc_attachment_id]["Association"] == {
+        "TransitGatewayRouteTableId": table_a, "State": "associated"
+    }
+    assert requester[vpc_attachment_id]["ResourceId"] == vpc_id
+    assert "Association" not in requester[peering]  # not associated on the requester's side
+    assert (requester[peering]["TransitGatewayId"], requester[peering]["ResourceId"]) == (tgw_a, tgw_b)
+    assert list(accepter) == [peering]
+    assert accepter[peering]["Association"] == {"TransitGatewayRouteTableId": table_b, "State": "associated"}
+    assert (accepter[peering]["TransitGatewayId"], accepter[peering]["ResourceId"]) == (tgw_b, tgw_a)
+    assert accepter[peering]["ResourceType"] == "peering"
+    assert "Association" not in after[peering]
+
+
+def test_given_attachments_when_describing_by_attachment_id_then_only_that_one(ec2_a, ec2_b, segmented_peering):
+    tgw_a, table_a, tgw_b, table_b, peering = segmented_peering
+    _, vpc_attachment_id = attach_vpc(ec2_a, tgw_a)
+    associate(ec2_a, table_a, peering)
+
+    by_id = attachment_views(ec2_a, TransitGatewayAttachmentIds=[peering])
+    by_filter = attachment_views(
+        ec2_a, Filters=[{"Name": "transit-gateway-attachment-id", "Values": [peering]}]
+    )
+    by_association = attachment_views(
+        ec2_a,
+        Filters=[{"Name": "association.transit-gateway-route-table-id", "Values": [table_a]}],
+    )
+    from_accepter = attachment_views(ec2_b, TransitGatewayAttachmentIds=[peering])
+
+    assert list(by_id) == list(by_filter) == list(by_association) == [peering]
+    assert by_id[peering]["Association"]["TransitGatewayRouteTableId"] == table_a
+    assert "Association" not in from_accepter[peering]
+
+
+# --- patch: default_association_follows_the_gateway_option -------------------
+
+
+def test_given_tgw_with_default_association_disabled_when_attaching_then_nothing_is_associated(ec2_a):
+    tgw = ec2_a.create_transit_gateway(
+        Options={"DefaultRouteTableAssociation": "disable"}
+    )["TransitGateway"]
+    default_table = tgw["Options"]["AssociationDefaultRouteTableId"]
+
+    _, attachment_id = attach_vpc(ec2_a, tgw["TransitGatewayId"])
+
+    assert associations(ec2_a, default_table) == []
+    assert "Association" not in attachment_views(ec2_a, TransitGatewayAttachmentIds=[attachment_id])[attachment_id]
+
+
+def test_given_default_tgw_when_attaching_a_vpc_and_a_vpn_then_both_join_the_association_default_table(
+    ec2_a, tgws
+):
+    tgw_a = tgws[0]["TransitGatewayId"]
+    extra = ec2_a.create_transit_gateway_route_table(TransitGatewayId=tgw_a)
+    extra_table = extra["TransitGatewayRouteTable"]["TransitGatewayRouteTableId"]
+    default_table = tgws[0]["Options"]["AssociationDefaultRouteTableId"]
+
+    vpc_id, vpc_attachment_id = attach_vpc(ec2_a, tgw_a)
+    ec2_a.modify_transit_gateway(TransitGatewayId=tgw_a, Options={"AssociationDefaultRouteTableId": extra_table})
+    vpn_id, vpn_attachment_id = create_vpn_attachment(ec2_a, tgw_a)
+
+    assert associations(ec2_a, default_table) == [(vpc_attachment_id, vpc_id, "vpc", "associated")]
+    assert associations(ec2_a, extra_table) == [(vpn_attachment_id, vpn_id, "vpn", "associated")]
+
+
+# --- patch: accepted_peering_joins_the_default_association_table -------------
+
+
+def test_given_default_tgws_when_the_peering_is_accepted_then_each_side_joins_its_default_table(
+    ec2_a, ec2_b, tgws
+):
+    tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
+    table_a, table_b = (t["Options"]["AssociationDefaultRouteTableId"] for t in tgws)
+    pending = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+    before = associations(ec2_a, table_a), associations(ec2_b, table_b)
+
+    ec2_b.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=pending)
+
+    assert before == ([], [])
+    assert associations(ec2_a, table_a) == [(pending, tgw_b, "peering", "associated")]
+    assert associations(ec2_b, table_b) == [(pending, tgw_a, "peering", "associated")]
+    assert attachment_views(ec2_b, **by_tgw(tgw_b))[pending]["Association"] == {
+        "TransitGatewayRouteTableId": table_b, "State": "associated"
+    }
+    assert pending not in [p[0] for p in propagations(ec2_a, table_a) + propagations(ec2_b, table_b)]
+
+
+def test_given_one_segmented_side_when_the_peering_is_accepted_then_only_the_default_side_is_associated(
+    ec2_a, ec2_b, tgws
+):
+    tgw_a, table_a = segmented_tgw(ec2_a)
+    tgw_b, default_b = tgws[1]["TransitGatewayId"], tgws[1]["Options"]["AssociationDefaultRouteTableId"]
+
+    peering = accepted_peering(ec2_a, ec2_b, tgw_a, tgw_b)
+
+    assert "Association" not in attachment_views(ec2_a, **by_tgw(tgw_a))[peering]
+    assert associations(ec2_b, default_b) == [(peering, tgw_a, "peering", "associated")]
+
+
+# --- patch: association_state_progression ------------------------------------
+
+
+def association_state(ec2, tgw_id: str, attachment_id: str) -> str | None:
+    return (attachment_views(ec2, **by_tgw(tgw_id))[attachment_id].get("Association") or {}).get("State")
+
+
+def test_given_associating_describes_when_associating_then_associating_for_that_many_describes(
+    endpoint, ec2_a, ec2_b, segmented_peering
+):
+    tgw_a, table_a, tgw_b, table_b, peering = segmented_peering
+    posted = harness(endpoint, "POST", "associations", {"associatingDescribes": 2})
+
+    made = associate(ec2_b, table_b, peering)
+    reads = [association_state(ec2_b, tgw_b, peering) for _ in range(3)]
+    listed = associations(ec2_b, table_b)
+    with pytest.raises(ClientError) as excinfo:
+        associate(ec2_b, table_b, peering)  # already associating
+
+    assert posted == {"associations": {"associatingDescribes": 2, "disassociatingDescribes": 0}}
+    assert made["State"] == "associating"
+    assert reads == ["associating", "associating", "associated"]
+    assert listed == [(peering, tgw_a, "peering", "associated")]
+    assert error_code(excinfo) == "Resource.AlreadyAssociated"
+    assert association_state(ec2_a, tgw_a, peering) is None  # the other side is untouched
+
+
+def test_given_disassociating_describes_when_disassociating_then_disassociating_then_gone(
+    endpoint, ec2_a, segmented_peering
+):
+    tgw_a, table_a, tgw_b, _, peering = segmented_peering
+    associate(ec2_a, table_a, peering)
+    harness(endpoint, "POST", "associations", {"disassociatingDescribes": 1})
+
+    gone = disassociate(ec2_a, table_a, peering)
+    listed = associations(ec2_a, table_a)
+    after = associations(ec2_a, table_a)
+
+    assert gone["State"] == "disassociating"
+    assert listed == [(peering, tgw_b, "peering", "disassociating")]
+    assert after == []
+    assert association_state(ec2_a, tgw_a, peering) is None
+
+
+def test_given_default_association_describes_when_resetting_or_posting_bad_bodies_then_defaults_or_400(
+    endpoint, ec2_a
+):
+    harness(endpoint, "POST", "associations", {"associatingDescribes": 3})
+    harness(endpoint, "POST", "reset")
+    answers = {}
+    for case, body in {
+        "negative": {"associatingDescribes": -1},
+        "not an integer": {"disassociatingDescribes": 1.5},
+        "unknown field": {"associatingSeconds": 1},
+    }.items():
+        with pytest.raises(urllib.error.HTTPError) as excinfo:
+            harness(endpoint, "POST", "associations", body)
+        answers[case] = excinfo.value.code
+    tgw, table = segmented_tgw(ec2_a)
+    _, attachment_id = attach_vpc(ec2_a, tgw)
+
+    assert answers == {case: 400 for case in answers}
+    assert associate(ec2_a, table, attachment_id)["State"] == "associated"  # instant again
+
+
+# --- patch: propagation_is_enabled_once_per_table ------------------------------
+
+
+def test_given_an_enabled_propagation_when_enabling_again_then_duplicate_and_listed_once(
+    ec2_a, manual_table, vpc_attachment
+):
+    _, attachment_id = vpc_attachment
+    enable_propagation(ec2_a, manual_table, attachment_id)
+
+    with pytest.raises(ClientError) as excinfo:
+        enable_propagation(ec2_a, manual_table, attachment_id)
+
+    assert error_code(excinfo) == "TransitGatewayRouteTablePropagation.Duplicate"
+    assert [p[0] for p in propagations(ec2_a, manual_table)] == [attachment_id]
+
+
+def test_given_propagation_to_two_tables_when_disabling_each_then_exactly_its_routes_go_and_again_not_found(
+    ec2_a, manual_tgw, manual_table, vpc_attachment
+):
+    _, attachment_id = vpc_attachment
+    second = ec2_a.create_transit_gateway_route_table(TransitGatewayId=manual_tgw["TransitGatewayId"])
+    second = second["TransitGatewayRouteTable"]["TransitGatewayRouteTableId"]
+    add_routes(ec2_a, second, ["10.9.0.0/16"])
+    enable_propagation(ec2_a, manual_table, attachment_id)
+    enable_propagation(ec2_a, second, attachment_id)
+
+    def disable(table: str) -> dict:
+        return ec2_a.disable_transit_gateway_route_table_propagation(
+            TransitGatewayRouteTableId=table, TransitGatewayAttachmentId=attachment_id
+        )["Propagation"]
+
+    first_off = disable(manual_table)
+    kept = search(ec2_a, second, {"state": ["active", "blackhole"]})
+    second_off = disable(second)
+    with pytest.raises(ClientError) as excinfo:
+        disable(second)
+
+    assert (first_off["TransitGatewayRouteTableId"], first_off["State"]) == (manual_table, "disabled")
+    assert propagated(ec2_a, manual_table) == {}
+    assert kept == ["10.50.0.0/16", "10.51.0.0/16", "10.9.0.0/16"]
+    assert (second_off["TransitGatewayRouteTableId"], second_off["State"]) == (second, "disabled")
+    assert search(ec2_a, second, {"state": ["active", "blackhole"]}) == ["10.9.0.0/16"]
+    assert error_code(excinfo) == "TransitGatewayRouteTablePropagation.NotFound"
+
+
+
+# --- patch: deleted_attachments_leave_their_tables -----------------------------
+
+
+def test_given_associated_and_propagating_attachments_when_deleted_then_no_table_lists_them(
+    ec2_a, ec2_b, segmented_peering
+):
+    tgw_a, table_a, tgw_b, table_b, peering = segmented_peering
+    _, vpc_attachment_id = attach_vpc(ec2_a, tgw_a)
+    second = ec2_a.create_transit_gateway_route_table(TransitGatewayId=tgw_a)
+    second = second["TransitGatewayRouteTable"]["TransitGatewayRouteTableId"]
+    associate(ec2_a, table_a, peering)
+    associate(ec2_b, table_b, peering)
+    associate(ec2_a, second, vpc_attachment_id)
+    enable_propagation(ec2_a, table_a, vpc_attachment_id)
+    enable_propagation(ec2_a, second, vpc_attachment_id)
+
+    ec2_a.delete_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering)
+    ec2_a.delete_transit_gateway_vpc_attachment(TransitGatewayAttachmentId=vpc_attachment_id)
+
+    assert associations(ec2_a, table_a) == associations(ec2_b, table_b) == associations(ec2_a, second) == []
+    assert propagations(ec2_a, table_a) == propagations(ec2_a, second) == []
+
+
+# --- dual stack (issue 15) --------------------------------------------------------
+
+
+def attach_dual_stack_vpc(ec2, tgw_id: str, ipv6_support: str) -> tuple[str, str, str]:
+    """A VPC 10.60.0.0/16 with an Amazon-provided IPv6 block, attached with
+    Options.Ipv6Support: (vpc id, its IPv6 block, attachment id)."""
+    vpc_id = ec2.create_vpc(CidrBlock="10.60.0.0/16")["Vpc"]["VpcId"]
+    ec2.associate_vpc_cidr_block(VpcId=vpc_id, AmazonProvidedIpv6CidrBlock=True)
+    (vpc,) = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
+    (block,) = vpc["Ipv6CidrBlockAssociationSet"]
+    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.60.0.0/24")["Subnet"]["SubnetId"]
+    attachment = ec2.create_transit_gateway_vpc_attachment(
+        TransitGatewayId=tgw_id, VpcId=vpc_id, SubnetIds=[subnet_id], Options={"Ipv6Support": ipv6_support}
+    )["TransitGatewayVpcAttachment"]
+    return vpc_id, block["Ipv6CidrBlock"], attachment["TransitGatewayAttachmentId"]
+
+
+def test_given_amazon_provided_ipv6_block_and_ipv6_support_when_described_then_associated_and_enabled(
+    ec2_a, manual_tgw
+):
+    vpc_id, block, attachment_id = attach_dual_stack_vpc(ec2_a, manual_tgw["TransitGatewayId"], "enable")
+
+    (vpc,) = ec2_a.describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
+    (attachment,) = ec2_a.describe_transit_gateway_vpc_attachments(
+        TransitGatewayAttachmentIds=[attachment_id]
+    )["TransitGatewayVpcAttachments"]
+
+    assert [(b["Ipv6CidrBlock"], b["Ipv6CidrBlockState"]["State"]) for b in vpc["Ipv6CidrBlockAssociationSet"]] == [
+        (block, "associated")
+    ]
+    assert block.endswith("/56")
+    assert attachment["Options"]["Ipv6Support"] == "enable"
+
+
+# --- patch: ipv6_support_propagates_ipv6_blocks --------------------------------
+
+
+def test_given_dual_stack_vpcs_when_propagating_then_ipv6_blocks_only_with_ipv6_support(
+    ec2_a, manual_tgw, manual_table
+):
+    tgw_id = manual_tgw["TransitGatewayId"]
+    vpc_on, block_on, attachment_on = attach_dual_stack_vpc(ec2_a, tgw_id, "enable")
+    second = ec2_a.create_transit_gateway_route_table(TransitGatewayId=tgw_id)
+    second = second["TransitGatewayRouteTable"]["TransitGatewayRouteTableId"]
+    vpc_off, block_off, attachment_off = attach_dual_stack_vpc(ec2_a, tgw_id, "disable")
+    enable_propagation(ec2_a, manual_table, attachment_on)
+    enable_propagation(ec2_a, second, attachment_off)
+
+    assert propagated(ec2_a, manual_table) == {
+        "10.60.0.0/16": propagated_route("10.60.0.0/16", vpc_on, "vpc", attachment_on),
+        block_on: propagated_route(block_on, vpc_on, "vpc", attachment_on),
+    }
+    assert search(ec2_a, manual_table, {"route-search.exact-match": [block_on]}) == [block_on]
+    assert list(propagated(ec2_a, second)) == ["10.60.0.0/16"]  # Ipv6Support disable
+
+
+# --- TGW IPv6 static routes (moto already does this) ------------------------------
+
+
+def test_given_ipv6_static_routes_when_created_searched_and_deleted_then_as_ipv4_ones(
+    ec2_a, route_table, vpc_and_peering
+):
+    _, peering_id = vpc_and_peering
+    ec2_a.create_transit_gateway_route(
+        TransitGatewayRouteTableId=route_table, DestinationCidrBlock="2001:db8:5::/48",
+        TransitGatewayAttachmentId=peering_id,
+    )
+    add_routes(ec2_a, route_table, ["2001:db8:6::/48", "10.9.0.0/16"])  # blackholes
+
+    with pytest.raises(ClientError) as excinfo:
+        add_routes(ec2_a, route_table, ["2001:db8:5::/48"])
+    exact = search(ec2_a, route_table, {"route-search.exact-match": ["2001:db8:5::/48"]})
+    subnets = search(ec2_a, route_table, {"route-search.subnet-of-match": ["2001:db8::/32"]})
+    active_static = search(ec2_a, route_table, {"type": ["static"], "state": ["active"]})
+    ec2_a.delete_transit_gateway_route(TransitGatewayRouteTableId=route_table, DestinationCidrBlock="2001:db8:5::/48")
+
+    assert error_code(excinfo) == "RouteAlreadyExists"
+    assert exact == ["2001:db8:5::/48"]
+    assert subnets == ["2001:db8:5::/48", "2001:db8:6::/48"]
+    assert active_static == ["2001:db8:5::/48"]
+    assert search(ec2_a, route_table, {"type": ["static"]}) == ["10.9.0.0/16", "2001:db8:6::/48"]
+
+
+# --- patch: vpc_ipv6_route_refuses_duplicates ----------------------------------
+
+
+def test_given_an_ipv6_vpc_route_to_the_tgw_when_created_again_then_route_already_exists_and_delete_removes_it(
+    ec2_a, tgws
+):
+    tgw_a = tgws[0]["TransitGatewayId"]
+    other = create_tgw(ec2_a)["TransitGatewayId"]
+    vpc_id = ec2_a.create_vpc(CidrBlock="10.70.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+    table = ec2_a.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+
+    def routes() -> list[tuple[str, str]]:
+        (found,) = ec2_a.describe_route_tables(RouteTableIds=[table])["RouteTables"]
+        return [(r["DestinationIpv6CidrBlock"], r.get("TransitGatewayId", r.get("GatewayId")))
+                for r in found["Routes"] if "DestinationIpv6CidrBlock" in r]
+
+    ec2_a.create_route(RouteTableId=table, DestinationIpv6CidrBlock="2001:db8:9::/48", TransitGatewayId=tgw_a)
+    with pytest.raises(ClientError) as excinfo:
+        ec2_a.create_route(RouteTableId=table, DestinationIpv6CidrBlock="2001:db8:9::/48", TransitGatewayId=other)
+    created = routes()
+    ec2_a.delete_route(RouteTableId=table, DestinationIpv6CidrBlock="2001:db8:9::/48")
+
+    assert error_code(excinfo) == "RouteAlreadyExists"
+    assert ("2001:db8:9::/48", tgw_a) in created  # unchanged
+    assert [gateway for _, gateway in routes()] == ["local"]
+
+
+# --- patch: vpc_takes_ipv6_blocks_from_a_pool ----------------------------------
+
+
+def test_given_an_ipv6_block_from_a_pool_when_associating_then_listed_and_the_vpc_still_works(ec2_a):
+    vpc_id = ec2_a.create_vpc(CidrBlock="10.80.0.0/16")["Vpc"]["VpcId"]
+    table = ec2_a.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+
+    answer = ec2_a.associate_vpc_cidr_block(
+        VpcId=vpc_id, Ipv6CidrBlock="2001:db8:1200::/56", Ipv6Pool="ipv6pool-ec2-0123456789abcdef0"
+    )["Ipv6CidrBlockAssociation"]
+    ec2_a.create_subnet(VpcId=vpc_id, CidrBlock="10.80.0.0/24")
+    (vpc,) = ec2_a.describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
+    (found,) = ec2_a.describe_route_tables(RouteTableIds=[table])["RouteTables"]
+
+    assert (answer["Ipv6CidrBlock"], answer["Ipv6CidrBlockState"]["State"]) == ("2001:db8:1200::/56", "associating")
+    assert [(b["Ipv6CidrBlock"], b["Ipv6CidrBlockState"]["State"], b["Ipv6Pool"])
+            for b in vpc["Ipv6CidrBlockAssociationSet"]] == [
+        ("2001:db8:1200::/56", "associated", "ipv6pool-ec2-0123456789abcdef0")
+    ]
+    assert {"DestinationIpv6CidrBlock": "2001:db8:1200::/56", "GatewayId": "local"}.items() <= next(
+        r for r in found["Routes"] if r.get("DestinationIpv6CidrBlock") == "2001:db8:1200::/56"
+    ).items()
+
+
+# --- counters: the new actions ----------------------------------------------------
+
+
+def test_given_association_and_propagation_calls_when_reading_calls_then_each_action_is_counted(
+    endpoint, ec2_a, ec2_b, segmented_peering
+):
+    tgw_a, table_a, tgw_b, table_b, peering = segmented_peering
+    _, vpc_attachment_id = attach_vpc(ec2_a, tgw_a)
+    harness(endpoint, "POST", "calls/reset")
+
+    associate(ec2_b, table_b, peering)
+    associations(ec2_b, table_b)
+    disassociate(ec2_b, table_b, peering)
+    enable_propagation(ec2_a, table_a, vpc_attachment_id)
+    propagations(ec2_a, table_a)
+    ec2_a.disable_transit_gateway_route_table_propagation(
+        TransitGatewayRouteTableId=table_a, TransitGatewayAttachmentId=vpc_attachment_id
+    )
+    with pytest.raises(ClientError):
+        disassociate(ec2_b, table_b, peering)
+    attachment_views(ec2_a, **by_tgw(tgw_a))
+
+    calls = harness(endpoint, "GET", "calls")
+    assert calls["byRegion"] == {
+        ACCEPTER: {
+            "AssociateTransitGatewayRouteTable": 1,
+            "GetTransitGatewayRouteTableAssociations": 1,
+            "DisassociateTransitGatewayRouteTable": 2,  # failed calls count too
+        },
+        REQUESTER: {
+            "EnableTransitGatewayRouteTablePropagation": 1,
+            "GetTransitGatewayRouteTablePropagations": 1,
+            "DisableTransitGatewayRouteTablePropagation": 1,
+            "DescribeTransitGatewayAttachments": 1,
+        },
+    }
