@@ -1043,13 +1043,14 @@ def associations_are_per_side_and_exclusive() -> None:
     associate only one route table with an attachment."; CloudFormation
     AWS::EC2::TransitGatewayRouteTableAssociation: to change the table, the
     current one must be disassociated first, and the attachment must be
-    `available`; Transit Gateway guide, "Transit gateway peering attachments": the
-    accepter associates the peering attachment with a route table of its own
-    gateway): each side of an attachment - for a peering, the requester's gateway
-    and the accepter's gateway - has at most one association, with a table of its
-    own gateway. Error codes (the API reference lists none for these actions; the
-    codes AWS answers, as quoted by Terraform, Landing Zone Accelerator and other
-    users' issue reports and code):
+    `available`; for a peering, Terraform users associate the accepter's side with
+    an aws_ec2_transit_gateway_route_table_association in the accepter's provider
+    (Region / account) and the requester's side in theirs, and Landing Zone
+    Accelerator associates it with a route table on each side): each side of an
+    attachment - for a peering, the requester's gateway and the accepter's
+    gateway - has at most one association, with a table of its own gateway.
+    Error codes (the API reference lists none for these actions; the codes AWS
+    answers, as quoted in users' issue reports and code):
     - already associated (with any table): `Resource.AlreadyAssociated`,
       "Transit Gateway Attachment <id> is already associated to a route table."
       (terraform-provider-aws #16452, cisagov/cool-assessment-terraform #57);
@@ -1061,7 +1062,9 @@ def associations_are_per_side_and_exclusive() -> None:
       aws_ec2_transit_gateway_route_table_association delete treats as "already
       disassociated" (an undocumented code, followed from that evidence);
     - an attachment that is not `available` (e.g. a peering in
-      pendingAcceptance): `IncorrectState`.
+      pendingAcceptance): CloudFormation says only that the request returns an
+      error; this emulation answers EC2's common `IncorrectState` ("The resource
+      is in an incorrect state for the request").
     GetTransitGatewayRouteTableAssociations lists the table's associations as
     this side recorded them.
     """
@@ -1466,6 +1469,60 @@ def deleted_attachments_leave_their_tables() -> None:
     AttachmentBackend.delete_transit_gateway_peering_attachment = delete_peering
 
 
+class _NoTable:
+    """Stands in for the default route table moto's attachments expect."""
+
+    id = None
+
+
+def segmented_gateway_has_no_default_table() -> None:
+    """Gap: a transit gateway created with both DefaultRouteTableAssociation and
+    DefaultRouteTablePropagation `disable` still gets a default route table:
+    DescribeTransitGatewayRouteTables lists it and the options name it as
+    AssociationDefaultRouteTableId and PropagationDefaultRouteTableId, so a tool
+    falling back to "the gateway's association default table" finds one here
+    and none on AWS.
+
+    AWS (EC2 API reference, TransitGatewayOptions: AssociationDefaultRouteTableId
+    / PropagationDefaultRouteTableId "The ID of the default association /
+    propagation route table"; terraform-provider-aws #6664, the maintainer:
+    leave one of default association / propagation enabled "so the TGW default
+    route table exists"; Landing Zone Accelerator #634: enabling default
+    propagation later needs a PropagationDefaultRouteTableId): with both options
+    `disable` the gateway has no default route table and neither id is set.
+
+    Emulation: the table moto creates is dropped at creation; later
+    ModifyTransitGateway calls may name a table of the gateway as before.
+    """
+    from moto.ec2.models.transit_gateway import TransitGatewayBackend
+
+    original = TransitGatewayBackend.create_transit_gateway
+    original_set = RouteTableBackend.set_route_table_association
+
+    def create_transit_gateway(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tgw = original(self, *args, **kwargs)
+        options = tgw.options
+        if (
+            options.get("DefaultRouteTableAssociation") == "disable"
+            and options.get("DefaultRouteTablePropagation") == "disable"
+        ):
+            self.transit_gateways_route_tables.pop(tgw.default_route_table.id, None)
+            options.pop("AssociationDefaultRouteTableId", None)
+            options.pop("PropagationDefaultRouteTableId", None)
+            tgw.default_route_table = _NoTable()
+        return tgw
+
+    def set_route_table_association(
+        self: Any, transit_gateway_attachment_id: str, transit_gateway_route_table_id: str
+    ) -> None:
+        # moto associates each new VPC attachment with the default table, here none
+        if transit_gateway_route_table_id in self.transit_gateways_route_tables:
+            original_set(self, transit_gateway_attachment_id, transit_gateway_route_table_id)
+
+    TransitGatewayBackend.create_transit_gateway = create_transit_gateway
+    RouteTableBackend.set_route_table_association = set_route_table_association
+
+
 # --- 8: dual stack (issue 15) ---------------------------------------------------
 
 
@@ -1619,6 +1676,7 @@ PATCHES = (
     accepted_peering_joins_the_default_association_table,
     propagation_is_enabled_once_per_table,
     deleted_attachments_leave_their_tables,
+    segmented_gateway_has_no_default_table,
     ipv6_support_propagates_ipv6_blocks,
     vpc_ipv6_route_refuses_duplicates,
     vpc_takes_ipv6_blocks_from_a_pool,

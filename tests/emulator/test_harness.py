@@ -1537,8 +1537,9 @@ def test_given_attachments_when_describing_by_attachment_id_then_only_that_one(e
         Filters=[{"Name": "association.transit-gateway-route-table-id", "Values": [table_a]}],
     )
     from_accepter = attachment_views(ec2_b, TransitGatewayAttachmentIds=[peering])
+    by_tag = attachment_views(ec2_a, Filters=[{"Name": "tag:Name", "Values": ["p"]}])
 
-    assert list(by_id) == list(by_filter) == list(by_association) == [peering]
+    assert list(by_id) == list(by_filter) == list(by_association) == list(by_tag) == [peering]
     assert by_id[peering]["Association"]["TransitGatewayRouteTableId"] == table_a
     assert "Association" not in from_accepter[peering]
 
@@ -1742,6 +1743,29 @@ def test_given_associated_and_propagating_attachments_when_deleted_then_no_table
     assert propagations(ec2_a, table_a) == propagations(ec2_a, second) == []
 
 
+
+# --- patch: segmented_gateway_has_no_default_table ------------------------------
+
+
+def test_given_tgw_with_default_association_and_propagation_off_when_described_then_no_default_table(ec2_a):
+    tgw = ec2_a.create_transit_gateway(
+        Options={"DefaultRouteTableAssociation": "disable", "DefaultRouteTablePropagation": "disable"}
+    )["TransitGateway"]
+    tgw_id = tgw["TransitGatewayId"]
+
+    _, attachment_id = attach_vpc(ec2_a, tgw_id)
+    (described,) = ec2_a.describe_transit_gateways(TransitGatewayIds=[tgw_id])["TransitGateways"]
+    tables = ec2_a.describe_transit_gateway_route_tables(
+        Filters=[{"Name": "transit-gateway-id", "Values": [tgw_id]}]
+    )["TransitGatewayRouteTables"]
+
+    for options in (tgw["Options"], described["Options"]):
+        assert "AssociationDefaultRouteTableId" not in options
+        assert "PropagationDefaultRouteTableId" not in options
+    assert tables == []
+    assert "Association" not in attachment_views(ec2_a, TransitGatewayAttachmentIds=[attachment_id])[attachment_id]
+
+
 # --- dual stack (issue 15) --------------------------------------------------------
 
 
@@ -1912,3 +1936,35 @@ def test_given_association_and_propagation_calls_when_reading_calls_then_each_ac
             "DescribeTransitGatewayAttachments": 1,
         },
     }
+
+
+# --- associations across accounts (issue 15) ------------------------------------
+
+
+def test_given_accepted_cross_account_peering_when_each_account_reads_and_moves_its_association_then_only_its_own(
+    ec2_a, ec2_peer, cross_account
+):
+    tgw_a, tgw_b = cross_account["tgw_a"], cross_account["tgw_b"]
+    peering = create_cross_account_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+    ec2_peer.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering)
+    (tgw_b_described,) = ec2_peer.describe_transit_gateways(TransitGatewayIds=[tgw_b])["TransitGateways"]
+    default_b = tgw_b_described["Options"]["AssociationDefaultRouteTableId"]
+    own = ec2_peer.create_transit_gateway_route_table(TransitGatewayId=tgw_b)
+    own = own["TransitGatewayRouteTable"]["TransitGatewayRouteTableId"]
+
+    seen_by_b = attachment_views(ec2_peer, **by_tgw(tgw_b))[peering]
+    disassociate(ec2_peer, default_b, peering)
+    moved = associate(ec2_peer, own, peering)
+
+    assert seen_by_b["Association"] == {"TransitGatewayRouteTableId": default_b, "State": "associated"}
+    assert (seen_by_b["TransitGatewayId"], seen_by_b["TransitGatewayOwnerId"]) == (tgw_b, PEER_ACCOUNT)
+    assert (seen_by_b["ResourceId"], seen_by_b["ResourceOwnerId"]) == (tgw_a, ACCOUNT)
+    assert (moved["TransitGatewayRouteTableId"], moved["ResourceId"]) == (own, tgw_a)
+    assert associations(ec2_peer, default_b) == []
+    seen_by_a = attachment_views(ec2_a, **by_tgw(tgw_a))[peering]
+    (tgw_a_described,) = ec2_a.describe_transit_gateways(TransitGatewayIds=[tgw_a])["TransitGateways"]
+    assert seen_by_a["Association"]["TransitGatewayRouteTableId"] == tgw_a_described["Options"][
+        "AssociationDefaultRouteTableId"
+    ]  # the requester's side is untouched
+    assert (seen_by_a["TransitGatewayOwnerId"], seen_by_a["ResourceOwnerId"]) == (ACCOUNT, PEER_ACCOUNT)
+    assert attachment_views(cross_account["a_in_accepter_region"]) == {}
