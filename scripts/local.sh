@@ -5,6 +5,7 @@
 # gateway route tables, and stops everything it started.
 #
 #   scripts/local.sh [--pending N] [--reject] [--fail] [--poll-seconds S] [--max-polls N] [--vpc-routes]
+#                    [--segmented]
 #
 #   --pending N   the peering stays pending for N polls before it becomes available (default 2)
 #   --reject      the peer Region rejects the peering: the execution fails, naming the state
@@ -12,11 +13,14 @@
 #   --max-polls N the stack's MaxPolls (with --pending, shows PeeringTimedOut)
 #   --vpc-routes  deploy with VpcRoutes=true: the VPC route tables get their routes too, and the
 #                 reachability report shows every pair reachable
+#   --segmented   a segmented network: default association and propagation off, a segment table
+#                 and a peering table per side, a dual-stack VPC; implies --vpc-routes, and ends
+#                 with every pair reachable over IPv4 and IPv6
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
 
-pending=2 outcome=available poll_seconds=2 max_polls=30 vpc_routes=false
+pending=2 outcome=available poll_seconds=2 max_polls=30 vpc_routes=false segmented=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --pending) pending="$2"; shift 2 ;;
@@ -25,7 +29,8 @@ while [ $# -gt 0 ]; do
     --poll-seconds) poll_seconds="$2"; shift 2 ;;
     --max-polls) max_polls="$2"; shift 2 ;;
     --vpc-routes) vpc_routes=true; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --segmented) segmented=true vpc_routes=true; shift ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -73,7 +78,16 @@ active=us-east-1 passive=us-west-2
 aws() { "$VENV/bin/aws" "$@"; }
 
 say "3/7 seed $active and $passive"
-"$VENV/bin/python" scripts/lib/seed_demo.py --active-region "$active" --passive-region "$passive"
+association_params=()
+if [ "$segmented" = true ]; then
+  "$VENV/bin/python" scripts/lib/seed_demo.py --active-region "$active" --passive-region "$passive" \
+    --segmented --out "$work/peering-tables.json"
+  read -r active_table passive_table < <("$VENV/bin/python" -c \
+    'import json, sys; t = json.load(open(sys.argv[1])); print(t["active"], t["passive"])' "$work/peering-tables.json")
+  association_params=("ActivePeeringRouteTableId=$active_table" "PassivePeeringRouteTableId=$passive_table")
+else
+  "$VENV/bin/python" scripts/lib/seed_demo.py --active-region "$active" --passive-region "$passive"
+fi
 # get-status reads the attachment in both Regions, so one poll is two reads.
 curl -fsS -X POST "$endpoint/_harness/peering" -H 'content-type: application/json' \
   -d "{\"pendingPolls\": $((2 * pending)), \"outcome\": \"$outcome\"}" > /dev/null
@@ -81,7 +95,7 @@ curl -fsS -X POST "$endpoint/_harness/peering" -H 'content-type: application/jso
 say "4/7 deploy the stack (scripts/deploy.sh)"
 aws s3 mb s3://tgw-peering-local > /dev/null
 "$ROOT/scripts/deploy.sh" --bucket tgw-peering-local --code-dir "$ROOT/dist/local-lambda" --passive-region "$passive" \
-  "PollIntervalSeconds=$poll_seconds" "MaxPolls=$max_polls" "VpcRoutes=$vpc_routes"
+  "PollIntervalSeconds=$poll_seconds" "MaxPolls=$max_polls" "VpcRoutes=$vpc_routes" ${association_params[@]+"${association_params[@]}"}
 
 say "5/7 start an execution with {} (scripts/start.sh)"
 status=0

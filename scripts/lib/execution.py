@@ -36,7 +36,7 @@ def describe_state(event: dict) -> str | None:
         peering = output.get("peering", output)
         if isinstance(peering, dict) and "routes" in peering:
             routes = peering["routes"]
-            sides = [routes.get(side, {}) for side in ("active", "passive")]
+            sides = routes.get("tgwRouteTables", [])
             created = sum(count(side, "created") for side in sides)
             conflicts = sum(count(side, "conflicts") for side in sides)
             remaining = sum(count(side, "remaining") for side in sides)
@@ -101,18 +101,31 @@ def print_summary(execution: dict) -> None:
     routes = output.get("routes", {})
     if routes.get("passes", 1) > 1:
         print(f"  routes written in {routes['passes']} passes of modify-routes")
-    for side, region_field in (("active", "activeRegion"), ("passive", "passiveRegion")):
-        report = routes.get(side, {})
+    for report in routes.get("tgwRouteTables", []):
+        side = report.get("side", "?")
         conflicts = [f"{c['cidr']} (to {c['target']})" for c in report.get("conflicts", [])]
-        print(f"  {side:7} {output.get(region_field)} {report.get('routeTableId')}")
+        print(f"  {side:7} {output.get(side + 'Region')} {report.get('routeTableId')}")
         for label, cidrs in (("created", report.get("created", [])), ("present", report.get("present", [])),
                              ("conflicts", conflicts)):
             print(f"    {label:9} {listing(report, label, cidrs)}")
+    print_association(output.get("peeringAssociation"))
     print_vpc_route_tables(routes.get("vpcRouteTables"))
     print_reachability(output.get("reachability"))
     print_vpc_routes_off(output)
     for warning in output.get("warnings", []):
         print(f"  warning: {warning}")
+
+
+def print_association(report: dict | None) -> None:
+    """Where the peering attachment is associated on each side: the table that looks up traffic
+    arriving over it."""
+    if not report:
+        return
+    for side in ("active", "passive"):
+        association = report.get(side) or {}
+        current = association.get("associatedRouteTableId") or "no table"
+        print(f"  peering association, {side}: {association.get('outcome')} "
+              f"(wanted {association.get('routeTableId')}, associated with {current})")
 
 
 def print_vpc_routes_off(output: dict) -> None:
@@ -140,11 +153,9 @@ def print_teardown(output: dict, elapsed: float) -> None:
         fate = "not there: nothing to delete"
     print(f"{head} in {elapsed:.1f}s: peering attachment {attachment} {fate}")
     report = output.get("teardown") or {}
-    for side, region_field in (("active", "activeRegion"), ("passive", "passiveRegion")):
-        table = report.get(side)
-        if not table:
-            continue
-        print(f"  {side:7} {output.get(region_field)} {table.get('routeTableId')}")
+    for table in report.get("tgwRouteTables", []):
+        side = table.get("side", "?")
+        print(f"  {side:7} {output.get(side + 'Region')} {table.get('routeTableId')}")
         print(f"    {verb:12} {listing(table, 'deleted', table.get('deleted', []))}")
         print(f"    {'left alone':12} {listing(table, 'leftAlone', table.get('leftAlone', []))}")
     for table in report.get("vpcRouteTables", []):
@@ -162,16 +173,17 @@ def print_plan(output: dict, elapsed: float) -> None:
     for duplicate in peer.get("deleteDuplicates", []):
         print(f"  would delete duplicate {duplicate}")
     plan = output.get("routePlan", {})
-    for side, region_field in (("active", "activeRegion"), ("passive", "passiveRegion")):
-        report = plan.get(side, {})
+    for report in plan.get("tgwRouteTables", []):
+        side = report.get("side", "?")
         conflicts = [f"{c['cidr']} (to {c['target']})" for c in report.get("conflicts", [])]
-        print(f"  {side:7} {output.get(region_field)} {report.get('routeTableId')}")
+        print(f"  {side:7} {output.get(side + 'Region')} {report.get('routeTableId')}")
         for label, cidrs in (("create", report.get("create", [])), ("present", report.get("present", [])),
                              ("conflicts", conflicts)):
             print(f"    {label:9} {listing(report, label, cidrs)}")
     for table in plan.get("vpcRouteTables", []):
         counts = ", ".join(f"{count(table, name)} {name}" for name in ("create", "present", "conflicts"))
         print(f"  vpc {table.get('side'):7} {table.get('vpcId')} {table.get('routeTableId')}: {counts}")
+    print_association(output.get("peeringAssociation"))
     print_reachability(output.get("reachability"))
     for warning in output.get("warnings", []):
         print(f"  warning: {warning}")

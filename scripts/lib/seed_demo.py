@@ -1,11 +1,18 @@
 """Seeds the local emulator with a demo network for scripts/local.sh: a transit gateway in each of
 two Regions, VPCs tagged for routing (attached to their transit gateway) and one untagged VPC per
 Region that must not be routed. Prints what it made. boto3 reads AWS_ENDPOINT_URL.
+
+With --segmented, each transit gateway has default association and propagation off and two route
+tables, as a segmented network runs: `segment`, which the VPC attachments are associated with, and
+`peering`, for the peering attachment, into which the VPC attachments propagate. The first tagged
+VPC of each side is dual stack (an Amazon-provided IPv6 block, its attachment with Ipv6Support).
+--out FILE writes the two peering tables' ids as JSON, for the stack parameters.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 
 import boto3
 
@@ -34,14 +41,65 @@ def seed_region(ec2, region: str, layout: dict, tag_key: str, transit_gateway_id
     print(f"  {region}: VPC {vpc} {layout['untagged']}, untagged (must not be routed)")
 
 
+def seed_segmented_region(ec2, region: str, layout: dict, tag_key: str) -> str:
+    """Seeds `layout` into `region` as a segmented network; returns the peering route table's id."""
+    tgw = ec2.create_transit_gateway(
+        Description="tgw-peering segmented demo",
+        Options={"DefaultRouteTableAssociation": "disable", "DefaultRouteTablePropagation": "disable"},
+    )["TransitGateway"]
+    tgw_id = tgw["TransitGatewayId"]
+    segment, peering = (
+        ec2.create_transit_gateway_route_table(TransitGatewayId=tgw_id)["TransitGatewayRouteTable"][
+            "TransitGatewayRouteTableId"
+        ]
+        for _ in range(2)
+    )
+    print(f"  {region}: transit gateway {tgw_id} (default association and propagation off), "
+          f"segment table {segment}, peering table {peering}")
+    for index, cidr in enumerate(layout["tagged"]):
+        vpc = ec2.create_vpc(
+            CidrBlock=cidr,
+            TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": tag_key, "Value": "true"}]}],
+        )["Vpc"]["VpcId"]
+        dual_stack = index == 0
+        if dual_stack:
+            ec2.associate_vpc_cidr_block(VpcId=vpc, AmazonProvidedIpv6CidrBlock=True)
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr)["Subnet"]["SubnetId"]
+        attachment = ec2.create_transit_gateway_vpc_attachment(
+            TransitGatewayId=tgw_id, VpcId=vpc, SubnetIds=[subnet],
+            Options={"Ipv6Support": "enable" if dual_stack else "disable"},
+        )["TransitGatewayVpcAttachment"]["TransitGatewayAttachmentId"]
+        ec2.associate_transit_gateway_route_table(
+            TransitGatewayRouteTableId=segment, TransitGatewayAttachmentId=attachment)
+        ec2.enable_transit_gateway_route_table_propagation(
+            TransitGatewayRouteTableId=peering, TransitGatewayAttachmentId=attachment)
+        blocks = ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0].get("Ipv6CidrBlockAssociationSet", [])
+        ipv6 = f" and {blocks[0]['Ipv6CidrBlock']}" if blocks else ""
+        print(f"  {region}: VPC {vpc} {cidr}{ipv6}, tagged {tag_key}=true, attached "
+              f"(associated with the segment table, propagating into the peering table)")
+    vpc = ec2.create_vpc(CidrBlock=layout["untagged"])["Vpc"]["VpcId"]
+    print(f"  {region}: VPC {vpc} {layout['untagged']}, untagged (must not be routed)")
+    return peering
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--active-region", required=True)
     parser.add_argument("--passive-region", required=True)
     parser.add_argument("--tag-key", default="addToTransitGateway")
+    parser.add_argument("--segmented", action="store_true")
+    parser.add_argument("--out", help="with --segmented: write the peering route tables' ids here (JSON)")
     args = parser.parse_args()
-    for region, layout in ((args.active_region, DEMO["active"]), (args.passive_region, DEMO["passive"])):
-        seed_region(boto3.client("ec2", region_name=region), region, layout, args.tag_key)
+    regions = ((args.active_region, DEMO["active"]), (args.passive_region, DEMO["passive"]))
+    if not args.segmented:
+        for region, layout in regions:
+            seed_region(boto3.client("ec2", region_name=region), region, layout, args.tag_key)
+        return
+    tables = [seed_segmented_region(boto3.client("ec2", region_name=region), region, layout, args.tag_key)
+              for region, layout in regions]
+    if args.out:
+        with open(args.out, "w") as out:
+            json.dump({"active": tables[0], "passive": tables[1]}, out)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tgw_peering::config::RouteWrites;
 use tgw_peering_integration::{
-    invoke, invoke_with_time_left, pairs, record, run_to_completion, world, Function, World, ACTIVE, PASSIVE,
-    RACE_SETTLE,
+    invoke, invoke_with_time_left, pairs, record, run_to_completion, side_table, world, Function, World,
+    ACTIVE, PASSIVE, RACE_SETTLE,
 };
 
 fn strings(value: &Value) -> Vec<String> {
@@ -43,7 +43,10 @@ async fn given_tagged_vpcs_in_two_regions_when_the_job_runs_then_one_peering_car
         (json!(true), json!(true))
     );
     assert_eq!(output["activeTransitGatewayId"], json!(w.active_tgw.id));
-    assert_eq!(output["passiveRouteTableId"], json!(w.passive_tgw.route_table_id));
+    assert_eq!(
+        output["passivePeeringRouteTableId"],
+        json!(w.passive_tgw.route_table_id)
+    );
     assert_eq!(
         w.active.routes(&w.active_tgw.route_table_id).await,
         pairs(&[("10.20.0.0/16", &attachment)])
@@ -52,9 +55,12 @@ async fn given_tagged_vpcs_in_two_regions_when_the_job_runs_then_one_peering_car
         w.passive.routes(&w.passive_tgw.route_table_id).await,
         pairs(&[("10.1.0.0/16", &attachment), ("10.2.0.0/16", &attachment)])
     );
-    assert_eq!(strings(&output["routes"]["active"]["created"]), ["10.20.0.0/16"]);
     assert_eq!(
-        strings(&output["routes"]["passive"]["created"]),
+        strings(&side_table(&output["routes"], "active")["created"]),
+        ["10.20.0.0/16"]
+    );
+    assert_eq!(
+        strings(&side_table(&output["routes"], "passive")["created"]),
         ["10.1.0.0/16", "10.2.0.0/16"]
     );
     assert_eq!(output["warnings"], json!([]));
@@ -93,9 +99,15 @@ async fn given_a_finished_job_when_it_runs_again_then_nothing_is_created_or_acce
     assert_eq!(second["attachmentId"], first["attachmentId"]);
     assert_eq!(second["created"], json!(false));
     assert_eq!(second["accepted"], json!(false));
-    assert_eq!(second["routes"]["active"]["created"], json!([]));
-    assert_eq!(strings(&second["routes"]["active"]["present"]), ["10.20.0.0/16"]);
-    assert_eq!(strings(&second["routes"]["passive"]["present"]), ["10.1.0.0/16"]);
+    assert_eq!(side_table(&second["routes"], "active")["created"], json!([]));
+    assert_eq!(
+        strings(&side_table(&second["routes"], "active")["present"]),
+        ["10.20.0.0/16"]
+    );
+    assert_eq!(
+        strings(&side_table(&second["routes"], "passive")["present"]),
+        ["10.1.0.0/16"]
+    );
     let tables_after = (
         w.active.routes(&w.active_tgw.route_table_id).await,
         w.passive.routes(&w.passive_tgw.route_table_id).await,
@@ -132,6 +144,8 @@ async fn given_a_vpc_attachment_on_the_same_gateway_then_get_status_reports_the_
         "activeRegion": ACTIVE, "passiveRegion": PASSIVE,
         "activeTransitGatewayId": w.active_tgw.id, "passiveTransitGatewayId": w.passive_tgw.id,
         "activeRouteTableId": w.active_tgw.route_table_id, "passiveRouteTableId": w.passive_tgw.route_table_id,
+        "activePeeringRouteTableId": w.active_tgw.route_table_id,
+        "passivePeeringRouteTableId": w.passive_tgw.route_table_id,
         "vpcTagKey": "addToTransitGateway", "attachmentId": attachment_id,
     });
 
@@ -232,13 +246,19 @@ async fn given_existing_routes_then_conflicts_are_left_alone_covered_cidrs_skipp
     let output = invoke(&w.context, Function::ModifyRoutes, state).await.unwrap();
 
     assert_eq!(
-        output["routes"]["active"]["conflicts"],
+        side_table(&output["routes"], "active")["conflicts"],
         json!([{"cidr": "10.20.0.0/16", "target": "blackhole"}])
     );
-    assert_eq!(strings(&output["routes"]["active"]["created"]), ["10.21.0.0/16"]);
-    assert_eq!(strings(&output["routes"]["passive"]["present"]), ["10.1.0.0/16"]);
     assert_eq!(
-        strings(&output["routes"]["passive"]["created"]),
+        strings(&side_table(&output["routes"], "active")["created"]),
+        ["10.21.0.0/16"]
+    );
+    assert_eq!(
+        strings(&side_table(&output["routes"], "passive")["present"]),
+        ["10.1.0.0/16"]
+    );
+    assert_eq!(
+        strings(&side_table(&output["routes"], "passive")["created"]),
         ["172.16.0.0/16"]
     );
     assert_eq!(
@@ -605,13 +625,16 @@ async fn given_modify_routes_dies_after_creating_some_routes_when_it_runs_again_
     w.emulator.clear_faults();
     let rerun = invoke(&w.context, Function::ModifyRoutes, state).await.unwrap();
 
-    assert_eq!(strings(&rerun["routes"]["active"]["present"]), ["10.20.0.0/16"]);
     assert_eq!(
-        strings(&rerun["routes"]["active"]["created"]),
+        strings(&side_table(&rerun["routes"], "active")["present"]),
+        ["10.20.0.0/16"]
+    );
+    assert_eq!(
+        strings(&side_table(&rerun["routes"], "active")["created"]),
         Vec::<String>::new()
     );
     assert_eq!(
-        strings(&rerun["routes"]["passive"]["created"]),
+        strings(&side_table(&rerun["routes"], "passive")["created"]),
         ["10.1.0.0/16", "10.2.0.0/16"]
     );
     assert_eq!(w.passive.routes(&w.passive_tgw.route_table_id).await.len(), 2);
@@ -799,7 +822,7 @@ async fn given_more_static_routes_than_one_page_then_the_table_is_read_across_pa
     let output = invoke(&w.context, Function::ModifyRoutes, state).await.unwrap();
 
     assert_eq!(
-        output["routes"]["passive"]["conflicts"],
+        side_table(&output["routes"], "passive")["conflicts"],
         json!([{"cidr": "10.1.0.0/16", "target": "blackhole"}])
     );
     let calls = w.emulator.calls();
@@ -846,7 +869,11 @@ async fn given_more_routes_than_one_invocation_can_write_when_called_until_compl
         state = invoke_with_time_left(&context, Function::ModifyRoutes, state, Duration::from_secs(1))
             .await
             .unwrap();
-        remaining_after_each_pass.push(state["routes"]["active"]["counts"]["remaining"].as_u64().unwrap());
+        remaining_after_each_pass.push(
+            side_table(&state["routes"], "active")["counts"]["remaining"]
+                .as_u64()
+                .unwrap(),
+        );
         if state["routes"]["complete"] == json!(true) {
             break;
         }
@@ -866,17 +893,23 @@ async fn given_more_routes_than_one_invocation_can_write_when_called_until_compl
         "every pass made progress: {remaining_after_each_pass:?}"
     );
     assert_eq!(state["routes"]["passes"], json!(passes));
-    let mut created = strings(&state["routes"]["active"]["created"]);
+    let mut created = strings(&side_table(&state["routes"], "active")["created"]);
     created.sort();
     let mut expected = wanted.clone();
     expected.sort();
     assert_eq!(created, expected, "the last report covers every pass");
-    assert_eq!(state["routes"]["active"]["counts"]["created"], json!(24));
     assert_eq!(
-        strings(&state["routes"]["active"]["present"]),
+        side_table(&state["routes"], "active")["counts"]["created"],
+        json!(24)
+    );
+    assert_eq!(
+        strings(&side_table(&state["routes"], "active")["present"]),
         Vec::<String>::new()
     );
-    assert_eq!(strings(&state["routes"]["passive"]["created"]), ["10.1.0.0/16"]);
+    assert_eq!(
+        strings(&side_table(&state["routes"], "passive")["created"]),
+        ["10.1.0.0/16"]
+    );
     assert_eq!(
         w.emulator.calls().of("CreateTransitGatewayRoute"),
         25,
@@ -914,7 +947,8 @@ async fn given_an_unfinished_report_that_cannot_be_continued_then_modify_routes_
     };
     for (routes, field) in [
         (json!({"complete": false, "active": "garbage"}), "`routes`"),
-        (unfinished(&other_table), "`routes.active.routeTableId`"),
+        // An earlier version's shape cannot be continued either.
+        (unfinished(&other_table), "missing field `tgwRouteTables`"),
     ] {
         let err = invoke(&w.context, Function::ModifyRoutes, with_routes(routes))
             .await
@@ -930,7 +964,10 @@ async fn given_an_unfinished_report_that_cannot_be_continued_then_modify_routes_
         .await
         .unwrap();
     assert_eq!(output["routes"]["passes"], json!(1));
-    assert_eq!(strings(&output["routes"]["active"]["created"]), ["10.20.0.0/16"]);
+    assert_eq!(
+        strings(&side_table(&output["routes"], "active")["created"]),
+        ["10.20.0.0/16"]
+    );
 }
 
 #[tokio::test]

@@ -8,4 +8,5 @@ mod emulator;
 mod operator;
 mod permissions;
 mod sdk_doubles;
+mod segments;
 mod traffic;

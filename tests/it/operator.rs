@@ -2,8 +2,8 @@
 
 use serde_json::{json, Value};
 use tgw_peering_integration::{
-    assert_each_names_its_field, invoke, pairs, run_to_completion, until_available, world, Function, ACTIVE,
-    PASSIVE,
+    assert_each_names_its_field, invoke, pairs, run_to_completion, side_table, until_available, world,
+    Function, ACTIVE, PASSIVE,
 };
 
 fn strings(value: &Value) -> Vec<String> {
@@ -48,11 +48,11 @@ async fn given_no_peering_when_dry_running_then_the_plan_is_to_create_and_accept
         json!({"createPeering": true, "acceptPeering": true, "deleteDuplicates": []})
     );
     assert_eq!(
-        strings(&planned["routePlan"]["active"]["create"]),
+        strings(&side_table(&planned["routePlan"], "active")["create"]),
         ["10.20.0.0/16"]
     );
     assert_eq!(
-        strings(&planned["routePlan"]["passive"]["create"]),
+        strings(&side_table(&planned["routePlan"], "passive")["create"]),
         ["10.1.0.0/16"]
     );
     let vpc_tables = planned["routePlan"]["vpcRouteTables"].as_array().unwrap();
@@ -95,7 +95,7 @@ async fn given_a_peering_waiting_for_acceptance_when_dry_running_then_peer_would
     assert_eq!(peered["peeringPlan"]["createPeering"], json!(false));
     assert_eq!(peered["peeringPlan"]["acceptPeering"], json!(true));
     assert_eq!(
-        strings(&planned["routePlan"]["passive"]["create"]),
+        strings(&side_table(&planned["routePlan"], "passive")["create"]),
         ["10.1.0.0/16"]
     );
     assert_ne!(
@@ -133,15 +133,15 @@ async fn given_a_live_peering_with_some_routes_when_dry_running_then_the_plan_is
 
     assert_eq!(w.emulator.calls().mutating(), Default::default());
     let plan = &planned["routePlan"];
-    assert_eq!(strings(&plan["active"]["create"]), ["10.20.0.0/16"]);
+    assert_eq!(strings(&side_table(plan, "active")["create"]), ["10.20.0.0/16"]);
     assert_eq!(
-        plan["active"]["conflicts"],
+        side_table(plan, "active")["conflicts"],
         json!([{"cidr": "10.21.0.0/16", "target": "blackhole"}])
     );
-    assert_eq!(strings(&plan["passive"]["create"]), ["10.2.0.0/16"]);
-    assert_eq!(strings(&plan["passive"]["present"]), ["10.1.0.0/16"]);
+    assert_eq!(strings(&side_table(plan, "passive")["create"]), ["10.2.0.0/16"]);
+    assert_eq!(strings(&side_table(plan, "passive")["present"]), ["10.1.0.0/16"]);
     assert_eq!(
-        plan["passive"]["counts"],
+        side_table(plan, "passive")["counts"],
         json!({"create": 1, "present": 1, "conflicts": 0})
     );
 
@@ -423,7 +423,10 @@ async fn given_a_finished_setup_when_tearing_down_then_ec2_is_as_before_with_for
     let tables = [(ACTIVE, active_main.as_str()), (PASSIVE, passive_main.as_str())];
     let before = snapshot(&w, &tables).await;
     let setup = run_to_completion(&w.context, json!({"vpcRoutes": true})).await;
-    assert_eq!(strings(&setup["routes"]["active"]["created"]), ["10.20.0.0/16"]);
+    assert_eq!(
+        strings(&side_table(&setup["routes"], "active")["created"]),
+        ["10.20.0.0/16"]
+    );
     assert_ne!(
         snapshot(&w, &tables).await,
         before,
@@ -434,8 +437,14 @@ async fn given_a_finished_setup_when_tearing_down_then_ec2_is_as_before_with_for
 
     assert_eq!(torn["status"], "deleted");
     assert_eq!(torn["peeringDeleted"], json!(true));
-    assert_eq!(strings(&torn["teardown"]["active"]["deleted"]), ["10.20.0.0/16"]);
-    assert_eq!(strings(&torn["teardown"]["passive"]["deleted"]), ["10.1.0.0/16"]);
+    assert_eq!(
+        strings(&side_table(&torn["teardown"], "active")["deleted"]),
+        ["10.20.0.0/16"]
+    );
+    assert_eq!(
+        strings(&side_table(&torn["teardown"], "passive")["deleted"]),
+        ["10.1.0.0/16"]
+    );
     assert_eq!(torn["teardown"]["vpcRouteTables"].as_array().unwrap().len(), 2);
     assert_eq!(
         snapshot(&w, &tables).await,
@@ -465,7 +474,7 @@ async fn given_a_dry_run_teardown_then_it_reports_what_would_go_and_changes_noth
 
     assert_eq!(w.emulator.calls().mutating(), Default::default());
     assert_eq!(
-        strings(&planned["teardown"]["active"]["deleted"]),
+        strings(&side_table(&planned["teardown"], "active")["deleted"]),
         ["10.20.0.0/16"]
     );
     assert_eq!(planned["peeringDeleted"], json!(true), "it would be deleted");

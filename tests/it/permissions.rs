@@ -49,10 +49,40 @@ async fn given_every_path_then_each_function_calls_exactly_the_ec2_actions_it_is
     get_status.extend(called(&emulator));
 
     // Routes created in the TGW and (with vpcRoutes) the VPC route tables.
-    let route_table = state["activeRouteTableId"].as_str().unwrap().to_owned();
+    let route_table = state["activePeeringRouteTableId"].as_str().unwrap().to_owned();
     active.static_route(&route_table, "10.20.0.0/16", None).await;
     let mut state = state;
     state["vpcRoutes"] = json!(true);
+    // The peering associated with no table on the active side (associated there), and with
+    // another table on the passive side (moved: disassociated first).
+    let attachment = state["attachmentId"].as_str().unwrap().to_owned();
+    active
+        .ec2
+        .disassociate_transit_gateway_route_table()
+        .transit_gateway_route_table_id(&route_table)
+        .transit_gateway_attachment_id(&attachment)
+        .send()
+        .await
+        .unwrap();
+    let elsewhere = passive.route_table(&passive_tgw).await;
+    let passive_table = state["passivePeeringRouteTableId"].as_str().unwrap().to_owned();
+    passive
+        .ec2
+        .disassociate_transit_gateway_route_table()
+        .transit_gateway_route_table_id(&passive_table)
+        .transit_gateway_attachment_id(&attachment)
+        .send()
+        .await
+        .unwrap();
+    passive
+        .ec2
+        .associate_transit_gateway_route_table()
+        .transit_gateway_route_table_id(&elsewhere)
+        .transit_gateway_attachment_id(&attachment)
+        .send()
+        .await
+        .unwrap();
+    state["movePeeringAssociation"] = json!(true);
     emulator.reset_calls();
     let routed = invoke(&context, Function::ModifyRoutes, state).await.unwrap();
     modify_routes.extend(called(&emulator));

@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 use tgw_peering::config::Defaults;
 use tgw_peering_integration::{
-    assert_each_names_its_field, defaults, invoke, pairs, run_to_completion, until_available, world,
-    Function, Net, Tgw, ACTIVE, PASSIVE,
+    assert_each_names_its_field, defaults, invoke, pairs, run_to_completion, side_table, until_available,
+    world, Function, Net, Tgw, ACTIVE, PASSIVE,
 };
 
 const TAG: (&str, &str) = ("addToTransitGateway", "true");
@@ -178,8 +178,8 @@ async fn given_one_hop_missing_at_a_time_then_the_report_names_each_kind() {
     assert_eq!(first_pair(&output)["vpcId"], json!(lonely));
     assert_eq!(first_pair(&output)["transitGatewayId"], json!(w.passive_tgw.id));
 
-    // No TGW route: the passive VPC's attachment does not propagate, so its own gateway cannot
-    // deliver to it.
+    // No route from the peering: the passive VPC's attachment does not propagate into the table
+    // the peering is associated with, so traffic arriving over the peering cannot reach it.
     let w = world().await;
     let (active_vpc, _) = vpc(&w.active, &w.active_tgw, "10.1.0.0/16", "10.1.0.0/24").await;
     let passive_vpc = w.passive.vpc("10.20.0.0/16", &[TAG]).await;
@@ -200,7 +200,7 @@ async fn given_one_hop_missing_at_a_time_then_the_report_names_each_kind() {
     assert_eq!(
         first_pair(&output),
         &json!({"activeVpcId": active_vpc, "passiveVpcId": passive_vpc,
-                "direction": "there", "result": "noTgwRoute", "region": PASSIVE,
+                "direction": "there", "result": "noRouteFromPeering", "region": PASSIVE,
                 "routeTableId": w.passive_tgw.route_table_id, "cidr": "10.20.0.0/16"})
     );
 
@@ -364,7 +364,7 @@ async fn given_a_vpn_advertising_on_premises_ranges_when_propagated_cidrs_is_on_
         ])
     );
     assert_eq!(
-        strings(&output["routes"]["passive"]["created"]),
+        strings(&side_table(&output["routes"], "passive")["created"]),
         ["192.168.10.0/24", "192.168.20.0/24"]
     );
     assert_eq!(

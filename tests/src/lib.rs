@@ -157,6 +157,12 @@ impl Emulator {
         self.post("peering", settings);
     }
 
+    /// How associations made from now on move through their states (`associatingDescribes`:
+    /// how many describes an association stays `associating`).
+    pub fn association_progression(&self, settings: Value) {
+        self.post("associations", settings);
+    }
+
     /// Makes the next matching requests fail with an EC2-shaped error.
     pub fn inject_fault(&self, fault: Value) {
         self.post("faults", fault);
@@ -356,10 +362,33 @@ pub const RACE_SETTLE: Duration = Duration::from_millis(1200);
 /// again), then get-status until available (accepting via peer on pendingAcceptance), then
 /// modify-routes. Returns modify-routes' output.
 pub async fn run_to_completion(context: &Shell, input: Value) -> Value {
-    let state = until_available(context, input).await;
-    invoke(context, Function::ModifyRoutes, state)
-        .await
-        .expect("modify-routes")
+    let mut state = until_available(context, input).await;
+    // As the state machine does: call again while routes remain or an association is being made.
+    for _ in 0..20 {
+        state = invoke(context, Function::ModifyRoutes, state)
+            .await
+            .expect("modify-routes");
+        let more_routes = state["routes"]["complete"] == Value::Bool(false);
+        let associating = state["peeringAssociation"]["settled"] == Value::Bool(false);
+        if state["dryRun"] == Value::Bool(true) || !(more_routes || associating) {
+            return state;
+        }
+    }
+    panic!("modify-routes never finished: {state}");
+}
+
+/// The one transit gateway route table of `side` in a report's `tgwRouteTables` (`routes`,
+/// `routePlan` or `teardown`); `null` when the side has none, and a panic when it has several.
+pub fn side_table(report: &Value, side: &str) -> Value {
+    let tables: Vec<&Value> = report["tgwRouteTables"]
+        .as_array()
+        .map(|tables| tables.iter().filter(|t| t["side"] == side).collect())
+        .unwrap_or_default();
+    match tables.as_slice() {
+        [] => Value::Null,
+        [one] => (*one).clone(),
+        several => panic!("{} {side} tables where one was expected: {report}", several.len()),
+    }
 }
 
 /// The same loop up to the point where the peering is available; returns what modify-routes
@@ -457,6 +486,162 @@ impl Net {
                 .unwrap()
                 .to_owned(),
         }
+    }
+
+    /// A transit gateway with default association and propagation off, as segmented networks
+    /// run them: every attachment is associated and propagated by hand. `route_table_id` is a
+    /// first route table of its own.
+    pub async fn segmented_transit_gateway(&self) -> Tgw {
+        let options = aws_sdk_ec2::types::TransitGatewayRequestOptions::builder()
+            .default_route_table_association(aws_sdk_ec2::types::DefaultRouteTableAssociationValue::Disable)
+            .default_route_table_propagation(aws_sdk_ec2::types::DefaultRouteTablePropagationValue::Disable)
+            .build();
+        let tgw = self
+            .ec2
+            .create_transit_gateway()
+            .description("segmented")
+            .options(options)
+            .send()
+            .await
+            .unwrap();
+        let id = tgw
+            .transit_gateway()
+            .unwrap()
+            .transit_gateway_id()
+            .unwrap()
+            .to_owned();
+        let mut tgw = Tgw {
+            id,
+            route_table_id: String::new(),
+        };
+        tgw.route_table_id = self.route_table(&tgw).await;
+        tgw
+    }
+
+    /// Associates `attachment` with the TGW route table `table`.
+    pub async fn associate(&self, table: &str, attachment: &str) {
+        self.ec2
+            .associate_transit_gateway_route_table()
+            .transit_gateway_route_table_id(table)
+            .transit_gateway_attachment_id(attachment)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Removes `attachment`'s association with `table`.
+    pub async fn disassociate(&self, table: &str, attachment: &str) {
+        self.ec2
+            .disassociate_transit_gateway_route_table()
+            .transit_gateway_route_table_id(table)
+            .transit_gateway_attachment_id(attachment)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Propagates `attachment`'s routes into `table`.
+    pub async fn propagate(&self, table: &str, attachment: &str) {
+        self.ec2
+            .enable_transit_gateway_route_table_propagation()
+            .transit_gateway_route_table_id(table)
+            .transit_gateway_attachment_id(attachment)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// The table `attachment` is associated with, and the association's state.
+    pub async fn association(&self, attachment: &str) -> Option<(String, String)> {
+        let out = self
+            .ec2
+            .describe_transit_gateway_attachments()
+            .transit_gateway_attachment_ids(attachment)
+            .send()
+            .await
+            .unwrap();
+        let association = out.transit_gateway_attachments().first()?.association()?;
+        Some((
+            association.transit_gateway_route_table_id()?.to_owned(),
+            association.state()?.as_str().to_owned(),
+        ))
+    }
+
+    /// Gives `vpc` an Amazon-provided IPv6 block; returns it in canonical form (moto may write
+    /// a group with a leading zero, which EC2 never does; the functions write what they parse).
+    pub async fn ipv6_block(&self, vpc: &str) -> String {
+        let given = self.given_ipv6_block(vpc).await;
+        given.parse::<ipnet::IpNet>().expect("an IPv6 block").to_string()
+    }
+
+    async fn given_ipv6_block(&self, vpc: &str) -> String {
+        let out = self
+            .ec2
+            .associate_vpc_cidr_block()
+            .vpc_id(vpc)
+            .amazon_provided_ipv6_cidr_block(true)
+            .send()
+            .await
+            .unwrap();
+        let block = out.ipv6_cidr_block_association().unwrap();
+        match block.ipv6_cidr_block() {
+            Some(cidr) => cidr.to_owned(),
+            None => {
+                // The block is assigned asynchronously; read it back.
+                let vpcs = self.ec2.describe_vpcs().vpc_ids(vpc).send().await.unwrap();
+                vpcs.vpcs()[0].ipv6_cidr_block_association_set()[0]
+                    .ipv6_cidr_block()
+                    .unwrap()
+                    .to_owned()
+            }
+        }
+    }
+
+    /// A tagged dual-stack VPC with an IPv4 `cidr` and an Amazon-provided IPv6 block, attached
+    /// to `tgw` with `Ipv6Support` as given; returns (VPC, attachment, IPv6 block).
+    pub async fn dual_stack_vpc(
+        &self,
+        tgw: &Tgw,
+        cidr: &str,
+        ipv6_support: bool,
+    ) -> (String, String, String) {
+        let vpc = self.vpc(cidr, &[("addToTransitGateway", "true")]).await;
+        let block = self.ipv6_block(&vpc).await;
+        let subnet = self
+            .ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(cidr)
+            .send()
+            .await
+            .unwrap();
+        let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_owned();
+        let support = if ipv6_support {
+            aws_sdk_ec2::types::Ipv6SupportValue::Enable
+        } else {
+            aws_sdk_ec2::types::Ipv6SupportValue::Disable
+        };
+        let out = self
+            .ec2
+            .create_transit_gateway_vpc_attachment()
+            .transit_gateway_id(&tgw.id)
+            .vpc_id(&vpc)
+            .subnet_ids(subnet)
+            .options(
+                aws_sdk_ec2::types::CreateTransitGatewayVpcAttachmentRequestOptions::builder()
+                    .ipv6_support(support)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let attachment = out
+            .transit_gateway_vpc_attachment()
+            .unwrap()
+            .transit_gateway_attachment_id()
+            .unwrap()
+            .to_owned();
+        (vpc, attachment, block)
     }
 
     pub async fn route_table(&self, tgw: &Tgw) -> String {
@@ -606,10 +791,11 @@ impl Net {
                     .transit_gateway_id()
                     .or(route.gateway_id())
                     .unwrap_or("other");
-                (
-                    route.destination_cidr_block().unwrap_or_default().to_owned(),
-                    target.to_owned(),
-                )
+                let destination = route
+                    .destination_cidr_block()
+                    .or(route.destination_ipv6_cidr_block())
+                    .unwrap_or_default();
+                (destination.to_owned(), target.to_owned())
             })
             .collect();
         routes.sort();

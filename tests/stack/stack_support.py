@@ -205,6 +205,14 @@ def local_aws(endpoint) -> LocalAws:
     return aws
 
 
+def side_table(report: dict, side: str) -> dict:
+    """The one transit gateway route table of `side` in a report's `tgwRouteTables` (`routes`,
+    `routePlan` or `teardown`); empty when the side has none."""
+    tables = [t for t in report.get("tgwRouteTables", []) if t.get("side") == side]
+    assert len(tables) <= 1, f"{len(tables)} {side} tables where one was expected: {report}"
+    return tables[0] if tables else {}
+
+
 def assert_state_round_trips(states: list[dict]) -> None:
     """Every state the stack tests see is the typed state the functions hand each other: it
     decodes as `PeeringState` and serialises back unchanged (tests/examples/state_round_trip.rs)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import subprocess
 
-from stack_support import ACTIVE, PASSIVE, ROOT, STACK
+from stack_support import ACTIVE, PASSIVE, ROOT, STACK, side_table
 
 
 def test_a_dry_run_execution_plans_the_peering_and_the_routes_and_changes_nothing(local_aws):
@@ -21,8 +21,8 @@ def test_a_dry_run_execution_plans_the_peering_and_the_routes_and_changes_nothin
     plan = dry.output
     assert plan["dryRun"] is True and plan["attachmentId"] is None
     assert plan["peeringPlan"] == {"createPeering": True, "acceptPeering": True, "deleteDuplicates": []}
-    assert plan["routePlan"]["active"]["create"] == ["10.20.0.0/16"]
-    assert plan["routePlan"]["passive"]["create"] == ["10.1.0.0/16", "10.2.0.0/16"]
+    assert side_table(plan["routePlan"], "active")["create"] == ["10.20.0.0/16"]
+    assert side_table(plan["routePlan"], "passive")["create"] == ["10.1.0.0/16", "10.2.0.0/16"]
     planned_tables = {t["routeTableId"]: t["create"] for t in plan["routePlan"]["vpcRouteTables"]}
     assert len(planned_tables) == 3, "one main table per tagged, attached demo VPC"
     assert local_aws.static_routes("us-east-1") == {}
@@ -32,7 +32,7 @@ def test_a_dry_run_execution_plans_the_peering_and_the_routes_and_changes_nothin
     assert real.status == "SUCCEEDED", real.described
     routes = real.output["routes"]
     for side in ("active", "passive"):
-        assert routes[side]["created"] == plan["routePlan"][side]["create"], side
+        assert side_table(routes, side)["created"] == side_table(plan["routePlan"], side)["create"], side
     assert {t["routeTableId"]: t["created"] for t in routes["vpcRouteTables"]} == planned_tables
 
 
@@ -93,7 +93,7 @@ def test_setup_then_teardown_through_the_state_machine_leaves_ec2_as_it_was_and_
     assert ec2_state(local_aws) == before
     planned_deletes = planned.output["teardown"]
     for side in ("active", "passive"):
-        assert torn.output["teardown"][side]["deleted"] == planned_deletes[side]["deleted"], side
+        assert side_table(torn.output["teardown"], side)["deleted"] == side_table(planned_deletes, side)["deleted"], side
 
     calls_before = local_aws.mutating_calls()
     again = local_aws.run({"action": "teardown"})

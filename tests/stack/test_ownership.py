@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from stack_support import ACTIVE, PASSIVE, LocalAws, harness, record
+from stack_support import ACTIVE, PASSIVE, LocalAws, harness, record, side_table
 
 THIRD = "eu-west-1"
 TAG_KEY = "addToTransitGateway"
@@ -143,10 +143,10 @@ def test_a_full_run_and_a_rerun_leave_foreign_routes_conflicts_and_attachments_a
     attachment = first.output["attachmentId"]
     assert second.output["attachmentId"] == attachment
     assert_converged(local_aws, estate, attachment)
-    assert first.output["routes"]["active"]["conflicts"] == [
+    assert side_table(first.output["routes"], "active")["conflicts"] == [
         {"cidr": CONFLICTED, "target": estate.routes[ACTIVE][CONFLICTED]}]
-    assert second.output["routes"]["active"]["created"] == []
-    assert second.output["routes"]["passive"]["created"] == []
+    assert side_table(second.output["routes"], "active")["created"] == []
+    assert side_table(second.output["routes"], "passive")["created"] == []
     finish(local_aws, estate, "full run, then a re-run", runs=2,
            outcome="converged; the re-run created nothing")
 
@@ -177,7 +177,7 @@ def test_modify_routes_dying_part_way_is_retried_and_converges_without_touching_
                 for e in run.events if e["type"] in ("LambdaFunctionFailed", "TaskFailed")]
     assert failures == ["Ec2Unreachable"], failures
     outputs = run.task_outputs("ModifyRoutes")
-    assert outputs[-1]["peering"]["routes"]["active"]["created"] == [], "the retry found the active route present"
+    assert side_table(outputs[-1]["peering"]["routes"], "active")["created"] == [], "the retry found the active route present"
     assert_converged(local_aws, estate, run.output["attachmentId"])
     finish(local_aws, estate, "modify-routes dies after part of its routes", runs=1,
            outcome="the state machine retried it; converged, no already-exists error")

@@ -8,7 +8,7 @@ import re
 import subprocess
 
 import pytest
-from stack_support import ACTIVE, DEFINITION, PASSIVE, ROOT, STACK, TEMPLATE, LocalAws, harness, record
+from stack_support import ACTIVE, DEFINITION, PASSIVE, ROOT, STACK, TEMPLATE, LocalAws, harness, record, side_table
 import seed_demo  # noqa: E402  (stack_support puts scripts/lib on the path)
 import lambda_runner  # noqa: E402  (stack_support puts tests/emulator on the path)
 
@@ -82,8 +82,8 @@ def test_empty_input_peers_accepts_and_routes_both_sides(local_aws):
     output = run.output
     assert (output["activeRegion"], output["passiveRegion"]) == (ACTIVE, PASSIVE)
     assert output["created"] and output["accepted"] and output["status"] == "available"
-    assert set(output["routes"]["active"]["created"]) == ROUTED_TO_ACTIVE
-    assert set(output["routes"]["passive"]["created"]) == ROUTED_TO_PASSIVE
+    assert set(side_table(output["routes"], "active")["created"]) == ROUTED_TO_ACTIVE
+    assert set(side_table(output["routes"], "passive")["created"]) == ROUTED_TO_PASSIVE
     assert [p["TransitGatewayAttachmentId"] for p in live_peerings(local_aws)] == [output["attachmentId"]]
     assert_routed_via(local_aws, output["attachmentId"])
 
@@ -98,7 +98,7 @@ def test_a_second_execution_reuses_the_peering_and_creates_nothing(local_aws):
     assert second.status == "SUCCEEDED", second.described
     assert second.output["attachmentId"] == first.output["attachmentId"]
     assert not second.output["created"] and not second.output["accepted"]
-    assert set(second.output["routes"]["passive"]["present"]) == ROUTED_TO_PASSIVE
+    assert set(side_table(second.output["routes"], "passive")["present"]) == ROUTED_TO_PASSIVE
     assert local_aws.mutating_calls() == {}
     # A live peering goes straight to the routes, without waiting a poll interval.
     assert second.entered() == ["Configure", "Peer", "JustCreated", "AlreadyAvailable", "ModifyRoutes",
@@ -254,8 +254,8 @@ def test_a_plan_too_large_for_one_invocation_is_finished_by_calling_modify_route
         [False] * (len(passes) - 1) + [True])
     routes = run.output["routes"]
     assert routes["passes"] == len(passes)
-    assert set(routes["active"]["created"]) == ROUTED_TO_ACTIVE | set(extra)
-    assert routes["active"]["counts"] == {"created": 21, "present": 0, "conflicts": 0, "remaining": 0}
+    assert set(side_table(routes, "active")["created"]) == ROUTED_TO_ACTIVE | set(extra)
+    assert side_table(routes, "active")["counts"] == {"created": 21, "present": 0, "conflicts": 0, "remaining": 0}
     creates = harness(local_aws.endpoint, "GET", "calls")["total"]["CreateTransitGatewayRoute"]
     assert creates == 21 + len(ROUTED_TO_PASSIVE), "each route created once; none refused as already there"
     attachment = run.output["attachmentId"]

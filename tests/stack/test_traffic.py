@@ -15,7 +15,7 @@ import re
 import subprocess
 
 import execution  # noqa: E402  (stack_support puts scripts/lib on the path)
-from stack_support import ACTIVE, PASSIVE, ROOT, STACK, LocalAws, harness
+from stack_support import ACTIVE, PASSIVE, ROOT, STACK, LocalAws, harness, side_table
 
 # The demo network (scripts/lib/seed_demo.py).
 ACTIVE_TAGGED = {"10.1.0.0/16", "10.2.0.0/16"}
@@ -189,7 +189,7 @@ def test_propagated_cidrs_set_as_a_stack_parameter_routes_a_vpns_ranges_across_t
     assert local_aws.static_routes(PASSIVE) == {
         cidr: attachment for cidr in ACTIVE_TAGGED | set(ON_PREMISES)}
     assert local_aws.static_routes(ACTIVE) == {cidr: attachment for cidr in PASSIVE_TAGGED}
-    assert sorted(run.output["routes"]["passive"]["created"]) == sorted(ACTIVE_TAGGED | set(ON_PREMISES))
+    assert sorted(side_table(run.output["routes"], "passive")["created"]) == sorted(ACTIVE_TAGGED | set(ON_PREMISES))
 
 
 # --- start.sh ------------------------------------------------------------------------------

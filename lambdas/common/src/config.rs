@@ -7,7 +7,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use tracing::warn;
 
 use crate::contract::request::{checked_cidrs, ExtraCidrs, RouteOptions, DEFAULT_VPC_TAG_KEY};
@@ -21,6 +21,8 @@ pub struct Config {
     pub route_writes: RouteWrites,
     /// Routes a VPC route table may hold (`VPC_ROUTE_TABLE_QUOTA`).
     pub vpc_route_quota: usize,
+    /// Routes a transit gateway may hold across its route tables (`TGW_ROUTE_QUOTA`).
+    pub tgw_route_quota: usize,
 }
 
 impl Default for Config {
@@ -29,6 +31,7 @@ impl Default for Config {
             defaults: Defaults::default(),
             route_writes: RouteWrites::default(),
             vpc_route_quota: DEFAULT_VPC_ROUTE_QUOTA,
+            tgw_route_quota: DEFAULT_TGW_ROUTE_QUOTA,
         }
     }
 }
@@ -43,6 +46,8 @@ impl Config {
                 (1..=MAX_VPC_ROUTE_QUOTA).contains(&v)
             })
             .unwrap_or(DEFAULT_VPC_ROUTE_QUOTA),
+            tgw_route_quota: env_number("TGW_ROUTE_QUOTA", |v: usize| v >= 1)
+                .unwrap_or(DEFAULT_TGW_ROUTE_QUOTA),
         }
     }
 }
@@ -60,6 +65,8 @@ pub struct Defaults {
     pub vpc_routes: Option<String>,
     /// `PROPAGATED_CIDRS`: `true` or `false`.
     pub propagated_cidrs: Option<String>,
+    /// `SUMMARIZE_ROUTES`: `true` or `false`.
+    pub summarize_routes: Option<String>,
     /// `ACTIVE_EXTRA_CIDRS`: comma-separated CIDRs.
     pub active_extra_cidrs: Option<String>,
     /// `PASSIVE_EXTRA_CIDRS`: comma-separated CIDRs.
@@ -68,6 +75,12 @@ pub struct Defaults {
     pub passive_account_id: Option<String>,
     /// `PASSIVE_ROLE_ARN`: the role in that account for every passive-side call.
     pub passive_role_arn: Option<String>,
+    /// `ACTIVE_PEERING_ROUTE_TABLE_ID`, `PASSIVE_PEERING_ROUTE_TABLE_ID`: the table the peering
+    /// attachment is associated with on each side.
+    pub active_peering_route_table_id: Option<String>,
+    pub passive_peering_route_table_id: Option<String>,
+    /// `MOVE_PEERING_ASSOCIATION`: `true` or `false`.
+    pub move_peering_association: Option<String>,
 }
 
 impl Default for Defaults {
@@ -78,17 +91,22 @@ impl Default for Defaults {
             vpc_tag_key: DEFAULT_VPC_TAG_KEY.to_owned(),
             vpc_routes: None,
             propagated_cidrs: None,
+            summarize_routes: None,
             active_extra_cidrs: None,
             passive_extra_cidrs: None,
             passive_account_id: None,
             passive_role_arn: None,
+            active_peering_route_table_id: None,
+            passive_peering_route_table_id: None,
+            move_peering_association: None,
         }
     }
 }
 
 impl Defaults {
     /// Reads `ACTIVE_REGION`, `PASSIVE_REGION`, `VPC_TAG_KEY`, `VPC_ROUTES`, `PROPAGATED_CIDRS`,
-    /// `ACTIVE_EXTRA_CIDRS` and `PASSIVE_EXTRA_CIDRS`; empty counts as unset.
+    /// `ACTIVE_EXTRA_CIDRS`, `PASSIVE_EXTRA_CIDRS`, the passive account's two, the peering route
+    /// tables' two and `MOVE_PEERING_ASSOCIATION`; empty counts as unset.
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
         Self {
@@ -97,11 +115,23 @@ impl Defaults {
             vpc_tag_key: var("VPC_TAG_KEY").unwrap_or_else(|| DEFAULT_VPC_TAG_KEY.to_owned()),
             vpc_routes: var("VPC_ROUTES"),
             propagated_cidrs: var("PROPAGATED_CIDRS"),
+            summarize_routes: var("SUMMARIZE_ROUTES"),
             active_extra_cidrs: var("ACTIVE_EXTRA_CIDRS"),
             passive_extra_cidrs: var("PASSIVE_EXTRA_CIDRS"),
             passive_account_id: var("PASSIVE_ACCOUNT_ID"),
             passive_role_arn: var("PASSIVE_ROLE_ARN"),
+            active_peering_route_table_id: var("ACTIVE_PEERING_ROUTE_TABLE_ID"),
+            passive_peering_route_table_id: var("PASSIVE_PEERING_ROUTE_TABLE_ID"),
+            move_peering_association: var("MOVE_PEERING_ASSOCIATION"),
         }
+    }
+
+    /// `MOVE_PEERING_ASSOCIATION`, checked and named.
+    pub(crate) fn move_peering_association(&self) -> Result<bool> {
+        Ok(match &self.move_peering_association {
+            Some(value) => validate::flag("MOVE_PEERING_ASSOCIATION", value)?.unwrap_or(false),
+            None => false,
+        })
     }
 
     /// The route options the environment sets, each checked and named by its variable.
@@ -112,7 +142,7 @@ impl Defaults {
                 None => false,
             })
         };
-        let cidrs = |name: &str, value: &Option<String>| -> Result<Vec<Ipv4Net>> {
+        let cidrs = |name: &str, value: &Option<String>| -> Result<Vec<IpNet>> {
             let items: Vec<&str> = value
                 .as_deref()
                 .unwrap_or_default()
@@ -124,6 +154,7 @@ impl Defaults {
         Ok(RouteOptions {
             vpc_routes: flag("VPC_ROUTES", &self.vpc_routes)?,
             propagated_cidrs: flag("PROPAGATED_CIDRS", &self.propagated_cidrs)?,
+            summarize_routes: flag("SUMMARIZE_ROUTES", &self.summarize_routes)?,
             extra_cidrs: ExtraCidrs {
                 active: cidrs("ACTIVE_EXTRA_CIDRS", &self.active_extra_cidrs)?,
                 passive: cidrs("PASSIVE_EXTRA_CIDRS", &self.passive_extra_cidrs)?,
@@ -192,6 +223,10 @@ impl RouteWrites {
 /// Routes a VPC route table may hold when `VPC_ROUTE_TABLE_QUOTA` is not set: the default of
 /// the "Routes per route table" quota.
 pub const DEFAULT_VPC_ROUTE_QUOTA: usize = 50;
+
+/// Routes a transit gateway may hold when `TGW_ROUTE_QUOTA` is not set: the default of the
+/// "Total combined routes across all route tables" quota (adjustable).
+pub const DEFAULT_TGW_ROUTE_QUOTA: usize = 10_000;
 
 /// The most that quota can be raised to.
 const MAX_VPC_ROUTE_QUOTA: usize = 1000;

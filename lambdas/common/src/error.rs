@@ -109,6 +109,20 @@ pub enum Error {
         quota: usize,
     },
 
+    /// A transit gateway would hold more routes than its quota allows.
+    #[error(
+        "route quota exceeded: {transit_gateway_id} in {region} has {existing} routes in the \
+         tables read and needs {to_create} more, over its quota of {quota} routes per transit \
+         gateway; raise the quota (Service Quotas, Amazon VPC) and set TGW_ROUTE_QUOTA to it"
+    )]
+    TgwRouteQuotaExceeded {
+        region: String,
+        transit_gateway_id: String,
+        existing: usize,
+        to_create: usize,
+        quota: usize,
+    },
+
     /// EC2 kept throttling after the SDK's retries were used up.
     #[error("throttled: EC2 {action} in {region} was throttled after all retries; run again later")]
     Throttled { action: &'static str, region: String },
@@ -167,7 +181,7 @@ impl Error {
             Error::PeeringFailed { .. } => "PeeringFailed",
             Error::PeeringNotReady { .. } => "PeeringNotReady",
             Error::CidrOverlap { .. } => "CidrOverlap",
-            Error::RouteQuotaExceeded { .. } => "RouteQuotaExceeded",
+            Error::RouteQuotaExceeded { .. } | Error::TgwRouteQuotaExceeded { .. } => "RouteQuotaExceeded",
             Error::Throttled { .. } => "Throttled",
             Error::AccessDenied { .. } | Error::AssumeRoleDenied { .. } => "AccessDenied",
             Error::Ec2 { .. } => "Ec2Error",

@@ -13,6 +13,7 @@ use crate::plan::attachment::{AttachmentState, Phase};
 use crate::plan::peering::{
     creation_tags, deduplicate, select_existing, Deduplication, PeeringAttachment, TgwEnd,
 };
+use crate::plan::Side;
 
 /// The two transit gateways of a resolved request, as read.
 struct Gateways {
@@ -195,27 +196,21 @@ async fn resolve(active: &Ec2, passive: &Ec2, request: ValidRequest) -> Result<(
         active: active_tgw?,
         passive: passive_tgw?,
     };
-    let (active_table, passive_table) = tokio::join!(
-        resolve_route_table(
-            active,
-            "activeRouteTableId",
-            request.active_route_table_id.as_deref(),
-            &gateways.active
-        ),
-        resolve_route_table(
-            passive,
-            "passiveRouteTableId",
-            request.passive_route_table_id.as_deref(),
-            &gateways.passive
-        ),
+    let (active_tables, passive_tables) = tokio::join!(
+        resolve_tables(active, Side::Active, &request, &gateways.active),
+        resolve_tables(passive, Side::Passive, &request, &gateways.passive),
     );
+    let (active_tables, passive_tables) = (active_tables?, passive_tables?);
     let resolved = ResolvedRequest {
         active_region: request.active_region,
         passive_region: request.passive_region,
         active_transit_gateway_id: gateways.active.id.clone(),
         passive_transit_gateway_id: gateways.passive.id.clone(),
-        active_route_table_id: active_table?,
-        passive_route_table_id: passive_table?,
+        active_route_table_id: active_tables.named,
+        passive_route_table_id: passive_tables.named,
+        active_peering_route_table_id: active_tables.peering,
+        passive_peering_route_table_id: passive_tables.peering,
+        move_peering_association: request.move_peering_association,
         vpc_tag_key: request.vpc_tag_key,
         options: request.options,
         dry_run: request.dry_run,
@@ -442,6 +437,59 @@ async fn resolve_transit_gateway(ec2: &Ec2, field: &str, id: Option<&str>) -> Re
         });
     }
     Ok(tgw)
+}
+
+/// One side's route tables, checked: the outbound table the request names (if any) and the
+/// table the peering attachment is to be associated with.
+struct SideTables {
+    named: Option<String>,
+    peering: String,
+}
+
+/// The peering route table is `<side>PeeringRouteTableId`, else the named route table, else the
+/// gateway's association default route table; with none of them, the request is refused before
+/// anything is created.
+async fn resolve_tables(
+    ec2: &Ec2,
+    side: Side,
+    request: &ValidRequest,
+    tgw: &TransitGateway,
+) -> Result<SideTables> {
+    let (named_field, named, peering_field, peering) = match side {
+        Side::Active => (
+            "activeRouteTableId",
+            request.active_route_table_id.as_deref(),
+            "activePeeringRouteTableId",
+            request.active_peering_route_table_id.as_deref(),
+        ),
+        Side::Passive => (
+            "passiveRouteTableId",
+            request.passive_route_table_id.as_deref(),
+            "passivePeeringRouteTableId",
+            request.passive_peering_route_table_id.as_deref(),
+        ),
+    };
+    let named = match named {
+        Some(id) => Some(resolve_route_table(ec2, named_field, Some(id), tgw).await?),
+        None => None,
+    };
+    let peering = match (peering, &named) {
+        (Some(id), _) => resolve_route_table(ec2, peering_field, Some(id), tgw).await?,
+        (None, Some(named)) => named.clone(),
+        (None, None) => tgw.association_default_route_table_id.clone().ok_or_else(|| {
+            Error::invalid(
+                peering_field,
+                format!(
+                    "is not set, nor is {named_field}, and {} has no association default route \
+                     table, so the peering attachment would be associated with no route table and \
+                     traffic arriving over it would be dropped; set {peering_field} to one of its \
+                     route tables",
+                    tgw.id
+                ),
+            )
+        })?,
+    };
+    Ok(SideTables { named, peering })
 }
 
 async fn resolve_route_table(

@@ -2,29 +2,32 @@
 //! and let the state machine call again while routes remain. The decisions are in
 //! [`crate::plan::pass`]; this module reads, writes and records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use futures_util::future::try_join_all;
 use futures_util::stream::{self, StreamExt};
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use tracing::{info, warn};
 
 use crate::aws::{Ec2, Shell};
 use crate::contract::request::{AttachmentIds, ResolvedRequest};
 use crate::contract::state::{PeeringState, Report};
-use crate::contract::validate::echo;
 use crate::error::{Error, Result};
+use crate::plan::association::{
+    plan_association, AssociationOutcome, AssociationReport, AssociationStep, SideAssociation,
+};
 use crate::plan::attachment::Phase;
 use crate::plan::pass::{
-    plan_pass, report_pass, report_plan, PassInput, PassPlan, Peering, SideOutcome, SidePass, SidePlan,
-    SideSnapshot, VpcTableWork, NO_ATTACHMENT_YET,
+    listed_summaries, plan_pass, report_pass, report_plan, PassInput, PassPlan, Peering, SideOutcome,
+    SidePass, SidePlan, SideSnapshot, TgwTable, TgwTableWork, VpcTableWork, NO_ATTACHMENT_YET,
 };
 use crate::plan::peering::PeeringAttachment;
 use crate::plan::record;
-use crate::plan::report::{PassOutcome, RoutesReport, SideReport};
+use crate::plan::report::{PassOutcome, RoutesReport};
 use crate::plan::routing::{classify, is_tagged, Conflict, Route, RouteOutcome, RoutePlan, Vpc};
-use crate::plan::vpc_tables::{tables_for, VpcAttachment};
+use crate::plan::vpc_tables::{tables_for, VpcAttachment, VpcRouteTable};
 use crate::plan::Side;
 
 /// At most this many warnings are returned; the rest are counted in a last one. They are all
@@ -63,7 +66,7 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
     let earlier = if request.dry_run {
         None
     } else {
-        earlier_report(&state, &request)?
+        earlier_report(&state)?
     };
     let (active, passive) = shell.both_sides(&request).await?;
     let attachment = live_attachment(&active, &request, ids.as_ref()).await?;
@@ -78,22 +81,21 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
         },
     };
     let tag_key = request.vpc_tag_key.as_str();
+    let peering_ids = attachment.as_ref().and(ids.as_ref());
     // Both sides are read at once; errors are reported active side first, so they are
     // deterministic.
     let (active_side, passive_side) = tokio::join!(
         read_side(
             &active,
             Side::Active,
-            &request.active_transit_gateway_id,
-            &request.active_route_table_id,
-            tag_key
+            &request,
+            peering_ids.map(|ids| ids.active.as_str())
         ),
         read_side(
             &passive,
             Side::Passive,
-            &request.passive_transit_gateway_id,
-            &request.passive_route_table_id,
-            tag_key
+            &request,
+            peering_ids.map(|ids| ids.passive.as_str())
         ),
     );
     let (active_side, passive_side) = (active_side?, passive_side?);
@@ -104,9 +106,21 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
         tag_key,
         peering,
         vpc_route_quota: shell.config().vpc_route_quota,
+        tgw_route_quota: shell.config().tgw_route_quota,
     })?;
     log_plan(&plan, peering);
+    // The plan is checked (overlaps, quotas) before the association is touched.
+    let (association, association_warnings) = associate_peering(
+        (&active, &active_side),
+        (&passive, &passive_side),
+        peering_ids,
+        &request,
+    )
+    .await?;
+    state.peering_association = Some(Report::Known(association));
     if request.dry_run {
+        let mut plan = plan;
+        plan.warnings.extend(association_warnings);
         write_plan(
             &mut state,
             (&active_side, &passive_side),
@@ -120,9 +134,11 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
         active: (&active, &active_side),
         passive: (&passive, &passive_side),
     };
+    let summaries = listed_summaries(&plan.summaries);
     let (outcomes, record_warnings) =
         apply_and_record(shell, &sides, plan.active, plan.passive, peering, budget).await?;
     let mut warnings = plan.warnings;
+    warnings.extend(association_warnings);
     warnings.extend(record_warnings);
     let report = report_pass(
         earlier.as_ref(),
@@ -138,10 +154,106 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
     );
     warnings.extend(report.warnings);
     log_pass(&report.routes, &report.reachability, peering);
-    state.routes = Some(Report::Known(report.routes));
+    let mut routes = report.routes;
+    routes.summaries = summaries;
+    state.routes = Some(Report::Known(routes));
     state.warnings = Some(capped(warnings));
     state.reachability = Some(Report::Known(report.reachability));
     Ok(state)
+}
+
+/// Associates the peering attachment with each side's peering route table where it has none
+/// (or, with `movePeeringAssociation`, moves it there), and reports both sides. A dry run only
+/// says what it would do.
+async fn associate_peering(
+    (active, active_side): (&Ec2, &SideSnapshot),
+    (passive, passive_side): (&Ec2, &SideSnapshot),
+    ids: Option<&AttachmentIds>,
+    request: &ResolvedRequest,
+) -> Result<(AssociationReport, Vec<String>)> {
+    let (active_result, passive_result) = tokio::join!(
+        associate_side(active, active_side, ids.map(|ids| ids.active.as_str()), request),
+        associate_side(
+            passive,
+            passive_side,
+            ids.map(|ids| ids.passive.as_str()),
+            request
+        ),
+    );
+    let (active_result, passive_result) = (active_result?, passive_result?);
+    let warnings = [(&active_result, active_side), (&passive_result, passive_side)]
+        .into_iter()
+        .filter(|(result, _)| result.outcome == AssociationOutcome::Elsewhere)
+        .map(|(result, snapshot)| {
+            format!(
+                "the peering attachment is associated with {} on the {} side ({}), not with {}; \
+                 left there, so traffic arriving over the peering is looked up in {}. Set \
+                 movePeeringAssociation to move it (arriving traffic is dropped between the \
+                 disassociation and the new association)",
+                result
+                    .associated_route_table_id
+                    .as_deref()
+                    .unwrap_or("another table"),
+                snapshot.side,
+                snapshot.region,
+                result.route_table_id,
+                result
+                    .associated_route_table_id
+                    .as_deref()
+                    .unwrap_or("that table"),
+            )
+        })
+        .collect();
+    let settled = active_result.outcome.settled() && passive_result.outcome.settled();
+    Ok((
+        AssociationReport {
+            active: active_result,
+            passive: passive_result,
+            settled,
+        },
+        warnings,
+    ))
+}
+
+async fn associate_side(
+    ec2: &Ec2,
+    snapshot: &SideSnapshot,
+    peering_id: Option<&str>,
+    request: &ResolvedRequest,
+) -> Result<SideAssociation> {
+    let wanted = snapshot.peering_table.clone();
+    let Some(peering_id) = peering_id else {
+        return Ok(SideAssociation {
+            route_table_id: wanted,
+            associated_route_table_id: None,
+            outcome: AssociationOutcome::NoPeeringYet,
+        });
+    };
+    let current = snapshot.associations.get(peering_id);
+    let associated_route_table_id = current.map(|a| a.route_table_id.clone());
+    let dry_run = request.dry_run;
+    let outcome = match plan_association(current, &wanted, request.move_peering_association) {
+        AssociationStep::Done => AssociationOutcome::Present,
+        AssociationStep::Wait => AssociationOutcome::InProgress,
+        AssociationStep::Elsewhere { .. } => AssociationOutcome::Elsewhere,
+        AssociationStep::Associate if dry_run => AssociationOutcome::WouldAssociate,
+        AssociationStep::Disassociate { .. } if dry_run => AssociationOutcome::WouldMove,
+        AssociationStep::Associate => {
+            ec2.associate(&wanted, peering_id).await?;
+            AssociationOutcome::Associated
+        }
+        AssociationStep::Disassociate { route_table_id } => {
+            ec2.disassociate(&route_table_id, peering_id).await?;
+            AssociationOutcome::Disassociated
+        }
+    };
+    info!(action = "AssociatePeering", region = %snapshot.region, attachment_id = peering_id,
+          route_table_id = %wanted, outcome = ?outcome, "peering association");
+    Ok(SideAssociation {
+        route_table_id: wanted,
+        associated_route_table_id,
+        outcome,
+    })
 }
 
 /// Both sides, each as its EC2 edge and its snapshot.
@@ -215,34 +327,106 @@ async fn live_attachment(
 }
 
 /// Reads one side: its VPCs (keeping the tagged ones), their attachments to its transit gateway
-/// and their route tables, and the transit gateway route table's routes and tags.
+/// and their route tables, every attachment's association, and the routes and tags of each TGW
+/// route table the pass plans or walks.
 async fn read_side(
     ec2: &Ec2,
     side: Side,
-    transit_gateway_id: &str,
-    route_table_id: &str,
-    tag_key: &str,
+    request: &ResolvedRequest,
+    peering_id: Option<&str>,
 ) -> Result<SideSnapshot> {
-    let (vpcs, attachments, routes, table) = tokio::try_join!(
+    let (transit_gateway_id, named_table, peering_table) = match side {
+        Side::Active => (
+            &request.active_transit_gateway_id,
+            &request.active_route_table_id,
+            &request.active_peering_route_table_id,
+        ),
+        Side::Passive => (
+            &request.passive_transit_gateway_id,
+            &request.passive_route_table_id,
+            &request.passive_peering_route_table_id,
+        ),
+    };
+    let (vpcs, attachments, associations, route_tables) = tokio::try_join!(
         ec2.vpcs(),
         ec2.vpc_attachments(transit_gateway_id),
-        ec2.routes(route_table_id),
-        ec2.route_table(route_table_id),
+        ec2.associations(transit_gateway_id),
+        ec2.route_tables_of(transit_gateway_id),
     )?;
-    let tagged: Vec<Vpc> = vpcs.into_iter().filter(|vpc| is_tagged(vpc, tag_key)).collect();
+    let tagged: Vec<Vpc> = vpcs
+        .into_iter()
+        .filter(|vpc| is_tagged(vpc, &request.vpc_tag_key))
+        .collect();
     let attachments: BTreeMap<String, VpcAttachment> = attachments
         .into_iter()
         .filter(|attachment| tagged.iter().any(|vpc| vpc.id == attachment.vpc_id))
         .map(|attachment| (attachment.vpc_id.clone(), attachment))
         .collect();
+    let tables_to_read: BTreeSet<String> = named_table
+        .iter()
+        .chain(std::iter::once(peering_table))
+        .cloned()
+        .chain(
+            attachments
+                .values()
+                .map(|attachment| attachment.id.as_str())
+                .chain(peering_id)
+                .filter_map(|id| associations.get(id))
+                .map(|association| association.route_table_id.clone()),
+        )
+        .collect();
+    let (tgw_tables, vpc_tables) = tokio::try_join!(
+        read_tgw_tables(ec2, &tables_to_read, &route_tables),
+        read_vpc_tables(ec2, &attachments),
+    )?;
+    Ok(SideSnapshot {
+        side,
+        region: ec2.region().to_owned(),
+        transit_gateway_id: transit_gateway_id.clone(),
+        named_table: named_table.clone(),
+        peering_table: peering_table.clone(),
+        tagged,
+        attachments,
+        associations,
+        tgw_tables,
+        vpc_tables,
+    })
+}
+
+/// The routes of each table in `ids`, with the tags `route_tables` (the gateway's tables as
+/// listed) gives it.
+async fn read_tgw_tables(
+    ec2: &Ec2,
+    ids: &BTreeSet<String>,
+    route_tables: &[crate::aws::ec2::RouteTable],
+) -> Result<BTreeMap<String, TgwTable>> {
+    let routes = try_join_all(ids.iter().map(|id| ec2.routes(id))).await?;
+    Ok(ids
+        .iter()
+        .zip(routes)
+        .map(|(id, routes)| {
+            let tags = route_tables
+                .iter()
+                .find(|table| &table.id == id)
+                .map(|table| table.tags.clone())
+                .unwrap_or_default();
+            (id.clone(), TgwTable { routes, tags })
+        })
+        .collect())
+}
+
+/// Each attached tagged VPC's route tables in its attachment's zones; read whether or not VPC
+/// routes are on, because the reachability report needs them.
+async fn read_vpc_tables(
+    ec2: &Ec2,
+    attachments: &BTreeMap<String, VpcAttachment>,
+) -> Result<BTreeMap<String, Vec<VpcRouteTable>>> {
     let attached: Vec<String> = attachments.keys().cloned().collect();
-    // Read whether or not VPC routes are on: the reachability report needs them.
-    let (subnets, tables) = if attached.is_empty() {
-        (Vec::new(), Vec::new())
-    } else {
-        tokio::try_join!(ec2.subnets(&attached), ec2.vpc_route_tables(&attached))?
-    };
-    let vpc_tables = attachments
+    if attached.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let (subnets, tables) = tokio::try_join!(ec2.subnets(&attached), ec2.vpc_route_tables(&attached))?;
+    Ok(attachments
         .values()
         .map(|attachment| {
             let chosen = tables_for(attachment, &subnets, &tables)
@@ -251,47 +435,46 @@ async fn read_side(
                 .collect();
             (attachment.vpc_id.clone(), chosen)
         })
-        .collect();
-    Ok(SideSnapshot {
-        side,
-        region: ec2.region().to_owned(),
-        transit_gateway_id: transit_gateway_id.to_owned(),
-        route_table_id: route_table_id.to_owned(),
-        tagged,
-        attachments,
-        routes,
-        table_tags: table.map(|table| table.tags).unwrap_or_default(),
-        vpc_tables,
-    })
+        .collect())
 }
 
 fn log_plan(plan: &PassPlan, peering: Peering) {
-    let vpc_creates = |plan: &SidePlan| plan.vpc.iter().map(|t| t.work.create.len()).sum::<usize>();
+    let creates = |plan: &SidePlan| {
+        let tgw: usize = plan.tgw.iter().map(|t| t.work.create.len()).sum();
+        let vpc: usize = plan.vpc.iter().map(|t| t.work.create.len()).sum();
+        (tgw, vpc)
+    };
+    let (active_create, active_vpc_create) = creates(&plan.active);
+    let (passive_create, passive_vpc_create) = creates(&plan.passive);
     info!(
         action = "PlanRoutes",
         attachment_id = peering.active,
-        active_create = plan.active.tgw.create.len(),
-        active_present = plan.active.tgw.present.len(),
-        active_conflicts = plan.active.tgw.conflicts.len(),
-        passive_create = plan.passive.tgw.create.len(),
-        passive_present = plan.passive.tgw.present.len(),
-        passive_conflicts = plan.passive.tgw.conflicts.len(),
+        active_tgw_tables = plan.active.tgw.len(),
+        active_create,
+        passive_tgw_tables = plan.passive.tgw.len(),
+        passive_create,
         active_vpc_tables = plan.active.vpc.len(),
-        active_vpc_create = vpc_creates(&plan.active),
+        active_vpc_create,
         passive_vpc_tables = plan.passive.vpc.len(),
-        passive_vpc_create = vpc_creates(&plan.passive),
+        passive_vpc_create,
         "planned routes"
     );
 }
 
 fn log_pass(routes: &RoutesReport, reachable: &crate::plan::reachability::Reachability, peering: Peering) {
+    let remaining = |side: Side| {
+        routes
+            .tgw_tables_of(side)
+            .map(|t| t.counts.remaining)
+            .sum::<usize>()
+    };
     info!(
         action = "ModifyRoutes",
         attachment_id = peering.active,
         pass = routes.passes,
         complete = routes.complete,
-        active_remaining = routes.active.counts.remaining,
-        passive_remaining = routes.passive.counts.remaining,
+        active_remaining = remaining(Side::Active),
+        passive_remaining = remaining(Side::Passive),
         pairs = reachable.pairs,
         reachable = reachable.reachable,
         "route pass finished"
@@ -320,8 +503,13 @@ fn write_plan(
     info!(
         action = "ModifyRoutes",
         dry_run = true,
-        active_create = report.plan.active.counts.create,
-        passive_create = report.plan.passive.counts.create,
+        tgw_tables = report.plan.tgw_route_tables.len(),
+        tgw_create = report
+            .plan
+            .tgw_route_tables
+            .iter()
+            .map(|t| t.plan.counts.create)
+            .sum::<usize>(),
         vpc_tables = report.plan.vpc_route_tables.len(),
         "planned routes; changed nothing"
     );
@@ -334,8 +522,8 @@ fn write_plan(
 /// A route table this pass may write to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Table {
-    /// The side's transit gateway route table; routes go via the peering attachment.
-    Tgw,
+    /// A transit gateway route table (by id); routes go via the peering attachment.
+    Tgw(String),
     /// A VPC route table (by id); routes go via the side's transit gateway.
     Vpc(String),
 }
@@ -344,7 +532,7 @@ enum Table {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Write {
     table: Table,
-    cidr: Ipv4Net,
+    cidr: IpNet,
 }
 
 /// What became of one planned create: `None` when it was not started (the budget ran out, or an
@@ -367,11 +555,12 @@ async fn apply(
 ) -> Result<SideOutcome> {
     let writes: Vec<Write> = plan
         .tgw
-        .create
         .iter()
-        .map(|cidr| Write {
-            table: Table::Tgw,
-            cidr: *cidr,
+        .flat_map(|table| {
+            table.work.create.iter().map(|cidr| Write {
+                table: Table::Tgw(table.route_table_id.clone()),
+                cidr: *cidr,
+            })
         })
         .chain(plan.vpc.iter().flat_map(|table| {
             table.work.create.iter().map(|cidr| Write {
@@ -381,17 +570,16 @@ async fn apply(
         }))
         .collect();
     let target = |table: &Table| match table {
-        Table::Tgw => attachment_id.to_owned(),
+        Table::Tgw(_) => attachment_id.to_owned(),
         Table::Vpc(_) => snapshot.transit_gateway_id.clone(),
     };
-    let written = write_paced(shell, ec2, &snapshot.route_table_id, writes, &target, budget).await;
+    let written = write_paced(shell, ec2, writes, &target, budget).await;
     outcomes(plan, written)
 }
 
 async fn write_paced(
     shell: &Shell,
     ec2: &Ec2,
-    tgw_table: &str,
     writes: Vec<Write>,
     target: &(dyn Fn(&Table) -> String + Sync),
     budget: Budget,
@@ -421,7 +609,7 @@ async fn write_paced(
                 }
                 let to = target(&write.table);
                 let result = match &write.table {
-                    Table::Tgw => create_planned_route(ec2, tgw_table, write.cidr, &to).await,
+                    Table::Tgw(id) => create_planned_route(ec2, id, write.cidr, &to).await,
                     Table::Vpc(id) => create_planned_vpc_route(ec2, id, write.cidr, &to).await,
                 };
                 if result.is_err() {
@@ -447,7 +635,11 @@ fn outcomes(plan: SidePlan, written: Vec<Written>) -> Result<SideOutcome> {
         ..PassOutcome::default()
     };
     let mut by_table: BTreeMap<Table, PassOutcome> = BTreeMap::new();
-    by_table.insert(Table::Tgw, start(plan.tgw));
+    let mut tgw_tables = Vec::new();
+    for table in plan.tgw {
+        by_table.insert(Table::Tgw(table.route_table_id.clone()), start(table.work));
+        tgw_tables.push(table.route_table_id);
+    }
     let mut vpc_of = Vec::new();
     for table in plan.vpc {
         by_table.insert(Table::Vpc(table.route_table_id.clone()), start(table.work));
@@ -480,7 +672,15 @@ fn outcomes(plan: SidePlan, written: Vec<Written>) -> Result<SideOutcome> {
         outcome.conflicts.sort_by_key(|conflict| conflict.cidr);
         outcome.remaining.sort();
     }
-    let tgw = by_table.remove(&Table::Tgw).unwrap_or_default();
+    let tgw = tgw_tables
+        .into_iter()
+        .map(|route_table_id| TgwTableWork {
+            work: by_table
+                .remove(&Table::Tgw(route_table_id.clone()))
+                .unwrap_or_default(),
+            route_table_id,
+        })
+        .collect();
     let vpc = vpc_of
         .into_iter()
         .map(|(vpc_id, route_table_id)| VpcTableWork {
@@ -504,12 +704,14 @@ async fn record(
 ) -> Result<Vec<String>> {
     let limiter = shell.route_write_limiter(ec2.region());
     let mut warnings = Vec::new();
-    let tables = std::iter::once((
-        snapshot.route_table_id.as_str(),
-        snapshot.table_tags.as_slice(),
-        &outcome.tgw,
-    ))
-    .chain(outcome.vpc.iter().filter_map(|table| {
+    let tgw = outcome.tgw.iter().map(|table| {
+        let tags = snapshot
+            .tgw_tables
+            .get(&table.route_table_id)
+            .map_or(&[][..], |t| t.tags.as_slice());
+        (table.route_table_id.as_str(), tags, &table.work)
+    });
+    let tables = tgw.chain(outcome.vpc.iter().filter_map(|table| {
         let found = snapshot.vpc_table(&table.route_table_id)?;
         Some((found.id.as_str(), found.tags.as_slice(), &table.work))
     }));
@@ -552,7 +754,7 @@ pub enum Applied {
 pub async fn create_planned_route(
     ec2: &Ec2,
     route_table_id: &str,
-    cidr: Ipv4Net,
+    cidr: IpNet,
     attachment_id: &str,
 ) -> Result<Applied> {
     let created = ec2.create_route(route_table_id, cidr, attachment_id).await;
@@ -567,7 +769,7 @@ pub async fn create_planned_route(
 pub async fn create_planned_vpc_route(
     ec2: &Ec2,
     route_table_id: &str,
-    cidr: Ipv4Net,
+    cidr: IpNet,
     transit_gateway_id: &str,
 ) -> Result<Applied> {
     let created = ec2
@@ -583,7 +785,7 @@ pub async fn create_planned_vpc_route(
 /// `reread` now is, classified against `target`.
 async fn settle<R>(
     created: Result<()>,
-    cidr: Ipv4Net,
+    cidr: IpNet,
     target: &str,
     reread: impl FnOnce() -> R,
 ) -> Result<Applied>
@@ -607,11 +809,12 @@ where
 
 /// The report of the earlier passes of this execution, if the state carries an unfinished one
 /// for the same route tables.
-fn earlier_report(state: &PeeringState, request: &ResolvedRequest) -> Result<Option<RoutesReport>> {
+fn earlier_report(state: &PeeringState) -> Result<Option<RoutesReport>> {
     let earlier = match &state.routes {
         None => return Ok(None),
-        // A finished report is from an earlier run; this one starts afresh.
-        Some(Report::Known(report)) if report.complete => return Ok(None),
+        // A finished report is from an earlier run (or pass of this one that waited only for
+        // the peering's association); a new run starts afresh.
+        Some(Report::Known(report)) if report.complete && association_settled(state) => return Ok(None),
         Some(Report::Known(report)) => report.clone(),
         Some(unreadable @ Report::Unreadable(raw)) => {
             if raw.get("complete") != Some(&serde_json::Value::Bool(false)) {
@@ -627,31 +830,16 @@ fn earlier_report(state: &PeeringState, request: &ResolvedRequest) -> Result<Opt
             ));
         }
     };
-    check_same_table(
-        "routes.active.routeTableId",
-        &earlier.active,
-        &request.active_route_table_id,
-    )?;
-    check_same_table(
-        "routes.passive.routeTableId",
-        &earlier.passive,
-        &request.passive_route_table_id,
-    )?;
     Ok(Some(earlier))
 }
 
-fn check_same_table(field: &str, earlier: &SideReport, route_table_id: &str) -> Result<()> {
-    if earlier.route_table_id == route_table_id {
-        return Ok(());
-    }
-    Err(Error::invalid(
-        field,
-        format!(
-            "is {}, but the request routes through {route_table_id}; leave `routes` out to \
-             start afresh",
-            echo(&earlier.route_table_id)
-        ),
-    ))
+/// False while the state says this execution is waiting for a peering association: its next
+/// pass continues the same report.
+fn association_settled(state: &PeeringState) -> bool {
+    !matches!(
+        &state.peering_association,
+        Some(Report::Known(association)) if !association.settled
+    )
 }
 
 /// Logs every warning and keeps at most [`MAX_WARNINGS`] for the output.

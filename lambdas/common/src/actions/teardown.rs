@@ -10,8 +10,9 @@
 //!   go, and a route via it would be left a blackhole;
 //! - the attachment itself, only when this tool created it.
 
+use futures_util::future::try_join_all;
 use futures_util::stream::{self, StreamExt};
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use tracing::{info, warn};
 
 use crate::aws::{Ec2, Shell};
@@ -21,7 +22,7 @@ use crate::error::Result;
 use crate::plan::peering::PeeringAttachment;
 use crate::plan::record;
 use crate::plan::teardown::{
-    plan_table, TableTeardown, TableTeardownReport, TeardownReport, VpcTableTeardownReport,
+    plan_table, SideTableTeardownReport, TableTeardown, TableTeardownReport, TeardownReport,
 };
 use crate::plan::Side;
 
@@ -37,35 +38,43 @@ struct Job {
     record_keys: Vec<String>,
 }
 
-async fn side_jobs(
-    ec2: &Ec2,
-    route_table_id: &str,
-    transit_gateway_id: &str,
-    peering_id: &str,
-    owned: bool,
-) -> Result<Vec<Job>> {
+/// One side's jobs: every TGW route table of the gateway that holds a route to remove (for a
+/// peering this tool created, every static route via it, wherever it is), then the recorded VPC
+/// route tables.
+async fn side_jobs(ec2: &Ec2, transit_gateway_id: &str, peering_id: &str, owned: bool) -> Result<Vec<Job>> {
     let record_key = record::first_key(peering_id);
-    let (routes, table, vpc_tables) = tokio::try_join!(
-        ec2.routes(route_table_id),
-        ec2.route_table(route_table_id),
+    let (tgw_tables, vpc_tables) = tokio::try_join!(
+        ec2.route_tables_of(transit_gateway_id),
         ec2.vpc_route_tables_tagged(&record_key),
     )?;
-    let tags = table.map(|t| t.tags).unwrap_or_default();
-    let (deleted, left_alone) = plan_table(
-        &routes.routes,
-        &record::recorded(&tags, peering_id),
-        peering_id,
-        owned,
-    );
-    let mut jobs = vec![Job {
-        kind: Kind::Tgw,
-        table: TableTeardown {
-            route_table_id: route_table_id.to_owned(),
-            deleted,
-            left_alone,
-        },
-        record_keys: record::record_keys(&tags, peering_id),
-    }];
+    // Without ownership, only recorded tables can hold a route to remove.
+    let to_read: Vec<_> = tgw_tables
+        .into_iter()
+        .filter(|table| owned || !record::record_keys(&table.tags, peering_id).is_empty())
+        .collect();
+    let routes = try_join_all(to_read.iter().map(|table| ec2.routes(&table.id))).await?;
+    let mut jobs = Vec::new();
+    for (table, routes) in to_read.into_iter().zip(routes) {
+        let (deleted, left_alone) = plan_table(
+            &routes.routes,
+            &record::recorded(&table.tags, peering_id),
+            peering_id,
+            owned,
+        );
+        let record_keys = record::record_keys(&table.tags, peering_id);
+        if deleted.is_empty() && left_alone.is_empty() && record_keys.is_empty() {
+            continue;
+        }
+        jobs.push(Job {
+            kind: Kind::Tgw,
+            table: TableTeardown {
+                route_table_id: table.id,
+                deleted,
+                left_alone,
+            },
+            record_keys,
+        });
+    }
     for table in vpc_tables {
         let recorded = record::recorded(&table.tags, peering_id);
         let (deleted, left_alone) = plan_table(&table.routes, &recorded, transit_gateway_id, false);
@@ -85,7 +94,7 @@ async fn side_jobs(
 async fn apply(ec2: &Ec2, jobs: &[Job], shell: &Shell) -> Result<()> {
     let limiter = shell.route_write_limiter(ec2.region());
     let in_flight = shell.config().route_writes.in_flight.max(1);
-    let deletes: Vec<(&Job, Ipv4Net)> = jobs
+    let deletes: Vec<(&Job, IpNet)> = jobs
         .iter()
         .flat_map(|job| job.table.deleted.iter().map(move |cidr| (job, *cidr)))
         .collect();
@@ -146,20 +155,8 @@ async fn remove_peering_routes(
 ) -> Result<TeardownReport> {
     let owned = attachment.is_managed();
     let (active_jobs, passive_jobs) = tokio::try_join!(
-        side_jobs(
-            active,
-            &request.active_route_table_id,
-            &request.active_transit_gateway_id,
-            &ids.active,
-            owned
-        ),
-        side_jobs(
-            passive,
-            &request.passive_route_table_id,
-            &request.passive_transit_gateway_id,
-            &ids.passive,
-            owned
-        ),
+        side_jobs(active, &request.active_transit_gateway_id, &ids.active, owned),
+        side_jobs(passive, &request.passive_transit_gateway_id, &ids.passive, owned),
     )?;
     if !request.dry_run {
         let (a, p) = tokio::join!(
@@ -178,21 +175,23 @@ async fn remove_peering_routes(
     }
     info!(action = "Teardown", attachment_id = %attachment.id, dry_run = request.dry_run, owned, deleted,
           left_alone, "removed the routes this tool created");
-    let vpc_tables = |side: Side, jobs: &[Job]| -> Vec<VpcTableTeardownReport> {
-        jobs.iter()
-            .filter(|job| matches!(job.kind, Kind::Vpc))
-            .map(|job| VpcTableTeardownReport {
-                side,
-                report: TableTeardownReport::of(&job.table),
-            })
-            .collect()
+    let tables = |wanted: fn(&Kind) -> bool| -> Vec<SideTableTeardownReport> {
+        let on = |side: Side, jobs: &'_ [Job]| {
+            jobs.iter()
+                .filter(|job| wanted(&job.kind))
+                .map(move |job| SideTableTeardownReport {
+                    side,
+                    report: TableTeardownReport::of(&job.table),
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut all = on(Side::Active, &active_jobs);
+        all.extend(on(Side::Passive, &passive_jobs));
+        all
     };
-    let mut vpc_route_tables = vpc_tables(Side::Active, &active_jobs);
-    vpc_route_tables.extend(vpc_tables(Side::Passive, &passive_jobs));
     Ok(TeardownReport {
-        active: Some(TableTeardownReport::of(&active_jobs[0].table)),
-        passive: Some(TableTeardownReport::of(&passive_jobs[0].table)),
-        vpc_route_tables,
+        tgw_route_tables: tables(|kind| matches!(kind, Kind::Tgw)),
+        vpc_route_tables: tables(|kind| matches!(kind, Kind::Vpc)),
     })
 }
 

@@ -2,7 +2,7 @@
 //! leaves optional is defaulted here, once.
 
 use aws_sdk_ec2::types::{RouteOrigin, RouteState, Tag, TransitGatewayRouteState, TransitGatewayRouteType};
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 
 use crate::aws::ec2::TransitGateway;
 use crate::plan::attachment::AttachmentState;
@@ -46,8 +46,8 @@ pub(crate) fn peering_from_sdk(
 }
 
 pub(crate) fn route_from_sdk(route: &aws_sdk_ec2::types::TransitGatewayRoute) -> Option<Route> {
-    // Prefix-list and IPv6 routes never match an IPv4 CIDR we route; skip them.
-    let cidr: Ipv4Net = route.destination_cidr_block()?.parse().ok()?;
+    // Prefix-list routes have no CIDR to match; skip them.
+    let cidr: IpNet = route.destination_cidr_block()?.parse().ok()?;
     let attachment = route.transit_gateway_attachments().first();
     let target = attachment
         .and_then(|a| a.transit_gateway_attachment_id())
@@ -71,7 +71,11 @@ pub(crate) fn route_from_sdk(route: &aws_sdk_ec2::types::TransitGatewayRoute) ->
 }
 
 pub(crate) fn vpc_route_from_sdk(route: &aws_sdk_ec2::types::Route) -> Option<Route> {
-    let cidr: Ipv4Net = route.destination_cidr_block()?.parse().ok()?;
+    let cidr: IpNet = route
+        .destination_cidr_block()
+        .or(route.destination_ipv6_cidr_block())?
+        .parse()
+        .ok()?;
     let target = [
         route.transit_gateway_id(),
         route.gateway_id(),

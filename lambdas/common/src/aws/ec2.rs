@@ -1,10 +1,12 @@
 //! The EC2 edge: every AWS call the functions make, each returning plain data and logging its
 //! action, Region and resulting ids. Nothing here decides anything.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification, VpcCidrBlockStateCode};
 use aws_sdk_ec2::Client;
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use tracing::{info, instrument, warn};
 
 use crate::aws::convert::{
@@ -12,6 +14,7 @@ use crate::aws::convert::{
     vpc_route_table_from_sdk,
 };
 use crate::error::{Error, Result};
+use crate::plan::association::{Association, AssociationState};
 use crate::plan::attachment::AttachmentState;
 use crate::plan::pass::TableRoutes;
 use crate::plan::peering::{PeeringAttachment, TgwEnd};
@@ -44,6 +47,16 @@ pub struct RouteTable {
     pub transit_gateway_id: String,
     pub state: String,
     pub tags: Vec<(String, String)>,
+}
+
+/// A VPC route names its destination in a field per family (`DestinationCidrBlock`,
+/// `DestinationIpv6CidrBlock`); a TGW route carries both in `DestinationCidrBlock`.
+fn ipv4(cidr: IpNet) -> Option<String> {
+    matches!(cidr, IpNet::V4(_)).then(|| cidr.to_string())
+}
+
+fn ipv6(cidr: IpNet) -> Option<String> {
+    matches!(cidr, IpNet::V6(_)).then(|| cidr.to_string())
 }
 
 fn filter(name: &str, value: &str) -> Filter {
@@ -205,6 +218,133 @@ impl Ec2 {
         Ok(found)
     }
 
+    /// Every route table of `transit_gateway_id`, with its tags: one read (a gateway has at most
+    /// a few dozen).
+    #[instrument(skip_all, fields(region = %self.region))]
+    pub async fn route_tables_of(&self, transit_gateway_id: &str) -> Result<Vec<RouteTable>> {
+        const ACTION: &str = "DescribeTransitGatewayRouteTables";
+        let items: Vec<_> = self
+            .client
+            .describe_transit_gateway_route_tables()
+            .filters(filter("transit-gateway-id", transit_gateway_id))
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<std::result::Result<_, _>>()
+            .await
+            .or_fail(ACTION, &self.region)?;
+        let tables: Vec<RouteTable> = items
+            .iter()
+            .filter(|table| table.transit_gateway_id() == Some(transit_gateway_id))
+            .filter_map(|table| {
+                Some(RouteTable {
+                    id: table.transit_gateway_route_table_id()?.to_owned(),
+                    transit_gateway_id: transit_gateway_id.to_owned(),
+                    state: table.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                    tags: tags_of(table.tags()),
+                })
+            })
+            .collect();
+        info!(
+            action = ACTION,
+            transit_gateway_id,
+            tables = tables.len(),
+            "listed route tables"
+        );
+        Ok(tables)
+    }
+
+    /// The route table association of every attachment of `transit_gateway_id` (VPC, peering and
+    /// the rest), by attachment id; an attachment associated with no table is absent.
+    #[instrument(skip_all, fields(region = %self.region))]
+    pub async fn associations(&self, transit_gateway_id: &str) -> Result<BTreeMap<String, Association>> {
+        const ACTION: &str = "DescribeTransitGatewayAttachments";
+        let items: Vec<_> = self
+            .client
+            .describe_transit_gateway_attachments()
+            .filters(filter("transit-gateway-id", transit_gateway_id))
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<std::result::Result<_, _>>()
+            .await
+            .or_fail(ACTION, &self.region)?;
+        let associations: BTreeMap<String, Association> = items
+            .iter()
+            .filter(|a| a.transit_gateway_id() == Some(transit_gateway_id))
+            .filter_map(|a| {
+                let association = a.association()?;
+                let state = AssociationState::parse(association.state()?.as_str())?;
+                Some((
+                    a.transit_gateway_attachment_id()?.to_owned(),
+                    Association {
+                        route_table_id: association.transit_gateway_route_table_id()?.to_owned(),
+                        state,
+                    },
+                ))
+            })
+            .collect();
+        info!(
+            action = ACTION,
+            transit_gateway_id,
+            attachments = items.len(),
+            associated = associations.len(),
+            "read attachment associations"
+        );
+        Ok(associations)
+    }
+
+    /// Associates an attachment with a route table; one already associated with it is done.
+    #[instrument(skip_all, fields(region = %self.region))]
+    pub async fn associate(&self, route_table_id: &str, attachment_id: &str) -> Result<()> {
+        const ACTION: &str = "AssociateTransitGatewayRouteTable";
+        let sent = self
+            .client
+            .associate_transit_gateway_route_table()
+            .transit_gateway_route_table_id(route_table_id)
+            .transit_gateway_attachment_id(attachment_id)
+            .send()
+            .await;
+        // Not `or_absent`: a route table or attachment that is not found is an error here. EC2
+        // says AlreadyAssociated whatever table the attachment is associated with; the caller
+        // associates only what it read as unassociated, and the next pass re-reads (a concurrent
+        // association elsewhere is then reported, not taken for done).
+        match sent {
+            Ok(_) => info!(
+                action = ACTION,
+                route_table_id, attachment_id, "associated attachment"
+            ),
+            Err(err) if err.code() == Some("Resource.AlreadyAssociated") => {
+                info!(
+                    action = ACTION,
+                    route_table_id, attachment_id, "already associated"
+                );
+            }
+            Err(err) => return Err(Error::from_sdk(ACTION, &self.region, err)),
+        }
+        Ok(())
+    }
+
+    /// Removes an attachment's association with a route table; one already gone is done.
+    #[instrument(skip_all, fields(region = %self.region))]
+    pub async fn disassociate(&self, route_table_id: &str, attachment_id: &str) -> Result<()> {
+        const ACTION: &str = "DisassociateTransitGatewayRouteTable";
+        self.client
+            .disassociate_transit_gateway_route_table()
+            .transit_gateway_route_table_id(route_table_id)
+            .transit_gateway_attachment_id(attachment_id)
+            .send()
+            .await
+            .or_absent(ACTION, &self.region)?;
+        info!(
+            action = ACTION,
+            route_table_id, attachment_id, "disassociated attachment"
+        );
+        Ok(())
+    }
+
     /// Every peering attachment visible in the Region, in any state.
     #[instrument(skip_all, fields(region = %self.region))]
     pub async fn peering_attachments(&self) -> Result<Vec<PeeringAttachment>> {
@@ -339,7 +479,7 @@ impl Ec2 {
         Ok(())
     }
 
-    /// Every VPC in the Region, with its associated IPv4 CIDR blocks.
+    /// Every VPC in the Region, with its associated IPv4 and IPv6 CIDR blocks.
     #[instrument(skip_all, fields(region = %self.region))]
     pub async fn vpcs(&self) -> Result<Vec<Vpc>> {
         const ACTION: &str = "DescribeVpcs";
@@ -367,14 +507,25 @@ impl Ec2 {
                         )
                     })
                     .filter_map(|block| {
-                        let parsed = block.cidr_block()?.parse::<Ipv4Net>();
+                        let parsed = block.cidr_block()?.parse::<IpNet>();
                         if parsed.is_err() {
                             warn!(action = ACTION, vpc_id = %id,
                                   cidr = ?block.cidr_block(), "skipping unparsable CIDR block");
                         }
                         parsed.ok()
                     })
-                    .collect();
+                    .collect::<Vec<IpNet>>();
+                let ipv6 = vpc
+                    .ipv6_cidr_block_association_set()
+                    .iter()
+                    .filter(|block| {
+                        matches!(
+                            block.ipv6_cidr_block_state().and_then(|s| s.state()),
+                            Some(VpcCidrBlockStateCode::Associated)
+                        )
+                    })
+                    .filter_map(|block| block.ipv6_cidr_block()?.parse::<IpNet>().ok());
+                let cidrs = cidrs.into_iter().chain(ipv6).collect();
                 Vpc {
                     id,
                     cidrs,
@@ -413,6 +564,10 @@ impl Ec2 {
                     id: a.transit_gateway_attachment_id()?.to_owned(),
                     vpc_id: a.vpc_id()?.to_owned(),
                     subnet_ids: a.subnet_ids().to_vec(),
+                    ipv6_support: a
+                        .options()
+                        .and_then(|o| o.ipv6_support())
+                        .is_some_and(|v| v.as_str() == "enable"),
                 })
             })
             .collect();
@@ -459,7 +614,7 @@ impl Ec2 {
         Ok(subnets)
     }
 
-    /// The route tables of the given VPCs, with their associations and IPv4 routes.
+    /// The route tables of the given VPCs, with their associations and IPv4 and IPv6 routes.
     #[instrument(skip_all, fields(region = %self.region))]
     pub async fn vpc_route_tables(&self, vpc_ids: &[String]) -> Result<Vec<VpcRouteTable>> {
         const ACTION: &str = "DescribeRouteTables";
@@ -491,7 +646,7 @@ impl Ec2 {
 
     /// The route for exactly `cidr` in one VPC route table, if it has one.
     #[instrument(skip_all, fields(region = %self.region))]
-    pub async fn exact_vpc_route(&self, route_table_id: &str, cidr: Ipv4Net) -> Result<Option<Route>> {
+    pub async fn exact_vpc_route(&self, route_table_id: &str, cidr: IpNet) -> Result<Option<Route>> {
         const ACTION: &str = "DescribeRouteTables";
         let output = self
             .client
@@ -517,14 +672,15 @@ impl Ec2 {
     pub async fn create_vpc_route(
         &self,
         route_table_id: &str,
-        cidr: Ipv4Net,
+        cidr: IpNet,
         transit_gateway_id: &str,
     ) -> Result<()> {
         const ACTION: &str = "CreateRoute";
         self.client
             .create_route()
             .route_table_id(route_table_id)
-            .destination_cidr_block(cidr.to_string())
+            .set_destination_cidr_block(ipv4(cidr))
+            .set_destination_ipv6_cidr_block(ipv6(cidr))
             .transit_gateway_id(transit_gateway_id)
             .send()
             .await
@@ -606,7 +762,7 @@ impl Ec2 {
 
     /// Deletes the static route for `cidr` from a TGW route table; one already gone counts as done.
     #[instrument(skip_all, fields(region = %self.region))]
-    pub async fn delete_route(&self, route_table_id: &str, cidr: Ipv4Net) -> Result<()> {
+    pub async fn delete_route(&self, route_table_id: &str, cidr: IpNet) -> Result<()> {
         const ACTION: &str = "DeleteTransitGatewayRoute";
         self.client
             .delete_transit_gateway_route()
@@ -621,12 +777,13 @@ impl Ec2 {
 
     /// Deletes the route for `cidr` from a VPC route table; one already gone counts as done.
     #[instrument(skip_all, fields(region = %self.region))]
-    pub async fn delete_vpc_route(&self, route_table_id: &str, cidr: Ipv4Net) -> Result<()> {
+    pub async fn delete_vpc_route(&self, route_table_id: &str, cidr: IpNet) -> Result<()> {
         const ACTION: &str = "DeleteRoute";
         self.client
             .delete_route()
             .route_table_id(route_table_id)
-            .destination_cidr_block(cidr.to_string())
+            .set_destination_cidr_block(ipv4(cidr))
+            .set_destination_ipv6_cidr_block(ipv6(cidr))
             .send()
             .await
             .or_absent(ACTION, &self.region)?;
@@ -634,7 +791,7 @@ impl Ec2 {
         Ok(())
     }
 
-    /// The static and propagated IPv4 routes of a route table, read once (all pages).
+    /// The static and propagated routes (both families) of a route table, read once (all pages).
     #[instrument(skip_all, fields(region = %self.region))]
     pub async fn routes(&self, route_table_id: &str) -> Result<TableRoutes> {
         const ACTION: &str = "SearchTransitGatewayRoutes";
@@ -673,7 +830,7 @@ impl Ec2 {
 
     /// The route for exactly `cidr`, if the table has one.
     #[instrument(skip_all, fields(region = %self.region))]
-    pub async fn exact_route(&self, route_table_id: &str, cidr: Ipv4Net) -> Result<Option<Route>> {
+    pub async fn exact_route(&self, route_table_id: &str, cidr: IpNet) -> Result<Option<Route>> {
         const ACTION: &str = "SearchTransitGatewayRoutes";
         let output = self
             .client
@@ -696,7 +853,7 @@ impl Ec2 {
 
     /// Adds a static route for `cidr` via `attachment_id`.
     #[instrument(skip_all, fields(region = %self.region))]
-    pub async fn create_route(&self, route_table_id: &str, cidr: Ipv4Net, attachment_id: &str) -> Result<()> {
+    pub async fn create_route(&self, route_table_id: &str, cidr: IpNet, attachment_id: &str) -> Result<()> {
         const ACTION: &str = "CreateTransitGatewayRoute";
         self.client
             .create_transit_gateway_route()

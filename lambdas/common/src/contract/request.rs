@@ -7,7 +7,7 @@
 //!   `peer`'s output; [`ResolvedRequest::write_to`] is how `peer` writes it.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -56,9 +56,9 @@ impl Action {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExtraCidrs {
     /// Reached through the active transit gateway; routed on the passive side.
-    pub active: Vec<Ipv4Net>,
+    pub active: Vec<IpNet>,
     /// Reached through the passive transit gateway; routed on the active side.
-    pub passive: Vec<Ipv4Net>,
+    pub passive: Vec<IpNet>,
 }
 
 /// What `modify-routes` routes besides the transit gateway route tables' VPC CIDRs.
@@ -70,6 +70,8 @@ pub struct RouteOptions {
     /// attachments.
     pub propagated_cidrs: bool,
     pub extra_cidrs: ExtraCidrs,
+    /// Merge each side's CIDRs into the fewest prefixes covering exactly the same addresses.
+    pub summarize_routes: bool,
 }
 
 /// Checks a list of CIDRs: each well formed, at most [`MAX_EXTRA_CIDRS`], duplicates dropped,
@@ -78,7 +80,7 @@ pub(crate) fn checked_cidrs(
     field: &str,
     items: &[&str],
     item_field: impl Fn(usize) -> String,
-) -> Result<Vec<Ipv4Net>> {
+) -> Result<Vec<IpNet>> {
     if items.len() > MAX_EXTRA_CIDRS {
         return Err(Error::invalid(
             field,
@@ -107,12 +109,16 @@ pub struct PeeringRequest {
     pub passive_transit_gateway_id: Option<String>,
     pub active_route_table_id: Option<String>,
     pub passive_route_table_id: Option<String>,
+    pub active_peering_route_table_id: Option<String>,
+    pub passive_peering_route_table_id: Option<String>,
+    pub move_peering_association: Option<bool>,
     pub vpc_tag_key: Option<String>,
     pub vpc_routes: Option<bool>,
     pub propagated_cidrs: Option<bool>,
+    pub summarize_routes: Option<bool>,
     /// Each side as given; `None` where the request leaves it to the default.
-    pub active_extra_cidrs: Option<Vec<Ipv4Net>>,
-    pub passive_extra_cidrs: Option<Vec<Ipv4Net>>,
+    pub active_extra_cidrs: Option<Vec<IpNet>>,
+    pub passive_extra_cidrs: Option<Vec<IpNet>>,
     pub dry_run: Option<bool>,
     pub passive_account_id: Option<String>,
     pub passive_role_arn: Option<String>,
@@ -149,6 +155,9 @@ pub struct ValidRequest {
     pub passive_transit_gateway_id: Option<String>,
     pub active_route_table_id: Option<String>,
     pub passive_route_table_id: Option<String>,
+    pub active_peering_route_table_id: Option<String>,
+    pub passive_peering_route_table_id: Option<String>,
+    pub move_peering_association: bool,
     pub vpc_tag_key: String,
     pub options: RouteOptions,
     pub dry_run: bool,
@@ -164,8 +173,14 @@ pub struct ResolvedRequest {
     pub passive_region: String,
     pub active_transit_gateway_id: String,
     pub passive_transit_gateway_id: String,
-    pub active_route_table_id: String,
-    pub passive_route_table_id: String,
+    /// The outbound table the request names on each side: then exactly that table gets the
+    /// routes to the remote side; `None` means every table the tagged VPCs' attachments use.
+    pub active_route_table_id: Option<String>,
+    pub passive_route_table_id: Option<String>,
+    /// The table the peering attachment is associated with on each side, resolved by `peer`.
+    pub active_peering_route_table_id: String,
+    pub passive_peering_route_table_id: String,
+    pub move_peering_association: bool,
     pub vpc_tag_key: String,
     /// Outputs of earlier versions lack these; they then mean "off" and "none".
     pub options: RouteOptions,
@@ -336,11 +351,19 @@ impl PeeringState {
             &self.passive_transit_gateway_id,
             &self.active_route_table_id,
             &self.passive_route_table_id,
+            &self.active_peering_route_table_id,
+            &self.passive_peering_route_table_id,
             &self.vpc_tag_key,
             &self.passive_account_id,
             &self.passive_role_arn,
         ];
-        let flags = [self.vpc_routes, self.propagated_cidrs, self.dry_run];
+        let flags = [
+            self.vpc_routes,
+            self.propagated_cidrs,
+            self.summarize_routes,
+            self.dry_run,
+            self.move_peering_association,
+        ];
         texts.iter().any(|field| field.is_some())
             || flags.iter().any(Option::is_some)
             || self.extra_cidrs.is_some()
@@ -352,8 +375,8 @@ impl PeeringState {
 /// the default.
 #[derive(Debug, Default)]
 struct GivenExtraCidrs {
-    active: Option<Vec<Ipv4Net>>,
-    passive: Option<Vec<Ipv4Net>>,
+    active: Option<Vec<IpNet>>,
+    passive: Option<Vec<IpNet>>,
 }
 
 fn extra_cidrs(field: &ExtraCidrsField, prefix: &str) -> Result<GivenExtraCidrs> {
@@ -364,7 +387,7 @@ fn extra_cidrs(field: &ExtraCidrsField, prefix: &str) -> Result<GivenExtraCidrs>
             "is not a side; use `active` (ranges behind the active transit gateway) or `passive`",
         ));
     }
-    let side = |name: &str, items: &Option<Vec<String>>| -> Result<Option<Vec<Ipv4Net>>> {
+    let side = |name: &str, items: &Option<Vec<String>>| -> Result<Option<Vec<IpNet>>> {
         let Some(items) = items else { return Ok(None) };
         let side_path = format!("{path}.{name}");
         let texts: Vec<&str> = items.iter().map(String::as_str).collect();
@@ -390,9 +413,13 @@ impl PeeringRequest {
             passive_transit_gateway_id: state.passive_transit_gateway_id.clone(),
             active_route_table_id: state.active_route_table_id.clone(),
             passive_route_table_id: state.passive_route_table_id.clone(),
+            active_peering_route_table_id: state.active_peering_route_table_id.clone(),
+            passive_peering_route_table_id: state.passive_peering_route_table_id.clone(),
+            move_peering_association: state.move_peering_association,
             vpc_tag_key: state.vpc_tag_key.clone(),
             vpc_routes: state.vpc_routes,
             propagated_cidrs: state.propagated_cidrs,
+            summarize_routes: state.summarize_routes,
             active_extra_cidrs: given.active,
             passive_extra_cidrs: given.passive,
             dry_run: state.dry_run,
@@ -431,8 +458,16 @@ impl PeeringRequest {
                 self.passive_transit_gateway_id.as_deref(),
                 self.active_route_table_id.as_deref(),
                 self.passive_route_table_id.as_deref(),
+                self.active_peering_route_table_id.as_deref(),
+                self.passive_peering_route_table_id.as_deref(),
             ],
         )?;
+        let (active_peering_route_table_id, passive_peering_route_table_id) =
+            self.peering_route_tables(defaults)?;
+        let move_peering_association = match self.move_peering_association {
+            Some(given) => given,
+            None => defaults.move_peering_association()?,
+        };
         let vpc_tag_key = self
             .vpc_tag_key
             .clone()
@@ -447,6 +482,9 @@ impl PeeringRequest {
             passive_transit_gateway_id: self.passive_transit_gateway_id,
             active_route_table_id: self.active_route_table_id,
             passive_route_table_id: self.passive_route_table_id,
+            active_peering_route_table_id,
+            passive_peering_route_table_id,
+            move_peering_association,
             vpc_tag_key,
             options,
             dry_run: self.dry_run.unwrap_or(false),
@@ -460,6 +498,7 @@ impl PeeringRequest {
     fn route_options(&self, defaults: &Defaults) -> Result<RouteOptions> {
         let needs_default = self.vpc_routes.is_none()
             || self.propagated_cidrs.is_none()
+            || self.summarize_routes.is_none()
             || self.active_extra_cidrs.is_none()
             || self.passive_extra_cidrs.is_none();
         let fallback = if needs_default {
@@ -470,6 +509,7 @@ impl PeeringRequest {
         Ok(RouteOptions {
             vpc_routes: self.vpc_routes.unwrap_or(fallback.vpc_routes),
             propagated_cidrs: self.propagated_cidrs.unwrap_or(fallback.propagated_cidrs),
+            summarize_routes: self.summarize_routes.unwrap_or(fallback.summarize_routes),
             extra_cidrs: ExtraCidrs {
                 active: self
                     .active_extra_cidrs
@@ -481,6 +521,33 @@ impl PeeringRequest {
                     .unwrap_or(fallback.extra_cidrs.passive),
             },
         })
+    }
+
+    /// Each side's peering route table: the request's, else the environment's, checked and named
+    /// by its variable. (A named route table, or the gateway's default, is `peer`'s fallback.)
+    fn peering_route_tables(&self, defaults: &Defaults) -> Result<(Option<String>, Option<String>)> {
+        let pick =
+            |given: &Option<String>, default: &Option<String>, variable: &str| -> Result<Option<String>> {
+                if given.is_some() {
+                    return Ok(given.clone());
+                }
+                if let Some(value) = default {
+                    validate::resource_id(variable, IdKind::RouteTable, value)?;
+                }
+                Ok(default.clone())
+            };
+        Ok((
+            pick(
+                &self.active_peering_route_table_id,
+                &defaults.active_peering_route_table_id,
+                "ACTIVE_PEERING_ROUTE_TABLE_ID",
+            )?,
+            pick(
+                &self.passive_peering_route_table_id,
+                &defaults.passive_peering_route_table_id,
+                "PASSIVE_PEERING_ROUTE_TABLE_ID",
+            )?,
+        ))
     }
 
     /// The two fields go together: a request that gives either replaces both defaults.
@@ -503,7 +570,7 @@ impl PeeringRequest {
 
 /// Checks both Regions (real, different, one partition) and each id given: the transit gateways,
 /// then the route tables, active side first.
-fn check_regions_and_ids((active, passive): (&str, &str), ids: [Option<&str>; 4]) -> Result<()> {
+fn check_regions_and_ids((active, passive): (&str, &str), ids: [Option<&str>; 6]) -> Result<()> {
     validate::region("activeRegion", active)?;
     validate::region("passiveRegion", passive)?;
     validate::region_pair(active, passive)?;
@@ -512,6 +579,8 @@ fn check_regions_and_ids((active, passive): (&str, &str), ids: [Option<&str>; 4]
         ("passiveTransitGatewayId", IdKind::TransitGateway),
         ("activeRouteTableId", IdKind::RouteTable),
         ("passiveRouteTableId", IdKind::RouteTable),
+        ("activePeeringRouteTableId", IdKind::RouteTable),
+        ("passivePeeringRouteTableId", IdKind::RouteTable),
     ];
     for ((field, kind), value) in fields.into_iter().zip(ids) {
         if let Some(value) = value {
@@ -546,12 +615,22 @@ impl ResolvedRequest {
             passive_region: text(&state.passive_region, "passiveRegion")?,
             active_transit_gateway_id: text(&state.active_transit_gateway_id, "activeTransitGatewayId")?,
             passive_transit_gateway_id: text(&state.passive_transit_gateway_id, "passiveTransitGatewayId")?,
-            active_route_table_id: text(&state.active_route_table_id, "activeRouteTableId")?,
-            passive_route_table_id: text(&state.passive_route_table_id, "passiveRouteTableId")?,
+            active_route_table_id: state.active_route_table_id.clone(),
+            passive_route_table_id: state.passive_route_table_id.clone(),
+            active_peering_route_table_id: text(
+                &state.active_peering_route_table_id,
+                "activePeeringRouteTableId",
+            )?,
+            passive_peering_route_table_id: text(
+                &state.passive_peering_route_table_id,
+                "passivePeeringRouteTableId",
+            )?,
+            move_peering_association: state.move_peering_association.unwrap_or(false),
             vpc_tag_key: text(&state.vpc_tag_key, "vpcTagKey")?,
             options: RouteOptions {
                 vpc_routes: state.vpc_routes.unwrap_or(false),
                 propagated_cidrs: state.propagated_cidrs.unwrap_or(false),
+                summarize_routes: state.summarize_routes.unwrap_or(false),
                 extra_cidrs: ExtraCidrs {
                     active: given.active.unwrap_or_default(),
                     passive: given.passive.unwrap_or_default(),
@@ -585,8 +664,10 @@ impl ResolvedRequest {
             [
                 Some(self.active_transit_gateway_id.as_str()),
                 Some(self.passive_transit_gateway_id.as_str()),
-                Some(self.active_route_table_id.as_str()),
-                Some(self.passive_route_table_id.as_str()),
+                self.active_route_table_id.as_deref(),
+                self.passive_route_table_id.as_deref(),
+                Some(self.active_peering_route_table_id.as_str()),
+                Some(self.passive_peering_route_table_id.as_str()),
             ],
         )?;
         validate::tag_key("vpcTagKey", &self.vpc_tag_key)
@@ -598,12 +679,20 @@ impl ResolvedRequest {
         state.passive_region = Some(self.passive_region.clone());
         state.active_transit_gateway_id = Some(self.active_transit_gateway_id.clone());
         state.passive_transit_gateway_id = Some(self.passive_transit_gateway_id.clone());
-        state.active_route_table_id = Some(self.active_route_table_id.clone());
-        state.passive_route_table_id = Some(self.passive_route_table_id.clone());
+        state
+            .active_route_table_id
+            .clone_from(&self.active_route_table_id);
+        state
+            .passive_route_table_id
+            .clone_from(&self.passive_route_table_id);
+        state.active_peering_route_table_id = Some(self.active_peering_route_table_id.clone());
+        state.passive_peering_route_table_id = Some(self.passive_peering_route_table_id.clone());
+        state.move_peering_association = Some(self.move_peering_association);
         state.vpc_tag_key = Some(self.vpc_tag_key.clone());
         state.vpc_routes = Some(self.options.vpc_routes);
         state.propagated_cidrs = Some(self.options.propagated_cidrs);
-        let texts = |cidrs: &[Ipv4Net]| Some(cidrs.iter().map(ToString::to_string).collect());
+        state.summarize_routes = Some(self.options.summarize_routes);
+        let texts = |cidrs: &[IpNet]| Some(cidrs.iter().map(ToString::to_string).collect());
         state.extra_cidrs = Some(ExtraCidrsField {
             active: texts(&self.options.extra_cidrs.active),
             passive: texts(&self.options.extra_cidrs.passive),
@@ -826,11 +915,13 @@ mod tests {
             "activeRegion": "us-east-1", "passiveRegion": "eu-west-1",
             "activeTransitGatewayId": "tgw-0123456789abcdef0", "passiveTransitGatewayId": "tgw-0123456789abcdef1",
             "activeRouteTableId": "tgw-rtb-0123456789abcdef0", "passiveRouteTableId": "tgw-rtb-0123456789abcdef1",
+            "activePeeringRouteTableId": "tgw-rtb-0123456789abcdef0",
+            "passivePeeringRouteTableId": "tgw-rtb-0123456789abcdef1",
             "vpcTagKey": "addToTransitGateway", "attachmentId": "tgw-attach-0123456789abcdef0",
             "status": "available", "created": true, "accepted": true
         });
         assert!(parse_peering_ref(&good).is_ok());
-        for field in ["attachmentId", "activeRouteTableId", "vpcTagKey"] {
+        for field in ["attachmentId", "activePeeringRouteTableId", "vpcTagKey"] {
             let mut bad = good.clone();
             bad.as_object_mut().unwrap().remove(field);
             assert_eq!(field_of(parse_peering_ref(&bad).unwrap_err()), field);
@@ -884,7 +975,7 @@ mod tests {
         let err = PeeringRequest::default().validate(&bad).unwrap_err();
         assert_eq!(field_of(err), "ACTIVE_EXTRA_CIDRS (item 2)");
         // A request that sets every option never reads the environment's.
-        let overriding = json!({"vpcRoutes": false, "propagatedCidrs": false,
+        let overriding = json!({"vpcRoutes": false, "propagatedCidrs": false, "summarizeRoutes": false,
                                 "extraCidrs": {"active": [], "passive": []}});
         assert!(parse_request(&overriding).unwrap().request.validate(&bad).is_ok());
     }
@@ -906,8 +997,11 @@ mod tests {
             passive_region: "eu-west-1".into(),
             active_transit_gateway_id: "tgw-0123456789abcdef0".into(),
             passive_transit_gateway_id: "tgw-0123456789abcdef1".into(),
-            active_route_table_id: "tgw-rtb-0123456789abcdef0".into(),
-            passive_route_table_id: "tgw-rtb-0123456789abcdef1".into(),
+            active_route_table_id: Some("tgw-rtb-0123456789abcdef0".into()),
+            passive_route_table_id: Some("tgw-rtb-0123456789abcdef1".into()),
+            active_peering_route_table_id: "tgw-rtb-0123456789abcdef0".into(),
+            passive_peering_route_table_id: "tgw-rtb-0123456789abcdef1".into(),
+            move_peering_association: false,
             vpc_tag_key: DEFAULT_VPC_TAG_KEY.into(),
             options: RouteOptions {
                 vpc_routes: true,
@@ -916,6 +1010,7 @@ mod tests {
                     active: vec!["192.168.0.0/16".parse().unwrap()],
                     passive: vec![],
                 },
+                summarize_routes: true,
             },
             dry_run: false,
             passive: PassiveAccount::default(),
@@ -926,7 +1021,7 @@ mod tests {
         state.attachment_id = Some(Some("tgw-attach-0123456789abcdef0".into()));
         let mut output = serde_json::to_value(&state).unwrap();
         assert_eq!(parse_peering_ref(&output).unwrap().request, request);
-        for field in ["vpcRoutes", "propagatedCidrs", "extraCidrs"] {
+        for field in ["vpcRoutes", "propagatedCidrs", "extraCidrs", "summarizeRoutes"] {
             output.as_object_mut().unwrap().remove(field);
         }
         assert_eq!(

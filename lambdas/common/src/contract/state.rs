@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use crate::contract::request::{Action, PeerPlan};
 use crate::contract::validate::echo;
 use crate::error::{Error, Result};
+use crate::plan::association::AssociationReport;
 use crate::plan::reachability::Reachability;
 use crate::plan::report::{PlanReport, RoutesReport};
 use crate::plan::teardown::TeardownReport;
@@ -45,12 +46,23 @@ pub struct PeeringState {
     pub active_route_table_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
     pub passive_route_table_id: Option<String>,
+    /// The table the peering attachment is associated with on each side (default: the named
+    /// route table, else the gateway's association default route table).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
+    pub active_peering_route_table_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
+    pub passive_peering_route_table_id: Option<String>,
+    /// Move a peering associated with another table to the peering route table.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]
+    pub move_peering_association: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
     pub vpc_tag_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]
     pub vpc_routes: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]
     pub propagated_cidrs: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]
+    pub summarize_routes: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_cidrs: Option<ExtraCidrsField>,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]
@@ -93,6 +105,8 @@ pub struct PeeringState {
     pub peering_plan: Option<Report<PeerPlan>>,
 
     // What `modify-routes` adds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peering_association: Option<Report<AssociationReport>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routes: Option<Report<RoutesReport>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

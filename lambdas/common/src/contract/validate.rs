@@ -1,6 +1,6 @@
 //! Pure checks of single request values. Each returns an error that names the field and the fix.
 
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 
 use crate::error::{Error, Result};
 
@@ -241,18 +241,20 @@ pub fn role_arn<'a>(field: &str, value: &'a str) -> Result<&'a str> {
     Ok(account)
 }
 
-/// Parses an IPv4 CIDR to route across the peering. It must be written as its network address,
+/// Parses an IPv4 or IPv6 CIDR to route across the peering. It must be written as its network
+/// address,
 /// because EC2 refuses a route whose prefix has host bits set, and a silently corrected range
 /// would route something the operator did not write.
-pub fn cidr(field: &str, value: &str) -> Result<Ipv4Net> {
+pub fn cidr(field: &str, value: &str) -> Result<IpNet> {
     let trimmed = value.trim();
-    let parsed: Ipv4Net = trimmed.parse().map_err(|_| {
-        let hint = if trimmed.contains(':') {
-            "IPv6 ranges are not routed by this tool; give an IPv4 CIDR such as 192.168.0.0/16"
-        } else {
-            "give an IPv4 CIDR such as 192.168.0.0/16"
-        };
-        Error::invalid(field, format!("is {}, which is not a CIDR; {hint}", echo(value)))
+    let parsed: IpNet = trimmed.parse().map_err(|_| {
+        Error::invalid(
+            field,
+            format!(
+                "is {}, which is not a CIDR; give one such as 192.168.0.0/16 or 2001:db8::/56",
+                echo(value)
+            ),
+        )
     })?;
     if parsed != parsed.trunc() {
         return Err(Error::invalid(
@@ -371,7 +373,7 @@ mod tests {
     }
 
     #[test]
-    fn cidrs_must_be_ipv4_network_addresses() {
+    fn cidrs_of_either_family_must_be_network_addresses() {
         assert_eq!(
             cidr("f", " 192.168.0.0/16 ").unwrap().to_string(),
             "192.168.0.0/16"
@@ -383,11 +385,10 @@ mod tests {
             host_bits.contains("extraCidrs.active[0]") && host_bits.contains("write 10.1.0.0/16"),
             "{host_bits}"
         );
-        assert!(cidr("f", "2001:db8::/32")
-            .unwrap_err()
-            .to_string()
-            .contains("IPv6"));
-        for bad in ["", "10.0.0.0", "10.0.0.0/33", "ten/8"] {
+        assert_eq!(cidr("f", "2001:db8::/32").unwrap().to_string(), "2001:db8::/32");
+        let v6_host_bits = cidr("f", "2001:db8::1/56").unwrap_err().to_string();
+        assert!(v6_host_bits.contains("write 2001:db8::/56"), "{v6_host_bits}");
+        for bad in ["", "10.0.0.0", "10.0.0.0/33", "ten/8", "2001:db8::/129"] {
             assert!(cidr("f", bad).is_err(), "{bad}");
         }
     }

@@ -15,6 +15,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub mod association;
 pub mod attachment;
 pub mod pass;
 pub mod peering;
@@ -22,6 +23,7 @@ pub mod reachability;
 pub mod record;
 pub mod report;
 pub mod routing;
+pub mod summary;
 pub mod teardown;
 pub mod vpc_tables;
 

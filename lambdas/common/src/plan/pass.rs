@@ -7,20 +7,23 @@
 //! Where a route decision is made: [`plan_pass`] chooses which CIDRs go into which table,
 //! [`crate::plan::routing::plan_routes`] decides create, present or conflict for each.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 
 use crate::contract::request::RouteOptions;
 use crate::error::{Error, Result};
+use crate::plan::association::{Association, AssociationState};
 use crate::plan::reachability::{reachability, Reachability, SideView};
 use crate::plan::report::{
-    PassOutcome, PlanReport, RoutesReport, SideReport, TablePlan, VpcTablePlan, VpcTableReport,
+    PassOutcome, PlanReport, RoutesReport, SideReport, TablePlan, TgwTablePlan, TgwTableReport, VpcTablePlan,
+    VpcTableReport, MAX_LISTED,
 };
 use crate::plan::routing::{
     cidrs_of, extra, find_overlap, plan_routes, propagated_on_premises, Conflict, Route, RoutePlan,
     SourcedCidr, Vpc,
 };
+use crate::plan::summary::{summarize, Summary};
 use crate::plan::vpc_tables::{first_over_quota, VpcAttachment, VpcRouteTable};
 use crate::plan::Side;
 
@@ -36,20 +39,34 @@ pub struct TableRoutes {
     pub truncated: bool,
 }
 
-/// One side as read from EC2: its tagged VPCs, their attachments and route tables, and the
-/// transit gateway route table's routes and tags.
+/// One transit gateway route table as read: its routes, and its tags (where the record of the
+/// routes this tool created is kept).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TgwTable {
+    pub routes: TableRoutes,
+    pub tags: Vec<(String, String)>,
+}
+
+/// One side as read from EC2: its tagged VPCs, their attachments and route tables, every
+/// attachment's association, and the transit gateway route tables the pass plans or walks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SideSnapshot {
     pub side: Side,
     pub region: String,
     pub transit_gateway_id: String,
-    pub route_table_id: String,
+    /// `<side>RouteTableId` as the request gave it: then exactly this table gets the routes to the
+    /// remote side, instead of every table the tagged VPCs' attachments are associated with.
+    pub named_table: Option<String>,
+    /// The table the peering attachment is, or is to be, associated with on this side.
+    pub peering_table: String,
     pub tagged: Vec<Vpc>,
     /// The tagged VPCs' live attachments to this side's transit gateway, by VPC id.
     pub attachments: BTreeMap<String, VpcAttachment>,
-    pub routes: TableRoutes,
-    /// The TGW route table's tags: where the record of the routes this tool created is kept.
-    pub table_tags: Vec<(String, String)>,
+    /// Every attachment's route table association on this gateway, by attachment id.
+    pub associations: BTreeMap<String, Association>,
+    /// The TGW route tables read, by id: the outbound tables, the peering's, and every table a
+    /// tagged VPC's attachment is associated with.
+    pub tgw_tables: BTreeMap<String, TgwTable>,
     /// Each attached tagged VPC's route tables in its attachment's zones, by VPC id.
     pub vpc_tables: BTreeMap<String, Vec<VpcRouteTable>>,
 }
@@ -79,6 +96,15 @@ pub struct PassInput<'a> {
     pub peering: Peering<'a>,
     /// Routes a VPC route table may hold.
     pub vpc_route_quota: usize,
+    /// Routes a transit gateway may hold across its route tables.
+    pub tgw_route_quota: usize,
+}
+
+/// One transit gateway route table's plan or outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TgwTableWork<T> {
+    pub route_table_id: String,
+    pub work: T,
 }
 
 /// One VPC route table's plan.
@@ -90,10 +116,10 @@ pub struct VpcTableWork<T> {
 }
 
 /// What one side needs (a [`RoutePlan`] per table) or what a pass did there (a [`PassOutcome`]
-/// per table): its transit gateway route table's, and each VPC route table's.
+/// per table): each outbound transit gateway route table's, and each VPC route table's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SideWork<T> {
-    pub tgw: T,
+    pub tgw: Vec<TgwTableWork<T>>,
     /// Empty unless VPC routes are on.
     pub vpc: Vec<VpcTableWork<T>>,
 }
@@ -107,11 +133,51 @@ pub struct PassPlan {
     pub active: SidePlan,
     pub passive: SidePlan,
     pub warnings: Vec<String>,
+    /// With `summarizeRoutes`, each planned route that stands for several wanted CIDRs.
+    pub summaries: Vec<Summary>,
 }
 
 impl SideSnapshot {
+    /// The TGW route tables that get routes to the remote side: the named one, or every table a
+    /// tagged VPC's attachment is associated with (traffic from a VPC is looked up in its
+    /// attachment's table), in id order. With no tagged VPC attached and associated yet, the
+    /// peering's table: where default association puts an attachment made later.
+    pub fn outbound_tables(&self) -> Vec<&str> {
+        if let Some(named) = &self.named_table {
+            return vec![named.as_str()];
+        }
+        let used = self.tables_of_tagged_attachments();
+        if used.is_empty() {
+            return vec![self.peering_table.as_str()];
+        }
+        used
+    }
+
+    fn tables_of_tagged_attachments(&self) -> Vec<&str> {
+        let tables: BTreeSet<&str> = self
+            .attachments
+            .values()
+            .filter_map(|attachment| self.associations.get(&attachment.id))
+            .filter(|association| {
+                matches!(
+                    association.state,
+                    AssociationState::Associated | AssociationState::Associating
+                )
+            })
+            .map(|association| association.route_table_id.as_str())
+            .collect();
+        tables.into_iter().collect()
+    }
+
+    fn table_routes(&self, route_table_id: &str) -> &[Route] {
+        self.tgw_tables
+            .get(route_table_id)
+            .map_or(&[], |table| table.routes.routes.as_slice())
+    }
+
     /// Every CIDR that leads into this side: its tagged VPCs', its extra ranges, and (if asked)
-    /// what its route table learns from VPN and Direct Connect gateway attachments.
+    /// what the peering's route table learns from VPN and Direct Connect gateway attachments
+    /// (traffic arriving over the peering is looked up there).
     pub fn sources(&self, options: &RouteOptions) -> Vec<SourcedCidr> {
         let mut sources = cidrs_of(&self.tagged);
         let extra_cidrs = match self.side {
@@ -120,14 +186,14 @@ impl SideSnapshot {
         };
         sources.extend(extra(extra_cidrs, self.side));
         if options.propagated_cidrs {
-            sources.extend(propagated_on_premises(&self.routes.routes));
+            sources.extend(propagated_on_premises(self.table_routes(&self.peering_table)));
         }
         sources
     }
 
-    /// This side's plan for the remote side's CIDRs: via the peering in the TGW table and, with
-    /// VPC routes on, via the local transit gateway in each VPC table.
-    pub fn plan(&self, wanted: &[Ipv4Net], attachment_id: &str, vpc_routes: bool) -> SidePlan {
+    /// This side's plan for the remote side's CIDRs: via the peering in each outbound TGW table
+    /// and, with VPC routes on, via the local transit gateway in each VPC table.
+    pub fn plan(&self, wanted: &[IpNet], attachment_id: &str, vpc_routes: bool) -> SidePlan {
         let vpc = if vpc_routes {
             self.vpc_tables
                 .iter()
@@ -142,10 +208,15 @@ impl SideSnapshot {
         } else {
             Vec::new()
         };
-        SidePlan {
-            tgw: plan_routes(wanted, &self.routes.routes, attachment_id),
-            vpc,
-        }
+        let tgw = self
+            .outbound_tables()
+            .into_iter()
+            .map(|route_table_id| TgwTableWork {
+                route_table_id: route_table_id.to_owned(),
+                work: plan_routes(wanted, self.table_routes(route_table_id), attachment_id),
+            })
+            .collect();
+        SidePlan { tgw, vpc }
     }
 
     pub fn vpc_table(&self, route_table_id: &str) -> Option<&VpcRouteTable> {
@@ -169,17 +240,49 @@ impl SideSnapshot {
                 )
             })
             .collect();
+        warnings.extend(self.attachment_warnings());
         if self.tagged.is_empty() {
             warnings.push(format!(
                 "no VPC in {region} is tagged {tag_key}=true, so no route leads to {region}"
             ));
         }
-        if self.routes.truncated {
-            warnings.push(format!(
-                "{} has more routes than one read returned; routes missing from the read were \
-                 re-checked wherever a create found one already there",
-                self.route_table_id
-            ));
+        for (table_id, table) in &self.tgw_tables {
+            if table.routes.truncated {
+                warnings.push(format!(
+                    "{table_id} has more routes than one read returned; routes missing from the \
+                     read were re-checked wherever a create found one already there"
+                ));
+            }
+        }
+        warnings
+    }
+
+    /// Attached VPCs the transit gateway cannot carry traffic for: no associated route table, or
+    /// IPv6 blocks on an attachment without `Ipv6Support`.
+    fn attachment_warnings(&self) -> Vec<String> {
+        let region = &self.region;
+        let mut warnings = Vec::new();
+        for (vpc_id, attachment) in &self.attachments {
+            if !self.associations.contains_key(&attachment.id) {
+                warnings.push(format!(
+                    "{} ({vpc_id}) in {region} is associated with no route table of {}, so the \
+                     transit gateway drops what the VPC sends; associate it with a route table",
+                    attachment.id, self.transit_gateway_id
+                ));
+            }
+            let has_ipv6 = self
+                .tagged
+                .iter()
+                .find(|vpc| &vpc.id == vpc_id)
+                .is_some_and(|vpc| vpc.cidrs.iter().any(|cidr| matches!(cidr, IpNet::V6(_))));
+            if has_ipv6 && !attachment.ipv6_support {
+                warnings.push(format!(
+                    "{vpc_id} in {region} has IPv6 blocks but its attachment {} has Ipv6Support \
+                     off, so the transit gateway forwards no IPv6 for it; enable Ipv6Support on \
+                     the attachment",
+                    attachment.id
+                ));
+            }
         }
         warnings
     }
@@ -205,11 +308,38 @@ impl SideSnapshot {
         }
     }
 
+    /// Refuses a plan that would take the transit gateway over its routes quota, counted over
+    /// the tables read (the gateway's other tables, if any, only add to it).
+    fn check_tgw_quota(&self, plan: &SidePlan, quota: usize) -> Result<()> {
+        let existing: usize = self.tgw_tables.values().map(|t| t.routes.routes.len()).sum();
+        let to_create: usize = plan.tgw.iter().map(|t| t.work.create.len()).sum();
+        if to_create == 0 || existing + to_create <= quota {
+            return Ok(());
+        }
+        Err(Error::TgwRouteQuotaExceeded {
+            region: self.region.clone(),
+            transit_gateway_id: self.transit_gateway_id.clone(),
+            existing,
+            to_create,
+            quota,
+        })
+    }
+
     /// This side's routes as they stand after the pass: what was read, plus what the pass wrote
     /// or found.
     pub fn after(&self, outcome: &SideOutcome, attachment_id: &str) -> AfterPass {
-        let mut tgw = self.routes.routes.clone();
-        add_outcome(&mut tgw, &outcome.tgw, attachment_id);
+        let mut tgw: BTreeMap<String, Vec<Route>> = self
+            .tgw_tables
+            .iter()
+            .map(|(id, table)| (id.clone(), table.routes.routes.clone()))
+            .collect();
+        for table in &outcome.tgw {
+            add_outcome(
+                tgw.entry(table.route_table_id.clone()).or_default(),
+                &table.work,
+                attachment_id,
+            );
+        }
         let mut vpc_tables = self.vpc_tables.clone();
         for table in &outcome.vpc {
             for found in vpc_tables
@@ -223,16 +353,18 @@ impl SideSnapshot {
         AfterPass { tgw, vpc_tables }
     }
 
+    /// The side as the walk sees it. Associations are as read: one this pass asked for is still
+    /// being made, and carries no traffic yet.
     fn view<'a>(&'a self, after: &'a AfterPass, peering_attachment_id: &'a str) -> SideView<'a> {
         SideView {
             peering_attachment_id,
             region: &self.region,
             transit_gateway_id: &self.transit_gateway_id,
-            route_table_id: &self.route_table_id,
             tagged: &self.tagged,
             attachments: &self.attachments,
             vpc_tables: &after.vpc_tables,
-            tgw_routes: &after.tgw,
+            tgw_tables: &after.tgw,
+            associations: &self.associations,
         }
     }
 }
@@ -240,12 +372,12 @@ impl SideSnapshot {
 /// One side's route tables as a pass left them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AfterPass {
-    pub tgw: Vec<Route>,
+    pub tgw: BTreeMap<String, Vec<Route>>,
     pub vpc_tables: BTreeMap<String, Vec<VpcRouteTable>>,
 }
 
 fn add_outcome(routes: &mut Vec<Route>, outcome: &PassOutcome, target: &str) {
-    let known: Vec<Ipv4Net> = routes.iter().map(|route| route.cidr).collect();
+    let known: BTreeSet<IpNet> = routes.iter().map(|route| route.cidr).collect();
     for cidr in outcome.created.iter().chain(&outcome.present) {
         if !known.contains(cidr) {
             routes.push(Route::to(*cidr, target));
@@ -276,33 +408,55 @@ pub fn plan_pass(input: &PassInput) -> Result<PassPlan> {
             tag_key: input.tag_key.to_owned(),
         });
     }
-    let bare = |cidrs: &[SourcedCidr]| cidrs.iter().map(|c| c.cidr).collect::<Vec<_>>();
+    // The overlap check above is on the CIDRs themselves; a summary covers exactly the same
+    // addresses, so it cannot introduce one.
+    let mut summaries = Vec::new();
+    let mut wanted = |side: Side, cidrs: &[SourcedCidr]| -> Vec<IpNet> {
+        let bare: Vec<IpNet> = cidrs.iter().map(|c| c.cidr).collect();
+        if !input.options.summarize_routes {
+            return bare;
+        }
+        summarize(&bare)
+            .into_iter()
+            .map(|(route, covers)| {
+                if covers.len() > 1 {
+                    summaries.push(Summary { side, route, covers });
+                }
+                route
+            })
+            .collect()
+    };
+    let (to_passive, to_active) = (
+        wanted(Side::Active, &passive_cidrs),
+        wanted(Side::Passive, &active_cidrs),
+    );
     let vpc_routes = input.options.vpc_routes;
-    let active = input
-        .active
-        .plan(&bare(&passive_cidrs), input.peering.active, vpc_routes);
-    let passive = input
-        .passive
-        .plan(&bare(&active_cidrs), input.peering.passive, vpc_routes);
-    input.active.check_quota(&active, input.vpc_route_quota)?;
-    input.passive.check_quota(&passive, input.vpc_route_quota)?;
+    let active = input.active.plan(&to_passive, input.peering.active, vpc_routes);
+    let passive = input.passive.plan(&to_active, input.peering.passive, vpc_routes);
+    for (snapshot, plan) in [(input.active, &active), (input.passive, &passive)] {
+        snapshot.check_quota(plan, input.vpc_route_quota)?;
+        snapshot.check_tgw_quota(plan, input.tgw_route_quota)?;
+    }
     let mut warnings = input.active.warnings(input.tag_key);
     warnings.extend(input.passive.warnings(input.tag_key));
     Ok(PassPlan {
         active,
         passive,
         warnings,
+        summaries,
     })
 }
 
 /// A warning for each route a table already sends elsewhere.
 fn conflict_warnings(snapshot: &SideSnapshot, outcome: &SideOutcome) -> Vec<String> {
     let side = snapshot.side;
-    let tgw = outcome.tgw.conflicts.iter().map(|conflict| {
-        format!(
-            "{} in the {side} route table {} already goes to {}; left unchanged",
-            conflict.cidr, snapshot.route_table_id, conflict.target
-        )
+    let tgw = outcome.tgw.iter().flat_map(|table| {
+        table.work.conflicts.iter().map(move |conflict: &Conflict| {
+            format!(
+                "{} in the {side} route table {} already goes to {}; left unchanged",
+                conflict.cidr, table.route_table_id, conflict.target
+            )
+        })
     });
     let vpc = outcome.vpc.iter().flat_map(|table| {
         table.work.conflicts.iter().map(move |conflict: &Conflict| {
@@ -345,11 +499,12 @@ pub fn report_pass(
         &passive.outcome,
         peering,
     );
-    let (active_report, mut vpc_tables) = side_report(earlier, active);
-    let (passive_report, passive_tables) = side_report(earlier, passive);
-    vpc_tables.extend(passive_tables);
+    let (mut tgw_tables, mut vpc_tables) = side_report(earlier, active);
+    let (passive_tgw, passive_vpc) = side_report(earlier, passive);
+    tgw_tables.extend(passive_tgw);
+    vpc_tables.extend(passive_vpc);
     PassReport {
-        routes: RoutesReport::after_pass(earlier, active_report, passive_report, vpc_tables),
+        routes: RoutesReport::after_pass(earlier, tgw_tables, vpc_tables),
         warnings,
         reachability,
     }
@@ -370,19 +525,27 @@ fn walk(
     )
 }
 
-fn side_report(earlier: Option<&RoutesReport>, pass: SidePass) -> (SideReport, Vec<VpcTableReport>) {
-    let snapshot = pass.snapshot;
-    let earlier_tgw = earlier.map(|report| match snapshot.side {
-        Side::Active => &report.active,
-        Side::Passive => &report.passive,
-    });
-    let tgw = SideReport::after_pass(&snapshot.route_table_id, earlier_tgw, pass.outcome.tgw);
-    let tables = pass
+fn side_report(earlier: Option<&RoutesReport>, pass: SidePass) -> (Vec<TgwTableReport>, Vec<VpcTableReport>) {
+    let side = pass.snapshot.side;
+    let tgw = pass
+        .outcome
+        .tgw
+        .into_iter()
+        .map(|table| TgwTableReport {
+            side,
+            report: SideReport::after_pass(
+                &table.route_table_id,
+                earlier.and_then(|report| report.tgw_table(&table.route_table_id)),
+                table.work,
+            ),
+        })
+        .collect();
+    let vpc = pass
         .outcome
         .vpc
         .into_iter()
         .map(|table| VpcTableReport {
-            side: snapshot.side,
+            side,
             vpc_id: table.vpc_id,
             report: SideReport::after_pass(
                 &table.route_table_id,
@@ -391,7 +554,7 @@ fn side_report(earlier: Option<&RoutesReport>, pass: SidePass) -> (SideReport, V
             ),
         })
         .collect();
-    (tgw, tables)
+    (tgw, vpc)
 }
 
 /// A dry run's answer: the plan of every table, the warnings a real run would give about the
@@ -403,14 +566,21 @@ pub fn report_plan(
     peering: Peering,
 ) -> PassReportPlan {
     let mut warnings = Vec::new();
+    let mut tgw_route_tables = Vec::new();
     let mut vpc_route_tables = Vec::new();
     for (snapshot, side_plan) in [(active, &plan.active), (passive, &plan.passive)] {
-        warnings.extend(side_plan.tgw.conflicts.iter().map(|conflict| {
-            format!(
-                "{} in the {} route table {} already goes to {}; a real run would leave it unchanged",
-                conflict.cidr, snapshot.side, snapshot.route_table_id, conflict.target
-            )
-        }));
+        for table in &side_plan.tgw {
+            warnings.extend(table.work.conflicts.iter().map(|conflict| {
+                format!(
+                    "{} in the {} route table {} already goes to {}; a real run would leave it unchanged",
+                    conflict.cidr, snapshot.side, table.route_table_id, conflict.target
+                )
+            }));
+            tgw_route_tables.push(TgwTablePlan {
+                side: snapshot.side,
+                plan: TablePlan::of(&table.route_table_id, &table.work),
+            });
+        }
         vpc_route_tables.extend(side_plan.vpc.iter().map(|table| VpcTablePlan {
             side: snapshot.side,
             vpc_id: table.vpc_id.clone(),
@@ -420,13 +590,25 @@ pub fn report_plan(
     let nothing = SideOutcome::default();
     PassReportPlan {
         plan: PlanReport {
-            active: TablePlan::of(&active.route_table_id, &plan.active.tgw),
-            passive: TablePlan::of(&passive.route_table_id, &plan.passive.tgw),
+            tgw_route_tables,
             vpc_route_tables,
+            summaries: listed_summaries(&plan.summaries),
         },
         warnings,
         reachability: walk(active, &nothing, passive, &nothing, peering),
     }
+}
+
+/// The summaries a report lists: at most [`MAX_LISTED`], each naming at most that many CIDRs.
+pub fn listed_summaries(summaries: &[Summary]) -> Vec<Summary> {
+    summaries
+        .iter()
+        .take(MAX_LISTED)
+        .map(|summary| Summary {
+            covers: summary.covers.iter().take(MAX_LISTED).copied().collect(),
+            ..summary.clone()
+        })
+        .collect()
 }
 
 /// What a dry run reports.
@@ -442,14 +624,15 @@ mod tests {
     use crate::contract::request::ExtraCidrs;
     use crate::plan::routing::Origin;
 
-    fn net(s: &str) -> Ipv4Net {
+    fn net(s: &str) -> IpNet {
         s.parse().unwrap()
     }
 
     const PEERING: &str = "tgw-attach-peering";
 
     /// One side with one tagged VPC attached, whose one route table holds `vpc_table_routes`
-    /// routes besides its local one.
+    /// routes besides its local one. The VPC's attachment and the peering are both associated
+    /// with the side's one TGW route table, as with default association on.
     fn side(side: Side, vpc_cidr: &str, vpc_table_routes: usize) -> SideSnapshot {
         let vpc_id = format!("vpc-{side}");
         let local = Route {
@@ -458,11 +641,21 @@ mod tests {
         };
         let mut routes = vec![local];
         routes.extend((0..vpc_table_routes).map(|i| Route::to(net(&format!("172.16.{i}.0/24")), "igw-1")));
+        let table = format!("tgw-rtb-{side}");
+        let attachment = format!("tgw-attach-{side}-vpc");
+        let associated = |id: &str| {
+            let association = Association {
+                route_table_id: table.clone(),
+                state: AssociationState::Associated,
+            };
+            (id.to_owned(), association)
+        };
         SideSnapshot {
             side,
             region: format!("{side}-region-1"),
             transit_gateway_id: format!("tgw-{side}"),
-            route_table_id: format!("tgw-rtb-{side}"),
+            named_table: None,
+            peering_table: table.clone(),
             tagged: vec![Vpc {
                 id: vpc_id.clone(),
                 cidrs: vec![net(vpc_cidr)],
@@ -471,14 +664,15 @@ mod tests {
             attachments: [(
                 vpc_id.clone(),
                 VpcAttachment {
-                    id: format!("tgw-attach-{side}-vpc"),
+                    id: attachment.clone(),
                     vpc_id: vpc_id.clone(),
                     subnet_ids: vec!["subnet-1".into()],
+                    ipv6_support: false,
                 },
             )]
             .into(),
-            routes: TableRoutes::default(),
-            table_tags: Vec::new(),
+            associations: [associated(&attachment), associated(PEERING)].into(),
+            tgw_tables: [(table.clone(), TgwTable::default())].into(),
             vpc_tables: [(
                 vpc_id.clone(),
                 vec![VpcRouteTable {
@@ -492,6 +686,16 @@ mod tests {
             )]
             .into(),
         }
+    }
+
+    /// The side's TGW table's routes.
+    fn tgw_routes<'a>(snapshot: &'a mut SideSnapshot, table: &str) -> &'a mut Vec<Route> {
+        &mut snapshot
+            .tgw_tables
+            .entry(table.to_owned())
+            .or_default()
+            .routes
+            .routes
     }
 
     fn two_sides() -> (SideSnapshot, SideSnapshot) {
@@ -523,6 +727,7 @@ mod tests {
                 passive: PEERING,
             },
             vpc_route_quota: 50,
+            tgw_route_quota: 10_000,
         }
     }
 
@@ -531,8 +736,10 @@ mod tests {
         let (active, passive) = two_sides();
         let options = RouteOptions::default();
         let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
-        assert_eq!(plan.active.tgw.create, [net("10.2.0.0/16")]);
-        assert_eq!(plan.passive.tgw.create, [net("10.1.0.0/16")]);
+        assert_eq!(plan.active.tgw.len(), 1);
+        assert_eq!(plan.active.tgw[0].route_table_id, "tgw-rtb-active");
+        assert_eq!(plan.active.tgw[0].work.create, [net("10.2.0.0/16")]);
+        assert_eq!(plan.passive.tgw[0].work.create, [net("10.1.0.0/16")]);
         assert!(plan.active.vpc.is_empty(), "VPC routes are off");
         assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
     }
@@ -616,10 +823,17 @@ mod tests {
         let options = vpc_routes_on();
         let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
         let done = |plan: &SidePlan| SideOutcome {
-            tgw: PassOutcome {
-                created: plan.tgw.create.clone(),
-                ..PassOutcome::default()
-            },
+            tgw: plan
+                .tgw
+                .iter()
+                .map(|table| TgwTableWork {
+                    route_table_id: table.route_table_id.clone(),
+                    work: PassOutcome {
+                        created: table.work.create.clone(),
+                        ..PassOutcome::default()
+                    },
+                })
+                .collect(),
             vpc: plan
                 .vpc
                 .iter()
@@ -635,11 +849,12 @@ mod tests {
         };
         // The far side's TGW must route to its own VPC's attachment, as propagation does.
         let with_propagation = |mut snapshot: SideSnapshot, cidr: &str| {
-            snapshot.routes.routes.push(Route {
+            let (table, side) = (snapshot.peering_table.clone(), snapshot.side);
+            tgw_routes(&mut snapshot, &table).push(Route {
                 origin: Origin::Propagated {
                     resource_type: "vpc".into(),
                 },
-                ..Route::to(net(cidr), &format!("tgw-attach-{}-vpc", snapshot.side))
+                ..Route::to(net(cidr), &format!("tgw-attach-{side}-vpc"))
             });
             snapshot
         };
@@ -661,7 +876,8 @@ mod tests {
             },
         );
         assert_eq!((report.reachability.pairs, report.reachability.reachable), (1, 1));
-        assert_eq!(report.routes.active.counts.created, 1);
+        assert_eq!(report.routes.tgw_route_tables.len(), 2);
+        assert_eq!(report.routes.tgw_route_tables[0].report.counts.created, 1);
         assert_eq!(report.routes.vpc_route_tables.len(), 2);
         assert!(report.routes.complete);
 
@@ -674,10 +890,200 @@ mod tests {
                 passive: PEERING,
             },
         );
-        assert_eq!(dry.plan.active.counts.create, 1);
+        assert_eq!(dry.plan.tgw_route_tables[0].plan.counts.create, 1);
         assert_eq!(
             dry.reachability.reachable, 0,
             "a dry run describes the network as it is"
         );
+    }
+    /// Adds a second tagged VPC to `snapshot`, attached and associated with `table`.
+    fn with_vpc_in(mut snapshot: SideSnapshot, vpc_cidr: &str, table: &str) -> SideSnapshot {
+        let vpc_id = format!("vpc-{}-2", snapshot.side);
+        let attachment = format!("tgw-attach-{}-2", snapshot.side);
+        snapshot.tagged.push(Vpc {
+            id: vpc_id.clone(),
+            cidrs: vec![net(vpc_cidr)],
+            tags: vec![],
+        });
+        snapshot.attachments.insert(
+            vpc_id.clone(),
+            VpcAttachment {
+                id: attachment.clone(),
+                vpc_id,
+                subnet_ids: vec![],
+                ipv6_support: false,
+            },
+        );
+        snapshot.associations.insert(
+            attachment,
+            Association {
+                route_table_id: table.to_owned(),
+                state: AssociationState::Associated,
+            },
+        );
+        snapshot.tgw_tables.entry(table.to_owned()).or_default();
+        snapshot
+    }
+
+    #[test]
+    fn given_two_segments_on_one_side_then_both_tables_get_the_remote_routes() {
+        let active = with_vpc_in(side(Side::Active, "10.1.0.0/16", 0), "10.3.0.0/16", "tgw-rtb-dev");
+        let passive = side(Side::Passive, "10.2.0.0/16", 0);
+        let options = RouteOptions::default();
+        let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
+        let tables: Vec<&str> = plan
+            .active
+            .tgw
+            .iter()
+            .map(|t| t.route_table_id.as_str())
+            .collect();
+        assert_eq!(tables, ["tgw-rtb-active", "tgw-rtb-dev"]);
+        assert!(plan
+            .active
+            .tgw
+            .iter()
+            .all(|t| t.work.create == [net("10.2.0.0/16")]));
+        assert_eq!(
+            plan.passive.tgw[0].work.create,
+            [net("10.1.0.0/16"), net("10.3.0.0/16")],
+            "the far side routes both segments' CIDRs"
+        );
+    }
+
+    #[test]
+    fn given_a_named_route_table_then_only_that_table_gets_routes() {
+        let mut active = with_vpc_in(side(Side::Active, "10.1.0.0/16", 0), "10.3.0.0/16", "tgw-rtb-dev");
+        active.named_table = Some("tgw-rtb-dev".into());
+        let passive = side(Side::Passive, "10.2.0.0/16", 0);
+        let options = RouteOptions::default();
+        let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
+        let tables: Vec<&str> = plan
+            .active
+            .tgw
+            .iter()
+            .map(|t| t.route_table_id.as_str())
+            .collect();
+        assert_eq!(tables, ["tgw-rtb-dev"]);
+    }
+
+    #[test]
+    fn given_an_attachment_associated_with_no_table_then_it_is_warned_of_and_the_peering_table_is_routed() {
+        let mut active = with_vpc_in(side(Side::Active, "10.1.0.0/16", 0), "10.3.0.0/16", "tgw-rtb-dev");
+        active.associations.remove("tgw-attach-active-vpc");
+        let passive = side(Side::Passive, "10.2.0.0/16", 0);
+        let options = RouteOptions::default();
+        let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
+        let tables: Vec<&str> = plan
+            .active
+            .tgw
+            .iter()
+            .map(|t| t.route_table_id.as_str())
+            .collect();
+        assert_eq!(tables, ["tgw-rtb-dev"], "only the table an attachment uses");
+        active.associations.remove("tgw-attach-active-2");
+        let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
+        let tables: Vec<&str> = plan
+            .active
+            .tgw
+            .iter()
+            .map(|t| t.route_table_id.as_str())
+            .collect();
+        assert_eq!(tables, ["tgw-rtb-active"], "none associated: the peering's table");
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("associated with no route table")),
+            "{:?}",
+            plan.warnings
+        );
+    }
+
+    #[test]
+    fn given_a_plan_over_the_transit_gateway_route_quota_then_the_pass_is_refused_before_any_write() {
+        let mut active = side(Side::Active, "10.1.0.0/16", 0);
+        let full: Vec<Route> = (0..10_000u32)
+            .map(|i| {
+                Route::to(
+                    IpNet::new(std::net::Ipv4Addr::from(0xac10_0000 + (i << 8)).into(), 24).unwrap(),
+                    "x",
+                )
+            })
+            .collect();
+        *tgw_routes(&mut active, "tgw-rtb-active") = full;
+        let passive = side(Side::Passive, "10.2.0.0/16", 0);
+        let options = RouteOptions::default();
+        match plan_pass(&input(&active, &passive, &options)) {
+            Err(Error::TgwRouteQuotaExceeded {
+                existing,
+                to_create,
+                quota,
+                ..
+            }) => assert_eq!((existing, to_create, quota), (10_000, 1, 10_000)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn given_dual_stack_vpcs_then_ipv6_blocks_are_planned_and_an_unsupported_attachment_is_warned_of() {
+        let mut active = side(Side::Active, "10.1.0.0/16", 0);
+        active.tagged[0].cidrs.push(net("2600:1f18::/56"));
+        let passive = side(Side::Passive, "10.2.0.0/16", 0);
+        let options = RouteOptions::default();
+        let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
+        assert_eq!(
+            plan.passive.tgw[0].work.create,
+            [net("10.1.0.0/16"), net("2600:1f18::/56")]
+        );
+        assert!(
+            plan.warnings.iter().any(|w| w.contains("Ipv6Support off")),
+            "{:?}",
+            plan.warnings
+        );
+    }
+
+    #[test]
+    fn given_an_ipv6_overlap_across_the_sides_then_the_pass_is_refused() {
+        let mut active = side(Side::Active, "10.1.0.0/16", 0);
+        active.tagged[0].cidrs.push(net("2600:1f18::/56"));
+        let mut passive = side(Side::Passive, "10.2.0.0/16", 0);
+        passive.tagged[0].cidrs.push(net("2600:1f18:0:80::/57"));
+        let options = RouteOptions::default();
+        assert!(matches!(
+            plan_pass(&input(&active, &passive, &options)),
+            Err(Error::CidrOverlap { .. })
+        ));
+    }
+
+    #[test]
+    fn given_summarize_routes_then_adjacent_cidrs_become_one_route_in_every_table_and_are_listed() {
+        let mut active = side(Side::Active, "10.1.0.0/24", 0);
+        active.tagged[0].cidrs.push(net("10.1.1.0/24"));
+        active.tagged[0].cidrs.push(net("10.1.3.0/24"));
+        let passive = side(Side::Passive, "10.2.0.0/16", 0);
+        let options = RouteOptions {
+            summarize_routes: true,
+            ..vpc_routes_on()
+        };
+        let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
+        assert_eq!(
+            plan.passive.tgw[0].work.create,
+            [net("10.1.0.0/23"), net("10.1.3.0/24")]
+        );
+        assert_eq!(
+            plan.passive.vpc[0].work.create,
+            [net("10.1.0.0/23"), net("10.1.3.0/24")]
+        );
+        assert_eq!(
+            plan.summaries,
+            [Summary {
+                side: Side::Passive,
+                route: net("10.1.0.0/23"),
+                covers: vec![net("10.1.0.0/24"), net("10.1.1.0/24")],
+            }]
+        );
+        let off = vpc_routes_on();
+        let plain = plan_pass(&input(&active, &passive, &off)).unwrap();
+        assert_eq!(plain.passive.tgw[0].work.create.len(), 3);
+        assert!(plain.summaries.is_empty());
     }
 }

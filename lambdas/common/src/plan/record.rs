@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 
 /// Every record tag's key starts with this.
 pub const RECORD_PREFIX: &str = "tgw-peering:routes:";
@@ -27,7 +27,7 @@ pub fn first_key(attachment_id: &str) -> String {
 }
 
 /// The record tags for `cidrs` created via `attachment_id`, chunked to fit EC2's value limit.
-pub fn record_tags(attachment_id: &str, cidrs: &BTreeSet<Ipv4Net>) -> Vec<(String, String)> {
+pub fn record_tags(attachment_id: &str, cidrs: &BTreeSet<IpNet>) -> Vec<(String, String)> {
     let prefix = key_prefix(attachment_id);
     let mut chunks: Vec<String> = Vec::new();
     for cidr in cidrs {
@@ -58,18 +58,18 @@ pub fn record_keys(tags: &[(String, String)], attachment_id: &str) -> Vec<String
 
 /// The CIDRs `attachment_id`'s record lists. Anything in a record tag that is not a CIDR was not
 /// written by this tool and is skipped.
-pub fn recorded(tags: &[(String, String)], attachment_id: &str) -> BTreeSet<Ipv4Net> {
+pub fn recorded(tags: &[(String, String)], attachment_id: &str) -> BTreeSet<IpNet> {
     let prefix = key_prefix(attachment_id);
     tags.iter()
         .filter(|(key, _)| key.starts_with(&prefix))
         .flat_map(|(_, value)| value.split_whitespace())
-        .filter_map(|text| text.parse::<Ipv4Net>().ok())
+        .filter_map(|text| text.parse::<IpNet>().ok())
         .collect()
 }
 
 /// Whether a table with `tags` can hold the record of `cidrs` for `attachment_id`, next to its
 /// other tags.
-pub fn fits(tags: &[(String, String)], attachment_id: &str, cidrs: &BTreeSet<Ipv4Net>) -> bool {
+pub fn fits(tags: &[(String, String)], attachment_id: &str, cidrs: &BTreeSet<IpNet>) -> bool {
     let others = tags.len() - record_keys(tags, attachment_id).len();
     others + record_tags(attachment_id, cidrs).len() <= MAX_TAGS
 }
@@ -79,7 +79,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn nets(items: &[&str]) -> BTreeSet<Ipv4Net> {
+    fn nets(items: &[&str]) -> BTreeSet<IpNet> {
         items.iter().map(|s| s.parse().unwrap()).collect()
     }
 
@@ -110,8 +110,8 @@ mod tests {
     fn a_table_with_too_many_tags_for_the_record_does_not_fit() {
         let others: Vec<(String, String)> = (0..49).map(|i| (format!("k{i}"), "v".into())).collect();
         assert!(fits(&others, "tgw-attach-1", &nets(&["10.1.0.0/16"])));
-        let many: BTreeSet<Ipv4Net> = (0..40u32)
-            .map(|i| Ipv4Net::new((0x0a00_0000 + (i << 8)).into(), 24).unwrap())
+        let many: BTreeSet<IpNet> = (0..40u32)
+            .map(|i| IpNet::new(std::net::Ipv4Addr::from(0x0a00_0000 + (i << 8)).into(), 24).unwrap())
             .collect();
         assert!(!fits(&others, "tgw-attach-1", &many));
     }
@@ -121,7 +121,7 @@ mod tests {
         fn any_set_of_cidrs_round_trips_through_chunks_that_fit_ec2s_limits(
             raw in proptest::collection::btree_set((any::<u32>(), 8u8..=32), 0..300),
         ) {
-            let cidrs: BTreeSet<Ipv4Net> = raw.into_iter().map(|(a, l)| Ipv4Net::new(a.into(), l).unwrap().trunc()).collect();
+            let cidrs: BTreeSet<IpNet> = raw.into_iter().map(|(a, l)| IpNet::new(std::net::Ipv4Addr::from(a).into(), l).unwrap().trunc()).collect();
             let tags = record_tags("tgw-attach-0123456789abcdef0", &cidrs);
             prop_assert!(tags.iter().all(|(k, v)| v.len() <= MAX_TAG_VALUE && k.len() <= 128));
             prop_assert_eq!(recorded(&tags, "tgw-attach-0123456789abcdef0"), cidrs);

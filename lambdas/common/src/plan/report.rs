@@ -7,10 +7,11 @@
 
 use std::collections::BTreeSet;
 
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::routing::{Conflict, RoutePlan};
+use crate::plan::summary::Summary;
 use crate::plan::Side;
 
 /// At most this many CIDRs are listed in each list of a report; the counts are always exact.
@@ -22,13 +23,13 @@ pub const MAX_LISTED: usize = 200;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PassOutcome {
     /// Routes this pass created.
-    pub created: Vec<Ipv4Net>,
+    pub created: Vec<IpNet>,
     /// Wanted CIDRs the table already routes via the peering.
-    pub present: Vec<Ipv4Net>,
+    pub present: Vec<IpNet>,
     /// Wanted CIDRs routed elsewhere; left alone.
     pub conflicts: Vec<Conflict>,
     /// Planned creates this pass did not start, because its deadline was near.
-    pub remaining: Vec<Ipv4Net>,
+    pub remaining: Vec<IpNet>,
 }
 
 /// Exact sizes of a side report's lists, which may be cut to [`MAX_LISTED`].
@@ -46,13 +47,13 @@ pub struct Counts {
 pub struct SideReport {
     pub route_table_id: String,
     /// Routes created by this execution, in address order.
-    pub created: Vec<Ipv4Net>,
+    pub created: Vec<IpNet>,
     /// Wanted CIDRs that were already routed via the peering before this execution.
-    pub present: Vec<Ipv4Net>,
+    pub present: Vec<IpNet>,
     pub conflicts: Vec<Conflict>,
     /// Routes still to create; the state machine calls `modify-routes` again while any remain.
     #[serde(default)]
-    pub remaining: Vec<Ipv4Net>,
+    pub remaining: Vec<IpNet>,
     #[serde(default)]
     pub counts: Counts,
 }
@@ -67,17 +68,29 @@ pub struct VpcTableReport {
     pub report: SideReport,
 }
 
-/// Both sides, and whether the plan is done.
+/// What one transit gateway route table got.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TgwTableReport {
+    pub side: Side,
+    #[serde(flatten)]
+    pub report: SideReport,
+}
+
+/// Every table on both sides, and whether the plan is done.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoutesReport {
-    /// The active transit gateway route table.
-    pub active: SideReport,
-    /// The passive transit gateway route table.
-    pub passive: SideReport,
+    /// The transit gateway route tables that route to the remote side (the tables the tagged
+    /// VPCs' attachments are associated with, or the one the request names), in side then
+    /// table order.
+    pub tgw_route_tables: Vec<TgwTableReport>,
     /// The tagged VPCs' route tables on both sides, in side then table order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vpc_route_tables: Vec<VpcTableReport>,
+    /// With `summarizeRoutes`, each route that stands for several CIDRs, and the CIDRs it covers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub summaries: Vec<Summary>,
     /// True when no planned route is left in any table.
     pub complete: bool,
     /// How many `modify-routes` invocations this execution took.
@@ -94,7 +107,7 @@ impl SideReport {
     /// Routes the earlier passes created read as present now; they stay "created", because this
     /// execution made them.
     pub fn after_pass(route_table_id: &str, earlier: Option<&SideReport>, pass: PassOutcome) -> Self {
-        let earlier_created: BTreeSet<Ipv4Net> = earlier
+        let earlier_created: BTreeSet<IpNet> = earlier
             .map(|report| report.created.iter().copied().collect())
             .unwrap_or_default();
         let earlier_count = earlier.map_or(0, |report| report.counts.created.max(report.created.len()));
@@ -102,7 +115,7 @@ impl SideReport {
         // as present now, so they are taken off the count (the list may still name them).
         let unlisted = earlier_count - earlier_created.len();
 
-        let mut created: Vec<Ipv4Net> = earlier_created
+        let mut created: Vec<IpNet> = earlier_created
             .iter()
             .copied()
             .chain(pass.created.iter().copied())
@@ -110,7 +123,7 @@ impl SideReport {
         created.sort();
         created.dedup();
 
-        let present: Vec<Ipv4Net> = pass
+        let present: Vec<IpNet> = pass
             .present
             .iter()
             .copied()
@@ -137,22 +150,37 @@ impl SideReport {
 impl RoutesReport {
     pub fn after_pass(
         earlier: Option<&RoutesReport>,
-        active: SideReport,
-        passive: SideReport,
+        tgw_route_tables: Vec<TgwTableReport>,
         vpc_route_tables: Vec<VpcTableReport>,
     ) -> Self {
-        let complete = active.counts.remaining == 0
-            && passive.counts.remaining == 0
-            && vpc_route_tables
-                .iter()
-                .all(|table| table.report.counts.remaining == 0);
+        let complete = tgw_route_tables
+            .iter()
+            .map(|table| &table.report)
+            .chain(vpc_route_tables.iter().map(|table| &table.report))
+            .all(|report| report.counts.remaining == 0);
         Self {
-            active,
-            passive,
+            tgw_route_tables,
             vpc_route_tables,
+            summaries: Vec::new(),
             complete,
             passes: earlier.map_or(0, |report| report.passes) + 1,
         }
+    }
+
+    /// The earlier passes' report of one transit gateway route table.
+    pub fn tgw_table(&self, route_table_id: &str) -> Option<&SideReport> {
+        self.tgw_route_tables
+            .iter()
+            .map(|table| &table.report)
+            .find(|report| report.route_table_id == route_table_id)
+    }
+
+    /// The transit gateway route tables of one side.
+    pub fn tgw_tables_of(&self, side: Side) -> impl Iterator<Item = &SideReport> {
+        self.tgw_route_tables
+            .iter()
+            .filter(move |table| table.side == side)
+            .map(|table| &table.report)
     }
 
     /// The earlier passes' report of one VPC route table.
@@ -178,9 +206,9 @@ pub struct PlanCounts {
 pub struct TablePlan {
     pub route_table_id: String,
     /// Routes a real run would create.
-    pub create: Vec<Ipv4Net>,
+    pub create: Vec<IpNet>,
     /// Wanted CIDRs already routed where they should go.
-    pub present: Vec<Ipv4Net>,
+    pub present: Vec<IpNet>,
     /// Wanted CIDRs routed elsewhere, which a real run would leave alone.
     pub conflicts: Vec<Conflict>,
     pub counts: PlanCounts,
@@ -212,14 +240,24 @@ pub struct VpcTablePlan {
     pub plan: TablePlan,
 }
 
+/// A dry run's plan for one transit gateway route table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TgwTablePlan {
+    pub side: Side,
+    #[serde(flatten)]
+    pub plan: TablePlan,
+}
+
 /// What a real `modify-routes` would do, table by table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanReport {
-    pub active: TablePlan,
-    pub passive: TablePlan,
+    pub tgw_route_tables: Vec<TgwTablePlan>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vpc_route_tables: Vec<VpcTablePlan>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub summaries: Vec<Summary>,
 }
 
 #[cfg(test)]
@@ -227,7 +265,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn net(s: &str) -> Ipv4Net {
+    fn net(s: &str) -> IpNet {
         s.parse().unwrap()
     }
 
@@ -294,18 +332,20 @@ mod tests {
             vpc_id: "vpc-1".into(),
             report: SideReport::after_pass("rtb-1", earlier, pass(created, &[], remaining)),
         };
+        let tgw = |side: Side| TgwTableReport {
+            side,
+            report: done.clone(),
+        };
         let first = RoutesReport::after_pass(
             None,
-            done.clone(),
-            done.clone(),
+            vec![tgw(Side::Active), tgw(Side::Passive)],
             vec![vpc(None, &[], &["10.2.0.0/16"])],
         );
         assert!(!first.complete);
         let earlier_table = first.vpc_table("rtb-1").cloned();
         let second = RoutesReport::after_pass(
             Some(&first),
-            done.clone(),
-            done,
+            vec![tgw(Side::Active), tgw(Side::Passive)],
             vec![vpc(earlier_table.as_ref(), &["10.2.0.0/16"], &[])],
         );
         assert!(second.complete);
@@ -315,8 +355,8 @@ mod tests {
 
     #[test]
     fn given_more_cidrs_than_the_listing_cap_then_lists_are_cut_and_counts_stay_exact() {
-        let many: Vec<Ipv4Net> = (0..(MAX_LISTED as u32 * 3))
-            .map(|i| Ipv4Net::new((0x0a00_0000 + (i << 8)).into(), 24).unwrap())
+        let many: Vec<IpNet> = (0..(MAX_LISTED as u32 * 3))
+            .map(|i| IpNet::new(std::net::Ipv4Addr::from(0x0a00_0000 + (i << 8)).into(), 24).unwrap())
             .collect();
         let (first_half, second_half) = many.split_at(many.len() / 2);
         let first = SideReport::after_pass(
@@ -362,10 +402,22 @@ mod tests {
             },
             ..SideReport::default()
         };
-        let first = RoutesReport::after_pass(None, done.clone(), left.clone(), vec![]);
+        let tables = |active: &SideReport, passive: &SideReport| {
+            vec![
+                TgwTableReport {
+                    side: Side::Active,
+                    report: active.clone(),
+                },
+                TgwTableReport {
+                    side: Side::Passive,
+                    report: passive.clone(),
+                },
+            ]
+        };
+        let first = RoutesReport::after_pass(None, tables(&done, &left), vec![]);
         assert!(!first.complete);
         assert_eq!(first.passes, 1);
-        let second = RoutesReport::after_pass(Some(&first), done.clone(), done, vec![]);
+        let second = RoutesReport::after_pass(Some(&first), tables(&done, &done), vec![]);
         assert!(second.complete);
         assert_eq!(second.passes, 2);
     }
@@ -374,15 +426,15 @@ mod tests {
         /// Splitting a plan's creates over any number of passes reports the same as one pass.
         #[test]
         fn any_split_into_passes_reports_the_same_as_one_pass(
-            wanted in proptest::collection::btree_set(any::<u32>().prop_map(|a| Ipv4Net::new(a.into(), 24).unwrap().trunc()), 0..60),
+            wanted in proptest::collection::btree_set(any::<u32>().prop_map(|a| IpNet::new(std::net::Ipv4Addr::from(a).into(), 24).unwrap().trunc()), 0..60),
             already in proptest::collection::vec(any::<bool>(), 60),
             cuts in proptest::collection::vec(1usize..10, 0..8),
         ) {
-            let wanted: Vec<Ipv4Net> = wanted.into_iter().collect();
+            let wanted: Vec<IpNet> = wanted.into_iter().collect();
             let (present, to_create): (Vec<_>, Vec<_>) =
                 wanted.iter().enumerate().partition(|(i, _)| already[*i]);
-            let present: Vec<Ipv4Net> = present.into_iter().map(|(_, c)| *c).collect();
-            let to_create: Vec<Ipv4Net> = to_create.into_iter().map(|(_, c)| *c).collect();
+            let present: Vec<IpNet> = present.into_iter().map(|(_, c)| *c).collect();
+            let to_create: Vec<IpNet> = to_create.into_iter().map(|(_, c)| *c).collect();
 
             let single = SideReport::after_pass("rtb", None, PassOutcome {
                 created: to_create.clone(), present: present.clone(), ..PassOutcome::default()
@@ -392,7 +444,7 @@ mod tests {
             let mut done: usize = 0;
             for cut in cuts.iter().copied().chain(std::iter::once(usize::MAX)) {
                 let upto = done.saturating_add(cut).min(to_create.len());
-                let mut now_present: Vec<Ipv4Net> = present.iter().chain(&to_create[..done]).copied().collect();
+                let mut now_present: Vec<IpNet> = present.iter().chain(&to_create[..done]).copied().collect();
                 now_present.sort();
                 let outcome = PassOutcome {
                     created: to_create[done..upto].to_vec(),

@@ -2,14 +2,14 @@
 
 use std::collections::BTreeSet;
 
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-/// A VPC as discovery sees it: its id, tags and associated IPv4 CIDR blocks.
+/// A VPC as discovery sees it: its id, tags and associated IPv4 and IPv6 CIDR blocks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vpc {
     pub id: String,
-    pub cidrs: Vec<Ipv4Net>,
+    pub cidrs: Vec<IpNet>,
     pub tags: Vec<(String, String)>,
 }
 
@@ -28,7 +28,7 @@ pub enum Origin {
 /// A route in a transit gateway or VPC route table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
-    pub cidr: Ipv4Net,
+    pub cidr: IpNet,
     /// Where the route sends traffic: an attachment id in a TGW table, a gateway or transit
     /// gateway id in a VPC table; `None` for a blackhole route.
     pub target: Option<String>,
@@ -39,7 +39,7 @@ pub struct Route {
 
 impl Route {
     /// A live static route.
-    pub fn to(cidr: Ipv4Net, target: &str) -> Self {
+    pub fn to(cidr: IpNet, target: &str) -> Self {
         Self {
             cidr,
             target: Some(target.to_owned()),
@@ -65,7 +65,7 @@ impl Route {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Conflict {
-    pub cidr: Ipv4Net,
+    pub cidr: IpNet,
     pub target: String,
 }
 
@@ -74,9 +74,9 @@ pub struct Conflict {
 #[serde(rename_all = "camelCase")]
 pub struct RoutePlan {
     /// Routes to create via the peering attachment.
-    pub create: Vec<Ipv4Net>,
+    pub create: Vec<IpNet>,
     /// Wanted CIDRs already routed via the peering attachment (exactly or by a supernet).
-    pub present: Vec<Ipv4Net>,
+    pub present: Vec<IpNet>,
     /// Wanted CIDRs whose exact route points elsewhere; left untouched.
     pub conflicts: Vec<Conflict>,
 }
@@ -100,7 +100,7 @@ pub enum RouteOutcome {
 /// covering route via this same target makes the CIDR reachable; a supernet pointing elsewhere
 /// would carry the traffic away, so the specific route is still needed (it wins by longest
 /// prefix).
-pub fn classify(cidr: Ipv4Net, routes: &[Route], target: &str) -> RouteOutcome {
+pub fn classify(cidr: IpNet, routes: &[Route], target: &str) -> RouteOutcome {
     if let Some(exact) = routes.iter().find(|route| route.cidr == cidr) {
         return if exact.sends_to(target) {
             RouteOutcome::Present
@@ -121,8 +121,8 @@ pub fn classify(cidr: Ipv4Net, routes: &[Route], target: &str) -> RouteOutcome {
 }
 
 /// Plans one route table: every wanted CIDR (deduplicated, in address order) gets one outcome.
-pub fn plan_routes(wanted: &[Ipv4Net], routes: &[Route], target: &str) -> RoutePlan {
-    let wanted: BTreeSet<Ipv4Net> = wanted.iter().map(Ipv4Net::trunc).collect();
+pub fn plan_routes(wanted: &[IpNet], routes: &[Route], target: &str) -> RoutePlan {
+    let wanted: BTreeSet<IpNet> = wanted.iter().map(IpNet::trunc).collect();
     let mut plan = RoutePlan::default();
     for cidr in wanted {
         match classify(cidr, routes, target) {
@@ -149,7 +149,7 @@ pub fn is_tagged(vpc: &Vpc, tag_key: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourcedCidr {
     pub source: String,
-    pub cidr: Ipv4Net,
+    pub cidr: IpNet,
 }
 
 /// All CIDRs of the given VPCs, each with its VPC.
@@ -191,7 +191,7 @@ pub fn propagated_on_premises(routes: &[Route]) -> Vec<SourcedCidr> {
 }
 
 /// Extra CIDRs of one side, each named by its field.
-pub fn extra(cidrs: &[Ipv4Net], side: crate::plan::Side) -> Vec<SourcedCidr> {
+pub fn extra(cidrs: &[IpNet], side: crate::plan::Side) -> Vec<SourcedCidr> {
     cidrs
         .iter()
         .map(|cidr| SourcedCidr {
@@ -225,7 +225,7 @@ mod tests {
 
     const PEERING: &str = "tgw-attach-0000000000000peer";
 
-    fn net(s: &str) -> Ipv4Net {
+    fn net(s: &str) -> IpNet {
         s.parse().unwrap()
     }
 
@@ -354,8 +354,35 @@ mod tests {
         assert_eq!(a.source, "vpc-a");
     }
 
-    fn any_net() -> impl Strategy<Value = Ipv4Net> {
-        (any::<u32>(), 8u8..=28).prop_map(|(addr, len)| Ipv4Net::new(addr.into(), len).unwrap().trunc())
+    /// IPv4 and IPv6 prefixes, so the overlap check is shown to keep the families apart.
+    fn any_net() -> impl Strategy<Value = IpNet> {
+        prop_oneof![
+            (any::<u32>(), 8u8..=28).prop_map(|(addr, len)| IpNet::new(
+                std::net::Ipv4Addr::from(addr).into(),
+                len
+            )
+            .unwrap()
+            .trunc()),
+            (any::<u128>(), 8u8..=64).prop_map(|(addr, len)| IpNet::new(
+                std::net::Ipv6Addr::from(addr).into(),
+                len
+            )
+            .unwrap()
+            .trunc()),
+        ]
+    }
+
+    /// A prefix's family and first and last address, as numbers.
+    fn span(net: &IpNet) -> (bool, u128, u128) {
+        let number = |addr: std::net::IpAddr| match addr {
+            std::net::IpAddr::V4(v4) => u128::from(u32::from(v4)),
+            std::net::IpAddr::V6(v6) => u128::from(v6),
+        };
+        (
+            matches!(net, IpNet::V4(_)),
+            number(net.network()),
+            number(net.broadcast()),
+        )
     }
 
     fn any_route() -> impl Strategy<Value = Route> {
@@ -390,8 +417,8 @@ mod tests {
             routes in proptest::collection::vec(any_route(), 0..20),
         ) {
             let plan = plan_routes(&wanted, &routes, PEERING);
-            let distinct: BTreeSet<Ipv4Net> = wanted.iter().copied().collect();
-            let mut seen: Vec<Ipv4Net> = plan.create.iter().chain(&plan.present).copied()
+            let distinct: BTreeSet<IpNet> = wanted.iter().copied().collect();
+            let mut seen: Vec<IpNet> = plan.create.iter().chain(&plan.present).copied()
                 .chain(plan.conflicts.iter().map(|c| c.cidr)).collect();
             seen.sort();
             prop_assert_eq!(seen, distinct.into_iter().collect::<Vec<_>>());
@@ -427,11 +454,10 @@ mod tests {
             a in proptest::collection::vec(any_net(), 0..8),
             p in proptest::collection::vec(any_net(), 0..8),
         ) {
-            let side = |nets: &[Ipv4Net]| nets.iter().map(|n| SourcedCidr { source: "v".into(), cidr: *n }).collect::<Vec<_>>();
+            let side = |nets: &[IpNet]| nets.iter().map(|n| SourcedCidr { source: "v".into(), cidr: *n }).collect::<Vec<_>>();
             let shares_an_address = a.iter().any(|x| p.iter().any(|y| {
-                let (xs, xe) = (u32::from(x.network()), u32::from(x.broadcast()));
-                let (ys, ye) = (u32::from(y.network()), u32::from(y.broadcast()));
-                xs <= ye && ys <= xe
+                let ((xf, xs, xe), (yf, ys, ye)) = (span(x), span(y));
+                xf == yf && xs <= ye && ys <= xe
             }));
             prop_assert_eq!(find_overlap(&side(&a), &side(&p)).is_some(), shares_an_address);
         }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::report::MAX_LISTED;
@@ -16,23 +16,23 @@ use crate::plan::Side;
 pub struct TableTeardown {
     pub route_table_id: String,
     /// Routes removed (in a dry run: that would be removed).
-    pub deleted: Vec<Ipv4Net>,
+    pub deleted: Vec<IpNet>,
     /// Recorded routes that now go somewhere else: someone changed them, so they are left alone.
-    pub left_alone: Vec<Ipv4Net>,
+    pub left_alone: Vec<IpNet>,
 }
 
 /// Decides which routes of one table go: recorded ones still aimed at `target`, and (when
 /// `owned`) every static route aimed at it. Pure.
 pub fn plan_table(
     routes: &[Route],
-    recorded: &BTreeSet<Ipv4Net>,
+    recorded: &BTreeSet<IpNet>,
     target: &str,
     owned: bool,
-) -> (Vec<Ipv4Net>, Vec<Ipv4Net>) {
+) -> (Vec<IpNet>, Vec<IpNet>) {
     let ours = |route: &Route| {
         route.origin == Origin::Static && !route.blackhole && route.target.as_deref() == Some(target)
     };
-    let mut deleted: BTreeSet<Ipv4Net> = routes
+    let mut deleted: BTreeSet<IpNet> = routes
         .iter()
         .filter(|route| ours(route) && (owned || recorded.contains(&route.cidr)))
         .map(|route| route.cidr)
@@ -67,8 +67,8 @@ pub struct TeardownCounts {
 #[serde(rename_all = "camelCase")]
 pub struct TableTeardownReport {
     pub route_table_id: String,
-    pub deleted: Vec<Ipv4Net>,
-    pub left_alone: Vec<Ipv4Net>,
+    pub deleted: Vec<IpNet>,
+    pub left_alone: Vec<IpNet>,
     pub counts: TeardownCounts,
 }
 
@@ -86,30 +86,29 @@ impl TableTeardownReport {
     }
 }
 
-/// A VPC route table's teardown, with the side it is on.
+/// A route table's teardown, with the side it is on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct VpcTableTeardownReport {
+pub struct SideTableTeardownReport {
     pub side: Side,
     #[serde(flatten)]
     pub report: TableTeardownReport,
 }
 
-/// The `teardown` report: each side's TGW route table (`null` when there was no peering to tear
-/// down), and the VPC route tables.
+/// The `teardown` report: the TGW route tables that held a route to remove (none when there was
+/// no peering to tear down), and the VPC route tables.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TeardownReport {
-    pub active: Option<TableTeardownReport>,
-    pub passive: Option<TableTeardownReport>,
-    pub vpc_route_tables: Vec<VpcTableTeardownReport>,
+    pub tgw_route_tables: Vec<SideTableTeardownReport>,
+    pub vpc_route_tables: Vec<SideTableTeardownReport>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn net(s: &str) -> Ipv4Net {
+    fn net(s: &str) -> IpNet {
         s.parse().unwrap()
     }
 
@@ -128,7 +127,7 @@ mod tests {
                 ..Route::to(net("10.4.0.0/16"), PEERING)
             },
         ];
-        let recorded: BTreeSet<Ipv4Net> = [net("10.1.0.0/16"), net("10.2.0.0/16")].into();
+        let recorded: BTreeSet<IpNet> = [net("10.1.0.0/16"), net("10.2.0.0/16")].into();
 
         let (deleted, left_alone) = plan_table(&routes, &recorded, PEERING, false);
         assert_eq!(
@@ -152,7 +151,7 @@ mod tests {
 
     #[test]
     fn a_recorded_route_that_is_gone_is_neither_deleted_nor_left_alone() {
-        let recorded: BTreeSet<Ipv4Net> = [net("10.1.0.0/16")].into();
+        let recorded: BTreeSet<IpNet> = [net("10.1.0.0/16")].into();
         assert_eq!(plan_table(&[], &recorded, PEERING, true), (vec![], vec![]));
     }
 }

@@ -19,6 +19,9 @@ pub struct VpcAttachment {
     pub vpc_id: String,
     /// The subnets the attachment uses, one per Availability Zone.
     pub subnet_ids: Vec<String>,
+    /// The attachment's `Ipv6Support` option: without it the transit gateway does not forward
+    /// IPv6 to or from the VPC.
+    pub ipv6_support: bool,
 }
 
 /// A subnet and its Availability Zone.
@@ -145,6 +148,7 @@ mod tests {
             id: "tgw-attach-1".into(),
             vpc_id: vpc.into(),
             subnet_ids: subnets.iter().map(|s| (*s).to_owned()).collect(),
+            ipv6_support: false,
         }
     }
 

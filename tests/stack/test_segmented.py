@@ -1,0 +1,80 @@
+"""A segmented network through the deployed stack (what `scripts/local.sh --segmented` shows):
+each transit gateway with default association and propagation off, a segment table the VPC
+attachments use and a peering table, and a dual-stack VPC on each side. The real state machine
+associates the peering with the peering tables, waits for the association, routes the segment
+tables, and ends with every pair reachable over IPv4 and IPv6.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import seed_demo  # noqa: E402  (stack_support puts scripts/lib on the path)
+from stack_support import ACTIVE, BUCKET, PASSIVE, LocalAws, harness, side_table
+
+
+def seed_segmented(local_aws: LocalAws) -> dict[str, str]:
+    """Replaces the demo network with the segmented one; returns each side's peering table."""
+    harness(local_aws.endpoint, "POST", "reset")
+    local_aws.client("s3").create_bucket(Bucket=BUCKET)
+    tables = {}
+    for side, region in (("active", ACTIVE), ("passive", PASSIVE)):
+        tables[side] = seed_demo.seed_segmented_region(
+            local_aws.client("ec2", region), region, seed_demo.DEMO[side], "addToTransitGateway")
+    harness(local_aws.endpoint, "POST", "calls/reset")
+    return tables
+
+
+def segment_table(local_aws: LocalAws, region: str, peering_table: str) -> str:
+    ec2 = local_aws.client("ec2", region)
+    (table,) = [t["TransitGatewayRouteTableId"] for t in ec2.describe_transit_gateway_route_tables()[
+        "TransitGatewayRouteTables"] if t["TransitGatewayRouteTableId"] != peering_table]
+    return table
+
+
+def ipv6_blocks(local_aws: LocalAws, region: str) -> list[str]:
+    """The Region's VPC IPv6 blocks, in canonical form (moto may write a group with a leading
+    zero; the functions write what they parse)."""
+    vpcs = local_aws.client("ec2", region).describe_vpcs()["Vpcs"]
+    return [str(ipaddress.ip_network(b["Ipv6CidrBlock"]))
+            for v in vpcs for b in v.get("Ipv6CidrBlockAssociationSet", [])]
+
+
+def association(local_aws: LocalAws, region: str, attachment: str) -> tuple[str, str]:
+    (found,) = local_aws.client("ec2", region).describe_transit_gateway_attachments(
+        TransitGatewayAttachmentIds=[attachment])["TransitGatewayAttachments"]
+    return found["Association"]["TransitGatewayRouteTableId"], found["Association"]["State"]
+
+
+def test_a_segmented_dual_stack_network_ends_with_every_pair_reachable_over_both_families(local_aws):
+    peering_tables = seed_segmented(local_aws)
+    local_aws.deploy("VpcRoutes=true", f"ActivePeeringRouteTableId={peering_tables['active']}",
+                     f"PassivePeeringRouteTableId={peering_tables['passive']}")
+
+    run = local_aws.run({})
+
+    assert run.status == "SUCCEEDED", run.described
+    output = run.output
+    attachment = output["attachmentId"]
+    # The peering is associated with the peering table on both sides, and the state machine
+    # waited for the association with its Wait state.
+    assert association(local_aws, ACTIVE, attachment) == (peering_tables["active"], "associated")
+    assert association(local_aws, PASSIVE, attachment) == (peering_tables["passive"], "associated")
+    assert run.entered("WaitAssociation"), run.entered()
+    assert output["peeringAssociation"]["settled"] is True
+    # The routes to the other side are in the segment tables, IPv6 blocks included.
+    active_segment = segment_table(local_aws, ACTIVE, peering_tables["active"])
+    routed = side_table(output["routes"], "active")
+    assert routed["routeTableId"] == active_segment
+    assert set(routed["created"]) == set(seed_demo.DEMO["passive"]["tagged"]) | set(ipv6_blocks(local_aws, PASSIVE))
+    passive_routed = side_table(output["routes"], "passive")["created"]
+    assert set(ipv6_blocks(local_aws, ACTIVE)) <= set(passive_routed)
+    reachability = output["reachability"]
+    assert (reachability["pairs"], reachability["reachable"]) == (2, 2), reachability
+    assert output["warnings"] == [], output["warnings"]
+
+    harness(local_aws.endpoint, "POST", "calls/reset")
+    again = local_aws.run({})
+    assert again.status == "SUCCEEDED", again.described
+    assert local_aws.mutating_calls() == {}
+    assert again.output["reachability"]["reachable"] == 2
