@@ -23,6 +23,9 @@ pub struct Config {
     pub vpc_route_quota: usize,
     /// Routes a transit gateway may hold across its route tables (`TGW_ROUTE_QUOTA`).
     pub tgw_route_quota: usize,
+    /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`, which Lambda sets), the `FunctionName`
+    /// dimension of the metrics; `tgw-peering` when unset.
+    pub function_name: String,
 }
 
 impl Default for Config {
@@ -32,6 +35,7 @@ impl Default for Config {
             route_writes: RouteWrites::default(),
             vpc_route_quota: DEFAULT_VPC_ROUTE_QUOTA,
             tgw_route_quota: DEFAULT_TGW_ROUTE_QUOTA,
+            function_name: DEFAULT_FUNCTION_NAME.to_owned(),
         }
     }
 }
@@ -48,9 +52,16 @@ impl Config {
             .unwrap_or(DEFAULT_VPC_ROUTE_QUOTA),
             tgw_route_quota: env_number("TGW_ROUTE_QUOTA", |v: usize| v >= 1)
                 .unwrap_or(DEFAULT_TGW_ROUTE_QUOTA),
+            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                .ok()
+                .filter(|name| !name.trim().is_empty())
+                .unwrap_or_else(|| DEFAULT_FUNCTION_NAME.to_owned()),
         }
     }
 }
+
+/// The `FunctionName` metric dimension outside Lambda.
+const DEFAULT_FUNCTION_NAME: &str = "tgw-peering";
 
 /// Defaults from the function's environment, used for every field the request leaves out.
 ///

@@ -29,6 +29,7 @@ use crate::plan::report::{PassOutcome, RoutesReport};
 use crate::plan::routing::{classify, is_tagged, Conflict, Route, RouteOutcome, RoutePlan, Vpc};
 use crate::plan::vpc_tables::{tables_for, VpcAttachment, VpcRouteTable};
 use crate::plan::Side;
+use crate::plan::{metrics, notice};
 
 /// At most this many warnings are returned; the rest are counted in a last one. They are all
 /// logged.
@@ -156,6 +157,16 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
     log_pass(&report.routes, &report.reachability, peering);
     let mut routes = report.routes;
     routes.summaries = summaries;
+    let pair = emit_metrics(shell, &request, earlier.as_ref(), &routes, &report.reachability);
+    state.notice = notice::for_routes(
+        notice::About {
+            gateway_pair: &pair,
+            attachment_id: peering.active,
+        },
+        &routes,
+        &report.reachability,
+    )
+    .map(Report::Known);
     state.routes = Some(Report::Known(routes));
     state.warnings = Some(capped(warnings));
     state.reachability = Some(Report::Known(report.reachability));
@@ -481,6 +492,41 @@ fn log_pass(routes: &RoutesReport, reachable: &crate::plan::reachability::Reacha
     );
 }
 
+/// Writes the pass's CloudWatch Embedded Metric Format documents to stdout, one line each, apart
+/// from tracing's lines (each line is written whole under stdout's lock), and returns the
+/// `GatewayPair` they name.
+fn emit_metrics(
+    shell: &Shell,
+    request: &ResolvedRequest,
+    earlier: Option<&RoutesReport>,
+    routes: &RoutesReport,
+    reachability: &crate::plan::reachability::Reachability,
+) -> String {
+    use std::io::Write;
+    let context = metrics::MetricContext {
+        function_name: &shell.config().function_name,
+        active: metrics::GatewayEnd {
+            region: &request.active_region,
+            transit_gateway_id: &request.active_transit_gateway_id,
+        },
+        passive: metrics::GatewayEnd {
+            region: &request.passive_region,
+            transit_gateway_id: &request.passive_transit_gateway_id,
+        },
+        timestamp_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX)),
+    };
+    let mut out = std::io::stdout().lock();
+    for document in metrics::emf_documents(&context, earlier, routes, reachability) {
+        if let Err(err) = writeln!(out, "{document}") {
+            warn!(action = "EmitMetrics", error = %err, "could not write the metrics to stdout");
+            break;
+        }
+    }
+    metrics::gateway_pair(context.active, context.passive)
+}
+
 /// A dry run's answer: the plan of every table in place of `routes`, and the reachability of the
 /// network as it is.
 fn write_plan(
@@ -514,6 +560,7 @@ fn write_plan(
         "planned routes; changed nothing"
     );
     state.routes = None;
+    state.notice = None;
     state.route_plan = Some(Report::Known(report.plan));
     state.warnings = Some(capped(warnings));
     state.reachability = Some(Report::Known(report.reachability));

@@ -141,6 +141,30 @@ pub async fn remove_routes(shell: &Shell, mut state: PeeringState) -> Result<Pee
             TeardownReport::default()
         }
     };
+    // A dry run only previews: nobody is told.
+    let pair = crate::plan::metrics::gateway_pair(
+        crate::plan::metrics::GatewayEnd {
+            region: &request.active_region,
+            transit_gateway_id: &request.active_transit_gateway_id,
+        },
+        crate::plan::metrics::GatewayEnd {
+            region: &request.passive_region,
+            transit_gateway_id: &request.passive_transit_gateway_id,
+        },
+    );
+    let attachment_id = state
+        .attachment_id
+        .clone()
+        .flatten()
+        .unwrap_or_else(|| "none".to_owned());
+    let about = crate::plan::notice::About {
+        gateway_pair: &pair,
+        attachment_id: &attachment_id,
+    };
+    state.notice = (!request.dry_run)
+        .then(|| crate::plan::notice::for_teardown(about, &report))
+        .flatten()
+        .map(Report::Known);
     state.teardown = Some(Report::Known(report));
     state.routes_removed = Some(!request.dry_run);
     Ok(state)

@@ -21,6 +21,7 @@ use crate::contract::request::{Action, PeerPlan};
 use crate::contract::validate::echo;
 use crate::error::{Error, Result};
 use crate::plan::association::AssociationReport;
+use crate::plan::notice::Notice;
 use crate::plan::reachability::Reachability;
 use crate::plan::report::{PlanReport, RoutesReport};
 use crate::plan::teardown::TeardownReport;
@@ -115,6 +116,10 @@ pub struct PeeringState {
     pub warnings: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reachability: Option<Report<Reachability>>,
+    /// What an operator should look at (conflicts, unreachable pairs, routes a teardown left
+    /// alone); absent when nothing. The state machine publishes it when notifications are on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<Report<Notice>>,
 
     // What a teardown adds.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,6 +10,8 @@
 //! - [`record`]: the tags that record the routes this tool created.
 //! - [`report`]: what `modify-routes` reports, and how passes add up.
 //! - [`teardown`]: which routes a teardown removes.
+//! - [`metrics`]: the report as CloudWatch Embedded Metric Format documents.
+//! - [`notice`]: the summary an operator is sent when a run left something for a person.
 
 use std::fmt;
 
@@ -17,6 +19,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod association;
 pub mod attachment;
+pub mod metrics;
+pub mod notice;
 pub mod pass;
 pub mod peering;
 pub mod reachability;
