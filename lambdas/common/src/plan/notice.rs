@@ -14,13 +14,16 @@ use crate::plan::teardown::TeardownReport;
 /// At most this many conflicts, and this many unreachable pairs, are named in a message.
 pub const MAX_NAMED: usize = 10;
 
+/// The message's last line; the state machine appends the execution's console link to it.
+pub const EXECUTION_LINE: &str = "Execution:";
+
 /// What the state machine publishes (`notice` in `modify-routes`' output).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notice {
     /// The SNS subject: ASCII, one line, at most 100 characters.
     pub subject: String,
-    /// A few readable lines.
+    /// A few readable lines, the last one [`EXECUTION_LINE`].
     pub message: String,
     pub conflicts: usize,
     pub unreachable_pairs: usize,
@@ -136,6 +139,7 @@ pub fn for_routes(about: About<'_>, routes: &RoutesReport, reachability: &Reacha
             lines.push(format!("  ... and {more} more (see the execution's output)"));
         }
     }
+    lines.push(EXECUTION_LINE.to_owned());
     Some(Notice {
         subject: subject(&parts),
         message: lines.join("\n"),
@@ -187,6 +191,7 @@ pub fn for_teardown(about: About<'_>, teardown: &TeardownReport) -> Option<Notic
     if more > 0 {
         lines.push(format!("  ... and {more} more (see the execution's output)"));
     }
+    lines.push(EXECUTION_LINE.to_owned());
     Some(Notice {
         subject: subject(&[plural(left_alone, "route left alone", "routes left alone")]),
         message: lines.join("\n"),
