@@ -1124,6 +1124,95 @@ def events_start_state_machine_targets() -> None:
     Rule.send_to_targets = send_to_targets
 
 
+
+def input_transformer_output_stays_valid_json() -> None:
+    """Gap: an InputTransformer's variables are pasted into the InputTemplate verbatim, so a string
+    value holding a double quote, a backslash or a line break (a Step Functions execution's
+    `cause`, which is a function error's JSON) makes the output invalid JSON: moto then fails the
+    delivery with a JSONDecodeError (PutEvents answers HTTP 500).
+
+    AWS (EventBridge User Guide, "Amazon EventBridge input transformation"): EventBridge replaces
+    the variables at runtime so that the output is valid JSON; a string value placed inside the
+    template's quotes arrives escaped, and only `aws.events.event` / `aws.events.event.json` are
+    inserted unescaped. Emulation: a string value is JSON-escaped before it is substituted.
+    """
+    from moto.events import utils as events_utils
+
+    original = events_utils.EventTemplateParser.parse
+
+    def parse(input_template: str, input_paths_map: dict[str, Any], event: Any) -> Any:
+        from jsonpath_ng.ext import parse as jsonpath
+
+        if not input_template or not input_paths_map:
+            return original(input_template, input_paths_map, event)
+        escaped = {}
+        for name, path in input_paths_map.items():
+            matches = jsonpath(path).find(event)
+            if matches and isinstance(matches[0].value, str):
+                escaped[name] = json.dumps(matches[0].value)[1:-1]
+        for name, value in escaped.items():
+            input_template = input_template.replace(f"<{name}>", value)
+        rest = {k: v for k, v in input_paths_map.items() if k not in escaped}
+        return original(input_template, rest or {"__none__": "$.__none__"}, event)
+
+    events_utils.EventTemplateParser.parse = staticmethod(parse)
+
+
+def events_publish_to_sns_targets() -> None:
+    """Gap: a rule whose target is an SNS topic makes PutEvents fail with HTTP 500
+    (NotImplementedError) for every matching event; nothing is published.
+
+    AWS (EventBridge User Guide, "Event bus targets" and "Amazon EventBridge input
+    transformation"): each matching event is published to the topic (allowed by the topic's
+    resource policy, not a role). The message is the target's Input, or the InputPath part of the
+    event, or the InputTransformer's output - the text itself when the InputTemplate is a quoted
+    string, else its JSON - or, with none of these, the whole event as JSON. A delivery failure
+    does not fail PutEvents.
+    """
+    import sys
+
+    from moto.events.models import Rule
+    from moto.events.utils import EventTemplateParser
+    from moto.sns.models import sns_backends
+    from moto.utilities.arns import parse_arn
+
+    original = Rule.send_to_targets
+
+    def message_of(target: dict[str, Any], event: dict[str, Any]) -> str:
+        if "Input" in target:
+            return target["Input"]
+        if "InputPath" in target:
+            return json.dumps(_jsonpath(event, target["InputPath"]))
+        if "InputTransformer" in target:
+            transformer = target["InputTransformer"]
+            result = EventTemplateParser.parse(
+                input_template=transformer.get("InputTemplate"),
+                input_paths_map=transformer.get("InputPathsMap", {}),
+                event=event,
+            )
+            return result if isinstance(result, str) else json.dumps(result)
+        return json.dumps({k: v for k, v in event.items() if k != "ingestion-time"})
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        topics = [t for t in self.targets if parse_arn(t["Arn"]).service == "sns"]
+        if not topics:
+            return original(self, original_event, transform_input)
+        others = copy.copy(self)
+        others.targets = [t for t in self.targets if t not in topics]
+        if others.targets:
+            original(others, original_event, transform_input)
+        if self.state == "DISABLED" or not self.event_pattern.matches_event(original_event):
+            return
+        for target in topics:
+            arn = parse_arn(target["Arn"])
+            try:
+                message = message_of(target, original_event)
+                sns_backends[arn.account][arn.region].publish(message=message, arn=target["Arn"])
+            except Exception as e:  # EventBridge only counts a FailedInvocation
+                print(f"EventBridge: could not publish to {target['Arn']}: {e!r}", file=sys.stderr)
+
+    Rule.send_to_targets = send_to_targets
+
 def runtime_deadline_is_an_epoch_date() -> None:
     """Lambda's runtime API gives each invocation its deadline as the date the function times out,
     in Unix milliseconds (`Lambda-Runtime-Deadline-Ms`); cargo-lambda's emulator sends 600000.
@@ -1214,4 +1303,6 @@ PATCHES = (
     log_groups_keep_their_class,
     log_group_arn_attribute_ends_with_star,
     events_start_state_machine_targets,
+    input_transformer_output_stays_valid_json,
+    events_publish_to_sns_targets,
 )

@@ -987,6 +987,62 @@ def test_given_a_rule_targeting_a_state_machine_when_a_matching_event_is_put_the
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", event["time"])
 
 
+
+# --- patches: events_publish_to_sns_targets, input_transformer_output_stays_valid_json --------
+
+
+def topic_read_back(aws: Aws) -> tuple[str, Any]:
+    """A topic with an SQS queue subscribed, and a function that returns what reached the queue."""
+    sns, sqs = aws.client("sns"), aws.client("sqs")
+    topic = sns.create_topic(Name="notices")["TopicArn"]
+    queue = sqs.create_queue(QueueName="notices")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+
+    def received() -> list[dict]:
+        found = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        return [json.loads(m["Body"]) for m in found.get("Messages", [])]
+
+    return topic, received
+
+
+def test_given_a_rule_targeting_an_sns_topic_when_a_matching_event_is_put_then_the_topic_gets_it(aws):
+    topic, received = topic_read_back(aws)
+    events = aws.client("events")
+    events.put_rule(Name="notify", EventPattern=json.dumps({"source": ["tgw-peering"]}))
+    events.put_targets(Rule="notify", Targets=[
+        {"Id": "text", "Arn": topic, "InputTransformer": {
+            "InputPathsMap": {"status": "$.detail.status"},
+            "InputTemplate": '"the execution is <status>"'}},
+        {"Id": "whole-event", "Arn": topic},
+    ])
+
+    put = events.put_events(Entries=[
+        {"Source": "tgw-peering", "DetailType": "Status", "Detail": json.dumps({"status": "FAILED"})},
+        {"Source": "someone-else", "DetailType": "Status", "Detail": json.dumps({"status": "FAILED"})},
+    ])
+
+    assert put["FailedEntryCount"] == 0
+    messages = [m["Message"] for m in received()]
+    assert len(messages) == 2
+    assert "the execution is FAILED" in messages
+    (whole,) = [json.loads(m) for m in messages if m != "the execution is FAILED"]
+    assert (whole["source"], whole["detail"]) == ("tgw-peering", {"status": "FAILED"})
+
+
+def test_given_a_string_value_with_quotes_and_a_line_break_when_transformed_then_it_arrives_intact(aws):
+    topic, received = topic_read_back(aws)
+    events = aws.client("events")
+    events.put_rule(Name="notify", EventPattern=json.dumps({"source": ["tgw-peering"]}))
+    events.put_targets(Rule="notify", Targets=[{"Id": "text", "Arn": topic, "InputTransformer": {
+        "InputPathsMap": {"cause": "$.detail.cause"}, "InputTemplate": '"Cause: <cause>"'}}])
+    cause = '{"errorType": "InvalidInput", "errorMessage": "a \\ b\nc"}'
+
+    events.put_events(Entries=[{"Source": "tgw-peering", "DetailType": "Status",
+                                "Detail": json.dumps({"cause": cause})}])
+
+    assert [m["Message"] for m in received()] == [f"Cause: {cause}"]
+
 # --- forwarding to the real binaries (--lambda-bin-dir) ------------------------------------
 
 
