@@ -1169,6 +1169,7 @@ def events_publish_to_sns_targets() -> None:
     string, else its JSON - or, with none of these, the whole event as JSON. A delivery failure
     does not fail PutEvents.
     """
+    import datetime
     import sys
 
     from moto.events.models import Rule
@@ -1203,10 +1204,15 @@ def events_publish_to_sns_targets() -> None:
             original(others, original_event, transform_input)
         if self.state == "DISABLED" or not self.event_pattern.matches_event(original_event):
             return
+        event = dict(original_event)
+        if isinstance(event.get("time"), (int, float)):  # events carry their time as ISO 8601
+            event["time"] = datetime.datetime.fromtimestamp(
+                event["time"], tz=datetime.timezone.utc
+            ).strftime("%Y-%m-%dT%H:%M:%SZ")
         for target in topics:
             arn = parse_arn(target["Arn"])
             try:
-                message = message_of(target, original_event)
+                message = message_of(target, event)
                 sns_backends[arn.account][arn.region].publish(message=message, arn=target["Arn"])
             except Exception as e:  # EventBridge only counts a FailedInvocation
                 print(f"EventBridge: could not publish to {target['Arn']}: {e!r}", file=sys.stderr)

@@ -58,6 +58,8 @@ def test_the_deployed_definition_is_the_file_with_only_the_substitutions_filled_
         "ModifyRoutesFunctionArn": arn["ModifyRoutesFunction"],
         "PollIntervalSeconds": "1",
         "MaxPolls": "7",
+        "NotificationTopicArn": "",
+        "StackRegion": ACTIVE,
     }
     text = DEFINITION.read_text()
     placeholders = set(re.findall(r"\$\{(\w+)\}", text))
@@ -102,7 +104,7 @@ def test_a_second_execution_reuses_the_peering_and_creates_nothing(local_aws):
     assert local_aws.mutating_calls() == {}
     # A live peering goes straight to the routes, without waiting a poll interval.
     assert second.entered() == ["Configure", "Peer", "JustCreated", "AlreadyAvailable", "ModifyRoutes",
-                                "MoreRoutes", "Done"]
+                                "MoreRoutes", "Notify", "HasNotice", "Done"]
 
 
 @pytest.mark.parametrize("pending_reads", [1, 3])

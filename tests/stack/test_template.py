@@ -6,6 +6,7 @@ and every mutating action scoped to resources, and where IAM allows it, to this 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from cfnlint.decode import decode
@@ -141,3 +142,93 @@ def test_the_passive_role_grants_exactly_the_passive_side_calls_in_the_passive_r
         else:
             for resource in as_list(statement["Resource"]):
                 assert "${PassiveRegion}:${AWS::AccountId}" in resource["Fn::Sub"], statement
+
+
+# --- notifications (README, "Operating it") ------------------------------------------------
+
+TOPIC = {"Fn::If": ["HasNotificationTopicArn", {"Ref": "NotificationTopicArn"}, {"Ref": "NotificationTopic"}]}
+
+
+def of_type(kind: str) -> dict[str, dict]:
+    return {name: r for name, r in template()["Resources"].items() if r["Type"] == kind}
+
+
+def test_the_execution_failed_rule_matches_only_this_state_machines_failures_and_targets_the_topic():
+    rule = template()["Resources"]["ExecutionFailedRule"]
+    assert rule["Condition"] == "NotificationsConfigured"
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [{"Ref": "StateMachine"}]},
+    }
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == TOPIC
+    assert "RoleArn" not in target, "SNS targets are allowed by the topic's policy, not a role"
+    paths = target["InputTransformer"]["InputPathsMap"]
+    assert {paths[k] for k in ("error", "cause", "execution")} == {
+        "$.detail.error", "$.detail.cause", "$.detail.executionArn"}
+
+
+def test_the_alarms_watch_the_tools_metrics_and_point_at_the_topic_when_one_is_configured():
+    alarms = of_type("AWS::CloudWatch::Alarm")
+    assert set(alarms) == {"UnreachableVpcPairsAlarm", "FailedExecutionsAlarm"}
+    wired = {"Fn::If": ["NotificationsConfigured", [TOPIC], {"Ref": "AWS::NoValue"}]}
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == wired
+        assert "Condition" not in alarm, "the alarms exist with or without notifications"
+    unreachable = alarms["UnreachableVpcPairsAlarm"]["Properties"]
+    namespace = re.search(r'pub const NAMESPACE: &str = "(\w+)";',
+                          (ROOT / "lambdas/common/src/plan/metrics.rs").read_text()).group(1)
+    assert (unreachable["Namespace"], unreachable["MetricName"]) == (namespace, "UnreachableVpcPairs")
+    assert unreachable["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "ModifyRoutesFunction"}}]
+    assert (unreachable["ComparisonOperator"], unreachable["Threshold"]) == ("GreaterThanThreshold", 0)
+    failed = alarms["FailedExecutionsAlarm"]["Properties"]
+    watched = {m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]["Metric"]["Dimensions"]
+               for m in failed["Metrics"] if "MetricStat" in m}
+    assert watched == {name: [{"Name": "StateMachineArn", "Value": {"Ref": "StateMachine"}}]
+                       for name in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted")}
+
+
+def test_the_state_machines_publishing_policy_names_only_the_topic_and_its_key():
+    policies_of = of_type("AWS::IAM::Policy")
+    assert set(policies_of) == {"StateMachineNotifyPolicy"}
+    policy = policies_of["StateMachineNotifyPolicy"]
+    assert policy["Condition"] == "NotificationsConfigured"
+    assert policy["Properties"]["Roles"] == [{"Ref": "StateMachineRole"}]
+    publish, key = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (publish["Effect"], publish["Action"], publish["Resource"]) == ("Allow", "sns:Publish", TOPIC)
+    assert key["Fn::If"][0] == "CreatesNotificationTopic" and key["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    key = key["Fn::If"][1]
+    assert key["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+    assert key["Resource"] == {"Fn::GetAtt": ["NotificationKey", "Arn"]}
+    # No role may publish anywhere else.
+    for name, role in of_type("AWS::IAM::Role").items():
+        assert not [s for s in statements(role) if any(a.startswith("sns:") for a in as_list(s["Action"]))], name
+
+
+def test_the_stacks_topic_is_encrypted_and_only_the_rule_and_the_stacks_alarms_may_publish_to_it():
+    resources = template()["Resources"]
+    topic = resources["NotificationTopic"]
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "NotificationKey"}
+    assert resources["NotificationKey"]["Properties"]["EnableKeyRotation"] is True
+    policy = resources["NotificationTopicPolicy"]["Properties"]
+    assert policy["Topics"] == [{"Ref": "NotificationTopic"}]
+    by_service = {s["Principal"]["Service"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert set(by_service) == {"events.amazonaws.com", "cloudwatch.amazonaws.com"}
+    for statement in by_service.values():
+        assert (statement["Action"], statement["Resource"]) == ("sns:Publish", {"Ref": "NotificationTopic"})
+    rule_arn = by_service["events.amazonaws.com"]["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+    assert rule_arn.endswith(":rule/${AWS::StackName}-execution-failed")
+    assert resources["ExecutionFailedRule"]["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-execution-failed"}
+    alarm_arns = by_service["cloudwatch.amazonaws.com"]["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+    assert alarm_arns.endswith(":alarm:${AWS::StackName}-*")
+    for alarm in of_type("AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmName"]["Fn::Sub"].startswith("${AWS::StackName}-")
+
+
+def test_without_notification_parameters_nothing_is_notified():
+    parsed = template()
+    for name in ("NotificationEmail", "NotificationTopicArn"):
+        assert parsed["Parameters"][name]["Default"] == ""
+    substitution = parsed["Resources"]["StateMachine"]["Properties"]["DefinitionSubstitutions"]["NotificationTopicArn"]
+    assert substitution == {"Fn::If": ["NotificationsConfigured", TOPIC, ""]}
