@@ -8,7 +8,8 @@
 //!   `vpcRoutes`), dimensions `GatewayPair`, `Side`, `RouteTable`: `RoutesCreated`,
 //!   `RoutesPresent`, `RouteConflicts`, `RoutesRemaining`;
 //! - one per pass, with the two dimension sets `FunctionName` and `GatewayPair`: the same four
-//!   summed over every table, and `UnreachableVpcPairs`, `ReachableVpcPairs`.
+//!   summed over every table, and on the last pass (`complete`) `UnreachableVpcPairs`,
+//!   `ReachableVpcPairs`.
 //!
 //! `RoutesCreated` counts the routes *this pass* wrote, so its Sum over time is the routes the tool
 //! created; the others are the state the pass left (graph and alarm on their Maximum). Every
@@ -185,13 +186,20 @@ pub fn emf_documents(
         ));
     }
 
+    // Until the last pass, pairs whose routes are still to be written read as unreachable: only
+    // the last pass reports the VPC pairs, so an alarm on them sees finished runs only.
+    let pass_metrics = if routes.complete {
+        &PASS_METRICS[..]
+    } else {
+        &TABLE_METRICS[..]
+    };
     let mut root = Map::new();
     root.insert(
         "_aws".into(),
         directive(
             context.timestamp_ms,
             json!([["FunctionName"], ["GatewayPair"]]),
-            &PASS_METRICS,
+            pass_metrics,
         ),
     );
     root.insert("FunctionName".into(), json!(context.function_name));
@@ -201,8 +209,10 @@ pub fn emf_documents(
     for (name, value) in TABLE_METRICS.iter().zip(total.values()) {
         root.insert((*name).into(), json!(value));
     }
-    root.insert("UnreachableVpcPairs".into(), json!(reachability.unreachable));
-    root.insert("ReachableVpcPairs".into(), json!(reachability.reachable));
+    if routes.complete {
+        root.insert("UnreachableVpcPairs".into(), json!(reachability.unreachable));
+        root.insert("ReachableVpcPairs".into(), json!(reachability.reachable));
+    }
     documents.push(Value::Object(root));
     documents
 }
@@ -363,8 +373,22 @@ mod tests {
             passes: 2,
             ..first.clone()
         };
-        let one = emf_documents(&context(), None, &first, &reachability(0, 0));
-        let two = emf_documents(&context(), Some(&first), &second, &reachability(0, 0));
+        let one = emf_documents(&context(), None, &first, &reachability(0, 2));
+        let two = emf_documents(&context(), Some(&first), &second, &reachability(2, 0));
+        one.iter().chain(&two).for_each(assert_valid_emf);
+        assert!(
+            one[2].get("UnreachableVpcPairs").is_none(),
+            "an unfinished pass does not report pairs whose routes are still to come"
+        );
+        assert_eq!(
+            one[2]["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            TABLE_METRICS.len()
+        );
+        assert_eq!(two[2]["UnreachableVpcPairs"], 0);
+        assert_eq!(two[2]["ReachableVpcPairs"], 2);
         assert_eq!(one[0]["RoutesCreated"], 2);
         assert_eq!(one[0]["RoutesRemaining"], 3);
         assert_eq!(
