@@ -83,23 +83,7 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
     };
     let tag_key = request.vpc_tag_key.as_str();
     let peering_ids = attachment.as_ref().and(ids.as_ref());
-    // Both sides are read at once; errors are reported active side first, so they are
-    // deterministic.
-    let (active_side, passive_side) = tokio::join!(
-        read_side(
-            &active,
-            Side::Active,
-            &request,
-            peering_ids.map(|ids| ids.active.as_str())
-        ),
-        read_side(
-            &passive,
-            Side::Passive,
-            &request,
-            peering_ids.map(|ids| ids.passive.as_str())
-        ),
-    );
-    let (active_side, passive_side) = (active_side?, passive_side?);
+    let (active_side, passive_side) = read_both(&active, &passive, &request, peering_ids).await?;
     let plan = plan_pass(&PassInput {
         active: &active_side,
         passive: &passive_side,
@@ -157,7 +141,14 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
     log_pass(&report.routes, &report.reachability, peering);
     let mut routes = report.routes;
     routes.summaries = summaries;
-    let pair = emit_metrics(shell, &request, earlier.as_ref(), &routes, &report.reachability);
+    let last_pass = routes.complete && association_settled(&state);
+    let pair = emit_metrics(
+        shell,
+        &request,
+        (earlier.as_ref(), &routes),
+        &report.reachability,
+        last_pass,
+    );
     state.notice = notice::for_routes(
         notice::About {
             gateway_pair: &pair,
@@ -171,6 +162,30 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
     state.warnings = Some(capped(warnings));
     state.reachability = Some(Report::Known(report.reachability));
     Ok(state)
+}
+
+/// Both sides read at once; errors are reported active side first, so they are deterministic.
+async fn read_both(
+    active: &Ec2,
+    passive: &Ec2,
+    request: &ResolvedRequest,
+    peering_ids: Option<&AttachmentIds>,
+) -> Result<(SideSnapshot, SideSnapshot)> {
+    let (active_side, passive_side) = tokio::join!(
+        read_side(
+            active,
+            Side::Active,
+            request,
+            peering_ids.map(|ids| ids.active.as_str())
+        ),
+        read_side(
+            passive,
+            Side::Passive,
+            request,
+            peering_ids.map(|ids| ids.passive.as_str())
+        ),
+    );
+    Ok((active_side?, passive_side?))
 }
 
 /// Associates the peering attachment with each side's peering route table where it has none
@@ -498,9 +513,9 @@ fn log_pass(routes: &RoutesReport, reachable: &crate::plan::reachability::Reacha
 fn emit_metrics(
     shell: &Shell,
     request: &ResolvedRequest,
-    earlier: Option<&RoutesReport>,
-    routes: &RoutesReport,
+    (earlier, routes): (Option<&RoutesReport>, &RoutesReport),
     reachability: &crate::plan::reachability::Reachability,
+    last_pass: bool,
 ) -> String {
     use std::io::Write;
     let context = metrics::MetricContext {
@@ -518,7 +533,7 @@ fn emit_metrics(
             .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX)),
     };
     let mut out = std::io::stdout().lock();
-    for document in metrics::emf_documents(&context, earlier, routes, reachability) {
+    for document in metrics::emf_documents(&context, earlier, routes, reachability, last_pass) {
         if let Err(err) = writeln!(out, "{document}") {
             warn!(action = "EmitMetrics", error = %err, "could not write the metrics to stdout");
             break;

@@ -146,29 +146,28 @@ fn table_document(
 
 /// The EMF documents of one `modify-routes` pass: one per route table, then the pass's totals.
 /// `earlier` is the report the pass continued (`None` on a first pass), so `RoutesCreated` is
-/// this pass's writes only.
+/// this pass's writes only. `last_pass`: the state machine will not call again (every route
+/// written and the peering's association settled).
 pub fn emf_documents(
     context: &MetricContext<'_>,
     earlier: Option<&RoutesReport>,
     routes: &RoutesReport,
     reachability: &Reachability,
+    last_pass: bool,
 ) -> Vec<Value> {
     let pair = gateway_pair(context.active, context.passive);
     let mut documents = Vec::new();
     let mut total = TableNumbers::default();
-    let tgw_tables = [
-        (Side::Active, &routes.active, earlier.map(|e| &e.active)),
-        (Side::Passive, &routes.passive, earlier.map(|e| &e.passive)),
-    ];
-    for (side, report, before) in tgw_tables {
-        let numbers = TableNumbers::of(report, before);
+    for table in &routes.tgw_route_tables {
+        let before = earlier.and_then(|e| e.tgw_table(&table.report.route_table_id));
+        let numbers = TableNumbers::of(&table.report, before);
         total = total.add(numbers);
         documents.push(table_document(
             context,
             &pair,
-            side,
+            table.side,
             "transitGateway",
-            report,
+            &table.report,
             numbers,
         ));
     }
@@ -186,9 +185,10 @@ pub fn emf_documents(
         ));
     }
 
-    // Until the last pass, pairs whose routes are still to be written read as unreachable: only
-    // the last pass reports the VPC pairs, so an alarm on them sees finished runs only.
-    let pass_metrics = if routes.complete {
+    // Until the last pass, pairs whose routes are still to be written (or whose peering is still
+    // being associated) read as unreachable: only the last pass reports the VPC pairs, so an
+    // alarm on them sees finished runs only.
+    let pass_metrics = if last_pass {
         &PASS_METRICS[..]
     } else {
         &TABLE_METRICS[..]
@@ -220,10 +220,23 @@ pub fn emf_documents(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::report::{Counts, VpcTableReport};
+    use crate::plan::report::{Counts, TgwTableReport, VpcTableReport};
     use crate::plan::routing::Conflict;
 
-    fn net(s: &str) -> ipnet::Ipv4Net {
+    fn two_tables(active: SideReport, passive: SideReport) -> Vec<TgwTableReport> {
+        vec![
+            TgwTableReport {
+                side: Side::Active,
+                report: active,
+            },
+            TgwTableReport {
+                side: Side::Passive,
+                report: passive,
+            },
+        ]
+    }
+
+    fn net(s: &str) -> ipnet::IpNet {
         s.parse().unwrap()
     }
 
@@ -305,13 +318,16 @@ mod tests {
     #[test]
     fn each_tgw_table_gets_a_document_with_its_numbers_and_the_pass_gets_the_totals() {
         let routes = RoutesReport {
-            active: side("tgw-rtb-a", &["10.20.0.0/16"], 2, 0, 0),
-            passive: side("tgw-rtb-p", &["10.1.0.0/16", "10.3.0.0/16"], 0, 1, 0),
+            tgw_route_tables: two_tables(
+                side("tgw-rtb-a", &["10.20.0.0/16"], 2, 0, 0),
+                side("tgw-rtb-p", &["10.1.0.0/16", "10.3.0.0/16"], 0, 1, 0),
+            ),
             vpc_route_tables: vec![],
             complete: true,
             passes: 1,
+            summaries: vec![],
         };
-        let documents = emf_documents(&context(), None, &routes, &reachability(1, 3));
+        let documents = emf_documents(&context(), None, &routes, &reachability(1, 3), routes.complete);
         assert_eq!(documents.len(), 3);
         documents.iter().for_each(assert_valid_emf);
 
@@ -349,32 +365,44 @@ mod tests {
     #[test]
     fn a_later_pass_counts_only_its_own_creates_so_the_sum_is_the_routes_created() {
         let first = RoutesReport {
-            active: side("tgw-rtb-a", &["10.20.0.0/16", "10.21.0.0/16"], 0, 0, 3),
-            passive: side("tgw-rtb-p", &[], 0, 0, 0),
+            tgw_route_tables: two_tables(
+                side("tgw-rtb-a", &["10.20.0.0/16", "10.21.0.0/16"], 0, 0, 3),
+                side("tgw-rtb-p", &[], 0, 0, 0),
+            ),
             vpc_route_tables: vec![],
             complete: false,
             passes: 1,
+            summaries: vec![],
         };
         let second = RoutesReport {
-            active: side(
-                "tgw-rtb-a",
-                &[
-                    "10.20.0.0/16",
-                    "10.21.0.0/16",
-                    "10.22.0.0/16",
-                    "10.23.0.0/16",
-                    "10.24.0.0/16",
-                ],
-                0,
-                0,
-                0,
+            tgw_route_tables: two_tables(
+                side(
+                    "tgw-rtb-a",
+                    &[
+                        "10.20.0.0/16",
+                        "10.21.0.0/16",
+                        "10.22.0.0/16",
+                        "10.23.0.0/16",
+                        "10.24.0.0/16",
+                    ],
+                    0,
+                    0,
+                    0,
+                ),
+                side("tgw-rtb-p", &[], 0, 0, 0),
             ),
             complete: true,
             passes: 2,
             ..first.clone()
         };
-        let one = emf_documents(&context(), None, &first, &reachability(0, 2));
-        let two = emf_documents(&context(), Some(&first), &second, &reachability(2, 0));
+        let one = emf_documents(&context(), None, &first, &reachability(0, 2), first.complete);
+        let two = emf_documents(
+            &context(),
+            Some(&first),
+            &second,
+            &reachability(2, 0),
+            second.complete,
+        );
         one.iter().chain(&two).for_each(assert_valid_emf);
         assert!(
             one[2].get("UnreachableVpcPairs").is_none(),
@@ -403,8 +431,7 @@ mod tests {
     #[test]
     fn vpc_route_tables_get_their_own_documents_with_their_side() {
         let routes = RoutesReport {
-            active: side("tgw-rtb-a", &[], 0, 0, 0),
-            passive: side("tgw-rtb-p", &[], 0, 0, 0),
+            tgw_route_tables: two_tables(side("tgw-rtb-a", &[], 0, 0, 0), side("tgw-rtb-p", &[], 0, 0, 0)),
             vpc_route_tables: vec![VpcTableReport {
                 side: Side::Passive,
                 vpc_id: "vpc-1".into(),
@@ -412,8 +439,9 @@ mod tests {
             }],
             complete: true,
             passes: 1,
+            summaries: vec![],
         };
-        let documents = emf_documents(&context(), None, &routes, &reachability(0, 0));
+        let documents = emf_documents(&context(), None, &routes, &reachability(0, 0), routes.complete);
         assert_eq!(documents.len(), 4);
         documents.iter().for_each(assert_valid_emf);
         assert_eq!(documents[2]["Side"], "passive");
@@ -425,7 +453,7 @@ mod tests {
     #[test]
     fn every_document_is_a_single_line() {
         let routes = RoutesReport::default();
-        for document in emf_documents(&context(), None, &routes, &reachability(0, 0)) {
+        for document in emf_documents(&context(), None, &routes, &reachability(0, 0), routes.complete) {
             assert!(!document.to_string().contains('\n'));
         }
     }

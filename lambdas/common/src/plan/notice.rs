@@ -78,8 +78,10 @@ fn pair_line(result: &Value) -> String {
 /// The notice for a setup's last report, or `None` when nothing needs a person.
 pub fn for_routes(about: About<'_>, routes: &RoutesReport, reachability: &Reachability) -> Option<Notice> {
     let tables = || {
-        [("active", &routes.active), ("passive", &routes.passive)]
-            .into_iter()
+        routes
+            .tgw_route_tables
+            .iter()
+            .map(|t| (t.side.as_str(), &t.report))
             .chain(
                 routes
                     .vpc_route_tables
@@ -152,18 +154,16 @@ pub fn for_routes(about: About<'_>, routes: &RoutesReport, reachability: &Reacha
 /// The notice for a teardown's report, or `None` when it removed everything it recorded.
 pub fn for_teardown(about: About<'_>, teardown: &TeardownReport) -> Option<Notice> {
     let tables = || {
-        [
-            ("active", teardown.active.as_ref()),
-            ("passive", teardown.passive.as_ref()),
-        ]
-        .into_iter()
-        .filter_map(|(label, table)| table.map(|t| (label, t)))
-        .chain(
-            teardown
-                .vpc_route_tables
-                .iter()
-                .map(|t| (t.side.as_str(), &t.report)),
-        )
+        teardown
+            .tgw_route_tables
+            .iter()
+            .map(|t| (t.side.as_str(), &t.report))
+            .chain(
+                teardown
+                    .vpc_route_tables
+                    .iter()
+                    .map(|t| (t.side.as_str(), &t.report)),
+            )
     };
     let left_alone: usize = tables().map(|(_, table)| table.counts.left_alone).sum();
     if left_alone == 0 {
@@ -204,9 +204,10 @@ pub fn for_teardown(about: About<'_>, teardown: &TeardownReport) -> Option<Notic
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::report::Counts;
+    use crate::plan::report::{Counts, TgwTableReport};
     use crate::plan::routing::Conflict;
-    use crate::plan::teardown::{TableTeardownReport, TeardownCounts};
+    use crate::plan::teardown::{SideTableTeardownReport, TableTeardownReport, TeardownCounts};
+    use crate::plan::Side;
 
     const ABOUT: About<'static> = About {
         gateway_pair: "us-east-1:tgw-a <-> eu-west-1:tgw-p",
@@ -232,8 +233,16 @@ mod tests {
 
     fn routes(active: usize, passive: usize) -> RoutesReport {
         RoutesReport {
-            active: table("tgw-rtb-a", active),
-            passive: table("tgw-rtb-p", passive),
+            tgw_route_tables: vec![
+                TgwTableReport {
+                    side: Side::Active,
+                    report: table("tgw-rtb-a", active),
+                },
+                TgwTableReport {
+                    side: Side::Passive,
+                    report: table("tgw-rtb-p", passive),
+                },
+            ],
             complete: true,
             passes: 1,
             ..RoutesReport::default()
@@ -297,16 +306,18 @@ mod tests {
     #[test]
     fn a_teardown_that_left_routes_alone_says_which() {
         let report = TeardownReport {
-            active: Some(TableTeardownReport {
-                route_table_id: "tgw-rtb-a".into(),
-                deleted: vec![],
-                left_alone: vec!["10.9.0.0/16".parse().unwrap()],
-                counts: TeardownCounts {
-                    deleted: 0,
-                    left_alone: 1,
+            tgw_route_tables: vec![SideTableTeardownReport {
+                side: Side::Active,
+                report: TableTeardownReport {
+                    route_table_id: "tgw-rtb-a".into(),
+                    deleted: vec![],
+                    left_alone: vec!["10.9.0.0/16".parse().unwrap()],
+                    counts: TeardownCounts {
+                        deleted: 0,
+                        left_alone: 1,
+                    },
                 },
-            }),
-            passive: None,
+            }],
             vpc_route_tables: vec![],
         };
         let notice = for_teardown(ABOUT, &report).unwrap();
