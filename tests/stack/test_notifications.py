@@ -85,8 +85,8 @@ def test_modify_routes_writes_emf_lines_that_parse_and_carry_the_reports_numbers
     pair = (f"{ACTIVE}:{output['activeTransitGatewayId']} <-> "
             f"{PASSIVE}:{output['passiveTransitGatewayId']}")
     tables = {d["RouteTable"]: d for d in documents if "RouteTable" in d}
-    for side in ("active", "passive"):
-        report = output["routes"][side]
+    for report in output["routes"]["tgwRouteTables"]:
+        side = report["side"]
         document = tables[report["routeTableId"]]
         assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == NAMESPACE
         assert document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["GatewayPair", "Side", "RouteTable"]]
