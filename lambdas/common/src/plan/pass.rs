@@ -896,6 +896,11 @@ mod tests {
             "a dry run describes the network as it is"
         );
     }
+    /// The TGW tables a side's plan routes, in order.
+    fn tgw_table_ids(plan: &SidePlan) -> Vec<&str> {
+        plan.tgw.iter().map(|t| t.route_table_id.as_str()).collect()
+    }
+
     /// Adds a second tagged VPC to `snapshot`, attached and associated with `table`.
     fn with_vpc_in(mut snapshot: SideSnapshot, vpc_cidr: &str, table: &str) -> SideSnapshot {
         let vpc_id = format!("vpc-{}-2", snapshot.side);
@@ -931,12 +936,7 @@ mod tests {
         let passive = side(Side::Passive, "10.2.0.0/16", 0);
         let options = RouteOptions::default();
         let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
-        let tables: Vec<&str> = plan
-            .active
-            .tgw
-            .iter()
-            .map(|t| t.route_table_id.as_str())
-            .collect();
+        let tables = tgw_table_ids(&plan.active);
         assert_eq!(tables, ["tgw-rtb-active", "tgw-rtb-dev"]);
         assert!(plan
             .active
@@ -957,12 +957,7 @@ mod tests {
         let passive = side(Side::Passive, "10.2.0.0/16", 0);
         let options = RouteOptions::default();
         let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
-        let tables: Vec<&str> = plan
-            .active
-            .tgw
-            .iter()
-            .map(|t| t.route_table_id.as_str())
-            .collect();
+        let tables = tgw_table_ids(&plan.active);
         assert_eq!(tables, ["tgw-rtb-dev"]);
     }
 
@@ -973,21 +968,11 @@ mod tests {
         let passive = side(Side::Passive, "10.2.0.0/16", 0);
         let options = RouteOptions::default();
         let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
-        let tables: Vec<&str> = plan
-            .active
-            .tgw
-            .iter()
-            .map(|t| t.route_table_id.as_str())
-            .collect();
+        let tables = tgw_table_ids(&plan.active);
         assert_eq!(tables, ["tgw-rtb-dev"], "only the table an attachment uses");
         active.associations.remove("tgw-attach-active-2");
         let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
-        let tables: Vec<&str> = plan
-            .active
-            .tgw
-            .iter()
-            .map(|t| t.route_table_id.as_str())
-            .collect();
+        let tables = tgw_table_ids(&plan.active);
         assert_eq!(tables, ["tgw-rtb-active"], "none associated: the peering's table");
         assert!(
             plan.warnings
