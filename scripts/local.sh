@@ -5,7 +5,7 @@
 # gateway route tables, and stops everything it started.
 #
 #   scripts/local.sh [--pending N] [--reject] [--fail] [--poll-seconds S] [--max-polls N] [--vpc-routes]
-#                    [--segmented]
+#                    [--segmented] [--return-propagation]
 #
 #   --pending N   the peering stays pending for N polls before it becomes available (default 2)
 #   --reject      the peer Region rejects the peering: the execution fails, naming the state
@@ -16,11 +16,15 @@
 #   --segmented   a segmented network: default association and propagation off, a segment table
 #                 and a peering table per side, a dual-stack VPC; implies --vpc-routes, and ends
 #                 with every pair reachable over IPv4 and IPv6
+#   --return-propagation  the segmented network, but the VPC attachments do not propagate into the
+#                 peering tables, so traffic arriving over the peering could not reach them; deploys
+#                 with ReturnPropagation=true, and the tool enables those propagations itself
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
 
 pending=2 outcome=available poll_seconds=2 max_polls=30 vpc_routes=false segmented=false
+return_propagation=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --pending) pending="$2"; shift 2 ;;
@@ -30,7 +34,8 @@ while [ $# -gt 0 ]; do
     --max-polls) max_polls="$2"; shift 2 ;;
     --vpc-routes) vpc_routes=true; shift ;;
     --segmented) segmented=true vpc_routes=true; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --return-propagation) segmented=true vpc_routes=true return_propagation=true; shift ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -80,11 +85,14 @@ aws() { "$VENV/bin/aws" "$@"; }
 say "3/7 seed $active and $passive"
 association_params=()
 if [ "$segmented" = true ]; then
+  seed_flags=(--segmented --out "$work/peering-tables.json")
+  [ "$return_propagation" = true ] && seed_flags+=(--no-peering-propagation)
   "$VENV/bin/python" scripts/lib/seed_demo.py --active-region "$active" --passive-region "$passive" \
-    --segmented --out "$work/peering-tables.json"
+    "${seed_flags[@]}"
   read -r active_table passive_table < <("$VENV/bin/python" -c \
     'import json, sys; t = json.load(open(sys.argv[1])); print(t["active"], t["passive"])' "$work/peering-tables.json")
-  association_params=("ActivePeeringRouteTableId=$active_table" "PassivePeeringRouteTableId=$passive_table")
+  association_params=("ActivePeeringRouteTableId=$active_table" "PassivePeeringRouteTableId=$passive_table"
+    "ReturnPropagation=$return_propagation")
 else
   "$VENV/bin/python" scripts/lib/seed_demo.py --active-region "$active" --passive-region "$passive"
 fi

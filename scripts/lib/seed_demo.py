@@ -6,6 +6,8 @@ With --segmented, each transit gateway has default association and propagation o
 tables, as a segmented network runs: `segment`, which the VPC attachments are associated with, and
 `peering`, for the peering attachment, into which the VPC attachments propagate. The first tagged
 VPC of each side is dual stack (an Amazon-provided IPv6 block, its attachment with Ipv6Support).
+With --no-peering-propagation the VPC attachments do not propagate into the peering table, so
+traffic arriving over the peering has no route to them (what returnPropagation repairs).
 --out FILE writes the two peering tables' ids as JSON, for the stack parameters.
 """
 
@@ -41,8 +43,9 @@ def seed_region(ec2, region: str, layout: dict, tag_key: str, transit_gateway_id
     print(f"  {region}: VPC {vpc} {layout['untagged']}, untagged (must not be routed)")
 
 
-def seed_segmented_region(ec2, region: str, layout: dict, tag_key: str) -> str:
-    """Seeds `layout` into `region` as a segmented network; returns the peering route table's id."""
+def seed_segmented_region(ec2, region: str, layout: dict, tag_key: str, propagate: bool = True) -> str:
+    """Seeds `layout` into `region` as a segmented network; returns the peering route table's id.
+    With `propagate` false the VPC attachments do not propagate into the peering table."""
     tgw = ec2.create_transit_gateway(
         Description="tgw-peering segmented demo",
         Options={"DefaultRouteTableAssociation": "disable", "DefaultRouteTablePropagation": "disable"},
@@ -71,12 +74,14 @@ def seed_segmented_region(ec2, region: str, layout: dict, tag_key: str) -> str:
         )["TransitGatewayVpcAttachment"]["TransitGatewayAttachmentId"]
         ec2.associate_transit_gateway_route_table(
             TransitGatewayRouteTableId=segment, TransitGatewayAttachmentId=attachment)
-        ec2.enable_transit_gateway_route_table_propagation(
-            TransitGatewayRouteTableId=peering, TransitGatewayAttachmentId=attachment)
+        if propagate:
+            ec2.enable_transit_gateway_route_table_propagation(
+                TransitGatewayRouteTableId=peering, TransitGatewayAttachmentId=attachment)
         blocks = ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0].get("Ipv6CidrBlockAssociationSet", [])
         ipv6 = f" and {blocks[0]['Ipv6CidrBlock']}" if blocks else ""
         print(f"  {region}: VPC {vpc} {cidr}{ipv6}, tagged {tag_key}=true, attached "
-              f"(associated with the segment table, propagating into the peering table)")
+              f"(associated with the segment table, "
+              f"{'propagating into the peering table' if propagate else 'not propagating into the peering table'})")
     vpc = ec2.create_vpc(CidrBlock=layout["untagged"])["Vpc"]["VpcId"]
     print(f"  {region}: VPC {vpc} {layout['untagged']}, untagged (must not be routed)")
     return peering
@@ -88,6 +93,8 @@ def main() -> None:
     parser.add_argument("--passive-region", required=True)
     parser.add_argument("--tag-key", default="addToTransitGateway")
     parser.add_argument("--segmented", action="store_true")
+    parser.add_argument("--no-peering-propagation", action="store_true",
+                        help="with --segmented: the VPC attachments do not propagate into the peering table")
     parser.add_argument("--out", help="with --segmented: write the peering route tables' ids here (JSON)")
     args = parser.parse_args()
     regions = ((args.active_region, DEMO["active"]), (args.passive_region, DEMO["passive"]))
@@ -95,7 +102,8 @@ def main() -> None:
         for region, layout in regions:
             seed_region(boto3.client("ec2", region_name=region), region, layout, args.tag_key)
         return
-    tables = [seed_segmented_region(boto3.client("ec2", region_name=region), region, layout, args.tag_key)
+    tables = [seed_segmented_region(boto3.client("ec2", region_name=region), region, layout, args.tag_key,
+                                    propagate=not args.no_peering_propagation)
               for region, layout in regions]
     if args.out:
         with open(args.out, "w") as out:

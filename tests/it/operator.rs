@@ -2,8 +2,8 @@
 
 use serde_json::{json, Value};
 use tgw_peering_integration::{
-    assert_each_names_its_field, invoke, pairs, run_to_completion, side_table, until_available, world,
-    Function, ACTIVE, PASSIVE,
+    assert_each_names_its_field, invoke, pairs, run_to_completion, side_table, teardown, until_available,
+    world, Function, ACTIVE, PASSIVE,
 };
 
 fn strings(value: &Value) -> Vec<String> {
@@ -338,33 +338,6 @@ async fn given_an_account_without_a_role_or_a_role_in_another_account_then_peer_
 }
 
 // --- teardown ------------------------------------------------------------------------------
-
-/// The state machine's teardown path in-process: peer, modify-routes (routes out), peer (the
-/// attachment out), then get-status until deleted. Returns the last output.
-async fn teardown(context: &tgw_peering::Shell, mut input: Value) -> Value {
-    input["action"] = json!("teardown");
-    let found = invoke(context, Function::Peer, input)
-        .await
-        .expect("peer (teardown)");
-    let routes_out = invoke(context, Function::ModifyRoutes, found)
-        .await
-        .expect("modify-routes (teardown)");
-    let mut state = invoke(context, Function::Peer, routes_out)
-        .await
-        .expect("peer (delete)");
-    for _ in 0..20 {
-        if state["dryRun"] == json!(true)
-            || state["status"] == "deleted"
-            || state["peeringDeleted"] == json!(false)
-        {
-            return state;
-        }
-        state = invoke(context, Function::GetStatus, state)
-            .await
-            .expect("get-status (teardown)");
-    }
-    panic!("the peering was never deleted: {state}");
-}
 
 /// Everything teardown may touch, as a comparable snapshot: both sides' static TGW routes, the
 /// routes and tags of the VPC route tables given, and the live peerings.

@@ -39,6 +39,20 @@ async fn given_every_path_then_each_function_calls_exactly_the_ec2_actions_it_is
     let (active_tgw, passive_tgw) = (active.transit_gateway().await, passive.transit_gateway().await);
     active.attached_vpc(&active_tgw, "10.1.0.0/16").await;
     passive.attached_vpc(&passive_tgw, "10.20.0.0/16").await;
+    // A VPC the peering's table does not reach (its propagation there is off), so that
+    // returnPropagation enables one, and teardown disables it.
+    let unreached = active
+        .vpc("10.2.0.0/16", &[("addToTransitGateway", "true")])
+        .await;
+    let unreached = active.attach(&active_tgw, &unreached, "10.2.0.0/16").await;
+    active
+        .ec2
+        .disable_transit_gateway_route_table_propagation()
+        .transit_gateway_route_table_id(&active_tgw.route_table_id)
+        .transit_gateway_attachment_id(&unreached)
+        .send()
+        .await
+        .unwrap();
     let context = emulator.context().await;
     emulator.reset_calls();
     let state = invoke(&context, Function::Peer, json!({})).await.unwrap();
@@ -83,6 +97,7 @@ async fn given_every_path_then_each_function_calls_exactly_the_ec2_actions_it_is
         .await
         .unwrap();
     state["movePeeringAssociation"] = json!(true);
+    state["returnPropagation"] = json!(true);
     emulator.reset_calls();
     let routed = invoke(&context, Function::ModifyRoutes, state).await.unwrap();
     modify_routes.extend(called(&emulator));

@@ -4,7 +4,9 @@
 //! functions as the state machine does, against the emulator.
 
 use serde_json::{json, Value};
-use tgw_peering_integration::{invoke, run_to_completion, side_table, world, Function, Net, Tgw, World};
+use tgw_peering_integration::{
+    invoke, run_to_completion, side_table, teardown, world, Function, Net, Tgw, World,
+};
 
 const TAG: (&str, &str) = ("addToTransitGateway", "true");
 
@@ -490,4 +492,118 @@ async fn given_summarize_routes_then_adjacent_vpcs_get_one_route_that_reaches_bo
     w.emulator.reset_calls();
     run_to_completion(&w.context, json!({"summarizeRoutes": true, "vpcRoutes": true})).await;
     assert_eq!(w.emulator.calls().mutating(), Default::default());
+}
+
+/// A tagged VPC whose attachment is associated with `vpc_table` and propagates nowhere: traffic
+/// arriving over the peering has no route to it until something adds one.
+async fn unpropagated_vpc(net: &Net, tgw: &Tgw, cidr: &str, vpc_table: &str) -> String {
+    let vpc = net.vpc(cidr, &[TAG]).await;
+    let attachment = net.attach(tgw, &vpc, cidr).await;
+    net.associate(vpc_table, &attachment).await;
+    attachment
+}
+
+#[tokio::test]
+async fn given_peering_tables_that_miss_vpcs_then_return_propagation_enables_exactly_those_and_teardown_disables_only_them(
+) {
+    let s = segmented().await;
+    let w = &s.w;
+    let active = unpropagated_vpc(&w.active, &s.active_tgw, "10.1.0.0/16", &s.active_vpcs).await;
+    // On the passive side one VPC already propagates into the peering's table (someone else's
+    // doing, which the tool must leave alone) and one does not.
+    let (_, propagating) = segment_vpc(
+        &w.passive,
+        &s.passive_tgw,
+        "10.20.0.0/16",
+        &s.passive_vpcs,
+        &s.passive_peering,
+    )
+    .await;
+    let missing = unpropagated_vpc(&w.passive, &s.passive_tgw, "10.21.0.0/16", &s.passive_vpcs).await;
+
+    // Without the option the gap is named, and nothing is propagated.
+    let without = run_to_completion(&w.context, s.request(json!({}))).await;
+    assert_eq!(
+        without["reachability"]["reachable"],
+        json!(0),
+        "{}",
+        without["reachability"]
+    );
+    let results = without["reachability"]["results"].as_array().unwrap();
+    assert!(
+        results.iter().all(|r| r["result"] == "noRouteFromPeering"),
+        "{results:?}"
+    );
+    assert!(without["peeringAssociation"]["active"]["returnPropagation"].is_null());
+    assert_eq!(
+        w.active.propagations(&s.active_peering).await,
+        Vec::<String>::new()
+    );
+
+    // A dry run says what it would enable, and changes nothing.
+    w.emulator.reset_calls();
+    let dry = run_to_completion(
+        &w.context,
+        s.request(json!({"returnPropagation": true, "dryRun": true})),
+    )
+    .await;
+    assert_eq!(
+        w.emulator.calls().mutating(),
+        Default::default(),
+        "a dry run changes nothing"
+    );
+    assert_eq!(
+        strings(&dry["peeringAssociation"]["passive"]["returnPropagation"]["enabled"]),
+        std::slice::from_ref(&missing)
+    );
+
+    // With it: each side's missing VPC is propagated into that side's peering table.
+    w.emulator.reset_calls();
+    let with = run_to_completion(&w.context, s.request(json!({"returnPropagation": true}))).await;
+    assert_eq!(
+        w.emulator.calls().of("EnableTransitGatewayRouteTablePropagation"),
+        2
+    );
+    assert_eq!(
+        w.active.propagations(&s.active_peering).await,
+        std::slice::from_ref(&active)
+    );
+    let mut passive_now = vec![propagating.clone(), missing.clone()];
+    passive_now.sort();
+    assert_eq!(w.passive.propagations(&s.passive_peering).await, passive_now);
+    assert_eq!(
+        with["reachability"]["reachable"],
+        json!(2),
+        "{}",
+        with["reachability"]
+    );
+    assert_eq!(with["peeringAssociation"]["settled"], json!(true));
+    assert_eq!(
+        with["peeringAssociation"]["passive"]["returnPropagation"],
+        json!({"routeTableId": s.passive_peering, "enabled": [missing],
+               "counts": {"enabled": 1, "present": 1}})
+    );
+    assert!(
+        with["routes"]["passes"].as_u64().unwrap() >= 2,
+        "the walk waited for the propagated routes: {}",
+        with["routes"]
+    );
+
+    // A re-run makes no mutating call.
+    w.emulator.reset_calls();
+    let again = run_to_completion(&w.context, s.request(json!({"returnPropagation": true}))).await;
+    assert_eq!(w.emulator.calls().mutating(), Default::default());
+    assert_eq!(
+        again["peeringAssociation"]["active"]["returnPropagation"]["counts"],
+        json!({"enabled": 0, "present": 1})
+    );
+
+    // Teardown disables the two it enabled and leaves the propagation it did not make.
+    let down = teardown(&w.context, again).await;
+    assert_eq!(down["status"], "deleted", "{down}");
+    assert_eq!(
+        w.active.propagations(&s.active_peering).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(w.passive.propagations(&s.passive_peering).await, [propagating]);
 }

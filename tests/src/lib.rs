@@ -377,6 +377,33 @@ pub async fn run_to_completion(context: &Shell, input: Value) -> Value {
     panic!("modify-routes never finished: {state}");
 }
 
+/// The state machine's teardown path in-process: peer, modify-routes (routes out), peer (the
+/// attachment out), then get-status until deleted. Returns the last output.
+pub async fn teardown(context: &Shell, mut input: Value) -> Value {
+    input["action"] = json!("teardown");
+    let found = invoke(context, Function::Peer, input)
+        .await
+        .expect("peer (teardown)");
+    let routes_out = invoke(context, Function::ModifyRoutes, found)
+        .await
+        .expect("modify-routes (teardown)");
+    let mut state = invoke(context, Function::Peer, routes_out)
+        .await
+        .expect("peer (delete)");
+    for _ in 0..20 {
+        if state["dryRun"] == json!(true)
+            || state["status"] == "deleted"
+            || state["peeringDeleted"] == json!(false)
+        {
+            return state;
+        }
+        state = invoke(context, Function::GetStatus, state)
+            .await
+            .expect("get-status (teardown)");
+    }
+    panic!("the peering was never deleted: {state}");
+}
+
 /// The one transit gateway route table of `side` in a report's `tgwRouteTables` (`routes`,
 /// `routePlan` or `teardown`); `null` when the side has none, and a panic when it has several.
 pub fn side_table(report: &Value, side: &str) -> Value {
@@ -549,6 +576,24 @@ impl Net {
             .send()
             .await
             .unwrap();
+    }
+
+    /// The attachments propagating into `table`, in id order.
+    pub async fn propagations(&self, table: &str) -> Vec<String> {
+        let out = self
+            .ec2
+            .get_transit_gateway_route_table_propagations()
+            .transit_gateway_route_table_id(table)
+            .send()
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = out
+            .transit_gateway_route_table_propagations()
+            .iter()
+            .filter_map(|p| p.transit_gateway_attachment_id().map(str::to_owned))
+            .collect();
+        ids.sort();
+        ids
     }
 
     /// The table `attachment` is associated with, and the association's state.

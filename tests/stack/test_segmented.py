@@ -13,14 +13,15 @@ import seed_demo  # noqa: E402  (stack_support puts scripts/lib on the path)
 from stack_support import ACTIVE, BUCKET, PASSIVE, LocalAws, harness, side_table
 
 
-def seed_segmented(local_aws: LocalAws) -> dict[str, str]:
+def seed_segmented(local_aws: LocalAws, propagate: bool = True) -> dict[str, str]:
     """Replaces the demo network with the segmented one; returns each side's peering table."""
     harness(local_aws.endpoint, "POST", "reset")
     local_aws.client("s3").create_bucket(Bucket=BUCKET)
     tables = {}
     for side, region in (("active", ACTIVE), ("passive", PASSIVE)):
         tables[side] = seed_demo.seed_segmented_region(
-            local_aws.client("ec2", region), region, seed_demo.DEMO[side], "addToTransitGateway")
+            local_aws.client("ec2", region), region, seed_demo.DEMO[side], "addToTransitGateway",
+            propagate=propagate)
     harness(local_aws.endpoint, "POST", "calls/reset")
     return tables
 
@@ -78,3 +79,41 @@ def test_a_segmented_dual_stack_network_ends_with_every_pair_reachable_over_both
     assert again.status == "SUCCEEDED", again.described
     assert local_aws.mutating_calls() == {}
     assert again.output["reachability"]["reachable"] == 2
+
+
+def propagating(local_aws: LocalAws, region: str, table: str) -> set[str]:
+    found = local_aws.client("ec2", region).get_transit_gateway_route_table_propagations(
+        TransitGatewayRouteTableId=table)["TransitGatewayRouteTablePropagations"]
+    return {p["TransitGatewayAttachmentId"] for p in found}
+
+
+def test_with_return_propagation_the_peering_tables_learn_the_vpcs_and_every_pair_is_reachable(local_aws):
+    # What `scripts/local.sh --return-propagation` shows: the VPC attachments do not propagate
+    # into the peering tables, so traffic arriving over the peering has no route to them.
+    peering_tables = seed_segmented(local_aws, propagate=False)
+    local_aws.deploy("VpcRoutes=true", "ReturnPropagation=true",
+                     f"ActivePeeringRouteTableId={peering_tables['active']}",
+                     f"PassivePeeringRouteTableId={peering_tables['passive']}")
+
+    run = local_aws.run({})
+
+    assert run.status == "SUCCEEDED", run.described
+    output = run.output
+    assert output["returnPropagation"] is True
+    for side, region, vpcs in (("active", ACTIVE, 2), ("passive", PASSIVE, 1)):
+        enabled = output["peeringAssociation"][side]["returnPropagation"]["enabled"]
+        assert len(enabled) == vpcs, output["peeringAssociation"]
+        assert propagating(local_aws, region, peering_tables[side]) == set(enabled)
+    assert run.entered("WaitAssociation"), run.entered()
+    reachability = output["reachability"]
+    assert (reachability["pairs"], reachability["reachable"]) == (2, 2), reachability
+
+    harness(local_aws.endpoint, "POST", "calls/reset")
+    again = local_aws.run({})
+    assert again.status == "SUCCEEDED", again.described
+    assert local_aws.mutating_calls() == {}
+
+    down = local_aws.run({"action": "teardown"})
+    assert down.status == "SUCCEEDED", down.described
+    for side, region in (("active", ACTIVE), ("passive", PASSIVE)):
+        assert propagating(local_aws, region, peering_tables[side]) == set()

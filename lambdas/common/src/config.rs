@@ -78,6 +78,8 @@ pub struct Defaults {
     pub propagated_cidrs: Option<String>,
     /// `SUMMARIZE_ROUTES`: `true` or `false`.
     pub summarize_routes: Option<String>,
+    /// `RETURN_PROPAGATION`: `true` or `false`.
+    pub return_propagation: Option<String>,
     /// `ACTIVE_EXTRA_CIDRS`: comma-separated CIDRs.
     pub active_extra_cidrs: Option<String>,
     /// `PASSIVE_EXTRA_CIDRS`: comma-separated CIDRs.
@@ -103,6 +105,7 @@ impl Default for Defaults {
             vpc_routes: None,
             propagated_cidrs: None,
             summarize_routes: None,
+            return_propagation: None,
             active_extra_cidrs: None,
             passive_extra_cidrs: None,
             passive_account_id: None,
@@ -127,6 +130,7 @@ impl Defaults {
             vpc_routes: var("VPC_ROUTES"),
             propagated_cidrs: var("PROPAGATED_CIDRS"),
             summarize_routes: var("SUMMARIZE_ROUTES"),
+            return_propagation: var("RETURN_PROPAGATION"),
             active_extra_cidrs: var("ACTIVE_EXTRA_CIDRS"),
             passive_extra_cidrs: var("PASSIVE_EXTRA_CIDRS"),
             passive_account_id: var("PASSIVE_ACCOUNT_ID"),
@@ -166,6 +170,7 @@ impl Defaults {
             vpc_routes: flag("VPC_ROUTES", &self.vpc_routes)?,
             propagated_cidrs: flag("PROPAGATED_CIDRS", &self.propagated_cidrs)?,
             summarize_routes: flag("SUMMARIZE_ROUTES", &self.summarize_routes)?,
+            return_propagation: flag("RETURN_PROPAGATION", &self.return_propagation)?,
             extra_cidrs: ExtraCidrs {
                 active: cidrs("ACTIVE_EXTRA_CIDRS", &self.active_extra_cidrs)?,
                 passive: cidrs("PASSIVE_EXTRA_CIDRS", &self.passive_extra_cidrs)?,

@@ -21,9 +21,10 @@ use crate::plan::association::{
 use crate::plan::attachment::Phase;
 use crate::plan::pass::{
     listed_summaries, plan_pass, report_pass, report_plan, PassInput, PassPlan, Peering, SideOutcome,
-    SidePass, SidePlan, SideSnapshot, TgwTable, TgwTableWork, VpcTableWork, NO_ATTACHMENT_YET,
+    SidePass, SidePlan, SideSnapshot, TgwTable, TgwTableWork, VpcTableWork,
 };
 use crate::plan::peering::PeeringAttachment;
+use crate::plan::propagation::{arrival_table, plan_return, ReturnPropagation};
 use crate::plan::record;
 use crate::plan::report::{PassOutcome, RoutesReport};
 use crate::plan::routing::{classify, is_tagged, Conflict, Route, RouteOutcome, RoutePlan, Vpc};
@@ -63,12 +64,7 @@ impl Budget {
 /// execution so far.
 pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budget) -> Result<PeeringState> {
     let (request, ids) = ResolvedRequest::from_state(&state, !state.dry_run.unwrap_or(false))?;
-    // A dry run writes nothing, so it never has an unfinished report to continue.
-    let earlier = if request.dry_run {
-        None
-    } else {
-        earlier_report(&state)?
-    };
+    let (earlier, earlier_association) = continued(&state, request.dry_run)?;
     let (active, passive) = shell.both_sides(&request).await?;
     let attachment = live_attachment(&active, &request, ids.as_ref()).await?;
     let peering = match (&attachment, &ids) {
@@ -76,10 +72,7 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
             active: &ids.active,
             passive: &ids.passive,
         },
-        _ => Peering {
-            active: NO_ATTACHMENT_YET,
-            passive: NO_ATTACHMENT_YET,
-        },
+        _ => Peering::not_yet(),
     };
     let tag_key = request.vpc_tag_key.as_str();
     let peering_ids = attachment.as_ref().and(ids.as_ref());
@@ -95,10 +88,11 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
     })?;
     log_plan(&plan, peering);
     // The plan is checked (overlaps, quotas) before the association is touched.
-    let (association, association_warnings) = associate_peering(
-        (&active, &active_side),
-        (&passive, &passive_side),
+    let (association, association_warnings) = settle_peering_tables(
+        shell,
+        [(&active, &active_side), (&passive, &passive_side)],
         peering_ids,
+        earlier_association.as_ref(),
         &request,
     )
     .await?;
@@ -164,6 +158,24 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
     Ok(state)
 }
 
+/// The reports of the earlier passes of this execution that this pass continues: the routes,
+/// and the association (the propagations earlier passes enabled stay in it). A dry run writes
+/// nothing, so it never has an unfinished report to continue.
+fn continued(
+    state: &PeeringState,
+    dry_run: bool,
+) -> Result<(Option<RoutesReport>, Option<AssociationReport>)> {
+    if dry_run {
+        return Ok((None, None));
+    }
+    let earlier = earlier_report(state)?;
+    let association = match (&earlier, &state.peering_association) {
+        (Some(_), Some(Report::Known(association))) => Some(association.clone()),
+        _ => None,
+    };
+    Ok((earlier, association))
+}
+
 /// Both sides read at once; errors are reported active side first, so they are deterministic.
 async fn read_both(
     active: &Ec2,
@@ -186,6 +198,29 @@ async fn read_both(
         ),
     );
     Ok((active_side?, passive_side?))
+}
+
+/// The peering's association on each side, then (with `returnPropagation`) the return path
+/// into the table arriving traffic is looked up in.
+async fn settle_peering_tables(
+    shell: &Shell,
+    sides: [(&Ec2, &SideSnapshot); 2],
+    peering_ids: Option<&AttachmentIds>,
+    earlier: Option<&AssociationReport>,
+    request: &ResolvedRequest,
+) -> Result<(AssociationReport, Vec<String>)> {
+    let (association, mut warnings) = associate_peering(sides[0], sides[1], peering_ids, request).await?;
+    let association = return_path(
+        shell,
+        sides,
+        peering_ids,
+        earlier,
+        request,
+        association,
+        &mut warnings,
+    )
+    .await?;
+    Ok((association, warnings))
 }
 
 /// Associates the peering attachment with each side's peering route table where it has none
@@ -253,6 +288,7 @@ async fn associate_side(
             route_table_id: wanted,
             associated_route_table_id: None,
             outcome: AssociationOutcome::NoPeeringYet,
+            return_propagation: None,
         });
     };
     let current = snapshot.associations.get(peering_id);
@@ -279,7 +315,113 @@ async fn associate_side(
         route_table_id: wanted,
         associated_route_table_id,
         outcome,
+        return_propagation: None,
     })
+}
+
+/// With `returnPropagation`: on each side, enables propagation of each tagged VPC's attachment
+/// into the table arriving traffic is looked up in, where that table does not reach the VPC
+/// (see [`plan_return`]). Each is recorded before it is enabled, so a crash between the two
+/// leaves a record teardown can act on, never a propagation nobody knows the tool made. While a
+/// propagation is being enabled the association report is not settled: the state machine waits
+/// and calls again, and the next pass walks the propagated routes as EC2 then lists them. A dry
+/// run only says what it would enable.
+async fn return_path(
+    shell: &Shell,
+    sides: [(&Ec2, &SideSnapshot); 2],
+    ids: Option<&AttachmentIds>,
+    earlier: Option<&AssociationReport>,
+    request: &ResolvedRequest,
+    mut report: AssociationReport,
+    warnings: &mut Vec<String>,
+) -> Result<AssociationReport> {
+    let Some(ids) = ids.filter(|_| request.options.return_propagation) else {
+        return Ok(report);
+    };
+    let [(active, active_side), (passive, passive_side)] = sides;
+    let (active_result, passive_result) = tokio::join!(
+        propagate_side(shell, active, active_side, &ids.active, request.dry_run),
+        propagate_side(shell, passive, passive_side, &ids.passive, request.dry_run),
+    );
+    for (result, side_report, earlier_side) in [
+        (active_result?, &mut report.active, earlier.map(|e| &e.active)),
+        (passive_result?, &mut report.passive, earlier.map(|e| &e.passive)),
+    ] {
+        report.settled &= result.settled;
+        warnings.extend(result.warnings);
+        side_report.return_propagation = Some(ReturnPropagation::after_pass(
+            &result.route_table_id,
+            earlier_side.and_then(|side| side.return_propagation.as_ref()),
+            &result.enabled,
+            result.present,
+        ));
+    }
+    Ok(report)
+}
+
+/// What the return-path step did on one side.
+struct SidePropagation {
+    route_table_id: String,
+    /// Enabled by this pass (in a dry run: would be).
+    enabled: Vec<String>,
+    present: usize,
+    settled: bool,
+    warnings: Vec<String>,
+}
+
+async fn propagate_side(
+    shell: &Shell,
+    ec2: &Ec2,
+    snapshot: &SideSnapshot,
+    peering_id: &str,
+    dry_run: bool,
+) -> Result<SidePropagation> {
+    let table_id = snapshot.arrival_table.as_str();
+    let plan = plan_return(
+        snapshot.table_routes(table_id),
+        &snapshot.propagations,
+        &snapshot.tagged,
+        &snapshot.attachments,
+    );
+    let mut done = SidePropagation {
+        route_table_id: table_id.to_owned(),
+        enabled: Vec::new(),
+        present: plan.present,
+        settled: plan.enabling == 0,
+        warnings: Vec::new(),
+    };
+    if plan.enable.is_empty() || dry_run {
+        done.enabled = plan.enable;
+        return Ok(done);
+    }
+    let tags = snapshot
+        .tgw_tables
+        .get(table_id)
+        .map_or(&[][..], |table| table.tags.as_slice());
+    let mut recorded = record::recorded_propagations(tags, peering_id);
+    recorded.extend(plan.enable.iter().cloned());
+    if !record::propagations_fit(tags, peering_id, &recorded) {
+        done.warnings.push(format!(
+            "{table_id} ({}) has no room left in its tags to record {} propagations; none was \
+             enabled, so traffic arriving over the peering still has no route to those VPCs",
+            snapshot.region,
+            plan.enable.len()
+        ));
+        return Ok(done);
+    }
+    let limiter = shell.route_write_limiter(ec2.region());
+    limiter.until_ready().await;
+    ec2.create_tags(table_id, &record::propagation_tags(peering_id, &recorded))
+        .await?;
+    for attachment_id in &plan.enable {
+        limiter.until_ready().await;
+        ec2.enable_propagation(table_id, attachment_id).await?;
+    }
+    info!(action = "EnablePropagation", region = %snapshot.region, route_table_id = table_id,
+          peering_attachment_id = peering_id, enabled = plan.enable.len(), "return path propagations");
+    done.enabled = plan.enable;
+    done.settled = false;
+    Ok(done)
 }
 
 /// Both sides, each as its EC2 edge and its snapshot.
@@ -401,9 +543,22 @@ async fn read_side(
                 .map(|association| association.route_table_id.clone()),
         )
         .collect();
-    let (tgw_tables, vpc_tables) = tokio::try_join!(
+    let arrival_table = arrival_table(
+        peering_id.and_then(|id| associations.get(id)),
+        peering_table,
+        request.move_peering_association,
+    )
+    .to_owned();
+    let read_propagations = async {
+        match peering_id {
+            Some(_) if request.options.return_propagation => ec2.propagations(&arrival_table).await,
+            _ => Ok(BTreeMap::new()),
+        }
+    };
+    let (tgw_tables, vpc_tables, propagations) = tokio::try_join!(
         read_tgw_tables(ec2, &tables_to_read, &route_tables),
         read_vpc_tables(ec2, &attachments),
+        read_propagations,
     )?;
     Ok(SideSnapshot {
         side,
@@ -411,6 +566,8 @@ async fn read_side(
         transit_gateway_id: transit_gateway_id.clone(),
         named_table: named_table.clone(),
         peering_table: peering_table.clone(),
+        arrival_table,
+        propagations,
         tagged,
         attachments,
         associations,

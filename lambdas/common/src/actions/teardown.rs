@@ -22,7 +22,8 @@ use crate::error::Result;
 use crate::plan::peering::PeeringAttachment;
 use crate::plan::record;
 use crate::plan::teardown::{
-    plan_table, SideTableTeardownReport, TableTeardown, TableTeardownReport, TeardownReport,
+    plan_table, PropagationTeardownReport, SideTableTeardownReport, TableTeardown, TableTeardownReport,
+    TeardownReport,
 };
 use crate::plan::Side;
 
@@ -38,15 +39,43 @@ struct Job {
     record_keys: Vec<String>,
 }
 
+/// One TGW route table whose recorded propagations (`returnPropagation`) a teardown disables.
+struct PropagationJob {
+    route_table_id: String,
+    attachments: std::collections::BTreeSet<String>,
+    record_keys: Vec<String>,
+}
+
+/// The tables of `tgw_tables` that hold a propagation record for `peering_id`.
+fn propagation_jobs(tgw_tables: &[crate::aws::ec2::RouteTable], peering_id: &str) -> Vec<PropagationJob> {
+    tgw_tables
+        .iter()
+        .filter_map(|table| {
+            let record_keys = record::propagation_keys(&table.tags, peering_id);
+            (!record_keys.is_empty()).then(|| PropagationJob {
+                route_table_id: table.id.clone(),
+                attachments: record::recorded_propagations(&table.tags, peering_id),
+                record_keys,
+            })
+        })
+        .collect()
+}
+
 /// One side's jobs: every TGW route table of the gateway that holds a route to remove (for a
 /// peering this tool created, every static route via it, wherever it is), then the recorded VPC
 /// route tables.
-async fn side_jobs(ec2: &Ec2, transit_gateway_id: &str, peering_id: &str, owned: bool) -> Result<Vec<Job>> {
+async fn side_jobs(
+    ec2: &Ec2,
+    transit_gateway_id: &str,
+    peering_id: &str,
+    owned: bool,
+) -> Result<(Vec<Job>, Vec<PropagationJob>)> {
     let record_key = record::first_key(peering_id);
     let (tgw_tables, vpc_tables) = tokio::try_join!(
         ec2.route_tables_of(transit_gateway_id),
         ec2.vpc_route_tables_tagged(&record_key),
     )?;
+    let propagations = propagation_jobs(&tgw_tables, peering_id);
     // Without ownership, only recorded tables can hold a route to remove.
     let to_read: Vec<_> = tgw_tables
         .into_iter()
@@ -88,7 +117,23 @@ async fn side_jobs(ec2: &Ec2, transit_gateway_id: &str, peering_id: &str, owned:
             record_keys: record::record_keys(&table.tags, peering_id),
         });
     }
-    Ok(jobs)
+    Ok((jobs, propagations))
+}
+
+/// Disables the recorded propagations, then removes their records (last, so a teardown cut
+/// short finds them again).
+async fn disable_propagations(ec2: &Ec2, jobs: &[PropagationJob], shell: &Shell) -> Result<()> {
+    let limiter = shell.route_write_limiter(ec2.region());
+    for job in jobs {
+        for attachment_id in &job.attachments {
+            limiter.until_ready().await;
+            ec2.disable_propagation(&job.route_table_id, attachment_id)
+                .await?;
+        }
+        limiter.until_ready().await;
+        ec2.delete_tags(&job.route_table_id, &job.record_keys).await?;
+    }
+    Ok(())
 }
 
 async fn apply(ec2: &Ec2, jobs: &[Job], shell: &Shell) -> Result<()> {
@@ -178,18 +223,34 @@ async fn remove_peering_routes(
     ids: &AttachmentIds,
 ) -> Result<TeardownReport> {
     let owned = attachment.is_managed();
-    let (active_jobs, passive_jobs) = tokio::try_join!(
+    let ((active_jobs, active_propagations), (passive_jobs, passive_propagations)) = tokio::try_join!(
         side_jobs(active, &request.active_transit_gateway_id, &ids.active, owned),
         side_jobs(passive, &request.passive_transit_gateway_id, &ids.passive, owned),
     )?;
     if !request.dry_run {
         let (a, p) = tokio::join!(
-            apply(active, &active_jobs, shell),
-            apply(passive, &passive_jobs, shell)
+            async {
+                apply(active, &active_jobs, shell).await?;
+                disable_propagations(active, &active_propagations, shell).await
+            },
+            async {
+                apply(passive, &passive_jobs, shell).await?;
+                disable_propagations(passive, &passive_propagations, shell).await
+            },
         );
         a?;
         p?;
     }
+    let propagations = [
+        (Side::Active, &active_propagations),
+        (Side::Passive, &passive_propagations),
+    ]
+    .into_iter()
+    .flat_map(|(side, jobs)| {
+        jobs.iter()
+            .map(move |job| PropagationTeardownReport::of(side, &job.route_table_id, &job.attachments))
+    })
+    .collect();
     let jobs = || active_jobs.iter().chain(&passive_jobs);
     let deleted: usize = jobs().map(|job| job.table.deleted.len()).sum();
     let left_alone: usize = jobs().map(|job| job.table.left_alone.len()).sum();
@@ -216,6 +277,7 @@ async fn remove_peering_routes(
     Ok(TeardownReport {
         tgw_route_tables: tables(|kind| matches!(kind, Kind::Tgw)),
         vpc_route_tables: tables(|kind| matches!(kind, Kind::Vpc)),
+        propagations,
     })
 }
 

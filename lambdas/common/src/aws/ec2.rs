@@ -18,6 +18,7 @@ use crate::plan::association::{Association, AssociationState};
 use crate::plan::attachment::AttachmentState;
 use crate::plan::pass::TableRoutes;
 use crate::plan::peering::{PeeringAttachment, TgwEnd};
+use crate::plan::propagation::PropagationState;
 use crate::plan::routing::{Route, Vpc};
 use crate::plan::vpc_tables::{Subnet, VpcAttachment, VpcRouteTable};
 
@@ -341,6 +342,85 @@ impl Ec2 {
         info!(
             action = ACTION,
             route_table_id, attachment_id, "disassociated attachment"
+        );
+        Ok(())
+    }
+
+    /// The attachments propagating into `route_table_id`, by attachment id, with each
+    /// propagation's state.
+    #[instrument(skip_all, fields(region = %self.region))]
+    pub async fn propagations(&self, route_table_id: &str) -> Result<BTreeMap<String, PropagationState>> {
+        const ACTION: &str = "GetTransitGatewayRouteTablePropagations";
+        let items: Vec<_> = self
+            .client
+            .get_transit_gateway_route_table_propagations()
+            .transit_gateway_route_table_id(route_table_id)
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<std::result::Result<_, _>>()
+            .await
+            .or_fail(ACTION, &self.region)?;
+        let propagations: BTreeMap<String, PropagationState> = items
+            .iter()
+            .filter_map(|p| {
+                let state = PropagationState::parse(p.state()?.as_str())?;
+                Some((p.transit_gateway_attachment_id()?.to_owned(), state))
+            })
+            .collect();
+        info!(
+            action = ACTION,
+            route_table_id,
+            propagations = propagations.len(),
+            "read route table propagations"
+        );
+        Ok(propagations)
+    }
+
+    /// Enables an attachment's propagation into a route table; one already enabled is done.
+    #[instrument(skip_all, fields(region = %self.region))]
+    pub async fn enable_propagation(&self, route_table_id: &str, attachment_id: &str) -> Result<()> {
+        const ACTION: &str = "EnableTransitGatewayRouteTablePropagation";
+        // Not `or_absent`: a route table or attachment that is not found is an error here.
+        let sent = self
+            .client
+            .enable_transit_gateway_route_table_propagation()
+            .transit_gateway_route_table_id(route_table_id)
+            .transit_gateway_attachment_id(attachment_id)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => info!(
+                action = ACTION,
+                route_table_id, attachment_id, "enabled propagation"
+            ),
+            Err(err) if err.code() == Some("TransitGatewayRouteTablePropagation.Duplicate") => {
+                info!(
+                    action = ACTION,
+                    route_table_id, attachment_id, "already propagating"
+                );
+            }
+            Err(err) => return Err(Error::from_sdk(ACTION, &self.region, err)),
+        }
+        Ok(())
+    }
+
+    /// Disables an attachment's propagation into a route table; one already gone (or whose
+    /// attachment is gone) is done.
+    #[instrument(skip_all, fields(region = %self.region))]
+    pub async fn disable_propagation(&self, route_table_id: &str, attachment_id: &str) -> Result<()> {
+        const ACTION: &str = "DisableTransitGatewayRouteTablePropagation";
+        self.client
+            .disable_transit_gateway_route_table_propagation()
+            .transit_gateway_route_table_id(route_table_id)
+            .transit_gateway_attachment_id(attachment_id)
+            .send()
+            .await
+            .or_absent(ACTION, &self.region)?;
+        info!(
+            action = ACTION,
+            route_table_id, attachment_id, "disabled propagation"
         );
         Ok(())
     }

@@ -72,6 +72,9 @@ pub struct RouteOptions {
     pub extra_cidrs: ExtraCidrs,
     /// Merge each side's CIDRs into the fewest prefixes covering exactly the same addresses.
     pub summarize_routes: bool,
+    /// Enable propagation of each tagged VPC's attachment into the peering's route table on its
+    /// side when traffic arriving over the peering has no route to that VPC (the return path).
+    pub return_propagation: bool,
 }
 
 /// Checks a list of CIDRs: each well formed, at most [`MAX_EXTRA_CIDRS`], duplicates dropped,
@@ -116,6 +119,7 @@ pub struct PeeringRequest {
     pub vpc_routes: Option<bool>,
     pub propagated_cidrs: Option<bool>,
     pub summarize_routes: Option<bool>,
+    pub return_propagation: Option<bool>,
     /// Each side as given; `None` where the request leaves it to the default.
     pub active_extra_cidrs: Option<Vec<IpNet>>,
     pub passive_extra_cidrs: Option<Vec<IpNet>>,
@@ -361,6 +365,7 @@ impl PeeringState {
             self.vpc_routes,
             self.propagated_cidrs,
             self.summarize_routes,
+            self.return_propagation,
             self.dry_run,
             self.move_peering_association,
         ];
@@ -420,6 +425,7 @@ impl PeeringRequest {
             vpc_routes: state.vpc_routes,
             propagated_cidrs: state.propagated_cidrs,
             summarize_routes: state.summarize_routes,
+            return_propagation: state.return_propagation,
             active_extra_cidrs: given.active,
             passive_extra_cidrs: given.passive,
             dry_run: state.dry_run,
@@ -499,6 +505,7 @@ impl PeeringRequest {
         let needs_default = self.vpc_routes.is_none()
             || self.propagated_cidrs.is_none()
             || self.summarize_routes.is_none()
+            || self.return_propagation.is_none()
             || self.active_extra_cidrs.is_none()
             || self.passive_extra_cidrs.is_none();
         let fallback = if needs_default {
@@ -510,6 +517,7 @@ impl PeeringRequest {
             vpc_routes: self.vpc_routes.unwrap_or(fallback.vpc_routes),
             propagated_cidrs: self.propagated_cidrs.unwrap_or(fallback.propagated_cidrs),
             summarize_routes: self.summarize_routes.unwrap_or(fallback.summarize_routes),
+            return_propagation: self.return_propagation.unwrap_or(fallback.return_propagation),
             extra_cidrs: ExtraCidrs {
                 active: self
                     .active_extra_cidrs
@@ -631,6 +639,7 @@ impl ResolvedRequest {
                 vpc_routes: state.vpc_routes.unwrap_or(false),
                 propagated_cidrs: state.propagated_cidrs.unwrap_or(false),
                 summarize_routes: state.summarize_routes.unwrap_or(false),
+                return_propagation: state.return_propagation.unwrap_or(false),
                 extra_cidrs: ExtraCidrs {
                     active: given.active.unwrap_or_default(),
                     passive: given.passive.unwrap_or_default(),
@@ -692,6 +701,7 @@ impl ResolvedRequest {
         state.vpc_routes = Some(self.options.vpc_routes);
         state.propagated_cidrs = Some(self.options.propagated_cidrs);
         state.summarize_routes = Some(self.options.summarize_routes);
+        state.return_propagation = Some(self.options.return_propagation);
         let texts = |cidrs: &[IpNet]| Some(cidrs.iter().map(ToString::to_string).collect());
         state.extra_cidrs = Some(ExtraCidrsField {
             active: texts(&self.options.extra_cidrs.active),
@@ -976,7 +986,7 @@ mod tests {
         assert_eq!(field_of(err), "ACTIVE_EXTRA_CIDRS (item 2)");
         // A request that sets every option never reads the environment's.
         let overriding = json!({"vpcRoutes": false, "propagatedCidrs": false, "summarizeRoutes": false,
-                                "extraCidrs": {"active": [], "passive": []}});
+                                "returnPropagation": false, "extraCidrs": {"active": [], "passive": []}});
         assert!(parse_request(&overriding).unwrap().request.validate(&bad).is_ok());
     }
 
@@ -1011,6 +1021,7 @@ mod tests {
                     passive: vec![],
                 },
                 summarize_routes: true,
+                return_propagation: true,
             },
             dry_run: false,
             passive: PassiveAccount::default(),
@@ -1021,7 +1032,13 @@ mod tests {
         state.attachment_id = Some(Some("tgw-attach-0123456789abcdef0".into()));
         let mut output = serde_json::to_value(&state).unwrap();
         assert_eq!(parse_peering_ref(&output).unwrap().request, request);
-        for field in ["vpcRoutes", "propagatedCidrs", "extraCidrs", "summarizeRoutes"] {
+        for field in [
+            "vpcRoutes",
+            "propagatedCidrs",
+            "extraCidrs",
+            "summarizeRoutes",
+            "returnPropagation",
+        ] {
             output.as_object_mut().unwrap().remove(field);
         }
         assert_eq!(

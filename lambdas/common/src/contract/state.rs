@@ -64,6 +64,10 @@ pub struct PeeringState {
     pub propagated_cidrs: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]
     pub summarize_routes: Option<bool>,
+    /// Enable propagation of the tagged VPCs' attachments into the peering's route table where
+    /// traffic arriving over the peering has no route to them.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]
+    pub return_propagation: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_cidrs: Option<ExtraCidrsField>,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]

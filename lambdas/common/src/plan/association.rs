@@ -89,6 +89,10 @@ pub struct SideAssociation {
     /// The table it is associated with now, as this pass left it (`null` for none).
     pub associated_route_table_id: Option<String>,
     pub outcome: AssociationOutcome,
+    /// With `returnPropagation`: the table arriving traffic is looked up in, and the
+    /// propagations into it this execution enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_propagation: Option<crate::plan::propagation::ReturnPropagation>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,7 +122,8 @@ pub enum AssociationOutcome {
 pub struct AssociationReport {
     pub active: SideAssociation,
     pub passive: SideAssociation,
-    /// False while an association on either side is being made or removed.
+    /// False while an association on either side is being made or removed, or (with
+    /// `returnPropagation`) while a propagation into the peering's table is being enabled.
     pub settled: bool,
 }
 

@@ -6,6 +6,8 @@
 //! - [`routing`]: which routes a table needs (create, present, conflict).
 //! - [`pass`]: one `modify-routes` pass, planned for both sides at once (overlap, plans, quota).
 //! - [`vpc_tables`]: which VPC route tables a VPC's traffic to the TGW uses.
+//! - [`propagation`]: which VPC attachments to propagate into the peering's table (the return
+//!   path).
 //! - [`reachability`]: whether a packet gets from each VPC to each peer VPC and back.
 //! - [`record`]: the tags that record the routes this tool created.
 //! - [`report`]: what `modify-routes` reports, and how passes add up.
@@ -23,6 +25,7 @@ pub mod metrics;
 pub mod notice;
 pub mod pass;
 pub mod peering;
+pub mod propagation;
 pub mod reachability;
 pub mod record;
 pub mod report;

@@ -319,6 +319,7 @@ mod tests {
                 },
             }],
             vpc_route_tables: vec![],
+            propagations: vec![],
         };
         let notice = for_teardown(ABOUT, &report).unwrap();
         assert_eq!(notice.left_alone, 1);

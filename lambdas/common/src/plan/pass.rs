@@ -14,6 +14,7 @@ use ipnet::IpNet;
 use crate::contract::request::RouteOptions;
 use crate::error::{Error, Result};
 use crate::plan::association::{Association, AssociationState};
+use crate::plan::propagation::PropagationState;
 use crate::plan::reachability::{reachability, Reachability, SideView};
 use crate::plan::report::{
     PassOutcome, PlanReport, RoutesReport, SideReport, TablePlan, TgwTablePlan, TgwTableReport, VpcTablePlan,
@@ -59,6 +60,12 @@ pub struct SideSnapshot {
     pub named_table: Option<String>,
     /// The table the peering attachment is, or is to be, associated with on this side.
     pub peering_table: String,
+    /// The table traffic arriving over the peering is looked up in once this pass's
+    /// association step is done (see [`crate::plan::propagation::arrival_table`]).
+    pub arrival_table: String,
+    /// With `returnPropagation`, the attachments propagating into the arrival table; empty
+    /// otherwise (not read).
+    pub propagations: BTreeMap<String, PropagationState>,
     pub tagged: Vec<Vpc>,
     /// The tagged VPCs' live attachments to this side's transit gateway, by VPC id.
     pub attachments: BTreeMap<String, VpcAttachment>,
@@ -79,6 +86,14 @@ pub struct Peering<'a> {
 }
 
 impl<'a> Peering<'a> {
+    /// A dry run's peering before it exists.
+    pub fn not_yet() -> Self {
+        Self {
+            active: NO_ATTACHMENT_YET,
+            passive: NO_ATTACHMENT_YET,
+        }
+    }
+
     pub fn on(&self, side: Side) -> &'a str {
         match side {
             Side::Active => self.active,
@@ -169,7 +184,7 @@ impl SideSnapshot {
         tables.into_iter().collect()
     }
 
-    fn table_routes(&self, route_table_id: &str) -> &[Route] {
+    pub fn table_routes(&self, route_table_id: &str) -> &[Route] {
         self.tgw_tables
             .get(route_table_id)
             .map_or(&[], |table| table.routes.routes.as_slice())
@@ -656,6 +671,8 @@ mod tests {
             transit_gateway_id: format!("tgw-{side}"),
             named_table: None,
             peering_table: table.clone(),
+            arrival_table: table.clone(),
+            propagations: BTreeMap::new(),
             tagged: vec![Vpc {
                 id: vpc_id.clone(),
                 cidrs: vec![net(vpc_cidr)],

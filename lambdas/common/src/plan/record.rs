@@ -26,12 +26,10 @@ pub fn first_key(attachment_id: &str) -> String {
     format!("{}1", key_prefix(attachment_id))
 }
 
-/// The record tags for `cidrs` created via `attachment_id`, chunked to fit EC2's value limit.
-pub fn record_tags(attachment_id: &str, cidrs: &BTreeSet<IpNet>) -> Vec<(String, String)> {
-    let prefix = key_prefix(attachment_id);
+/// `items`, space-separated, as tags `<prefix><n>` whose values fit EC2's limit.
+fn chunked(prefix: &str, items: impl Iterator<Item = String>) -> Vec<(String, String)> {
     let mut chunks: Vec<String> = Vec::new();
-    for cidr in cidrs {
-        let text = cidr.to_string();
+    for text in items {
         match chunks.last_mut() {
             Some(chunk) if chunk.len() + 1 + text.len() <= MAX_TAG_VALUE => {
                 chunk.push(' ');
@@ -47,22 +45,33 @@ pub fn record_tags(attachment_id: &str, cidrs: &BTreeSet<IpNet>) -> Vec<(String,
         .collect()
 }
 
-/// The keys of `attachment_id`'s record among `tags`.
-pub fn record_keys(tags: &[(String, String)], attachment_id: &str) -> Vec<String> {
-    let prefix = key_prefix(attachment_id);
+fn keys_with(tags: &[(String, String)], prefix: &str) -> Vec<String> {
     tags.iter()
-        .filter(|(key, _)| key.starts_with(&prefix))
+        .filter(|(key, _)| key.starts_with(prefix))
         .map(|(key, _)| key.clone())
         .collect()
+}
+
+fn words_with<'a>(tags: &'a [(String, String)], prefix: &'a str) -> impl Iterator<Item = &'a str> {
+    tags.iter()
+        .filter(move |(key, _)| key.starts_with(prefix))
+        .flat_map(|(_, value)| value.split_whitespace())
+}
+
+/// The record tags for `cidrs` created via `attachment_id`, chunked to fit EC2's value limit.
+pub fn record_tags(attachment_id: &str, cidrs: &BTreeSet<IpNet>) -> Vec<(String, String)> {
+    chunked(&key_prefix(attachment_id), cidrs.iter().map(ToString::to_string))
+}
+
+/// The keys of `attachment_id`'s record among `tags`.
+pub fn record_keys(tags: &[(String, String)], attachment_id: &str) -> Vec<String> {
+    keys_with(tags, &key_prefix(attachment_id))
 }
 
 /// The CIDRs `attachment_id`'s record lists. Anything in a record tag that is not a CIDR was not
 /// written by this tool and is skipped.
 pub fn recorded(tags: &[(String, String)], attachment_id: &str) -> BTreeSet<IpNet> {
-    let prefix = key_prefix(attachment_id);
-    tags.iter()
-        .filter(|(key, _)| key.starts_with(&prefix))
-        .flat_map(|(_, value)| value.split_whitespace())
+    words_with(tags, &key_prefix(attachment_id))
         .filter_map(|text| text.parse::<IpNet>().ok())
         .collect()
 }
@@ -72,6 +81,45 @@ pub fn recorded(tags: &[(String, String)], attachment_id: &str) -> BTreeSet<IpNe
 pub fn fits(tags: &[(String, String)], attachment_id: &str, cidrs: &BTreeSet<IpNet>) -> bool {
     let others = tags.len() - record_keys(tags, attachment_id).len();
     others + record_tags(attachment_id, cidrs).len() <= MAX_TAGS
+}
+
+/// Every propagation record tag's key starts with this. A TGW route table's record of the
+/// attachments whose propagation into it this tool enabled for one peering (`returnPropagation`)
+/// is one or more tags `tgw-peering:propagations:<peering-id>:<n>`, listing attachment ids,
+/// space-separated, in id order (about 8 a tag, so up to about 400 a table).
+pub const PROPAGATION_PREFIX: &str = "tgw-peering:propagations:";
+
+fn propagation_prefix(peering_id: &str) -> String {
+    format!("{PROPAGATION_PREFIX}{peering_id}:")
+}
+
+/// The record tags for the propagations of `attachment_ids` enabled for `peering_id`.
+pub fn propagation_tags(peering_id: &str, attachment_ids: &BTreeSet<String>) -> Vec<(String, String)> {
+    chunked(&propagation_prefix(peering_id), attachment_ids.iter().cloned())
+}
+
+/// The keys of `peering_id`'s propagation record among `tags`.
+pub fn propagation_keys(tags: &[(String, String)], peering_id: &str) -> Vec<String> {
+    keys_with(tags, &propagation_prefix(peering_id))
+}
+
+/// The attachments `peering_id`'s propagation record lists; words that are not attachment ids
+/// were not written by this tool and are skipped.
+pub fn recorded_propagations(tags: &[(String, String)], peering_id: &str) -> BTreeSet<String> {
+    words_with(tags, &propagation_prefix(peering_id))
+        .filter(|word| word.starts_with("tgw-attach-"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether a table with `tags` can hold the propagation record of `attachment_ids`.
+pub fn propagations_fit(
+    tags: &[(String, String)],
+    peering_id: &str,
+    attachment_ids: &BTreeSet<String>,
+) -> bool {
+    let others = tags.len() - propagation_keys(tags, peering_id).len();
+    others + propagation_tags(peering_id, attachment_ids).len() <= MAX_TAGS
 }
 
 #[cfg(test)]
@@ -114,6 +162,20 @@ mod tests {
             .map(|i| IpNet::new(std::net::Ipv4Addr::from(0x0a00_0000 + (i << 8)).into(), 24).unwrap())
             .collect();
         assert!(!fits(&others, "tgw-attach-1", &many));
+    }
+
+    #[test]
+    fn a_propagation_record_reads_back_as_written_apart_from_the_route_record() {
+        let ids: BTreeSet<String> = (0..20).map(|i| format!("tgw-attach-{i:017x}")).collect();
+        let mut tags = propagation_tags("tgw-attach-peer", &ids);
+        assert!(tags.len() > 1, "twenty ids need more than one tag value");
+        assert!(tags.iter().all(|(_, v)| v.len() <= MAX_TAG_VALUE));
+        tags.extend(record_tags("tgw-attach-peer", &nets(&["10.1.0.0/16"])));
+        assert_eq!(recorded_propagations(&tags, "tgw-attach-peer"), ids);
+        assert_eq!(recorded(&tags, "tgw-attach-peer"), nets(&["10.1.0.0/16"]));
+        assert_eq!(propagation_keys(&tags, "tgw-attach-peer").len(), tags.len() - 1);
+        assert!(recorded_propagations(&tags, "tgw-attach-other").is_empty());
+        assert!(propagations_fit(&tags, "tgw-attach-peer", &ids));
     }
 
     proptest! {

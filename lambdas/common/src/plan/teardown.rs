@@ -102,6 +102,32 @@ pub struct SideTableTeardownReport {
 pub struct TeardownReport {
     pub tgw_route_tables: Vec<SideTableTeardownReport>,
     pub vpc_route_tables: Vec<SideTableTeardownReport>,
+    /// The propagations `returnPropagation` enabled and recorded, disabled (in a dry run: that
+    /// would be); absent when there were none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub propagations: Vec<PropagationTeardownReport>,
+}
+
+/// The recorded propagations into one TGW route table that a teardown disabled.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PropagationTeardownReport {
+    pub side: Side,
+    pub route_table_id: String,
+    /// At most [`MAX_LISTED`] attachment ids; `count` is exact.
+    pub disabled: Vec<String>,
+    pub count: usize,
+}
+
+impl PropagationTeardownReport {
+    pub fn of(side: Side, route_table_id: &str, disabled: &BTreeSet<String>) -> Self {
+        Self {
+            side,
+            route_table_id: route_table_id.to_owned(),
+            disabled: disabled.iter().take(MAX_LISTED).cloned().collect(),
+            count: disabled.len(),
+        }
+    }
 }
 
 #[cfg(test)]
