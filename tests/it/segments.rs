@@ -238,6 +238,15 @@ async fn given_a_peering_associated_with_another_table_then_it_is_left_and_repor
     let w = world().await;
     w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
     w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    // A VPC whose attachment propagates nowhere, so returnPropagation would have work to do.
+    let unpropagated = w.passive.vpc("10.21.0.0/16", &[TAG]).await;
+    let unpropagated = w
+        .passive
+        .attach(&w.passive_tgw, &unpropagated, "10.21.0.0/16")
+        .await;
+    w.passive
+        .disable_propagation(&w.passive_tgw.route_table_id, &unpropagated)
+        .await;
     let first = run_to_completion(&w.context, json!({"vpcRoutes": true})).await;
     let attachment = first["attachmentId"].as_str().unwrap().to_owned();
     // Someone moves the passive side's peering to an empty table.
@@ -248,12 +257,20 @@ async fn given_a_peering_associated_with_another_table_then_it_is_left_and_repor
     w.passive.associate(&elsewhere, &attachment).await;
     w.emulator.reset_calls();
 
-    let left = run_to_completion(&w.context, json!({"vpcRoutes": true})).await;
+    w.emulator.reset_calls();
+    let left = run_to_completion(&w.context, json!({"vpcRoutes": true, "returnPropagation": true})).await;
 
     assert_eq!(
         w.emulator.calls().mutating(),
         Default::default(),
-        "never moved silently"
+        "never moved silently, nor propagated into a table the request did not name"
+    );
+    assert!(
+        strings(&left["warnings"])
+            .iter()
+            .any(|w| w.contains("returnPropagation") && w.contains("no propagation was enabled")),
+        "{}",
+        left["warnings"]
     );
     assert_eq!(left["peeringAssociation"]["passive"]["outcome"], "elsewhere");
     assert_eq!(
@@ -272,7 +289,7 @@ async fn given_a_peering_associated_with_another_table_then_it_is_left_and_repor
 
     let moved = run_to_completion(
         &w.context,
-        json!({"vpcRoutes": true, "movePeeringAssociation": true}),
+        json!({"vpcRoutes": true, "movePeeringAssociation": true, "returnPropagation": true}),
     )
     .await;
 
@@ -281,9 +298,15 @@ async fn given_a_peering_associated_with_another_table_then_it_is_left_and_repor
         Some((w.passive_tgw.route_table_id.clone(), "associated".into()))
     );
     assert_eq!(moved["peeringAssociation"]["settled"], json!(true));
+    // Once the peering is in its own table, the return path goes in there too.
+    assert!(w
+        .passive
+        .propagations(&w.passive_tgw.route_table_id)
+        .await
+        .contains(&unpropagated));
     assert_eq!(
         moved["reachability"]["reachable"],
-        json!(1),
+        json!(2),
         "{}",
         moved["reachability"]
     );

@@ -578,6 +578,17 @@ impl Net {
             .unwrap();
     }
 
+    /// Stops `attachment`'s routes propagating into `table`.
+    pub async fn disable_propagation(&self, table: &str, attachment: &str) {
+        self.ec2
+            .disable_transit_gateway_route_table_propagation()
+            .transit_gateway_route_table_id(table)
+            .transit_gateway_attachment_id(attachment)
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// The attachments propagating into `table`, in id order.
     pub async fn propagations(&self, table: &str) -> Vec<String> {
         let out = self

@@ -24,7 +24,7 @@ use crate::plan::pass::{
     SidePass, SidePlan, SideSnapshot, TgwTable, TgwTableWork, VpcTableWork,
 };
 use crate::plan::peering::PeeringAttachment;
-use crate::plan::propagation::{arrival_table, plan_return, ReturnPropagation};
+use crate::plan::propagation::{plan_return, return_table, ReturnPropagation};
 use crate::plan::record;
 use crate::plan::report::{PassOutcome, RoutesReport};
 use crate::plan::routing::{classify, is_tagged, Conflict, Route, RouteOutcome, RoutePlan, Vpc};
@@ -349,19 +349,22 @@ async fn return_path(
     ] {
         report.settled &= result.settled;
         warnings.extend(result.warnings);
-        side_report.return_propagation = Some(ReturnPropagation::after_pass(
-            &result.route_table_id,
-            earlier_side.and_then(|side| side.return_propagation.as_ref()),
-            &result.enabled,
-            result.present,
-        ));
+        side_report.return_propagation = result.route_table_id.map(|table| {
+            ReturnPropagation::after_pass(
+                &table,
+                earlier_side.and_then(|side| side.return_propagation.as_ref()),
+                &result.enabled,
+                result.present,
+            )
+        });
     }
     Ok(report)
 }
 
 /// What the return-path step did on one side.
 struct SidePropagation {
-    route_table_id: String,
+    /// `None` when the peering is left associated with another table: nothing was done.
+    route_table_id: Option<String>,
     /// Enabled by this pass (in a dry run: would be).
     enabled: Vec<String>,
     present: usize,
@@ -376,7 +379,20 @@ async fn propagate_side(
     peering_id: &str,
     dry_run: bool,
 ) -> Result<SidePropagation> {
-    let table_id = snapshot.arrival_table.as_str();
+    let Some(table_id) = snapshot.return_table.as_deref() else {
+        return Ok(SidePropagation {
+            route_table_id: None,
+            enabled: Vec::new(),
+            present: 0,
+            settled: true,
+            warnings: vec![format!(
+                "returnPropagation: the peering attachment is left associated with another table \
+                 than {} on the {} side ({}), so no propagation was enabled; set \
+                 movePeeringAssociation to move it there",
+                snapshot.peering_table, snapshot.side, snapshot.region
+            )],
+        });
+    };
     let plan = plan_return(
         snapshot.table_routes(table_id),
         &snapshot.propagations,
@@ -384,7 +400,7 @@ async fn propagate_side(
         &snapshot.attachments,
     );
     let mut done = SidePropagation {
-        route_table_id: table_id.to_owned(),
+        route_table_id: Some(table_id.to_owned()),
         enabled: Vec::new(),
         present: plan.present,
         settled: plan.enabling == 0,
@@ -543,15 +559,15 @@ async fn read_side(
                 .map(|association| association.route_table_id.clone()),
         )
         .collect();
-    let arrival_table = arrival_table(
+    let return_table = return_table(
         peering_id.and_then(|id| associations.get(id)),
         peering_table,
         request.move_peering_association,
     )
-    .to_owned();
+    .map(str::to_owned);
     let read_propagations = async {
-        match peering_id {
-            Some(_) if request.options.return_propagation => ec2.propagations(&arrival_table).await,
+        match (peering_id, &return_table) {
+            (Some(_), Some(table)) if request.options.return_propagation => ec2.propagations(table).await,
             _ => Ok(BTreeMap::new()),
         }
     };
@@ -566,7 +582,7 @@ async fn read_side(
         transit_gateway_id: transit_gateway_id.clone(),
         named_table: named_table.clone(),
         peering_table: peering_table.clone(),
-        arrival_table,
+        return_table,
         propagations,
         tagged,
         attachments,

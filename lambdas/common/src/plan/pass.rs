@@ -60,10 +60,10 @@ pub struct SideSnapshot {
     pub named_table: Option<String>,
     /// The table the peering attachment is, or is to be, associated with on this side.
     pub peering_table: String,
-    /// The table traffic arriving over the peering is looked up in once this pass's
-    /// association step is done (see [`crate::plan::propagation::arrival_table`]).
-    pub arrival_table: String,
-    /// With `returnPropagation`, the attachments propagating into the arrival table; empty
+    /// The table `returnPropagation` may propagate into: the peering's, unless the peering is
+    /// left associated with another table (see [`crate::plan::propagation::return_table`]).
+    pub return_table: Option<String>,
+    /// With `returnPropagation`, the attachments propagating into the return table; empty
     /// otherwise (not read).
     pub propagations: BTreeMap<String, PropagationState>,
     pub tagged: Vec<Vpc>,
@@ -671,7 +671,7 @@ mod tests {
             transit_gateway_id: format!("tgw-{side}"),
             named_table: None,
             peering_table: table.clone(),
-            arrival_table: table.clone(),
+            return_table: Some(table.clone()),
             propagations: BTreeMap::new(),
             tagged: vec![Vpc {
                 id: vpc_id.clone(),

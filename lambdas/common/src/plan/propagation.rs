@@ -43,20 +43,26 @@ impl PropagationState {
     }
 }
 
-/// The table traffic arriving over the peering is looked up in once this pass's association
-/// step is done: the table the peering is associated with (or being associated with), unless
-/// it is to be moved or has none; then the peering route table.
-pub fn arrival_table<'a>(current: Option<&'a Association>, wanted: &'a str, move_allowed: bool) -> &'a str {
+/// The table `returnPropagation` works on: the peering's route table on this side, which the
+/// peering is (or, after this pass's association step, will be) associated with. `None` when the
+/// peering is left associated with another table (no move asked for): arriving traffic is looked
+/// up there, but that table is not one the request named or resolved, so it is not changed.
+pub fn return_table<'a>(
+    current: Option<&Association>,
+    wanted: &'a str,
+    move_allowed: bool,
+) -> Option<&'a str> {
     match current {
         Some(association)
             if matches!(
                 association.state,
                 AssociationState::Associated | AssociationState::Associating
-            ) && (association.route_table_id == wanted || !move_allowed) =>
+            ) && association.route_table_id != wanted
+                && !move_allowed =>
         {
-            association.route_table_id.as_str()
+            None
         }
-        _ => wanted,
+        _ => Some(wanted),
     }
 }
 
@@ -270,17 +276,25 @@ mod tests {
     }
 
     #[test]
-    fn the_arrival_table_is_the_peerings_own_unless_it_is_left_elsewhere() {
+    fn the_return_table_is_the_peerings_own_and_none_while_the_peering_is_left_elsewhere() {
         let at = |table: &str, state| Association {
             route_table_id: table.into(),
             state,
         };
-        assert_eq!(arrival_table(None, "tgw-rtb-p", false), "tgw-rtb-p");
+        assert_eq!(return_table(None, "tgw-rtb-p", false), Some("tgw-rtb-p"));
+        let there = at("tgw-rtb-p", AssociationState::Associating);
+        assert_eq!(return_table(Some(&there), "tgw-rtb-p", false), Some("tgw-rtb-p"));
         let elsewhere = at("tgw-rtb-x", AssociationState::Associated);
-        assert_eq!(arrival_table(Some(&elsewhere), "tgw-rtb-p", false), "tgw-rtb-x");
-        assert_eq!(arrival_table(Some(&elsewhere), "tgw-rtb-p", true), "tgw-rtb-p");
+        assert_eq!(return_table(Some(&elsewhere), "tgw-rtb-p", false), None);
+        assert_eq!(
+            return_table(Some(&elsewhere), "tgw-rtb-p", true),
+            Some("tgw-rtb-p")
+        );
         let leaving = at("tgw-rtb-x", AssociationState::Disassociating);
-        assert_eq!(arrival_table(Some(&leaving), "tgw-rtb-p", false), "tgw-rtb-p");
+        assert_eq!(
+            return_table(Some(&leaving), "tgw-rtb-p", false),
+            Some("tgw-rtb-p")
+        );
     }
 
     #[test]
