@@ -90,6 +90,10 @@ trait SdkResultExt<T> {
     {
         self.or_absent_if(action, region, &[])
     }
+
+    /// For a change that may already be made: `true` when this call made it, `false` when EC2
+    /// answers with one of `already_codes`. Unlike `or_absent`, "not found" stays an error.
+    fn or_already(self, action: &'static str, region: &str, already_codes: &[&str]) -> Result<bool>;
 }
 
 impl<T, E, R> SdkResultExt<T> for std::result::Result<T, SdkError<E, R>>
@@ -114,6 +118,27 @@ where
             Err(err) => Err(Error::from_sdk(action, region, err)),
         }
     }
+
+    fn or_already(self, action: &'static str, region: &str, already_codes: &[&str]) -> Result<bool> {
+        match self {
+            Ok(_) => Ok(true),
+            Err(err) if err.code().is_some_and(|code| already_codes.contains(&code)) => Ok(false),
+            Err(err) => Err(Error::from_sdk(action, region, err)),
+        }
+    }
+}
+
+/// One call on a (route table, attachment) relation (associate, disassociate, enable or disable
+/// propagation): the four SDK operations take the same two ids.
+macro_rules! relate {
+    ($ec2:ident, $operation:ident, $route_table_id:expr, $attachment_id:expr) => {
+        $ec2.client
+            .$operation()
+            .transit_gateway_route_table_id($route_table_id)
+            .transit_gateway_attachment_id($attachment_id)
+            .send()
+            .await
+    };
 }
 
 impl Ec2 {
@@ -301,30 +326,23 @@ impl Ec2 {
     #[instrument(skip_all, fields(region = %self.region))]
     pub async fn associate(&self, route_table_id: &str, attachment_id: &str) -> Result<()> {
         const ACTION: &str = "AssociateTransitGatewayRouteTable";
-        let sent = self
-            .client
-            .associate_transit_gateway_route_table()
-            .transit_gateway_route_table_id(route_table_id)
-            .transit_gateway_attachment_id(attachment_id)
-            .send()
-            .await;
-        // Not `or_absent`: a route table or attachment that is not found is an error here. EC2
-        // says AlreadyAssociated whatever table the attachment is associated with; the caller
+        // EC2 says AlreadyAssociated whatever table the attachment is associated with; the caller
         // associates only what it read as unassociated, and the next pass re-reads (a concurrent
         // association elsewhere is then reported, not taken for done).
-        match sent {
-            Ok(_) => info!(
-                action = ACTION,
-                route_table_id, attachment_id, "associated attachment"
-            ),
-            Err(err) if err.code() == Some("Resource.AlreadyAssociated") => {
-                info!(
-                    action = ACTION,
-                    route_table_id, attachment_id, "already associated"
-                );
-            }
-            Err(err) => return Err(Error::from_sdk(ACTION, &self.region, err)),
-        }
+        let made = relate!(
+            self,
+            associate_transit_gateway_route_table,
+            route_table_id,
+            attachment_id
+        )
+        .or_already(ACTION, &self.region, &["Resource.AlreadyAssociated"])?;
+        info!(
+            action = ACTION,
+            route_table_id,
+            attachment_id,
+            already = !made,
+            "associated attachment"
+        );
         Ok(())
     }
 
@@ -332,13 +350,13 @@ impl Ec2 {
     #[instrument(skip_all, fields(region = %self.region))]
     pub async fn disassociate(&self, route_table_id: &str, attachment_id: &str) -> Result<()> {
         const ACTION: &str = "DisassociateTransitGatewayRouteTable";
-        self.client
-            .disassociate_transit_gateway_route_table()
-            .transit_gateway_route_table_id(route_table_id)
-            .transit_gateway_attachment_id(attachment_id)
-            .send()
-            .await
-            .or_absent(ACTION, &self.region)?;
+        relate!(
+            self,
+            disassociate_transit_gateway_route_table,
+            route_table_id,
+            attachment_id
+        )
+        .or_absent(ACTION, &self.region)?;
         info!(
             action = ACTION,
             route_table_id, attachment_id, "disassociated attachment"
@@ -382,27 +400,27 @@ impl Ec2 {
     #[instrument(skip_all, fields(region = %self.region))]
     pub async fn enable_propagation(&self, route_table_id: &str, attachment_id: &str) -> Result<()> {
         const ACTION: &str = "EnableTransitGatewayRouteTablePropagation";
-        // Not `or_absent`: a route table or attachment that is not found is an error here.
-        let sent = self
-            .client
-            .enable_transit_gateway_route_table_propagation()
-            .transit_gateway_route_table_id(route_table_id)
-            .transit_gateway_attachment_id(attachment_id)
-            .send()
-            .await;
-        match sent {
-            Ok(_) => info!(
-                action = ACTION,
-                route_table_id, attachment_id, "enabled propagation"
-            ),
-            Err(err) if err.code() == Some("TransitGatewayRouteTablePropagation.Duplicate") => {
-                info!(
-                    action = ACTION,
-                    route_table_id, attachment_id, "already propagating"
-                );
-            }
-            Err(err) => return Err(Error::from_sdk(ACTION, &self.region, err)),
-        }
+        // The code for "already propagating" is not in the API reference; it is the one AWS
+        // answers as other tools handle it (the emulator's propagation_is_enabled_once_per_table
+        // patch cites the evidence).
+        let made = relate!(
+            self,
+            enable_transit_gateway_route_table_propagation,
+            route_table_id,
+            attachment_id
+        )
+        .or_already(
+            ACTION,
+            &self.region,
+            &["TransitGatewayRouteTablePropagation.Duplicate"],
+        )?;
+        info!(
+            action = ACTION,
+            route_table_id,
+            attachment_id,
+            already = !made,
+            "enabled propagation"
+        );
         Ok(())
     }
 
@@ -411,13 +429,13 @@ impl Ec2 {
     #[instrument(skip_all, fields(region = %self.region))]
     pub async fn disable_propagation(&self, route_table_id: &str, attachment_id: &str) -> Result<()> {
         const ACTION: &str = "DisableTransitGatewayRouteTablePropagation";
-        self.client
-            .disable_transit_gateway_route_table_propagation()
-            .transit_gateway_route_table_id(route_table_id)
-            .transit_gateway_attachment_id(attachment_id)
-            .send()
-            .await
-            .or_absent(ACTION, &self.region)?;
+        relate!(
+            self,
+            disable_transit_gateway_route_table_propagation,
+            route_table_id,
+            attachment_id
+        )
+        .or_absent(ACTION, &self.region)?;
         info!(
             action = ACTION,
             route_table_id, attachment_id, "disabled propagation"
