@@ -112,8 +112,16 @@ def print_summary(execution: dict) -> None:
     print_vpc_route_tables(routes.get("vpcRouteTables"))
     print_reachability(output.get("reachability"))
     print_vpc_routes_off(output)
+    print_notice(output)
     for warning in output.get("warnings", []):
         print(f"  warning: {warning}")
+
+
+def print_notice(output: dict) -> None:
+    """The subject of the notice the run published (or would, with notifications on)."""
+    notice = output.get("notice")
+    if notice:
+        print(f"  notice: {notice.get('subject')}")
 
 
 def print_association(report: dict | None) -> None:
@@ -126,6 +134,18 @@ def print_association(report: dict | None) -> None:
         current = association.get("associatedRouteTableId") or "no table"
         print(f"  peering association, {side}: {association.get('outcome')} "
               f"(wanted {association.get('routeTableId')}, associated with {current})")
+        print_return_path(association.get("returnPropagation"))
+
+
+def print_return_path(report: dict | None) -> None:
+    """With returnPropagation: the propagations into the peering's table this execution made."""
+    if not report:
+        return
+    counts = report.get("counts", {})
+    enabled = report.get("enabled", [])
+    shown = ", ".join(enabled) + (" …" if counts.get("enabled", 0) > len(enabled) else "")
+    print(f"    return path into {report.get('routeTableId')}: {counts.get('enabled', 0)} propagations "
+          f"enabled{': ' + shown if enabled else ''}; {counts.get('present', 0)} VPCs already reached")
 
 
 def print_vpc_routes_off(output: dict) -> None:
@@ -161,6 +181,11 @@ def print_teardown(output: dict, elapsed: float) -> None:
     for table in report.get("vpcRouteTables", []):
         print(f"  vpc {table.get('side'):7} {table.get('routeTableId')}: {verb} "
               f"{listing(table, 'deleted', table.get('deleted', []))}")
+    for table in report.get("propagations", []):
+        disabling = "would disable" if dry else "disabled"
+        print(f"  {table.get('side', '?'):7} {table.get('routeTableId')}: {disabling} {table.get('count', 0)} "
+              f"propagations: {', '.join(table.get('disabled', []))}")
+    print_notice(output)
 
 
 def print_plan(output: dict, elapsed: float) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import ipaddress
 
 import seed_demo  # noqa: E402  (stack_support puts scripts/lib on the path)
-from stack_support import ACTIVE, BUCKET, PASSIVE, LocalAws, harness, side_table
+import subprocess
+
+from stack_support import ACTIVE, BUCKET, PASSIVE, ROOT, STACK, LocalAws, harness, side_table
 
 
 def seed_segmented(local_aws: LocalAws, propagate: bool = True) -> dict[str, str]:
@@ -108,12 +110,21 @@ def test_with_return_propagation_the_peering_tables_learn_the_vpcs_and_every_pai
     reachability = output["reachability"]
     assert (reachability["pairs"], reachability["reachable"]) == (2, 2), reachability
 
+    # A re-run through start.sh, as an operator would: nothing to do, and it says so.
     harness(local_aws.endpoint, "POST", "calls/reset")
-    again = local_aws.run({})
-    assert again.status == "SUCCEEDED", again.described
+    printed = start_sh(local_aws)
     assert local_aws.mutating_calls() == {}
+    assert sum("return path into" in line and "0 propagations enabled" in line for line in printed) == 2, printed
 
-    down = local_aws.run({"action": "teardown"})
-    assert down.status == "SUCCEEDED", down.described
+    printed = start_sh(local_aws, "--teardown")
     for side, region in (("active", ACTIVE), ("passive", PASSIVE)):
         assert propagating(local_aws, region, peering_tables[side]) == set()
+    assert any("disabled 2 propagations" in line for line in printed), printed
+
+
+def start_sh(local_aws: LocalAws, *args: str) -> list[str]:
+    """scripts/start.sh against the deployed stack; its printed lines."""
+    done = subprocess.run([str(ROOT / "scripts/start.sh"), *args, "--stack-name", STACK], env=local_aws.env,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.splitlines()

@@ -397,14 +397,24 @@ async fn propagate_side(
         snapshot.table_routes(table_id),
         &snapshot.propagations,
         &snapshot.tagged,
-        &snapshot.attachments,
+        (&snapshot.attachments, &snapshot.not_ready),
     );
     let mut done = SidePropagation {
         route_table_id: Some(table_id.to_owned()),
         enabled: Vec::new(),
         present: plan.present,
         settled: plan.enabling == 0,
-        warnings: Vec::new(),
+        warnings: plan
+            .not_ready
+            .iter()
+            .map(|attachment_id| {
+                format!(
+                    "returnPropagation: {attachment_id} in {} is not available yet, so its \
+                     propagation into {table_id} waits for a later run",
+                    snapshot.region
+                )
+            })
+            .collect(),
     };
     if plan.enable.is_empty() || dry_run {
         done.enabled = plan.enable;
@@ -541,9 +551,12 @@ async fn read_side(
         .into_iter()
         .filter(|vpc| is_tagged(vpc, &request.vpc_tag_key))
         .collect();
+    let tagged_ids: BTreeSet<&str> = tagged.iter().map(|vpc| vpc.id.as_str()).collect();
+    let not_ready = attachments.not_ready;
     let attachments: BTreeMap<String, VpcAttachment> = attachments
+        .attached
         .into_iter()
-        .filter(|attachment| tagged.iter().any(|vpc| vpc.id == attachment.vpc_id))
+        .filter(|attachment| tagged_ids.contains(attachment.vpc_id.as_str()))
         .map(|attachment| (attachment.vpc_id.clone(), attachment))
         .collect();
     let tables_to_read: BTreeSet<String> = named_table
@@ -584,6 +597,7 @@ async fn read_side(
         peering_table: peering_table.clone(),
         return_table,
         propagations,
+        not_ready,
         tagged,
         attachments,
         associations,

@@ -41,6 +41,14 @@ pub struct TransitGateway {
     pub association_default_route_table_id: Option<String>,
 }
 
+/// A transit gateway's live VPC attachments, and which of them are not `available` yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VpcAttachments {
+    pub attached: Vec<VpcAttachment>,
+    /// Live but still being made or modified: EC2 refuses to enable a propagation for them.
+    pub not_ready: std::collections::BTreeSet<String>,
+}
+
 /// A transit gateway route table as the functions need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteTable {
@@ -637,7 +645,7 @@ impl Ec2 {
 
     /// The live VPC attachments of `transit_gateway_id`, with their subnets.
     #[instrument(skip_all, fields(region = %self.region))]
-    pub async fn vpc_attachments(&self, transit_gateway_id: &str) -> Result<Vec<VpcAttachment>> {
+    pub async fn vpc_attachments(&self, transit_gateway_id: &str) -> Result<VpcAttachments> {
         const ACTION: &str = "DescribeTransitGatewayVpcAttachments";
         let items: Vec<_> = self
             .client
@@ -650,13 +658,21 @@ impl Ec2 {
             .collect::<std::result::Result<_, _>>()
             .await
             .or_fail(ACTION, &self.region)?;
-        let attached: Vec<VpcAttachment> = items
+        let live: Vec<_> = items
             .iter()
             .filter(|a| a.transit_gateway_id() == Some(transit_gateway_id))
             .filter(|a| {
                 a.state()
                     .is_some_and(|s| AttachmentState::parse(s.as_str()).is_live())
             })
+            .collect();
+        let not_ready = live
+            .iter()
+            .filter(|a| a.state().map(|s| s.as_str()) != Some("available"))
+            .filter_map(|a| a.transit_gateway_attachment_id().map(str::to_owned))
+            .collect();
+        let attached: Vec<VpcAttachment> = live
+            .iter()
             .filter_map(|a| {
                 Some(VpcAttachment {
                     id: a.transit_gateway_attachment_id()?.to_owned(),
@@ -675,7 +691,7 @@ impl Ec2 {
             attached = attached.len(),
             "listed VPC attachments"
         );
-        Ok(attached)
+        Ok(VpcAttachments { attached, not_ready })
     }
 
     /// The subnets of the given VPCs, with their Availability Zones.

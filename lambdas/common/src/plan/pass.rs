@@ -66,6 +66,8 @@ pub struct SideSnapshot {
     /// With `returnPropagation`, the attachments propagating into the return table; empty
     /// otherwise (not read).
     pub propagations: BTreeMap<String, PropagationState>,
+    /// Live attachments that are not `available` yet (being made or modified).
+    pub not_ready: BTreeSet<String>,
     pub tagged: Vec<Vpc>,
     /// The tagged VPCs' live attachments to this side's transit gateway, by VPC id.
     pub attachments: BTreeMap<String, VpcAttachment>,
@@ -673,6 +675,7 @@ mod tests {
             peering_table: table.clone(),
             return_table: Some(table.clone()),
             propagations: BTreeMap::new(),
+            not_ready: BTreeSet::new(),
             tagged: vec![Vpc {
                 id: vpc_id.clone(),
                 cidrs: vec![net(vpc_cidr)],

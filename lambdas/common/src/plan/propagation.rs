@@ -6,7 +6,7 @@
 //! enabled is recorded (see [`crate::plan::record`]), so teardown disables exactly those.
 //! Pure: what to enable, given the table and its propagations as read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -78,6 +78,9 @@ pub struct ReturnPlan {
     /// Attachments whose propagation EC2 is still enabling: the table may not show their routes
     /// yet.
     pub enabling: usize,
+    /// Attachments that need a propagation but are not `available` yet (EC2 refuses to enable
+    /// one for them); a later run enables it.
+    pub not_ready: Vec<String>,
 }
 
 /// For each tagged VPC with a live attachment: nothing to do when its propagation into the
@@ -89,7 +92,7 @@ pub fn plan_return(
     arrival_routes: &[Route],
     propagations: &BTreeMap<String, PropagationState>,
     tagged: &[Vpc],
-    attachments: &BTreeMap<String, VpcAttachment>,
+    (attachments, not_ready): (&BTreeMap<String, VpcAttachment>, &BTreeSet<String>),
 ) -> ReturnPlan {
     let mut plan = ReturnPlan::default();
     for vpc in tagged {
@@ -117,6 +120,8 @@ pub fn plan_return(
         });
         if reached {
             plan.present += 1;
+        } else if not_ready.contains(&attachment.id) {
+            plan.not_ready.push(attachment.id.clone());
         } else {
             plan.enable.push(attachment.id.clone());
         }
@@ -225,7 +230,12 @@ mod tests {
         let tagged = [vpc("vpc-a", &["10.1.0.0/16"]), vpc("vpc-b", &["10.2.0.0/16"])];
         let attachments = attached(&[("vpc-a", "tgw-attach-a", false), ("vpc-b", "tgw-attach-b", false)]);
         let routes = [Route::to(net("10.1.0.0/16"), "tgw-attach-a")];
-        let plan = plan_return(&routes, &BTreeMap::new(), &tagged, &attachments);
+        let plan = plan_return(
+            &routes,
+            &BTreeMap::new(),
+            &tagged,
+            (&attachments, &BTreeSet::new()),
+        );
         assert_eq!(plan.enable, ["tgw-attach-b"]);
         assert_eq!(plan.present, 1);
     }
@@ -238,7 +248,7 @@ mod tests {
             ("tgw-attach-a".to_owned(), PropagationState::Enabled),
             ("tgw-attach-b".to_owned(), PropagationState::Enabling),
         ]);
-        let plan = plan_return(&[], &propagations, &tagged, &attachments);
+        let plan = plan_return(&[], &propagations, &tagged, (&attachments, &BTreeSet::new()));
         assert_eq!(plan.enable, Vec::<String>::new());
         assert_eq!((plan.present, plan.enabling), (2, 1));
     }
@@ -249,7 +259,7 @@ mod tests {
         let attachments = attached(&[("vpc-a", "tgw-attach-a", false), ("vpc-b", "tgw-attach-b", false)]);
         let propagations = BTreeMap::from([("tgw-attach-a".to_owned(), PropagationState::Disabled)]);
         let routes = [Route::to(net("10.0.0.0/8"), "tgw-attach-vpn")];
-        let plan = plan_return(&routes, &propagations, &tagged, &attachments);
+        let plan = plan_return(&routes, &propagations, &tagged, (&attachments, &BTreeSet::new()));
         assert_eq!(plan.enable, ["tgw-attach-a", "tgw-attach-b"]);
     }
 
@@ -258,20 +268,40 @@ mod tests {
         let tagged = [vpc("vpc-a", &["10.1.0.0/16", "2600:1f18::/56"])];
         let routes = [propagated("10.1.0.0/16", "tgw-attach-a")];
         let without_ipv6 = attached(&[("vpc-a", "tgw-attach-a", false)]);
-        assert!(plan_return(&routes, &BTreeMap::new(), &tagged, &without_ipv6)
-            .enable
-            .is_empty());
+        assert!(plan_return(
+            &routes,
+            &BTreeMap::new(),
+            &tagged,
+            (&without_ipv6, &BTreeSet::new())
+        )
+        .enable
+        .is_empty());
         let with_ipv6 = attached(&[("vpc-a", "tgw-attach-a", true)]);
         assert_eq!(
-            plan_return(&routes, &BTreeMap::new(), &tagged, &with_ipv6).enable,
+            plan_return(&routes, &BTreeMap::new(), &tagged, (&with_ipv6, &BTreeSet::new())).enable,
             ["tgw-attach-a"]
         );
     }
 
     #[test]
+    fn given_an_attachment_that_is_not_available_yet_then_it_waits_instead_of_being_enabled() {
+        let tagged = [vpc("vpc-a", &["10.1.0.0/16"]), vpc("vpc-b", &["10.2.0.0/16"])];
+        let attachments = attached(&[("vpc-a", "tgw-attach-a", false), ("vpc-b", "tgw-attach-b", false)]);
+        let pending = BTreeSet::from(["tgw-attach-b".to_owned()]);
+        let plan = plan_return(&[], &BTreeMap::new(), &tagged, (&attachments, &pending));
+        assert_eq!(plan.enable, ["tgw-attach-a"]);
+        assert_eq!(plan.not_ready, ["tgw-attach-b"]);
+    }
+
+    #[test]
     fn given_a_tagged_vpc_without_an_attachment_then_there_is_nothing_to_propagate() {
         let tagged = [vpc("vpc-a", &["10.1.0.0/16"])];
-        let plan = plan_return(&[], &BTreeMap::new(), &tagged, &BTreeMap::new());
+        let plan = plan_return(
+            &[],
+            &BTreeMap::new(),
+            &tagged,
+            (&BTreeMap::new(), &BTreeSet::new()),
+        );
         assert_eq!(plan, ReturnPlan::default());
     }
 
