@@ -144,8 +144,9 @@ def print_return_path(report: dict | None) -> None:
     counts = report.get("counts", {})
     enabled = report.get("enabled", [])
     shown = ", ".join(enabled) + (" …" if counts.get("enabled", 0) > len(enabled) else "")
-    print(f"    return path into {report.get('routeTableId')}: {counts.get('enabled', 0)} propagations "
-          f"enabled{': ' + shown if enabled else ''}; {counts.get('present', 0)} VPCs already reached")
+    n, present = counts.get("enabled", 0), counts.get("present", 0)
+    print(f"    return path into {report.get('routeTableId')}: {n} propagation{'' if n == 1 else 's'} "
+          f"enabled{': ' + shown if enabled else ''}; {present} VPC{'' if present == 1 else 's'} already reached")
 
 
 def print_vpc_routes_off(output: dict) -> None:
@@ -183,8 +184,9 @@ def print_teardown(output: dict, elapsed: float) -> None:
               f"{listing(table, 'deleted', table.get('deleted', []))}")
     for table in report.get("propagations", []):
         disabling = "would disable" if dry else "disabled"
-        print(f"  {table.get('side', '?'):7} {table.get('routeTableId')}: {disabling} {table.get('count', 0)} "
-              f"propagations: {', '.join(table.get('disabled', []))}")
+        n = table.get("count", 0)
+        print(f"  {table.get('side', '?'):7} {table.get('routeTableId')}: {disabling} {n} "
+              f"propagation{'' if n == 1 else 's'}: {', '.join(table.get('disabled', []))}")
     print_notice(output)
 
 
