@@ -630,3 +630,66 @@ async fn given_peering_tables_that_miss_vpcs_then_return_propagation_enables_exa
     );
     assert_eq!(w.passive.propagations(&s.passive_peering).await, [propagating]);
 }
+
+#[tokio::test]
+async fn given_a_list_of_route_tables_then_exactly_those_get_the_routes_and_a_foreign_one_is_refused_by_index(
+) {
+    let w = world().await;
+    let prod = &w.active_tgw.route_table_id;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    // A dev segment, whose attachment has a table of its own, and a shared-services table no
+    // tagged VPC uses.
+    let dev = w.active.route_table(&w.active_tgw).await;
+    let dev_vpc = w.active.vpc("10.2.0.0/16", &[TAG]).await;
+    let dev_attachment = w.active.attach(&w.active_tgw, &dev_vpc, "10.2.0.0/16").await;
+    w.active.disassociate(prod, &dev_attachment).await;
+    w.active.associate(&dev, &dev_attachment).await;
+    let shared = w.active.route_table(&w.active_tgw).await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+
+    // A table of the other Region's gateway in the list: refused, naming its index, before
+    // anything is created.
+    w.emulator.reset_calls();
+    let err = invoke(
+        &w.context,
+        Function::Peer,
+        json!({"activeRouteTableId": [prod, w.passive_tgw.route_table_id]}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type, "RouteTableMismatch", "{}", err.error_message);
+    assert!(
+        err.error_message.contains("activeRouteTableId[1]"),
+        "{}",
+        err.error_message
+    );
+    assert_eq!(w.emulator.calls().mutating(), Default::default());
+
+    let output = run_to_completion(
+        &w.context,
+        json!({"activeRouteTableId": [prod, shared], "vpcRoutes": true}),
+    )
+    .await;
+
+    let attachment = output["attachmentId"].as_str().unwrap().to_owned();
+    for table in [prod, &shared] {
+        assert_eq!(
+            w.active.routes(table).await,
+            [("10.20.0.0/16".to_owned(), attachment.clone())],
+            "{table}"
+        );
+    }
+    assert_eq!(w.active.routes(&dev).await, [], "the dev segment is not named");
+    // With a list, the peering goes into the gateway's default table, not a guess among them.
+    assert_eq!(output["activePeeringRouteTableId"], json!(prod));
+    assert_eq!(output["activeRouteTableId"], json!([prod, shared]));
+    assert_eq!(
+        output["reachability"]["reachable"],
+        json!(1),
+        "{}",
+        output["reachability"]
+    );
+    let unreachable = &output["reachability"]["results"][0];
+    assert_eq!(unreachable["activeVpcId"], json!(dev_vpc));
+    assert_eq!(unreachable["result"], "noTgwRoute", "{unreachable}");
+}

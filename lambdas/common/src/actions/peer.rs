@@ -7,7 +7,7 @@ use crate::aws::{Ec2, Shell, TransitGateway};
 use crate::contract::request::{
     Action, ParsedRequest, PeerPlan, RequestSource, ResolvedRequest, ValidRequest,
 };
-use crate::contract::state::{PeeringState, Report};
+use crate::contract::state::{PeeringState, Report, RouteTableIds};
 use crate::error::{Error, Result};
 use crate::plan::attachment::{AttachmentState, Phase};
 use crate::plan::peering::{
@@ -439,16 +439,16 @@ async fn resolve_transit_gateway(ec2: &Ec2, field: &str, id: Option<&str>) -> Re
     Ok(tgw)
 }
 
-/// One side's route tables, checked: the outbound table the request names (if any) and the
+/// One side's route tables, checked: the outbound tables the request names (if any) and the
 /// table the peering attachment is to be associated with.
 struct SideTables {
-    named: Option<String>,
+    named: Option<RouteTableIds>,
     peering: String,
 }
 
-/// The peering route table is `<side>PeeringRouteTableId`, else the named route table, else the
-/// gateway's association default route table; with none of them, the request is refused before
-/// anything is created.
+/// The peering route table is `<side>PeeringRouteTableId`, else the one route table named (not
+/// a list: which of several would be a guess), else the gateway's association default route
+/// table; with none of them, the request is refused before anything is created.
 async fn resolve_tables(
     ec2: &Ec2,
     side: Side,
@@ -458,38 +458,59 @@ async fn resolve_tables(
     let (named_field, named, peering_field, peering) = match side {
         Side::Active => (
             "activeRouteTableId",
-            request.active_route_table_id.as_deref(),
+            request.active_route_table_id.as_ref(),
             "activePeeringRouteTableId",
             request.active_peering_route_table_id.as_deref(),
         ),
         Side::Passive => (
             "passiveRouteTableId",
-            request.passive_route_table_id.as_deref(),
+            request.passive_route_table_id.as_ref(),
             "passivePeeringRouteTableId",
             request.passive_peering_route_table_id.as_deref(),
         ),
     };
     let named = match named {
-        Some(id) => Some(resolve_route_table(ec2, named_field, Some(id), tgw).await?),
+        Some(tables) => Some(resolve_named(ec2, named_field, tables, tgw).await?),
         None => None,
     };
     let peering = match (peering, &named) {
         (Some(id), _) => resolve_route_table(ec2, peering_field, Some(id), tgw).await?,
-        (None, Some(named)) => named.clone(),
-        (None, None) => tgw.association_default_route_table_id.clone().ok_or_else(|| {
+        (None, Some(RouteTableIds::One(named))) => named.clone(),
+        (None, _) => tgw.association_default_route_table_id.clone().ok_or_else(|| {
             Error::invalid(
                 peering_field,
                 format!(
-                    "is not set, nor is {named_field}, and {} has no association default route \
-                     table, so the peering attachment would be associated with no route table and \
-                     traffic arriving over it would be dropped; set {peering_field} to one of its \
-                     route tables",
+                    "is not set, nor is {named_field} as one table, and {} has no association \
+                     default route table, so the peering attachment would be associated with no \
+                     route table and traffic arriving over it would be dropped; set \
+                     {peering_field} to one of its route tables",
                     tgw.id
                 ),
             )
         })?,
     };
     Ok(SideTables { named, peering })
+}
+
+/// Every named outbound table, checked to belong to the gateway; duplicates dropped, in the
+/// order given.
+async fn resolve_named(
+    ec2: &Ec2,
+    field: &str,
+    tables: &RouteTableIds,
+    tgw: &TransitGateway,
+) -> Result<RouteTableIds> {
+    let mut resolved: Vec<String> = Vec::new();
+    for (index, id) in tables.ids().iter().enumerate() {
+        let id = resolve_route_table(ec2, &tables.field_of(field, index), Some(id), tgw).await?;
+        if !resolved.contains(&id) {
+            resolved.push(id);
+        }
+    }
+    Ok(match tables {
+        RouteTableIds::One(_) => RouteTableIds::One(resolved.remove(0)),
+        RouteTableIds::Many(_) => RouteTableIds::Many(resolved),
+    })
 }
 
 async fn resolve_route_table(

@@ -559,7 +559,11 @@ async fn read_side(
         .filter(|attachment| tagged_ids.contains(attachment.vpc_id.as_str()))
         .map(|attachment| (attachment.vpc_id.clone(), attachment))
         .collect();
-    let tables_to_read: BTreeSet<String> = named_table
+    let named_tables: Vec<String> = named_table
+        .as_ref()
+        .map(|tables| tables.ids().to_vec())
+        .unwrap_or_default();
+    let tables_to_read: BTreeSet<String> = named_tables
         .iter()
         .chain(std::iter::once(peering_table))
         .cloned()
@@ -593,7 +597,7 @@ async fn read_side(
         side,
         region: ec2.region().to_owned(),
         transit_gateway_id: transit_gateway_id.clone(),
-        named_table: named_table.clone(),
+        named_tables,
         peering_table: peering_table.clone(),
         return_table,
         propagations,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::Defaults;
-use crate::contract::state::{check_size, json_type, ExtraCidrsField, PeeringState};
+use crate::contract::state::{check_size, json_type, ExtraCidrsField, PeeringState, RouteTableIds};
 use crate::contract::validate::{self, echo, IdKind};
 use crate::error::{Error, Result};
 
@@ -110,8 +110,8 @@ pub struct PeeringRequest {
     pub passive_region: Option<String>,
     pub active_transit_gateway_id: Option<String>,
     pub passive_transit_gateway_id: Option<String>,
-    pub active_route_table_id: Option<String>,
-    pub passive_route_table_id: Option<String>,
+    pub active_route_table_id: Option<RouteTableIds>,
+    pub passive_route_table_id: Option<RouteTableIds>,
     pub active_peering_route_table_id: Option<String>,
     pub passive_peering_route_table_id: Option<String>,
     pub move_peering_association: Option<bool>,
@@ -157,8 +157,8 @@ pub struct ValidRequest {
     pub passive_region: String,
     pub active_transit_gateway_id: Option<String>,
     pub passive_transit_gateway_id: Option<String>,
-    pub active_route_table_id: Option<String>,
-    pub passive_route_table_id: Option<String>,
+    pub active_route_table_id: Option<RouteTableIds>,
+    pub passive_route_table_id: Option<RouteTableIds>,
     pub active_peering_route_table_id: Option<String>,
     pub passive_peering_route_table_id: Option<String>,
     pub move_peering_association: bool,
@@ -177,10 +177,10 @@ pub struct ResolvedRequest {
     pub passive_region: String,
     pub active_transit_gateway_id: String,
     pub passive_transit_gateway_id: String,
-    /// The outbound table the request names on each side: then exactly that table gets the
+    /// The outbound tables the request names on each side: then exactly those tables get the
     /// routes to the remote side; `None` means every table the tagged VPCs' attachments use.
-    pub active_route_table_id: Option<String>,
-    pub passive_route_table_id: Option<String>,
+    pub active_route_table_id: Option<RouteTableIds>,
+    pub passive_route_table_id: Option<RouteTableIds>,
     /// The table the peering attachment is associated with on each side, resolved by `peer`.
     pub active_peering_route_table_id: String,
     pub passive_peering_route_table_id: String,
@@ -353,8 +353,6 @@ impl PeeringState {
             &self.passive_region,
             &self.active_transit_gateway_id,
             &self.passive_transit_gateway_id,
-            &self.active_route_table_id,
-            &self.passive_route_table_id,
             &self.active_peering_route_table_id,
             &self.passive_peering_route_table_id,
             &self.vpc_tag_key,
@@ -370,6 +368,8 @@ impl PeeringState {
             self.move_peering_association,
         ];
         texts.iter().any(|field| field.is_some())
+            || self.active_route_table_id.is_some()
+            || self.passive_route_table_id.is_some()
             || flags.iter().any(Option::is_some)
             || self.extra_cidrs.is_some()
             || self.action.is_some()
@@ -462,10 +462,12 @@ impl PeeringRequest {
             [
                 self.active_transit_gateway_id.as_deref(),
                 self.passive_transit_gateway_id.as_deref(),
-                self.active_route_table_id.as_deref(),
-                self.passive_route_table_id.as_deref(),
                 self.active_peering_route_table_id.as_deref(),
                 self.passive_peering_route_table_id.as_deref(),
+            ],
+            [
+                self.active_route_table_id.as_ref(),
+                self.passive_route_table_id.as_ref(),
             ],
         )?;
         let (active_peering_route_table_id, passive_peering_route_table_id) =
@@ -578,21 +580,37 @@ impl PeeringRequest {
 
 /// Checks both Regions (real, different, one partition) and each id given: the transit gateways,
 /// then the route tables, active side first.
-fn check_regions_and_ids((active, passive): (&str, &str), ids: [Option<&str>; 6]) -> Result<()> {
+fn check_regions_and_ids(
+    (active, passive): (&str, &str),
+    ids: [Option<&str>; 4],
+    named: [Option<&RouteTableIds>; 2],
+) -> Result<()> {
     validate::region("activeRegion", active)?;
     validate::region("passiveRegion", passive)?;
     validate::region_pair(active, passive)?;
     let fields = [
         ("activeTransitGatewayId", IdKind::TransitGateway),
         ("passiveTransitGatewayId", IdKind::TransitGateway),
-        ("activeRouteTableId", IdKind::RouteTable),
-        ("passiveRouteTableId", IdKind::RouteTable),
         ("activePeeringRouteTableId", IdKind::RouteTable),
         ("passivePeeringRouteTableId", IdKind::RouteTable),
     ];
     for ((field, kind), value) in fields.into_iter().zip(ids) {
         if let Some(value) = value {
             validate::resource_id(field, kind, value)?;
+        }
+    }
+    for (field, tables) in ["activeRouteTableId", "passiveRouteTableId"]
+        .into_iter()
+        .zip(named)
+    {
+        for (index, id) in tables
+            .map(RouteTableIds::ids)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let field = tables.map_or_else(|| field.to_owned(), |t| t.field_of(field, index));
+            validate::resource_id(&field, IdKind::RouteTable, id)?;
         }
     }
     Ok(())
@@ -673,10 +691,12 @@ impl ResolvedRequest {
             [
                 Some(self.active_transit_gateway_id.as_str()),
                 Some(self.passive_transit_gateway_id.as_str()),
-                self.active_route_table_id.as_deref(),
-                self.passive_route_table_id.as_deref(),
                 Some(self.active_peering_route_table_id.as_str()),
                 Some(self.passive_peering_route_table_id.as_str()),
+            ],
+            [
+                self.active_route_table_id.as_ref(),
+                self.passive_route_table_id.as_ref(),
             ],
         )?;
         validate::tag_key("vpcTagKey", &self.vpc_tag_key)
@@ -920,6 +940,54 @@ mod tests {
     }
 
     #[test]
+    fn given_a_list_of_route_tables_then_each_is_checked_and_an_error_names_its_index() {
+        let one = "tgw-rtb-0123456789abcdef0";
+        let two = "tgw-rtb-0123456789abcdef2";
+        let valid = parse_request(&json!({"activeRouteTableId": [one, two]}))
+            .unwrap()
+            .request
+            .validate(&defaults())
+            .unwrap();
+        assert_eq!(
+            valid.active_route_table_id.as_ref().map(RouteTableIds::ids),
+            Some(&[one.to_owned(), two.to_owned()][..])
+        );
+        let cases = [
+            (
+                json!({"activeRouteTableId": []}),
+                "activeRouteTableId",
+                "empty list",
+            ),
+            (
+                json!({"activeRouteTableId": [one, 5]}),
+                "activeRouteTableId[1]",
+                "not a number",
+            ),
+            (
+                json!({"passiveRouteTableId": {"id": one}}),
+                "passiveRouteTableId",
+                "not an object",
+            ),
+            (
+                json!({"activeRouteTableId": null}),
+                "activeRouteTableId",
+                "is null",
+            ),
+        ];
+        for (input, field, words) in cases {
+            let err = parse_request(&input).unwrap_err();
+            assert!(err.to_string().contains(words), "{input}: {err}");
+            assert_eq!(field_of(err), field, "{input}");
+        }
+        let bad_id = parse_request(&json!({"activeRouteTableId": [one, "rtb-0123456789abcdef0"]}))
+            .unwrap()
+            .request
+            .validate(&defaults())
+            .unwrap_err();
+        assert_eq!(field_of(bad_id), "activeRouteTableId[1]");
+    }
+
+    #[test]
     fn the_peering_ref_needs_every_resolved_field() {
         let good = json!({
             "activeRegion": "us-east-1", "passiveRegion": "eu-west-1",
@@ -1007,8 +1075,11 @@ mod tests {
             passive_region: "eu-west-1".into(),
             active_transit_gateway_id: "tgw-0123456789abcdef0".into(),
             passive_transit_gateway_id: "tgw-0123456789abcdef1".into(),
-            active_route_table_id: Some("tgw-rtb-0123456789abcdef0".into()),
-            passive_route_table_id: Some("tgw-rtb-0123456789abcdef1".into()),
+            active_route_table_id: Some(RouteTableIds::Many(vec![
+                "tgw-rtb-0123456789abcdef0".into(),
+                "tgw-rtb-0123456789abcdef2".into(),
+            ])),
+            passive_route_table_id: Some(RouteTableIds::One("tgw-rtb-0123456789abcdef1".into())),
             active_peering_route_table_id: "tgw-rtb-0123456789abcdef0".into(),
             passive_peering_route_table_id: "tgw-rtb-0123456789abcdef1".into(),
             move_peering_association: false,

@@ -43,10 +43,19 @@ pub struct PeeringState {
     pub active_transit_gateway_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
     pub passive_transit_gateway_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
-    pub active_route_table_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
-    pub passive_route_table_id: Option<String>,
+    /// The outbound tables named on each side: one id, or a list of them.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "route_tables"
+    )]
+    pub active_route_table_id: Option<RouteTableIds>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "route_tables"
+    )]
+    pub passive_route_table_id: Option<RouteTableIds>,
     /// The table the peering attachment is associated with on each side (default: the named
     /// route table, else the gateway's association default route table).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
@@ -175,6 +184,110 @@ impl<T: DeserializeOwned> Report<T> {
     }
 }
 
+/// `<side>RouteTableId` as written: one route table id, or a list of them (the tables that get
+/// the routes to the remote side). Ids are checked when the request is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum RouteTableIds {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl RouteTableIds {
+    /// The ids, in the order given.
+    pub fn ids(&self) -> &[String] {
+        match self {
+            Self::One(id) => std::slice::from_ref(id),
+            Self::Many(ids) => ids,
+        }
+    }
+
+    /// The field an id is named by in an error: `activeRouteTableId`, or `activeRouteTableId[1]`
+    /// in the list form.
+    pub fn field_of(&self, field: &str, index: usize) -> String {
+        match self {
+            Self::One(_) => field.to_owned(),
+            Self::Many(_) => format!("{field}[{index}]"),
+        }
+    }
+}
+
+const ROUTE_TABLE_IDS_SHAPE: &str = "a route table id or a list of them";
+
+impl<'de> Deserialize<'de> for RouteTableIds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Ids;
+        impl<'de> Visitor<'de> for Ids {
+            type Value = RouteTableIds;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(ROUTE_TABLE_IDS_SHAPE)
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+                Ok(RouteTableIds::One(value.to_owned()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Err(E::custom(format!(
+                    "is null; give {ROUTE_TABLE_IDS_SHAPE}, or leave the field out to route every \
+                     table the tagged VPCs' attachments use"
+                )))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Err(E::custom(format!(
+                    "must be {ROUTE_TABLE_IDS_SHAPE}, not a boolean"
+                )))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Err(E::custom(format!(
+                    "must be {ROUTE_TABLE_IDS_SHAPE}, not a number"
+                )))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Err(E::custom(format!(
+                    "must be {ROUTE_TABLE_IDS_SHAPE}, not a number"
+                )))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Err(E::custom(format!(
+                    "must be {ROUTE_TABLE_IDS_SHAPE}, not a number"
+                )))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+                Err(de::Error::custom(format!(
+                    "must be {ROUTE_TABLE_IDS_SHAPE}, not an object"
+                )))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut ids = Vec::new();
+                while let Some(TableIdText(id)) = seq.next_element()? {
+                    ids.push(id);
+                }
+                if ids.is_empty() {
+                    return Err(de::Error::custom(
+                        "is an empty list; name at least one route table, or leave the field out \
+                         to route every table the tagged VPCs' attachments use",
+                    ));
+                }
+                Ok(RouteTableIds::Many(ids))
+            }
+        }
+        deserializer.deserialize_any(Ids)
+    }
+}
+
+struct TableIdText(String);
+
+impl<'de> Deserialize<'de> for TableIdText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(value) => Ok(TableIdText(value)),
+            other => Err(de::Error::custom(format!(
+                "must be a route table id string, not {}",
+                json_type(&other)
+            ))),
+        }
+    }
+}
+
 /// `extraCidrs` as written: each side a list of CIDR strings, checked when the request is read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ExtraCidrsField {
@@ -211,6 +324,11 @@ fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D:
             json_type(&other)
         ))),
     }
+}
+
+/// `<side>RouteTableId`: `null` is refused like any other kind but a string or a list.
+fn route_tables<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<RouteTableIds>, D::Error> {
+    RouteTableIds::deserialize(deserializer).map(Some)
 }
 
 /// A string field that may be `null`.

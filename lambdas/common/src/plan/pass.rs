@@ -55,9 +55,9 @@ pub struct SideSnapshot {
     pub side: Side,
     pub region: String,
     pub transit_gateway_id: String,
-    /// `<side>RouteTableId` as the request gave it: then exactly this table gets the routes to the
-    /// remote side, instead of every table the tagged VPCs' attachments are associated with.
-    pub named_table: Option<String>,
+    /// `<side>RouteTableId` as the request gave it: then exactly these tables get the routes to
+    /// the remote side, instead of every table the tagged VPCs' attachments are associated with.
+    pub named_tables: Vec<String>,
     /// The table the peering attachment is, or is to be, associated with on this side.
     pub peering_table: String,
     /// The table `returnPropagation` may propagate into: the peering's, unless the peering is
@@ -160,8 +160,9 @@ impl SideSnapshot {
     /// attachment's table), in id order. With no tagged VPC attached and associated yet, the
     /// peering's table: where default association puts an attachment made later.
     pub fn outbound_tables(&self) -> Vec<&str> {
-        if let Some(named) = &self.named_table {
-            return vec![named.as_str()];
+        if !self.named_tables.is_empty() {
+            let named: BTreeSet<&str> = self.named_tables.iter().map(String::as_str).collect();
+            return named.into_iter().collect();
         }
         let used = self.tables_of_tagged_attachments();
         if used.is_empty() {
@@ -671,7 +672,7 @@ mod tests {
             side,
             region: format!("{side}-region-1"),
             transit_gateway_id: format!("tgw-{side}"),
-            named_table: None,
+            named_tables: Vec::new(),
             peering_table: table.clone(),
             return_table: Some(table.clone()),
             propagations: BTreeMap::new(),
@@ -973,12 +974,31 @@ mod tests {
     #[test]
     fn given_a_named_route_table_then_only_that_table_gets_routes() {
         let mut active = with_vpc_in(side(Side::Active, "10.1.0.0/16", 0), "10.3.0.0/16", "tgw-rtb-dev");
-        active.named_table = Some("tgw-rtb-dev".into());
+        active.named_tables = vec!["tgw-rtb-dev".into()];
         let passive = side(Side::Passive, "10.2.0.0/16", 0);
         let options = RouteOptions::default();
         let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
         let tables = tgw_table_ids(&plan.active);
         assert_eq!(tables, ["tgw-rtb-dev"]);
+    }
+
+    #[test]
+    fn given_a_list_of_named_tables_then_exactly_those_get_routes_even_one_no_attachment_uses() {
+        let mut active = with_vpc_in(side(Side::Active, "10.1.0.0/16", 0), "10.3.0.0/16", "tgw-rtb-dev");
+        active.named_tables = vec![
+            "tgw-rtb-shared".into(),
+            "tgw-rtb-dev".into(),
+            "tgw-rtb-shared".into(),
+        ];
+        let passive = side(Side::Passive, "10.2.0.0/16", 0);
+        let options = RouteOptions::default();
+        let plan = plan_pass(&input(&active, &passive, &options)).unwrap();
+        let tables = tgw_table_ids(&plan.active);
+        assert_eq!(
+            tables,
+            ["tgw-rtb-dev", "tgw-rtb-shared"],
+            "each once, in id order"
+        );
     }
 
     #[test]
