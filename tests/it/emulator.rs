@@ -925,6 +925,74 @@ async fn given_more_routes_than_one_invocation_can_write_when_called_until_compl
 }
 
 #[tokio::test]
+async fn given_more_routes_than_one_teardown_invocation_can_remove_when_called_until_complete_then_each_goes_once_and_the_record_last(
+) {
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    for i in 0..24 {
+        w.passive
+            .attached_vpc(&w.passive_tgw, &format!("10.{}.0.0/16", 100 + i))
+            .await;
+    }
+    let routed = run_to_completion(&w.context, json!({})).await;
+    let table = w.active_tgw.route_table_id.clone();
+    assert_eq!(w.active.routes(&table).await.len(), 24);
+    let context = slow_writer(&w).await;
+    let mut state = routed;
+    state["action"] = json!("teardown");
+    state = invoke(&context, Function::Peer, state).await.unwrap();
+    w.emulator.reset_calls();
+
+    // Each invocation has 1 s, so 0.6 s of deleting at 20 a second: fewer than 24 deletes.
+    let mut passes = 0;
+    loop {
+        state = invoke_with_time_left(&context, Function::ModifyRoutes, state, Duration::from_secs(1))
+            .await
+            .unwrap();
+        passes += 1;
+        if state["teardown"]["complete"] == json!(true) {
+            break;
+        }
+        assert_eq!(state["routesRemoved"], json!(false), "not before the last pass");
+        assert!(
+            w.active
+                .tags(&table)
+                .await
+                .iter()
+                .any(|(k, _)| k.starts_with("tgw-peering:routes:")),
+            "the record stays while its routes remain"
+        );
+        assert!(passes < 25, "every pass removes at least one route");
+    }
+
+    assert!(passes >= 2, "the teardown did not fit one invocation");
+    assert_eq!(state["routesRemoved"], json!(true));
+    assert_eq!(w.active.routes(&table).await, []);
+    assert!(!w
+        .active
+        .tags(&table)
+        .await
+        .iter()
+        .any(|(k, _)| k.starts_with("tgw-peering:routes:")));
+    assert_eq!(
+        w.emulator.calls().of("DeleteTransitGatewayRoute"),
+        25,
+        "each route deleted once, on both sides"
+    );
+    let active = side_table(&state["teardown"], "active");
+    assert_eq!(
+        active["counts"]["deleted"],
+        json!(24),
+        "the report covers every pass: {active}"
+    );
+    record(
+        "a teardown larger than one invocation (deadline scaled down)",
+        json!({"runs": passes, "routeDeletes": 25, "duplicated": 0,
+               "outcome": format!("completed in {passes} passes; each route deleted once")}),
+    );
+}
+
+#[tokio::test]
 async fn given_an_unfinished_report_that_cannot_be_continued_then_modify_routes_names_the_field_and_writes_nothing(
 ) {
     let w = world().await;

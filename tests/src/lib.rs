@@ -384,9 +384,18 @@ pub async fn teardown(context: &Shell, mut input: Value) -> Value {
     let found = invoke(context, Function::Peer, input)
         .await
         .expect("peer (teardown)");
-    let routes_out = invoke(context, Function::ModifyRoutes, found)
+    let mut routes_out = invoke(context, Function::ModifyRoutes, found)
         .await
         .expect("modify-routes (teardown)");
+    // As the state machine does: call again while routes remain.
+    for _ in 0..20 {
+        if routes_out["teardown"]["complete"] != json!(false) {
+            break;
+        }
+        routes_out = invoke(context, Function::ModifyRoutes, routes_out)
+            .await
+            .expect("modify-routes (teardown, again)");
+    }
     let mut state = invoke(context, Function::Peer, routes_out)
         .await
         .expect("peer (delete)");
@@ -576,6 +585,21 @@ impl Net {
             .send()
             .await
             .unwrap();
+    }
+
+    /// The tags on a resource (a route table, say), as (key, value) pairs.
+    pub async fn tags(&self, resource_id: &str) -> Vec<(String, String)> {
+        let out = self
+            .ec2
+            .describe_tags()
+            .filters(Filter::builder().name("resource-id").values(resource_id).build())
+            .send()
+            .await
+            .unwrap();
+        out.tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+            .collect()
     }
 
     /// Stops `attachment`'s routes propagating into `table`.

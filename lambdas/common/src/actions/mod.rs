@@ -35,7 +35,7 @@ pub async fn get_status(shell: &Shell, input: &Value) -> Result<PeeringState> {
 pub async fn modify_routes(shell: &Shell, input: &Value, budget: Budget) -> Result<PeeringState> {
     let state = PeeringState::decode_input(input)?;
     if state.action == Some(Action::Teardown) {
-        return teardown::remove_routes(shell, state).await;
+        return teardown::remove_routes(shell, state, budget).await;
     }
     routes::modify_routes(shell, state, budget).await
 }

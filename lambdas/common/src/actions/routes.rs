@@ -55,7 +55,7 @@ impl Budget {
         }
     }
 
-    fn allows_another_write(&self) -> bool {
+    pub(crate) fn allows_another_write(&self) -> bool {
         self.stop_at.is_none_or(|stop_at| Instant::now() < stop_at)
     }
 }

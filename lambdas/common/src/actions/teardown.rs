@@ -10,11 +10,15 @@
 //!   go, and a route via it would be left a blackhole;
 //! - the attachment itself, only when this tool created it.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use futures_util::future::try_join_all;
 use futures_util::stream::{self, StreamExt};
 use ipnet::IpNet;
 use tracing::{info, warn};
 
+use crate::actions::routes::Budget;
 use crate::aws::{Ec2, Shell};
 use crate::contract::request::{AttachmentIds, ResolvedRequest};
 use crate::contract::state::{PeeringState, Report};
@@ -42,7 +46,7 @@ struct Job {
 /// One TGW route table whose recorded propagations (`returnPropagation`) a teardown disables.
 struct PropagationJob {
     route_table_id: String,
-    attachments: std::collections::BTreeSet<String>,
+    attachments: BTreeSet<String>,
     record_keys: Vec<String>,
 }
 
@@ -136,41 +140,91 @@ async fn disable_propagations(ec2: &Ec2, jobs: &[PropagationJob], shell: &Shell)
     Ok(())
 }
 
-async fn apply(ec2: &Ec2, jobs: &[Job], shell: &Shell) -> Result<()> {
+/// The deletes a pass did not start (the budget ran out), by route table.
+type NotStarted = BTreeMap<String, BTreeSet<IpNet>>;
+
+/// Deletes the planned routes at the Region's pace until the plan is done or the budget runs
+/// out (the first delete always goes out, so every pass makes progress), then removes the record
+/// of each table whose deletes are all done: a teardown cut short finds the rest again.
+async fn apply(ec2: &Ec2, jobs: &[Job], shell: &Shell, budget: Budget) -> Result<NotStarted> {
     let limiter = shell.route_write_limiter(ec2.region());
     let in_flight = shell.config().route_writes.in_flight.max(1);
+    let first_done = AtomicBool::new(false);
     let deletes: Vec<(&Job, IpNet)> = jobs
         .iter()
         .flat_map(|job| job.table.deleted.iter().map(move |cidr| (job, *cidr)))
         .collect();
-    let results: Vec<Result<()>> = stream::iter(deletes)
+    let results: Vec<(&Job, IpNet, Option<Result<()>>)> = stream::iter(deletes)
         .map(|(job, cidr)| {
-            let limiter = &limiter;
+            let (limiter, first_done) = (&limiter, &first_done);
             async move {
+                let out_of_time = |first_done: &AtomicBool| {
+                    first_done.swap(true, Ordering::SeqCst) && !budget.allows_another_write()
+                };
+                if first_done.load(Ordering::SeqCst) && !budget.allows_another_write() {
+                    return (job, cidr, None);
+                }
                 limiter.until_ready().await;
-                match job.kind {
+                if out_of_time(first_done) {
+                    return (job, cidr, None);
+                }
+                let deleted = match job.kind {
                     Kind::Tgw => ec2.delete_route(&job.table.route_table_id, cidr).await,
                     Kind::Vpc => ec2.delete_vpc_route(&job.table.route_table_id, cidr).await,
-                }
+                };
+                (job, cidr, Some(deleted))
             }
         })
         .buffer_unordered(in_flight)
         .collect()
         .await;
-    results.into_iter().collect::<Result<Vec<()>>>()?;
-    // The record goes last: a teardown cut short finds it again and finishes.
-    for job in jobs {
+    let mut not_started = NotStarted::new();
+    for (job, cidr, result) in results {
+        match result {
+            Some(deleted) => deleted?,
+            None => {
+                not_started
+                    .entry(job.table.route_table_id.clone())
+                    .or_default()
+                    .insert(cidr);
+            }
+        }
+    }
+    for job in jobs
+        .iter()
+        .filter(|job| !not_started.contains_key(&job.table.route_table_id))
+    {
         limiter.until_ready().await;
         ec2.delete_tags(&job.table.route_table_id, &job.record_keys)
             .await?;
     }
-    Ok(())
+    Ok(not_started)
+}
+
+/// One side's deletes, then (once they are all done) its recorded propagations.
+async fn apply_side(
+    ec2: &Ec2,
+    (jobs, propagations): (&[Job], &[PropagationJob]),
+    shell: &Shell,
+    budget: Budget,
+) -> Result<NotStarted> {
+    let not_started = apply(ec2, jobs, shell, budget).await?;
+    if not_started.is_empty() {
+        disable_propagations(ec2, propagations, shell).await?;
+    }
+    Ok(not_started)
 }
 
 /// `modify-routes` in a teardown: removes the recorded routes (and, for a peering this tool
-/// created, every static route via it) on both sides, then their records.
-pub async fn remove_routes(shell: &Shell, mut state: PeeringState) -> Result<PeeringState> {
+/// created, every static route via it) on both sides, then their records. A teardown too large
+/// for one invocation stops starting deletes before the deadline and reports `complete: false`;
+/// the state machine calls again with this report, and the next pass removes the rest.
+pub async fn remove_routes(shell: &Shell, mut state: PeeringState, budget: Budget) -> Result<PeeringState> {
     let (request, ids) = ResolvedRequest::from_state(&state, false)?;
+    let earlier = match &state.teardown {
+        Some(Report::Known(report)) if !report.complete && !request.dry_run => Some(report.clone()),
+        _ => None,
+    };
     let (active, passive) = shell.both_sides(&request).await?;
     let attachment = match &ids {
         Some(ids) => active.peering_attachment(&ids.active).await?,
@@ -179,7 +233,7 @@ pub async fn remove_routes(shell: &Shell, mut state: PeeringState) -> Result<Pee
     let report = match (attachment, ids) {
         (Some(attachment), Some(ids)) => {
             attachment.check_joins(&request)?;
-            remove_peering_routes(shell, &request, (&active, &passive), &attachment, &ids).await?
+            remove_peering_routes(shell, &request, (&active, &passive), &attachment, &ids, budget).await?
         }
         _ => {
             info!(action = "Teardown", "no peering attachment: no route to remove");
@@ -210,8 +264,9 @@ pub async fn remove_routes(shell: &Shell, mut state: PeeringState) -> Result<Pee
         .then(|| crate::plan::notice::for_teardown(about, &report))
         .flatten()
         .map(Report::Known);
+    let report = report.after(earlier.as_ref());
+    state.routes_removed = Some(!request.dry_run && report.complete);
     state.teardown = Some(Report::Known(report));
-    state.routes_removed = Some(!request.dry_run);
     Ok(state)
 }
 
@@ -221,26 +276,23 @@ async fn remove_peering_routes(
     (active, passive): (&Ec2, &Ec2),
     attachment: &PeeringAttachment,
     ids: &AttachmentIds,
+    budget: Budget,
 ) -> Result<TeardownReport> {
     let owned = attachment.is_managed();
     let ((active_jobs, active_propagations), (passive_jobs, passive_propagations)) = tokio::try_join!(
         side_jobs(active, &request.active_transit_gateway_id, &ids.active, owned),
         side_jobs(passive, &request.passive_transit_gateway_id, &ids.passive, owned),
     )?;
+    let mut not_started = NotStarted::new();
     if !request.dry_run {
         let (a, p) = tokio::join!(
-            async {
-                apply(active, &active_jobs, shell).await?;
-                disable_propagations(active, &active_propagations, shell).await
-            },
-            async {
-                apply(passive, &passive_jobs, shell).await?;
-                disable_propagations(passive, &passive_propagations, shell).await
-            },
+            apply_side(active, (&active_jobs, &active_propagations), shell, budget),
+            apply_side(passive, (&passive_jobs, &passive_propagations), shell, budget),
         );
-        a?;
-        p?;
+        not_started.extend(a?);
+        not_started.extend(p?);
     }
+    let complete = not_started.is_empty();
     let propagations = [
         (Side::Active, &active_propagations),
         (Side::Passive, &passive_propagations),
@@ -260,13 +312,27 @@ async fn remove_peering_routes(
     }
     info!(action = "Teardown", attachment_id = %attachment.id, dry_run = request.dry_run, owned, deleted,
           left_alone, "removed the routes this tool created");
+    let done = |job: &Job| TableTeardown {
+        deleted: job
+            .table
+            .deleted
+            .iter()
+            .filter(|cidr| {
+                not_started
+                    .get(&job.table.route_table_id)
+                    .is_none_or(|left| !left.contains(cidr))
+            })
+            .copied()
+            .collect(),
+        ..job.table.clone()
+    };
     let tables = |wanted: fn(&Kind) -> bool| -> Vec<SideTableTeardownReport> {
         let on = |side: Side, jobs: &'_ [Job]| {
             jobs.iter()
                 .filter(|job| wanted(&job.kind))
-                .map(move |job| SideTableTeardownReport {
+                .map(|job| SideTableTeardownReport {
                     side,
-                    report: TableTeardownReport::of(&job.table),
+                    report: TableTeardownReport::of(&done(job)),
                 })
                 .collect::<Vec<_>>()
         };
@@ -277,7 +343,8 @@ async fn remove_peering_routes(
     Ok(TeardownReport {
         tgw_route_tables: tables(|kind| matches!(kind, Kind::Tgw)),
         vpc_route_tables: tables(|kind| matches!(kind, Kind::Vpc)),
-        propagations,
+        propagations: if complete { propagations } else { Vec::new() },
+        complete,
     })
 }
 

@@ -320,6 +320,7 @@ mod tests {
             }],
             vpc_route_tables: vec![],
             propagations: vec![],
+            complete: true,
         };
         let notice = for_teardown(ABOUT, &report).unwrap();
         assert_eq!(notice.left_alone, 1);

@@ -97,7 +97,7 @@ pub struct SideTableTeardownReport {
 
 /// The `teardown` report: the TGW route tables that held a route to remove (none when there was
 /// no peering to tear down), and the VPC route tables.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TeardownReport {
     pub tgw_route_tables: Vec<SideTableTeardownReport>,
@@ -106,6 +106,63 @@ pub struct TeardownReport {
     /// would be); absent when there were none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub propagations: Vec<PropagationTeardownReport>,
+    /// False when the invocation's time ran out with routes still to remove: the state machine
+    /// calls `modify-routes` again with this report. Reports of earlier versions lack it: done.
+    #[serde(default = "done")]
+    pub complete: bool,
+}
+
+fn done() -> bool {
+    true
+}
+
+impl Default for TeardownReport {
+    fn default() -> Self {
+        Self {
+            tgw_route_tables: Vec::new(),
+            vpc_route_tables: Vec::new(),
+            propagations: Vec::new(),
+            complete: true,
+        }
+    }
+}
+
+impl TeardownReport {
+    /// This pass's report on top of the earlier passes' of the same teardown: each table's
+    /// `deleted` is everything removed so far (a table an earlier pass finished stays listed).
+    pub fn after(mut self, earlier: Option<&TeardownReport>) -> Self {
+        let Some(earlier) = earlier else {
+            return self;
+        };
+        self.tgw_route_tables = merged(&earlier.tgw_route_tables, self.tgw_route_tables);
+        self.vpc_route_tables = merged(&earlier.vpc_route_tables, self.vpc_route_tables);
+        self
+    }
+}
+
+fn merged(
+    earlier: &[SideTableTeardownReport],
+    now: Vec<SideTableTeardownReport>,
+) -> Vec<SideTableTeardownReport> {
+    let key = |t: &SideTableTeardownReport| (t.side, t.report.route_table_id.clone());
+    let mut by_table: std::collections::BTreeMap<(Side, String), SideTableTeardownReport> =
+        earlier.iter().map(|t| (key(t), t.clone())).collect();
+    for table in now {
+        match by_table.get_mut(&key(&table)) {
+            Some(kept) => {
+                let mut deleted: BTreeSet<IpNet> = kept.report.deleted.iter().copied().collect();
+                deleted.extend(table.report.deleted.iter().copied());
+                kept.report.deleted = deleted.into_iter().take(MAX_LISTED).collect();
+                kept.report.counts.deleted += table.report.counts.deleted;
+                kept.report.left_alone = table.report.left_alone;
+                kept.report.counts.left_alone = table.report.counts.left_alone;
+            }
+            None => {
+                by_table.insert(key(&table), table);
+            }
+        }
+    }
+    by_table.into_values().collect()
 }
 
 /// The recorded propagations into one TGW route table that a teardown disabled.
@@ -173,6 +230,49 @@ mod tests {
             [net("10.1.0.0/16"), net("10.3.0.0/16")],
             "every static route via our peering"
         );
+    }
+
+    #[test]
+    fn a_later_pass_adds_its_deletions_to_the_earlier_ones_table_by_table() {
+        let table = |id: &str, deleted: &[&str]| SideTableTeardownReport {
+            side: Side::Active,
+            report: TableTeardownReport::of(&TableTeardown {
+                route_table_id: id.into(),
+                deleted: deleted.iter().map(|c| net(c)).collect(),
+                left_alone: vec![],
+            }),
+        };
+        let first = TeardownReport {
+            tgw_route_tables: vec![
+                table("tgw-rtb-1", &["10.1.0.0/16"]),
+                table("tgw-rtb-2", &["10.9.0.0/16"]),
+            ],
+            complete: false,
+            ..TeardownReport::default()
+        };
+        let second = TeardownReport {
+            tgw_route_tables: vec![table("tgw-rtb-1", &["10.2.0.0/16"])],
+            ..TeardownReport::default()
+        }
+        .after(Some(&first));
+        assert!(second.complete);
+        assert_eq!(
+            second.tgw_route_tables.len(),
+            2,
+            "the table the first pass finished stays"
+        );
+        assert_eq!(
+            second.tgw_route_tables[0].report.deleted,
+            [net("10.1.0.0/16"), net("10.2.0.0/16")]
+        );
+        assert_eq!(second.tgw_route_tables[0].report.counts.deleted, 2);
+    }
+
+    #[test]
+    fn a_report_of_an_earlier_version_without_complete_reads_as_done() {
+        let report: TeardownReport =
+            serde_json::from_value(serde_json::json!({"tgwRouteTables": [], "vpcRouteTables": []})).unwrap();
+        assert!(report.complete);
     }
 
     #[test]
