@@ -993,6 +993,35 @@ async fn given_more_routes_than_one_teardown_invocation_can_remove_when_called_u
 }
 
 #[tokio::test]
+async fn given_a_state_whose_reports_outgrow_the_request_cap_then_each_function_still_reads_it() {
+    // A long run's state carries its reports from pass to pass (at 1,000 VPCs a side, about
+    // 97 KB): more than a request may be, within Step Functions' 256 KiB.
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    let reports: Vec<String> = (0..3000)
+        .map(|i| format!("an earlier pass's warning {i:05}"))
+        .collect();
+    let mut state = run_to_completion(&w.context, json!({})).await;
+    state["warnings"] = json!(reports);
+    assert!(state.to_string().len() > 64 * 1024);
+
+    let again = invoke(&w.context, Function::ModifyRoutes, state.clone()).await;
+    assert!(again.is_ok(), "{:?}", again.err());
+    let status = invoke(&w.context, Function::GetStatus, state.clone()).await;
+    assert!(status.is_ok(), "{:?}", status.err());
+    state["action"] = json!("teardown");
+    let found = invoke(&w.context, Function::Peer, state).await;
+    assert!(found.is_ok(), "{:?}", found.err());
+
+    // A request as large is still refused.
+    let err = invoke(&w.context, Function::Peer, json!({"Comment": reports}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type, "InvalidInput", "{}", err.error_message);
+}
+
+#[tokio::test]
 async fn given_an_unfinished_report_that_cannot_be_continued_then_modify_routes_names_the_field_and_writes_nothing(
 ) {
     let w = world().await;

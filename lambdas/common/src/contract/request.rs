@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::Defaults;
-use crate::contract::state::{check_size, json_type, ExtraCidrsField, PeeringState, RouteTableIds};
+use crate::contract::state::{
+    check_size, check_state_size, json_type, ExtraCidrsField, PeeringState, RouteTableIds,
+};
 use crate::contract::validate::{self, echo, IdKind};
 use crate::error::{Error, Result};
 
@@ -282,9 +284,12 @@ fn is_eventbridge_envelope(input: &Value) -> bool {
 /// event) means "use the defaults".
 pub fn parse_request(input: &Value) -> Result<ParsedRequest> {
     let size = serde_json::to_vec(input).map_or(usize::MAX, |bytes| bytes.len());
-    check_size(size, "(request)")?;
+    // `peer` is also given the state back (Settle, Accept, a teardown's DeletePeering), with the
+    // reports the functions added: only the request in it is held to the request's cap.
+    check_state_size(size, "(request)")?;
     if !is_eventbridge_envelope(input) {
         let state = PeeringState::decode(input, "(request)", "")?;
+        check_size(state.request_bytes(), "(request)")?;
         return Ok(ParsedRequest {
             request: PeeringRequest::from_state(&state, "")?,
             source: RequestSource::Direct,
@@ -303,6 +308,10 @@ pub fn parse_request(input: &Value) -> Result<ParsedRequest> {
             ),
         ));
     }
+    check_size(
+        serde_json::to_vec(detail).map_or(usize::MAX, |bytes| bytes.len()),
+        "detail",
+    )?;
     let detail_state = if detail.is_null() {
         PeeringState::default()
     } else {

@@ -30,6 +30,11 @@ use crate::plan::teardown::TeardownReport;
 /// few hundred bytes; the cap keeps a runaway payload out of logs and memory.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
+/// The state the functions hand each other may be larger than a request: a long run carries its
+/// reports (whose lists are capped) from pass to pass. It is at most Step Functions' payload
+/// quota, 256 KiB; nothing larger could have come through the state machine.
+pub const MAX_STATE_BYTES: usize = 256 * 1024;
+
 /// The execution state, as the functions hand it to each other.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -474,7 +479,7 @@ impl<'de> Deserialize<'de> for CidrText {
     }
 }
 
-/// Refuses a payload over [`MAX_REQUEST_BYTES`]; `whole` names it in the error.
+/// Refuses a request over [`MAX_REQUEST_BYTES`]; `whole` names it in the error.
 pub fn check_size(bytes: usize, whole: &str) -> Result<()> {
     if bytes > MAX_REQUEST_BYTES {
         return Err(Error::invalid(
@@ -487,10 +492,28 @@ pub fn check_size(bytes: usize, whole: &str) -> Result<()> {
     Ok(())
 }
 
-/// Reads a function's payload as JSON: within the size cap, and no deeper than the JSON reader
-/// allows (a payload nested deeper is refused as input, not as a runtime failure).
+/// Refuses a payload over [`MAX_STATE_BYTES`]; `whole` names it in the error.
+pub fn check_state_size(bytes: usize, whole: &str) -> Result<()> {
+    if bytes > MAX_STATE_BYTES {
+        return Err(Error::invalid(
+            whole,
+            format!(
+                "is {bytes} bytes; the limit is {MAX_STATE_BYTES} bytes (Step Functions' payload \
+                 quota), so pass a function's output on unchanged, or send only the request fields"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn json_size<T: Serialize>(value: &T) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX, |bytes| bytes.len())
+}
+
+/// Reads a function's payload as JSON: within the state's size cap, and no deeper than the JSON
+/// reader allows (a payload nested deeper is refused as input, not as a runtime failure).
 pub fn parse_payload(raw: &str, whole: &str) -> Result<Value> {
-    check_size(raw.len(), whole)?;
+    check_state_size(raw.len(), whole)?;
     serde_json::from_str(raw).map_err(|err| {
         Error::invalid(
             whole,
@@ -517,9 +540,35 @@ impl PeeringState {
 
     /// Decodes the input of `get-status` and `modify-routes` (`peer`'s output), within the size cap.
     pub fn decode_input(input: &Value) -> Result<Self> {
-        let size = serde_json::to_vec(input).map_or(usize::MAX, |bytes| bytes.len());
-        check_size(size, "(input)")?;
+        check_state_size(json_size(input), "(input)")?;
         Self::decode(input, "(input)", "")
+    }
+
+    /// The size of the request this state carries: the fields a caller sends (and keys the tool
+    /// does not own), without what the functions added. A request is capped at
+    /// [`MAX_REQUEST_BYTES`] whatever reports travel with it.
+    pub fn request_bytes(&self) -> usize {
+        json_size(&PeeringState {
+            attachment_id: None,
+            passive_attachment_id: None,
+            status: None,
+            passive_status: None,
+            created: None,
+            accepted: None,
+            removed_duplicates: None,
+            peering_plan: None,
+            peering_association: None,
+            routes: None,
+            route_plan: None,
+            warnings: None,
+            reachability: None,
+            notice: None,
+            teardown: None,
+            routes_removed: None,
+            peering_deleted: None,
+            peering_kept: None,
+            ..self.clone()
+        })
     }
 
     /// The attachment id, when the state names one.
@@ -639,10 +688,28 @@ mod tests {
 
     #[test]
     fn an_oversized_payload_is_refused_before_it_is_read() {
-        let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(MAX_REQUEST_BYTES));
+        let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(MAX_STATE_BYTES));
         assert!(matches!(
             parse_payload(&big, "(request)"),
             Err(Error::InvalidInput { .. })
         ));
+    }
+
+    #[test]
+    fn a_state_whose_reports_pass_the_request_cap_is_read_but_a_request_that_does_is_not() {
+        let listed: Vec<String> = (0..3000)
+            .map(|i| format!("warning {i:05} about a table"))
+            .collect();
+        let state = serde_json::json!({"activeRegion": "us-east-1", "warnings": listed});
+        let raw = state.to_string();
+        assert!(raw.len() > MAX_REQUEST_BYTES && raw.len() < MAX_STATE_BYTES);
+        let read = PeeringState::decode_input(&parse_payload(&raw, "(input)").unwrap()).unwrap();
+        assert!(read.request_bytes() < 100, "{}", read.request_bytes());
+        let padded = serde_json::json!({"pad": "x".repeat(MAX_REQUEST_BYTES)});
+        let decoded = PeeringState::decode(&padded, "(request)", "").unwrap();
+        assert!(
+            decoded.request_bytes() > MAX_REQUEST_BYTES,
+            "unknown keys count as the request's"
+        );
     }
 }
