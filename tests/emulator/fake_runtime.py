@@ -7,6 +7,7 @@ like the real binaries, and does what each event asks:
     {"fake": "flaky", "failures": N, "errorType": "X"}
                                            error X for the first N such events this process sees, then answer
     {"fake": "sleep", "seconds": S}        sleep, then answer
+    {"fake": "spin", "cpuSeconds": S}      use S seconds of CPU (its own process time), then answer
     {"fake": "ec2", "actions": [A, ...]}   call each EC2 action on $AWS_ENDPOINT_URL in its
                                            Region (answers and errors ignored), then answer
     {"fake": "exit", "code": C}            exit with status C mid-invocation
@@ -48,6 +49,12 @@ def main() -> None:
             error = event["errorType"]
         elif action == "sleep":
             time.sleep(event["seconds"])
+        elif action == "spin":
+            # Busy until the process itself has used the CPU time asked for, however long the
+            # machine makes that take.
+            until = time.process_time() + event["cpuSeconds"]
+            while time.process_time() < until:
+                pass
         elif action == "ec2":
             for ec2_action in event["actions"]:
                 call_ec2(ec2_action)

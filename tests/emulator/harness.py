@@ -387,6 +387,9 @@ class Harness:
         self._by_region: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._throttled: Counter[str] = Counter()
         self._faulted: Counter[str] = Counter()
+        # Seconds moto spent answering each action (region -> action -> s): what the emulator's
+        # own handling costs, apart from the client's and from injected delays.
+        self._server_seconds: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._faults: list[FaultRule] = []
         self.rate_limiter = RateLimiter()
 
@@ -411,7 +414,7 @@ class Harness:
             time.sleep(delay_ms / 1000)
         if fault is None:
             if self.rate_limiter.take(action, region):
-                return self.app(environ, start_response)
+                return self._timed(action, region, environ, start_response)
             with self._lock:
                 self._count_fault(action, THROTTLING_CODE)
             return _ec2_error(start_response, THROTTLING_STATUS, THROTTLING_CODE, THROTTLING_MESSAGE)
@@ -421,6 +424,23 @@ class Harness:
             THROTTLING_MESSAGE if fault.code == THROTTLING_CODE else f"Injected fault for {action}."
         )
         return _ec2_error(start_response, fault.httpStatus, fault.code, fault.message or default_message)
+
+    def _timed(
+        self, action: str, region: str, environ: dict[str, Any], start_response: Callable
+    ) -> Iterable[bytes]:
+        """moto's answer, timed until its whole body is built: moto builds the response before
+        returning it, and the body is read here so that a lazy one is counted too."""
+        started = time.perf_counter()
+        answer = self.app(environ, start_response)
+        try:
+            body = b"".join(answer)
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+        elapsed = time.perf_counter() - started
+        with self._lock:
+            self._server_seconds[region][action] += elapsed
+        return [body]
 
     def _pick_fault(self, action: str, region: str) -> tuple[FaultRule | None, int]:
         """The first rule with an error or drop that fires for this call, and the
@@ -522,6 +542,7 @@ class Harness:
                 "byRegion": {r: dict(c) for r, c in self._by_region.items()},
                 "throttled": dict(self._throttled),
                 "faulted": dict(self._faulted),
+                "serverMs": _server_ms(self._server_seconds),
             }
 
     def reset_calls(self, _: dict) -> dict:
@@ -530,6 +551,7 @@ class Harness:
             self._by_region.clear()
             self._throttled.clear()
             self._faulted.clear()
+            self._server_seconds.clear()
         self.rate_limiter.reset_counters()
         return self.get_calls({})
 
@@ -617,6 +639,15 @@ class Harness:
 
     def disable_rate_limits(self, _: dict) -> dict:
         return self.rate_limiter.disable()
+
+
+def _server_ms(seconds: dict[str, Counter[str]]) -> dict[str, Any]:
+    """{"total": {action: ms}, "byRegion": {region: {action: ms}}}, in milliseconds."""
+    total: Counter[str] = Counter()
+    for actions in seconds.values():
+        total.update(actions)
+    ms = lambda counts: {a: round(s * 1000, 3) for a, s in counts.items()}  # noqa: E731
+    return {"total": ms(total), "byRegion": {r: ms(a) for r, a in seconds.items()}}
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

@@ -179,7 +179,7 @@ class LambdaRunner:
                     "ok": error_type is None,
                     "errorType": error_type,
                     **(measured or {"coldStart": False, "durationMs": None, "peakRssKiB": None,
-                                    "ec2Calls": None}),
+                                    "cpuMs": None, "ec2Calls": None}),
                 }
             )
 
@@ -239,6 +239,8 @@ class LambdaRunner:
             started = time.monotonic()
             if cold:
                 self._start_slot(slot, fn, binary, env, fingerprint)
+            # A new process has used no CPU yet; a warm one is measured from here.
+            cpu_before = 0.0 if cold else _cpu_ms(slot.process)
             log_path = self.log_path(fn)
             log_start = log_path.stat().st_size if log_path.exists() else 0
             try:
@@ -252,6 +254,7 @@ class LambdaRunner:
                 "coldStart": cold,
                 "durationMs": round((time.monotonic() - started) * 1000, 3),
                 "peakRssKiB": _peak_rss_kib(slot.process),
+                "cpuMs": _cpu_since(cpu_before, _cpu_ms(slot.process)),
                 "ec2Calls": _calls_since(calls_before, self.ec2_calls()) if self.ec2_calls else None,
             }
             logs = _read_from(log_path, log_start)
@@ -431,11 +434,45 @@ def _peak_rss_kib(process: subprocess.Popen | None) -> int | None:
     return None
 
 
-def _calls_since(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """The EC2 calls counted between two GET /_harness/calls snapshots: byRegion and throttled."""
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
-    def diff(now: dict[str, int], then: dict[str, int]) -> dict[str, int]:
+
+def _cpu_ms(process: subprocess.Popen | None) -> float | None:
+    """The CPU time the process has used so far, user plus system (utime + stime in
+    /proc/PID/stat), in milliseconds, to the kernel's clock tick; None once it has exited, or
+    without /proc."""
+    if process is None or process.poll() is not None:
+        return None
+    try:
+        with open(f"/proc/{process.pid}/stat", encoding="ascii", errors="replace") as f:
+            # The command name is in parentheses and may hold spaces: count fields after it.
+            fields = f.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 / _CLOCK_TICKS
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _cpu_since(before: float | None, after: float | None) -> float | None:
+    if before is None or after is None:
+        return None
+    return round(after - before, 3)
+
+
+def _calls_since(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The EC2 calls counted between two GET /_harness/calls snapshots: byRegion and throttled,
+    and serverMs, moto's own time answering them (by Region, in milliseconds)."""
+
+    def diff(now: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:
         return {a: n - then.get(a, 0) for a, n in now.items() if n - then.get(a, 0) > 0}
+
+    def ms_diff(now: dict[str, float], then: dict[str, float]) -> dict[str, float]:
+        return {a: round(ms - then.get(a, 0), 3) for a, ms in now.items() if ms - then.get(a, 0) > 0}
+
+    server_before = before.get("serverMs", {}).get("byRegion", {})
+    server_by_region = {
+        region: ms_diff(actions, server_before.get(region, {}))
+        for region, actions in after.get("serverMs", {}).get("byRegion", {}).items()
+    }
 
     by_region = {
         region: diff(actions, before["byRegion"].get(region, {}))
@@ -444,6 +481,7 @@ def _calls_since(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any
     return {
         "byRegion": {region: actions for region, actions in by_region.items() if actions},
         "throttled": diff(after["throttled"], before["throttled"]),
+        "serverMs": {region: actions for region, actions in server_by_region.items() if actions},
     }
 
 

@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConn
 from harness import RateLimiter
 from test_harness import (  # noqa: F401  (pytest finds the fixtures by name)
     ACCEPTER,
+    NO_CALLS,
     REQUESTER,
     clean_state,
     client,
@@ -513,7 +514,7 @@ def test_given_rate_limits_and_counters_when_resetting_then_off_with_defaults_an
         },
         "byRegion": {},
     }
-    assert harness(endpoint, "GET", "calls") == {"total": {}, "byRegion": {}, "throttled": {}, "faulted": {}}
+    assert harness(endpoint, "GET", "calls") == NO_CALLS
     assert mutate(ec2_a) == "ok"
 
 
@@ -538,7 +539,7 @@ def test_given_counters_when_resetting_calls_then_fault_and_rate_limit_counters_
 
     harness(endpoint, "POST", "calls/reset")
 
-    assert harness(endpoint, "GET", "calls") == {"total": {}, "byRegion": {}, "throttled": {}, "faulted": {}}
+    assert harness(endpoint, "GET", "calls") == NO_CALLS
     limits = harness(endpoint, "GET", "rate-limits")
     assert limits["enabled"] is True and limits["byRegion"] == {}
     assert mutate(ec2_a) == THROTTLED  # the bucket itself is not refilled

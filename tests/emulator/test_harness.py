@@ -19,6 +19,14 @@ from server_process import running_server
 SERVER = Path(__file__).with_name("server.py")
 ACCOUNT = "123456789012"  # moto's default account
 REQUESTER, ACCEPTER = "us-east-1", "eu-west-1"
+# GET /_harness/calls after a reset.
+NO_CALLS = {
+    "total": {},
+    "byRegion": {},
+    "throttled": {},
+    "faulted": {},
+    "serverMs": {"total": {}, "byRegion": {}},
+}
 
 
 # --- fixtures -----------------------------------------------------------------
@@ -116,6 +124,36 @@ def test_given_calls_in_two_regions_when_reading_calls_then_counts_per_action_an
     }
 
 
+def test_given_calls_when_reading_calls_then_moto_s_own_time_per_action_and_region_is_given(
+    endpoint, ec2_a, ec2_b
+):
+    # Given moto answering 200 VPCs' worth of DescribeVpcs in one Region, and one quick call in
+    # the other, with an injected delay that is not moto's time
+    for i in range(200):
+        ec2_a.create_vpc(CidrBlock=f"10.{i}.0.0/16")
+    harness(endpoint, "POST", "faults", {"action": "DescribeTransitGateways", "delayMs": 500})
+    harness(endpoint, "POST", "calls/reset")
+
+    # When
+    started = time.perf_counter()
+    ec2_a.describe_vpcs()
+    ec2_a.describe_vpcs()
+    client_ms = (time.perf_counter() - started) * 1000
+    ec2_b.describe_transit_gateways()
+    calls = harness(endpoint, "GET", "calls")
+
+    # Then each action that reached moto has its time, by Region, summed over its calls
+    server = calls["serverMs"]
+    assert set(server["total"]) == {"DescribeVpcs", "DescribeTransitGateways"}
+    assert set(server["byRegion"][REQUESTER]) == {"DescribeVpcs"}
+    assert 0 < server["total"]["DescribeVpcs"] <= client_ms  # within what the client waited
+    # The injected delay is the harness's, not moto's handling
+    assert server["byRegion"][ACCEPTER]["DescribeTransitGateways"] < 500
+    # and a reset zeroes it with the counters
+    harness(endpoint, "POST", "calls/reset")
+    assert harness(endpoint, "GET", "calls")["serverMs"] == {"total": {}, "byRegion": {}}
+
+
 def test_given_counted_calls_when_resetting_calls_then_counters_are_empty_but_state_kept(
     endpoint, ec2_a
 ):
@@ -123,7 +161,7 @@ def test_given_counted_calls_when_resetting_calls_then_counters_are_empty_but_st
 
     harness(endpoint, "POST", "calls/reset")
 
-    assert harness(endpoint, "GET", "calls") == {"total": {}, "byRegion": {}, "throttled": {}, "faulted": {}}
+    assert harness(endpoint, "GET", "calls") == NO_CALLS
     assert ec2_a.describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
 
 
@@ -135,7 +173,7 @@ def test_given_state_faults_and_settings_when_resetting_then_all_are_cleared(end
 
     harness(endpoint, "POST", "reset")
 
-    assert harness(endpoint, "GET", "calls") == {"total": {}, "byRegion": {}, "throttled": {}, "faulted": {}}
+    assert harness(endpoint, "GET", "calls") == NO_CALLS
     assert harness(endpoint, "GET", "faults") == {"faults": []}
     assert ec2_a.describe_transit_gateways()["TransitGateways"] == []
     ec2_a.describe_vpcs()  # the fault is gone

@@ -1508,12 +1508,34 @@ def test_given_invocations_when_listed_then_each_has_its_measurements(fake):
     assert second["durationMs"] >= 300  # a lower bound only: it slept that long
     # The fake runtime is a Python process: its peak resident set is a few MiB at least.
     assert first["peakRssKiB"] > 1024 and second["peakRssKiB"] >= first["peakRssKiB"]
-    # The EC2 calls counted while each invocation ran, by Region, and which were throttled.
+    # The EC2 calls counted while each invocation ran, by Region, and which were throttled, and
+    # moto's own time answering those that reached it (the throttled one did not).
+    server_ms = first["ec2Calls"].pop("serverMs")
     assert first["ec2Calls"] == {
         "byRegion": {REGION: {"DescribeVpcs": 2, "DescribeTransitGateways": 1}},
         "throttled": {"DescribeVpcs": 1},
     }
-    assert second["ec2Calls"] == {"byRegion": {}, "throttled": {}}
+    assert set(server_ms) == {REGION} and set(server_ms[REGION]) == {"DescribeVpcs", "DescribeTransitGateways"}
+    assert all(0 < ms <= first["durationMs"] for ms in server_ms[REGION].values())
+    assert second["ec2Calls"] == {"byRegion": {}, "throttled": {}, "serverMs": {}}
+
+
+def test_given_a_function_that_computes_when_invoked_then_its_own_cpu_time_is_measured(fake):
+    # Given a function process that uses 0.4 s of CPU in one invocation and sleeps in another
+    fake_function(fake, "fn")
+    invoke(fake, "fn", {})
+
+    # When
+    invoke(fake, "fn", {"fake": "spin", "cpuSeconds": 0.4})
+    invoke(fake, "fn", {"fake": "sleep", "seconds": 0.4})
+    cold, busy, idle = fake.invocations()
+
+    # Then each warm invocation counts only the CPU its process used while it ran: at least what
+    # it spun (less a clock tick), and less than its wall time while it slept; the cold one
+    # counts the process's start-up too
+    assert cold["cpuMs"] > 0
+    assert busy["cpuMs"] >= 400 - 10
+    assert idle["cpuMs"] < 400 <= idle["durationMs"]
 
 
 def test_given_invocations_when_resetting_the_lambda_log_then_it_is_empty(fake):
