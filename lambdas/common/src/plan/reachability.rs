@@ -399,33 +399,289 @@ fn by_id(vpcs: &[Vpc]) -> Vec<&Vpc> {
     sorted
 }
 
+/// Whether a lookup found the route a packet must take: there, live, to `expected`. Exactly when
+/// [`judge`] names no hop, without building the hop.
+fn passes(found: Option<&Route>, expected: &str) -> bool {
+    found.is_some_and(|route| !route.blackhole && route.target.as_deref() == Some(expected))
+}
+
+/// The CIDRs of `remote` a packet from a VPC with (`local_ipv6`) or without IPv6 is walked to:
+/// IPv6 goes only between VPCs that both have it.
+fn walked_cidrs(remote: &Vpc, local_ipv6: bool) -> impl Iterator<Item = &IpNet> {
+    let both_ipv6 = local_ipv6 && has_ipv6(remote);
+    remote
+        .cidrs
+        .iter()
+        .filter(move |cidr| matches!(cidr, IpNet::V4(_)) || both_ipv6)
+}
+
+/// A CIDR as a sort key: family, network address, prefix length. In this order the CIDRs inside
+/// a route's prefix are one contiguous run.
+fn address_key(cidr: &IpNet) -> (bool, u128, u8) {
+    match cidr.trunc() {
+        IpNet::V4(v4) => (false, u128::from(u32::from(v4.network())), v4.prefix_len()),
+        IpNet::V6(v6) => (true, u128::from(v6.network()), v6.prefix_len()),
+    }
+}
+
+/// Whether `route` covers at least one CIDR of `universe` (sorted by [`address_key`]): a route
+/// that covers none can never be the one a walked CIDR matches.
+fn covers_any(universe: &[(bool, u128, u8)], route: &IpNet) -> bool {
+    let key = address_key(route);
+    let last = match route.trunc() {
+        IpNet::V4(v4) => u128::from(u32::from(v4.broadcast())),
+        IpNet::V6(v6) => u128::from(v6.broadcast()),
+    };
+    let first = universe.partition_point(|cidr| *cidr < key);
+    // Past the route's own prefix every CIDR whose network lies inside the route is inside it.
+    universe
+        .get(first)
+        .is_some_and(|cidr| cidr.0 == key.0 && cidr.1 <= last)
+}
+
+/// What decides one VPC route table's verdict on every walked CIDR: the routes that cover one,
+/// each as (prefix, preference, goes to the transit gateway), one per prefix and preference (the
+/// one [`best_match`] would pick among equals: the last), in address order. Tables with equal
+/// keys send every walked CIDR the same way, whatever their ids and other routes.
+type TableKey = Vec<(IpNet, (u8, bool), bool)>;
+
+fn table_key(table: &VpcRouteTable, universe: &[(bool, u128, u8)], tgw: &str) -> TableKey {
+    let mut kept: HashMap<(IpNet, (u8, bool)), bool> = HashMap::new();
+    for route in table
+        .routes
+        .iter()
+        .filter(|route| covers_any(universe, &route.cidr))
+    {
+        kept.insert((route.cidr.trunc(), preference(route)), passes(Some(route), tgw));
+    }
+    let mut key: TableKey = kept
+        .into_iter()
+        .map(|((cidr, preference), ok)| (cidr, preference, ok))
+        .collect();
+    key.sort_unstable_by_key(|(cidr, preference, _)| (address_key(cidr), *preference));
+    key
+}
+
+/// A [`TableKey`] indexed like [`Lookup`]: whether the route a CIDR matches goes to the TGW.
+struct KeyLookup {
+    by_prefix: HashMap<IpNet, ((u8, bool), bool)>,
+    lengths: Vec<u8>,
+}
+
+impl KeyLookup {
+    fn new(key: &TableKey) -> Self {
+        let mut by_prefix: HashMap<IpNet, ((u8, bool), bool)> = HashMap::new();
+        for (cidr, preference, ok) in key {
+            by_prefix
+                .entry(*cidr)
+                .and_modify(|kept| {
+                    if *preference > kept.0 {
+                        *kept = (*preference, *ok);
+                    }
+                })
+                .or_insert((*preference, *ok));
+        }
+        let mut lengths: Vec<u8> = by_prefix.keys().map(IpNet::prefix_len).collect();
+        lengths.sort_unstable_by(|a, b| b.cmp(a));
+        lengths.dedup();
+        Self { by_prefix, lengths }
+    }
+
+    fn passes(&self, cidr: IpNet) -> bool {
+        self.lengths
+            .iter()
+            .filter(|length| **length <= cidr.prefix_len())
+            .find_map(|length| {
+                let supernet = IpNet::new(cidr.addr(), *length).ok()?.trunc();
+                self.by_prefix.get(&supernet)
+            })
+            .is_some_and(|(_, ok)| *ok)
+    }
+}
+
+/// What decides where a local VPC's packets get on the way out: the VPCs with one class send
+/// every remote CIDR the same way.
+#[derive(PartialEq, Eq, Hash)]
+struct ClassKey<'a> {
+    ipv6: bool,
+    ipv6_support: bool,
+    outbound: &'a str,
+    tables: Vec<TableKey>,
+}
+
+/// One direction of the walk (from one side's VPCs to the other's), decided per class of local
+/// VPC rather than per pair.
+struct Direction {
+    /// Each local VPC's class (in id order); `None` when its transit gateway carries none of its
+    /// traffic (no attachment, or one associated with no table).
+    class_of: Vec<Option<usize>>,
+    /// Per class: (IPv6, `Ipv6Support`) of its VPCs.
+    flags: Vec<(bool, bool)>,
+    /// Per class, one bit per remote VPC (in id order): every walked CIDR of it gets there.
+    reaches: Vec<Vec<u64>>,
+}
+
+fn bit(bits: &[u64], i: usize) -> bool {
+    bits[i / 64] & (1 << (i % 64)) != 0
+}
+
+/// Decides one direction. Each hop is looked up once per (class, remote CIDR) and once per
+/// (remote VPC, CIDR) on arrival, so the cost grows with the VPCs times the classes, not with
+/// the pairs: a network routed alike has a class per outbound table and family.
+fn direction(from: &Walker, locals: &[&Vpc], to: &Walker, remotes: &[&Vpc]) -> Direction {
+    let mut universe: Vec<(bool, u128, u8)> = remotes
+        .iter()
+        .flat_map(|vpc| vpc.cidrs.iter().map(address_key))
+        .collect();
+    universe.sort_unstable();
+    universe.dedup();
+
+    let mut classes: HashMap<ClassKey, usize> = HashMap::new();
+    let mut representative: Vec<(bool, &str, Vec<KeyLookup>)> = Vec::new();
+    let mut flags = Vec::new();
+    let no_tables = Vec::new();
+    let class_of = locals
+        .iter()
+        .map(|vpc| {
+            let attachment = from.view.attachments.get(&vpc.id)?;
+            let outbound = Association::live_table(from.view.associations.get(&attachment.id))?;
+            let tables = from.view.vpc_tables.get(&vpc.id).unwrap_or(&no_tables);
+            let key = ClassKey {
+                ipv6: has_ipv6(vpc),
+                ipv6_support: attachment.ipv6_support,
+                outbound,
+                tables: tables
+                    .iter()
+                    .map(|table| table_key(table, &universe, from.view.transit_gateway_id))
+                    .collect(),
+            };
+            let next = classes.len();
+            Some(*classes.entry(key).or_insert_with_key(|key| {
+                representative.push((
+                    key.ipv6,
+                    key.outbound,
+                    key.tables.iter().map(KeyLookup::new).collect(),
+                ));
+                flags.push((key.ipv6, key.ipv6_support));
+                next
+            }))
+        })
+        .collect();
+
+    // Arrival depends on the remote VPC alone: per VPC, for IPv4 only and for every family.
+    let arrival = |vpc: &Vpc, local_ipv6: bool| -> bool {
+        let Some(attachment) = to.view.attachments.get(&vpc.id) else {
+            return false;
+        };
+        walked_cidrs(vpc, local_ipv6).all(|cidr| {
+            to.peering_table.is_some_and(|table| {
+                passes(
+                    to.tables.get(table).and_then(|lookup| lookup.best_match(*cidr)),
+                    &attachment.id,
+                )
+            })
+        })
+    };
+    let arrives: Vec<[bool; 2]> = remotes
+        .iter()
+        .map(|vpc| [arrival(vpc, false), arrival(vpc, true)])
+        .collect();
+
+    let words = remotes.len().div_ceil(64);
+    let reaches = representative
+        .iter()
+        .map(|(ipv6, outbound, tables)| {
+            let lookup = from.tables.get(outbound);
+            let mut bits = vec![0u64; words];
+            for (j, vpc) in remotes.iter().enumerate() {
+                let there = arrives[j][usize::from(*ipv6)]
+                    && walked_cidrs(vpc, *ipv6).all(|cidr| {
+                        tables.iter().all(|table| table.passes(*cidr))
+                            && passes(
+                                lookup.and_then(|lookup| lookup.best_match(*cidr)),
+                                from.view.peering_attachment_id,
+                            )
+                    });
+                if there {
+                    bits[j / 64] |= 1 << (j % 64);
+                }
+            }
+            bits
+        })
+        .collect();
+    Direction {
+        class_of,
+        flags,
+        reaches,
+    }
+}
+
 /// Checks every pair of tagged VPCs across the two sides.
 ///
-/// Only the pairs listed are kept: at 1,000 VPCs a side there are a million pairs, and holding
-/// every result before cutting the list to [`MAX_PAIRS_LISTED`] took hundreds of MiB. Pairs are
-/// walked in VPC id order, so the first unreachable ones and the first reachable ones seen are
-/// exactly those the sorted list would show.
+/// The counts come from classes of VPCs that route alike ([`direction`]), never from the pairs
+/// themselves: at 1,000 VPCs a side there are a million pairs, and walking each took seconds.
+/// Only the pairs listed are walked hop by hop, to name their first missing hop: rows are
+/// visited in VPC id order, and a row is looked into only when it holds a pair still to list,
+/// so at most [`MAX_PAIRS_LISTED`] rows of each kind are.
 pub fn reachability(active: &SideView, passive: &SideView) -> Reachability {
     let (active_walker, passive_walker) = (Walker::new(active), Walker::new(passive));
     let (active_vpcs, passive_vpcs) = (by_id(active.tagged), by_id(passive.tagged));
+    let there = direction(&active_walker, &active_vpcs, &passive_walker, &passive_vpcs);
+    let back = direction(&passive_walker, &passive_vpcs, &active_walker, &active_vpcs);
+    let compatible = |ca: usize, cp: usize| {
+        let ((a_ipv6, a_support), (p_ipv6, p_support)) = (there.flags[ca], back.flags[cp]);
+        !(a_ipv6 && p_ipv6) || (a_support && p_support)
+    };
+    let reachable_pair = |i: usize, j: usize| match (there.class_of[i], back.class_of[j]) {
+        (Some(ca), Some(cp)) => compatible(ca, cp) && bit(&there.reaches[ca], j) && bit(&back.reaches[cp], i),
+        _ => false,
+    };
+    // How many passive VPCs of each back class each there class reaches.
+    let counts: Vec<Vec<usize>> = there
+        .reaches
+        .iter()
+        .map(|bits| {
+            let mut counts = vec![0; back.reaches.len()];
+            for (j, class) in back.class_of.iter().enumerate() {
+                if let Some(cp) = class {
+                    counts[*cp] += usize::from(bit(bits, j));
+                }
+            }
+            counts
+        })
+        .collect();
+
     let mut unreachable = Vec::new();
     let mut reachable = Vec::new();
-    let (mut pairs, mut reachable_count) = (0, 0);
-    for a in &active_vpcs {
-        for p in &passive_vpcs {
-            pairs += 1;
-            let result = pair(&active_walker, a, &passive_walker, p);
-            let (listed, is_reachable) = if result.hop == Hop::Reachable {
-                (&mut reachable, true)
+    let mut reachable_count = 0;
+    for (i, a) in active_vpcs.iter().enumerate() {
+        let row = there.class_of[i].map_or(0, |ca| {
+            (0..back.reaches.len())
+                .filter(|cp| compatible(ca, *cp) && bit(&back.reaches[*cp], i))
+                .map(|cp| counts[ca][cp])
+                .sum()
+        });
+        reachable_count += row;
+        let want_unreachable = unreachable.len() < MAX_PAIRS_LISTED && row < passive_vpcs.len();
+        let want_reachable = reachable.len() < MAX_PAIRS_LISTED && row > 0;
+        if !(want_unreachable || want_reachable) {
+            continue;
+        }
+        for (j, p) in passive_vpcs.iter().enumerate() {
+            let listed = if reachable_pair(i, j) {
+                &mut reachable
             } else {
-                (&mut unreachable, false)
+                &mut unreachable
             };
-            reachable_count += usize::from(is_reachable);
             if listed.len() < MAX_PAIRS_LISTED {
-                listed.push(result);
+                listed.push(pair(&active_walker, a, &passive_walker, p));
+            }
+            if unreachable.len() >= MAX_PAIRS_LISTED && reachable.len() >= MAX_PAIRS_LISTED {
+                break;
             }
         }
     }
+    let pairs = active_vpcs.len() * passive_vpcs.len();
     let mut results = unreachable;
     results.extend(reachable);
     results.truncate(MAX_PAIRS_LISTED);
@@ -758,6 +1014,8 @@ mod tests {
         region: &'static str,
         tgw: &'static str,
         vpc: Vpc,
+        /// Every tagged VPC of a generated side ([`shaped`]).
+        vpcs: Vec<Vpc>,
         attachments: BTreeMap<String, VpcAttachment>,
         vpc_tables: BTreeMap<String, Vec<VpcRouteTable>>,
         tgw_tables: BTreeMap<String, Vec<Route>>,
@@ -864,6 +1122,7 @@ mod tests {
             )]
             .into(),
             attachments: [(vpc.id.clone(), attachment)].into(),
+            vpcs: vec![vpc.clone()],
             vpc,
             tgw_tables,
             associations,
@@ -986,6 +1245,264 @@ mod tests {
                     dual_stack,
                 },
             )
+    }
+
+    /// One VPC of a generated network: what its attachment, tables and routes are like.
+    #[derive(Debug, Clone)]
+    struct VpcShape {
+        attached: bool,
+        /// 0: associated with no table, 1 or 2: with that VPC table, 3: still associating.
+        association: u8,
+        dual_stack: bool,
+        ipv6_support: bool,
+        /// Per remote CIDR slot, the VPC route table's route: 0 none, 1 to the TGW, 2 elsewhere,
+        /// 3 blackhole.
+        vpc_routes: Vec<u8>,
+        /// A covering route in the VPC table (10.0.0.0/8 and ::/0): 0 none, 1 TGW, 2 elsewhere.
+        vpc_supernet: u8,
+        /// The route to this VPC in the table the peering arrives at: 0 none, 1 to its
+        /// attachment, 2 elsewhere.
+        arrival: u8,
+        /// A second VPC route table in its attachment's zones.
+        second_table: bool,
+    }
+
+    /// One side of a generated segmented network: two tables for VPC attachments, one for the
+    /// peering (or shared with the first).
+    #[derive(Debug, Clone)]
+    struct SideShape {
+        vpcs: Vec<VpcShape>,
+        /// Per VPC table, per remote CIDR slot: 0 none, 1 over the peering, 2 elsewhere, 3 blackhole.
+        outbound: [Vec<u8>; 2],
+        /// A covering route over the peering in VPC table 1 (and ::/0 too).
+        outbound_supernet: bool,
+        peering_associated: bool,
+        shared_peering_table: bool,
+    }
+
+    const SLOTS: usize = 8;
+
+    fn vpc_shape() -> impl Strategy<Value = VpcShape> {
+        (
+            (any::<bool>(), 0u8..4, any::<bool>(), any::<bool>()),
+            (
+                proptest::collection::vec(prop_oneof![3 => Just(1u8), 1 => 0u8..4], SLOTS),
+                0u8..3,
+                prop_oneof![3 => Just(1u8), 1 => 0u8..3],
+                any::<bool>(),
+            ),
+        )
+            .prop_map(
+                |(
+                    (attached, association, dual_stack, ipv6_support),
+                    (vpc_routes, vpc_supernet, arrival, second_table),
+                )| VpcShape {
+                    attached: attached || association > 0,
+                    association,
+                    dual_stack,
+                    ipv6_support,
+                    vpc_routes,
+                    vpc_supernet,
+                    arrival,
+                    second_table,
+                },
+            )
+    }
+
+    fn side_shape() -> impl Strategy<Value = SideShape> {
+        let routes = || proptest::collection::vec(prop_oneof![3 => Just(1u8), 1 => 0u8..4], SLOTS);
+        (
+            proptest::collection::vec(vpc_shape(), 0..5),
+            routes(),
+            routes(),
+            any::<bool>(),
+            prop_oneof![4 => Just(true), 1 => Just(false)],
+            any::<bool>(),
+        )
+            .prop_map(
+                |(vpcs, first, second, outbound_supernet, peering_associated, shared_peering_table)| {
+                    SideShape {
+                        vpcs,
+                        outbound: [first, second],
+                        outbound_supernet,
+                        peering_associated,
+                        shared_peering_table,
+                    }
+                },
+            )
+    }
+
+    /// The CIDRs of VPC `i` on side `n`: an IPv4 block, and an IPv6 one when dual-stack.
+    fn shape_cidrs(n: usize, i: usize, dual_stack: bool) -> Vec<IpNet> {
+        let mut cidrs = vec![net(&format!("10.{}.{i}.0/24", n + 1))];
+        if dual_stack {
+            cidrs.push(net(&format!("2600:{}:0:{i}::/64", n + 1)));
+        }
+        cidrs
+    }
+
+    /// Side `n` of a generated network whose remote side is `remote`.
+    fn shaped(shape: &SideShape, n: usize, remote: &SideShape) -> Segmented {
+        let (region, tgw) = [("us-east-1", "tgw-a"), ("eu-west-1", "tgw-p")][n];
+        // Each remote CIDR, by slot: VPC j's IPv4 block is slot 2j, its IPv6 one 2j + 1.
+        let remote_cidrs: Vec<(usize, IpNet)> = remote
+            .vpcs
+            .iter()
+            .enumerate()
+            .flat_map(|(j, vpc)| {
+                shape_cidrs(1 - n, j, vpc.dual_stack)
+                    .into_iter()
+                    .enumerate()
+                    .map(move |(k, cidr)| (2 * j + k, cidr))
+            })
+            .collect();
+        let vpc_tables_ids = [format!("tgw-rtb-{n}-a"), format!("tgw-rtb-{n}-b")];
+        let peering_table = if shape.shared_peering_table {
+            vpc_tables_ids[0].clone()
+        } else {
+            format!("tgw-rtb-{n}-peering")
+        };
+        let target = |kind: u8, good: &str| match kind {
+            1 => Some(Route::to(IpNet::default(), good)),
+            2 => Some(Route::to(IpNet::default(), "elsewhere")),
+            3 => Some(Route {
+                target: None,
+                blackhole: true,
+                ..Route::to(IpNet::default(), "x")
+            }),
+            _ => None,
+        };
+        let at = |route: Route, cidr: IpNet| Route { cidr, ..route };
+        let mut tgw_tables: BTreeMap<String, Vec<Route>> = BTreeMap::new();
+        for (t, id) in vpc_tables_ids.iter().enumerate() {
+            let routes = tgw_tables.entry(id.clone()).or_default();
+            for (slot, cidr) in &remote_cidrs {
+                routes.extend(target(shape.outbound[t][*slot], PEERING).map(|route| at(route, *cidr)));
+            }
+            if t == 1 && shape.outbound_supernet {
+                routes.push(Route::to(net("10.0.0.0/8"), PEERING));
+                routes.push(Route::to(net("::/0"), PEERING));
+            }
+        }
+        tgw_tables.entry(peering_table.clone()).or_default();
+        let mut vpcs = Vec::new();
+        let mut attachments = BTreeMap::new();
+        let mut associations = BTreeMap::new();
+        let mut vpc_tables = BTreeMap::new();
+        for (i, vpc_shape) in shape.vpcs.iter().enumerate() {
+            let vpc = Vpc {
+                id: format!("vpc-{n}-{i}"),
+                cidrs: shape_cidrs(n, i, vpc_shape.dual_stack),
+                tags: vec![],
+            };
+            let attachment_id = format!("tgw-attach-{n}-{i}");
+            let arrival = tgw_tables.get_mut(&peering_table).unwrap();
+            for cidr in &vpc.cidrs {
+                let route = match vpc_shape.arrival {
+                    1 => Some(Route {
+                        origin: Origin::Propagated {
+                            resource_type: "vpc".into(),
+                        },
+                        ..Route::to(*cidr, &attachment_id)
+                    }),
+                    2 => Some(Route::to(*cidr, "tgw-attach-other")),
+                    _ => None,
+                };
+                arrival.extend(route);
+            }
+            if vpc_shape.attached {
+                attachments.insert(
+                    vpc.id.clone(),
+                    VpcAttachment {
+                        id: attachment_id.clone(),
+                        vpc_id: vpc.id.clone(),
+                        subnet_ids: vec![],
+                        ipv6_support: vpc_shape.ipv6_support,
+                    },
+                );
+                if vpc_shape.association > 0 {
+                    let (table, state) = match vpc_shape.association {
+                        1 => (&vpc_tables_ids[0], AssociationState::Associated),
+                        2 => (&vpc_tables_ids[1], AssociationState::Associated),
+                        _ => (&vpc_tables_ids[0], AssociationState::Associating),
+                    };
+                    associations.insert(
+                        attachment_id,
+                        Association {
+                            route_table_id: table.clone(),
+                            state,
+                        },
+                    );
+                }
+            }
+            let mut routes: Vec<Route> = vpc.cidrs.iter().map(|cidr| Route::to(*cidr, "local")).collect();
+            for (slot, cidr) in &remote_cidrs {
+                routes.extend(target(vpc_shape.vpc_routes[*slot], tgw).map(|route| at(route, *cidr)));
+            }
+            if let Some(route) = target(vpc_shape.vpc_supernet, tgw) {
+                routes.push(at(route.clone(), net("10.0.0.0/8")));
+                routes.push(at(route, net("::/0")));
+            }
+            let table = |id: String, routes: Vec<Route>| VpcRouteTable {
+                id,
+                vpc_id: vpc.id.clone(),
+                main: true,
+                subnet_ids: vec![],
+                routes,
+                tags: vec![],
+            };
+            let mut tables = vec![table(format!("rtb-{n}-{i}"), routes.clone())];
+            if vpc_shape.second_table {
+                // The second table lacks the route to the first remote CIDR.
+                routes.retain(|route| Some(route.cidr) != remote_cidrs.first().map(|(_, cidr)| *cidr));
+                tables.push(table(format!("rtb-{n}-{i}-b"), routes));
+            }
+            vpc_tables.insert(vpc.id.clone(), tables);
+            vpcs.push(vpc);
+        }
+        if shape.peering_associated {
+            associations.insert(
+                PEERING.to_owned(),
+                Association {
+                    route_table_id: peering_table,
+                    state: AssociationState::Associated,
+                },
+            );
+        }
+        Segmented {
+            region,
+            tgw,
+            vpc: vpcs.first().cloned().unwrap_or(Vpc {
+                id: "unused".into(),
+                cidrs: vec![],
+                tags: vec![],
+            }),
+            attachments,
+            vpc_tables,
+            tgw_tables,
+            associations,
+            vpcs,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn over_random_segmented_dual_stack_networks_the_report_is_what_the_per_pair_walk_gives(
+            active in side_shape(), passive in side_shape(),
+        ) {
+            // Given a segmented network of a few VPCs a side, each hop present or not
+            let (a, p) = (shaped(&active, 0, &passive), shaped(&passive, 1, &active));
+            let (active_view, passive_view) = (
+                SideView { tagged: &a.vpcs, ..a.view() },
+                SideView { tagged: &p.vpcs, ..p.view() },
+            );
+            // When the report is made from classes of VPCs
+            let report = reachability(&active_view, &passive_view);
+            // Then it is what walking every pair hop by hop gives: counts, pairs listed, order
+            prop_assert_eq!(report, reference(&active_view, &passive_view));
+        }
     }
 
     proptest! {
