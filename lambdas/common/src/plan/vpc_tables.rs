@@ -53,13 +53,23 @@ pub fn tables_for<'a>(
     tables: &'a [VpcRouteTable],
 ) -> Vec<&'a VpcRouteTable> {
     let vpc_id = attachment.vpc_id.as_str();
+    let subnets: Vec<&Subnet> = subnets.iter().filter(|subnet| subnet.vpc_id == vpc_id).collect();
+    let tables: Vec<&VpcRouteTable> = tables.iter().filter(|table| table.vpc_id == vpc_id).collect();
+    choose(attachment, &subnets, &tables)
+}
+
+/// [`tables_for`] over the VPC's own subnets and tables.
+fn choose<'a>(
+    attachment: &VpcAttachment,
+    subnets: &[&Subnet],
+    tables: &[&'a VpcRouteTable],
+) -> Vec<&'a VpcRouteTable> {
     let zones: BTreeSet<&str> = subnets
         .iter()
         .filter(|subnet| attachment.subnet_ids.contains(&subnet.id))
         .map(|subnet| subnet.availability_zone.as_str())
         .collect();
-    let vpc_tables: Vec<&VpcRouteTable> = tables.iter().filter(|table| table.vpc_id == vpc_id).collect();
-    let explicit: BTreeMap<&str, &VpcRouteTable> = vpc_tables
+    let explicit: BTreeMap<&str, &VpcRouteTable> = tables
         .iter()
         .flat_map(|table| {
             table
@@ -68,17 +78,47 @@ pub fn tables_for<'a>(
                 .map(move |subnet| (subnet.as_str(), *table))
         })
         .collect();
-    let main = vpc_tables.iter().find(|table| table.main).copied();
+    let main = tables.iter().find(|table| table.main).copied();
     let mut chosen: BTreeMap<&str, &VpcRouteTable> = BTreeMap::new();
     for subnet in subnets
         .iter()
-        .filter(|subnet| subnet.vpc_id == vpc_id && zones.contains(subnet.availability_zone.as_str()))
+        .filter(|subnet| zones.contains(subnet.availability_zone.as_str()))
     {
         if let Some(table) = explicit.get(subnet.id.as_str()).copied().or(main) {
             chosen.insert(table.id.as_str(), table);
         }
     }
     chosen.into_values().collect()
+}
+
+/// [`tables_for`] for every attachment at once, by VPC id. Subnets and tables are grouped by VPC
+/// first, so the cost grows with what was read rather than with attachments times subnets, as
+/// calling [`tables_for`] for each attachment over the whole Region's lists does.
+pub fn tables_by_vpc<'a>(
+    attachments: impl IntoIterator<Item = &'a VpcAttachment>,
+    subnets: &[Subnet],
+    tables: &'a [VpcRouteTable],
+) -> BTreeMap<String, Vec<&'a VpcRouteTable>> {
+    let mut subnets_of: BTreeMap<&str, Vec<&Subnet>> = BTreeMap::new();
+    for subnet in subnets {
+        subnets_of.entry(subnet.vpc_id.as_str()).or_default().push(subnet);
+    }
+    let mut tables_of: BTreeMap<&str, Vec<&'a VpcRouteTable>> = BTreeMap::new();
+    for table in tables {
+        tables_of.entry(table.vpc_id.as_str()).or_default().push(table);
+    }
+    attachments
+        .into_iter()
+        .map(|attachment| {
+            let vpc = attachment.vpc_id.as_str();
+            let chosen = choose(
+                attachment,
+                subnets_of.get(vpc).map_or(&[], Vec::as_slice),
+                tables_of.get(vpc).map_or(&[], Vec::as_slice),
+            );
+            (attachment.vpc_id.clone(), chosen)
+        })
+        .collect()
 }
 
 /// Routes that count against a VPC route table's quota ("routes per route table", which counts
@@ -213,6 +253,37 @@ mod tests {
             None,
             "nothing to add is never refused"
         );
+    }
+
+    proptest! {
+        #[test]
+        fn choosing_for_every_attachment_at_once_gives_what_choosing_for_each_does(
+            vpc_of_subnet in proptest::collection::vec((0u8..4, 0u8..3), 0..16),
+            table_of in proptest::collection::vec((0u8..4, any::<bool>(), proptest::collection::vec(0usize..16, 0..3)), 0..10),
+            attached in proptest::collection::vec((0u8..5, proptest::collection::vec(0usize..16, 0..3)), 0..6),
+        ) {
+            // Given subnets and tables of several VPCs, in no order, and attachments to some
+            let subnets: Vec<Subnet> = vpc_of_subnet.iter().enumerate()
+                .map(|(i, (vpc, zone))| subnet(&format!("subnet-{i}"), &format!("vpc-{vpc}"), &format!("az-{zone}")))
+                .collect();
+            let tables: Vec<VpcRouteTable> = table_of.iter().enumerate().map(|(t, (vpc, main, members))| {
+                let members: Vec<String> = members.iter().map(|i| format!("subnet-{i}")).collect();
+                let members: Vec<&str> = members.iter().map(String::as_str).collect();
+                table(&format!("rtb-{t}"), &format!("vpc-{vpc}"), *main, &members)
+            }).collect();
+            // (a VPC has one attachment to the gateway, as the caller keys them)
+            let attachments: BTreeMap<String, VpcAttachment> = attached.iter().map(|(vpc, members)| {
+                let members: Vec<String> = members.iter().map(|i| format!("subnet-{i}")).collect();
+                let members: Vec<&str> = members.iter().map(String::as_str).collect();
+                (format!("vpc-{vpc}"), attachment(&format!("vpc-{vpc}"), &members))
+            }).collect();
+            // When chosen for all at once, and for each
+            let all = tables_by_vpc(attachments.values(), &subnets, &tables);
+            // Then each VPC gets the same tables
+            for attachment in attachments.values() {
+                prop_assert_eq!(ids(all[&attachment.vpc_id].clone()), ids(tables_for(attachment, &subnets, &tables)));
+            }
+        }
     }
 
     proptest! {
