@@ -5,7 +5,7 @@
 # Figures are reported, never asserted: the script fails only if it cannot run at all.
 #
 #   scripts/bench.sh [--time-scale S] [--provisioning-seconds T] [--poll-seconds P]
-#                    [--cold-starts N] [--vpcs 10,100,1000] [--routes N]
+#                    [--cold-starts N] [--vpcs 100,300,1000] [--routes N]
 #                    [--phases small,cold,scale,throttle,profiles] [--profiles] [--no-docs]
 #
 #   --time-scale S    the token bucket's timeScale for the throughput run (default 1: EC2's real
@@ -14,7 +14,7 @@
 #   --provisioning-seconds T   how long the emulator takes to provision the peering (default 20)
 #   --poll-seconds P  the stack's PollIntervalSeconds for that run (default 5)
 #   --cold-starts N   cold starts per function and input (default 15)
-#   --vpcs LIST       tagged VPCs per Region at each step of the EC2-call counts (default 10,100,1000)
+#   --vpcs LIST       tagged VPCs per Region at each step of the scale phase (default 100,300,1000)
 #   --routes N        routes per Region to create under the token bucket (default 1000, at most
 #                     the largest --vpcs)
 #   --phases LIST     which phases to run (default: small,cold,scale,throttle, and profiles with

@@ -6,7 +6,9 @@ scripts/deploy.sh, the real state machine, and the real function binaries behind
   small    one execution with the peering held pending for 3 polls (billed Lambda time, peak RSS),
            and one where provisioning takes T seconds (end-to-end time minus T)
   cold     cold start and warm latency of each function, through the same runner
-  scale    EC2 calls per modify-routes run at 10, 100 and 1,000 tagged VPCs per Region
+  scale    a segmented network (SEGMENTS route tables for the VPC attachments and one for the
+           peering, per Region) grown to 100, 300 and 1,000 tagged VPCs per Region: EC2 calls per
+           modify-routes run, its time, the emulator's share of it and the function's own CPU
   throttle creating 1,000 missing routes per Region under EC2's token bucket
   profiles the release binaries against those of [profile.untuned] (cargo's release defaults):
            binary size, the size of a Lambda zip of each, and the cold starts of `cold`, each
@@ -328,6 +330,49 @@ def passive_cidr(i: int) -> str:
 
 def create_gateway(ec2: Any) -> dict:
     return ec2.create_transit_gateway(Description="tgw-peering bench")["TransitGateway"]
+
+
+# The scale phase's segmented network: VPC attachments spread over this many TGW route tables
+# per side (each of which the tool routes), plus one table for the peering.
+SEGMENTS = 3
+
+
+def create_segmented_gateway(ec2: Any) -> dict[str, Any]:
+    """A transit gateway with default association and propagation off, SEGMENTS route tables for
+    the VPC attachments and one for the peering: {"tgw", "segments": [ids], "peering": id}."""
+    tgw = ec2.create_transit_gateway(
+        Description="tgw-peering bench, segmented",
+        Options={"DefaultRouteTableAssociation": "disable", "DefaultRouteTablePropagation": "disable"},
+    )["TransitGateway"]["TransitGatewayId"]
+    tables = [
+        ec2.create_transit_gateway_route_table(TransitGatewayId=tgw)["TransitGatewayRouteTable"][
+            "TransitGatewayRouteTableId"
+        ]
+        for _ in range(SEGMENTS + 1)
+    ]
+    return {"tgw": tgw, "segments": tables[:SEGMENTS], "peering": tables[SEGMENTS]}
+
+
+def seed_segmented_vpcs(ec2: Any, gateway: dict[str, Any], cidrs: list[tuple[int, str]]) -> None:
+    """Tagged VPCs (index, CIDR), each with a subnet and an attachment associated with segment
+    table index % SEGMENTS and propagating into the peering table, as seed_demo's segmented
+    network does."""
+    for index, cidr in cidrs:
+        vpc = ec2.create_vpc(
+            CidrBlock=cidr,
+            TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": TAG_KEY, "Value": "true"}]}],
+        )["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr)["Subnet"]["SubnetId"]
+        attachment = ec2.create_transit_gateway_vpc_attachment(
+            TransitGatewayId=gateway["tgw"], VpcId=vpc, SubnetIds=[subnet]
+        )["TransitGatewayVpcAttachment"]["TransitGatewayAttachmentId"]
+        ec2.associate_transit_gateway_route_table(
+            TransitGatewayRouteTableId=gateway["segments"][index % SEGMENTS],
+            TransitGatewayAttachmentId=attachment,
+        )
+        ec2.enable_transit_gateway_route_table_propagation(
+            TransitGatewayRouteTableId=gateway["peering"], TransitGatewayAttachmentId=attachment
+        )
 
 
 def seed_vpcs(ec2: Any, tgw_id: str, cidrs: list[str]) -> None:
@@ -667,36 +712,61 @@ def phase_profiles(opts: Options, bin_dirs: dict[str, Path], log_dir: Path) -> d
     return results
 
 
+def server_ms(invocations: list[dict], region: str | None = None) -> float:
+    """The emulator's own time (moto answering EC2) during the invocations, in one Region or all."""
+    total = 0.0
+    for invocation in invocations:
+        by_region = (invocation.get("ec2Calls") or {}).get("serverMs") or {}
+        for name, actions in by_region.items():
+            if region is None or name == region:
+                total += sum(actions.values())
+    return total
+
+
 def phase_scale(aws: LocalAws, opts: Options) -> dict[str, Any]:
-    """Tagged VPCs are added in steps (10, then 100, then 1,000 per Region); at each step one
-    execution creates the missing routes and a second finds them all present. Each run's
-    modify-routes invocations report the EC2 calls made while they ran."""
+    """A segmented network in each Region (SEGMENTS route tables for the VPC attachments, one for
+    the peering) is grown in steps (100, then 300, then 1,000 tagged VPCs per Region); at each step
+    one execution creates the missing routes, in every segment table, and a second finds them all
+    present. Each run's modify-routes invocations report the EC2 calls made while they ran, the
+    emulator's time answering them and the function's own CPU time."""
     aws.reset()
-    tgws = in_both_regions(lambda region: create_gateway(aws.client("ec2", region)))
-    tables = {region: tgw["Options"]["AssociationDefaultRouteTableId"] for region, tgw in tgws.items()}
+    gateways = in_both_regions(lambda region: create_segmented_gateway(aws.client("ec2", region)))
+    tables = {region: gateway["segments"] for region, gateway in gateways.items()}
     cidr_of = {ACTIVE: active_cidr, PASSIVE: passive_cidr}
     other = {ACTIVE: PASSIVE, PASSIVE: ACTIVE}
     seeded = 0
     outputs: dict[str, str] | None = None
     attachment_id = None
     rows = []
+
+    def routed(region: str) -> set[tuple[str, str]]:
+        return {
+            (table, cidr)
+            for table in tables[region]
+            for cidr in aws.peering_routes(region, table, attachment_id)
+        }
+
     for count in opts.vpc_counts:
         log(f"scale: seeding {count - seeded} more tagged VPCs per Region (to {count})")
         started = time.monotonic()
         in_both_regions(
-            lambda region: seed_vpcs(
+            lambda region: seed_segmented_vpcs(
                 aws.client("ec2", region),
-                tgws[region]["TransitGatewayId"],
-                [cidr_of[region](i) for i in range(seeded, count)],
+                gateways[region],
+                [(i, cidr_of[region](i)) for i in range(seeded, count)],
             )
         )
         log(f"scale: seeded in {time.monotonic() - started:.0f} s")
         seeded = count
         if outputs is None:
-            outputs = aws.deploy(PollIntervalSeconds=1)
+            outputs = aws.deploy(
+                PollIntervalSeconds=1,
+                ActivePeeringRouteTableId=gateways[ACTIVE]["peering"],
+                PassivePeeringRouteTableId=gateways[PASSIVE]["peering"],
+            )
         for which in ("first", "re-run"):
             before = (
-                {region: aws.peering_routes(region, tables[region], attachment_id) for region in tables}
+                {region: routed(region) for region in tables}
                 if attachment_id
                 else {region: set() for region in tables}
             )
@@ -705,11 +775,15 @@ def phase_scale(aws: LocalAws, opts: Options) -> dict[str, Any]:
             attachment_id = attachment_id or run.output.get("attachmentId")
             if attachment_id is None:
                 raise RuntimeError(f"the execution gave no attachment: {run.status} {run.error()}")
-            after = {region: aws.peering_routes(region, tables[region], attachment_id) for region in tables}
+            after = {region: routed(region) for region in tables}
             sides = calls_by_side(run.of("modify-routes"))
             mr = run.of("modify-routes")
+            cpu = [i.get("cpuMs") for i in mr]
+            reach = run.output.get("reachability") or {}
             for region in (ACTIVE, PASSIVE):
-                wanted = {cidr_of[other[region]](i) for i in range(count)}
+                wanted = {
+                    (table, cidr_of[other[region]](i)) for table in tables[region] for i in range(count)
+                }
                 side = sides.get(region, {"reads": {}, "writes": {}})
                 rows.append(
                     {
@@ -717,6 +791,7 @@ def phase_scale(aws: LocalAws, opts: Options) -> dict[str, Any]:
                         "run": which,
                         "region": region,
                         "side": "active" if region == ACTIVE else "passive",
+                        "tgwTables": len(tables[region]),
                         "missing": len(wanted - before[region]),
                         "created": len(after[region] - before[region]),
                         "reads": side["reads"],
@@ -727,17 +802,38 @@ def phase_scale(aws: LocalAws, opts: Options) -> dict[str, Any]:
                         "error": run.error(),
                         "invocations": len(mr),
                         "modifyRoutesMs": sum(i["durationMs"] or 0 for i in mr),
+                        # The emulator's time answering this side's calls, and both sides' (the
+                        # function's wall time holds both).
+                        "serverMs": server_ms(mr, region),
+                        "runServerMs": server_ms(mr),
+                        "cpuMs": sum(cpu) if cpu and None not in cpu else None,
                         "peakRssKiB": max((i["peakRssKiB"] or 0 for i in mr), default=None),
+                        "pairs": reach.get("pairs"),
+                        "reachable": reach.get("reachable"),
                     }
                 )
-    return {"rows": rows, "outputs": outputs, "attachmentId": attachment_id, "tables": tables, "vpcs": seeded}
+            log(
+                f"scale: {count} VPCs, {which} run: modify-routes {rows[-1]['modifyRoutesMs']:.0f} ms, "
+                f"emulator {rows[-1]['runServerMs']:.0f} ms, function CPU {rows[-1]['cpuMs']} ms, "
+                f"reads {rows[-2]['readCalls']}/{rows[-1]['readCalls']}, {run.status}"
+            )
+    return {
+        "rows": rows,
+        "outputs": outputs,
+        "attachmentId": attachment_id,
+        "tables": tables,
+        "segments": SEGMENTS,
+        "vpcs": seeded,
+    }
 
 
 def phase_throttle(aws: LocalAws, opts: Options, scale: dict[str, Any]) -> dict[str, Any]:
     """The routes the scale phase created are deleted (up to `routes` per Region), then one
     execution creates them again with EC2's mutating token bucket on (50, refilling 5/s, times
     timeScale) and the non-mutating one at its defaults."""
-    outputs, attachment_id, tables = scale["outputs"], scale["attachmentId"], scale["tables"]
+    outputs, attachment_id = scale["outputs"], scale["attachmentId"]
+    # The first segment table of each side: its routes are deleted and created again.
+    tables = {region: segments[0] for region, segments in scale["tables"].items()}
     routes = min(opts.routes, scale["vpcs"])
     other_cidr = {ACTIVE: passive_cidr, PASSIVE: active_cidr}
 
@@ -870,7 +966,7 @@ def main() -> int:
     parser.add_argument("--poll-seconds", type=int, default=5)
     parser.add_argument("--cold-starts", type=int, default=15)
     parser.add_argument("--warm-invocations", type=int, default=30)
-    parser.add_argument("--vpcs", default="10,100,1000", help="tagged VPCs per Region, ascending")
+    parser.add_argument("--vpcs", default="100,300,1000", help="tagged VPCs per Region, ascending")
     parser.add_argument("--routes", type=int, default=1000, help="routes per Region to create throttled")
     parser.add_argument("--time-scale", type=float, default=1.0, help="the token bucket's timeScale")
     args = parser.parse_args()

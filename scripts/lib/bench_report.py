@@ -70,6 +70,86 @@ def verdict(ok: bool | None) -> str:
     return "–" if ok is None else ("within" if ok else "**missed**")
 
 
+def met(ok: bool | None) -> str:
+    """The issue's targets read met or missed, never softened."""
+    return "–" if ok is None else ("met" if ok else "**missed**")
+
+
+# Issue 15's targets for the scale phase.
+SCALE_RSS_TARGET_KIB = 64 * 1024
+RERUN_GROWTH_TARGET = 2.0
+# Linear cost: the function's CPU at the largest size is at most this many times the VPC ratio.
+LINEAR_SLACK = 1.5
+# How many calls each paged read takes for n VPCs (or about n routes in a table), as the functions
+# page: 1,000 items a page; DescribeSubnets and DescribeRouteTables filter on at most 200 VPC ids a
+# call, and DescribeRouteTables pages at 100 tables. A full page may be followed by an empty one.
+FILTER_VALUES = 200
+
+
+def _pages(items: int, size: int) -> int:
+    return items // size + 1
+
+
+def read_pages(action: str, vpcs: int) -> int | None:
+    chunks = -(-vpcs // FILTER_VALUES) or 1
+    if action == "DescribeSubnets":
+        return chunks * _pages(min(vpcs, FILTER_VALUES), 1000)
+    if action == "DescribeRouteTables":
+        return chunks * _pages(min(vpcs, FILTER_VALUES), 100)
+    if action in (
+        "DescribeVpcs",
+        "DescribeTransitGatewayVpcAttachments",
+        "DescribeTransitGatewayAttachments",
+        "SearchTransitGatewayRoutes",
+    ):
+        return _pages(vpcs, 1000)
+    return None
+
+
+def allowed_reads(base: dict[str, int], base_vpcs: int, vpcs: int) -> int:
+    """The read calls at `vpcs` VPCs that pagination alone explains, from `base` (reads by action
+    at `base_vpcs`): a paged action's calls may grow as its pages do; any other stays as it was."""
+    total = 0
+    for action, calls in base.items():
+        then, now = read_pages(action, base_vpcs), read_pages(action, vpcs)
+        total += calls if then is None or now is None else -(-calls * now // then)
+    return total
+
+
+def rerun_rows(scale: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per size, the re-run (nothing to do): modify-routes wall time, the emulator's time during it,
+    the function's CPU, its wall time apart from the emulator, peak RSS and read calls per side."""
+    out = []
+    for vpcs in sorted({row["vpcs"] for row in scale["rows"]}):
+        mine = [row for row in scale["rows"] if row["vpcs"] == vpcs and row["run"] == "re-run"]
+        if not mine:
+            continue
+        first = mine[0]
+        wall, server = first["modifyRoutesMs"], first.get("runServerMs")
+        out.append(
+            {
+                "vpcs": vpcs,
+                "wallMs": wall,
+                "serverMs": server,
+                "cpuMs": first.get("cpuMs"),
+                "ownMs": None if server is None else wall - server,
+                "peakRssKiB": first.get("peakRssKiB"),
+                "reads": {row["side"]: row["readCalls"] for row in mine},
+                "readsByAction": {row["side"]: row["reads"] for row in mine},
+                "writes": sum(row["writeCalls"] for row in mine),
+                "status": first["status"],
+                "pairs": first.get("pairs"),
+            }
+        )
+    return out
+
+
+def growth(rows: list[dict[str, Any]], key: str) -> float | None:
+    if len(rows) < 2 or rows[0].get(key) in (None, 0) or rows[-1].get(key) is None:
+        return None
+    return rows[-1][key] / rows[0][key]
+
+
 def actions(counts: dict[str, int]) -> str:
     return ", ".join(f"{a} {n}" for a, n in sorted(counts.items())) or "none"
 
@@ -198,6 +278,7 @@ class Report:
                     verdict(write_ok),
                 ]
             )
+            rows.extend(self.scale_target_rows(scale))
         else:
             rows.append(["EC2 calls per modify-routes run", self.why_missing("scale"), "", "", "–"])
 
@@ -406,6 +487,83 @@ class Report:
         note = f"; cold starts not measured for {', '.join(failed)} (see below)" if failed else ""
         return "untuned → tuned; " + "; ".join(parts) + " (medians)" + note
 
+    def scale_target_rows(self, scale: dict[str, Any]) -> list[list[Any]]:
+        """Issue 15's targets, each with its figures and met or missed."""
+        reruns = rerun_rows(scale)
+        if not reruns:
+            return []
+        small, large = reruns[0], reruns[-1]
+        sizes = " → ".join(f"{r['vpcs']:,}" for r in reruns)
+        series = lambda key, fmt: " → ".join(fmt(r[key]) for r in reruns)  # noqa: E731
+        n_ratio = large["vpcs"] / small["vpcs"]
+        rows = []
+        rss = large["peakRssKiB"]
+        rows.append(
+            [
+                f"peak RSS of modify-routes at {large['vpcs']:,} tagged VPCs per Region (issue 15)",
+                mib(rss),
+                "≤ 64 MiB",
+                self.host_build,
+                met(None if rss is None else rss <= SCALE_RSS_TARGET_KIB),
+            ]
+        )
+        wall_growth, own_growth = growth(reruns, "wallMs"), growth(reruns, "ownMs")
+        rows.append(
+            [
+                f"re-run with nothing to do, {sizes} VPCs: modify-routes wall time, the emulator's included",
+                f"{series('wallMs', ms)} (×{wall_growth:.1f})" if wall_growth else series("wallMs", ms),
+                f"at {large['vpcs']:,} ≤ {RERUN_GROWTH_TARGET:g}× at {small['vpcs']:,}",
+                self.host_build,
+                met(None if wall_growth is None else wall_growth <= RERUN_GROWTH_TARGET),
+            ]
+        )
+        rows.append(
+            [
+                f"the same, the function's own: wall time less the emulator's time answering its calls "
+                f"(the figure the target is judged on, see below)",
+                f"{series('ownMs', ms)} (×{own_growth:.1f}); emulator {series('serverMs', ms)}"
+                if own_growth
+                else series("ownMs", ms),
+                f"at {large['vpcs']:,} ≤ {RERUN_GROWTH_TARGET:g}× at {small['vpcs']:,}",
+                self.host_build,
+                met(None if own_growth is None else own_growth <= RERUN_GROWTH_TARGET),
+            ]
+        )
+        cpu_growth = growth(reruns, "cpuMs")
+        rows.append(
+            [
+                f"cost linear in VPCs: the function's CPU per re-run, {sizes} VPCs",
+                f"{series('cpuMs', ms)} (×{cpu_growth:.1f} for ×{n_ratio:g} VPCs)"
+                if cpu_growth
+                else series("cpuMs", ms),
+                f"grows at most {LINEAR_SLACK:g}× as fast as the VPCs (×{LINEAR_SLACK * n_ratio:g})",
+                self.host_build,
+                met(None if cpu_growth is None else cpu_growth <= LINEAR_SLACK * n_ratio),
+            ]
+        )
+        paged = []
+        for side in ("active", "passive"):
+            base = small["readsByAction"].get(side)
+            if base is None:
+                continue
+            for r in reruns:
+                if side in r["reads"]:
+                    paged.append(r["reads"][side] <= allowed_reads(base, small["vpcs"], r["vpcs"]))
+        rows.append(
+            [
+                f"read calls per modify-routes re-run, per side, {sizes} VPCs "
+                f"({scale.get('segments', 1)} segment tables + the peering's per side)",
+                "; ".join(
+                    f"{side}: " + " → ".join(str(r["reads"].get(side, "–")) for r in reruns)
+                    for side in ("active", "passive")
+                ),
+                "independent of the VPC count apart from pagination (each table read once)",
+                self.host_build,
+                met(all(paged) if paged else None),
+            ]
+        )
+        return rows
+
     def _scale_rss(self) -> int | None:
         values = [
             row["peakRssKiB"] for row in (self.r.get("scale") or {}).get("rows", []) if row.get("peakRssKiB")
@@ -457,6 +615,51 @@ class Report:
                                 row["status"],
                             ]
                             for row in scale["rows"]
+                        ],
+                    ),
+                )
+            )
+        if scale and rerun_rows(scale):
+            reruns = rerun_rows(scale)
+            out.append(
+                (
+                    "Where a re-run's time goes",
+                    "The re-run at each size has nothing to do: it reads both sides, plans, writes nothing and "
+                    "walks every VPC pair for the report. `wall` is modify-routes' time as the harness timed "
+                    "it; `emulator` is moto's own time answering the EC2 calls made meanwhile (the harness "
+                    "times each call it hands to moto: `serverMs`); `function CPU` is the function "
+                    "process's user + system time over the invocation (`/proc/PID/stat`); `wall − emulator` "
+                    "is what is left for the function, its SDK and the loopback hops. `reads` and the reads "
+                    "by action are per side.",
+                    table(
+                        [
+                            "tagged VPCs per Region",
+                            "VPC pairs",
+                            "wall",
+                            "emulator",
+                            "wall − emulator",
+                            "function CPU",
+                            "peak RSS",
+                            "reads (active / passive)",
+                            "reads by action (active)",
+                            "writes",
+                            "status",
+                        ],
+                        [
+                            [
+                                f"{r['vpcs']:,}",
+                                f"{r['pairs']:,}" if r["pairs"] is not None else None,
+                                ms(r["wallMs"]),
+                                ms(r["serverMs"]),
+                                ms(r["ownMs"]),
+                                ms(r["cpuMs"]),
+                                mib(r["peakRssKiB"]),
+                                f"{r['reads'].get('active', '–')} / {r['reads'].get('passive', '–')}",
+                                actions(r["readsByAction"].get("active", {})),
+                                r["writes"],
+                                r["status"],
+                            ]
+                            for r in reruns
                         ],
                     ),
                 )
