@@ -712,6 +712,21 @@ def phase_profiles(opts: Options, bin_dirs: dict[str, Path], log_dir: Path) -> d
     return results
 
 
+def server_busy_ms(invocations: list[dict]) -> float:
+    """The time at least one EC2 call was in the emulator during the invocations: calls made at
+    once (both sides are read together) count once."""
+    return sum((invocation.get("ec2Calls") or {}).get("serverBusyMs") or 0 for invocation in invocations)
+
+
+def server_ms_by_action(invocations: list[dict], region: str) -> dict[str, float]:
+    """The emulator's time answering each action in one Region during the invocations."""
+    totals: dict[str, float] = {}
+    for invocation in invocations:
+        for action, ms in (((invocation.get("ec2Calls") or {}).get("serverMs") or {}).get(region) or {}).items():
+            totals[action] = totals.get(action, 0.0) + ms
+    return {action: round(ms, 1) for action, ms in sorted(totals.items(), key=lambda item: -item[1])}
+
+
 def server_ms(invocations: list[dict], region: str | None = None) -> float:
     """The emulator's own time (moto answering EC2) during the invocations, in one Region or all."""
     total = 0.0
@@ -802,10 +817,12 @@ def phase_scale(aws: LocalAws, opts: Options) -> dict[str, Any]:
                         "error": run.error(),
                         "invocations": len(mr),
                         "modifyRoutesMs": sum(i["durationMs"] or 0 for i in mr),
-                        # The emulator's time answering this side's calls, and both sides' (the
-                        # function's wall time holds both).
+                        # The emulator's time answering this side's calls (summed per call), and
+                        # the time it was busy with either side's (the function's wall time holds
+                        # both sides, read at once).
                         "serverMs": server_ms(mr, region),
-                        "runServerMs": server_ms(mr),
+                        "runServerMs": server_busy_ms(mr),
+                        "serverMsByAction": server_ms_by_action(mr, region),
                         "cpuMs": sum(cpu) if cpu and None not in cpu else None,
                         "peakRssKiB": max((i["peakRssKiB"] or 0 for i in mr), default=None),
                         "pairs": reach.get("pairs"),

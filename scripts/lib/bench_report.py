@@ -136,6 +136,9 @@ def rerun_rows(scale: dict[str, Any]) -> list[dict[str, Any]]:
                 "peakRssKiB": first.get("peakRssKiB"),
                 "reads": {row["side"]: row["readCalls"] for row in mine},
                 "readsByAction": {row["side"]: row["reads"] for row in mine},
+                "serverByAction": next(
+                    (row.get("serverMsByAction") or {} for row in mine if row["side"] == "active"), {}
+                ),
                 "writes": sum(row["writeCalls"] for row in mine),
                 "status": first["status"],
                 "pairs": first.get("pairs"),
@@ -626,8 +629,9 @@ class Report:
                     "Where a re-run's time goes",
                     "The re-run at each size has nothing to do: it reads both sides, plans, writes nothing and "
                     "walks every VPC pair for the report. `wall` is modify-routes' time as the harness timed "
-                    "it; `emulator` is moto's own time answering the EC2 calls made meanwhile (the harness "
-                    "times each call it hands to moto: `serverMs`); `function CPU` is the function "
+                    "it; `emulator` is the time moto was busy answering the EC2 calls made meanwhile (the "
+                    "harness times each call it hands to moto; calls made at once count once: "
+                    "`serverBusyMs`), and `emulator by action` splits moto's time per call on the active side; `function CPU` is the function "
                     "process's user + system time over the invocation (`/proc/PID/stat`); `wall − emulator` "
                     "is what is left for the function, its SDK and the loopback hops. `reads` and the reads "
                     "by action are per side.",
@@ -642,6 +646,7 @@ class Report:
                             "peak RSS",
                             "reads (active / passive)",
                             "reads by action (active)",
+                            "emulator by action (active)",
                             "writes",
                             "status",
                         ],
@@ -656,6 +661,7 @@ class Report:
                                 mib(r["peakRssKiB"]),
                                 f"{r['reads'].get('active', '–')} / {r['reads'].get('passive', '–')}",
                                 actions(r["readsByAction"].get("active", {})),
+                                ", ".join(f"{a} {v:,.0f} ms" for a, v in r["serverByAction"].items()) or None,
                                 r["writes"],
                                 r["status"],
                             ]
@@ -1102,6 +1108,19 @@ def render(
         "more than 1,000 static routes.\n"
         "- Host binaries run without Lambda's 128 MB memory limit or CPU share; RSS and times are this "
         "machine's.\n"
+        "- Issue 15's target \"a re-run with nothing to do at 1,000 VPCs no slower than 2× the re-run at "
+        "100\" is judged on the function's own time: modify-routes' wall time less the time moto spent "
+        "answering its EC2 calls (the harness times the calls it hands to moto, counting overlapping ones once: `serverBusyMs`). The wall "
+        "time, moto's included, is printed beside it with its own met or missed, and so is the "
+        "function's CPU time. Why: moto is a Python model that answers each filtered Describe by "
+        "scanning every resource of the Region and matching each against every filter value "
+        "(`moto/ec2/utils.py`, `generic_filter` and `is_filter_matching`, fnmatch per value), so "
+        "DescribeSubnets and DescribeRouteTables, called with 200 VPC ids at a time, cost it time in "
+        "proportion to VPCs × VPCs, and SearchTransitGatewayRoutes recomputes the propagated routes of "
+        "a table on every call. That growth is the emulator's. EC2's own latency against the size of an "
+        "account was not measured here and AWS publishes no figure for it, so this page makes no claim "
+        "about it; what the tool controls is its calls (counted: the read-calls row) and its own work "
+        "(timed: the function's row and its CPU).\n"
     )
     return body, intro + plot_md + "\n" + body + notes
 

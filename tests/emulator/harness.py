@@ -390,6 +390,11 @@ class Harness:
         # Seconds moto spent answering each action (region -> action -> s): what the emulator's
         # own handling costs, apart from the client's and from injected delays.
         self._server_seconds: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        # The time at least one call was in moto: calls answered at once overlap (and wait for
+        # each other on the GIL), so their times summed would count the same seconds twice.
+        self._in_moto = 0
+        self._busy_since = 0.0
+        self._busy_seconds = 0.0
         self._faults: list[FaultRule] = []
         self.rate_limiter = RateLimiter()
 
@@ -430,16 +435,25 @@ class Harness:
     ) -> Iterable[bytes]:
         """moto's answer, timed until its whole body is built: moto builds the response before
         returning it, and the body is read here so that a lazy one is counted too."""
-        started = time.perf_counter()
-        answer = self.app(environ, start_response)
-        try:
-            body = b"".join(answer)
-        finally:
-            if hasattr(answer, "close"):
-                answer.close()
-        elapsed = time.perf_counter() - started
         with self._lock:
-            self._server_seconds[region][action] += elapsed
+            started = time.perf_counter()
+            if self._in_moto == 0:
+                self._busy_since = started
+            self._in_moto += 1
+        try:
+            answer = self.app(environ, start_response)
+            try:
+                body = b"".join(answer)
+            finally:
+                if hasattr(answer, "close"):
+                    answer.close()
+        finally:
+            with self._lock:
+                ended = time.perf_counter()
+                self._server_seconds[region][action] += ended - started
+                self._in_moto -= 1
+                if self._in_moto == 0:
+                    self._busy_seconds += ended - self._busy_since
         return [body]
 
     def _pick_fault(self, action: str, region: str) -> tuple[FaultRule | None, int]:
@@ -543,6 +557,7 @@ class Harness:
                 "throttled": dict(self._throttled),
                 "faulted": dict(self._faulted),
                 "serverMs": _server_ms(self._server_seconds),
+                "serverBusyMs": round(self._busy_seconds * 1000, 3),
             }
 
     def reset_calls(self, _: dict) -> dict:
@@ -552,6 +567,7 @@ class Harness:
             self._throttled.clear()
             self._faulted.clear()
             self._server_seconds.clear()
+            self._busy_seconds = 0.0
         self.rate_limiter.reset_counters()
         return self.get_calls({})
 

@@ -460,7 +460,8 @@ def _cpu_since(before: float | None, after: float | None) -> float | None:
 
 def _calls_since(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """The EC2 calls counted between two GET /_harness/calls snapshots: byRegion and throttled,
-    and serverMs, moto's own time answering them (by Region, in milliseconds)."""
+    and serverMs, moto's own time answering them (by Region, in milliseconds), and serverBusyMs,
+    the time at least one of them was in moto."""
 
     def diff(now: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:
         return {a: n - then.get(a, 0) for a, n in now.items() if n - then.get(a, 0) > 0}
@@ -482,6 +483,7 @@ def _calls_since(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any
         "byRegion": {region: actions for region, actions in by_region.items() if actions},
         "throttled": diff(after["throttled"], before["throttled"]),
         "serverMs": {region: actions for region, actions in server_by_region.items() if actions},
+        "serverBusyMs": round(after.get("serverBusyMs", 0) - before.get("serverBusyMs", 0), 3),
     }
 
 

@@ -8,6 +8,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
@@ -26,6 +27,7 @@ NO_CALLS = {
     "throttled": {},
     "faulted": {},
     "serverMs": {"total": {}, "byRegion": {}},
+    "serverBusyMs": 0,
 }
 
 
@@ -152,6 +154,29 @@ def test_given_calls_when_reading_calls_then_moto_s_own_time_per_action_and_regi
     # and a reset zeroes it with the counters
     harness(endpoint, "POST", "calls/reset")
     assert harness(endpoint, "GET", "calls")["serverMs"] == {"total": {}, "byRegion": {}}
+
+
+def test_given_calls_at_once_when_reading_calls_then_moto_s_busy_time_counts_overlapping_calls_once(
+    endpoint, ec2_a
+):
+    # Given 300 VPCs, so that each DescribeVpcs keeps moto busy for a while
+    for i in range(300):
+        ec2_a.create_vpc(CidrBlock=f"10.{i // 256}.{i % 256}.0/24")
+    harness(endpoint, "POST", "calls/reset")
+
+    # When four clients describe them all at once
+    clients = [client(endpoint, REQUESTER) for _ in range(4)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda ec2: ec2.describe_vpcs(), clients))
+    client_ms = (time.perf_counter() - started) * 1000
+    calls = harness(endpoint, "GET", "calls")
+
+    # Then the time moto was busy is within what the clients waited, while the calls' own times,
+    # each also waiting for the others, add up to more
+    busy, summed = calls["serverBusyMs"], calls["serverMs"]["total"]["DescribeVpcs"]
+    assert 0 < busy <= client_ms
+    assert busy < summed
 
 
 def test_given_counted_calls_when_resetting_calls_then_counters_are_empty_but_state_kept(

@@ -1511,13 +1511,15 @@ def test_given_invocations_when_listed_then_each_has_its_measurements(fake):
     # The EC2 calls counted while each invocation ran, by Region, and which were throttled, and
     # moto's own time answering those that reached it (the throttled one did not).
     server_ms = first["ec2Calls"].pop("serverMs")
+    busy_ms = first["ec2Calls"].pop("serverBusyMs")
     assert first["ec2Calls"] == {
         "byRegion": {REGION: {"DescribeVpcs": 2, "DescribeTransitGateways": 1}},
         "throttled": {"DescribeVpcs": 1},
     }
     assert set(server_ms) == {REGION} and set(server_ms[REGION]) == {"DescribeVpcs", "DescribeTransitGateways"}
     assert all(0 < ms <= first["durationMs"] for ms in server_ms[REGION].values())
-    assert second["ec2Calls"] == {"byRegion": {}, "throttled": {}, "serverMs": {}}
+    assert 0 < busy_ms <= first["durationMs"]
+    assert second["ec2Calls"] == {"byRegion": {}, "throttled": {}, "serverMs": {}, "serverBusyMs": 0}
 
 
 def test_given_a_function_that_computes_when_invoked_then_its_own_cpu_time_is_measured(fake):
