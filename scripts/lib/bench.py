@@ -71,6 +71,21 @@ MUTATING_BUCKET, MUTATING_REFILL = 50, 5
 NON_MUTATING = ("Describe", "Get", "List", "Search")
 
 
+def code_dir_for(bin_dir: Path, work: Path) -> Path | None:
+    """The zips to deploy: scripts/build.sh's (None) when they are there, else zips of the host
+    binaries the local AWS runs, as scripts/local.sh deploys. The local AWS runs the host binaries
+    either way (by the code key's name); only the S3 objects differ."""
+    if all((ROOT / "dist" / "lambda" / f"{f}.zip").is_file() for f in FUNCTIONS):
+        return None
+    out = work / "host-zips"
+    out.mkdir(parents=True, exist_ok=True)
+    for function in FUNCTIONS:
+        with zipfile.ZipFile(out / f"{function}.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            archive.write(bin_dir / function, "bootstrap")
+    log(f"no dist/lambda/*.zip (scripts/build.sh): deploying zips of the host binaries in {bin_dir}")
+    return out
+
+
 def log(message: str) -> None:
     print(f"==> {message}", file=sys.stderr, flush=True)
 
@@ -107,6 +122,8 @@ class LocalAws:
     """Clients, the harness's control API and the scripts, against one local AWS."""
 
     url: str
+    # The zips deploy.sh uploads (its --code-dir); None: its default, scripts/build.sh's.
+    code_dir: Path | None = None
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     @property
@@ -166,6 +183,7 @@ class LocalAws:
             STACK,
             "--passive-region",
             PASSIVE,
+            *(["--code-dir", str(self.code_dir)] if self.code_dir else []),
             *(f"{k}={v}" for k, v in parameters.items()),
         ]
         done = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=300)
@@ -699,7 +717,7 @@ def phase_profiles(opts: Options, bin_dirs: dict[str, Path], log_dir: Path) -> d
                 str(log_dir / f"profile-{profile}"),
                 cwd=ROOT,
             ) as url:
-                aws = LocalAws(url)
+                aws = LocalAws(url, code_dir_for(bin_dir, log_dir / f"profile-{profile}"))
                 log(f"profiles: {profile}: the demo network, the stack and one execution")
                 outputs, peering, status = demo_stack(aws)
                 entry["demoExecution"] = status
@@ -785,7 +803,7 @@ def phase_scale(aws: LocalAws, opts: Options) -> dict[str, Any]:
                 if attachment_id
                 else {region: set() for region in tables}
             )
-            log(f"scale: {count} tagged VPCs per Region, {which} run")
+            log(f"scale: {count} tagged VPCs per Region, the {which}")
             run = aws.run(outputs["StateMachineArn"], timeout=900)
             attachment_id = attachment_id or run.output.get("attachmentId")
             if attachment_id is None:
@@ -830,7 +848,7 @@ def phase_scale(aws: LocalAws, opts: Options) -> dict[str, Any]:
                     }
                 )
             log(
-                f"scale: {count} VPCs, {which} run: modify-routes {rows[-1]['modifyRoutesMs']:.0f} ms, "
+                f"scale: {count} VPCs, the {which}: modify-routes {rows[-1]['modifyRoutesMs']:.0f} ms, "
                 f"emulator {rows[-1]['runServerMs']:.0f} ms, function CPU {rows[-1]['cpuMs']} ms, "
                 f"reads {rows[-2]['readCalls']}/{rows[-1]['readCalls']}, {run.status}"
             )
@@ -1031,7 +1049,7 @@ def main() -> int:
                 str(log_dir),
                 cwd=ROOT,
             ) as url:
-                aws = LocalAws(url)
+                aws = LocalAws(url, code_dir_for(args.bin_dir, log_dir))
                 small = None
                 if phases & {"small", "cold"}:
                     small = guarded("small", results, lambda: phase_small(aws, opts))
