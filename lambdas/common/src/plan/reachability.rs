@@ -1341,49 +1341,97 @@ mod tests {
         cidrs
     }
 
-    /// Side `n` of a generated network whose remote side is `remote`.
-    fn shaped(shape: &SideShape, n: usize, remote: &SideShape) -> Segmented {
-        let (region, tgw) = [("us-east-1", "tgw-a"), ("eu-west-1", "tgw-p")][n];
-        // Each remote CIDR, by slot: VPC j's IPv4 block is slot 2j, its IPv6 one 2j + 1.
-        let remote_cidrs: Vec<(usize, IpNet)> = remote
-            .vpcs
+    /// A route of a generated table to `cidr`: 0 none, 1 to `good`, 2 elsewhere, 3 blackhole.
+    fn shaped_route(kind: u8, cidr: IpNet, good: &str) -> Option<Route> {
+        match kind {
+            1 => Some(Route::to(cidr, good)),
+            2 => Some(Route::to(cidr, "elsewhere")),
+            3 => Some(Route {
+                target: None,
+                blackhole: true,
+                ..Route::to(cidr, "x")
+            }),
+            _ => None,
+        }
+    }
+
+    /// A generated VPC's route tables: its own CIDRs local, the remote ones as its shape says,
+    /// and a second table, when it has one, without the route to the first remote CIDR.
+    fn shaped_vpc_tables(
+        shape: &VpcShape,
+        vpc: &Vpc,
+        id: &str,
+        remote_cidrs: &[(usize, IpNet)],
+        tgw: &str,
+    ) -> Vec<VpcRouteTable> {
+        let mut routes: Vec<Route> = vpc.cidrs.iter().map(|cidr| Route::to(*cidr, "local")).collect();
+        for (slot, cidr) in remote_cidrs {
+            routes.extend(shaped_route(shape.vpc_routes[*slot], *cidr, tgw));
+        }
+        for supernet in ["10.0.0.0/8", "::/0"] {
+            routes.extend(shaped_route(shape.vpc_supernet, net(supernet), tgw));
+        }
+        let table = |id: String, routes: Vec<Route>| VpcRouteTable {
+            id,
+            vpc_id: vpc.id.clone(),
+            main: true,
+            subnet_ids: vec![],
+            routes,
+            tags: vec![],
+        };
+        let mut tables = vec![table(id.to_owned(), routes.clone())];
+        if shape.second_table {
+            routes.retain(|route| Some(route.cidr) != remote_cidrs.first().map(|(_, cidr)| *cidr));
+            tables.push(table(format!("{id}-b"), routes));
+        }
+        tables
+    }
+
+    /// Each CIDR of side `n`, by slot: VPC j's IPv4 block is slot 2j, its IPv6 one 2j + 1.
+    fn slots(side: &SideShape, n: usize) -> Vec<(usize, IpNet)> {
+        side.vpcs
             .iter()
             .enumerate()
             .flat_map(|(j, vpc)| {
-                shape_cidrs(1 - n, j, vpc.dual_stack)
+                shape_cidrs(n, j, vpc.dual_stack)
                     .into_iter()
                     .enumerate()
                     .map(move |(k, cidr)| (2 * j + k, cidr))
             })
-            .collect();
-        let vpc_tables_ids = [format!("tgw-rtb-{n}-a"), format!("tgw-rtb-{n}-b")];
-        let peering_table = if shape.shared_peering_table {
-            vpc_tables_ids[0].clone()
-        } else {
-            format!("tgw-rtb-{n}-peering")
-        };
-        let target = |kind: u8, good: &str| match kind {
-            1 => Some(Route::to(IpNet::default(), good)),
-            2 => Some(Route::to(IpNet::default(), "elsewhere")),
-            3 => Some(Route {
-                target: None,
-                blackhole: true,
-                ..Route::to(IpNet::default(), "x")
-            }),
-            _ => None,
-        };
-        let at = |route: Route, cidr: IpNet| Route { cidr, ..route };
+            .collect()
+    }
+
+    /// The two VPC attachment tables of a generated side, with their routes over the peering.
+    fn shaped_outbound(
+        shape: &SideShape,
+        remote_cidrs: &[(usize, IpNet)],
+        vpc_tables_ids: &[String; 2],
+    ) -> BTreeMap<String, Vec<Route>> {
         let mut tgw_tables: BTreeMap<String, Vec<Route>> = BTreeMap::new();
         for (t, id) in vpc_tables_ids.iter().enumerate() {
             let routes = tgw_tables.entry(id.clone()).or_default();
-            for (slot, cidr) in &remote_cidrs {
-                routes.extend(target(shape.outbound[t][*slot], PEERING).map(|route| at(route, *cidr)));
+            for (slot, cidr) in remote_cidrs {
+                routes.extend(shaped_route(shape.outbound[t][*slot], *cidr, PEERING));
             }
             if t == 1 && shape.outbound_supernet {
                 routes.push(Route::to(net("10.0.0.0/8"), PEERING));
                 routes.push(Route::to(net("::/0"), PEERING));
             }
         }
+        tgw_tables
+    }
+
+    /// Side `n` of a generated network whose remote side is `remote`.
+    fn shaped(shape: &SideShape, n: usize, remote: &SideShape) -> Segmented {
+        let (region, tgw) = [("us-east-1", "tgw-a"), ("eu-west-1", "tgw-p")][n];
+        let remote_cidrs = slots(remote, 1 - n);
+        let vpc_tables_ids = [format!("tgw-rtb-{n}-a"), format!("tgw-rtb-{n}-b")];
+        let peering_table = if shape.shared_peering_table {
+            vpc_tables_ids[0].clone()
+        } else {
+            format!("tgw-rtb-{n}-peering")
+        };
+        let mut tgw_tables = shaped_outbound(shape, &remote_cidrs, &vpc_tables_ids);
         tgw_tables.entry(peering_table.clone()).or_default();
         let mut vpcs = Vec::new();
         let mut attachments = BTreeMap::new();
@@ -1397,19 +1445,16 @@ mod tests {
             };
             let attachment_id = format!("tgw-attach-{n}-{i}");
             let arrival = tgw_tables.get_mut(&peering_table).unwrap();
-            for cidr in &vpc.cidrs {
-                let route = match vpc_shape.arrival {
-                    1 => Some(Route {
-                        origin: Origin::Propagated {
-                            resource_type: "vpc".into(),
-                        },
-                        ..Route::to(*cidr, &attachment_id)
-                    }),
-                    2 => Some(Route::to(*cidr, "tgw-attach-other")),
-                    _ => None,
-                };
-                arrival.extend(route);
-            }
+            arrival.extend(vpc.cidrs.iter().filter_map(|cidr| match vpc_shape.arrival {
+                1 => Some(Route {
+                    origin: Origin::Propagated {
+                        resource_type: "vpc".into(),
+                    },
+                    ..Route::to(*cidr, &attachment_id)
+                }),
+                2 => Some(Route::to(*cidr, "tgw-attach-other")),
+                _ => None,
+            }));
             if vpc_shape.attached {
                 attachments.insert(
                     vpc.id.clone(),
@@ -1420,44 +1465,26 @@ mod tests {
                         ipv6_support: vpc_shape.ipv6_support,
                     },
                 );
+                let (table, state) = match vpc_shape.association {
+                    2 => (&vpc_tables_ids[1], AssociationState::Associated),
+                    3 => (&vpc_tables_ids[0], AssociationState::Associating),
+                    _ => (&vpc_tables_ids[0], AssociationState::Associated),
+                };
                 if vpc_shape.association > 0 {
-                    let (table, state) = match vpc_shape.association {
-                        1 => (&vpc_tables_ids[0], AssociationState::Associated),
-                        2 => (&vpc_tables_ids[1], AssociationState::Associated),
-                        _ => (&vpc_tables_ids[0], AssociationState::Associating),
-                    };
+                    let route_table_id = table.clone();
                     associations.insert(
                         attachment_id,
                         Association {
-                            route_table_id: table.clone(),
+                            route_table_id,
                             state,
                         },
                     );
                 }
             }
-            let mut routes: Vec<Route> = vpc.cidrs.iter().map(|cidr| Route::to(*cidr, "local")).collect();
-            for (slot, cidr) in &remote_cidrs {
-                routes.extend(target(vpc_shape.vpc_routes[*slot], tgw).map(|route| at(route, *cidr)));
-            }
-            if let Some(route) = target(vpc_shape.vpc_supernet, tgw) {
-                routes.push(at(route.clone(), net("10.0.0.0/8")));
-                routes.push(at(route, net("::/0")));
-            }
-            let table = |id: String, routes: Vec<Route>| VpcRouteTable {
-                id,
-                vpc_id: vpc.id.clone(),
-                main: true,
-                subnet_ids: vec![],
-                routes,
-                tags: vec![],
-            };
-            let mut tables = vec![table(format!("rtb-{n}-{i}"), routes.clone())];
-            if vpc_shape.second_table {
-                // The second table lacks the route to the first remote CIDR.
-                routes.retain(|route| Some(route.cidr) != remote_cidrs.first().map(|(_, cidr)| *cidr));
-                tables.push(table(format!("rtb-{n}-{i}-b"), routes));
-            }
-            vpc_tables.insert(vpc.id.clone(), tables);
+            vpc_tables.insert(
+                vpc.id.clone(),
+                shaped_vpc_tables(vpc_shape, &vpc, &format!("rtb-{n}-{i}"), &remote_cidrs, tgw),
+            );
             vpcs.push(vpc);
         }
         if shape.peering_associated {
