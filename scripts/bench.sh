@@ -26,9 +26,9 @@
 #                     `--profile untuned` too (quick when warm)
 #   --no-docs         print the tables only; leave docs/ as it is
 #
-# Builds first, as scripts/build.sh (the arm64 zips, whose sizes it reports) and
-# `cargo build --release` for this machine (the binaries it runs), and with --profiles
-# `cargo build --profile untuned`; all are quick when warm.
+# Builds first, as scripts/build.sh (the arm64 zips, whose sizes it reports; skipped with --phases
+# and --no-docs) and `cargo build --release` for this machine (the binaries it runs), and with
+# --profiles `cargo build --profile untuned`; all are quick when warm.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
@@ -63,8 +63,14 @@ ensure_rust
 ensure_python_env
 
 started=$SECONDS
-say "1/$steps build: the arm64 Lambda zips (scripts/build.sh)"
-"$ROOT/scripts/build.sh"
+if [ "$docs" = 0 ] && [ -n "$phases" ] && [ "$profiles" = 0 ]; then
+  # The arm64 zips serve only the zip-size row (the local AWS runs the host binaries), and their
+  # first build takes a quarter of an hour: a run of chosen phases that writes no docs skips them.
+  say "1/$steps build: the arm64 Lambda zips skipped (--phases with --no-docs: only the zip-size row needs them)"
+else
+  say "1/$steps build: the arm64 Lambda zips (scripts/build.sh)"
+  "$ROOT/scripts/build.sh"
+fi
 say "2/$steps build: the functions for this machine, release profile"
 cargo build --release --workspace --bins --locked --quiet
 bin_dir="$CARGO_TARGET_DIR/release"

@@ -843,6 +843,8 @@ def phase_scale(aws: LocalAws, opts: Options) -> dict[str, Any]:
                         "serverMsByAction": server_ms_by_action(mr, region),
                         "cpuMs": sum(cpu) if cpu and None not in cpu else None,
                         "peakRssKiB": max((i["peakRssKiB"] or 0 for i in mr), default=None),
+                        # Other work on the machine slows the wall times (not the CPU times).
+                        "loadAverage": round(os.getloadavg()[0], 2),
                         "pairs": reach.get("pairs"),
                         "reachable": reach.get("reachable"),
                     }
