@@ -142,6 +142,7 @@ def rerun_rows(scale: dict[str, Any]) -> list[dict[str, Any]]:
                 "writes": sum(row["writeCalls"] for row in mine),
                 "status": first["status"],
                 "pairs": first.get("pairs"),
+                "load": first.get("loadAverage"),
             }
         )
     return out
@@ -631,7 +632,9 @@ class Report:
                     "walks every VPC pair for the report. `wall` is modify-routes' time as the harness timed "
                     "it; `emulator` is the time moto was busy answering the EC2 calls made meanwhile (the "
                     "harness times each call it hands to moto; calls made at once count once: "
-                    "`serverBusyMs`), and `emulator by action` splits moto's time per call on the active side; `function CPU` is the function "
+                    "`serverBusyMs`), and `emulator by action` splits moto's time per call on the active side; "
+                    "`load average` is the machine's (1 minute) just after the run: other work slows the wall "
+                    "times, not the CPU times; `function CPU` is the function "
                     "process's user + system time over the invocation (`/proc/PID/stat`); `wall − emulator` "
                     "is what is left for the function, its SDK and the loopback hops. `reads` and the reads "
                     "by action are per side.",
@@ -648,6 +651,7 @@ class Report:
                             "reads by action (active)",
                             "emulator by action (active)",
                             "writes",
+                            "load average",
                             "status",
                         ],
                         [
@@ -663,6 +667,7 @@ class Report:
                                 actions(r["readsByAction"].get("active", {})),
                                 ", ".join(f"{a} {v:,.0f} ms" for a, v in r["serverByAction"].items()) or None,
                                 r["writes"],
+                                r["load"],
                                 r["status"],
                             ]
                             for r in reruns
