@@ -28,7 +28,7 @@ use crate::plan::propagation::{plan_return, return_table, ReturnPropagation};
 use crate::plan::record;
 use crate::plan::report::{PassOutcome, RoutesReport};
 use crate::plan::routing::{classify, is_tagged, Conflict, Route, RouteOutcome, RoutePlan, Vpc};
-use crate::plan::vpc_tables::{tables_for, VpcAttachment, VpcRouteTable};
+use crate::plan::vpc_tables::{tables_by_vpc, VpcAttachment, VpcRouteTable};
 use crate::plan::Side;
 use crate::plan::{metrics, notice};
 
@@ -618,14 +618,17 @@ async fn read_tgw_tables(
     route_tables: &[crate::aws::ec2::RouteTable],
 ) -> Result<BTreeMap<String, TgwTable>> {
     let routes = try_join_all(ids.iter().map(|id| ec2.routes(id))).await?;
+    let tags_of: BTreeMap<&str, &[(String, String)]> = route_tables
+        .iter()
+        .map(|table| (table.id.as_str(), table.tags.as_slice()))
+        .collect();
     Ok(ids
         .iter()
         .zip(routes)
         .map(|(id, routes)| {
-            let tags = route_tables
-                .iter()
-                .find(|table| &table.id == id)
-                .map(|table| table.tags.clone())
+            let tags = tags_of
+                .get(id.as_str())
+                .map(|tags| tags.to_vec())
                 .unwrap_or_default();
             (id.clone(), TgwTable { routes, tags })
         })
@@ -643,15 +646,9 @@ async fn read_vpc_tables(
         return Ok(BTreeMap::new());
     }
     let (subnets, tables) = tokio::try_join!(ec2.subnets(&attached), ec2.vpc_route_tables(&attached))?;
-    Ok(attachments
-        .values()
-        .map(|attachment| {
-            let chosen = tables_for(attachment, &subnets, &tables)
-                .into_iter()
-                .cloned()
-                .collect();
-            (attachment.vpc_id.clone(), chosen)
-        })
+    Ok(tables_by_vpc(attachments.values(), &subnets, &tables)
+        .into_iter()
+        .map(|(vpc_id, chosen)| (vpc_id, chosen.into_iter().cloned().collect()))
         .collect())
 }
 
@@ -964,8 +961,9 @@ async fn record(
             .map_or(&[][..], |t| t.tags.as_slice());
         (table.route_table_id.as_str(), tags, &table.work)
     });
+    let vpc_tables = snapshot.vpc_tables_by_id();
     let tables = tgw.chain(outcome.vpc.iter().filter_map(|table| {
-        let found = snapshot.vpc_table(&table.route_table_id)?;
+        let found = vpc_tables.get(table.route_table_id.as_str())?;
         Some((found.id.as_str(), found.tags.as_slice(), &table.work))
     }));
     for (table_id, tags, pass) in tables {

@@ -237,11 +237,13 @@ impl SideSnapshot {
         SidePlan { tgw, vpc }
     }
 
-    pub fn vpc_table(&self, route_table_id: &str) -> Option<&VpcRouteTable> {
+    /// Every VPC route table read, by id (a table may serve several subnets; it is listed once).
+    pub fn vpc_tables_by_id(&self) -> BTreeMap<&str, &VpcRouteTable> {
         self.vpc_tables
             .values()
             .flatten()
-            .find(|table| table.id == route_table_id)
+            .map(|table| (table.id.as_str(), table))
+            .collect()
     }
 
     fn warnings(&self, tag_key: &str) -> Vec<String> {
@@ -280,6 +282,7 @@ impl SideSnapshot {
     fn attachment_warnings(&self) -> Vec<String> {
         let region = &self.region;
         let mut warnings = Vec::new();
+        let tagged: BTreeMap<&str, &Vpc> = self.tagged.iter().map(|vpc| (vpc.id.as_str(), vpc)).collect();
         for (vpc_id, attachment) in &self.attachments {
             if !self.associations.contains_key(&attachment.id) {
                 warnings.push(format!(
@@ -288,10 +291,8 @@ impl SideSnapshot {
                     attachment.id, self.transit_gateway_id
                 ));
             }
-            let has_ipv6 = self
-                .tagged
-                .iter()
-                .find(|vpc| &vpc.id == vpc_id)
+            let has_ipv6 = tagged
+                .get(vpc_id.as_str())
                 .is_some_and(|vpc| vpc.cidrs.iter().any(|cidr| matches!(cidr, IpNet::V6(_))));
             if has_ipv6 && !attachment.ipv6_support {
                 warnings.push(format!(
@@ -358,14 +359,15 @@ impl SideSnapshot {
                 attachment_id,
             );
         }
+        let outcome_of: BTreeMap<&str, &PassOutcome> = outcome
+            .vpc
+            .iter()
+            .map(|table| (table.route_table_id.as_str(), &table.work))
+            .collect();
         let mut vpc_tables = self.vpc_tables.clone();
-        for table in &outcome.vpc {
-            for found in vpc_tables
-                .values_mut()
-                .flatten()
-                .filter(|t| t.id == table.route_table_id)
-            {
-                add_outcome(&mut found.routes, &table.work, &self.transit_gateway_id);
+        for found in vpc_tables.values_mut().flatten() {
+            if let Some(work) = outcome_of.get(found.id.as_str()) {
+                add_outcome(&mut found.routes, work, &self.transit_gateway_id);
             }
         }
         AfterPass { tgw, vpc_tables }

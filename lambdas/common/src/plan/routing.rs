@@ -1,6 +1,6 @@
 //! Route planning: pure functions from what one side of the peering has to what must change.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -120,12 +120,72 @@ pub fn classify(cidr: IpNet, routes: &[Route], target: &str) -> RouteOutcome {
     }
 }
 
-/// Plans one route table: every wanted CIDR (deduplicated, in address order) gets one outcome.
+/// A table's routes indexed for [`classify`]'s two questions, so that planning thousands of
+/// CIDRs against a table of thousands of routes costs a probe per prefix length, not a scan per
+/// CIDR: the exact route of a prefix, and whether a route via the target covers it.
+struct Classifier<'a> {
+    exact: HashMap<IpNet, &'a Route>,
+    via_target: HashSet<IpNet>,
+    /// The prefix lengths of the routes via the target, longest first.
+    lengths: Vec<u8>,
+    target: &'a str,
+}
+
+impl<'a> Classifier<'a> {
+    fn new(routes: &'a [Route], target: &'a str) -> Self {
+        let mut exact = HashMap::new();
+        for route in routes {
+            // The first of several routes of one prefix decides, as in `classify`.
+            exact.entry(route.cidr).or_insert(route);
+        }
+        let via_target: HashSet<IpNet> = routes
+            .iter()
+            .filter(|route| route.sends_to(target))
+            .map(|route| route.cidr.trunc())
+            .collect();
+        let mut lengths: Vec<u8> = via_target.iter().map(IpNet::prefix_len).collect();
+        lengths.sort_unstable_by(|a, b| b.cmp(a));
+        lengths.dedup();
+        Self {
+            exact,
+            via_target,
+            lengths,
+            target,
+        }
+    }
+
+    fn classify(&self, cidr: IpNet) -> RouteOutcome {
+        if let Some(exact) = self.exact.get(&cidr) {
+            return if exact.sends_to(self.target) {
+                RouteOutcome::Present
+            } else {
+                RouteOutcome::Conflict {
+                    target: exact.target_label(),
+                }
+            };
+        }
+        let covered = self
+            .lengths
+            .iter()
+            .filter(|length| **length <= cidr.prefix_len())
+            .filter_map(|length| IpNet::new(cidr.addr(), *length).ok())
+            .any(|supernet| self.via_target.contains(&supernet.trunc()));
+        if covered {
+            RouteOutcome::Present
+        } else {
+            RouteOutcome::Create
+        }
+    }
+}
+
+/// Plans one route table: every wanted CIDR (deduplicated, in address order) gets one outcome,
+/// as [`classify`] would give it.
 pub fn plan_routes(wanted: &[IpNet], routes: &[Route], target: &str) -> RoutePlan {
     let wanted: BTreeSet<IpNet> = wanted.iter().map(IpNet::trunc).collect();
+    let classifier = Classifier::new(routes, target);
     let mut plan = RoutePlan::default();
     for cidr in wanted {
-        match classify(cidr, routes, target) {
+        match classifier.classify(cidr) {
             RouteOutcome::Create => plan.create.push(cidr),
             RouteOutcome::Present => plan.present.push(cidr),
             RouteOutcome::Conflict { target } => plan.conflicts.push(Conflict { cidr, target }),
@@ -385,6 +445,30 @@ mod tests {
         )
     }
 
+    /// CIDRs from a few addresses at many lengths, so that they nest and cover each other often.
+    fn nested_net() -> impl Strategy<Value = IpNet> {
+        (0u32..4, 0u32..4, 0u8..=26).prop_map(|(a, b, len)| {
+            IpNet::new(
+                std::net::Ipv4Addr::new(10, a as u8, (b * 64) as u8, 0).into(),
+                len,
+            )
+            .unwrap()
+            .trunc()
+        })
+    }
+
+    fn nested_route() -> impl Strategy<Value = Route> {
+        (
+            nested_net(),
+            prop_oneof![Just(PEERING), Just("tgw-attach-other0000")],
+            any::<bool>(),
+        )
+            .prop_map(|(cidr, target, blackhole)| Route {
+                blackhole,
+                ..Route::to(cidr, target)
+            })
+    }
+
     fn any_route() -> impl Strategy<Value = Route> {
         (
             any_net(),
@@ -422,6 +506,26 @@ mod tests {
                 .chain(plan.conflicts.iter().map(|c| c.cidr)).collect();
             seen.sort();
             prop_assert_eq!(seen, distinct.into_iter().collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn the_indexed_plan_classifies_every_cidr_as_classify_does(
+            wanted in proptest::collection::vec(nested_net(), 0..20),
+            routes in proptest::collection::vec(nested_route(), 0..20),
+        ) {
+            let plan = plan_routes(&wanted, &routes, PEERING);
+            for cidr in &plan.create {
+                prop_assert_eq!(classify(*cidr, &routes, PEERING), RouteOutcome::Create);
+            }
+            for cidr in &plan.present {
+                prop_assert_eq!(classify(*cidr, &routes, PEERING), RouteOutcome::Present);
+            }
+            for conflict in &plan.conflicts {
+                prop_assert_eq!(
+                    classify(conflict.cidr, &routes, PEERING),
+                    RouteOutcome::Conflict { target: conflict.target.clone() }
+                );
+            }
         }
 
         #[test]
