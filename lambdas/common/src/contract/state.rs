@@ -283,13 +283,18 @@ struct TableIdText(String);
 
 impl<'de> Deserialize<'de> for TableIdText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match Value::deserialize(deserializer)? {
-            Value::String(value) => Ok(TableIdText(value)),
-            other => Err(de::Error::custom(format!(
-                "must be a route table id string, not {}",
-                json_type(&other)
-            ))),
-        }
+        list_item(deserializer, "a route table id string").map(TableIdText)
+    }
+}
+
+/// One item of a list of strings; `what` names what it must be in the error.
+fn list_item<'de, D: Deserializer<'de>>(deserializer: D, what: &str) -> Result<String, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::String(value) => Ok(value),
+        other => Err(de::Error::custom(format!(
+            "must be {what}, not {}",
+            json_type(&other)
+        ))),
     }
 }
 
@@ -469,13 +474,7 @@ struct CidrText(String);
 
 impl<'de> Deserialize<'de> for CidrText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match Value::deserialize(deserializer)? {
-            Value::String(value) => Ok(CidrText(value)),
-            other => Err(de::Error::custom(format!(
-                "must be a CIDR string, not {}",
-                json_type(&other)
-            ))),
-        }
+        list_item(deserializer, "a CIDR string").map(CidrText)
     }
 }
 
