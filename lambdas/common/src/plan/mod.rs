@@ -4,6 +4,8 @@
 //! - [`attachment`]: what an attachment's state means for the workflow.
 //! - [`peering`]: which peering to reuse, and which duplicates to delete.
 //! - [`routing`]: which routes a table needs (create, present, conflict).
+//! - [`prune`]: which of the tool's routes are no longer wanted, make before break, and the
+//!   guard against mass deletion.
 //! - [`pass`]: one `modify-routes` pass, planned for both sides at once (overlap, plans, quota).
 //! - [`vpc_tables`]: which VPC route tables a VPC's traffic to the TGW uses.
 //! - [`propagation`]: which VPC attachments to propagate into the peering's table (the return
@@ -26,6 +28,7 @@ pub mod notice;
 pub mod pass;
 pub mod peering;
 pub mod propagation;
+pub mod prune;
 pub mod reachability;
 pub mod record;
 pub mod report;

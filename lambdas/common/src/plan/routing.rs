@@ -1,6 +1,6 @@
 //! Route planning: pure functions from what one side of the peering has to what must change.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -79,6 +79,10 @@ pub struct RoutePlan {
     pub present: Vec<IpNet>,
     /// Wanted CIDRs whose exact route points elsewhere; left untouched.
     pub conflicts: Vec<Conflict>,
+    /// With prune: routes this tool created that are no longer wanted, to delete once every
+    /// create of the side is done (see [`crate::plan::prune`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<IpNet>,
 }
 
 /// The outcome for one wanted CIDR.
@@ -96,10 +100,10 @@ pub enum RouteOutcome {
 /// go (the peering attachment in a TGW table, the local transit gateway in a VPC table).
 ///
 /// An exact route decides on its own, whatever its origin: a static route over a propagated one
-/// would take its traffic, so a propagated exact route is a conflict too. Without one, only a
-/// covering route via this same target makes the CIDR reachable; a supernet pointing elsewhere
-/// would carry the traffic away, so the specific route is still needed (it wins by longest
-/// prefix).
+/// would take its traffic, so a propagated exact route is a conflict too. Without one, the
+/// longest covering route decides, as the table's own lookup does: via this same target the CIDR
+/// is reachable; pointing elsewhere (even with a shorter route via the target behind it) it would
+/// carry the traffic away, so the specific route is still needed (it wins by longest prefix).
 pub fn classify(cidr: IpNet, routes: &[Route], target: &str) -> RouteOutcome {
     if let Some(exact) = routes.iter().find(|route| route.cidr == cidr) {
         return if exact.sends_to(target) {
@@ -110,10 +114,14 @@ pub fn classify(cidr: IpNet, routes: &[Route], target: &str) -> RouteOutcome {
             }
         };
     }
-    let covered = routes
+    let longest = routes
         .iter()
-        .any(|route| route.sends_to(target) && route.cidr.contains(&cidr));
-    if covered {
+        .filter(|route| route.cidr.contains(&cidr))
+        .fold(None::<&Route>, |best, route| match best {
+            Some(best) if best.cidr.prefix_len() >= route.cidr.prefix_len() => Some(best),
+            _ => Some(route),
+        });
+    if longest.is_some_and(|route| route.sends_to(target)) {
         RouteOutcome::Present
     } else {
         RouteOutcome::Create
@@ -122,40 +130,33 @@ pub fn classify(cidr: IpNet, routes: &[Route], target: &str) -> RouteOutcome {
 
 /// A table's routes indexed for [`classify`]'s two questions, so that planning thousands of
 /// CIDRs against a table of thousands of routes costs a probe per prefix length, not a scan per
-/// CIDR: the exact route of a prefix, and whether a route via the target covers it.
+/// CIDR: the exact route of a prefix, and the longest route that covers it.
 struct Classifier<'a> {
-    exact: HashMap<IpNet, &'a Route>,
-    via_target: HashSet<IpNet>,
-    /// The prefix lengths of the routes via the target, longest first.
+    by_prefix: HashMap<IpNet, &'a Route>,
+    /// The prefix lengths of the table's routes, longest first.
     lengths: Vec<u8>,
     target: &'a str,
 }
 
 impl<'a> Classifier<'a> {
     fn new(routes: &'a [Route], target: &'a str) -> Self {
-        let mut exact = HashMap::new();
+        let mut by_prefix = HashMap::new();
         for route in routes {
             // The first of several routes of one prefix decides, as in `classify`.
-            exact.entry(route.cidr).or_insert(route);
+            by_prefix.entry(route.cidr.trunc()).or_insert(route);
         }
-        let via_target: HashSet<IpNet> = routes
-            .iter()
-            .filter(|route| route.sends_to(target))
-            .map(|route| route.cidr.trunc())
-            .collect();
-        let mut lengths: Vec<u8> = via_target.iter().map(IpNet::prefix_len).collect();
+        let mut lengths: Vec<u8> = by_prefix.keys().map(IpNet::prefix_len).collect();
         lengths.sort_unstable_by(|a, b| b.cmp(a));
         lengths.dedup();
         Self {
-            exact,
-            via_target,
+            by_prefix,
             lengths,
             target,
         }
     }
 
     fn classify(&self, cidr: IpNet) -> RouteOutcome {
-        if let Some(exact) = self.exact.get(&cidr) {
+        if let Some(exact) = self.by_prefix.get(&cidr) {
             return if exact.sends_to(self.target) {
                 RouteOutcome::Present
             } else {
@@ -164,13 +165,13 @@ impl<'a> Classifier<'a> {
                 }
             };
         }
-        let covered = self
+        let longest = self
             .lengths
             .iter()
-            .filter(|length| **length <= cidr.prefix_len())
+            .filter(|length| **length < cidr.prefix_len())
             .filter_map(|length| IpNet::new(cidr.addr(), *length).ok())
-            .any(|supernet| self.via_target.contains(&supernet.trunc()));
-        if covered {
+            .find_map(|supernet| self.by_prefix.get(&supernet.trunc()));
+        if longest.is_some_and(|route| route.sends_to(self.target)) {
             RouteOutcome::Present
         } else {
             RouteOutcome::Create
@@ -367,6 +368,17 @@ mod tests {
     }
 
     #[test]
+    fn given_a_longer_covering_route_elsewhere_in_front_of_a_supernet_via_the_peering_then_the_cidr_is_created() {
+        let routes = [
+            via("10.0.0.0/8", PEERING),
+            via("10.1.0.0/16", "tgw-attach-0000000000000vpn0"),
+        ];
+        let plan = plan_routes(&[net("10.1.4.0/24"), net("10.2.0.0/16")], &routes, PEERING);
+        assert_eq!(plan.create, [net("10.1.4.0/24")]);
+        assert_eq!(plan.present, [net("10.2.0.0/16")]);
+    }
+
+    #[test]
     fn given_a_subnet_via_the_peering_then_the_wider_cidr_is_still_created() {
         let plan = plan_routes(&[net("10.1.0.0/16")], &[via("10.1.4.0/24", PEERING)], PEERING);
         assert_eq!(plan.create, [net("10.1.0.0/16")]);
@@ -542,14 +554,16 @@ mod tests {
         }
 
         #[test]
-        fn a_created_cidr_never_has_an_exact_route_and_no_covering_route_via_the_peering(
-            wanted in proptest::collection::vec(any_net(), 0..20),
-            routes in proptest::collection::vec(any_route(), 0..20),
+        fn a_created_cidr_never_has_an_exact_route_nor_a_longest_covering_route_via_the_peering(
+            wanted in proptest::collection::vec(nested_net(), 0..20),
+            routes in proptest::collection::vec(nested_route(), 0..20),
         ) {
             let plan = plan_routes(&wanted, &routes, PEERING);
             for cidr in &plan.create {
                 prop_assert!(routes.iter().all(|r| r.cidr != *cidr));
-                prop_assert!(!routes.iter().any(|r| r.sends_to(PEERING) && r.cidr.contains(cidr)));
+                let longest = routes.iter().filter(|r| r.cidr.contains(cidr)).map(|r| r.cidr.prefix_len()).max();
+                let deciding = routes.iter().find(|r| r.cidr.contains(cidr) && Some(r.cidr.prefix_len()) == longest);
+                prop_assert!(!deciding.is_some_and(|r| r.sends_to(PEERING)));
             }
         }
 
