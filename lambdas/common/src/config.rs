@@ -12,7 +12,8 @@ use tracing::warn;
 
 use crate::contract::request::{checked_cidrs, ExtraCidrs, RouteOptions, DEFAULT_VPC_TAG_KEY};
 use crate::contract::validate;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::plan::prune::{PruneOptions, DEFAULT_PRUNE_THRESHOLD};
 
 /// What a function reads from its environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +81,10 @@ pub struct Defaults {
     pub summarize_routes: Option<String>,
     /// `RETURN_PROPAGATION`: `true` or `false`.
     pub return_propagation: Option<String>,
+    /// `PRUNE`: `true` or `false`.
+    pub prune: Option<String>,
+    /// `PRUNE_THRESHOLD`: a whole number of percent, 0 to 100.
+    pub prune_threshold: Option<String>,
     /// `ACTIVE_EXTRA_CIDRS`: comma-separated CIDRs.
     pub active_extra_cidrs: Option<String>,
     /// `PASSIVE_EXTRA_CIDRS`: comma-separated CIDRs.
@@ -106,6 +111,8 @@ impl Default for Defaults {
             propagated_cidrs: None,
             summarize_routes: None,
             return_propagation: None,
+            prune: None,
+            prune_threshold: None,
             active_extra_cidrs: None,
             passive_extra_cidrs: None,
             passive_account_id: None,
@@ -131,6 +138,8 @@ impl Defaults {
             propagated_cidrs: var("PROPAGATED_CIDRS"),
             summarize_routes: var("SUMMARIZE_ROUTES"),
             return_propagation: var("RETURN_PROPAGATION"),
+            prune: var("PRUNE"),
+            prune_threshold: var("PRUNE_THRESHOLD"),
             active_extra_cidrs: var("ACTIVE_EXTRA_CIDRS"),
             passive_extra_cidrs: var("PASSIVE_EXTRA_CIDRS"),
             passive_account_id: var("PASSIVE_ACCOUNT_ID"),
@@ -147,6 +156,27 @@ impl Defaults {
             Some(value) => validate::flag("MOVE_PEERING_ASSOCIATION", value)?.unwrap_or(false),
             None => false,
         })
+    }
+
+    /// `PRUNE_THRESHOLD`, checked and named.
+    fn prune_threshold(&self) -> Result<u8> {
+        let Some(value) = &self.prune_threshold else {
+            return Ok(DEFAULT_PRUNE_THRESHOLD);
+        };
+        value
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|percent| *percent <= 100)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "PRUNE_THRESHOLD",
+                    format!(
+                        "is {value:?}; set the stack parameter PruneThreshold to a whole number of \
+                     percent from 0 to 100, such as {DEFAULT_PRUNE_THRESHOLD}"
+                    ),
+                )
+            })
     }
 
     /// The route options the environment sets, each checked and named by its variable.
@@ -171,6 +201,11 @@ impl Defaults {
             propagated_cidrs: flag("PROPAGATED_CIDRS", &self.propagated_cidrs)?,
             summarize_routes: flag("SUMMARIZE_ROUTES", &self.summarize_routes)?,
             return_propagation: flag("RETURN_PROPAGATION", &self.return_propagation)?,
+            prune: PruneOptions {
+                enabled: flag("PRUNE", &self.prune)?,
+                threshold_percent: self.prune_threshold()?,
+                confirm: None,
+            },
             extra_cidrs: ExtraCidrs {
                 active: cidrs("ACTIVE_EXTRA_CIDRS", &self.active_extra_cidrs)?,
                 passive: cidrs("PASSIVE_EXTRA_CIDRS", &self.passive_extra_cidrs)?,

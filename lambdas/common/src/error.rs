@@ -123,6 +123,20 @@ pub enum Error {
         quota: usize,
     },
 
+    /// A prune would remove more of the tool's routes than the guard lets one run remove.
+    #[error(
+        "prune refused: it would remove {remove} of the {owned} routes tgw-peering created for \
+         {peering_attachment_id} ({reason}); nothing was changed. If a tag key, a tag or a read \
+         is wrong, fix that. If these routes really are no longer wanted, run again with \
+         \"confirmPrune\": {remove} (a dry run lists them), or raise pruneThreshold"
+    )]
+    PruneRefused {
+        peering_attachment_id: String,
+        remove: usize,
+        owned: usize,
+        reason: String,
+    },
+
     /// EC2 kept throttling after the SDK's retries were used up.
     #[error("throttled: EC2 {action} in {region} was throttled after all retries; run again later")]
     Throttled { action: &'static str, region: String },
@@ -182,6 +196,7 @@ impl Error {
             Error::PeeringNotReady { .. } => "PeeringNotReady",
             Error::CidrOverlap { .. } => "CidrOverlap",
             Error::RouteQuotaExceeded { .. } | Error::TgwRouteQuotaExceeded { .. } => "RouteQuotaExceeded",
+            Error::PruneRefused { .. } => "PruneRefused",
             Error::Throttled { .. } => "Throttled",
             Error::AccessDenied { .. } | Error::AssumeRoleDenied { .. } => "AccessDenied",
             Error::Ec2 { .. } => "Ec2Error",

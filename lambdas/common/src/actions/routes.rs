@@ -25,6 +25,7 @@ use crate::plan::pass::{
 };
 use crate::plan::peering::PeeringAttachment;
 use crate::plan::propagation::{plan_return, return_table, ReturnPropagation};
+use crate::plan::prune::Refusal;
 use crate::plan::record;
 use crate::plan::report::{PassOutcome, RoutesReport};
 use crate::plan::routing::{classify, is_tagged, Conflict, Route, RouteOutcome, RoutePlan, Vpc};
@@ -87,6 +88,14 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
         tgw_route_quota: shell.config().tgw_route_quota,
     })?;
     log_plan(&plan, peering);
+    let mut plan = plan;
+    if let Some(refusal) = plan.prune_refusal.take() {
+        let refused = prune_refused(&refusal, peering.active);
+        if !request.dry_run {
+            return Err(refused);
+        }
+        plan.warnings.push(format!("a real run would fail: {refused}"));
+    }
     // The plan is checked (overlaps, quotas) before the association is touched.
     let (association, association_warnings) = settle_peering_tables(
         shell,
@@ -98,7 +107,6 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
     .await?;
     state.peering_association = Some(Report::Known(association));
     if request.dry_run {
-        let mut plan = plan;
         plan.warnings.extend(association_warnings);
         write_plan(
             &mut state,
@@ -156,6 +164,21 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
     state.warnings = Some(capped(warnings));
     state.reachability = Some(Report::Known(report.reachability));
     Ok(state)
+}
+
+/// The guard's refusal as the error the execution fails with.
+fn prune_refused(refusal: &Refusal, peering_attachment_id: &str) -> Error {
+    let share = refusal.remove * 100 / refusal.owned.max(1);
+    let reason = match refusal.whole_side {
+        Some(side) => format!("every one of them on the {side} side"),
+        None => format!("{share}%, over pruneThreshold {}%", refusal.threshold_percent),
+    };
+    Error::PruneRefused {
+        peering_attachment_id: peering_attachment_id.to_owned(),
+        remove: refusal.remove,
+        owned: refusal.owned,
+        reason,
+    }
 }
 
 /// The reports of the earlier passes of this execution that this pass continues: the routes,
@@ -563,6 +586,15 @@ async fn read_side(
         .as_ref()
         .map(|tables| tables.ids().to_vec())
         .unwrap_or_default();
+    let prune = request.options.prune.enabled;
+    // With prune, the gateway's tables that record routes of this peering are read too: a table
+    // no longer routed at all still holds routes to remove.
+    let recorded_tables = route_tables
+        .iter()
+        .filter(|table| {
+            prune && peering_id.is_some_and(|id| !record::record_keys(&table.tags, id).is_empty())
+        })
+        .map(|table| table.id.clone());
     let tables_to_read: BTreeSet<String> = named_tables
         .iter()
         .chain(std::iter::once(peering_table))
@@ -575,6 +607,7 @@ async fn read_side(
                 .filter_map(|id| associations.get(id))
                 .map(|association| association.route_table_id.clone()),
         )
+        .chain(recorded_tables)
         .collect();
     let return_table = return_table(
         peering_id.and_then(|id| associations.get(id)),
@@ -588,11 +621,29 @@ async fn read_side(
             _ => Ok(BTreeMap::new()),
         }
     };
-    let (tgw_tables, vpc_tables, propagations) = tokio::try_join!(
+    let read_recorded_vpc_tables = async {
+        match peering_id {
+            Some(id) if prune && request.options.vpc_routes => {
+                ec2.vpc_route_tables_tagged(&record::first_key(id)).await
+            }
+            _ => Ok(Vec::new()),
+        }
+    };
+    let (tgw_tables, vpc_tables, propagations, recorded_vpc_tables) = tokio::try_join!(
         read_tgw_tables(ec2, &tables_to_read, &route_tables),
         read_vpc_tables(ec2, &attachments),
         read_propagations,
+        read_recorded_vpc_tables,
     )?;
+    let read: BTreeSet<&str> = vpc_tables
+        .values()
+        .flatten()
+        .map(|table| table.id.as_str())
+        .collect();
+    let recorded_vpc_tables = recorded_vpc_tables
+        .into_iter()
+        .filter(|table| !read.contains(table.id.as_str()))
+        .collect();
     Ok(SideSnapshot {
         side,
         region: ec2.region().to_owned(),
@@ -607,6 +658,7 @@ async fn read_side(
         associations,
         tgw_tables,
         vpc_tables,
+        recorded_vpc_tables,
     })
 }
 
@@ -778,24 +830,48 @@ enum Table {
     Vpc(String),
 }
 
-/// One planned create.
+/// One planned write: a create, or (with prune) the removal of a route the tool made.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Write {
     table: Table,
     cidr: IpNet,
 }
 
-/// What became of one planned create: `None` when it was not started (the budget ran out, or an
-/// earlier write failed).
+/// What a write did.
+enum Done {
+    Create(Applied),
+    Removed,
+}
+
+/// What became of one planned write: `None` when it was not started (the budget ran out, an
+/// earlier write failed, or, for a removal, a create of the side was left undone).
 struct Written {
     write: Write,
-    result: Option<Result<Applied>>,
+    result: Option<Result<Done>>,
+}
+
+/// The writes of `plan` that `of` lists for each table: the transit gateway tables' first.
+fn writes_of(plan: &SidePlan, of: impl Fn(&RoutePlan) -> &[IpNet]) -> Vec<Write> {
+    let tgw = plan.tgw.iter().flat_map(|table| {
+        of(&table.work).iter().map(|cidr| Write {
+            table: Table::Tgw(table.route_table_id.clone()),
+            cidr: *cidr,
+        })
+    });
+    let vpc = plan.vpc.iter().flat_map(|table| {
+        of(&table.work).iter().map(|cidr| Write {
+            table: Table::Vpc(table.route_table_id.clone()),
+            cidr: *cidr,
+        })
+    });
+    tgw.chain(vpc).collect()
 }
 
 /// Writes the planned creates at the Region's pace, a few at a time, until the plan is done or
-/// the budget runs out: the transit gateway table's first, then the VPC tables'. The first write
-/// always goes out, so every pass makes progress and the state machine's loop ends. After an
-/// error no new write starts; those in flight finish.
+/// the budget runs out: the transit gateway tables' first, then the VPC tables'. Then, only once
+/// every create of the side is made (make before break), the planned removals, the same way.
+/// The first write always goes out, so every pass makes progress and the state machine's loop
+/// ends. After an error no new write starts; those in flight finish.
 async fn apply(
     shell: &Shell,
     (ec2, snapshot): (&Ec2, &SideSnapshot),
@@ -803,40 +879,43 @@ async fn apply(
     attachment_id: &str,
     budget: Budget,
 ) -> Result<SideOutcome> {
-    let writes: Vec<Write> = plan
-        .tgw
-        .iter()
-        .flat_map(|table| {
-            table.work.create.iter().map(|cidr| Write {
-                table: Table::Tgw(table.route_table_id.clone()),
-                cidr: *cidr,
-            })
-        })
-        .chain(plan.vpc.iter().flat_map(|table| {
-            table.work.create.iter().map(|cidr| Write {
-                table: Table::Vpc(table.route_table_id.clone()),
-                cidr: *cidr,
-            })
-        }))
-        .collect();
     let target = |table: &Table| match table {
         Table::Tgw(_) => attachment_id.to_owned(),
         Table::Vpc(_) => snapshot.transit_gateway_id.clone(),
     };
-    let written = write_paced(shell, ec2, writes, &target, budget).await;
+    let creates = writes_of(&plan, |work| &work.create);
+    let removals = writes_of(&plan, |work| &work.remove);
+    let mut written = write_paced(shell, ec2, creates, Op::Create(&target), budget, true).await;
+    let every_create_made = written.iter().all(|create| matches!(create.result, Some(Ok(_))));
+    if every_create_made {
+        let first = written.is_empty();
+        written.extend(write_paced(shell, ec2, removals, Op::Remove, budget, first).await);
+    } else {
+        written.extend(removals.into_iter().map(|write| Written { write, result: None }));
+    }
     outcomes(plan, written)
+}
+
+/// What a paced batch of writes does to each route.
+#[derive(Clone, Copy)]
+enum Op<'a> {
+    /// Create the route, to where the table's kind says.
+    Create(&'a (dyn Fn(&Table) -> String + Sync)),
+    /// Delete the route (one already gone counts as done).
+    Remove,
 }
 
 async fn write_paced(
     shell: &Shell,
     ec2: &Ec2,
     writes: Vec<Write>,
-    target: &(dyn Fn(&Table) -> String + Sync),
+    op: Op<'_>,
     budget: Budget,
+    first_goes_out: bool,
 ) -> Vec<Written> {
     let in_flight = shell.config().route_writes.in_flight;
     let limiter = shell.route_write_limiter(ec2.region());
-    let first_write_done = AtomicBool::new(false);
+    let first_write_done = AtomicBool::new(!first_goes_out);
     let halted = AtomicBool::new(false);
     let may_start = || {
         !halted.load(Ordering::SeqCst)
@@ -857,11 +936,7 @@ async fn write_paced(
                 {
                     return Written { write, result: None };
                 }
-                let to = target(&write.table);
-                let result = match &write.table {
-                    Table::Tgw(id) => create_planned_route(ec2, id, write.cidr, &to).await,
-                    Table::Vpc(id) => create_planned_vpc_route(ec2, id, write.cidr, &to).await,
-                };
+                let result = write_one(ec2, &write, op).await;
                 if result.is_err() {
                     halted.store(true, Ordering::SeqCst);
                 }
@@ -876,7 +951,24 @@ async fn write_paced(
         .await
 }
 
-/// Each table's outcome: its plan's present and conflicts, and what became of its creates. The
+async fn write_one(ec2: &Ec2, write: &Write, op: Op<'_>) -> Result<Done> {
+    match (op, &write.table) {
+        (Op::Create(target), Table::Tgw(id)) => {
+            create_planned_route(ec2, id, write.cidr, &target(&write.table))
+                .await
+                .map(Done::Create)
+        }
+        (Op::Create(target), Table::Vpc(id)) => {
+            create_planned_vpc_route(ec2, id, write.cidr, &target(&write.table))
+                .await
+                .map(Done::Create)
+        }
+        (Op::Remove, Table::Tgw(id)) => ec2.delete_route(id, write.cidr).await.map(|()| Done::Removed),
+        (Op::Remove, Table::Vpc(id)) => ec2.delete_vpc_route(id, write.cidr).await.map(|()| Done::Removed),
+    }
+}
+
+/// Each table's outcome: its plan's present and conflicts, and what became of its writes. The
 /// first write's error (in plan order, whatever order the writes finished in) is the pass's.
 fn outcomes(plan: SidePlan, written: Vec<Written>) -> Result<SideOutcome> {
     let start = |plan: RoutePlan| PassOutcome {
@@ -884,6 +976,22 @@ fn outcomes(plan: SidePlan, written: Vec<Written>) -> Result<SideOutcome> {
         conflicts: plan.conflicts,
         ..PassOutcome::default()
     };
+    let removals: BTreeSet<(Table, IpNet)> = plan
+        .tgw
+        .iter()
+        .flat_map(|t| {
+            t.work
+                .remove
+                .iter()
+                .map(|cidr| (Table::Tgw(t.route_table_id.clone()), *cidr))
+        })
+        .chain(plan.vpc.iter().flat_map(|t| {
+            t.work
+                .remove
+                .iter()
+                .map(|cidr| (Table::Vpc(t.route_table_id.clone()), *cidr))
+        }))
+        .collect();
     let mut by_table: BTreeMap<Table, PassOutcome> = BTreeMap::new();
     let mut tgw_tables = Vec::new();
     for table in plan.tgw {
@@ -898,18 +1006,21 @@ fn outcomes(plan: SidePlan, written: Vec<Written>) -> Result<SideOutcome> {
     let mut first_error: Option<(Write, Error)> = None;
     for Written { write, result } in written {
         let outcome = by_table.entry(write.table.clone()).or_default();
+        let removal = removals.contains(&(write.table.clone(), write.cidr));
         match result {
-            Some(Ok(Applied::Created)) => outcome.created.push(write.cidr),
-            Some(Ok(Applied::FoundPresent)) => outcome.present.push(write.cidr),
-            Some(Ok(Applied::FoundConflict { target })) => outcome.conflicts.push(Conflict {
+            Some(Ok(Done::Create(Applied::Created))) => outcome.created.push(write.cidr),
+            Some(Ok(Done::Create(Applied::FoundPresent))) => outcome.present.push(write.cidr),
+            Some(Ok(Done::Create(Applied::FoundConflict { target }))) => outcome.conflicts.push(Conflict {
                 cidr: write.cidr,
                 target,
             }),
+            Some(Ok(Done::Removed)) => outcome.removed.push(write.cidr),
             Some(Err(err)) => {
                 if first_error.as_ref().is_none_or(|(first, _)| write < *first) {
                     first_error = Some((write, err));
                 }
             }
+            None if removal => outcome.remaining_removals.push(write.cidr),
             None => outcome.remaining.push(write.cidr),
         }
     }
@@ -921,6 +1032,8 @@ fn outcomes(plan: SidePlan, written: Vec<Written>) -> Result<SideOutcome> {
         outcome.present.sort();
         outcome.conflicts.sort_by_key(|conflict| conflict.cidr);
         outcome.remaining.sort();
+        outcome.removed.sort();
+        outcome.remaining_removals.sort();
     }
     let tgw = tgw_tables
         .into_iter()
@@ -944,8 +1057,10 @@ fn outcomes(plan: SidePlan, written: Vec<Written>) -> Result<SideOutcome> {
     Ok(SideOutcome { tgw, vpc })
 }
 
-/// Adds this pass's creates to each table's record (see [`crate::plan::record`]), so that
-/// teardown removes exactly them. Returns a warning for each table whose record is full.
+/// Brings each table's record (see [`crate::plan::record`]) up to date with this pass: its
+/// creates added and its removals taken out, so that teardown and prune act on exactly the
+/// routes the tool made. A record left empty is deleted. Returns a warning for each table whose
+/// record is full.
 async fn record(
     shell: &Shell,
     (ec2, snapshot): (&Ec2, &SideSnapshot),
@@ -961,17 +1076,26 @@ async fn record(
             .map_or(&[][..], |t| t.tags.as_slice());
         (table.route_table_id.as_str(), tags, &table.work)
     });
-    let vpc_tables = snapshot.vpc_tables_by_id();
+    let mut vpc_tables = snapshot.vpc_tables_by_id();
+    vpc_tables.extend(
+        snapshot
+            .recorded_vpc_tables
+            .iter()
+            .map(|table| (table.id.as_str(), table)),
+    );
     let tables = tgw.chain(outcome.vpc.iter().filter_map(|table| {
         let found = vpc_tables.get(table.route_table_id.as_str())?;
         Some((found.id.as_str(), found.tags.as_slice(), &table.work))
     }));
     for (table_id, tags, pass) in tables {
-        if pass.created.is_empty() {
+        if pass.created.is_empty() && pass.removed.is_empty() {
             continue;
         }
         let mut cidrs = record::recorded(tags, peering_id);
         cidrs.extend(pass.created.iter().copied());
+        for cidr in &pass.removed {
+            cidrs.remove(cidr);
+        }
         if !record::fits(tags, peering_id, &cidrs) {
             warnings.push(format!(
                 "{table_id} has no room left in its tags to record {} routes this run created; \
@@ -980,9 +1104,19 @@ async fn record(
             ));
             continue;
         }
-        limiter.until_ready().await;
-        ec2.create_tags(table_id, &record::record_tags(peering_id, &cidrs))
-            .await?;
+        let written = record::record_tags(peering_id, &cidrs);
+        let stale_keys: Vec<String> = record::record_keys(tags, peering_id)
+            .into_iter()
+            .filter(|key| !written.iter().any(|(written_key, _)| written_key == key))
+            .collect();
+        if !written.is_empty() {
+            limiter.until_ready().await;
+            ec2.create_tags(table_id, &written).await?;
+        }
+        if !stale_keys.is_empty() {
+            limiter.until_ready().await;
+            ec2.delete_tags(table_id, &stale_keys).await?;
+        }
     }
     Ok(warnings)
 }

@@ -17,6 +17,7 @@ use crate::contract::state::{
 };
 use crate::contract::validate::{self, echo, IdKind};
 use crate::error::{Error, Result};
+use crate::plan::prune::PruneOptions;
 
 pub const DEFAULT_VPC_TAG_KEY: &str = "addToTransitGateway";
 
@@ -77,6 +78,8 @@ pub struct RouteOptions {
     /// Enable propagation of each tagged VPC's attachment into the peering's route table on its
     /// side when traffic arriving over the peering has no route to that VPC (the return path).
     pub return_propagation: bool,
+    /// Remove the routes this tool created that are no longer wanted, behind the guard.
+    pub prune: PruneOptions,
 }
 
 /// Checks a list of CIDRs: each well formed, at most [`MAX_EXTRA_CIDRS`], duplicates dropped,
@@ -122,6 +125,9 @@ pub struct PeeringRequest {
     pub propagated_cidrs: Option<bool>,
     pub summarize_routes: Option<bool>,
     pub return_propagation: Option<bool>,
+    pub prune: Option<bool>,
+    pub prune_threshold: Option<u8>,
+    pub confirm_prune: Option<u64>,
     /// Each side as given; `None` where the request leaves it to the default.
     pub active_extra_cidrs: Option<Vec<IpNet>>,
     pub passive_extra_cidrs: Option<Vec<IpNet>>,
@@ -373,6 +379,7 @@ impl PeeringState {
             self.propagated_cidrs,
             self.summarize_routes,
             self.return_propagation,
+            self.prune,
             self.dry_run,
             self.move_peering_association,
         ];
@@ -382,6 +389,8 @@ impl PeeringState {
             || flags.iter().any(Option::is_some)
             || self.extra_cidrs.is_some()
             || self.action.is_some()
+            || self.prune_threshold.is_some()
+            || self.confirm_prune.is_some()
     }
 }
 
@@ -435,6 +444,9 @@ impl PeeringRequest {
             propagated_cidrs: state.propagated_cidrs,
             summarize_routes: state.summarize_routes,
             return_propagation: state.return_propagation,
+            prune: state.prune,
+            prune_threshold: state.prune_threshold,
+            confirm_prune: state.confirm_prune,
             active_extra_cidrs: given.active,
             passive_extra_cidrs: given.passive,
             dry_run: state.dry_run,
@@ -517,6 +529,8 @@ impl PeeringRequest {
             || self.propagated_cidrs.is_none()
             || self.summarize_routes.is_none()
             || self.return_propagation.is_none()
+            || self.prune.is_none()
+            || self.prune_threshold.is_none()
             || self.active_extra_cidrs.is_none()
             || self.passive_extra_cidrs.is_none();
         let fallback = if needs_default {
@@ -529,6 +543,11 @@ impl PeeringRequest {
             propagated_cidrs: self.propagated_cidrs.unwrap_or(fallback.propagated_cidrs),
             summarize_routes: self.summarize_routes.unwrap_or(fallback.summarize_routes),
             return_propagation: self.return_propagation.unwrap_or(fallback.return_propagation),
+            prune: PruneOptions {
+                enabled: self.prune.unwrap_or(fallback.prune.enabled),
+                threshold_percent: self.prune_threshold.unwrap_or(fallback.prune.threshold_percent),
+                confirm: self.confirm_prune,
+            },
             extra_cidrs: ExtraCidrs {
                 active: self
                     .active_extra_cidrs
@@ -667,6 +686,13 @@ impl ResolvedRequest {
                 propagated_cidrs: state.propagated_cidrs.unwrap_or(false),
                 summarize_routes: state.summarize_routes.unwrap_or(false),
                 return_propagation: state.return_propagation.unwrap_or(false),
+                prune: PruneOptions {
+                    enabled: state.prune.unwrap_or(false),
+                    threshold_percent: state
+                        .prune_threshold
+                        .unwrap_or(crate::plan::prune::DEFAULT_PRUNE_THRESHOLD),
+                    confirm: state.confirm_prune,
+                },
                 extra_cidrs: ExtraCidrs {
                     active: given.active.unwrap_or_default(),
                     passive: given.passive.unwrap_or_default(),
@@ -731,6 +757,9 @@ impl ResolvedRequest {
         state.propagated_cidrs = Some(self.options.propagated_cidrs);
         state.summarize_routes = Some(self.options.summarize_routes);
         state.return_propagation = Some(self.options.return_propagation);
+        state.prune = Some(self.options.prune.enabled);
+        state.prune_threshold = Some(self.options.prune.threshold_percent);
+        state.confirm_prune = self.options.prune.confirm;
         let texts = |cidrs: &[IpNet]| Some(cidrs.iter().map(ToString::to_string).collect());
         state.extra_cidrs = Some(ExtraCidrsField {
             active: texts(&self.options.extra_cidrs.active),
@@ -1063,8 +1092,67 @@ mod tests {
         assert_eq!(field_of(err), "ACTIVE_EXTRA_CIDRS (item 2)");
         // A request that sets every option never reads the environment's.
         let overriding = json!({"vpcRoutes": false, "propagatedCidrs": false, "summarizeRoutes": false,
-                                "returnPropagation": false, "extraCidrs": {"active": [], "passive": []}});
+                                "returnPropagation": false, "prune": false, "pruneThreshold": 25,
+                                "extraCidrs": {"active": [], "passive": []}});
         assert!(parse_request(&overriding).unwrap().request.validate(&bad).is_ok());
+    }
+
+    #[test]
+    fn prune_settings_come_from_the_request_or_the_environment_and_bad_ones_name_the_field() {
+        let env = Defaults {
+            prune: Some("true".into()),
+            prune_threshold: Some("40".into()),
+            ..defaults()
+        };
+        let from_env = PeeringRequest::default().validate(&env).unwrap().options.prune;
+        assert_eq!(
+            from_env,
+            PruneOptions {
+                enabled: true,
+                threshold_percent: 40,
+                confirm: None
+            }
+        );
+        let given = parse_request(&json!({"prune": true, "pruneThreshold": 10, "confirmPrune": 12}))
+            .unwrap()
+            .request
+            .validate(&defaults())
+            .unwrap()
+            .options
+            .prune;
+        assert_eq!((given.threshold_percent, given.confirm), (10, Some(12)));
+        assert_eq!(
+            PeeringRequest::default()
+                .validate(&defaults())
+                .unwrap()
+                .options
+                .prune,
+            PruneOptions::default()
+        );
+
+        for (bad, field, words) in [
+            (json!({"pruneThreshold": 150}), "pruneThreshold", "from 0 to 100"),
+            (json!({"pruneThreshold": "25"}), "pruneThreshold", "not a string"),
+            (json!({"pruneThreshold": null}), "pruneThreshold", "is null"),
+            (
+                json!({"confirmPrune": -1}),
+                "confirmPrune",
+                "a refused prune named",
+            ),
+            (json!({"prune": "yes"}), "prune", "true or false"),
+        ] {
+            let err = parse_request(&bad).unwrap_err();
+            let message = err.to_string();
+            assert!(message.contains(words), "{message}");
+            assert_eq!(field_of(err), field, "{bad}");
+        }
+        let bad_env = Defaults {
+            prune_threshold: Some("a quarter".into()),
+            ..defaults()
+        };
+        let err = PeeringRequest::default().validate(&bad_env).unwrap_err();
+        assert!(err.to_string().contains("PruneThreshold"), "{err}");
+        assert_eq!(field_of(err), "PRUNE_THRESHOLD");
     }
 
     #[test]
@@ -1102,6 +1190,7 @@ mod tests {
                 },
                 summarize_routes: true,
                 return_propagation: true,
+                prune: PruneOptions::default(),
             },
             dry_run: false,
             passive: PassiveAccount::default(),

@@ -82,6 +82,23 @@ pub struct PeeringState {
     /// traffic arriving over the peering has no route to them.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]
     pub return_propagation: Option<bool>,
+    /// Also remove the routes this tool created that are no longer wanted.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]
+    pub prune: Option<bool>,
+    /// The largest share (percent) of the tool's routes one run may prune unconfirmed.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "prune_threshold"
+    )]
+    pub prune_threshold: Option<u8>,
+    /// The exact number of removals a refused prune named, to let it through.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "confirm_prune"
+    )]
+    pub confirm_prune: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_cidrs: Option<ExtraCidrsField>,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]
@@ -372,6 +389,41 @@ fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::E
             json_type(&other)
         ))),
     }
+}
+
+/// A whole number of at most `max`; `what` says what it must be in the error.
+fn whole_number<'de, D: Deserializer<'de>>(deserializer: D, what: &str, max: u64) -> Result<u64, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::Number(number) => match number.as_u64() {
+            Some(value) if value <= max => Ok(value),
+            _ => Err(de::Error::custom(format!("is {number}; it must be {what}"))),
+        },
+        Value::Null => Err(de::Error::custom(format!(
+            "is null; give {what}, or leave the field out"
+        ))),
+        other => Err(de::Error::custom(format!(
+            "must be {what}, not {}",
+            json_type(&other)
+        ))),
+    }
+}
+
+fn prune_threshold<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u8>, D::Error> {
+    let percent = whole_number(
+        deserializer,
+        "a whole number of percent from 0 to 100, such as 25",
+        100,
+    )?;
+    Ok(Some(u8::try_from(percent).unwrap_or(100)))
+}
+
+fn confirm_prune<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    whole_number(
+        deserializer,
+        "the number of routes a refused prune named (its error says it), such as 12",
+        u64::from(u32::MAX),
+    )
+    .map(Some)
 }
 
 fn action<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Action>, D::Error> {

@@ -257,7 +257,9 @@ mod tests {
                 present,
                 conflicts,
                 remaining,
+                ..Counts::default()
             },
+            ..SideReport::default()
         }
     }
 

@@ -15,14 +15,16 @@ use crate::contract::request::RouteOptions;
 use crate::error::{Error, Result};
 use crate::plan::association::{Association, AssociationState};
 use crate::plan::propagation::PropagationState;
+use crate::plan::prune::{guard, owned, plan_table, PruneTally, Refusal};
 use crate::plan::reachability::{reachability, Reachability, SideView};
+use crate::plan::record;
 use crate::plan::report::{
     PassOutcome, PlanReport, RoutesReport, SideReport, TablePlan, TgwTablePlan, TgwTableReport, VpcTablePlan,
     VpcTableReport, MAX_LISTED,
 };
 use crate::plan::routing::{
-    cidrs_of, extra, find_overlap, plan_routes, propagated_on_premises, Conflict, Route, RoutePlan,
-    SourcedCidr, Vpc,
+    cidrs_of, extra, find_overlap, propagated_on_premises, Conflict, Origin, Route, RoutePlan, SourcedCidr,
+    Vpc,
 };
 use crate::plan::summary::{summarize, Summary};
 use crate::plan::vpc_tables::{first_over_quota, VpcAttachment, VpcRouteTable};
@@ -78,6 +80,9 @@ pub struct SideSnapshot {
     pub tgw_tables: BTreeMap<String, TgwTable>,
     /// Each attached tagged VPC's route tables in its attachment's zones, by VPC id.
     pub vpc_tables: BTreeMap<String, Vec<VpcRouteTable>>,
+    /// With `prune` and VPC routes: the VPC route tables that record routes of this peering but
+    /// are not among `vpc_tables` (their VPC was untagged or detached); read for their removal.
+    pub recorded_vpc_tables: Vec<VpcRouteTable>,
 }
 
 /// The peering attachment as each side knows it: where that side's TGW routes go.
@@ -152,6 +157,8 @@ pub struct PassPlan {
     pub warnings: Vec<String>,
     /// With `summarizeRoutes`, each planned route that stands for several wanted CIDRs.
     pub summaries: Vec<Summary>,
+    /// With `prune`: why the guard refuses the removals planned, if it does.
+    pub prune_refusal: Option<Refusal>,
 }
 
 impl SideSnapshot {
@@ -210,31 +217,75 @@ impl SideSnapshot {
     }
 
     /// This side's plan for the remote side's CIDRs: via the peering in each outbound TGW table
-    /// and, with VPC routes on, via the local transit gateway in each VPC table.
-    pub fn plan(&self, wanted: &[IpNet], attachment_id: &str, vpc_routes: bool) -> SidePlan {
-        let vpc = if vpc_routes {
-            self.vpc_tables
-                .iter()
-                .flat_map(|(vpc_id, tables)| {
-                    tables.iter().map(move |table| VpcTableWork {
+    /// and, with VPC routes on, via the local transit gateway in each VPC table. With `prune`,
+    /// also the removal of the routes the tables' records list that are no longer wanted,
+    /// including every recorded route of a table no longer routed at all; and the tally the
+    /// guard judges.
+    pub fn plan(
+        &self,
+        wanted: &[IpNet],
+        attachment_id: &str,
+        options: &RouteOptions,
+    ) -> (SidePlan, PruneTally) {
+        let prune = options.prune.enabled;
+        let mut tally = PruneTally::default();
+        let mut plan_one = |wanted: &[IpNet], routes: &[Route], target: &str, tags: &[(String, String)]| {
+            let recorded = prune.then(|| record::recorded(tags, attachment_id));
+            let work = plan_table(wanted, routes, target, recorded.as_ref());
+            if let Some(recorded) = &recorded {
+                tally.add(owned(routes, recorded, target).len(), work.remove.len());
+            }
+            work
+        };
+        let mut vpc = Vec::new();
+        if options.vpc_routes {
+            for (vpc_id, tables) in &self.vpc_tables {
+                for table in tables {
+                    vpc.push(VpcTableWork {
                         vpc_id: vpc_id.clone(),
                         route_table_id: table.id.clone(),
-                        work: plan_routes(wanted, &table.routes, &self.transit_gateway_id),
-                    })
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let tgw = self
-            .outbound_tables()
-            .into_iter()
-            .map(|route_table_id| TgwTableWork {
-                route_table_id: route_table_id.to_owned(),
-                work: plan_routes(wanted, self.table_routes(route_table_id), attachment_id),
-            })
-            .collect();
-        SidePlan { tgw, vpc }
+                        work: plan_one(wanted, &table.routes, &self.transit_gateway_id, &table.tags),
+                    });
+                }
+            }
+            for table in &self.recorded_vpc_tables {
+                let work = plan_one(&[], &table.routes, &self.transit_gateway_id, &table.tags);
+                if !work.remove.is_empty() {
+                    vpc.push(VpcTableWork {
+                        vpc_id: table.vpc_id.clone(),
+                        route_table_id: table.id.clone(),
+                        work,
+                    });
+                }
+            }
+        }
+        let outbound = self.outbound_tables();
+        let mut tgw: Vec<TgwTableWork<RoutePlan>> = Vec::new();
+        for (route_table_id, table) in &self.tgw_tables {
+            let routed = outbound.contains(&route_table_id.as_str());
+            if !routed && !(prune && !record::record_keys(&table.tags, attachment_id).is_empty()) {
+                continue;
+            }
+            let wanted = if routed { wanted } else { &[] };
+            let work = plan_one(wanted, &table.routes.routes, attachment_id, &table.tags);
+            if routed || !work.remove.is_empty() {
+                tgw.push(TgwTableWork {
+                    route_table_id: route_table_id.clone(),
+                    work,
+                });
+            }
+        }
+        // An outbound table that was not read (none is, in practice) still gets its creates.
+        for route_table_id in outbound {
+            if !self.tgw_tables.contains_key(route_table_id) {
+                tgw.push(TgwTableWork {
+                    route_table_id: route_table_id.to_owned(),
+                    work: plan_one(wanted, &[], attachment_id, &[]),
+                });
+            }
+        }
+        tgw.sort_by(|a, b| a.route_table_id.cmp(&b.route_table_id));
+        (SidePlan { tgw, vpc }, tally)
     }
 
     /// Every VPC route table read, by id (a table may serve several subnets; it is listed once).
@@ -397,6 +448,12 @@ pub struct AfterPass {
 }
 
 fn add_outcome(routes: &mut Vec<Route>, outcome: &PassOutcome, target: &str) {
+    if !outcome.removed.is_empty() {
+        let removed: BTreeSet<IpNet> = outcome.removed.iter().copied().collect();
+        routes.retain(|route| {
+            !(route.origin == Origin::Static && route.sends_to(target) && removed.contains(&route.cidr))
+        });
+    }
     let known: BTreeSet<IpNet> = routes.iter().map(|route| route.cidr).collect();
     for cidr in outcome.created.iter().chain(&outcome.present) {
         if !known.contains(cidr) {
@@ -450,9 +507,13 @@ pub fn plan_pass(input: &PassInput) -> Result<PassPlan> {
         wanted(Side::Active, &passive_cidrs),
         wanted(Side::Passive, &active_cidrs),
     );
-    let vpc_routes = input.options.vpc_routes;
-    let active = input.active.plan(&to_passive, input.peering.active, vpc_routes);
-    let passive = input.passive.plan(&to_active, input.peering.passive, vpc_routes);
+    let (active, active_tally) = input
+        .active
+        .plan(&to_passive, input.peering.active, input.options);
+    let (passive, passive_tally) = input
+        .passive
+        .plan(&to_active, input.peering.passive, input.options);
+    let prune_refusal = guard(active_tally, passive_tally, &input.options.prune).err();
     for (snapshot, plan) in [(input.active, &active), (input.passive, &passive)] {
         snapshot.check_quota(plan, input.vpc_route_quota)?;
         snapshot.check_tgw_quota(plan, input.tgw_route_quota)?;
@@ -464,6 +525,7 @@ pub fn plan_pass(input: &PassInput) -> Result<PassPlan> {
         passive,
         warnings,
         summaries,
+        prune_refusal,
     })
 }
 
@@ -708,6 +770,7 @@ mod tests {
                 }],
             )]
             .into(),
+            recorded_vpc_tables: Vec::new(),
         }
     }
 

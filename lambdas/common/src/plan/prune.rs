@@ -181,11 +181,16 @@ mod tests {
     #[test]
     fn given_foreign_routes_then_none_is_removed_whatever_it_points_at() {
         let routes = [
-            via("10.2.0.0/16", PEERING),            // not recorded: someone else's
-            via("10.3.0.0/16", OTHER),              // recorded, but re-pointed since
-            Route { blackhole: true, ..via("10.4.0.0/16", PEERING) },
+            via("10.2.0.0/16", PEERING), // not recorded: someone else's
+            via("10.3.0.0/16", OTHER),   // recorded, but re-pointed since
             Route {
-                origin: Origin::Propagated { resource_type: "peering".into() },
+                blackhole: true,
+                ..via("10.4.0.0/16", PEERING)
+            },
+            Route {
+                origin: Origin::Propagated {
+                    resource_type: "peering".into(),
+                },
                 ..via("10.5.0.0/16", PEERING)
             },
         ];
@@ -244,7 +249,12 @@ mod tests {
     fn the_guard_refuses_every_route_of_a_side_even_under_the_threshold() {
         let refused = guard(tally(2, 2), tally(98, 0), &options(25, None)).unwrap_err();
         assert_eq!(refused.whole_side, Some(Side::Active));
-        assert_eq!(guard(tally(2, 2), tally(98, 0), &options(100, None)).unwrap_err().remove, 2);
+        assert_eq!(
+            guard(tally(2, 2), tally(98, 0), &options(100, None))
+                .unwrap_err()
+                .remove,
+            2
+        );
     }
 
     #[test]
@@ -264,8 +274,12 @@ mod tests {
     }
 
     fn a_route() -> impl Strategy<Value = Route> {
-        (nested_net(), prop::sample::select(vec![PEERING, OTHER]), any::<bool>()).prop_map(
-            |(cidr, target, propagated)| Route {
+        (
+            nested_net(),
+            prop::sample::select(vec![PEERING, OTHER]),
+            any::<bool>(),
+        )
+            .prop_map(|(cidr, target, propagated)| Route {
                 origin: if propagated {
                     Origin::Propagated {
                         resource_type: "vpn".into(),
@@ -274,14 +288,17 @@ mod tests {
                     Origin::Static
                 },
                 ..Route::to(cidr, target)
-            },
-        )
+            })
     }
 
     /// The table after `steps` of the apply order: every create, then every remove.
     fn after_steps(routes: &[Route], plan: &RoutePlan, steps: usize) -> Vec<Route> {
         let mut table = routes.to_vec();
-        let ops = plan.create.iter().map(|cidr| (true, *cidr)).chain(plan.remove.iter().map(|cidr| (false, *cidr)));
+        let ops = plan
+            .create
+            .iter()
+            .map(|cidr| (true, *cidr))
+            .chain(plan.remove.iter().map(|cidr| (false, *cidr)));
         for (create, cidr) in ops.take(steps) {
             if create {
                 table.push(Route::to(cidr, PEERING));

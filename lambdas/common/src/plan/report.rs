@@ -30,6 +30,11 @@ pub struct PassOutcome {
     pub conflicts: Vec<Conflict>,
     /// Planned creates this pass did not start, because its deadline was near.
     pub remaining: Vec<IpNet>,
+    /// With `prune`: the tool's routes this pass removed (after every create of its side).
+    pub removed: Vec<IpNet>,
+    /// Planned removals this pass did not start: a create of the side was left, or the deadline
+    /// was near.
+    pub remaining_removals: Vec<IpNet>,
 }
 
 /// Exact sizes of a side report's lists, which may be cut to [`MAX_LISTED`].
@@ -39,6 +44,15 @@ pub struct Counts {
     pub present: usize,
     pub conflicts: usize,
     pub remaining: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub removed: usize,
+    #[serde(default, rename = "remainingRemovals", skip_serializing_if = "is_zero")]
+    pub remaining_removals: usize,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 /// What one side's route table got over the whole execution so far.
@@ -54,6 +68,12 @@ pub struct SideReport {
     /// Routes still to create; the state machine calls `modify-routes` again while any remain.
     #[serde(default)]
     pub remaining: Vec<IpNet>,
+    /// With `prune`: the tool's routes this execution removed, no longer wanted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<IpNet>,
+    /// Removals still to make; the state machine calls `modify-routes` again while any remain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remaining_removals: Vec<IpNet>,
     #[serde(default)]
     pub counts: Counts,
 }
@@ -130,6 +150,15 @@ impl SideReport {
             .filter(|cidr| !earlier_created.contains(cidr))
             .collect();
         let present_count = present.len().saturating_sub(unlisted);
+        let earlier_removed = earlier.map_or(0, |report| report.counts.removed.max(report.removed.len()));
+        let mut removed: Vec<IpNet> = earlier
+            .map(|report| report.removed.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .chain(pass.removed.iter().copied())
+            .collect();
+        removed.sort();
+        removed.dedup();
 
         Self {
             route_table_id: route_table_id.to_owned(),
@@ -138,11 +167,15 @@ impl SideReport {
                 present: present_count,
                 conflicts: pass.conflicts.len(),
                 remaining: pass.remaining.len(),
+                removed: earlier_removed + pass.removed.len(),
+                remaining_removals: pass.remaining_removals.len(),
             },
             created: listed(&created),
             present: listed(&present),
             conflicts: listed(&pass.conflicts),
             remaining: listed(&pass.remaining),
+            removed: listed(&removed),
+            remaining_removals: listed(&pass.remaining_removals),
         }
     }
 }
@@ -157,7 +190,7 @@ impl RoutesReport {
             .iter()
             .map(|table| &table.report)
             .chain(vpc_route_tables.iter().map(|table| &table.report))
-            .all(|report| report.counts.remaining == 0);
+            .all(|report| report.counts.remaining == 0 && report.counts.remaining_removals == 0);
         Self {
             tgw_route_tables,
             vpc_route_tables,
@@ -198,6 +231,8 @@ pub struct PlanCounts {
     pub create: usize,
     pub present: usize,
     pub conflicts: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub remove: usize,
 }
 
 /// A dry run's plan for one route table: each wanted CIDR with its outcome.
@@ -211,6 +246,9 @@ pub struct TablePlan {
     pub present: Vec<IpNet>,
     /// Wanted CIDRs routed elsewhere, which a real run would leave alone.
     pub conflicts: Vec<Conflict>,
+    /// With `prune`: the tool's routes a real run would remove, no longer wanted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<IpNet>,
     pub counts: PlanCounts,
 }
 
@@ -221,10 +259,12 @@ impl TablePlan {
             create: listed(&plan.create),
             present: listed(&plan.present),
             conflicts: listed(&plan.conflicts),
+            remove: listed(&plan.remove),
             counts: PlanCounts {
                 create: plan.create.len(),
                 present: plan.present.len(),
                 conflicts: plan.conflicts.len(),
+                remove: plan.remove.len(),
             },
         }
     }
@@ -275,6 +315,7 @@ mod tests {
             present: present.iter().map(|s| net(s)).collect(),
             conflicts: vec![],
             remaining: remaining.iter().map(|s| net(s)).collect(),
+            ..PassOutcome::default()
         }
     }
 
@@ -294,7 +335,8 @@ mod tests {
                 created: 1,
                 present: 1,
                 conflicts: 0,
-                remaining: 1
+                remaining: 1,
+                ..Counts::default()
             }
         );
     }
@@ -451,6 +493,7 @@ mod tests {
                     present: now_present,
                     conflicts: vec![],
                     remaining: to_create[upto..].to_vec(),
+                    ..PassOutcome::default()
                 };
                 report = Some(SideReport::after_pass("rtb", report.as_ref(), outcome));
                 done = upto;

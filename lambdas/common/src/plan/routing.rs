@@ -114,13 +114,13 @@ pub fn classify(cidr: IpNet, routes: &[Route], target: &str) -> RouteOutcome {
             }
         };
     }
-    let longest = routes
-        .iter()
-        .filter(|route| route.cidr.contains(&cidr))
-        .fold(None::<&Route>, |best, route| match best {
+    let longest = routes.iter().filter(|route| route.cidr.contains(&cidr)).fold(
+        None::<&Route>,
+        |best, route| match best {
             Some(best) if best.cidr.prefix_len() >= route.cidr.prefix_len() => Some(best),
             _ => Some(route),
-        });
+        },
+    );
     if longest.is_some_and(|route| route.sends_to(target)) {
         RouteOutcome::Present
     } else {
@@ -368,7 +368,8 @@ mod tests {
     }
 
     #[test]
-    fn given_a_longer_covering_route_elsewhere_in_front_of_a_supernet_via_the_peering_then_the_cidr_is_created() {
+    fn given_a_longer_covering_route_elsewhere_in_front_of_a_supernet_via_the_peering_then_the_cidr_is_created(
+    ) {
         let routes = [
             via("10.0.0.0/8", PEERING),
             via("10.1.0.0/16", "tgw-attach-0000000000000vpn0"),
