@@ -7,6 +7,7 @@
 mod emulator;
 mod operator;
 mod permissions;
+mod prune;
 mod sdk_doubles;
 mod segments;
 mod traffic;

@@ -480,7 +480,7 @@ struct Sides<'a> {
 }
 
 /// Writes both sides' plans (a failure on one side must not cut the other side's writes short:
-/// both run to the end), then records what was created.
+/// both run to the end), each side recording its creates before it makes them.
 async fn apply_and_record(
     shell: &Shell,
     sides: &Sides<'_>,
@@ -490,17 +490,168 @@ async fn apply_and_record(
     budget: Budget,
 ) -> Result<((SideOutcome, SideOutcome), Vec<String>)> {
     let (active_pass, passive_pass) = tokio::join!(
-        apply(shell, sides.active, active_plan, peering.active, budget),
-        apply(shell, sides.passive, passive_plan, peering.passive, budget),
+        apply_recorded(shell, sides.active, active_plan, peering.active, budget),
+        apply_recorded(shell, sides.passive, passive_plan, peering.passive, budget),
     );
-    let (active_pass, passive_pass) = (active_pass?, passive_pass?);
-    let (active_recorded, passive_recorded) = tokio::join!(
-        record(shell, sides.active, &active_pass, peering.active),
-        record(shell, sides.passive, &passive_pass, peering.passive),
-    );
-    let mut warnings = active_recorded?;
-    warnings.extend(passive_recorded?);
+    let ((active_pass, mut warnings), (passive_pass, passive_warnings)) = (active_pass?, passive_pass?);
+    warnings.extend(passive_warnings);
     Ok(((active_pass, passive_pass), warnings))
+}
+
+/// One side's writes between two updates of its tables' records (see [`crate::plan::record`]):
+/// first the intent (every planned create added), so that a crash between a create and its
+/// record still leaves the route known as the tool's; then the outcome (what was created added,
+/// what was removed taken out, what was planned but not made dropped again). A CIDR recorded
+/// without its route is harmless: only live routes to the target count as the tool's.
+async fn apply_recorded(
+    shell: &Shell,
+    side: (&Ec2, &SideSnapshot),
+    plan: SidePlan,
+    peering_id: &str,
+    budget: Budget,
+) -> Result<(SideOutcome, Vec<String>)> {
+    let mut ledger = Ledger::new(side.1, &plan, peering_id);
+    let mut warnings = Vec::new();
+    let intents: Vec<(String, Vec<IpNet>)> = tables_of(&plan)
+        .filter(|(_, work)| !work.create.is_empty())
+        .map(|(id, work)| (id.to_owned(), work.create.clone()))
+        .collect();
+    for (table_id, creates) in intents {
+        let mut intent = ledger.recorded(&table_id);
+        intent.extend(creates);
+        ledger
+            .write(shell, side.0, &table_id, intent, &mut warnings)
+            .await?;
+    }
+    let outcome = apply(shell, side, plan, peering_id, budget).await?;
+    for (table_id, work) in outcome
+        .tgw
+        .iter()
+        .map(|t| (&t.route_table_id, &t.work))
+        .chain(outcome.vpc.iter().map(|t| (&t.route_table_id, &t.work)))
+    {
+        let mut done = ledger.as_read(table_id);
+        done.extend(work.created.iter().copied());
+        for cidr in &work.removed {
+            done.remove(cidr);
+        }
+        ledger.write(shell, side.0, table_id, done, &mut warnings).await?;
+    }
+    Ok((outcome, warnings))
+}
+
+/// Every table of a side's plan with its work.
+fn tables_of(plan: &SidePlan) -> impl Iterator<Item = (&str, &RoutePlan)> {
+    plan.tgw
+        .iter()
+        .map(|t| (t.route_table_id.as_str(), &t.work))
+        .chain(plan.vpc.iter().map(|t| (t.route_table_id.as_str(), &t.work)))
+}
+
+/// The records of one side's tables for one peering: as read, and as this pass rewrote them.
+struct Ledger<'a> {
+    peering_id: &'a str,
+    tables: BTreeMap<String, LedgerEntry<'a>>,
+}
+
+struct LedgerEntry<'a> {
+    /// The table's tags as read.
+    tags: &'a [(String, String)],
+    /// The CIDRs its record lists now, and the keys that list them.
+    cidrs: BTreeSet<IpNet>,
+    keys: Vec<String>,
+}
+
+impl<'a> Ledger<'a> {
+    fn new(snapshot: &'a SideSnapshot, plan: &SidePlan, peering_id: &'a str) -> Self {
+        let mut vpc_tables = snapshot.vpc_tables_by_id();
+        vpc_tables.extend(
+            snapshot
+                .recorded_vpc_tables
+                .iter()
+                .map(|table| (table.id.as_str(), table)),
+        );
+        let tags_of = |table_id: &str| -> &'a [(String, String)] {
+            snapshot
+                .tgw_tables
+                .get(table_id)
+                .map(|table| table.tags.as_slice())
+                .or_else(|| vpc_tables.get(table_id).map(|table| table.tags.as_slice()))
+                .unwrap_or(&[])
+        };
+        let tables = tables_of(plan)
+            .map(|(table_id, _)| {
+                let tags = tags_of(table_id);
+                let entry = LedgerEntry {
+                    tags,
+                    cidrs: record::recorded(tags, peering_id),
+                    keys: record::record_keys(tags, peering_id),
+                };
+                (table_id.to_owned(), entry)
+            })
+            .collect();
+        Self { peering_id, tables }
+    }
+
+    fn as_read(&self, table_id: &str) -> BTreeSet<IpNet> {
+        self.tables
+            .get(table_id)
+            .map(|entry| record::recorded(entry.tags, self.peering_id))
+            .unwrap_or_default()
+    }
+
+    fn recorded(&self, table_id: &str) -> BTreeSet<IpNet> {
+        self.tables
+            .get(table_id)
+            .map(|entry| entry.cidrs.clone())
+            .unwrap_or_default()
+    }
+
+    /// Makes the table's record list exactly `cidrs`, if it does not already: its tags written,
+    /// and the keys it no longer needs deleted (an empty record leaves no tag). A record that
+    /// does not fit next to the table's other tags is not written, with a warning.
+    async fn write(
+        &mut self,
+        shell: &Shell,
+        ec2: &Ec2,
+        table_id: &str,
+        cidrs: BTreeSet<IpNet>,
+        warnings: &mut Vec<String>,
+    ) -> Result<()> {
+        let Some(entry) = self.tables.get_mut(table_id) else {
+            return Ok(());
+        };
+        if entry.cidrs == cidrs {
+            return Ok(());
+        }
+        if !record::fits(entry.tags, self.peering_id, &cidrs) {
+            warnings.push(format!(
+                "{table_id} has no room left in its tags to record {} routes of this peering; \
+                 teardown and prune will leave the routes it cannot record",
+                cidrs.len()
+            ));
+            return Ok(());
+        }
+        let limiter = shell.route_write_limiter(ec2.region());
+        let written = record::record_tags(self.peering_id, &cidrs);
+        let stale_keys: Vec<String> = entry
+            .keys
+            .iter()
+            .filter(|key| !written.iter().any(|(written_key, _)| written_key == *key))
+            .cloned()
+            .collect();
+        if !written.is_empty() {
+            limiter.until_ready().await;
+            ec2.create_tags(table_id, &written).await?;
+        }
+        if !stale_keys.is_empty() {
+            limiter.until_ready().await;
+            ec2.delete_tags(table_id, &stale_keys).await?;
+        }
+        entry.keys = written.into_iter().map(|(key, _)| key).collect();
+        entry.cidrs = cidrs;
+        Ok(())
+    }
 }
 
 /// The peering attachment the state names, checked: it joins the requested gateways and it is
@@ -1055,70 +1206,6 @@ fn outcomes(plan: SidePlan, written: Vec<Written>) -> Result<SideOutcome> {
         })
         .collect();
     Ok(SideOutcome { tgw, vpc })
-}
-
-/// Brings each table's record (see [`crate::plan::record`]) up to date with this pass: its
-/// creates added and its removals taken out, so that teardown and prune act on exactly the
-/// routes the tool made. A record left empty is deleted. Returns a warning for each table whose
-/// record is full.
-async fn record(
-    shell: &Shell,
-    (ec2, snapshot): (&Ec2, &SideSnapshot),
-    outcome: &SideOutcome,
-    peering_id: &str,
-) -> Result<Vec<String>> {
-    let limiter = shell.route_write_limiter(ec2.region());
-    let mut warnings = Vec::new();
-    let tgw = outcome.tgw.iter().map(|table| {
-        let tags = snapshot
-            .tgw_tables
-            .get(&table.route_table_id)
-            .map_or(&[][..], |t| t.tags.as_slice());
-        (table.route_table_id.as_str(), tags, &table.work)
-    });
-    let mut vpc_tables = snapshot.vpc_tables_by_id();
-    vpc_tables.extend(
-        snapshot
-            .recorded_vpc_tables
-            .iter()
-            .map(|table| (table.id.as_str(), table)),
-    );
-    let tables = tgw.chain(outcome.vpc.iter().filter_map(|table| {
-        let found = vpc_tables.get(table.route_table_id.as_str())?;
-        Some((found.id.as_str(), found.tags.as_slice(), &table.work))
-    }));
-    for (table_id, tags, pass) in tables {
-        if pass.created.is_empty() && pass.removed.is_empty() {
-            continue;
-        }
-        let mut cidrs = record::recorded(tags, peering_id);
-        cidrs.extend(pass.created.iter().copied());
-        for cidr in &pass.removed {
-            cidrs.remove(cidr);
-        }
-        if !record::fits(tags, peering_id, &cidrs) {
-            warnings.push(format!(
-                "{table_id} has no room left in its tags to record {} routes this run created; \
-                 teardown will leave those",
-                pass.created.len()
-            ));
-            continue;
-        }
-        let written = record::record_tags(peering_id, &cidrs);
-        let stale_keys: Vec<String> = record::record_keys(tags, peering_id)
-            .into_iter()
-            .filter(|key| !written.iter().any(|(written_key, _)| written_key == key))
-            .collect();
-        if !written.is_empty() {
-            limiter.until_ready().await;
-            ec2.create_tags(table_id, &written).await?;
-        }
-        if !stale_keys.is_empty() {
-            limiter.until_ready().await;
-            ec2.delete_tags(table_id, &stale_keys).await?;
-        }
-    }
-    Ok(warnings)
 }
 
 /// What creating one planned route did.
