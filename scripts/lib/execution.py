@@ -39,9 +39,11 @@ def describe_state(event: dict) -> str | None:
             sides = routes.get("tgwRouteTables", [])
             created = sum(count(side, "created") for side in sides)
             conflicts = sum(count(side, "conflicts") for side in sides)
-            remaining = sum(count(side, "remaining") for side in sides)
+            remaining = sum(count(side, "remaining") + count(side, "remainingRemovals") for side in sides)
+            removed = sum(count(side, "removed") for side in sides)
+            pruned = f", {removed} removed" if removed else ""
             more = f", {remaining} to go in the next pass" if remaining else ""
-            return f"  {details['name']}: {created} routes created, {conflicts} conflicts{more}"
+            return f"  {details['name']}: {created} routes created, {conflicts} conflicts{pruned}{more}"
         if isinstance(peering, dict) and "status" in peering:
             passive = peering.get("passiveStatus")
             extra = f", passive side {passive}" if passive else ""
@@ -108,6 +110,8 @@ def print_summary(execution: dict) -> None:
         for label, cidrs in (("created", report.get("created", [])), ("present", report.get("present", [])),
                              ("conflicts", conflicts)):
             print(f"    {label:9} {listing(report, label, cidrs)}")
+        if count(report, "removed"):
+            print(f"    {'removed':9} {listing(report, 'removed', report.get('removed', []))}")
     print_association(output.get("peeringAssociation"))
     print_vpc_route_tables(routes.get("vpcRouteTables"))
     print_reachability(output.get("reachability"))
@@ -207,8 +211,11 @@ def print_plan(output: dict, elapsed: float) -> None:
         for label, cidrs in (("create", report.get("create", [])), ("present", report.get("present", [])),
                              ("conflicts", conflicts)):
             print(f"    {label:9} {listing(report, label, cidrs)}")
+        if count(report, "remove"):
+            print(f"    {'remove':9} {listing(report, 'remove', report.get('remove', []))}")
     for table in plan.get("vpcRouteTables", []):
-        counts = ", ".join(f"{count(table, name)} {name}" for name in ("create", "present", "conflicts"))
+        counts = ", ".join(f"{count(table, name)} {name}" for name in ("create", "present", "conflicts", "remove")
+                           if name != "remove" or count(table, name))
         print(f"  vpc {table.get('side'):7} {table.get('vpcId')} {table.get('routeTableId')}: {counts}")
     print_association(output.get("peeringAssociation"))
     print_reachability(output.get("reachability"))
@@ -223,8 +230,9 @@ def print_vpc_route_tables(tables: list[dict] | None) -> None:
     print(f"  vpc route tables: {len(tables)}")
     rows = []
     for table in tables:
-        counts = ", ".join(f"{count(table, name)} {name}" for name in ("created", "present", "conflicts"))
-        remaining = count(table, "remaining")
+        counts = ", ".join(f"{count(table, name)} {name}" for name in ("created", "present", "conflicts", "removed")
+                           if name != "removed" or count(table, name))
+        remaining = count(table, "remaining") + count(table, "remainingRemovals")
         rows.append([table.get("side", "?"), table.get("vpcId", "?"), table.get("routeTableId", "?"),
                      counts + (f", {remaining} remaining" if remaining else "")])
     print_rows(rows)
