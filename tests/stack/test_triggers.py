@@ -215,7 +215,75 @@ def test_with_network_change_triggers_off_there_is_no_rule_and_its_events_start_
     assert json.loads(rules["aws.ec2"]["EventPattern"]) == NETWORK_CHANGE_PATTERN
 
 
-# --- an event from the passive Region ------------------------------------------------------------
+# --- the passive Region's forwarder -------------------------------------------------------------
+
+
+def test_the_passive_region_stack_forwards_to_the_active_bus_as_a_role_that_may_only_put_events_there(local_aws):
+    # deploy.sh hands the forwarder the main stack's Region and tag key.
+    local_aws.deploy("VpcTagKey=routeMe", "--passive-events")
+
+    cfn = local_aws.client("cloudformation", PASSIVE)
+    stack = cfn.describe_stacks(StackName=PASSIVE_STACK)["Stacks"][0]
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]} == {
+        "ActiveRegion": ACTIVE, "VpcTagKey": "routeMe"}
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert outputs["ActiveEventBusArn"] == ACTIVE_BUS
+    role_arn = outputs["ForwardRoleArn"]
+    # The same patterns as the main stack's rules, so a forwarded event matches there.
+    active, passive = rules_by_source(local_aws, ACTIVE), rules_by_source(local_aws, PASSIVE)
+    assert set(passive) == {"aws.ec2", "aws.tag"}
+    for source, rule in passive.items():
+        assert json.loads(rule["EventPattern"]) == json.loads(active[source]["EventPattern"])
+        target = only_target(local_aws, PASSIVE, rule)
+        assert (target["Arn"], target["RoleArn"]) == (ACTIVE_BUS, role_arn)
+
+    iam = local_aws.client("iam")
+    name = role_arn.rsplit("/", 1)[1]
+    trust = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"] == [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                                   "Action": "sts:AssumeRole",
+                                   "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}]
+    assert iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []
+    (policy,) = iam.list_role_policies(RoleName=name)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
+    assert document["Statement"] == [{"Effect": "Allow", "Action": "events:PutEvents", "Resource": ACTIVE_BUS}]
+
+
+def test_deploy_sh_refuses_to_forward_when_the_passive_transit_gateway_is_in_another_account(local_aws):
+    done = local_aws.deploy("PassiveAccountId=111122223333", "PassiveRoleArn=arn:aws:iam::111122223333:role/peer",
+                            "--passive-events", check=False)
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "account 111122223333" in done.stderr
+    assert local_aws.client("cloudformation", PASSIVE).list_stacks()["StackSummaries"] == []
+
+
+def test_a_vpc_attached_in_the_passive_region_is_routed_by_the_run_its_forwarded_event_starts(local_aws):
+    local_aws.deploy("--passive-events")
+    attachment = first_run(local_aws)
+    ec2 = local_aws.client("ec2", PASSIVE)
+    (tgw,) = ec2.describe_transit_gateways()["TransitGateways"]
+    seed_demo.seed_region(ec2, PASSIVE, {"tagged": ["10.30.0.0/16"], "untagged": "10.39.0.0/16"},
+                          "addToTransitGateway", transit_gateway_id=tgw["TransitGatewayId"])
+    before = executions(local_aws)
+
+    put_events(local_aws, PASSIVE, cloudtrail_event("CreateTransitGatewayVpcAttachment", region=PASSIVE),
+               cloudtrail_event("DeleteVpc", region=PASSIVE, error=("DependencyViolation", "The vpc has dependencies.")))
+
+    (arn,) = started_since(local_aws, before)
+    run = local_aws.wait(arn)
+    assert json.loads(run.described["input"])["detail"]["awsRegion"] == PASSIVE
+    assert run.status == "SUCCEEDED", run.described
+    assert_routed_via(local_aws, attachment, active_extra={"10.30.0.0/16"})
+
+    # A change of the routing tag (in any case) is forwarded too; another tag is not.
+    before = executions(local_aws)
+    put_events(local_aws, PASSIVE, tag_change_event("ADDTOTRANSITGATEWAY", PASSIVE),
+               tag_change_event("CostCentre", PASSIVE))
+    (arn,) = started_since(local_aws, before)
+    run = local_aws.wait(arn)
+    assert json.loads(run.described["input"])["detail-type"] == "Tag Change on Resource"
+    assert run.status == "SUCCEEDED", run.described
 
 
 def test_an_event_forwarded_from_the_passive_region_keeps_the_defaults(local_aws):
