@@ -249,6 +249,17 @@ def test_the_passive_region_stack_forwards_to_the_active_bus_as_a_role_that_may_
     assert document["Statement"] == [{"Effect": "Allow", "Action": "events:PutEvents", "Resource": ACTIVE_BUS}]
 
 
+def test_deploy_sh_updates_the_passive_region_stack_when_the_tag_key_changes(local_aws):
+    local_aws.deploy("--passive-events")
+
+    local_aws.deploy("VpcTagKey=routeMe", "--passive-events")
+
+    stack = local_aws.client("cloudformation", PASSIVE).describe_stacks(StackName=PASSIVE_STACK)["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    tag_rule = rules_by_source(local_aws, PASSIVE)["aws.tag"]
+    assert json.loads(tag_rule["EventPattern"])["detail"]["changed-tag-keys"] == [{"equals-ignore-case": "routeMe"}]
+
+
 def test_deploy_sh_refuses_to_forward_when_the_passive_transit_gateway_is_in_another_account(local_aws):
     done = local_aws.deploy("PassiveAccountId=111122223333", "PassiveRoleArn=arn:aws:iam::111122223333:role/peer",
                             "--passive-events", check=False)
