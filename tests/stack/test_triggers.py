@@ -13,7 +13,6 @@ checked by reading its policy back.
 from __future__ import annotations
 
 import json
-import time
 
 import seed_demo  # noqa: E402  (stack_support puts scripts/lib on the path)
 from stack_support import ACTIVE, PASSIVE, STACK, LocalAws, harness
@@ -104,8 +103,8 @@ def executions(local_aws: LocalAws) -> list[str]:
 
 
 def started_since(local_aws: LocalAws, before: list[str]) -> list[str]:
-    """The executions started since `before`; the emulator starts them as it handles PutEvents."""
-    time.sleep(0.5)
+    """The executions started since `before`: the emulator starts them while it handles PutEvents,
+    so they are there when PutEvents answers."""
     return [arn for arn in executions(local_aws) if arn not in before]
 
 
