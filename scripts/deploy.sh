@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deploys (or updates) the tgw-peering stack: uploads the build from dist/lambda/ and the state
 # machine definition to S3 under a digest of their contents, runs `aws cloudformation deploy`, and
-# prints the stack's outputs. Unchanged code and parameters make it a no-op.
+# prints the stack's outputs. Unchanged code and parameters make it a no-op. With --passive-events it
+# also deploys cloudformation/passive-region-events.yaml in the stack's passive Region.
 #
 # It uses the aws CLI's usual configuration (profile, AWS_REGION, credentials) and respects
 # AWS_ENDPOINT_URL, so scripts/local.sh uses it unchanged against the local emulator.
@@ -18,6 +19,9 @@ usage: scripts/deploy.sh --bucket BUCKET [--passive-region REGION] [options] [Ke
   --template FILE         default cloudformation/transit-gateway-peering.yaml
   --code-dir DIR          the zips to deploy (default dist/lambda/, from scripts/build.sh)
   --passive-region REGION the peer Region; needed on the first deploy
+  --passive-events        also deploy cloudformation/passive-region-events.yaml, as stack
+                          NAME-passive-events in the passive Region: it forwards that Region's
+                          network and tag changes to this stack's Region (same account only)
   Key=Value ...           more template parameters, e.g. VpcTagKey=routed PollIntervalSeconds=30
                           ScheduleExpression="rate(1 hour)"
 
@@ -26,6 +30,7 @@ USAGE
 }
 
 bucket="${CODE_BUCKET:-}" prefix="tgw-peering/" stack="${STACK_NAME:-tgw-peering}" overrides=()
+passive_events=false
 template="$ROOT/cloudformation/transit-gateway-peering.yaml" dist="$ROOT/dist/lambda"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,6 +40,7 @@ while [ $# -gt 0 ]; do
     --template) template="$2"; shift 2 ;;
     --code-dir) dist="$2"; shift 2 ;;
     --passive-region) overrides+=("PassiveRegion=$2"); shift 2 ;;
+    --passive-events) passive_events=true; shift ;;
     -h|--help) usage; exit 0 ;;
     *=*) overrides+=("$1"); shift ;;
     *) echo "deploy.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
@@ -72,3 +78,27 @@ aws cloudformation deploy \
 
 aws cloudformation describe-stacks --stack-name "$stack" \
   --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output table
+
+if [ "$passive_events" = true ]; then
+  # The forwarder goes into the stack's PassiveRegion, with its VpcTagKey, and forwards to the
+  # default event bus of the Region this stack is in (the fourth field of its StackId).
+  IFS=$'\t' read -r stack_id passive_region tag_key passive_account < <(aws cloudformation describe-stacks \
+    --stack-name "$stack" --output text --query '[Stacks[0].StackId,
+      Stacks[0].Parameters[?ParameterKey==`PassiveRegion`].ParameterValue | [0],
+      Stacks[0].Parameters[?ParameterKey==`VpcTagKey`].ParameterValue | [0],
+      Stacks[0].Parameters[?ParameterKey==`PassiveAccountId`].ParameterValue | [0]]')
+  if [ -n "$passive_account" ] && [ "$passive_account" != "None" ]; then
+    echo "deploy.sh: --passive-events forwards this account's events only; the passive transit" \
+      "gateway is in account $passive_account" >&2
+    exit 2
+  fi
+  stack_region="$(cut -d: -f4 <<<"$stack_id")"
+  say "deploying stack $stack-passive-events in $passive_region (forwards to $stack_region's default bus)"
+  aws cloudformation deploy \
+    --region "$passive_region" \
+    --stack-name "$stack-passive-events" \
+    --template-file "$ROOT/cloudformation/passive-region-events.yaml" \
+    --capabilities CAPABILITY_IAM \
+    --no-fail-on-empty-changeset \
+    --parameter-overrides "ActiveRegion=$stack_region" "VpcTagKey=$tag_key"
+fi

@@ -33,9 +33,11 @@ say "dependencies: RustSec advisories (cargo-deny against the live database, els
 scripts/lib/advisories.sh
 
 say "template lint: cfn-lint (errors and warnings fail) and checkov (skips are justified in the template)"
-"$VENV/bin/cfn-lint" cloudformation/transit-gateway-peering.yaml cloudformation/passive-account-role.yaml
+"$VENV/bin/cfn-lint" cloudformation/transit-gateway-peering.yaml cloudformation/passive-account-role.yaml \
+  cloudformation/passive-region-events.yaml
 "$ROOT/.venv-checkov/bin/checkov" --quiet --compact --skip-download --framework cloudformation \
-  -f cloudformation/transit-gateway-peering.yaml -f cloudformation/passive-account-role.yaml
+  -f cloudformation/transit-gateway-peering.yaml -f cloudformation/passive-account-role.yaml \
+  -f cloudformation/passive-region-events.yaml
 
 say "state machine definition: asl-validator"
 tools/node_modules/.bin/asl-validator --json-path statemachine/peering.asl.json

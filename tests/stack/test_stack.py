@@ -345,7 +345,7 @@ def test_without_a_schedule_expression_there_is_no_schedule_rule(local_aws):
     rules = local_aws.client("events").list_rules()["Rules"]
 
     assert [r for r in rules if r.get("ScheduleExpression")] == []
-    assert len(rules) == 1
+    assert len(rules) == 2  # TagChangeRule and NetworkChangeRule (tests/stack/test_triggers.py)
 
 
 # --- deploying -----------------------------------------------------------------------------

@@ -1273,4 +1273,171 @@ mod tests {
             }
         }
     }
+
+    /// An "AWS API Call via CloudTrail" event as EventBridge delivers it (the CloudTrail record
+    /// contents of the CloudTrail User Guide, inside EventBridge's envelope): what the stack's
+    /// NetworkChangeRule, and the passive Region's forwarder, hand the state machine.
+    fn cloudtrail_event(
+        event_name: &str,
+        region: &str,
+        request_parameters: Value,
+        response_elements: Value,
+    ) -> Value {
+        json!({
+            "version": "0", "id": "0b7d7a4e-6d0b-4c51-a8a4-3f4c5d6e7f80",
+            "detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2",
+            "account": "123456789012", "time": "2026-11-22T12:00:03Z", "region": region,
+            "resources": [],
+            "detail": {
+                "eventVersion": "1.09",
+                "userIdentity": {
+                    "type": "AssumedRole", "principalId": "AROAEXAMPLEID:alice",
+                    "arn": "arn:aws:sts::123456789012:assumed-role/NetworkAdmin/alice",
+                    "accountId": "123456789012", "accessKeyId": "ASIAEXAMPLEKEYID",
+                    "sessionContext": {
+                        "sessionIssuer": {
+                            "type": "Role", "principalId": "AROAEXAMPLEID",
+                            "arn": "arn:aws:iam::123456789012:role/NetworkAdmin",
+                            "accountId": "123456789012", "userName": "NetworkAdmin"
+                        },
+                        "attributes": {"creationDate": "2026-11-22T11:58:02Z", "mfaAuthenticated": "false"}
+                    }
+                },
+                "eventTime": "2026-11-22T12:00:00Z",
+                "eventSource": "ec2.amazonaws.com",
+                "eventName": event_name,
+                "awsRegion": region,
+                "sourceIPAddress": "192.0.2.10",
+                "userAgent": "aws-cli/2.22.0 md/awscrt#0.23.4 ua/2.0 os/linux#6.1 md/arch#x86_64 lang/python#3.12.6",
+                "requestParameters": request_parameters,
+                "responseElements": response_elements,
+                "requestID": "4c0a6e8f-8b1c-4a3e-9d52-0f1e2d3c4b5a",
+                "eventID": "2f6f5a8e-1b2c-4d3e-8f9a-0b1c2d3e4f5a",
+                "readOnly": false,
+                "eventType": "AwsApiCall",
+                "managementEvent": true,
+                "recipientAccountId": "123456789012",
+                "eventCategory": "Management",
+                "tlsDetails": {
+                    "tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
+                    "clientProvidedHostHeader": format!("ec2.{region}.amazonaws.com")
+                }
+            }
+        })
+    }
+
+    /// The five calls the network-change rules match, each with its request and response.
+    fn network_changes() -> Vec<(&'static str, Value, Value)> {
+        let response_id = "6f1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
+        vec![
+            (
+                "AssociateVpcCidrBlock",
+                json!({"vpcId": "vpc-0123456789abcdef0", "cidrBlock": "10.3.0.0/16"}),
+                json!({"requestId": response_id, "vpcId": "vpc-0123456789abcdef0",
+                       "cidrBlockAssociation": {"associationId": "vpc-cidr-assoc-0123456789abcdef0",
+                                                "cidrBlock": "10.3.0.0/16",
+                                                "cidrBlockState": {"state": "associating"}}}),
+            ),
+            (
+                "DisassociateVpcCidrBlock",
+                json!({"associationId": "vpc-cidr-assoc-0123456789abcdef0"}),
+                json!({"requestId": response_id, "vpcId": "vpc-0123456789abcdef0",
+                       "cidrBlockAssociation": {"associationId": "vpc-cidr-assoc-0123456789abcdef0",
+                                                "cidrBlock": "10.3.0.0/16",
+                                                "cidrBlockState": {"state": "disassociating"}}}),
+            ),
+            (
+                "CreateTransitGatewayVpcAttachment",
+                json!({"CreateTransitGatewayVpcAttachmentRequest": {
+                    "TransitGatewayId": "tgw-0123456789abcdef0", "VpcId": "vpc-0123456789abcdef0",
+                    "SubnetIds": {"tag": 1, "content": "subnet-0123456789abcdef0"},
+                    "Options": {"Ipv6Support": "disable", "DnsSupport": "enable"}}}),
+                json!({"CreateTransitGatewayVpcAttachmentResponse": {
+                    "xmlns": "http://ec2.amazonaws.com/doc/2016-11-15/", "requestId": response_id,
+                    "transitGatewayVpcAttachment": {
+                        "transitGatewayAttachmentId": "tgw-attach-0123456789abcdef0",
+                        "transitGatewayId": "tgw-0123456789abcdef0",
+                        "vpcId": "vpc-0123456789abcdef0", "vpcOwnerId": "123456789012",
+                        "state": "pending", "creationTime": "2026-11-22T12:00:00.000Z",
+                        "subnetIds": {"item": "subnet-0123456789abcdef0"}}}}),
+            ),
+            (
+                "DeleteTransitGatewayVpcAttachment",
+                json!({"DeleteTransitGatewayVpcAttachmentRequest": {
+                    "TransitGatewayAttachmentId": "tgw-attach-0123456789abcdef0"}}),
+                json!({"DeleteTransitGatewayVpcAttachmentResponse": {
+                    "xmlns": "http://ec2.amazonaws.com/doc/2016-11-15/", "requestId": response_id,
+                    "transitGatewayVpcAttachment": {
+                        "transitGatewayAttachmentId": "tgw-attach-0123456789abcdef0",
+                        "state": "deleting"}}}),
+            ),
+            (
+                "DeleteVpc",
+                json!({"vpcId": "vpc-0123456789abcdef0"}),
+                json!({"requestId": response_id, "_return": true}),
+            ),
+        ]
+    }
+
+    #[test]
+    fn given_a_cloudtrail_api_call_event_then_the_defaults_apply_and_no_field_is_reported() {
+        for (name, request, response) in network_changes() {
+            let parsed = parse_request(&cloudtrail_event(name, "us-east-1", request, response))
+                .unwrap_or_else(|err| panic!("{name}: {err:?}"));
+            assert_eq!(parsed.request, PeeringRequest::default(), "{name}");
+            // `peer` logs a warning for each ignored field: none for an event's own detail.
+            assert!(
+                parsed.ignored_fields.is_empty(),
+                "{name}: {:?}",
+                parsed.ignored_fields
+            );
+            assert_eq!(
+                parsed.source,
+                RequestSource::EventBridge {
+                    detail_type: "AWS API Call via CloudTrail".into(),
+                    source: "aws.ec2".into()
+                }
+            );
+            let valid = parsed.request.validate(&defaults()).unwrap();
+            assert_eq!(
+                (valid.active_region.as_str(), valid.passive_region.as_str()),
+                ("us-east-1", "eu-west-1")
+            );
+        }
+    }
+
+    #[test]
+    fn given_a_cloudtrail_event_forwarded_from_the_passive_region_then_the_defaults_still_apply() {
+        for (name, request, response) in network_changes() {
+            // The event's `region` and `detail.awsRegion` name the passive Region, not the request's.
+            let parsed = parse_request(&cloudtrail_event(name, "eu-west-1", request, response))
+                .unwrap_or_else(|err| panic!("{name}: {err:?}"));
+            assert_eq!(parsed.request, PeeringRequest::default(), "{name}");
+            assert!(parsed.ignored_fields.is_empty(), "{name}");
+            let valid = parsed.request.validate(&defaults()).unwrap();
+            assert_eq!(valid.active_region, "us-east-1");
+            assert_eq!(valid.passive_region, "eu-west-1");
+        }
+    }
+
+    #[test]
+    fn given_a_cloudtrail_event_of_a_failed_call_then_the_defaults_apply_too() {
+        // The rules leave failed calls out; one that arrives anyway (a rule edited by hand) is
+        // still a harmless re-run.
+        let mut event = cloudtrail_event(
+            "DeleteVpc",
+            "us-east-1",
+            json!({"vpcId": "vpc-0123456789abcdef0"}),
+            Value::Null,
+        );
+        let detail = event["detail"].as_object_mut().unwrap();
+        detail.insert("errorCode".into(), json!("DependencyViolation"));
+        detail.insert(
+            "errorMessage".into(),
+            json!("The vpc 'vpc-0123456789abcdef0' has dependencies and cannot be deleted."),
+        );
+        let parsed = parse_request(&event).unwrap();
+        assert_eq!(parsed.request, PeeringRequest::default());
+        assert!(parsed.ignored_fields.is_empty());
+    }
 }
