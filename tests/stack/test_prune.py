@@ -50,7 +50,7 @@ def test_prune_removes_an_untagged_vpcs_route_and_the_guard_refuses_a_whole_side
 
     assert refused.status == "FAILED", refused.described
     assert refused.described["error"] == "PruneRefused", refused.described
-    cause = refused.described["cause"]
+    cause = json.loads(refused.described["cause"])["errorMessage"]
     assert "would remove 1 of the 2 routes" in cause and "passive side" in cause, cause
     assert '"confirmPrune": 1' in cause, cause
     assert local_aws.mutating_calls() == {}
