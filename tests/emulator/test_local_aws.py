@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import io
 import json
 import os
@@ -1507,6 +1508,11 @@ def test_given_invocations_when_listed_then_each_has_its_measurements(fake):
     assert (first["coldStart"], second["coldStart"]) == (True, False)
     assert first["durationMs"] > 0
     assert second["durationMs"] >= 300  # a lower bound only: it slept that long
+    # When each ran, as wall-clock UTC text: in order, not overlapping, and as long as measured.
+    assert first["startedAt"] < first["endedAt"] <= second["startedAt"] < second["endedAt"]
+    span = (datetime.datetime.fromisoformat(second["endedAt"].replace("Z", "+00:00"))
+            - datetime.datetime.fromisoformat(second["startedAt"].replace("Z", "+00:00")))
+    assert abs(span.total_seconds() * 1000 - second["durationMs"]) < 50
     # The fake runtime is a Python process: its peak resident set is a few MiB at least.
     assert first["peakRssKiB"] > 1024 and second["peakRssKiB"] >= first["peakRssKiB"]
     # The EC2 calls counted while each invocation ran, by Region, and which were throttled, and

@@ -77,6 +77,10 @@ def most_at_once(windows: list[tuple[datetime, datetime]]) -> int:
     return most
 
 
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def wait_for(predicate, seconds: float = 60, what: str = "the condition") -> None:
     deadline = time.monotonic() + seconds
     while not predicate():
@@ -256,6 +260,7 @@ def test_a_storm_of_tag_change_events_converges_in_a_few_runs_with_one_writer_at
     local_aws.run({})
     vpcs = add_untagged_vpcs(local_aws, ACTIVE, STORM_VPCS, 130)
     harness(local_aws.endpoint, "POST", "calls/reset")
+    harness(local_aws.endpoint, "POST", "lambda/reset")
     ec2, sfn = local_aws.client("ec2"), local_aws.client("stepfunctions")
     machine = local_aws.outputs()["StateMachineArn"]
     arns: list[str | None] = [None] * STORM
@@ -292,6 +297,15 @@ def test_a_storm_of_tag_change_events_converges_in_a_few_runs_with_one_writer_at
     # At most one writer per gateway pair at any moment, by the executions' own histories.
     assert most_at_once([write_window(r) for r in writers]) == 1
     assert most_at_once([lock_window(r) for r in writers]) == 1
+    # The same, by the harness's clock: every modify-routes invocation ran inside the write window
+    # of one writer, and no two at once.
+    function = local_aws.outputs()["ModifyRoutesFunctionName"]
+    invocations = [(utc(i["startedAt"]), utc(i["endedAt"]))
+                   for i in harness(local_aws.endpoint, "GET", "lambda")["invocations"] if i["function"] == function]
+    assert len(invocations) == sum(len(r.entered("ModifyRoutes")) for r in writers)
+    assert most_at_once(invocations) == 1
+    for start, end in invocations:
+        assert sum(1 for r in writers if write_window(r)[0] <= start and end <= write_window(r)[1]) == 1
     # Every execution that skipped says which run covered it, and that run read after it started.
     writer_arns = {r.described["executionArn"]: r for r in writers}
     for run in coalesced:
