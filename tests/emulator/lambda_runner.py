@@ -178,8 +178,9 @@ class LambdaRunner:
                     "binary": str(binary),
                     "ok": error_type is None,
                     "errorType": error_type,
-                    **(measured or {"coldStart": False, "durationMs": None, "peakRssKiB": None,
-                                    "cpuMs": None, "ec2Calls": None}),
+                    **(measured or {"coldStart": False, "startedAt": None, "endedAt": None,
+                                    "durationMs": None, "peakRssKiB": None, "cpuMs": None,
+                                    "ec2Calls": None}),
                 }
             )
 
@@ -237,6 +238,7 @@ class LambdaRunner:
                     self._deadlines.drop(key)
             # A cold invoke is timed from its process's start, as Lambda counts init and invoke.
             started = time.monotonic()
+            started_at = _utc_text()
             if cold:
                 self._start_slot(slot, fn, binary, env, fingerprint)
             # A new process has used no CPU yet; a warm one is measured from here.
@@ -250,8 +252,11 @@ class LambdaRunner:
                 error_type = None
             except FunctionError as e:
                 payload, error_type = e.payload(), e.error_type
+            ended_at = _utc_text()
             measured = {
                 "coldStart": cold,
+                "startedAt": started_at,
+                "endedAt": ended_at,
                 "durationMs": round((time.monotonic() - started) * 1000, 3),
                 "peakRssKiB": _peak_rss_kib(slot.process),
                 "cpuMs": _cpu_since(cpu_before, _cpu_ms(slot.process)),
@@ -531,3 +536,11 @@ def install(runner: LambdaRunner) -> None:
         return runner.invoke(self, body or b"", request_headers, response_headers)
 
     LambdaFunction.invoke = invoke
+
+
+def _utc_text() -> str:
+    """Now, as ISO 8601 UTC text with microseconds and `Z`: two of them compare as strings in
+    time order, and against Step Functions' millisecond times."""
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

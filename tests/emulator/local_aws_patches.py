@@ -329,6 +329,138 @@ def lambda_task_errors_named_as_on_aws() -> None:
     StateTaskLambda._from_error = _from_error
 
 
+def _aws_timestamp(value: Any) -> str:
+    """A time as Step Functions writes it in the context object: ISO 8601 in UTC with
+    milliseconds and `Z` (`2019-03-26T20:14:13.192Z`), so that two of them compare as strings
+    in the order of the times."""
+    import datetime
+
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    value = value.astimezone(datetime.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def context_object_times_are_iso_strings() -> None:
+    """Gap: in the interpreter's context object, `$$.Execution.StartTime` is a
+    Python datetime, not a string, so any state that passes it on (a Pass
+    state's Parameters, a DynamoDB task's `"S.$": "$$.Execution.StartTime"`,
+    `States.JsonToString`) fails the execution with States.Runtime "Object of
+    type datetime is not JSON serializable"; `$$.State.EnteredTime` is
+    Python's isoformat with microseconds and `+00:00`, so it does not compare
+    as a string with AWS's format.
+
+    AWS (Step Functions, "Accessing the Context object"): both are ISO 8601
+    strings, `"StartTime": "2019-03-26T20:14:13.192Z"`, `"EnteredTime":
+    "2019-03-26T20:14:13.192Z"`: UTC, milliseconds, `Z`.
+    """
+    import moto.stepfunctions.parser.asl.component.state.state as state_module
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    original_environment = ExecutionWorker._get_evaluation_environment
+
+    def _get_evaluation_environment(self: Any) -> Any:
+        env = original_environment(self)
+        execution = env.states.context_object.context_object_data["Execution"]
+        execution["StartTime"] = _aws_timestamp(execution["StartTime"])
+        return env
+
+    ExecutionWorker._get_evaluation_environment = _get_evaluation_environment
+
+    original_state_data = state_module.StateData
+
+    def state_data(**fields: Any) -> Any:
+        if "EnteredTime" in fields:
+            fields["EnteredTime"] = _aws_timestamp(fields["EnteredTime"])
+        return original_state_data(**fields)
+
+    state_module.StateData = state_data
+
+
+def aws_sdk_tasks_take_pascal_case_parameters() -> None:
+    """Gap: an AWS SDK integration task (`arn:aws:states:::aws-sdk:<service>:<action>`)
+    hands its Parameters to the SDK as written, so a service whose API is camelCase
+    (`sfn:describeExecution` takes `executionArn`) fails the task with States.Runtime
+    (KeyError `ExecutionArn`), and the result keeps the API's camelCase keys.
+
+    AWS (Step Functions, "Learning to use AWS service SDK integrations", API naming
+    conventions): "Parameters in Step Functions are expressed in PascalCase, even if the
+    native service API is in camelCase" (`StateMachineArn`); the result's keys are
+    PascalCase too (`Status`, `StartDate`), and its timestamps are JSON text (the SDK's
+    datetimes broke the execution's JSON state: States.Runtime, "Object of type datetime is
+    not JSON serializable").
+    """
+    import botocore.session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    session = botocore.session.get_session()
+
+    def _operation(self: Any) -> Any:
+        service = session.get_service_model(self._get_boto_service_name())
+        action = self.resource.api_action
+        return service.operation_model(action[:1].upper() + action[1:])
+
+    def _normalise_parameters(self: Any, parameters: dict, *_: Any, **__: Any) -> None:
+        self._to_boto_request(parameters, _operation(self).input_shape)
+
+    def _timestamps_as_text(value: Any) -> Any:
+        import datetime
+
+        if isinstance(value, datetime.datetime):
+            return _aws_timestamp(value)
+        if isinstance(value, dict):
+            return {k: _timestamps_as_text(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [_timestamps_as_text(v) for v in value]
+        return value
+
+    def _normalise_response(self: Any, response: Any, *_: Any, **__: Any) -> None:
+        self._from_boto_response(response, _operation(self).output_shape)
+        if isinstance(response, dict):
+            response.update(_timestamps_as_text(response))
+
+    StateTaskServiceAwsSdk._normalise_parameters = _normalise_parameters
+    StateTaskServiceAwsSdk._normalise_response = _normalise_response
+
+
+# --- DynamoDB ----------------------------------------------------------------------
+
+
+def dynamodb_conditional_writes_are_atomic() -> None:
+    """Gap: the server answers requests on many threads, and moto's PutItem, UpdateItem,
+    DeleteItem and TransactWriteItems read the item, evaluate the ConditionExpression and
+    then write, with nothing to stop another request writing the same item in between: two
+    concurrent `attribute_not_exists(holder)` updates can both succeed, so a lock or an
+    optimistic counter built on conditional writes breaks under load.
+
+    AWS (DynamoDB Developer Guide, "Conditional writes"): a conditional write succeeds only
+    if the item's attributes meet the condition at the time of the write; "conditional
+    writes are idempotent ... [and] if multiple users attempt to modify the same item, only
+    one succeeds" (optimistic locking). Here every write of one backend holds one lock for
+    its whole read-check-write.
+    """
+    import functools
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name, None)
+        if original is None:
+            continue
+
+        def locked(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return __original(*args, **kwargs)
+
+        setattr(DynamoDBBackend, name, functools.wraps(original)(locked))
+
+
 # --- CloudFormation stacks and change sets ---------------------------------------
 
 
@@ -1294,6 +1426,9 @@ PATCHES = (
     state_machine_definition_sources,
     executions_get_unique_names,
     lambda_task_errors_named_as_on_aws,
+    context_object_times_are_iso_strings,
+    aws_sdk_tasks_take_pascal_case_parameters,
+    dynamodb_conditional_writes_are_atomic,
     change_sets_rebuild_outputs,
     unchanged_change_set_fails_without_changes,
     functions_keep_logging_config,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import io
 import json
 import os
@@ -24,6 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -1506,6 +1508,11 @@ def test_given_invocations_when_listed_then_each_has_its_measurements(fake):
     assert (first["coldStart"], second["coldStart"]) == (True, False)
     assert first["durationMs"] > 0
     assert second["durationMs"] >= 300  # a lower bound only: it slept that long
+    # When each ran, as wall-clock UTC text: in order, not overlapping, and as long as measured.
+    assert first["startedAt"] < first["endedAt"] <= second["startedAt"] < second["endedAt"]
+    span = (datetime.datetime.fromisoformat(second["endedAt"].replace("Z", "+00:00"))
+            - datetime.datetime.fromisoformat(second["startedAt"].replace("Z", "+00:00")))
+    assert abs(span.total_seconds() * 1000 - second["durationMs"]) < 50
     # The fake runtime is a Python process: its peak resident set is a few MiB at least.
     assert first["peakRssKiB"] > 1024 and second["peakRssKiB"] >= first["peakRssKiB"]
     # The EC2 calls counted while each invocation ran, by Region, and which were throttled, and
@@ -1714,3 +1721,103 @@ def test_given_number_and_boolean_environment_values_in_a_stack_function_then_la
     # As tests/stack does: read the variables back and hand them to UpdateFunctionConfiguration.
     lam.update_function_configuration(FunctionName=arn, Environment={"Variables": {**updated, "EXTRA": "x"}})
     assert function_configuration(aws, arn)["Environment"]["Variables"] == {**updated, "EXTRA": "x"}
+
+
+# --- patch: context_object_times_are_iso_strings -----------------------------------------
+
+
+def test_given_context_times_when_passed_on_then_they_are_aws_iso_strings_that_sort_as_times(aws):
+    definition = {
+        "StartAt": "First",
+        "States": {
+            "First": {"Type": "Pass", "Parameters": {"started.$": "$$.Execution.StartTime",
+                                                     "entered.$": "$$.State.EnteredTime"},
+                      "ResultPath": "$.first", "Next": "Second"},
+            "Second": {"Type": "Pass", "Parameters": {"entered.$": "$$.State.EnteredTime",
+                                                      "text.$": "States.JsonToString($.first)"},
+                       "ResultPath": "$.second", "Next": "Later"},
+            "Later": {"Type": "Choice", "Choices": [
+                {"Variable": "$.first.entered", "StringLessThanEqualsPath": "$.second.entered", "Next": "InOrder"}],
+                "Default": "OutOfOrder"},
+            "InOrder": {"Type": "Succeed"},
+            "OutOfOrder": {"Type": "Fail", "Error": "OutOfOrder"},
+        },
+    }
+    arn = deploy(aws, state_machine_template(definition), stack="machine")["Arn"]
+
+    execution = run(aws, arn)
+
+    assert execution["status"] == "SUCCEEDED", execution
+    output = json.loads(execution["output"])
+    aws_time = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+    for value in (output["first"]["started"], output["first"]["entered"], output["second"]["entered"]):
+        assert aws_time.match(value), value
+    assert output["first"]["started"] <= output["first"]["entered"]
+    assert json.loads(output["second"]["text"]) == output["first"]
+
+
+# --- patch: aws_sdk_tasks_take_pascal_case_parameters -------------------------------------
+
+
+def test_given_an_aws_sdk_sfn_task_when_run_then_it_takes_and_returns_pascal_case(aws):
+    definition = {
+        "StartAt": "Describe",
+        "States": {
+            "Describe": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:describeExecution",
+                         "Parameters": {"ExecutionArn.$": "$$.Execution.Id"}, "ResultPath": "$.self",
+                         "Next": "Missing"},
+            "Missing": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:describeExecution",
+                        "Parameters": {"ExecutionArn.$": "States.Format('{}-gone', $$.Execution.Id)"},
+                        "Catch": [{"ErrorEquals": ["Sfn.ExecutionDoesNotExistException"],
+                                   "ResultPath": "$.missing", "Next": "Done"}],
+                        "End": True},
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    arn = deploy(aws, state_machine_template(definition), stack="machine")["Arn"]
+
+    execution = run(aws, arn)
+
+    assert execution["status"] == "SUCCEEDED", execution
+    output = json.loads(execution["output"])
+    assert output["self"]["Status"] == "RUNNING"
+    assert output["self"]["ExecutionArn"] == execution["executionArn"]
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", output["self"]["StartDate"])
+    assert output["missing"]["Error"] == "Sfn.ExecutionDoesNotExistException"
+
+
+# --- patch: dynamodb_conditional_writes_are_atomic ----------------------------------------
+
+
+def test_given_concurrent_conditional_updates_when_racing_then_exactly_one_wins_each_value(aws):
+    ddb = aws.client("dynamodb")
+    ddb.create_table(TableName="counter", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    ddb.put_item(TableName="counter", Item={"pk": {"S": "n"}, "n": {"N": "0"}})
+    won = []
+
+    def bump(worker: int) -> None:
+        client = aws.client("dynamodb")
+        for _ in range(40):
+            seen = client.get_item(TableName="counter", Key={"pk": {"S": "n"}}, ConsistentRead=True)["Item"]["n"]["N"]
+            try:
+                client.update_item(
+                    TableName="counter", Key={"pk": {"S": "n"}},
+                    UpdateExpression="SET n = :next, lastBy = :me",
+                    ConditionExpression="n = :seen",
+                    ExpressionAttributeValues={":seen": {"N": seen}, ":next": {"N": str(int(seen) + 1)},
+                                               ":me": {"S": str(worker)}})
+                won.append(int(seen))
+            except ddb.exceptions.ConditionalCheckFailedException:
+                pass
+
+    threads = [threading.Thread(target=bump, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    final = int(ddb.get_item(TableName="counter", Key={"pk": {"S": "n"}})["Item"]["n"]["N"])
+    # Each value of n is won by exactly one update: no two updates saw the same n and both wrote.
+    assert sorted(won) == list(range(final)), f"{len(won)} updates succeeded for {final} values"

@@ -60,6 +60,8 @@ def test_the_deployed_definition_is_the_file_with_only_the_substitutions_filled_
         "MaxPolls": "7",
         "NotificationTopicArn": "",
         "StackRegion": ACTIVE,
+        "StateTableName": local_aws.outputs()["StateTableName"],
+        "LockMaxWaits": "240",
     }
     text = DEFINITION.read_text()
     placeholders = set(re.findall(r"\$\{(\w+)\}", text))
@@ -103,8 +105,10 @@ def test_a_second_execution_reuses_the_peering_and_creates_nothing(local_aws):
     assert set(side_table(second.output["routes"], "passive")["present"]) == ROUTED_TO_PASSIVE
     assert local_aws.mutating_calls() == {}
     # A live peering goes straight to the routes, without waiting a poll interval.
-    assert second.entered() == ["Configure", "Peer", "JustCreated", "AlreadyAvailable", "ModifyRoutes",
-                                "MoreRoutes", "Notify", "HasNotice", "Done"]
+    assert second.entered() == ["Configure", "Peer", "JustCreated", "AlreadyAvailable", "LockNeeded", "LockKey",
+                                "LockOrder", "LockKeyActiveFirst", "LockSettings", "LockSettingsShared",
+                                "ReadLock", "LockDecision", "AcquireLock", "Write", "ModifyRoutes",
+                                "MoreRoutes", "ReleaseLock", "Notify", "HasNotice", "Done"]
 
 
 @pytest.mark.parametrize("pending_reads", [1, 3])

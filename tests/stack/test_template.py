@@ -191,7 +191,7 @@ def test_the_alarms_watch_the_tools_metrics_and_point_at_the_topic_when_one_is_c
 
 def test_the_state_machines_publishing_policy_names_only_the_topic_and_its_key():
     policies_of = of_type("AWS::IAM::Policy")
-    assert set(policies_of) == {"StateMachineNotifyPolicy"}
+    assert set(policies_of) == {"StateMachineNotifyPolicy", "StateMachineLockPolicy"}
     policy = policies_of["StateMachineNotifyPolicy"]
     assert policy["Condition"] == "NotificationsConfigured"
     assert policy["Properties"]["Roles"] == [{"Ref": "StateMachineRole"}]
@@ -232,3 +232,51 @@ def test_without_notification_parameters_nothing_is_notified():
         assert parsed["Parameters"][name]["Default"] == ""
     substitution = parsed["Resources"]["StateMachine"]["Properties"]["DefinitionSubstitutions"]["NotificationTopicArn"]
     assert substitution == {"Fn::If": ["NotificationsConfigured", TOPIC, ""]}
+
+
+# --- the gateway pair's lock ------------------------------------------------------------------
+
+
+def test_the_lock_table_is_on_demand_recoverable_encrypted_and_retained():
+    table = template()["Resources"]["StateTable"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    properties = table["Properties"]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"},
+                                       {"AttributeName": "sk", "KeyType": "RANGE"}]
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+
+
+def test_the_state_machine_may_use_only_the_lock_table_and_describe_only_its_own_executions():
+    role = template()["Resources"]["StateMachineRole"]
+    dynamodb = [s for s in statements(role) if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+    assert len(dynamodb) == 1
+    assert sorted(as_list(dynamodb[0]["Action"])) == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    assert dynamodb[0]["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
+    # No other role touches DynamoDB or Step Functions executions.
+    for name, other in of_type("AWS::IAM::Role").items():
+        for statement in statements(other):
+            actions = as_list(statement["Action"])
+            assert name == "StateMachineRole" or not any(a.startswith("dynamodb:") for a in actions), name
+            assert "states:DescribeExecution" not in actions, name
+
+    policy = of_type("AWS::IAM::Policy")["StateMachineLockPolicy"]
+    assert "Condition" not in policy
+    assert policy["Properties"]["Roles"] == [{"Ref": "StateMachineRole"}]
+    (describe,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (describe["Effect"], describe["Action"]) == ("Allow", "states:DescribeExecution")
+    assert describe["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+                                                ":execution:${StateMachine.Name}:*"}
+
+
+def test_the_definition_uses_exactly_the_lock_actions_the_role_grants():
+    definition = json.loads((ROOT / "statemachine/peering.asl.json").read_text())
+    resources = {state["Resource"] for state in definition["States"].values()
+                 if state["Type"] == "Task" and not state["Resource"].startswith("${")}
+    assert resources == {"arn:aws:states:::sns:publish", "arn:aws:states:::dynamodb:getItem",
+                         "arn:aws:states:::dynamodb:updateItem", "arn:aws:states:::aws-sdk:sfn:describeExecution"}
+    tables = {state["Parameters"]["TableName"] for state in definition["States"].values()
+              if state["Type"] == "Task" and "dynamodb" in state["Resource"]}
+    assert tables == {"${StateTableName}"}
