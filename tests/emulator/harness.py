@@ -397,6 +397,9 @@ class Harness:
         self._busy_seconds = 0.0
         self._faults: list[FaultRule] = []
         self.rate_limiter = RateLimiter()
+        # Every route write moto accepted, in the order it answered them: what a test needs to
+        # check the order of creates and deletes (make before break), not only their counts.
+        self._route_writes: list[dict[str, Any]] = []
 
     # --- WSGI ---------------------------------------------------------------
 
@@ -408,7 +411,7 @@ class Harness:
         call = self._ec2_call(environ)
         if call is None:
             return self.app(environ, start_response)
-        action, region = call
+        action, region, params = call
         with self._lock:
             self._total[action] += 1
             self._by_region[region][action] += 1
@@ -419,7 +422,7 @@ class Harness:
             time.sleep(delay_ms / 1000)
         if fault is None:
             if self.rate_limiter.take(action, region):
-                return self._timed(action, region, environ, start_response)
+                return self._timed(action, region, environ, start_response, params)
             with self._lock:
                 self._count_fault(action, THROTTLING_CODE)
             return _ec2_error(start_response, THROTTLING_STATUS, THROTTLING_CODE, THROTTLING_MESSAGE)
@@ -431,17 +434,25 @@ class Harness:
         return _ec2_error(start_response, fault.httpStatus, fault.code, fault.message or default_message)
 
     def _timed(
-        self, action: str, region: str, environ: dict[str, Any], start_response: Callable
+        self, action: str, region: str, environ: dict[str, Any], start_response: Callable,
+        params: dict[str, list[str]],
     ) -> Iterable[bytes]:
         """moto's answer, timed until its whole body is built: moto builds the response before
-        returning it, and the body is read here so that a lazy one is counted too."""
+        returning it, and the body is read here so that a lazy one is counted too. A route write
+        moto accepted is logged."""
+        statuses: list[str] = []
+
+        def recording_start_response(status: str, headers: list, *rest: Any) -> Any:
+            statuses.append(status)
+            return start_response(status, headers, *rest)
+
         with self._lock:
             started = time.perf_counter()
             if self._in_moto == 0:
                 self._busy_since = started
             self._in_moto += 1
         try:
-            answer = self.app(environ, start_response)
+            answer = self.app(environ, recording_start_response)
             try:
                 body = b"".join(answer)
             finally:
@@ -454,6 +465,8 @@ class Harness:
                 self._in_moto -= 1
                 if self._in_moto == 0:
                     self._busy_seconds += ended - self._busy_since
+                if action in ROUTE_WRITES and statuses and statuses[0].startswith("200"):
+                    self._route_writes.append(_route_write(action, region, params))
         return [body]
 
     def _pick_fault(self, action: str, region: str) -> tuple[FaultRule | None, int]:
@@ -476,8 +489,8 @@ class Harness:
             self._throttled[action] += 1
 
     @staticmethod
-    def _ec2_call(environ: dict[str, Any]) -> tuple[str, str] | None:
-        """(Action, Region) of an EC2 Query API request, else None.
+    def _ec2_call(environ: dict[str, Any]) -> tuple[str, str, dict[str, list[str]]] | None:
+        """(Action, Region, parameters) of an EC2 Query API request, else None.
 
         Buffers the body and puts it back for moto."""
         region, service = UNKNOWN_REGION, None
@@ -496,7 +509,7 @@ class Harness:
         action = params.get("Action", [None])[0]
         if not action:
             return None
-        return action, region
+        return action, region, params
 
     @staticmethod
     def _drop(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -530,6 +543,7 @@ class Harness:
             ("GET", "rate-limits"): self.get_rate_limits,
             ("POST", "rate-limits"): self.set_rate_limits,
             ("DELETE", "rate-limits"): self.disable_rate_limits,
+            ("GET", "route-writes"): self.get_route_writes,
             ("GET", "lambda"): self.get_lambda,
             ("POST", "lambda/reset"): self.reset_lambda,
         }
@@ -568,6 +582,7 @@ class Harness:
             self._faulted.clear()
             self._server_seconds.clear()
             self._busy_seconds = 0.0
+            self._route_writes.clear()
         self.rate_limiter.reset_counters()
         return self.get_calls({})
 
@@ -582,6 +597,10 @@ class Harness:
             self.lambdas.stop_functions()
             self.lambdas.reset_invocations()
         return self.reset_calls({})
+
+    def get_route_writes(self, _: dict) -> dict:
+        with self._lock:
+            return {"routeWrites": list(self._route_writes)}
 
     def get_lambda(self, _: dict) -> dict:
         return {"invocations": self.lambdas.invocations() if self.lambdas else []}
@@ -655,6 +674,27 @@ class Harness:
 
     def disable_rate_limits(self, _: dict) -> dict:
         return self.rate_limiter.disable()
+
+
+# The actions that add, change or remove a route, in a TGW route table or a VPC route table.
+ROUTE_WRITES = {
+    "CreateTransitGatewayRoute": "create", "DeleteTransitGatewayRoute": "delete",
+    "ReplaceTransitGatewayRoute": "replace", "CreateRoute": "create", "DeleteRoute": "delete",
+    "ReplaceRoute": "replace",
+}
+
+
+def _route_write(action: str, region: str, params: dict[str, list[str]]) -> dict[str, Any]:
+    first = lambda *names: next((params[n][0] for n in names if params.get(n)), None)  # noqa: E731
+    return {
+        "at": time.time(),
+        "action": action,
+        "op": ROUTE_WRITES[action],
+        "region": region,
+        "routeTableId": first("TransitGatewayRouteTableId", "RouteTableId"),
+        "cidr": first("DestinationCidrBlock", "DestinationIpv6CidrBlock"),
+        "target": first("TransitGatewayAttachmentId", "TransitGatewayId", "GatewayId"),
+    }
 
 
 def _server_ms(seconds: dict[str, Counter[str]]) -> dict[str, Any]:

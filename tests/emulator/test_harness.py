@@ -126,6 +126,27 @@ def test_given_calls_in_two_regions_when_reading_calls_then_counts_per_action_an
     }
 
 
+def test_given_route_writes_when_reading_route_writes_then_each_accepted_one_is_listed_in_order(
+    endpoint, ec2_a
+):
+    table = create_tgw(ec2_a)["Options"]["AssociationDefaultRouteTableId"]
+    ec2_a.create_transit_gateway_route(TransitGatewayRouteTableId=table, DestinationCidrBlock="10.1.0.0/16",
+                                       Blackhole=True)
+    with pytest.raises(ClientError):  # a refused write changed nothing and is not listed
+        ec2_a.create_transit_gateway_route(TransitGatewayRouteTableId=table, DestinationCidrBlock="10.1.0.0/16",
+                                           Blackhole=True)
+    ec2_a.delete_transit_gateway_route(TransitGatewayRouteTableId=table, DestinationCidrBlock="10.1.0.0/16")
+
+    writes = harness(endpoint, "GET", "route-writes")["routeWrites"]
+
+    assert [(w["op"], w["region"], w["routeTableId"], w["cidr"]) for w in writes] == [
+        ("create", REQUESTER, table, "10.1.0.0/16"),
+        ("delete", REQUESTER, table, "10.1.0.0/16"),
+    ]
+    assert writes[0]["at"] <= writes[1]["at"]
+    assert harness(endpoint, "POST", "calls/reset") and harness(endpoint, "GET", "route-writes") == {"routeWrites": []}
+
+
 def test_given_calls_when_reading_calls_then_moto_s_own_time_per_action_and_region_is_given(
     endpoint, ec2_a, ec2_b
 ):

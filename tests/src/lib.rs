@@ -152,6 +152,16 @@ impl Emulator {
         self.post("calls/reset", json!({}));
     }
 
+    /// Every route write moto accepted since the last reset of the calls, in order: each
+    /// `{"op": "create"|"delete"|"replace", "region", "routeTableId", "cidr", "target", "at"}`.
+    pub fn route_writes(&self) -> Vec<Value> {
+        let log: Value = ureq::get(&self.url("route-writes"))
+            .call()
+            .and_then(|mut response| response.body_mut().read_json())
+            .expect("harness route writes");
+        log["routeWrites"].as_array().cloned().unwrap_or_default()
+    }
+
     /// How peering attachments created from now on move through their states.
     pub fn peering_progression(&self, settings: Value) {
         self.post("peering", settings);
