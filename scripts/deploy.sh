@@ -69,9 +69,13 @@ done
 aws s3 cp --quiet "$definition" "s3://$bucket/${key_prefix}peering.asl.json"
 
 say "deploying stack $stack"
+# CloudFormation takes a template body of at most 51,200 bytes inline; this one is larger, so the CLI
+# uploads it to the code bucket (under the build's prefix) and deploys it from there.
 aws cloudformation deploy \
   --stack-name "$stack" \
   --template-file "$template" \
+  --s3-bucket "$bucket" \
+  --s3-prefix "${key_prefix%/}" \
   --capabilities CAPABILITY_IAM \
   --no-fail-on-empty-changeset \
   --parameter-overrides "CodeBucket=$bucket" "CodeKeyPrefix=$key_prefix" ${overrides[@]+"${overrides[@]}"}

@@ -464,6 +464,42 @@ def dynamodb_conditional_writes_are_atomic() -> None:
 # --- CloudFormation stacks and change sets ---------------------------------------
 
 
+def template_urls_on_the_local_endpoint_are_path_style() -> None:
+    """Gap: a TemplateURL is read as virtual-hosted (`https://<bucket>.<host>/<key>`) unless
+    its host contains "localhost" or is `s3*.amazonaws.com`. The aws CLI's `cloudformation
+    deploy --s3-bucket` (needed for a template over CloudFormation's 51,200-byte inline limit)
+    builds the URL from its S3 endpoint, here `http://127.0.0.1:<port>/<bucket>/<key>`, so the
+    bucket was taken to be `127` (NoSuchBucket).
+
+    AWS (CloudFormation API reference, CreateStack/CreateChangeSet `TemplateURL`: "the URL of a
+    file containing the template body ... located in an Amazon S3 bucket"; Amazon S3 User Guide,
+    "Path-style requests": `https://s3.region-code.amazonaws.com/bucket-name/key-name`): an S3
+    endpoint given by address, with no bucket in its host name, is path-style. Here a URL whose
+    host is an IP address is read as path-style too.
+    """
+    import ipaddress
+    from urllib.parse import urlparse
+
+    import moto.cloudformation.responses as responses
+    import moto.cloudformation.utils as utils
+
+    original = utils.get_stack_from_s3_url
+
+    def get_stack_from_s3_url(template_url: str, account_id: str, partition: str) -> str:
+        parts = urlparse(template_url)
+        try:
+            ipaddress.ip_address(parts.hostname or "")
+        except ValueError:
+            return original(template_url, account_id, partition)
+        localhost = parts._replace(netloc=f"localhost:{parts.port}" if parts.port else "localhost")
+        return original(localhost.geturl(), account_id, partition)
+
+    utils.get_stack_from_s3_url = get_stack_from_s3_url
+    responses.get_stack_from_s3_url = get_stack_from_s3_url
+
+
+
+
 def change_sets_rebuild_outputs() -> None:
     """Gap: ExecuteChangeSet updates the resources but not the stack's
     Outputs (nor its description, parameters and exports): a stack created
@@ -1429,6 +1465,7 @@ PATCHES = (
     context_object_times_are_iso_strings,
     aws_sdk_tasks_take_pascal_case_parameters,
     dynamodb_conditional_writes_are_atomic,
+    template_urls_on_the_local_endpoint_are_path_style,
     change_sets_rebuild_outputs,
     unchanged_change_set_fails_without_changes,
     functions_keep_logging_config,

@@ -685,6 +685,36 @@ def test_given_an_unchanged_stack_when_aws_cloudformation_deploy_again_then_no_c
     assert {"ParameterKey": "LogLevel", "ParameterValue": "DEBUG"} in stack["Parameters"]
 
 
+# --- patch: template_urls_on_the_local_endpoint_are_path_style --------------------------
+
+
+def test_given_a_template_over_the_inline_limit_when_deploying_through_the_bucket_then_the_stack_is_made(
+    aws, tmp_path
+):
+    if not Path(sys.executable).with_name("aws").is_file():
+        pytest.skip("needs the aws CLI next to this Python")
+    upload_artifacts(aws)
+    template = tmp_path / "stack.yaml"
+    # Over CloudFormation's 51,200-byte inline limit, as the tool's own template is: the CLI
+    # uploads it to the bucket and passes a TemplateURL on the local endpoint.
+    template.write_text(STACK_TEMPLATE + "\n" + "\n".join(f"# padding {i:05d} " + "x" * 60 for i in range(800)))
+    assert template.stat().st_size > 51_200
+
+    # As deploy.sh runs it: AWS_ENDPOINT_URL reaches the CLI's S3 upload too (--endpoint-url would not).
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": REGION, "AWS_MAX_ATTEMPTS": "1", "AWS_ENDPOINT_URL": aws.url}
+    env.pop("AWS_PROFILE", None)
+    deployed = subprocess.run(
+        [str(Path(sys.executable).with_name("aws")), "cloudformation", "deploy", "--template-file", str(template),
+         "--stack-name", "big", "--capabilities", "CAPABILITY_IAM", "--s3-bucket", BUCKET, "--s3-prefix",
+         "templates", "--parameter-overrides", f"ArtifactBucket={BUCKET}"],
+        capture_output=True, text=True, env=env, timeout=120)
+
+    assert deployed.returncode == 0, deployed.stderr
+    stack = aws.client("cloudformation").describe_stacks(StackName="big")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+
+
 # --- patch: functions_keep_logging_config ---------------------------------------------
 
 
