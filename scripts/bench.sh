@@ -6,7 +6,7 @@
 #
 #   scripts/bench.sh [--time-scale S] [--provisioning-seconds T] [--poll-seconds P]
 #                    [--cold-starts N] [--vpcs 100,300,1000] [--routes N]
-#                    [--phases small,cold,scale,throttle,profiles] [--profiles] [--no-docs]
+#                    [--phases small,cold,scale,throttle,prune,profiles] [--profiles] [--no-docs]
 #
 #   --time-scale S    the token bucket's timeScale for the throughput run (default 1: EC2's real
 #                     rate, about 3 minutes; 10 is ten times quicker, figures relative to 10x the
@@ -17,7 +17,7 @@
 #   --vpcs LIST       tagged VPCs per Region at each step of the scale phase (default 100,300,1000)
 #   --routes N        routes per Region to create under the token bucket (default 1000, at most
 #                     the largest --vpcs)
-#   --phases LIST     which phases to run (default: small,cold,scale,throttle, and profiles with
+#   --phases LIST     which phases to run (default: small,cold,scale,throttle,prune, and profiles with
 #                     --profiles; profiles in the list implies --profiles). docs/performance.md is
 #                     rewritten from this run alone: with a few phases, the others read "not measured"
 #   --profiles        also compare the tuned [profile.release] with [profile.untuned] (cargo's
@@ -51,7 +51,7 @@ done
 
 case ",$phases," in *,profiles,*) profiles=1 ;; esac
 if [ "$profiles" = 1 ]; then
-  phases="${phases:-small,cold,scale,throttle}"
+  phases="${phases:-small,cold,scale,throttle,prune}"
   case ",$phases," in *,profiles,*) ;; *) phases="$phases,profiles" ;; esac
   steps=5
 else

@@ -18,7 +18,7 @@ Figures are reported, never asserted: a phase that fails is reported as not meas
 and the others still run. The results go to a JSON file that bench_report.py turns into tables,
 docs/performance.md and the plot.
 
-    bench.py --bin-dir DIR --out results.json [--phases small,cold,scale,throttle[,profiles]]
+    bench.py --bin-dir DIR --out results.json [--phases small,cold,scale,throttle,prune[,profiles]]
              [--untuned-bin-dir DIR] [options]
 """
 
@@ -973,6 +973,110 @@ def phase_throttle(aws: LocalAws, opts: Options, scale: dict[str, Any]) -> dict[
     }
 
 
+# Stale routes per Region the prune phase removes (1,000 in all): the record in a table's tags
+# holds about 750 CIDRs of this length per peering, so each side's table records 500.
+PRUNE_ROUTES_PER_REGION = 500
+
+
+def vpn_attachment(ec2: Any, tgw_id: str) -> str:
+    """A VPN connection to the transit gateway; returns its TGW attachment id."""
+    gateway = ec2.create_customer_gateway(BgpAsn=65000, PublicIp="203.0.113.10", Type="ipsec.1")[
+        "CustomerGateway"
+    ]["CustomerGatewayId"]
+    vpn = ec2.create_vpn_connection(CustomerGatewayId=gateway, Type="ipsec.1", TransitGatewayId=tgw_id)[
+        "VpnConnection"
+    ]["VpnConnectionId"]
+    (found,) = ec2.describe_transit_gateway_attachments(Filters=[{"Name": "resource-id", "Values": [vpn]}])[
+        "TransitGatewayAttachments"
+    ]
+    return found["TransitGatewayAttachmentId"]
+
+
+def phase_prune(aws: LocalAws, opts: Options) -> dict[str, Any]:
+    """Each Region has a VPN attachment advertising PRUNE_ROUTES_PER_REGION ranges; a first run
+    with propagatedCidrs routes them across (and records them). The ranges are withdrawn, and one
+    execution with prune (confirmed: every route of each side goes) removes the stale routes with
+    EC2's mutating token bucket on, as the throttle phase has it for creates."""
+    aws.reset()
+    n = PRUNE_ROUTES_PER_REGION
+    ranges = {
+        ACTIVE: [f"172.{16 + (i >> 8)}.{i & 255}.0/24" for i in range(n)],
+        PASSIVE: [f"172.{24 + (i >> 8)}.{i & 255}.0/24" for i in range(n)],
+    }
+    gateways = in_both_regions(lambda region: create_gateway(aws.client("ec2", region)))
+    vpns = {
+        region: vpn_attachment(aws.client("ec2", region), gateway["TransitGatewayId"])
+        for region, gateway in gateways.items()
+    }
+    for region, vpn in vpns.items():
+        aws.harness("POST", "advertised-routes", {"attachmentId": vpn, "cidrs": ranges[region]})
+    outputs = aws.deploy(PollIntervalSeconds=1, PropagatedCidrs="true")
+    log(f"prune: routing {n} propagated ranges per Region across the peering (paced at 5/s)")
+    first = aws.run(outputs["StateMachineArn"], timeout=900)
+    if first.status != "SUCCEEDED":
+        raise RuntimeError(f"the run that routes the ranges ended {first.status}: {first.error()}")
+    attachment_id = first.output["attachmentId"]
+    tables = {region: gateway["Options"]["AssociationDefaultRouteTableId"] for region, gateway in gateways.items()}
+    other = {ACTIVE: PASSIVE, PASSIVE: ACTIVE}
+    before = {region: aws.peering_routes(region, tables[region], attachment_id) for region in tables}
+    for region, vpn in vpns.items():
+        aws.harness("POST", "advertised-routes", {"attachmentId": vpn, "cidrs": []})
+
+    scale_factor = opts.time_scale
+    ideal = max(0, n - MUTATING_BUCKET) / (MUTATING_REFILL * scale_factor)
+    timeout = max(120.0, 2.5 * ideal + 60)
+    log(f"prune: removing {n} stale routes per Region under the token bucket (at best about {ideal:.0f} s)")
+    aws.harness("POST", "lambda/reset")
+    aws.harness("POST", "calls/reset")
+    aws.harness(
+        "POST",
+        "rate-limits",
+        {"mutating": {"bucket": MUTATING_BUCKET, "refillPerSecond": MUTATING_REFILL}, "timeScale": scale_factor},
+    )
+    try:
+        started = time.monotonic()
+        arn = aws.start(outputs["StateMachineArn"], {"prune": True, "confirmPrune": 2 * n})
+        described, events, finished = aws.wait(arn, timeout)
+        run = Run(described, events, finished, time.monotonic() - started, aws.invocations(),
+                  aws.harness("GET", "calls"))
+        limits = aws.harness("GET", "rate-limits")
+    finally:
+        aws.harness("DELETE", "rate-limits")
+    after = {region: aws.peering_routes(region, tables[region], attachment_id) for region in tables}
+    window_start, window_end = run.first_entered("ModifyRoutes"), run.end()
+    window = (window_end - window_start).total_seconds() if window_start and window_end else None
+    mr = run.of("modify-routes")
+    sides = {}
+    for region in (ACTIVE, PASSIVE):
+        stale = set(ranges[other[region]])
+        removed = len((before[region] & stale) - after[region])
+        counted = limits["byRegion"].get(region, {}).get("mutating", {"allowed": 0, "throttled": 0})
+        attempts = counted["allowed"] + counted["throttled"]
+        rate = removed / window if window else None
+        sides[region] = {
+            "stale": len(before[region] & stale),
+            "removed": removed,
+            "left": len(after[region] & stale),
+            "mutatingAllowed": counted["allowed"],
+            "mutatingThrottled": counted["throttled"],
+            "throttledShare": counted["throttled"] / attempts if attempts else None,
+            "routesPerSecond": rate,
+            "shareOfSustainable": rate / (MUTATING_REFILL * scale_factor) if rate is not None else None,
+        }
+    return {
+        "status": run.status,
+        "error": run.error(),
+        "timeScale": scale_factor,
+        "sustainablePerSecond": MUTATING_REFILL * scale_factor,
+        "windowSeconds": window,
+        "executionSeconds": run.seconds,
+        "idealSeconds": ideal,
+        "modifyRoutesInvocations": len(mr),
+        "modifyRoutesErrors": [i["errorType"] for i in mr if i["errorType"]],
+        "sides": sides,
+    }
+
+
 # --- main -------------------------------------------------------------------------------------------
 
 
@@ -1007,7 +1111,7 @@ def main() -> int:
         help="the binaries of [profile.untuned], for the profiles phase (compared with --bin-dir)",
     )
     parser.add_argument("--out", type=Path, required=True, help="where to write the results (JSON)")
-    parser.add_argument("--phases", default="small,cold,scale,throttle")
+    parser.add_argument("--phases", default="small,cold,scale,throttle,prune")
     parser.add_argument("--pending-polls", type=int, default=3)
     parser.add_argument("--provisioning-seconds", type=float, default=20)
     parser.add_argument("--poll-seconds", type=int, default=5)
@@ -1034,7 +1138,7 @@ def main() -> int:
         "options": vars(args) | {"bin_dir": str(args.bin_dir), "out": str(args.out)},
         "startedAt": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    unknown = phases - {"small", "cold", "scale", "throttle", "profiles"}
+    unknown = phases - {"small", "cold", "scale", "throttle", "prune", "profiles"}
     if unknown:
         print(f"bench.py: unknown phases {sorted(unknown)}", file=sys.stderr)
         return 2
@@ -1051,7 +1155,7 @@ def main() -> int:
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     started = time.monotonic()
     try:
-        if phases & {"small", "cold", "scale", "throttle"}:
+        if phases & {"small", "cold", "scale", "throttle", "prune"}:
             log("starting the local AWS (moto + Step Functions + cargo lambda watch)")
             with running_server(
                 "--stepfunctions",
@@ -1072,6 +1176,8 @@ def main() -> int:
                     scale = guarded("scale", results, lambda: phase_scale(aws, opts))
                     if "throttle" in phases and scale:
                         guarded("throttle", results, lambda: phase_throttle(aws, opts, scale))
+                if "prune" in phases:
+                    guarded("prune", results, lambda: phase_prune(aws, opts))
         if "profiles" in phases:
             bin_dirs = {"release": args.bin_dir, "untuned": args.untuned_bin_dir}
             guarded("profiles", results, lambda: phase_profiles(opts, bin_dirs, log_dir))

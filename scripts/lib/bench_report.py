@@ -323,6 +323,40 @@ class Report:
         else:
             rows.append(["throughput under the token bucket", self.why_missing("throttle"), "", "", "–"])
 
+        prune = self.r.get("prune")
+        if prune:
+            sides = prune["sides"].values()
+            rate = min((s["shareOfSustainable"] for s in sides if s["shareOfSustainable"] is not None), default=None)
+            share = max((s["throttledShare"] for s in sides if s["throttledShare"] is not None), default=None)
+            done = prune["status"] == "SUCCEEDED" and all(s["left"] == 0 for s in sides)
+            rows.append(
+                [
+                    "stale routes pruned per second under the token bucket",
+                    ", ".join(
+                        f"{s['removed']} in {s['routesPerSecond'] and s['removed'] / s['routesPerSecond']:.1f} s: "
+                        f"{s['routesPerSecond']:.2f}/s ({pct(s['shareOfSustainable'])})"
+                        if s["routesPerSecond"]
+                        else "–"
+                        for s in sides
+                    )
+                    + f" per Region of {prune['sustainablePerSecond']:g}/s sustainable; {prune['status']}",
+                    "≥ 90% of the sustainable rate",
+                    self.host_build,
+                    verdict(rate >= 0.9 if rate is not None and done else False),
+                ]
+            )
+            rows.append(
+                [
+                    "share of mutating calls throttled while pruning",
+                    ", ".join(pct(s["throttledShare"]) or "–" for s in sides) + " per Region",
+                    "≤ 5%",
+                    self.host_build,
+                    verdict(share <= 0.05 if share is not None else None),
+                ]
+            )
+        else:
+            rows.append(["pruning under the token bucket", self.why_missing("prune"), "", "", "–"])
+
         cold = (self.r.get("cold") or {}).get("coldStart")
         if cold:
             medians = {
@@ -741,6 +775,42 @@ class Report:
                                 throttle["allThrottled"],
                                 pct(throttle["allThrottledShare"]),
                             ]
+                        ],
+                    ),
+                )
+            )
+        prune = self.r.get("prune")
+        if prune:
+            errors = f", errors {prune['modifyRoutesErrors']}" if prune["modifyRoutesErrors"] else ""
+            outcome = prune["status"] + (f": {prune['error']}" if prune["error"] else "")
+            window = f"{prune['windowSeconds']:.1f} s" if prune["windowSeconds"] else "not read"
+            out.append(
+                (
+                    "Pruning stale routes under the token bucket",
+                    f"A VPN attachment in each Region advertises ranges that a first run (propagatedCidrs) "
+                    f"routes to the other side and records. They are withdrawn, and one execution with prune "
+                    f"(confirmPrune: every route of each side goes) removes the stale routes with the same token "
+                    f"bucket as above (timeScale {prune['timeScale']:g}, sustainable "
+                    f"{prune['sustainablePerSecond']:g} writes/s per Region). Routes per second = routes removed / "
+                    f"the time from entering ModifyRoutes to the end of the execution ({window}); the record's "
+                    f"tag writes count against the same bucket. Execution {outcome}; "
+                    f"{prune['modifyRoutesInvocations']} modify-routes invocation(s){errors}.",
+                    table(
+                        ["side", "stale", "removed", "left", "routes/s", "of sustainable", "mutating calls allowed",
+                         "throttled", "throttled share"],
+                        [
+                            [
+                                f"{'active' if region == ACTIVE else 'passive'} ({region})",
+                                s["stale"],
+                                s["removed"],
+                                s["left"],
+                                f"{s['routesPerSecond']:.2f}" if s["routesPerSecond"] is not None else None,
+                                pct(s["shareOfSustainable"]),
+                                s["mutatingAllowed"],
+                                s["mutatingThrottled"],
+                                pct(s["throttledShare"]),
+                            ]
+                            for region, s in prune["sides"].items()
                         ],
                     ),
                 )
