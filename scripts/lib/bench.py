@@ -874,6 +874,33 @@ def phase_scale(aws: LocalAws, opts: Options) -> dict[str, Any]:
     }
 
 
+def run_under_bucket(
+    aws: LocalAws, state_machine_arn: str, timeout: float, scale_factor: float, execution_input: Any = None
+) -> tuple["Run", dict, float | None]:
+    """One execution with EC2's mutating token bucket on (50, refilling 5/s, times timeScale) and
+    the non-mutating one at its defaults; returns the run, the bucket's counts, and the seconds from
+    entering ModifyRoutes to the end (None if the history does not show them)."""
+    aws.harness("POST", "lambda/reset")
+    aws.harness("POST", "calls/reset")
+    aws.harness(
+        "POST",
+        "rate-limits",
+        {"mutating": {"bucket": MUTATING_BUCKET, "refillPerSecond": MUTATING_REFILL}, "timeScale": scale_factor},
+    )
+    try:
+        started = time.monotonic()
+        arn = aws.start(state_machine_arn, execution_input)
+        described, events, finished = aws.wait(arn, timeout)
+        run = Run(described, events, finished, time.monotonic() - started, aws.invocations(),
+                  aws.harness("GET", "calls"))
+        limits = aws.harness("GET", "rate-limits")
+    finally:
+        aws.harness("DELETE", "rate-limits")
+    window_start, window_end = run.first_entered("ModifyRoutes"), run.end()
+    window = (window_end - window_start).total_seconds() if window_start and window_end else None
+    return run, limits, window
+
+
 def phase_throttle(aws: LocalAws, opts: Options, scale: dict[str, Any]) -> dict[str, Any]:
     """The routes the scale phase created are deleted (up to `routes` per Region), then one
     execution creates them again with EC2's mutating token bucket on (50, refilling 5/s, times
@@ -904,35 +931,8 @@ def phase_throttle(aws: LocalAws, opts: Options, scale: dict[str, Any]) -> dict[
         f"throttle: creating {routes} routes per Region under the token bucket "
         f"(timeScale {scale_factor:g}: at best about {ideal:.0f} s; the bench waits at most {timeout:.0f} s)"
     )
-    aws.harness("POST", "lambda/reset")
-    aws.harness("POST", "calls/reset")
-    aws.harness(
-        "POST",
-        "rate-limits",
-        {
-            "mutating": {"bucket": MUTATING_BUCKET, "refillPerSecond": MUTATING_REFILL},
-            "timeScale": scale_factor,
-        },
-    )
-    try:
-        started = time.monotonic()
-        arn = aws.start(outputs["StateMachineArn"])
-        described, events, finished = aws.wait(arn, timeout)
-        run = Run(
-            described,
-            events,
-            finished,
-            time.monotonic() - started,
-            aws.invocations(),
-            aws.harness("GET", "calls"),
-        )
-        limits = aws.harness("GET", "rate-limits")
-    finally:
-        aws.harness("DELETE", "rate-limits")
+    run, limits, window = run_under_bucket(aws, outputs["StateMachineArn"], timeout, scale_factor)
     after = {region: aws.peering_routes(region, tables[region], attachment_id) for region in tables}
-
-    window_start, window_end = run.first_entered("ModifyRoutes"), run.end()
-    window = (window_end - window_start).total_seconds() if window_start and window_end else None
     mr = run.of("modify-routes")
     sides = {}
     for region in (ACTIVE, PASSIVE):
@@ -1026,25 +1026,10 @@ def phase_prune(aws: LocalAws, opts: Options) -> dict[str, Any]:
     ideal = max(0, n - MUTATING_BUCKET) / (MUTATING_REFILL * scale_factor)
     timeout = max(120.0, 2.5 * ideal + 60)
     log(f"prune: removing {n} stale routes per Region under the token bucket (at best about {ideal:.0f} s)")
-    aws.harness("POST", "lambda/reset")
-    aws.harness("POST", "calls/reset")
-    aws.harness(
-        "POST",
-        "rate-limits",
-        {"mutating": {"bucket": MUTATING_BUCKET, "refillPerSecond": MUTATING_REFILL}, "timeScale": scale_factor},
+    run, limits, window = run_under_bucket(
+        aws, outputs["StateMachineArn"], timeout, scale_factor, {"prune": True, "confirmPrune": 2 * n}
     )
-    try:
-        started = time.monotonic()
-        arn = aws.start(outputs["StateMachineArn"], {"prune": True, "confirmPrune": 2 * n})
-        described, events, finished = aws.wait(arn, timeout)
-        run = Run(described, events, finished, time.monotonic() - started, aws.invocations(),
-                  aws.harness("GET", "calls"))
-        limits = aws.harness("GET", "rate-limits")
-    finally:
-        aws.harness("DELETE", "rate-limits")
     after = {region: aws.peering_routes(region, tables[region], attachment_id) for region in tables}
-    window_start, window_end = run.first_entered("ModifyRoutes"), run.end()
-    window = (window_end - window_start).total_seconds() if window_start and window_end else None
     mr = run.of("modify-routes")
     sides = {}
     for region in (ACTIVE, PASSIVE):
