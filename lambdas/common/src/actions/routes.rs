@@ -89,13 +89,7 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
     })?;
     log_plan(&plan, peering);
     let mut plan = plan;
-    if let Some(refusal) = plan.prune_refusal.take() {
-        let refused = prune_refused(&refusal, peering.active);
-        if !request.dry_run {
-            return Err(refused);
-        }
-        plan.warnings.push(format!("a real run would fail: {refused}"));
-    }
+    guard_prune(&mut plan, request.dry_run, peering)?;
     // The plan is checked (overlaps, quotas) before the association is touched.
     let (association, association_warnings) = settle_peering_tables(
         shell,
@@ -164,6 +158,20 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
     state.warnings = Some(capped(warnings));
     state.reachability = Some(Report::Known(report.reachability));
     Ok(state)
+}
+
+/// The guard against mass deletion, before anything is written: a refused prune fails the run,
+/// or in a dry run becomes a warning next to the plan it refuses.
+fn guard_prune(plan: &mut crate::plan::pass::PassPlan, dry_run: bool, peering: Peering) -> Result<()> {
+    let Some(refusal) = plan.prune_refusal.take() else {
+        return Ok(());
+    };
+    let refused = prune_refused(&refusal, peering.active);
+    if !dry_run {
+        return Err(refused);
+    }
+    plan.warnings.push(format!("a real run would fail: {refused}"));
+    Ok(())
 }
 
 /// The guard's refusal as the error the execution fails with.
@@ -737,15 +745,7 @@ async fn read_side(
         .as_ref()
         .map(|tables| tables.ids().to_vec())
         .unwrap_or_default();
-    let prune = request.options.prune.enabled;
-    // With prune, the gateway's tables that record routes of this peering are read too: a table
-    // no longer routed at all still holds routes to remove.
-    let recorded_tables = route_tables
-        .iter()
-        .filter(|table| {
-            prune && peering_id.is_some_and(|id| !record::record_keys(&table.tags, id).is_empty())
-        })
-        .map(|table| table.id.clone());
+    let recorded_tables = recorded_tgw_tables(&route_tables, request, peering_id);
     let tables_to_read: BTreeSet<String> = named_tables
         .iter()
         .chain(std::iter::once(peering_table))
@@ -772,19 +772,11 @@ async fn read_side(
             _ => Ok(BTreeMap::new()),
         }
     };
-    let read_recorded_vpc_tables = async {
-        match peering_id {
-            Some(id) if prune && request.options.vpc_routes => {
-                ec2.vpc_route_tables_tagged(&record::first_key(id)).await
-            }
-            _ => Ok(Vec::new()),
-        }
-    };
     let (tgw_tables, vpc_tables, propagations, recorded_vpc_tables) = tokio::try_join!(
         read_tgw_tables(ec2, &tables_to_read, &route_tables),
         read_vpc_tables(ec2, &attachments),
         read_propagations,
-        read_recorded_vpc_tables,
+        read_recorded_vpc_tables(ec2, request, peering_id),
     )?;
     let read: BTreeSet<&str> = vpc_tables
         .values()
@@ -811,6 +803,37 @@ async fn read_side(
         vpc_tables,
         recorded_vpc_tables,
     })
+}
+
+/// With prune, the gateway's tables whose tags record routes of this peering: they are read too,
+/// because a table no longer routed at all still holds routes to remove.
+fn recorded_tgw_tables<'a>(
+    route_tables: &'a [crate::aws::ec2::RouteTable],
+    request: &ResolvedRequest,
+    peering_id: Option<&'a str>,
+) -> impl Iterator<Item = String> + 'a {
+    let prune = request.options.prune.enabled;
+    route_tables
+        .iter()
+        .filter(move |table| {
+            prune && peering_id.is_some_and(|id| !record::record_keys(&table.tags, id).is_empty())
+        })
+        .map(|table| table.id.clone())
+}
+
+/// With prune and VPC routes, every VPC route table in the Region that records routes of this
+/// peering (one call, by the record's tag key): those of VPCs no longer tagged or attached too.
+async fn read_recorded_vpc_tables(
+    ec2: &Ec2,
+    request: &ResolvedRequest,
+    peering_id: Option<&str>,
+) -> Result<Vec<VpcRouteTable>> {
+    match peering_id {
+        Some(id) if request.options.prune.enabled && request.options.vpc_routes => {
+            ec2.vpc_route_tables_tagged(&record::first_key(id)).await
+        }
+        _ => Ok(Vec::new()),
+    }
 }
 
 /// The routes of each table in `ids`, with the tags `route_tables` (the gateway's tables as

@@ -263,7 +263,8 @@ impl SideSnapshot {
         let mut tgw: Vec<TgwTableWork<RoutePlan>> = Vec::new();
         for (route_table_id, table) in &self.tgw_tables {
             let routed = outbound.contains(&route_table_id.as_str());
-            if !routed && !(prune && !record::record_keys(&table.tags, attachment_id).is_empty()) {
+            let records_routes = prune && !record::record_keys(&table.tags, attachment_id).is_empty();
+            if !routed && !records_routes {
                 continue;
             }
             let wanted = if routed { wanted } else { &[] };
