@@ -641,7 +641,10 @@ def test_given_a_changed_parameter_when_creating_an_update_change_set_then_it_is
     assert (change_set["Status"], change_set["ExecutionStatus"]) == ("CREATE_COMPLETE", "AVAILABLE")
 
 
-def aws_cli(aws: Aws, *args: str) -> subprocess.CompletedProcess:
+def aws_cli(aws: Aws, *args: str, endpoint_from_env: bool = False) -> subprocess.CompletedProcess:
+    """The aws CLI against the local AWS: by --endpoint-url, or (as deploy.sh runs it) by
+    AWS_ENDPOINT_URL, which also reaches the clients a command makes itself, such as the S3
+    upload of `cloudformation deploy --s3-bucket`."""
     cli = Path(sys.executable).with_name("aws")
     env = {
         **os.environ,
@@ -651,8 +654,12 @@ def aws_cli(aws: Aws, *args: str) -> subprocess.CompletedProcess:
         "AWS_MAX_ATTEMPTS": "1",
     }
     env.pop("AWS_PROFILE", None)
-    return subprocess.run([str(cli), "--endpoint-url", aws.url, *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+    endpoint = []
+    if endpoint_from_env:
+        env["AWS_ENDPOINT_URL"] = aws.url
+    else:
+        endpoint = ["--endpoint-url", aws.url]
+    return subprocess.run([str(cli), *endpoint, *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 def test_given_an_unchanged_stack_when_aws_cloudformation_deploy_again_then_no_changes_and_exit_0(
@@ -700,15 +707,9 @@ def test_given_a_template_over_the_inline_limit_when_deploying_through_the_bucke
     template.write_text(STACK_TEMPLATE + "\n" + "\n".join(f"# padding {i:05d} " + "x" * 60 for i in range(800)))
     assert template.stat().st_size > 51_200
 
-    # As deploy.sh runs it: AWS_ENDPOINT_URL reaches the CLI's S3 upload too (--endpoint-url would not).
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": REGION, "AWS_MAX_ATTEMPTS": "1", "AWS_ENDPOINT_URL": aws.url}
-    env.pop("AWS_PROFILE", None)
-    deployed = subprocess.run(
-        [str(Path(sys.executable).with_name("aws")), "cloudformation", "deploy", "--template-file", str(template),
-         "--stack-name", "big", "--capabilities", "CAPABILITY_IAM", "--s3-bucket", BUCKET, "--s3-prefix",
-         "templates", "--parameter-overrides", f"ArtifactBucket={BUCKET}"],
-        capture_output=True, text=True, env=env, timeout=120)
+    deployed = aws_cli(aws, "cloudformation", "deploy", "--template-file", str(template), "--stack-name", "big",
+                       "--capabilities", "CAPABILITY_IAM", "--s3-bucket", BUCKET, "--s3-prefix", "templates",
+                       "--parameter-overrides", f"ArtifactBucket={BUCKET}", endpoint_from_env=True)
 
     assert deployed.returncode == 0, deployed.stderr
     stack = aws.client("cloudformation").describe_stacks(StackName="big")["Stacks"][0]
