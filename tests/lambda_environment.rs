@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 use tgw_peering::Shell;
-use tgw_peering_integration::{pairs, run_to_completion, Emulator, ACTIVE, PASSIVE};
+use tgw_peering_integration::{pairs, run_to_completion, Emulator, ACTIVE, PASSIVE, STATE_TABLE};
 
 const ACCESS_KEY: &str = "AKIAEMULATORKEY00001";
 const SECRET_KEY: &str = "emulator-secret-key-must-never-be-logged";
@@ -53,6 +53,7 @@ async fn given_the_lambda_environment_then_from_env_reaches_the_endpoint_and_log
         ("ACTIVE_REGION", ACTIVE),
         ("PASSIVE_REGION", PASSIVE),
         ("VPC_TAG_KEY", "peer-me"),
+        ("STATE_TABLE", STATE_TABLE),
         ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
         ("AWS_LAMBDA_LOG_LEVEL", "info"),
     ] {
@@ -62,6 +63,7 @@ async fn given_the_lambda_environment_then_from_env_reaches_the_endpoint_and_log
     let logs = Captured::default();
     let sink = logs.clone();
     lambda_runtime::tracing::init_default_subscriber_with_writer(move || sink.clone());
+    emulator.create_state_table().await;
     let active = emulator.ec2(ACTIVE).await;
     let passive = emulator.ec2(PASSIVE).await;
     let active_tgw = active.transit_gateway().await;

@@ -387,6 +387,8 @@ class Harness:
         self._by_region: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._throttled: Counter[str] = Counter()
         self._faulted: Counter[str] = Counter()
+        # DynamoDB calls (region -> "dynamodb:<Operation>" -> n), kept apart from EC2's actions.
+        self._dynamodb_calls: defaultdict[str, Counter[str]] = defaultdict(Counter)
         # Seconds moto spent answering each action (region -> action -> s): what the emulator's
         # own handling costs, apart from the client's and from injected delays.
         self._server_seconds: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -410,6 +412,9 @@ class Harness:
 
         call = self._ec2_call(environ)
         if call is None:
+            dynamodb = self._dynamodb_call(environ)
+            if dynamodb is not None:
+                return self._dynamodb(dynamodb, environ, start_response)
             return self.app(environ, start_response)
         action, region, params = call
         with self._lock:
@@ -512,6 +517,41 @@ class Harness:
         return action, region, params
 
     @staticmethod
+    def _dynamodb_call(environ: dict[str, Any]) -> tuple[str, str] | None:
+        """("dynamodb:<Operation>", Region) of a DynamoDB request, else None."""
+        scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not scope or scope.group(2) != "dynamodb" or "." not in target:
+            return None
+        return f"dynamodb:{target.rsplit('.', 1)[1]}", scope.group(1)
+
+    def _dynamodb(
+        self, call: tuple[str, str], environ: dict[str, Any], start_response: Callable
+    ) -> Iterable[bytes]:
+        """Counts a DynamoDB call apart from EC2's (under "dynamodb" in GET calls), and fails it
+        when a fault rule names its action exactly ("dynamodb:TransactWriteItems"): a rule for
+        every action ("*") or for mutating calls is EC2's alone."""
+        action, region = call
+        with self._lock:
+            self._dynamodb_calls[region][action] += 1
+            fault = next(
+                (rule for rule in self._faults if rule.action == action and rule.fires(action, region)),
+                None,
+            )
+            if fault is not None:
+                self._count_fault(action, fault.code)
+            self._faults = [f for f in self._faults if not f.exhausted]
+        if fault is None:
+            return self.app(environ, start_response)
+        if fault.dropConnection:
+            return self._drop(environ, start_response)
+        body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{fault.code}",
+                           "message": fault.message or f"Injected fault for {action}."}).encode()
+        start_response(f"{fault.httpStatus} Error", [("Content-Type", "application/x-amz-json-1.0"),
+                                                     ("Content-Length", str(len(body)))])
+        return [body]
+
+    @staticmethod
     def _drop(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         conn = environ.get("werkzeug.socket")
         if conn is not None:
@@ -570,6 +610,7 @@ class Harness:
                 "byRegion": {r: dict(c) for r, c in self._by_region.items()},
                 "throttled": dict(self._throttled),
                 "faulted": dict(self._faulted),
+                "dynamodb": {r: dict(c) for r, c in self._dynamodb_calls.items()},
                 "serverMs": _server_ms(self._server_seconds),
                 "serverBusyMs": round(self._busy_seconds * 1000, 3),
             }
@@ -580,6 +621,7 @@ class Harness:
             self._by_region.clear()
             self._throttled.clear()
             self._faulted.clear()
+            self._dynamodb_calls.clear()
             self._server_seconds.clear()
             self._busy_seconds = 0.0
             self._route_writes.clear()

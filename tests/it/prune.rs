@@ -5,7 +5,8 @@
 use aws_sdk_ec2::types::Tag;
 use serde_json::{json, Value};
 use tgw_peering_integration::{
-    invoke, record, run_to_completion, side_table, teardown, world, Function, World, ACTIVE, PASSIVE,
+    invoke, record, run_to_completion, side_table, teardown, world, Function, RecordItem, World, ACTIVE,
+    PASSIVE,
 };
 
 fn strings(value: &Value) -> Vec<String> {
@@ -194,13 +195,26 @@ async fn given_a_vpc_untagged_then_prune_removes_exactly_its_routes_on_both_side
     );
     assert_eq!(pruned["routes"]["complete"], json!(true));
     // The record no longer lists what went: a teardown after it removes the rest and nothing else.
-    let tags = r.w.passive.tags(&r.w.passive_tgw.route_table_id).await;
-    let record: Vec<&String> = tags
+    let items = r.w.emulator.record_items().await;
+    let passive_table = &r.w.passive_tgw.route_table_id;
+    let record: Vec<&RecordItem> = items
         .iter()
-        .filter(|(k, _)| k.contains(&r.peering))
-        .map(|(_, v)| v)
+        .filter(|i| &i.route_table_id == passive_table)
         .collect();
-    assert_eq!(record, ["10.1.0.0/16"]);
+    assert_eq!(record.len(), 1, "{items:?}");
+    assert_eq!(record[0].cidrs, ["10.1.0.0/16"]);
+    assert!(
+        record[0]
+            .partition
+            .starts_with(&format!("routes#{PASSIVE}#tgw-attach-")),
+        "one partition per side and peering: {items:?}"
+    );
+    assert!(
+        items
+            .iter()
+            .all(|i| i.partition.ends_with(&r.peering)
+                || i.partition.starts_with(&format!("routes#{PASSIVE}#")))
+    );
 }
 
 #[tokio::test]
@@ -444,10 +458,11 @@ async fn given_the_pass_dies_at_its_record_write_then_no_route_is_left_unknown_a
     // would see them present and not its own, and teardown would leave the VPC route behind
     // (it removes every route to a peering it created, but a VPC route goes to the gateway).
     w.emulator
-        .inject_fault(json!({"action": "CreateTags", "code": "InvalidParameterValue",
-                                   "times": 1, "region": ACTIVE}));
+        .inject_fault(json!({"action": "dynamodb:TransactWriteItems",
+                                   "code": "ValidationException", "times": 1}));
     let crashed = invoke(&w.context, Function::ModifyRoutes, state.clone()).await;
-    assert!(crashed.is_err(), "the pass failed at its record write");
+    let crashed = crashed.expect_err("the pass failed at its record write");
+    assert_eq!(crashed.error_type, "StateTableError", "{}", crashed.error_message);
     let rerun = invoke(&w.context, Function::ModifyRoutes, state).await.unwrap();
     assert_eq!(rerun["routes"]["complete"], json!(true), "{rerun}");
     let routed = w.active.vpc_routes(&table).await;

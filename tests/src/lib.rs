@@ -21,6 +21,18 @@ use tgw_peering::Shell;
 pub const ACTIVE: &str = "us-east-1";
 pub const PASSIVE: &str = "eu-west-1";
 
+/// The state table the tests' functions keep their record in.
+pub const STATE_TABLE: &str = "tgw-peering-state";
+
+/// One item of the route record, as the state table holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordItem {
+    pub partition: String,
+    pub sort_key: String,
+    pub route_table_id: String,
+    pub cidrs: Vec<String>,
+}
+
 /// EC2 actions that change something. Tests assert that bad input reaches none of them.
 const MUTATING_PREFIXES: &[&str] = &[
     "Create",
@@ -106,8 +118,103 @@ impl Emulator {
         self.context_with(defaults()).await
     }
 
+    /// The functions' context as the stack's template sets it up: the state table (created here
+    /// when missing) holds the record of the routes they create.
     pub async fn context_with(&self, defaults: Defaults) -> Shell {
-        Shell::new(self.sdk_config().await, defaults)
+        self.create_state_table().await;
+        Shell::new(self.sdk_config().await, defaults).with_state_table(STATE_TABLE)
+    }
+
+    /// A DynamoDB client aimed at the emulator, in the stack's Region.
+    pub async fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk_config().await)
+    }
+
+    /// The state table as the template declares it (pk, sk; on demand).
+    pub async fn create_state_table(&self) {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute")
+        };
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .expect("key")
+        };
+        let created = self
+            .dynamodb()
+            .await
+            .create_table()
+            .table_name(STATE_TABLE)
+            .attribute_definitions(attribute("pk"))
+            .attribute_definitions(attribute("sk"))
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await;
+        if let Err(err) = created {
+            use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+            assert_eq!(
+                err.code(),
+                Some("ResourceInUseException"),
+                "create the state table: {err:?}"
+            );
+        }
+    }
+
+    /// Every item of the route record in the state table: (partition key, sort key, route table
+    /// id, CIDRs), in key order.
+    pub async fn record_items(&self) -> Vec<RecordItem> {
+        let scanned = self
+            .dynamodb()
+            .await
+            .scan()
+            .table_name(STATE_TABLE)
+            .send()
+            .await
+            .expect("scan the state table");
+        let text = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+                    name: &str| {
+            item.get(name)
+                .and_then(|value| value.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let mut items: Vec<RecordItem> = scanned
+            .items()
+            .iter()
+            .filter(|item| text(item, "pk").starts_with("routes#"))
+            .map(|item| RecordItem {
+                partition: text(item, "pk"),
+                sort_key: text(item, "sk"),
+                route_table_id: text(item, "routeTableId"),
+                cidrs: text(item, "cidrs")
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect(),
+            })
+            .collect();
+        items.sort_by(|a, b| (&a.partition, &a.sort_key).cmp(&(&b.partition, &b.sort_key)));
+        items
+    }
+
+    /// The CIDRs the state table records for `route_table_id` (any peering).
+    pub async fn recorded(&self, route_table_id: &str) -> std::collections::BTreeSet<String> {
+        self.record_items()
+            .await
+            .into_iter()
+            .filter(|item| item.route_table_id == route_table_id)
+            .flat_map(|item| item.cidrs)
+            .collect()
     }
 
     /// A plain EC2 client for seeding and inspecting the emulator.

@@ -255,11 +255,13 @@ def test_the_state_machine_may_use_only_the_lock_table_and_describe_only_its_own
     assert len(dynamodb) == 1
     assert sorted(as_list(dynamodb[0]["Action"])) == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     assert dynamodb[0]["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
-    # No other role touches DynamoDB or Step Functions executions.
+    # Besides modify-routes' record (below), no other role touches DynamoDB or Step Functions
+    # executions.
     for name, other in of_type("AWS::IAM::Role").items():
         for statement in statements(other):
             actions = as_list(statement["Action"])
-            assert name == "StateMachineRole" or not any(a.startswith("dynamodb:") for a in actions), name
+            allowed = name in ("StateMachineRole", "ModifyRoutesRole")
+            assert allowed or not any(a.startswith("dynamodb:") for a in actions), name
             assert "states:DescribeExecution" not in actions, name
 
     policy = of_type("AWS::IAM::Policy")["StateMachineLockPolicy"]
@@ -269,6 +271,17 @@ def test_the_state_machine_may_use_only_the_lock_table_and_describe_only_its_own
     assert (describe["Effect"], describe["Action"]) == ("Allow", "states:DescribeExecution")
     assert describe["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
                                                 ":execution:${StateMachine.Name}:*"}
+
+
+def test_modify_routes_may_keep_its_route_record_and_never_reach_the_lock_items():
+    function = template()["Resources"]["ModifyRoutesFunction"]["Properties"]
+    assert function["Environment"]["Variables"]["STATE_TABLE"] == {"Ref": "StateTable"}
+    role = template()["Resources"]["ModifyRoutesRole"]
+    (record,) = [s for s in statements(role) if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+    # TransactWriteItems is authorised as the PutItem and DeleteItem it holds.
+    assert sorted(as_list(record["Action"])) == ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query"]
+    assert record["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
+    assert record["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["routes#*"]}}
 
 
 def test_the_definition_uses_exactly_the_lock_actions_the_role_grants():

@@ -24,6 +24,9 @@ pub struct Config {
     pub vpc_route_quota: usize,
     /// Routes a transit gateway may hold across its route tables (`TGW_ROUTE_QUOTA`).
     pub tgw_route_quota: usize,
+    /// The stack's DynamoDB table (`STATE_TABLE`), where modify-routes keeps its record of the
+    /// routes it creates.
+    pub state_table: Option<String>,
     /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`, which Lambda sets), the `FunctionName`
     /// dimension of the metrics; `tgw-peering` when unset.
     pub function_name: String,
@@ -36,6 +39,7 @@ impl Default for Config {
             route_writes: RouteWrites::default(),
             vpc_route_quota: DEFAULT_VPC_ROUTE_QUOTA,
             tgw_route_quota: DEFAULT_TGW_ROUTE_QUOTA,
+            state_table: None,
             function_name: DEFAULT_FUNCTION_NAME.to_owned(),
         }
     }
@@ -53,6 +57,9 @@ impl Config {
             .unwrap_or(DEFAULT_VPC_ROUTE_QUOTA),
             tgw_route_quota: env_number("TGW_ROUTE_QUOTA", |v: usize| v >= 1)
                 .unwrap_or(DEFAULT_TGW_ROUTE_QUOTA),
+            state_table: std::env::var("STATE_TABLE")
+                .ok()
+                .filter(|name| !name.trim().is_empty()),
             function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
                 .ok()
                 .filter(|name| !name.trim().is_empty())

@@ -172,6 +172,35 @@ pub enum Error {
     },
 
     /// EC2 could not be reached, or its answer could not be read.
+    #[error(
+        "state table: DynamoDB {action} on {table} failed ({code}: {message}); the record of the \
+         routes this tool created lives there, so nothing more was written. A re-run picks up \
+         where this one stopped"
+    )]
+    StateTable {
+        action: &'static str,
+        table: String,
+        code: String,
+        message: String,
+    },
+
+    #[error(
+        "access denied: DynamoDB {action} on the state table {table} was refused ({message}); \
+         grant dynamodb:{action} on it to the function's role (the stack's template does)"
+    )]
+    StateTableDenied {
+        action: &'static str,
+        table: String,
+        message: String,
+    },
+
+    #[error(
+        "state table not set: STATE_TABLE is empty, and modify-routes keeps its record of the \
+         routes it creates in the stack's DynamoDB table; set STATE_TABLE to that table's name \
+         (the stack's template does)"
+    )]
+    StateTableNotSet,
+
     #[error("EC2 {action} in {region} could not be completed: {message}")]
     Ec2Unreachable {
         action: &'static str,
@@ -201,6 +230,9 @@ impl Error {
             Error::AccessDenied { .. } | Error::AssumeRoleDenied { .. } => "AccessDenied",
             Error::Ec2 { .. } => "Ec2Error",
             Error::Ec2Unreachable { .. } => "Ec2Unreachable",
+            Error::StateTable { .. } => "StateTableError",
+            Error::StateTableNotSet => "StateTableNotSet",
+            Error::StateTableDenied { .. } => "AccessDenied",
         }
     }
 
@@ -236,6 +268,36 @@ impl Error {
                 action,
                 region,
                 message: aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+            },
+        }
+    }
+}
+
+/// DynamoDB's codes for a refused call.
+const DYNAMODB_DENIED_CODES: &[&str] = &["AccessDeniedException", "UnrecognizedClientException"];
+
+impl Error {
+    /// Classifies a DynamoDB failure of `action` on the state table `table`.
+    pub(crate) fn from_state_table<E, R>(action: &'static str, table: &str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let message = err
+            .message()
+            .map(str::to_owned)
+            .unwrap_or_else(|| aws_smithy_types::error::display::DisplayErrorContext(&err).to_string());
+        match err.code() {
+            Some(code) if DYNAMODB_DENIED_CODES.contains(&code) => Error::StateTableDenied {
+                action,
+                table: table.to_owned(),
+                message,
+            },
+            code => Error::StateTable {
+                action,
+                table: table.to_owned(),
+                code: code.unwrap_or("unreachable").to_owned(),
+                message,
             },
         }
     }

@@ -11,6 +11,7 @@ use futures_util::stream::{self, StreamExt};
 use ipnet::IpNet;
 use tracing::{info, warn};
 
+use crate::aws::records::{RecordScope, RecordStore};
 use crate::aws::{Ec2, Shell};
 use crate::contract::request::{AttachmentIds, ResolvedRequest};
 use crate::contract::state::{PeeringState, Report};
@@ -77,7 +78,10 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
     };
     let tag_key = request.vpc_tag_key.as_str();
     let peering_ids = attachment.as_ref().and(ids.as_ref());
-    let (active_side, passive_side) = read_both(&active, &passive, &request, peering_ids).await?;
+    // The record is needed once there is a peering: before, nothing can have been recorded.
+    let records = peering_ids.map(|_| shell.records()).transpose()?;
+    let (active_side, passive_side) =
+        read_both(&active, &passive, &request, peering_ids, records.as_ref()).await?;
     let plan = plan_pass(&PassInput {
         active: &active_side,
         passive: &passive_side,
@@ -116,8 +120,16 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
         passive: (&passive, &passive_side),
     };
     let summaries = listed_summaries(&plan.summaries);
-    let (outcomes, record_warnings) =
-        apply_and_record(shell, &sides, plan.active, plan.passive, peering, budget).await?;
+    let records = records.map_or_else(|| shell.records(), Ok)?;
+    let (outcomes, record_warnings) = apply_and_record(
+        shell,
+        &records,
+        &sides,
+        (plan.active, plan.passive),
+        peering,
+        budget,
+    )
+    .await?;
     let mut warnings = plan.warnings;
     warnings.extend(association_warnings);
     warnings.extend(record_warnings);
@@ -213,19 +225,22 @@ async fn read_both(
     passive: &Ec2,
     request: &ResolvedRequest,
     peering_ids: Option<&AttachmentIds>,
+    records: Option<&RecordStore>,
 ) -> Result<(SideSnapshot, SideSnapshot)> {
     let (active_side, passive_side) = tokio::join!(
         read_side(
             active,
             Side::Active,
             request,
-            peering_ids.map(|ids| ids.active.as_str())
+            peering_ids.map(|ids| ids.active.as_str()),
+            records,
         ),
         read_side(
             passive,
             Side::Passive,
             request,
-            peering_ids.map(|ids| ids.passive.as_str())
+            peering_ids.map(|ids| ids.passive.as_str()),
+            records,
         ),
     );
     Ok((active_side?, passive_side?))
@@ -491,15 +506,22 @@ struct Sides<'a> {
 /// both run to the end), each side recording its creates before it makes them.
 async fn apply_and_record(
     shell: &Shell,
+    records: &RecordStore,
     sides: &Sides<'_>,
-    active_plan: SidePlan,
-    passive_plan: SidePlan,
+    (active_plan, passive_plan): (SidePlan, SidePlan),
     peering: Peering<'_>,
     budget: Budget,
 ) -> Result<((SideOutcome, SideOutcome), Vec<String>)> {
     let (active_pass, passive_pass) = tokio::join!(
-        apply_recorded(shell, sides.active, active_plan, peering.active, budget),
-        apply_recorded(shell, sides.passive, passive_plan, peering.passive, budget),
+        apply_recorded(shell, records, sides.active, active_plan, peering.active, budget),
+        apply_recorded(
+            shell,
+            records,
+            sides.passive,
+            passive_plan,
+            peering.passive,
+            budget
+        ),
     );
     let ((active_pass, mut warnings), (passive_pass, passive_warnings)) = (active_pass?, passive_pass?);
     warnings.extend(passive_warnings);
@@ -510,26 +532,37 @@ async fn apply_and_record(
 /// first the intent (every planned create added), so that a crash between a create and its
 /// record still leaves the route known as the tool's; then the outcome (what was created added,
 /// what was removed taken out, what was planned but not made dropped again). A CIDR recorded
-/// without its route is harmless: only live routes to the target count as the tool's.
+/// without its route is harmless: only live routes to the target count as the tool's. A table
+/// whose record an earlier version kept in its tags is migrated by the outcome's write.
 async fn apply_recorded(
     shell: &Shell,
+    records: &RecordStore,
     side: (&Ec2, &SideSnapshot),
     plan: SidePlan,
     peering_id: &str,
     budget: Budget,
 ) -> Result<(SideOutcome, Vec<String>)> {
-    let mut ledger = Ledger::new(side.1, &plan, peering_id);
+    let scope = RecordScope {
+        region: side.0.region(),
+        peering_id,
+    };
+    let mut ledger = Ledger::new(side.1, &plan);
     let mut warnings = Vec::new();
     let intents: Vec<(String, Vec<IpNet>)> = tables_of(&plan)
         .filter(|(_, work)| !work.create.is_empty())
         .map(|(id, work)| (id.to_owned(), work.create.clone()))
         .collect();
+    let mut writer = RecordWriter {
+        shell,
+        records,
+        ec2: side.0,
+        scope,
+        warnings: &mut warnings,
+    };
     for (table_id, creates) in intents {
         let mut intent = ledger.recorded(&table_id);
         intent.extend(creates);
-        ledger
-            .write(shell, side.0, &table_id, intent, &mut warnings)
-            .await?;
+        ledger.write(&mut writer, &table_id, intent).await?;
     }
     let outcome = apply(shell, side, plan, peering_id, budget).await?;
     for (table_id, work) in outcome
@@ -543,7 +576,7 @@ async fn apply_recorded(
         for cidr in &work.removed {
             done.remove(cidr);
         }
-        ledger.write(shell, side.0, table_id, done, &mut warnings).await?;
+        ledger.write(&mut writer, table_id, done).await?;
     }
     Ok((outcome, warnings))
 }
@@ -556,108 +589,91 @@ fn tables_of(plan: &SidePlan) -> impl Iterator<Item = (&str, &RoutePlan)> {
         .chain(plan.vpc.iter().map(|t| (t.route_table_id.as_str(), &t.work)))
 }
 
-/// The records of one side's tables for one peering: as read, and as this pass rewrote them.
-struct Ledger<'a> {
-    peering_id: &'a str,
-    tables: BTreeMap<String, LedgerEntry<'a>>,
+/// Where one side's record writes go: the state table, and (to delete an earlier version's
+/// tags) the side's EC2 at its pace.
+struct RecordWriter<'a> {
+    shell: &'a Shell,
+    records: &'a RecordStore,
+    ec2: &'a Ec2,
+    scope: RecordScope<'a>,
+    warnings: &'a mut Vec<String>,
 }
 
-struct LedgerEntry<'a> {
-    /// The table's tags as read.
-    tags: &'a [(String, String)],
-    /// The CIDRs its record lists now, and the keys that list them.
-    cidrs: BTreeSet<IpNet>,
-    keys: Vec<String>,
+/// The records of one side's tables: as read, and as this pass rewrote them.
+struct Ledger<'a> {
+    read: &'a record::Records,
+    now: record::Records,
 }
 
 impl<'a> Ledger<'a> {
-    fn new(snapshot: &'a SideSnapshot, plan: &SidePlan, peering_id: &'a str) -> Self {
-        let mut vpc_tables = snapshot.vpc_tables_by_id();
-        vpc_tables.extend(
-            snapshot
-                .recorded_vpc_tables
-                .iter()
-                .map(|table| (table.id.as_str(), table)),
-        );
-        let tags_of = |table_id: &str| -> &'a [(String, String)] {
-            snapshot
-                .tgw_tables
-                .get(table_id)
-                .map(|table| table.tags.as_slice())
-                .or_else(|| vpc_tables.get(table_id).map(|table| table.tags.as_slice()))
-                .unwrap_or(&[])
-        };
-        let tables = tables_of(plan)
+    fn new(snapshot: &'a SideSnapshot, plan: &SidePlan) -> Self {
+        let now = tables_of(plan)
             .map(|(table_id, _)| {
-                let tags = tags_of(table_id);
-                let entry = LedgerEntry {
-                    tags,
-                    cidrs: record::recorded(tags, peering_id),
-                    keys: record::record_keys(tags, peering_id),
-                };
-                (table_id.to_owned(), entry)
+                let record = snapshot.records.get(table_id).cloned().unwrap_or_default();
+                (table_id.to_owned(), record)
             })
             .collect();
-        Self { peering_id, tables }
+        Self {
+            read: &snapshot.records,
+            now,
+        }
     }
 
     fn as_read(&self, table_id: &str) -> BTreeSet<IpNet> {
-        self.tables
+        self.read
             .get(table_id)
-            .map(|entry| record::recorded(entry.tags, self.peering_id))
+            .map(|record| record.cidrs.clone())
             .unwrap_or_default()
     }
 
     fn recorded(&self, table_id: &str) -> BTreeSet<IpNet> {
-        self.tables
+        self.now
             .get(table_id)
-            .map(|entry| entry.cidrs.clone())
+            .map(|record| record.cidrs.clone())
             .unwrap_or_default()
     }
 
-    /// Makes the table's record list exactly `cidrs`, if it does not already: its tags written,
-    /// and the keys it no longer needs deleted (an empty record leaves no tag). A record that
-    /// does not fit next to the table's other tags is not written, with a warning.
+    /// Makes the table's record list exactly `cidrs`, if it does not already: its items
+    /// replaced in one transaction (an empty record leaves none), then any tags an earlier
+    /// version recorded in deleted. A record too large for one transaction is not written, with
+    /// a warning.
     async fn write(
         &mut self,
-        shell: &Shell,
-        ec2: &Ec2,
+        to: &mut RecordWriter<'_>,
         table_id: &str,
         cidrs: BTreeSet<IpNet>,
-        warnings: &mut Vec<String>,
     ) -> Result<()> {
-        let Some(entry) = self.tables.get_mut(table_id) else {
+        let Some(record) = self.now.get_mut(table_id) else {
             return Ok(());
         };
-        if entry.cidrs == cidrs {
+        if record.cidrs == cidrs && record.legacy_keys.is_empty() {
             return Ok(());
         }
-        if !record::fits(entry.tags, self.peering_id, &cidrs) {
-            warnings.push(format!(
-                "{table_id} has no room left in its tags to record {} routes of this peering; \
+        let items = record::record_items(table_id, &cidrs);
+        if items.len() > record::MAX_ITEMS {
+            to.warnings.push(format!(
+                "{table_id}: {} routes of this peering are more than one record can hold; \
                  teardown and prune will leave the routes it cannot record",
                 cidrs.len()
             ));
             return Ok(());
         }
-        let limiter = shell.route_write_limiter(ec2.region());
-        let written = record::record_tags(self.peering_id, &cidrs);
-        let stale_keys: Vec<String> = entry
-            .keys
-            .iter()
-            .filter(|key| !written.iter().any(|(written_key, _)| written_key == *key))
-            .cloned()
-            .collect();
-        if !written.is_empty() {
-            limiter.until_ready().await;
-            ec2.create_tags(table_id, &written).await?;
+        to.records
+            .replace(to.scope, table_id, &items, &record.sort_keys)
+            .await?;
+        record.sort_keys = items.into_iter().map(|item| item.sort_key).collect();
+        record.cidrs = cidrs;
+        if !record.legacy_keys.is_empty() {
+            to.shell.route_write_limiter(to.ec2.region()).until_ready().await;
+            to.ec2.delete_tags(table_id, &record.legacy_keys).await?;
+            info!(
+                action = "MigrateRecord",
+                route_table_id = table_id,
+                region = to.ec2.region(),
+                "moved the record from the table's tags to the state table"
+            );
+            record.legacy_keys.clear();
         }
-        if !stale_keys.is_empty() {
-            limiter.until_ready().await;
-            ec2.delete_tags(table_id, &stale_keys).await?;
-        }
-        entry.keys = written.into_iter().map(|(key, _)| key).collect();
-        entry.cidrs = cidrs;
         Ok(())
     }
 }
@@ -710,6 +726,7 @@ async fn read_side(
     side: Side,
     request: &ResolvedRequest,
     peering_id: Option<&str>,
+    records: Option<&RecordStore>,
 ) -> Result<SideSnapshot> {
     let (transit_gateway_id, named_table, peering_table) = match side {
         Side::Active => (
@@ -723,12 +740,18 @@ async fn read_side(
             &request.passive_peering_route_table_id,
         ),
     };
-    let (vpcs, attachments, associations, route_tables) = tokio::try_join!(
+    let (vpcs, attachments, associations, route_tables, mut records) = tokio::try_join!(
         ec2.vpcs(),
         ec2.vpc_attachments(transit_gateway_id),
         ec2.associations(transit_gateway_id),
         ec2.route_tables_of(transit_gateway_id),
+        read_records(records, ec2.region(), peering_id),
     )?;
+    merge_legacy_tags(
+        &mut records,
+        route_tables.iter().map(|t| (&t.id, &t.tags)),
+        peering_id,
+    );
     let tagged: Vec<Vpc> = vpcs
         .into_iter()
         .filter(|vpc| is_tagged(vpc, &request.vpc_tag_key))
@@ -745,7 +768,7 @@ async fn read_side(
         .as_ref()
         .map(|tables| tables.ids().to_vec())
         .unwrap_or_default();
-    let recorded_tables = recorded_tgw_tables(&route_tables, request, peering_id);
+    let recorded_tables = recorded_tgw_tables(&route_tables, request, &records);
     let tables_to_read: BTreeSet<String> = named_tables
         .iter()
         .chain(std::iter::once(peering_table))
@@ -776,17 +799,23 @@ async fn read_side(
         read_tgw_tables(ec2, &tables_to_read, &route_tables),
         read_vpc_tables(ec2, &attachments),
         read_propagations,
-        read_recorded_vpc_tables(ec2, request, peering_id),
+        read_recorded_vpc_tables(ec2, request, peering_id, &records),
     )?;
     let read: BTreeSet<&str> = vpc_tables
         .values()
         .flatten()
         .map(|table| table.id.as_str())
         .collect();
-    let recorded_vpc_tables = recorded_vpc_tables
+    let recorded_vpc_tables: Vec<VpcRouteTable> = recorded_vpc_tables
         .into_iter()
         .filter(|table| !read.contains(table.id.as_str()))
         .collect();
+    let vpc_tables_read = vpc_tables.values().flatten().chain(&recorded_vpc_tables);
+    merge_legacy_tags(
+        &mut records,
+        vpc_tables_read.map(|t| (&t.id, &t.tags)),
+        peering_id,
+    );
     Ok(SideSnapshot {
         side,
         region: ec2.region().to_owned(),
@@ -802,38 +831,78 @@ async fn read_side(
         tgw_tables,
         vpc_tables,
         recorded_vpc_tables,
+        records,
     })
 }
 
-/// With prune, the gateway's tables whose tags record routes of this peering: they are read too,
-/// because a table no longer routed at all still holds routes to remove.
+/// Merges into `records` what the tables' tags from an earlier version record of the peering.
+fn merge_legacy_tags<'a>(
+    records: &mut record::Records,
+    tables: impl Iterator<Item = (&'a String, &'a Vec<(String, String)>)>,
+    peering_id: Option<&str>,
+) {
+    let Some(peering_id) = peering_id else { return };
+    for (table_id, tags) in tables {
+        record::merge_legacy(records, table_id, tags, peering_id);
+    }
+}
+
+/// This side's record of the peering, from the state table; none before there is a peering.
+async fn read_records(
+    records: Option<&RecordStore>,
+    region: &str,
+    peering_id: Option<&str>,
+) -> Result<record::Records> {
+    match (records, peering_id) {
+        (Some(records), Some(peering_id)) => records.read(RecordScope { region, peering_id }).await,
+        _ => Ok(record::Records::new()),
+    }
+}
+
+/// With prune, the gateway's tables that the record lists: they are read too, because a table
+/// no longer routed at all still holds routes to remove.
 fn recorded_tgw_tables<'a>(
     route_tables: &'a [crate::aws::ec2::RouteTable],
     request: &ResolvedRequest,
-    peering_id: Option<&'a str>,
+    records: &'a record::Records,
 ) -> impl Iterator<Item = String> + 'a {
     let prune = request.options.prune.enabled;
     route_tables
         .iter()
-        .filter(move |table| {
-            prune && peering_id.is_some_and(|id| !record::record_keys(&table.tags, id).is_empty())
-        })
+        .filter(move |table| prune && records.get(&table.id).is_some_and(|r| !r.cidrs.is_empty()))
         .map(|table| table.id.clone())
 }
 
-/// With prune and VPC routes, every VPC route table in the Region that records routes of this
-/// peering (one call, by the record's tag key): those of VPCs no longer tagged or attached too.
+/// With prune and VPC routes, every VPC route table of the Region that the record lists, or
+/// whose tags hold an earlier version's record of this peering (one call by the tag's key):
+/// those of VPCs no longer tagged or attached too.
 async fn read_recorded_vpc_tables(
     ec2: &Ec2,
     request: &ResolvedRequest,
     peering_id: Option<&str>,
+    records: &record::Records,
 ) -> Result<Vec<VpcRouteTable>> {
-    match peering_id {
-        Some(id) if request.options.prune.enabled && request.options.vpc_routes => {
-            ec2.vpc_route_tables_tagged(&record::first_key(id)).await
+    let Some(id) = peering_id.filter(|_| request.options.prune.enabled && request.options.vpc_routes) else {
+        return Ok(Vec::new());
+    };
+    let recorded: Vec<String> = records
+        .keys()
+        .filter(|table_id| table_id.starts_with("rtb-"))
+        .cloned()
+        .collect();
+    let legacy_key = record::first_key(id);
+    let (tagged, listed) = tokio::try_join!(ec2.vpc_route_tables_tagged(&legacy_key), async {
+        if recorded.is_empty() {
+            Ok(Vec::new())
+        } else {
+            ec2.vpc_route_tables_by_id(&recorded).await
         }
-        _ => Ok(Vec::new()),
+    },)?;
+    let mut tables: BTreeMap<String, VpcRouteTable> = BTreeMap::new();
+    for table in tagged.into_iter().chain(listed) {
+        tables.insert(table.id.clone(), table);
     }
+    Ok(tables.into_values().collect())
 }
 
 /// The routes of each table in `ids`, with the tags `route_tables` (the gateway's tables as

@@ -19,16 +19,18 @@ use ipnet::IpNet;
 use tracing::{info, warn};
 
 use crate::actions::routes::Budget;
+use crate::aws::records::{RecordScope, RecordStore};
 use crate::aws::{Ec2, Shell};
 use crate::contract::request::{AttachmentIds, ResolvedRequest};
 use crate::contract::state::{PeeringState, Report};
 use crate::error::Result;
 use crate::plan::peering::PeeringAttachment;
-use crate::plan::record;
+use crate::plan::record::{self, TableRecord};
 use crate::plan::teardown::{
     plan_table, PropagationTeardownReport, SideTableTeardownReport, TableTeardown, TableTeardownReport,
     TeardownReport,
 };
+use crate::plan::vpc_tables::VpcRouteTable;
 use crate::plan::Side;
 
 enum Kind {
@@ -36,11 +38,11 @@ enum Kind {
     Vpc,
 }
 
-/// One table to tear down: its plan and its record's tag keys.
+/// One table to tear down: its plan and where its record is kept.
 struct Job {
     kind: Kind,
     table: TableTeardown,
-    record_keys: Vec<String>,
+    record: TableRecord,
 }
 
 /// One TGW route table whose recorded propagations (`returnPropagation`) a teardown disables.
@@ -67,61 +69,95 @@ fn propagation_jobs(tgw_tables: &[crate::aws::ec2::RouteTable], peering_id: &str
 
 /// One side's jobs: every TGW route table of the gateway that holds a route to remove (for a
 /// peering this tool created, every static route via it, wherever it is), then the recorded VPC
-/// route tables.
+/// route tables, then the records of tables that no longer exist. The record is the state
+/// table's, with the tags an earlier version wrote merged in.
 async fn side_jobs(
     ec2: &Ec2,
+    store: &RecordStore,
     transit_gateway_id: &str,
     peering_id: &str,
     owned: bool,
 ) -> Result<(Vec<Job>, Vec<PropagationJob>)> {
-    let record_key = record::first_key(peering_id);
-    let (tgw_tables, vpc_tables) = tokio::try_join!(
+    let legacy_key = record::first_key(peering_id);
+    let scope = RecordScope {
+        region: ec2.region(),
+        peering_id,
+    };
+    let (tgw_tables, legacy_vpc_tables, mut records) = tokio::try_join!(
         ec2.route_tables_of(transit_gateway_id),
-        ec2.vpc_route_tables_tagged(&record_key),
+        ec2.vpc_route_tables_tagged(&legacy_key),
+        store.read(scope),
     )?;
     let propagations = propagation_jobs(&tgw_tables, peering_id);
+    for table in &tgw_tables {
+        record::merge_legacy(&mut records, &table.id, &table.tags, peering_id);
+    }
     // Without ownership, only recorded tables can hold a route to remove.
     let to_read: Vec<_> = tgw_tables
         .into_iter()
-        .filter(|table| owned || !record::record_keys(&table.tags, peering_id).is_empty())
+        .filter(|table| owned || records.contains_key(&table.id))
         .collect();
-    let routes = try_join_all(to_read.iter().map(|table| ec2.routes(&table.id))).await?;
+    let recorded_vpc_ids: Vec<String> = records
+        .keys()
+        .filter(|id| id.starts_with("rtb-"))
+        .cloned()
+        .collect();
+    let (routes, vpc_tables) = tokio::try_join!(
+        try_join_all(to_read.iter().map(|table| ec2.routes(&table.id))),
+        async {
+            if recorded_vpc_ids.is_empty() {
+                Ok(Vec::new())
+            } else {
+                ec2.vpc_route_tables_by_id(&recorded_vpc_ids).await
+            }
+        },
+    )?;
+    let mut vpc_by_id: BTreeMap<String, VpcRouteTable> = BTreeMap::new();
+    for table in legacy_vpc_tables.into_iter().chain(vpc_tables) {
+        record::merge_legacy(&mut records, &table.id, &table.tags, peering_id);
+        vpc_by_id.insert(table.id.clone(), table);
+    }
     let mut jobs = Vec::new();
     for (table, routes) in to_read.into_iter().zip(routes) {
-        let (deleted, left_alone) = plan_table(
-            &routes.routes,
-            &record::recorded(&table.tags, peering_id),
-            peering_id,
-            owned,
-        );
-        let record_keys = record::record_keys(&table.tags, peering_id);
-        if deleted.is_empty() && left_alone.is_empty() && record_keys.is_empty() {
+        let record = records.remove(&table.id).unwrap_or_default();
+        let (deleted, left_alone) = plan_table(&routes.routes, &record.cidrs, peering_id, owned);
+        if deleted.is_empty() && left_alone.is_empty() && record == TableRecord::default() {
             continue;
         }
-        jobs.push(Job {
-            kind: Kind::Tgw,
-            table: TableTeardown {
-                route_table_id: table.id,
-                deleted,
-                left_alone,
-            },
-            record_keys,
-        });
+        jobs.push(job(Kind::Tgw, table.id, (deleted, left_alone), record));
     }
-    for table in vpc_tables {
-        let recorded = record::recorded(&table.tags, peering_id);
-        let (deleted, left_alone) = plan_table(&table.routes, &recorded, transit_gateway_id, false);
-        jobs.push(Job {
-            kind: Kind::Vpc,
-            table: TableTeardown {
-                route_table_id: table.id.clone(),
-                deleted,
-                left_alone,
-            },
-            record_keys: record::record_keys(&table.tags, peering_id),
-        });
+    for (id, table) in vpc_by_id {
+        let record = records.remove(&id).unwrap_or_default();
+        let planned = plan_table(&table.routes, &record.cidrs, transit_gateway_id, false);
+        jobs.push(job(Kind::Vpc, id, planned, record));
+    }
+    // What is left names tables that are gone: only their record remains to remove.
+    for (id, record) in records {
+        let kind = if id.starts_with("rtb-") {
+            Kind::Vpc
+        } else {
+            Kind::Tgw
+        };
+        jobs.push(job(kind, id, (Vec::new(), Vec::new()), record));
     }
     Ok((jobs, propagations))
+}
+
+fn job(
+    kind: Kind,
+    route_table_id: String,
+    (deleted, left_alone): (Vec<IpNet>, Vec<IpNet>),
+    record: TableRecord,
+) -> Job {
+    Job {
+        kind,
+        table: TableTeardown {
+            route_table_id,
+            deleted,
+            left_alone,
+        },
+        record,
+    }
 }
 
 /// Disables the recorded propagations, then removes their records (last, so a teardown cut
@@ -146,7 +182,12 @@ type NotStarted = BTreeMap<String, BTreeSet<IpNet>>;
 /// Deletes the planned routes at the Region's pace until the plan is done or the budget runs
 /// out (the first delete always goes out, so every pass makes progress), then removes the record
 /// of each table whose deletes are all done: a teardown cut short finds the rest again.
-async fn apply(ec2: &Ec2, jobs: &[Job], shell: &Shell, budget: Budget) -> Result<NotStarted> {
+async fn apply(
+    ec2: &Ec2,
+    jobs: &[Job],
+    (shell, store, scope): (&Shell, &RecordStore, RecordScope<'_>),
+    budget: Budget,
+) -> Result<NotStarted> {
     let limiter = shell.route_write_limiter(ec2.region());
     let in_flight = shell.config().route_writes.in_flight.max(1);
     let first_done = AtomicBool::new(false);
@@ -194,9 +235,14 @@ async fn apply(ec2: &Ec2, jobs: &[Job], shell: &Shell, budget: Budget) -> Result
         .iter()
         .filter(|job| !not_started.contains_key(&job.table.route_table_id))
     {
-        limiter.until_ready().await;
-        ec2.delete_tags(&job.table.route_table_id, &job.record_keys)
+        store
+            .replace(scope, &job.table.route_table_id, &[], &job.record.sort_keys)
             .await?;
+        if !job.record.legacy_keys.is_empty() {
+            limiter.until_ready().await;
+            ec2.delete_tags(&job.table.route_table_id, &job.record.legacy_keys)
+                .await?;
+        }
     }
     Ok(not_started)
 }
@@ -205,10 +251,14 @@ async fn apply(ec2: &Ec2, jobs: &[Job], shell: &Shell, budget: Budget) -> Result
 async fn apply_side(
     ec2: &Ec2,
     (jobs, propagations): (&[Job], &[PropagationJob]),
-    shell: &Shell,
+    (shell, store, peering_id): (&Shell, &RecordStore, &str),
     budget: Budget,
 ) -> Result<NotStarted> {
-    let not_started = apply(ec2, jobs, shell, budget).await?;
+    let scope = RecordScope {
+        region: ec2.region(),
+        peering_id,
+    };
+    let not_started = apply(ec2, jobs, (shell, store, scope), budget).await?;
     if not_started.is_empty() {
         disable_propagations(ec2, propagations, shell).await?;
     }
@@ -279,15 +329,38 @@ async fn remove_peering_routes(
     budget: Budget,
 ) -> Result<TeardownReport> {
     let owned = attachment.is_managed();
+    let store = shell.records()?;
     let ((active_jobs, active_propagations), (passive_jobs, passive_propagations)) = tokio::try_join!(
-        side_jobs(active, &request.active_transit_gateway_id, &ids.active, owned),
-        side_jobs(passive, &request.passive_transit_gateway_id, &ids.passive, owned),
+        side_jobs(
+            active,
+            &store,
+            &request.active_transit_gateway_id,
+            &ids.active,
+            owned
+        ),
+        side_jobs(
+            passive,
+            &store,
+            &request.passive_transit_gateway_id,
+            &ids.passive,
+            owned
+        ),
     )?;
     let mut not_started = NotStarted::new();
     if !request.dry_run {
         let (a, p) = tokio::join!(
-            apply_side(active, (&active_jobs, &active_propagations), shell, budget),
-            apply_side(passive, (&passive_jobs, &passive_propagations), shell, budget),
+            apply_side(
+                active,
+                (&active_jobs, &active_propagations),
+                (shell, &store, &ids.active),
+                budget
+            ),
+            apply_side(
+                passive,
+                (&passive_jobs, &passive_propagations),
+                (shell, &store, &ids.passive),
+                budget
+            ),
         );
         not_started.extend(a?);
         not_started.extend(p?);

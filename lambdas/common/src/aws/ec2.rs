@@ -807,11 +807,43 @@ impl Ec2 {
     /// Every VPC route table in the Region that carries the tag `key`.
     #[instrument(skip_all, fields(region = %self.region))]
     pub async fn vpc_route_tables_tagged(&self, key: &str) -> Result<Vec<VpcRouteTable>> {
+        let tables = self.vpc_route_tables_where(filter("tag-key", key)).await?;
+        info!(
+            action = "DescribeRouteTables",
+            tag_key = key,
+            tables = tables.len(),
+            "listed VPC route tables with a record in their tags"
+        );
+        Ok(tables)
+    }
+
+    /// The VPC route tables of `ids` that still exist (a filter, so a deleted one is simply
+    /// missing instead of failing the call), 100 ids a call.
+    #[instrument(skip_all, fields(region = %self.region))]
+    pub async fn vpc_route_tables_by_id(&self, ids: &[String]) -> Result<Vec<VpcRouteTable>> {
+        let mut tables = Vec::new();
+        for chunk in ids.chunks(100) {
+            let by_id = Filter::builder()
+                .name("route-table-id")
+                .set_values(Some(chunk.to_vec()))
+                .build();
+            tables.extend(self.vpc_route_tables_where(by_id).await?);
+        }
+        info!(
+            action = "DescribeRouteTables",
+            asked = ids.len(),
+            tables = tables.len(),
+            "read the VPC route tables the record names"
+        );
+        Ok(tables)
+    }
+
+    async fn vpc_route_tables_where(&self, by: Filter) -> Result<Vec<VpcRouteTable>> {
         const ACTION: &str = "DescribeRouteTables";
         let items: Vec<_> = self
             .client
             .describe_route_tables()
-            .filters(filter("tag-key", key))
+            .filters(by)
             .max_results(100)
             .into_paginator()
             .items()
@@ -819,14 +851,7 @@ impl Ec2 {
             .collect::<std::result::Result<_, _>>()
             .await
             .or_fail(ACTION, &self.region)?;
-        let tables: Vec<VpcRouteTable> = items.iter().map(vpc_route_table_from_sdk).collect();
-        info!(
-            action = ACTION,
-            tag_key = key,
-            tables = tables.len(),
-            "listed VPC route tables with a record"
-        );
-        Ok(tables)
+        Ok(items.iter().map(vpc_route_table_from_sdk).collect())
     }
 
     /// Sets tags on one resource (a route table), replacing those with the same keys.

@@ -12,6 +12,7 @@ use governor::DefaultDirectRateLimiter;
 
 use aws_sdk_ec2::config::{ProvideCredentials, SharedCredentialsProvider};
 
+use crate::aws::records::RecordStore;
 use crate::aws::Ec2;
 use crate::config::{Config, Defaults, RouteWrites};
 use crate::contract::request::ResolvedRequest;
@@ -31,6 +32,7 @@ pub struct Shell {
     sdk_config: SdkConfig,
     config: Config,
     clients: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
+    dynamodb: std::sync::OnceLock<aws_sdk_dynamodb::Client>,
     limiters: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
     /// Credentials of each role assumed for a passive side in another account, once checked.
     roles: tokio::sync::Mutex<HashMap<String, SharedCredentialsProvider>>,
@@ -71,6 +73,7 @@ impl Shell {
                 ..Config::default()
             },
             clients: Mutex::new(HashMap::new()),
+            dynamodb: std::sync::OnceLock::new(),
             limiters: Mutex::new(HashMap::new()),
             roles: tokio::sync::Mutex::new(HashMap::new()),
         }
@@ -86,6 +89,23 @@ impl Shell {
     pub fn with_route_writes(mut self, writes: RouteWrites) -> Self {
         self.config.route_writes = writes;
         self
+    }
+
+    /// Keeps the record in the DynamoDB table `name` (what `STATE_TABLE` sets in Lambda).
+    pub fn with_state_table(mut self, name: impl Into<String>) -> Self {
+        self.config.state_table = Some(name.into());
+        self
+    }
+
+    /// The state table that holds the record of the routes this tool created, reached in the
+    /// function's own Region and account (where the stack is).
+    pub fn records(&self) -> Result<RecordStore> {
+        let table = self.config.state_table.as_ref().ok_or(Error::StateTableNotSet)?;
+        let client = self
+            .dynamodb
+            .get_or_init(|| aws_sdk_dynamodb::Client::new(&self.sdk_config))
+            .clone();
+        Ok(RecordStore::new(client, table.clone()))
     }
 
     /// Checks VPC route tables against `quota` routes instead of the default 50.

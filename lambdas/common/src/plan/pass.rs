@@ -83,6 +83,9 @@ pub struct SideSnapshot {
     /// With `prune` and VPC routes: the VPC route tables that record routes of this peering but
     /// are not among `vpc_tables` (their VPC was untagged or detached); read for their removal.
     pub recorded_vpc_tables: Vec<VpcRouteTable>,
+    /// This side's record of the routes this tool created via the peering, by route table (the
+    /// state table's, with any tags an earlier version left merged in); empty before a peering.
+    pub records: record::Records,
 }
 
 /// The peering attachment as each side knows it: where that side's TGW routes go.
@@ -229,8 +232,14 @@ impl SideSnapshot {
     ) -> (SidePlan, PruneTally) {
         let prune = options.prune.enabled;
         let mut tally = PruneTally::default();
-        let mut plan_one = |wanted: &[IpNet], routes: &[Route], target: &str, tags: &[(String, String)]| {
-            let recorded = prune.then(|| record::recorded(tags, attachment_id));
+        let no_record = BTreeSet::new();
+        let recorded_in = |table_id: &str| {
+            self.records
+                .get(table_id)
+                .map_or(&no_record, |record| &record.cidrs)
+        };
+        let mut plan_one = |wanted: &[IpNet], routes: &[Route], target: &str, table_id: &str| {
+            let recorded = prune.then(|| recorded_in(table_id).clone());
             let work = plan_table(wanted, routes, target, recorded.as_ref());
             if let Some(recorded) = &recorded {
                 tally.add(owned(routes, recorded, target).len(), work.remove.len());
@@ -244,12 +253,12 @@ impl SideSnapshot {
                     vpc.push(VpcTableWork {
                         vpc_id: vpc_id.clone(),
                         route_table_id: table.id.clone(),
-                        work: plan_one(wanted, &table.routes, &self.transit_gateway_id, &table.tags),
+                        work: plan_one(wanted, &table.routes, &self.transit_gateway_id, &table.id),
                     });
                 }
             }
             for table in &self.recorded_vpc_tables {
-                let work = plan_one(&[], &table.routes, &self.transit_gateway_id, &table.tags);
+                let work = plan_one(&[], &table.routes, &self.transit_gateway_id, &table.id);
                 if !work.remove.is_empty() {
                     vpc.push(VpcTableWork {
                         vpc_id: table.vpc_id.clone(),
@@ -263,12 +272,12 @@ impl SideSnapshot {
         let mut tgw: Vec<TgwTableWork<RoutePlan>> = Vec::new();
         for (route_table_id, table) in &self.tgw_tables {
             let routed = outbound.contains(&route_table_id.as_str());
-            let records_routes = prune && !record::record_keys(&table.tags, attachment_id).is_empty();
+            let records_routes = prune && !recorded_in(route_table_id).is_empty();
             if !routed && !records_routes {
                 continue;
             }
             let wanted = if routed { wanted } else { &[] };
-            let work = plan_one(wanted, &table.routes.routes, attachment_id, &table.tags);
+            let work = plan_one(wanted, &table.routes.routes, attachment_id, route_table_id);
             if routed || !work.remove.is_empty() {
                 tgw.push(TgwTableWork {
                     route_table_id: route_table_id.clone(),
@@ -281,7 +290,7 @@ impl SideSnapshot {
             if !self.tgw_tables.contains_key(route_table_id) {
                 tgw.push(TgwTableWork {
                     route_table_id: route_table_id.to_owned(),
-                    work: plan_one(wanted, &[], attachment_id, &[]),
+                    work: plan_one(wanted, &[], attachment_id, route_table_id),
                 });
             }
         }
@@ -772,6 +781,7 @@ mod tests {
             )]
             .into(),
             recorded_vpc_tables: Vec::new(),
+            records: record::Records::new(),
         }
     }
 

@@ -1,12 +1,20 @@
-//! The record of the routes this tool created, kept as tags on each route table it wrote to, so
-//! that teardown removes exactly those and never guesses. Pure: tags in, CIDRs out, and back.
+//! The record of the routes this tool created, so that teardown and prune remove exactly those
+//! and never guess. Pure: items and tags in, CIDRs out, and back.
 //!
-//! A table's record for one peering attachment is one or more tags
-//! `tgw-peering:routes:<attachment-id>:<n>` whose values list the CIDRs, space-separated, in
-//! address order. EC2 allows 256 characters in a tag value and 50 tags on a resource, so a table
-//! records up to about 600 routes per peering.
+//! The record lives in the stack's state table (DynamoDB), one partition per side and peering
+//! attachment ([`partition`]), so one Query reads every table's record of a side. A table's
+//! record is one or more items, sort key `<route-table-id>#<n>`, whose `cidrs` attribute lists
+//! the CIDRs, space-separated, in address order; an item holds up to [`MAX_ITEM_TEXT`] bytes of
+//! them (DynamoDB allows 400 KB an item), about 20,000 IPv4 or 14,000 IPv6 routes.
+//!
+//! Earlier versions kept the record in tags on each route table: one or more tags
+//! `tgw-peering:routes:<attachment-id>:<n>`. Those are still read ([`recorded`]), merged into
+//! the table's record, and deleted once the state table holds them (the migration).
+//!
+//! The record of the propagations `returnPropagation` enabled stays in tags: it lists attachment
+//! ids, bounded by the gateway's attachments, not routes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ipnet::IpNet;
 
@@ -17,6 +25,14 @@ pub const RECORD_PREFIX: &str = "tgw-peering:routes:";
 pub const MAX_TAG_VALUE: usize = 256;
 pub const MAX_TAGS: usize = 50;
 
+/// Bytes of CIDR text in one record item: DynamoDB allows 400 KB an item, keys and attribute
+/// names included, and a table's items are replaced in one transaction of at most 4 MB.
+pub const MAX_ITEM_TEXT: usize = 350_000;
+
+/// A table's record may span at most this many items (one transaction replaces them all, and a
+/// transaction holds at most 100 actions and 4 MB): about 200,000 IPv4 routes.
+pub const MAX_ITEMS: usize = 11;
+
 fn key_prefix(attachment_id: &str) -> String {
     format!("{RECORD_PREFIX}{attachment_id}:")
 }
@@ -26,12 +42,12 @@ pub fn first_key(attachment_id: &str) -> String {
     format!("{}1", key_prefix(attachment_id))
 }
 
-/// `items`, space-separated, as tags `<prefix><n>` whose values fit EC2's limit.
-fn chunked(prefix: &str, items: impl Iterator<Item = String>) -> Vec<(String, String)> {
+/// `items`, space-separated, in strings of at most `max` bytes.
+fn chunks_of(max: usize, items: impl Iterator<Item = String>) -> Vec<String> {
     let mut chunks: Vec<String> = Vec::new();
     for text in items {
         match chunks.last_mut() {
-            Some(chunk) if chunk.len() + 1 + text.len() <= MAX_TAG_VALUE => {
+            Some(chunk) if chunk.len() + 1 + text.len() <= max => {
                 chunk.push(' ');
                 chunk.push_str(&text);
             }
@@ -39,6 +55,11 @@ fn chunked(prefix: &str, items: impl Iterator<Item = String>) -> Vec<(String, St
         }
     }
     chunks
+}
+
+/// `items`, space-separated, as tags `<prefix><n>` whose values fit EC2's limit.
+fn chunked(prefix: &str, items: impl Iterator<Item = String>) -> Vec<(String, String)> {
+    chunks_of(MAX_TAG_VALUE, items)
         .into_iter()
         .enumerate()
         .map(|(index, chunk)| (format!("{prefix}{}", index + 1), chunk))
@@ -58,7 +79,86 @@ fn words_with<'a>(tags: &'a [(String, String)], prefix: &'a str) -> impl Iterato
         .flat_map(|(_, value)| value.split_whitespace())
 }
 
-/// The record tags for `cidrs` created via `attachment_id`, chunked to fit EC2's value limit.
+/// The partition key of one side's record of one peering attachment. The Region is part of it
+/// because a peering attachment has the same id on both sides.
+pub fn partition(region: &str, peering_id: &str) -> String {
+    format!("routes#{region}#{peering_id}")
+}
+
+/// One item of a table's record in the state table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordItem {
+    pub sort_key: String,
+    pub route_table_id: String,
+    /// The CIDRs, space-separated.
+    pub cidrs: String,
+}
+
+/// One route table's record of one peering, as read: the CIDRs it lists (from the state table
+/// and from tags an earlier version wrote), and where they are kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableRecord {
+    pub cidrs: BTreeSet<IpNet>,
+    /// The sort keys of its items in the state table.
+    pub sort_keys: Vec<String>,
+    /// The keys of the record tags an earlier version left on the table, to migrate.
+    pub legacy_keys: Vec<String>,
+}
+
+/// Every table's record of one side and peering, by route table id.
+pub type Records = BTreeMap<String, TableRecord>;
+
+/// The items that record `cidrs` for `route_table_id`, each within [`MAX_ITEM_TEXT`].
+pub fn record_items(route_table_id: &str, cidrs: &BTreeSet<IpNet>) -> Vec<RecordItem> {
+    items_within(MAX_ITEM_TEXT, route_table_id, cidrs)
+}
+
+fn items_within(max: usize, route_table_id: &str, cidrs: &BTreeSet<IpNet>) -> Vec<RecordItem> {
+    chunks_of(max, cidrs.iter().map(ToString::to_string))
+        .into_iter()
+        .enumerate()
+        .map(|(index, text)| RecordItem {
+            sort_key: format!("{route_table_id}#{}", index + 1),
+            route_table_id: route_table_id.to_owned(),
+            cidrs: text,
+        })
+        .collect()
+}
+
+/// The records the items of one partition hold, by table. Words that are not CIDRs were not
+/// written by this tool and are skipped.
+pub fn from_items(items: impl IntoIterator<Item = RecordItem>) -> Records {
+    let mut records = Records::new();
+    for item in items {
+        let record = records.entry(item.route_table_id).or_default();
+        record.cidrs.extend(
+            item.cidrs
+                .split_whitespace()
+                .filter_map(|word| word.parse::<IpNet>().ok()),
+        );
+        record.sort_keys.push(item.sort_key);
+    }
+    records
+}
+
+/// Adds to `records` what a table's tags from an earlier version record for `peering_id`.
+pub fn merge_legacy(
+    records: &mut Records,
+    route_table_id: &str,
+    tags: &[(String, String)],
+    peering_id: &str,
+) {
+    let keys = record_keys(tags, peering_id);
+    if keys.is_empty() {
+        return;
+    }
+    let record = records.entry(route_table_id.to_owned()).or_default();
+    record.cidrs.extend(recorded(tags, peering_id));
+    record.legacy_keys = keys;
+}
+
+/// The record tags an earlier version wrote for `cidrs` created via `attachment_id` (tests
+/// seed them to check the migration).
 pub fn record_tags(attachment_id: &str, cidrs: &BTreeSet<IpNet>) -> Vec<(String, String)> {
     chunked(&key_prefix(attachment_id), cidrs.iter().map(ToString::to_string))
 }
@@ -74,13 +174,6 @@ pub fn recorded(tags: &[(String, String)], attachment_id: &str) -> BTreeSet<IpNe
     words_with(tags, &key_prefix(attachment_id))
         .filter_map(|text| text.parse::<IpNet>().ok())
         .collect()
-}
-
-/// Whether a table with `tags` can hold the record of `cidrs` for `attachment_id`, next to its
-/// other tags.
-pub fn fits(tags: &[(String, String)], attachment_id: &str, cidrs: &BTreeSet<IpNet>) -> bool {
-    let others = tags.len() - record_keys(tags, attachment_id).len();
-    others + record_tags(attachment_id, cidrs).len() <= MAX_TAGS
 }
 
 /// Every propagation record tag's key starts with this. A TGW route table's record of the
@@ -155,13 +248,39 @@ mod tests {
     }
 
     #[test]
-    fn a_table_with_too_many_tags_for_the_record_does_not_fit() {
-        let others: Vec<(String, String)> = (0..49).map(|i| (format!("k{i}"), "v".into())).collect();
-        assert!(fits(&others, "tgw-attach-1", &nets(&["10.1.0.0/16"])));
-        let many: BTreeSet<IpNet> = (0..40u32)
-            .map(|i| IpNet::new(std::net::Ipv4Addr::from(0x0a00_0000 + (i << 8)).into(), 24).unwrap())
+    fn an_earlier_versions_tag_record_merges_into_the_state_tables_and_names_its_keys() {
+        let mut records = from_items(record_items("tgw-rtb-1", &nets(&["10.1.0.0/16"])));
+        let mut tags = record_tags("tgw-attach-1", &nets(&["10.2.0.0/16"]));
+        tags.push(("Name".into(), "prod".into()));
+        merge_legacy(&mut records, "tgw-rtb-1", &tags, "tgw-attach-1");
+        merge_legacy(&mut records, "rtb-2", &tags, "tgw-attach-1");
+        merge_legacy(&mut records, "rtb-3", &tags, "tgw-attach-other");
+        let one = &records["tgw-rtb-1"];
+        assert_eq!(one.cidrs, nets(&["10.1.0.0/16", "10.2.0.0/16"]));
+        assert_eq!(one.sort_keys, ["tgw-rtb-1#1"]);
+        assert_eq!(one.legacy_keys, ["tgw-peering:routes:tgw-attach-1:1"]);
+        assert_eq!(records["rtb-2"].sort_keys, Vec::<String>::new());
+        assert!(
+            !records.contains_key("rtb-3"),
+            "another peering's tags are not this record"
+        );
+    }
+
+    #[test]
+    fn ten_thousand_ipv6_routes_fit_one_table_record_within_dynamodbs_limits() {
+        let cidrs: BTreeSet<IpNet> = (0..10_000u128)
+            .map(|i| {
+                IpNet::new(
+                    std::net::Ipv6Addr::from((0x2600_1f18_u128 << 96) | (i << 64)).into(),
+                    64,
+                )
+                .unwrap()
+            })
             .collect();
-        assert!(!fits(&others, "tgw-attach-1", &many));
+        let items = record_items("tgw-rtb-0123456789abcdef0", &cidrs);
+        assert!(items.len() <= MAX_ITEMS);
+        assert!(items.iter().all(|item| item.cidrs.len() <= MAX_ITEM_TEXT));
+        assert_eq!(from_items(items)["tgw-rtb-0123456789abcdef0"].cidrs, cidrs);
     }
 
     #[test]
@@ -187,6 +306,20 @@ mod tests {
             let tags = record_tags("tgw-attach-0123456789abcdef0", &cidrs);
             prop_assert!(tags.iter().all(|(k, v)| v.len() <= MAX_TAG_VALUE && k.len() <= 128));
             prop_assert_eq!(recorded(&tags, "tgw-attach-0123456789abcdef0"), cidrs);
+        }
+
+        #[test]
+        fn any_set_of_cidrs_round_trips_through_state_table_items_of_any_size(
+            raw in proptest::collection::btree_set((any::<u32>(), 8u8..=32), 0..300),
+            max in 20usize..2_000,
+        ) {
+            let cidrs: BTreeSet<IpNet> = raw.into_iter().map(|(a, l)| IpNet::new(std::net::Ipv4Addr::from(a).into(), l).unwrap().trunc()).collect();
+            let items = items_within(max, "rtb-1", &cidrs);
+            prop_assert!(items.iter().all(|item| item.cidrs.len() <= max));
+            let keys: BTreeSet<&str> = items.iter().map(|item| item.sort_key.as_str()).collect();
+            prop_assert_eq!(keys.len(), items.len(), "sort keys are distinct");
+            let records = from_items(items.clone());
+            prop_assert_eq!(records.get("rtb-1").map(|r| r.cidrs.clone()).unwrap_or_default(), cidrs);
         }
     }
 }
