@@ -465,7 +465,7 @@ def _cpu_since(before: float | None, after: float | None) -> float | None:
 
 def _calls_since(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """The EC2 calls counted between two GET /_harness/calls snapshots: byRegion and throttled,
-    and serverMs, moto's own time answering them (by Region, in milliseconds), and serverBusyMs,
+    the DynamoDB calls (dynamodb, by Region, present only when there were some), and serverMs, moto's own time answering them (by Region, in milliseconds), and serverBusyMs,
     the time at least one of them was in moto."""
 
     def diff(now: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:
@@ -484,12 +484,22 @@ def _calls_since(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any
         region: diff(actions, before["byRegion"].get(region, {}))
         for region, actions in after["byRegion"].items()
     }
-    return {
+    calls = {
         "byRegion": {region: actions for region, actions in by_region.items() if actions},
         "throttled": diff(after["throttled"], before["throttled"]),
         "serverMs": {region: actions for region, actions in server_by_region.items() if actions},
         "serverBusyMs": round(after.get("serverBusyMs", 0) - before.get("serverBusyMs", 0), 3),
     }
+    # The state table's calls (the route record), by Region, when the invocation made any.
+    dynamodb_before = before.get("dynamodb", {})
+    dynamodb = {
+        region: diff(actions, dynamodb_before.get(region, {}))
+        for region, actions in after.get("dynamodb", {}).items()
+    }
+    dynamodb = {region: actions for region, actions in dynamodb.items() if actions}
+    if dynamodb:
+        calls["dynamodb"] = dynamodb
+    return calls
 
 
 def _read_from(path: Path, offset: int) -> bytes:

@@ -26,6 +26,7 @@ NO_CALLS = {
     "byRegion": {},
     "throttled": {},
     "faulted": {},
+    "dynamodb": {},
     "serverMs": {"total": {}, "byRegion": {}},
     "serverBusyMs": 0,
 }
@@ -253,6 +254,35 @@ def test_given_fault_when_calling_action_then_request_limit_exceeded_and_next_ca
     assert create_route()["Route"]["State"] == "blackhole"
     assert harness(endpoint, "GET", "calls")["total"]["CreateTransitGatewayRoute"] == 2
     assert harness(endpoint, "GET", "faults") == {"faults": []}
+
+
+def test_given_dynamodb_calls_and_a_fault_naming_one_then_counted_apart_from_ec2_and_only_it_fails(endpoint, ec2_a):
+    # Given the state table, a fault for its transactions, and a fault for every EC2 action
+    dynamodb = boto3.client("dynamodb", region_name=REQUESTER, endpoint_url=endpoint,
+                            aws_access_key_id="testing", aws_secret_access_key="testing",
+                            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+    dynamodb.create_table(TableName="state", BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    harness(endpoint, "POST", "faults",
+            {"action": "dynamodb:TransactWriteItems", "code": "ValidationException", "times": 1})
+    harness(endpoint, "POST", "faults", {"action": "*", "code": "RequestLimitExceeded", "times": 5})
+    put = {"Put": {"TableName": "state", "Item": {"pk": {"S": "routes#x"}}}}
+
+    # When the record is written twice and read
+    with pytest.raises(ClientError) as excinfo:
+        dynamodb.transact_write_items(TransactItems=[put])
+    dynamodb.transact_write_items(TransactItems=[put])
+    items = dynamodb.query(TableName="state", KeyConditionExpression="pk = :pk",
+                           ExpressionAttributeValues={":pk": {"S": "routes#x"}})["Items"]
+
+    # Then only the first write failed, as DynamoDB fails one; EC2's wildcard fault never fired
+    assert error_code(excinfo) == "ValidationException"
+    assert items == [{"pk": {"S": "routes#x"}}]
+    calls = harness(endpoint, "GET", "calls")
+    assert calls["dynamodb"] == {REQUESTER: {"dynamodb:CreateTable": 1, "dynamodb:TransactWriteItems": 2,
+                                             "dynamodb:Query": 1}}
+    assert calls["total"] == {} and calls["faulted"] == {"dynamodb:TransactWriteItems": 1}
 
 
 def test_given_wildcard_fault_for_one_region_when_calling_then_only_that_region_fails(

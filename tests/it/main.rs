@@ -8,6 +8,7 @@ mod emulator;
 mod operator;
 mod permissions;
 mod prune;
+mod record;
 mod sdk_doubles;
 mod segments;
 mod traffic;
