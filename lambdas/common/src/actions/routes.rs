@@ -76,17 +76,13 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
         },
         _ => Peering::not_yet(),
     };
-    let tag_key = request.vpc_tag_key.as_str();
     let peering_ids = attachment.as_ref().and(ids.as_ref());
-    // The record is needed once there is a peering: before, nothing can have been recorded.
-    let records = peering_ids.map(|_| shell.records()).transpose()?;
-    let (active_side, passive_side) =
-        read_both(&active, &passive, &request, peering_ids, records.as_ref()).await?;
+    let (active_side, passive_side) = read_both(shell, (&active, &passive), &request, peering_ids).await?;
     let plan = plan_pass(&PassInput {
         active: &active_side,
         passive: &passive_side,
         options: &request.options,
-        tag_key,
+        tag_key: &request.vpc_tag_key,
         peering,
         vpc_route_quota: shell.config().vpc_route_quota,
         tgw_route_quota: shell.config().tgw_route_quota,
@@ -120,16 +116,8 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
         passive: (&passive, &passive_side),
     };
     let summaries = listed_summaries(&plan.summaries);
-    let records = records.map_or_else(|| shell.records(), Ok)?;
-    let (outcomes, record_warnings) = apply_and_record(
-        shell,
-        &records,
-        &sides,
-        (plan.active, plan.passive),
-        peering,
-        budget,
-    )
-    .await?;
+    let (outcomes, record_warnings) =
+        apply_and_record(shell, &sides, (plan.active, plan.passive), peering, budget).await?;
     let mut warnings = plan.warnings;
     warnings.extend(association_warnings);
     warnings.extend(record_warnings);
@@ -221,12 +209,14 @@ fn continued(
 
 /// Both sides read at once; errors are reported active side first, so they are deterministic.
 async fn read_both(
-    active: &Ec2,
-    passive: &Ec2,
+    shell: &Shell,
+    (active, passive): (&Ec2, &Ec2),
     request: &ResolvedRequest,
     peering_ids: Option<&AttachmentIds>,
-    records: Option<&RecordStore>,
 ) -> Result<(SideSnapshot, SideSnapshot)> {
+    // The record is needed once there is a peering: before, nothing can have been recorded.
+    let records = peering_ids.map(|_| shell.records()).transpose()?;
+    let records = records.as_ref();
     let (active_side, passive_side) = tokio::join!(
         read_side(
             active,
@@ -506,12 +496,12 @@ struct Sides<'a> {
 /// both run to the end), each side recording its creates before it makes them.
 async fn apply_and_record(
     shell: &Shell,
-    records: &RecordStore,
     sides: &Sides<'_>,
     (active_plan, passive_plan): (SidePlan, SidePlan),
     peering: Peering<'_>,
     budget: Budget,
 ) -> Result<((SideOutcome, SideOutcome), Vec<String>)> {
+    let records = &shell.records()?;
     let (active_pass, passive_pass) = tokio::join!(
         apply_recorded(shell, records, sides.active, active_plan, peering.active, budget),
         apply_recorded(
@@ -728,18 +718,7 @@ async fn read_side(
     peering_id: Option<&str>,
     records: Option<&RecordStore>,
 ) -> Result<SideSnapshot> {
-    let (transit_gateway_id, named_table, peering_table) = match side {
-        Side::Active => (
-            &request.active_transit_gateway_id,
-            &request.active_route_table_id,
-            &request.active_peering_route_table_id,
-        ),
-        Side::Passive => (
-            &request.passive_transit_gateway_id,
-            &request.passive_route_table_id,
-            &request.passive_peering_route_table_id,
-        ),
-    };
+    let (transit_gateway_id, named_table, peering_table) = side_settings(side, request);
     let (vpcs, attachments, associations, route_tables, mut records) = tokio::try_join!(
         ec2.vpcs(),
         ec2.vpc_attachments(transit_gateway_id),
@@ -833,6 +812,25 @@ async fn read_side(
         recorded_vpc_tables,
         records,
     })
+}
+
+/// One side's transit gateway, the tables the request names for it, and the peering's table.
+fn side_settings(
+    side: Side,
+    request: &ResolvedRequest,
+) -> (&String, &Option<crate::contract::state::RouteTableIds>, &String) {
+    match side {
+        Side::Active => (
+            &request.active_transit_gateway_id,
+            &request.active_route_table_id,
+            &request.active_peering_route_table_id,
+        ),
+        Side::Passive => (
+            &request.passive_transit_gateway_id,
+            &request.passive_route_table_id,
+            &request.passive_peering_route_table_id,
+        ),
+    }
 }
 
 /// Merges into `records` what the tables' tags from an earlier version record of the peering.
