@@ -154,6 +154,10 @@ def growth(rows: list[dict[str, Any]], key: str) -> float | None:
     return rows[-1][key] / rows[0][key]
 
 
+def side_name(region: str) -> str:
+    return "active" if region == ACTIVE else "passive"
+
+
 def actions(counts: dict[str, int]) -> str:
     return ", ".join(f"{a} {n}" for a, n in sorted(counts.items())) or "none"
 
@@ -356,6 +360,7 @@ class Report:
             )
         else:
             rows.append(["pruning under the token bucket", self.why_missing("prune"), "", "", "–"])
+        rows.extend(self.reconcile_rows())
 
         cold = (self.r.get("cold") or {}).get("coldStart")
         if cold:
@@ -473,6 +478,58 @@ class Report:
                 "–",
             ]
         )
+        return rows
+
+    def reconcile_rows(self) -> list[list[Any]]:
+        """Issue 16's targets for a reconcile with nothing to do, each with met or missed."""
+        rec = self.r.get("reconcile")
+        if not rec:
+            return [["reconcile with nothing to do at 10,000 routes per table", self.why_missing("reconcile"), "",
+                     "", "–"]]
+        size = f"{rec['routesPerRegion']:,} of the tool's routes per peering table"
+        sides = rec["sides"]
+        reads = {side_name(region): s["readCalls"] for region, s in sides.items()}
+        own_writes = sum(s["writeCalls"] for s in sides.values())
+        all_writes = sum(rec["executionWrites"].values())
+        ok = rec["status"] == "SUCCEEDED"
+        rows = [
+            [
+                f"reconcile with nothing to do, {size}: modify-routes read calls per Region",
+                ", ".join(f"{side} {n}" for side, n in reads.items()) + f"; {rec['status']}",
+                f"≤ {rec['readsTarget']} per side",
+                self.host_build,
+                met(ok and all(n <= rec["readsTarget"] for n in reads.values())),
+            ],
+            [
+                "the same: mutating calls",
+                f"modify-routes {own_writes}; the whole execution's EC2 writes {all_writes}",
+                "0",
+                self.host_build,
+                met(ok and own_writes == 0 and all_writes == 0),
+            ],
+            [
+                "the same: modify-routes billed time (the emulator's time answering its calls included)",
+                f"{rec['billedMs']:,} ms in {rec['modifyRoutesInvocations']} invocation(s)"
+                + (" (cold)" if rec["coldStart"] else ""),
+                f"≤ {rec['billedTargetMs'] / 1000:g} s",
+                self.host_build,
+                met(ok and rec["billedMs"] <= rec["billedTargetMs"]),
+            ],
+            [
+                "the same, the function's own: billed time less the emulator's (see below)",
+                f"{rec['ownBilledMs']:,} ms (emulator {ms(rec['runServerMs'])}, function CPU {ms(rec['cpuMs'])})",
+                f"≤ {rec['billedTargetMs'] / 1000:g} s",
+                self.host_build,
+                met(ok and rec["ownBilledMs"] <= rec["billedTargetMs"]),
+            ],
+            [
+                "the same: the execution's wall time (Step Functions' start to stop)",
+                f"{rec['executionSeconds']:.2f} s",
+                "report it",
+                self.host_build,
+                "–",
+            ],
+        ]
         return rows
 
     def profiles_missing(self) -> str:
@@ -815,6 +872,9 @@ class Report:
                     ),
                 )
             )
+        reconcile = self.reconcile_section()
+        if reconcile:
+            out.append(reconcile)
         cold = self.r.get("cold")
         if cold:
             rows = []
@@ -971,6 +1031,79 @@ class Report:
         )
         out.append(self._profiles_section())
         return out
+
+    def reconcile_section(self) -> tuple[str, str, str] | None:
+        rec = self.r.get("reconcile")
+        if not rec:
+            return None
+        n = rec["routesPerRegion"]
+        seeding = "; ".join(
+            f"run {i} {run['status']} in {run['seconds']:.0f} s ({run['modifyRoutesInvocations']} "
+            f"modify-routes invocation(s)), the tool's routes then "
+            + ", ".join(f"{side_name(r)} {held:,}" for r, held in run["routesHeld"].items())
+            for i, run in enumerate(rec["seeding"], 1)
+        )
+        outcome = rec["status"] + (f": {rec['error']}" if rec["error"] else "")
+        over_quota = (
+            ", above the default quota of 10,000 routes per gateway, which on AWS would need raising too"
+            if 2 * n > 10_000
+            else ""
+        )
+        counts = "; ".join(
+            f"{side}: " + ", ".join(f"{k} {v:,}" for k, v in c.items()) for side, c in rec["counts"].items()
+        )
+        text = (
+            f"Issue 16: a reconcile with nothing to do at {n:,} routes per table. Each Region's transit "
+            f"gateway has a VPN attachment advertising {n:,} ranges (`POST /_harness/advertised-routes`) into "
+            f"its default route table, which the peering is associated with; the stack is deployed with "
+            f"`PropagatedCidrs=true`, so each side's table wants the other side's {n:,} ranges as static routes "
+            f"via the peering. So each table holds {n:,} of the tool's static routes and {n:,} propagated ones "
+            f"(`routes in table`: every route SearchTransitGatewayRoutes lists). Seeding runs create the routes "
+            f"with modify-routes' writes unpaced and its route quota raised (`TGW_ROUTE_QUOTA`: each gateway "
+            f"then holds about {2 * n:,} routes{over_quota}): {seeding} ({rec['seedSeconds']:.0f} s). Then the stack's own settings are put back "
+            f"and one execution runs with nothing to do: {outcome} in {rec['executionSeconds']:.2f} s "
+            f"({' → '.join(rec['states'])}); modify-routes reported {counts}. Reads and writes are the calls "
+            f"the harness recorded during modify-routes' invocations, per Region and action "
+            f"(SearchTransitGatewayRoutes pages 1,000 routes a call); `emulator` is moto's time answering that "
+            f"Region's calls (both Regions are read at once, so the two overlap). modify-routes ran "
+            f"{rec['modifyRoutesInvocations']} invocation(s){' from a cold start' if rec['coldStart'] else ''}: "
+            f"{ms(rec['modifyRoutesMs'])} wall, billed {rec['billedMs']:,} ms; moto was busy answering its calls "
+            f"for {ms(rec['runServerMs'])}, which leaves {ms(rec['ownMs'])} for the function, its SDK and the "
+            f"loopback hops (billed {rec['ownBilledMs']:,} ms); function CPU {ms(rec['cpuMs'])}, peak RSS "
+            f"{mib(rec['peakRssKiB'])}, load average {rec['loadAverage']}."
+        )
+        rows = [
+            [
+                f"{side_name(region)} ({region})",
+                f"{s['tableRoutes']:,}",
+                f"{s['toolRoutes']:,}",
+                s["readCalls"],
+                actions(s["reads"]),
+                s["writeCalls"],
+                ms(s["serverMs"]),
+                ", ".join(f"{a} {v:,.0f} ms" for a, v in s["serverMsByAction"].items()) or None,
+                met(rec["status"] == "SUCCEEDED" and s["readCalls"] <= rec["readsTarget"]),
+            ]
+            for region, s in rec["sides"].items()
+        ]
+        return (
+            f"A reconcile with nothing to do at {n:,} routes per table",
+            text,
+            table(
+                [
+                    "side",
+                    "routes in table",
+                    "the tool's",
+                    "read calls",
+                    "reads by action",
+                    "write calls",
+                    "emulator",
+                    "emulator by action",
+                    f"reads ≤ {rec['readsTarget']}",
+                ],
+                rows,
+            ),
+        )
 
     def _profiles_section(self) -> tuple[str, str, str]:
         title = "Release profile: tuned against cargo's defaults"
