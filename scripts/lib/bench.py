@@ -1129,9 +1129,11 @@ def route_counts(output: dict) -> dict[str, dict[str, int]]:
     return counts
 
 
-def seed_reconcile_routes(aws: LocalAws, outputs: dict[str, str], tables: dict[str, str], n: int) -> dict[str, Any]:
+def seed_reconcile_routes(
+    aws: LocalAws, outputs: dict[str, str], tables: dict[str, str], wanted: dict[str, int]
+) -> dict[str, Any]:
     """Runs executions (at most 4) with SEEDING_ENVIRONMENT on modify-routes until each side's
-    table holds its n routes via the peering; then puts the stack's own environment back.
+    table holds its wanted routes via the peering; then puts the stack's own environment back.
     Returns the attachment, the routes each side holds, and each run's status and time."""
     name = outputs["ModifyRoutesFunctionName"]
     stack_env = (
@@ -1141,8 +1143,8 @@ def seed_reconcile_routes(aws: LocalAws, outputs: dict[str, str], tables: dict[s
     runs: list[dict[str, Any]] = []
     attachment_id, held = None, {region: 0 for region in tables}
     try:
-        while len(runs) < 4 and min(held.values()) < n:
-            log(f"reconcile: seeding run {len(runs) + 1}: {n} routes per Region at up to "
+        while len(runs) < 4 and any(held[region] < n for region, n in wanted.items()):
+            log(f"reconcile: seeding run {len(runs) + 1}: routes per Region {wanted} at up to "
                 f"{SEEDING_ENVIRONMENT['ROUTE_WRITES_PER_SECOND']} writes/s")
             run = aws.run(outputs["StateMachineArn"], timeout=1800)
             attachment_id = attachment_id or run.output.get("attachmentId")
@@ -1198,28 +1200,63 @@ def table_size(aws: LocalAws, region: str, table_id: str) -> int:
 
 def phase_reconcile(aws: LocalAws, opts: Options) -> dict[str, Any]:
     """Issue 16's reconcile with nothing to do at N routes per table (--reconcile-routes, 10,000).
-    Each Region's VPN attachment advertises N ranges; with propagatedCidrs each side's
-    peering table (the gateway's default table) then wants as many static routes via the peering,
-    next to the propagated ones it holds. Seeding runs create them with writes unpaced; then the
-    stack's own settings are back and one execution with nothing to do is measured: its
-    modify-routes read calls per Region, any mutating call, billed and own time."""
+    Each Region's VPN attachment advertises N ranges, so each side's peering table holds N
+    propagated routes and wants the other side's N as static routes via the peering: 2N routes, N
+    of them the tool's (the issue's figure). A second account has only the active side advertise:
+    each table then holds exactly N routes, all of them the tool's on the passive side."""
+    both = reconcile_scenario(aws, opts.reconcile_routes, (ACTIVE, PASSIVE))
+    try:
+        one_sided: dict[str, Any] = reconcile_scenario(aws, opts.reconcile_routes, (ACTIVE,))
+    except Exception as e:  # noqa: BLE001  (report it; the issue's figure above stands)
+        traceback.print_exc(file=sys.stderr)
+        one_sided = {"failed": f"{type(e).__name__}: {e}"[:2000]}
+    return both | {"oneSided": one_sided}
+
+
+def reconcile_scenario(aws: LocalAws, n: int, advertising: tuple[str, ...]) -> dict[str, Any]:
+    """A clean account where each Region in `advertising` has a VPN attachment advertising n
+    ranges, the stack deployed with propagatedCidrs (each side's peering table, the gateway's
+    default, then wants the other side's ranges as static routes via the peering). Seeding runs
+    create them with writes unpaced; then the stack's own settings are back and one execution with
+    nothing to do is measured: its modify-routes read calls per Region, any mutating call, billed
+    and own time."""
     aws.reset()
-    n = opts.reconcile_routes
     ranges = {ACTIVE: [active_cidr(i) for i in range(n)], PASSIVE: [passive_cidr(i) for i in range(n)]}
     gateways = in_both_regions(lambda region: create_gateway(aws.client("ec2", region)))
-    for region, gateway in gateways.items():
-        vpn = vpn_attachment(aws.client("ec2", region), gateway["TransitGatewayId"])
+    for region in advertising:
+        vpn = vpn_attachment(aws.client("ec2", region), gateways[region]["TransitGatewayId"])
         aws.harness("POST", "advertised-routes", {"attachmentId": vpn, "cidrs": ranges[region]})
     tables = {region: gateway["Options"]["AssociationDefaultRouteTableId"] for region, gateway in gateways.items()}
     outputs = aws.deploy(PollIntervalSeconds=1, PropagatedCidrs="true")
+    other = {ACTIVE: PASSIVE, PASSIVE: ACTIVE}
+    wanted = {region: n if other[region] in advertising else 0 for region in tables}
+    log(f"reconcile: {'both sides advertise' if len(advertising) == 2 else 'only the active side advertises'}")
     started = time.monotonic()
-    seeded = seed_reconcile_routes(aws, outputs, tables, n)
+    seeded = seed_reconcile_routes(aws, outputs, tables, wanted)
     seed_seconds = time.monotonic() - started
     sizes = {region: table_size(aws, region, tables[region]) for region in tables}
     log(f"reconcile: seeded in {seed_seconds:.0f} s; routes per table {sizes}, the tool's {seeded['routesHeld']}")
 
     log("reconcile: one execution with nothing to do (the stack's own settings)")
     run = aws.run(outputs["StateMachineArn"], timeout=900)
+    result = noop_figures(run, sizes, seeded["routesHeld"]) | {
+        "routesPerRegion": n,
+        "advertising": ["active" if region == ACTIVE else "passive" for region in advertising],
+        "seedSeconds": seed_seconds,
+        "seeding": seeded["runs"],
+    }
+    log(
+        f"reconcile: {run.status} in {run.seconds:.1f} s; modify-routes {result['modifyRoutesMs']:.0f} ms "
+        f"(billed {result['billedMs']} ms, emulator {result['runServerMs']:.0f} ms), reads "
+        + ", ".join(f"{r} {s['readCalls']}" for r, s in result["sides"].items())
+        + f", writes {sum(s['writeCalls'] for s in result['sides'].values())} {run.error()[:200]}"
+    )
+    return result
+
+
+def noop_figures(run: Run, sizes: dict[str, int], tool_routes: dict[str, int]) -> dict[str, Any]:
+    """The measured no-op execution: modify-routes' calls per Region, its times, and the
+    execution's writes; `sizes` and `tool_routes` are each table's routes and the tool's."""
     mr = run.of("modify-routes")
     by_side = reads_writes_by_side(mr)
     wall = sum(i["durationMs"] or 0 for i in mr)
@@ -1227,12 +1264,9 @@ def phase_reconcile(aws: LocalAws, opts: Options) -> dict[str, Any]:
     cpu = [i.get("cpuMs") for i in mr]
     billed = sum(billed_ms(i["durationMs"]) for i in mr if i.get("durationMs") is not None)
     all_writes = {a: c for a, c in run.calls["total"].items() if is_mutating(a)}
-    result = {
+    return {
         "status": run.status,
         "error": run.error(),
-        "routesPerRegion": n,
-        "seedSeconds": seed_seconds,
-        "seeding": seeded["runs"],
         "executionSeconds": run.seconds,
         "states": run.entered(),
         "modifyRoutesInvocations": len(mr),
@@ -1253,17 +1287,10 @@ def phase_reconcile(aws: LocalAws, opts: Options) -> dict[str, Any]:
         "readsTarget": RECONCILE_READS_TARGET,
         "billedTargetMs": RECONCILE_BILLED_TARGET_MS,
         "sides": {
-            region: reconcile_side(run, region, by_side, sizes[region]) | {"toolRoutes": seeded["routesHeld"][region]}
+            region: reconcile_side(run, region, by_side, sizes[region]) | {"toolRoutes": tool_routes[region]}
             for region in (ACTIVE, PASSIVE)
         },
     }
-    log(
-        f"reconcile: {run.status} in {run.seconds:.1f} s; modify-routes {wall:.0f} ms (billed {billed} ms, "
-        f"emulator {busy:.0f} ms), reads "
-        + ", ".join(f"{r} {s['readCalls']}" for r, s in result["sides"].items())
-        + f", writes {sum(s['writeCalls'] for s in result['sides'].values())} {run.error()[:200]}"
-    )
-    return result
 
 
 # --- main -------------------------------------------------------------------------------------------

@@ -162,6 +162,76 @@ def actions(counts: dict[str, int]) -> str:
     return ", ".join(f"{a} {n}" for a, n in sorted(counts.items())) or "none"
 
 
+def run_figures(x: dict[str, Any]) -> str:
+    """One measured no-op execution: its outcome, modify-routes' time and where it went."""
+    outcome = x["status"] + (f": {x['error']}" if x["error"] else "")
+    counts = "; ".join(
+        f"{side}: " + ", ".join(f"{k} {v:,}" for k, v in c.items()) for side, c in x["counts"].items()
+    )
+    return (
+        f"{outcome} in {x['executionSeconds']:.2f} s; modify-routes reported {counts}; it ran "
+        f"{x['modifyRoutesInvocations']} invocation(s){' from a cold start' if x['coldStart'] else ''}: "
+        f"{ms(x['modifyRoutesMs'])} wall, billed {x['billedMs']:,} ms; moto was busy answering its calls for "
+        f"{ms(x['runServerMs'])}, which leaves {ms(x['ownMs'])} for the function, its SDK and the loopback hops "
+        f"(billed {x['ownBilledMs']:,} ms); function CPU {ms(x['cpuMs'])}, peak RSS {mib(x['peakRssKiB'])}, "
+        f"load average {x['loadAverage']}"
+    )
+
+
+def table_contents(x: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{side_name(region)} {s['tableRoutes']:,} routes, {s['toolRoutes']:,} of them the tool's"
+        for region, s in x["sides"].items()
+    )
+
+
+def reconcile_text(rec: dict[str, Any]) -> str:
+    """What the reconcile phase did, with its figures for both sides advertising."""
+    n = rec["routesPerRegion"]
+    seeding = "; ".join(
+        f"run {i} {run['status']} in {run['seconds']:.0f} s ({run['modifyRoutesInvocations']} modify-routes "
+        f"invocation(s)), the tool's routes then "
+        + ", ".join(f"{side_name(r)} {held:,}" for r, held in run["routesHeld"].items())
+        for i, run in enumerate(rec["seeding"], 1)
+    )
+    over_quota = (
+        ", above the default quota of 10,000 routes per gateway, which on AWS would need raising too"
+        if 2 * n > 10_000
+        else ""
+    )
+    return (
+        f"Issue 16: a reconcile with nothing to do at {n:,} routes per table. Each Region's transit gateway has "
+        f"a VPN attachment advertising {n:,} ranges (`POST /_harness/advertised-routes`) into its default route "
+        f"table, which the peering is associated with; the stack is deployed with `PropagatedCidrs=true`, so "
+        f"each side's table wants the other side's {n:,} ranges as static routes via the peering. Each table "
+        f"then holds the tool's static routes and its own propagated ones: {table_contents(rec)} (`routes in "
+        f"table`: every route SearchTransitGatewayRoutes lists). Seeding runs create the routes with "
+        f"modify-routes' writes unpaced and its route quota raised (`TGW_ROUTE_QUOTA`: each gateway then "
+        f"holds about {2 * n:,} routes{over_quota}): {seeding} ({rec['seedSeconds']:.0f} s). Then the stack's "
+        f"own settings are put back and one execution runs with nothing to do: {run_figures(rec)}. The CPU is "
+        f"this machine's, a whole core; Lambda gives a function CPU in proportion to its memory (one vCPU at "
+        f"1,769 MB), so at the stack's 128 MB the same work takes longer there.\n\n"
+        f"Reads and writes are the calls the harness recorded during modify-routes' invocations, per Region "
+        f"and action. SearchTransitGatewayRoutes pages 1,000 routes a call, static and propagated alike, so "
+        f"the table's whole size sets its pages. The harness counts EC2 calls only: a call to another service "
+        f"(DynamoDB) is in these counts once the harness records it (any `<service>Calls` entry of an "
+        f"invocation is counted). `emulator` is moto's time answering that Region's calls; both Regions are "
+        f"read at once, so the two overlap. States: {' → '.join(rec['states'])}."
+    )
+
+
+def one_sided_text(one: dict[str, Any]) -> str:
+    """The same reconcile where only the active side advertises, so that each table holds exactly N."""
+    if "sides" not in one:
+        why = one.get("failed", "").splitlines()[0][:200] if one.get("failed") else "it did not run"
+        return f"\n\nThe same with only the active side advertising was not measured: {why}."
+    return (
+        f"\n\nThe same in a second account where only the active side's VPN attachment advertises its ranges, "
+        f"so that each table holds {one['routesPerRegion']:,} routes and no more: {table_contents(one)}. "
+        f"The no-op execution: {run_figures(one)}."
+    )
+
+
 # --- what needs no local AWS ------------------------------------------------------------------
 
 
@@ -530,7 +600,35 @@ class Report:
                 "–",
             ],
         ]
-        return rows
+        return rows + self._one_sided_rows(rec.get("oneSided") or {})
+
+    def _one_sided_rows(self, one: dict[str, Any]) -> list[list[Any]]:
+        """The same reconcile where only the active side advertises: each table holds N routes."""
+        if "sides" not in one:
+            why = f"not measured: {one['failed'].splitlines()[0][:200]}" if one.get("failed") else "not measured"
+            return [["the same with only the active side advertising", why, "", "", "–"]]
+        reads = {side_name(region): s["readCalls"] for region, s in one["sides"].items()}
+        sizes = "/".join(f"{s['tableRoutes']:,}" for s in one["sides"].values())
+        ok = one["status"] == "SUCCEEDED"
+        return [
+            [
+                f"the same with only the active side advertising (tables of {sizes} routes; the passive "
+                f"one all the tool's): read calls per Region",
+                ", ".join(f"{side} {n}" for side, n in reads.items())
+                + f"; writes {sum(s['writeCalls'] for s in one['sides'].values())}; {one['status']}",
+                f"≤ {one['readsTarget']} per side",
+                self.host_build,
+                met(ok and all(n <= one["readsTarget"] for n in reads.values())),
+            ],
+            [
+                "the same: modify-routes billed time; the function's own (less the emulator's)",
+                f"{one['billedMs']:,} ms; own {one['ownBilledMs']:,} ms",
+                f"≤ {one['billedTargetMs'] / 1000:g} s",
+                self.host_build,
+                f"{met(ok and one['billedMs'] <= one['billedTargetMs'])}; own "
+                f"{met(ok and one['ownBilledMs'] <= one['billedTargetMs'])}",
+            ],
+        ]
 
     def profiles_missing(self) -> str:
         if "profiles" in self.failures:
@@ -1036,53 +1134,11 @@ class Report:
         rec = self.r.get("reconcile")
         if not rec:
             return None
-        n = rec["routesPerRegion"]
-        seeding = "; ".join(
-            f"run {i} {run['status']} in {run['seconds']:.0f} s ({run['modifyRoutesInvocations']} "
-            f"modify-routes invocation(s)), the tool's routes then "
-            + ", ".join(f"{side_name(r)} {held:,}" for r, held in run["routesHeld"].items())
-            for i, run in enumerate(rec["seeding"], 1)
-        )
-        outcome = rec["status"] + (f": {rec['error']}" if rec["error"] else "")
-        over_quota = (
-            ", above the default quota of 10,000 routes per gateway, which on AWS would need raising too"
-            if 2 * n > 10_000
-            else ""
-        )
-        held = "; ".join(
-            f"{side_name(region)} {s['tableRoutes']:,} routes, {s['toolRoutes']:,} of them the tool's"
-            for region, s in rec["sides"].items()
-        )
-        counts = "; ".join(
-            f"{side}: " + ", ".join(f"{k} {v:,}" for k, v in c.items()) for side, c in rec["counts"].items()
-        )
-        text = (
-            f"Issue 16: a reconcile with nothing to do at {n:,} routes per table (the tool's; see below). Each Region's transit "
-            f"gateway has a VPN attachment advertising {n:,} ranges (`POST /_harness/advertised-routes`) into "
-            f"its default route table, which the peering is associated with; the stack is deployed with "
-            f"`PropagatedCidrs=true`, so each side's table wants the other side's {n:,} ranges as static routes "
-            f"via the peering. So each table holds the tool's static routes and the propagated ones: "
-            f"{held} (`routes in table`: every route SearchTransitGatewayRoutes lists). Seeding runs create the routes "
-            f"with modify-routes' writes unpaced and its route quota raised (`TGW_ROUTE_QUOTA`: each gateway "
-            f"then holds about {2 * n:,} routes{over_quota}): {seeding} ({rec['seedSeconds']:.0f} s). Then the stack's own settings are put back "
-            f"and one execution runs with nothing to do: {outcome} in {rec['executionSeconds']:.2f} s "
-            f"({' → '.join(rec['states'])}); modify-routes reported {counts}. Reads and writes are the calls "
-            f"the harness recorded during modify-routes' invocations, per Region and action "
-            f"(SearchTransitGatewayRoutes pages 1,000 routes a call, static and propagated alike, so the table's "
-            f"whole size sets its pages); the harness counts EC2 calls only, so a call to another service "
-            f"(DynamoDB) is in these counts only once the harness records it (any `<service>Calls` entry of an "
-            f"invocation is counted); `emulator` is moto's time answering that "
-            f"Region's calls (both Regions are read at once, so the two overlap). modify-routes ran "
-            f"{rec['modifyRoutesInvocations']} invocation(s){' from a cold start' if rec['coldStart'] else ''}: "
-            f"{ms(rec['modifyRoutesMs'])} wall, billed {rec['billedMs']:,} ms; moto was busy answering its calls "
-            f"for {ms(rec['runServerMs'])}, which leaves {ms(rec['ownMs'])} for the function, its SDK and the "
-            f"loopback hops (billed {rec['ownBilledMs']:,} ms); function CPU {ms(rec['cpuMs'])}, peak RSS "
-            f"{mib(rec['peakRssKiB'])}, load average {rec['loadAverage']}. The CPU is this machine's, a whole "
-            f"core; Lambda gives a function CPU in proportion to its memory (one vCPU at 1,769 MB), so at the "
-            f"stack's 128 MB the same work takes longer there."
-        )
+        one = rec.get("oneSided") or {}
+        scenarios = [("both sides", rec)] + ([("the active side only", one)] if "sides" in one else [])
         rows = [
             [
+                label,
                 f"{side_name(region)} ({region})",
                 f"{s['tableRoutes']:,}",
                 f"{s['toolRoutes']:,}",
@@ -1091,27 +1147,27 @@ class Report:
                 s["writeCalls"],
                 ms(s["serverMs"]),
                 ", ".join(f"{a} {v:,.0f} ms" for a, v in s["serverMsByAction"].items()) or None,
-                met(rec["status"] == "SUCCEEDED" and s["readCalls"] <= rec["readsTarget"]),
+                met(x["status"] == "SUCCEEDED" and s["readCalls"] <= x["readsTarget"]),
             ]
-            for region, s in rec["sides"].items()
+            for label, x in scenarios
+            for region, s in x["sides"].items()
+        ]
+        headers = [
+            "VPN ranges advertised by",
+            "side",
+            "routes in table",
+            "the tool's",
+            "read calls",
+            "reads by action",
+            "write calls",
+            "emulator",
+            "emulator by action",
+            f"reads ≤ {rec['readsTarget']}",
         ]
         return (
-            f"A reconcile with nothing to do at {n:,} of the tool's routes per table",
-            text,
-            table(
-                [
-                    "side",
-                    "routes in table",
-                    "the tool's",
-                    "read calls",
-                    "reads by action",
-                    "write calls",
-                    "emulator",
-                    "emulator by action",
-                    f"reads ≤ {rec['readsTarget']}",
-                ],
-                rows,
-            ),
+            f"A reconcile with nothing to do at {rec['routesPerRegion']:,} of the tool's routes per table",
+            reconcile_text(rec) + one_sided_text(one),
+            table(headers, rows),
         )
 
     def _profiles_section(self) -> tuple[str, str, str]:
