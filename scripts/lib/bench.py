@@ -12,7 +12,8 @@ scripts/deploy.sh, the real state machine, and the real function binaries behind
   throttle creating 1,000 missing routes per Region under EC2's token bucket
   prune    removing 500 stale routes per Region under EC2's token bucket
   reconcile a run with nothing to do at 10,000 of the tool's routes per peering table (each table
-           also holds as many propagated ones): read calls per Region, writes, billed time
+           also holds as many propagated ones): read calls per Region, writes, billed time; and the
+           same in an account where only the active side advertises (tables of exactly 10,000)
   profiles the release binaries against those of [profile.untuned] (cargo's release defaults):
            binary size, the size of a Lambda zip of each, and the cold starts of `cold`, each
            profile on a local AWS of its own (only with --untuned-bin-dir)
