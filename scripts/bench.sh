@@ -5,8 +5,9 @@
 # Figures are reported, never asserted: the script fails only if it cannot run at all.
 #
 #   scripts/bench.sh [--time-scale S] [--provisioning-seconds T] [--poll-seconds P]
-#                    [--cold-starts N] [--vpcs 100,300,1000] [--routes N]
-#                    [--phases small,cold,scale,throttle,prune,profiles] [--profiles] [--no-docs]
+#                    [--cold-starts N] [--vpcs 100,300,1000] [--routes N] [--reconcile-routes N]
+#                    [--phases small,cold,scale,throttle,prune,reconcile,profiles] [--profiles]
+#                    [--no-docs]
 #
 #   --time-scale S    the token bucket's timeScale for the throughput run (default 1: EC2's real
 #                     rate, about 3 minutes; 10 is ten times quicker, figures relative to 10x the
@@ -17,9 +18,13 @@
 #   --vpcs LIST       tagged VPCs per Region at each step of the scale phase (default 100,300,1000)
 #   --routes N        routes per Region to create under the token bucket (default 1000, at most
 #                     the largest --vpcs)
-#   --phases LIST     which phases to run (default: small,cold,scale,throttle,prune, and profiles with
-#                     --profiles; profiles in the list implies --profiles). docs/performance.md is
-#                     rewritten from this run alone: with a few phases, the others read "not measured"
+#   --reconcile-routes N  ranges each Region's VPN attachment advertises in the reconcile phase, so
+#                     the tool's routes in each side's peering table (default 10000, issue 16's size;
+#                     the table holds as many propagated ones besides)
+#   --phases LIST     which phases to run (default: small,cold,scale,throttle,prune,reconcile, and
+#                     profiles with --profiles; profiles in the list implies --profiles).
+#                     docs/performance.md is rewritten from this run alone: with a few phases, the
+#                     others read "not measured"
 #   --profiles        also compare the tuned [profile.release] with [profile.untuned] (cargo's
 #                     release defaults): binary size, the size of a Lambda zip of each (host binaries
 #                     zipped by the bench) and the cold starts of the cold phase; builds
@@ -36,7 +41,7 @@ cd "$ROOT"
 bench_args=() docs=1 profiles=0 phases=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --time-scale|--provisioning-seconds|--poll-seconds|--cold-starts|--vpcs|--routes)
+    --time-scale|--provisioning-seconds|--poll-seconds|--cold-starts|--vpcs|--routes|--reconcile-routes)
       [ $# -ge 2 ] || { echo "bench.sh: $1 needs a value" >&2; exit 2; }
       bench_args+=("$1" "$2"); shift 2 ;;
     --phases)
@@ -44,14 +49,14 @@ while [ $# -gt 0 ]; do
       phases="$2"; shift 2 ;;
     --profiles) profiles=1; shift ;;
     --no-docs) docs=0; shift ;;
-    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
 
 case ",$phases," in *,profiles,*) profiles=1 ;; esac
 if [ "$profiles" = 1 ]; then
-  phases="${phases:-small,cold,scale,throttle,prune}"
+  phases="${phases:-small,cold,scale,throttle,prune,reconcile}"
   case ",$phases," in *,profiles,*) ;; *) phases="$phases,profiles" ;; esac
   steps=5
 else

@@ -10,6 +10,10 @@ scripts/deploy.sh, the real state machine, and the real function binaries behind
            peering, per Region) grown to 100, 300 and 1,000 tagged VPCs per Region: EC2 calls per
            modify-routes run, its time, the emulator's share of it and the function's own CPU
   throttle creating 1,000 missing routes per Region under EC2's token bucket
+  prune    removing 500 stale routes per Region under EC2's token bucket
+  reconcile a run with nothing to do at 10,000 of the tool's routes per peering table (each table
+           also holds as many propagated ones): read calls per Region, writes, billed time; and the
+           same in an account where only the active side advertises (tables of exactly 10,000)
   profiles the release binaries against those of [profile.untuned] (cargo's release defaults):
            binary size, the size of a Lambda zip of each, and the cold starts of `cold`, each
            profile on a local AWS of its own (only with --untuned-bin-dir)
@@ -18,7 +22,7 @@ Figures are reported, never asserted: a phase that fails is reported as not meas
 and the others still run. The results go to a JSON file that bench_report.py turns into tables,
 docs/performance.md and the plot.
 
-    bench.py --bin-dir DIR --out results.json [--phases small,cold,scale,throttle,prune[,profiles]]
+    bench.py --bin-dir DIR --out results.json [--phases small,cold,scale,throttle,prune,reconcile[,profiles]]
              [--untuned-bin-dir DIR] [options]
 """
 
@@ -424,6 +428,7 @@ class Options:
     vpc_counts: list[int]
     routes: int
     time_scale: float
+    reconcile_routes: int = 10_000
 
 
 def function_summary(invocations: list[dict]) -> dict[str, dict[str, Any]]:
@@ -1062,6 +1067,233 @@ def phase_prune(aws: LocalAws, opts: Options) -> dict[str, Any]:
     }
 
 
+# Issue 16's targets for a reconcile with nothing to do at that size.
+RECONCILE_READS_TARGET = 20
+RECONCILE_BILLED_TARGET_MS = 2000
+# The seeding run's function settings: route writes as fast as moto takes them, and a route
+# quota above the ~20,000 routes each gateway then holds (the default, 10,000, refuses the plan).
+SEEDING_ENVIRONMENT = {
+    "ROUTE_WRITES_PER_SECOND": "2000",
+    "ROUTE_WRITE_BURST": "2000",
+    "ROUTE_WRITES_IN_FLIGHT": "16",
+    "TGW_ROUTE_QUOTA": "100000",
+}
+# DynamoDB actions that only read (every other DynamoDB action writes), for calls the harness
+# records of that service.
+DYNAMODB_READS = ("GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems")
+
+
+def service_calls(invocation: dict) -> dict[str, dict]:
+    """Each service's calls the harness recorded for an invocation (`ec2Calls`, and any other
+    `<service>Calls` entry with a `byRegion` map): service -> that entry."""
+    return {
+        key[: -len("Calls")]: calls
+        for key, calls in invocation.items()
+        if key.endswith("Calls") and isinstance(calls, dict) and isinstance(calls.get("byRegion"), dict)
+    }
+
+
+def is_service_read(service: str, action: str) -> bool:
+    if service == "dynamodb":
+        return action in DYNAMODB_READS or action.startswith(("Describe", "List"))
+    return not is_mutating(action)
+
+
+def reads_writes_by_side(invocations: list[dict]) -> dict[str, dict[str, dict[str, int]]]:
+    """calls_by_side over every service the harness records: Region -> {"reads": {action: n},
+    "writes": {action: n}}, an action of a service other than EC2 named `service:Action`."""
+    sides: dict[str, dict[str, dict[str, int]]] = {}
+    for invocation in invocations:
+        for service, calls in service_calls(invocation).items():
+            for region, counted in calls["byRegion"].items():
+                side = sides.setdefault(region, {"reads": {}, "writes": {}})
+                for action, n in counted.items():
+                    name = action if service == "ec2" else f"{service}:{action}"
+                    kind = "reads" if is_service_read(service, action) else "writes"
+                    side[kind][name] = side[kind].get(name, 0) + n
+    return sides
+
+
+def set_function_environment(aws: LocalAws, name: str, variables: dict[str, str]) -> None:
+    """Replaces the function's environment (the local AWS's runner then starts a new process)."""
+    aws.client("lambda").update_function_configuration(FunctionName=name, Environment={"Variables": variables})
+
+
+def route_counts(output: dict) -> dict[str, dict[str, int]]:
+    """Side -> the counts of modify-routes' report (created, present, conflicts, remaining),
+    summed over that side's TGW route tables."""
+    counts: dict[str, dict[str, int]] = {}
+    for table in (output.get("routes") or {}).get("tgwRouteTables", []):
+        side = counts.setdefault(table.get("side", "?"), {})
+        for key, n in (table.get("counts") or {}).items():
+            side[key] = side.get(key, 0) + n
+    return counts
+
+
+def seed_reconcile_routes(
+    aws: LocalAws, outputs: dict[str, str], tables: dict[str, str], wanted: dict[str, int]
+) -> dict[str, Any]:
+    """Runs executions (at most 4) with SEEDING_ENVIRONMENT on modify-routes until each side's
+    table holds its wanted routes via the peering; then puts the stack's own environment back.
+    Returns the attachment, the routes each side holds, and each run's status and time."""
+    name = outputs["ModifyRoutesFunctionName"]
+    stack_env = (
+        aws.client("lambda").get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {})
+    )
+    set_function_environment(aws, name, {**stack_env, **SEEDING_ENVIRONMENT})
+    runs: list[dict[str, Any]] = []
+    attachment_id, held = None, {region: 0 for region in tables}
+    try:
+        while len(runs) < 4 and any(held[region] < n for region, n in wanted.items()):
+            log(f"reconcile: seeding run {len(runs) + 1}: routes per Region {wanted} at up to "
+                f"{SEEDING_ENVIRONMENT['ROUTE_WRITES_PER_SECOND']} writes/s")
+            run = aws.run(outputs["StateMachineArn"], timeout=1800)
+            attachment_id = attachment_id or run.output.get("attachmentId")
+            if attachment_id is None:
+                raise RuntimeError(f"the seeding run gave no attachment: {run.status} {run.error()}")
+            held = {r: len(aws.peering_routes(r, tables[r], attachment_id)) for r in tables}
+            runs.append({
+                "status": run.status,
+                "error": run.error(),
+                "seconds": run.seconds,
+                "modifyRoutesInvocations": len(run.of("modify-routes")),
+                "routesHeld": held,
+            })
+            log(f"reconcile: seeding run {len(runs)}: {run.status} in {run.seconds:.0f} s, "
+                f"{len(run.of('modify-routes'))} modify-routes invocation(s), routes held {held} {run.error()[:200]}")
+    finally:
+        set_function_environment(aws, name, stack_env)
+    return {"attachmentId": attachment_id, "routesHeld": held, "runs": runs}
+
+
+def reconcile_side(run: Run, region: str, sides: dict[str, Any], table_routes: int) -> dict[str, Any]:
+    """One Region's figures of the no-op run's modify-routes invocations."""
+    mr = run.of("modify-routes")
+    side = sides.get(region, {"reads": {}, "writes": {}})
+    reads = sum(side["reads"].values())
+    return {
+        "tableRoutes": table_routes,
+        "reads": side["reads"],
+        "readCalls": reads,
+        "writes": side["writes"],
+        "writeCalls": sum(side["writes"].values()),
+        "serverMs": server_ms(mr, region),
+        "serverMsByAction": server_ms_by_action(mr, region),
+        "readsMet": reads <= RECONCILE_READS_TARGET,
+    }
+
+
+def table_size(aws: LocalAws, region: str, table_id: str) -> int:
+    """Every route the table holds, static and propagated (SearchTransitGatewayRoutes by state)."""
+    ec2, total, token = aws.client("ec2", region), 0, None
+    while True:
+        page = ec2.search_transit_gateway_routes(
+            TransitGatewayRouteTableId=table_id,
+            MaxResults=1000,
+            Filters=[{"Name": "state", "Values": ["active", "blackhole"]}],
+            **({"NextToken": token} if token else {}),
+        )
+        total += len(page["Routes"])
+        token = page.get("NextToken")
+        if not token:
+            return total
+
+
+def phase_reconcile(aws: LocalAws, opts: Options) -> dict[str, Any]:
+    """Issue 16's reconcile with nothing to do at N routes per table (--reconcile-routes, 10,000).
+    Each Region's VPN attachment advertises N ranges, so each side's peering table holds N
+    propagated routes and wants the other side's N as static routes via the peering: 2N routes, N
+    of them the tool's (the issue's figure). A second account has only the active side advertise:
+    each table then holds exactly N routes, all of them the tool's on the passive side."""
+    both = reconcile_scenario(aws, opts.reconcile_routes, (ACTIVE, PASSIVE))
+    try:
+        one_sided: dict[str, Any] = reconcile_scenario(aws, opts.reconcile_routes, (ACTIVE,))
+    except Exception as e:  # noqa: BLE001  (report it; the issue's figure above stands)
+        traceback.print_exc(file=sys.stderr)
+        one_sided = {"failed": f"{type(e).__name__}: {e}"[:2000]}
+    return both | {"oneSided": one_sided}
+
+
+def reconcile_scenario(aws: LocalAws, n: int, advertising: tuple[str, ...]) -> dict[str, Any]:
+    """A clean account where each Region in `advertising` has a VPN attachment advertising n
+    ranges, the stack deployed with propagatedCidrs (each side's peering table, the gateway's
+    default, then wants the other side's ranges as static routes via the peering). Seeding runs
+    create them with writes unpaced; then the stack's own settings are back and one execution with
+    nothing to do is measured: its modify-routes read calls per Region, any mutating call, billed
+    and own time."""
+    aws.reset()
+    ranges = {ACTIVE: [active_cidr(i) for i in range(n)], PASSIVE: [passive_cidr(i) for i in range(n)]}
+    gateways = in_both_regions(lambda region: create_gateway(aws.client("ec2", region)))
+    for region in advertising:
+        vpn = vpn_attachment(aws.client("ec2", region), gateways[region]["TransitGatewayId"])
+        aws.harness("POST", "advertised-routes", {"attachmentId": vpn, "cidrs": ranges[region]})
+    tables = {region: gateway["Options"]["AssociationDefaultRouteTableId"] for region, gateway in gateways.items()}
+    outputs = aws.deploy(PollIntervalSeconds=1, PropagatedCidrs="true")
+    other = {ACTIVE: PASSIVE, PASSIVE: ACTIVE}
+    wanted = {region: n if other[region] in advertising else 0 for region in tables}
+    log(f"reconcile: {'both sides advertise' if len(advertising) == 2 else 'only the active side advertises'}")
+    started = time.monotonic()
+    seeded = seed_reconcile_routes(aws, outputs, tables, wanted)
+    seed_seconds = time.monotonic() - started
+    sizes = {region: table_size(aws, region, tables[region]) for region in tables}
+    log(f"reconcile: seeded in {seed_seconds:.0f} s; routes per table {sizes}, the tool's {seeded['routesHeld']}")
+
+    log("reconcile: one execution with nothing to do (the stack's own settings)")
+    run = aws.run(outputs["StateMachineArn"], timeout=900)
+    result = noop_figures(run, sizes, seeded["routesHeld"]) | {
+        "routesPerRegion": n,
+        "advertising": ["active" if region == ACTIVE else "passive" for region in advertising],
+        "seedSeconds": seed_seconds,
+        "seeding": seeded["runs"],
+    }
+    log(
+        f"reconcile: {run.status} in {run.seconds:.1f} s; modify-routes {result['modifyRoutesMs']:.0f} ms "
+        f"(billed {result['billedMs']} ms, emulator {result['runServerMs']:.0f} ms), reads "
+        + ", ".join(f"{r} {s['readCalls']}" for r, s in result["sides"].items())
+        + f", writes {sum(s['writeCalls'] for s in result['sides'].values())} {run.error()[:200]}"
+    )
+    return result
+
+
+def noop_figures(run: Run, sizes: dict[str, int], tool_routes: dict[str, int]) -> dict[str, Any]:
+    """The measured no-op execution: modify-routes' calls per Region, its times, and the
+    execution's writes; `sizes` and `tool_routes` are each table's routes and the tool's."""
+    mr = run.of("modify-routes")
+    by_side = reads_writes_by_side(mr)
+    wall = sum(i["durationMs"] or 0 for i in mr)
+    busy = server_busy_ms(mr)
+    cpu = [i.get("cpuMs") for i in mr]
+    billed = sum(billed_ms(i["durationMs"]) for i in mr if i.get("durationMs") is not None)
+    all_writes = {a: c for a, c in run.calls["total"].items() if is_mutating(a)}
+    return {
+        "status": run.status,
+        "error": run.error(),
+        "executionSeconds": run.seconds,
+        "states": run.entered(),
+        "modifyRoutesInvocations": len(mr),
+        "modifyRoutesErrors": [i["errorType"] for i in mr if i["errorType"]],
+        "coldStart": any(i.get("coldStart") for i in mr),
+        "modifyRoutesMs": wall,
+        "billedMs": billed,
+        "runServerMs": busy,
+        "ownMs": wall - busy,
+        "ownBilledMs": billed_ms(max(0.0, wall - busy)),
+        "cpuMs": sum(cpu) if cpu and None not in cpu else None,
+        "peakRssKiB": max((i["peakRssKiB"] or 0 for i in mr), default=None),
+        "loadAverage": round(os.getloadavg()[0], 2),
+        # Every mutating EC2 call of the execution, whichever function made it.
+        "executionWrites": all_writes,
+        "counts": route_counts(run.output),
+        "billedMet": billed <= RECONCILE_BILLED_TARGET_MS,
+        "readsTarget": RECONCILE_READS_TARGET,
+        "billedTargetMs": RECONCILE_BILLED_TARGET_MS,
+        "sides": {
+            region: reconcile_side(run, region, by_side, sizes[region]) | {"toolRoutes": tool_routes[region]}
+            for region in (ACTIVE, PASSIVE)
+        },
+    }
+
+
 # --- main -------------------------------------------------------------------------------------------
 
 
@@ -1096,7 +1328,7 @@ def main() -> int:
         help="the binaries of [profile.untuned], for the profiles phase (compared with --bin-dir)",
     )
     parser.add_argument("--out", type=Path, required=True, help="where to write the results (JSON)")
-    parser.add_argument("--phases", default="small,cold,scale,throttle,prune")
+    parser.add_argument("--phases", default="small,cold,scale,throttle,prune,reconcile")
     parser.add_argument("--pending-polls", type=int, default=3)
     parser.add_argument("--provisioning-seconds", type=float, default=20)
     parser.add_argument("--poll-seconds", type=int, default=5)
@@ -1105,6 +1337,9 @@ def main() -> int:
     parser.add_argument("--vpcs", default="100,300,1000", help="tagged VPCs per Region, ascending")
     parser.add_argument("--routes", type=int, default=1000, help="routes per Region to create throttled")
     parser.add_argument("--time-scale", type=float, default=1.0, help="the token bucket's timeScale")
+    parser.add_argument(
+        "--reconcile-routes", type=int, default=10_000, help="ranges each Region advertises (reconcile phase)"
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _terminate)
 
@@ -1117,13 +1352,14 @@ def main() -> int:
         sorted(int(v) for v in args.vpcs.split(",")),
         args.routes,
         args.time_scale,
+        args.reconcile_routes,
     )
     phases = set(args.phases.split(","))
     results: dict[str, Any] = {
         "options": vars(args) | {"bin_dir": str(args.bin_dir), "out": str(args.out)},
         "startedAt": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    unknown = phases - {"small", "cold", "scale", "throttle", "prune", "profiles"}
+    unknown = phases - {"small", "cold", "scale", "throttle", "prune", "reconcile", "profiles"}
     if unknown:
         print(f"bench.py: unknown phases {sorted(unknown)}", file=sys.stderr)
         return 2
@@ -1140,7 +1376,7 @@ def main() -> int:
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     started = time.monotonic()
     try:
-        if phases & {"small", "cold", "scale", "throttle", "prune"}:
+        if phases & {"small", "cold", "scale", "throttle", "prune", "reconcile"}:
             log("starting the local AWS (moto + Step Functions + cargo lambda watch)")
             with running_server(
                 "--stepfunctions",
@@ -1163,6 +1399,8 @@ def main() -> int:
                         guarded("throttle", results, lambda: phase_throttle(aws, opts, scale))
                 if "prune" in phases:
                     guarded("prune", results, lambda: phase_prune(aws, opts))
+                if "reconcile" in phases:
+                    guarded("reconcile", results, lambda: phase_reconcile(aws, opts))
         if "profiles" in phases:
             bin_dirs = {"release": args.bin_dir, "untuned": args.untuned_bin_dir}
             guarded("profiles", results, lambda: phase_profiles(opts, bin_dirs, log_dir))

@@ -154,8 +154,82 @@ def growth(rows: list[dict[str, Any]], key: str) -> float | None:
     return rows[-1][key] / rows[0][key]
 
 
+def side_name(region: str) -> str:
+    return "active" if region == ACTIVE else "passive"
+
+
 def actions(counts: dict[str, int]) -> str:
     return ", ".join(f"{a} {n}" for a, n in sorted(counts.items())) or "none"
+
+
+def run_figures(x: dict[str, Any]) -> str:
+    """One measured no-op execution: its outcome, modify-routes' time and where it went."""
+    outcome = x["status"] + (f": {x['error']}" if x["error"] else "")
+    counts = "; ".join(
+        f"{side}: " + ", ".join(f"{k} {v:,}" for k, v in c.items()) for side, c in x["counts"].items()
+    )
+    return (
+        f"{outcome} in {x['executionSeconds']:.2f} s; modify-routes reported {counts}; it ran "
+        f"{x['modifyRoutesInvocations']} invocation(s){' from a cold start' if x['coldStart'] else ''}: "
+        f"{ms(x['modifyRoutesMs'])} wall, billed {x['billedMs']:,} ms; moto was busy answering its calls for "
+        f"{ms(x['runServerMs'])}, which leaves {ms(x['ownMs'])} for the function, its SDK and the loopback hops "
+        f"(billed {x['ownBilledMs']:,} ms); function CPU {ms(x['cpuMs'])}, peak RSS {mib(x['peakRssKiB'])}, "
+        f"load average {x['loadAverage']}"
+    )
+
+
+def table_contents(x: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{side_name(region)} {s['tableRoutes']:,} routes, {s['toolRoutes']:,} of them the tool's"
+        for region, s in x["sides"].items()
+    )
+
+
+def reconcile_text(rec: dict[str, Any]) -> str:
+    """What the reconcile phase did, with its figures for both sides advertising."""
+    n = rec["routesPerRegion"]
+    seeding = "; ".join(
+        f"run {i} {run['status']} in {run['seconds']:.0f} s ({run['modifyRoutesInvocations']} modify-routes "
+        f"invocation(s)), the tool's routes then "
+        + ", ".join(f"{side_name(r)} {held:,}" for r, held in run["routesHeld"].items())
+        for i, run in enumerate(rec["seeding"], 1)
+    )
+    over_quota = (
+        ", above the default quota of 10,000 routes per gateway, which on AWS would need raising too"
+        if 2 * n > 10_000
+        else ""
+    )
+    return (
+        f"Issue 16: a reconcile with nothing to do at {n:,} routes per table. Each Region's transit gateway has "
+        f"a VPN attachment advertising {n:,} ranges (`POST /_harness/advertised-routes`) into its default route "
+        f"table, which the peering is associated with; the stack is deployed with `PropagatedCidrs=true`, so "
+        f"each side's table wants the other side's {n:,} ranges as static routes via the peering. Each table "
+        f"then holds the tool's static routes and its own propagated ones: {table_contents(rec)} (`routes in "
+        f"table`: every route SearchTransitGatewayRoutes lists). Seeding runs create the routes with "
+        f"modify-routes' writes unpaced and its route quota raised (`TGW_ROUTE_QUOTA`: each gateway then "
+        f"holds about {2 * n:,} routes{over_quota}): {seeding} ({rec['seedSeconds']:.0f} s). Then the stack's "
+        f"own settings are put back and one execution runs with nothing to do: {run_figures(rec)}. The CPU is "
+        f"this machine's, a whole core; Lambda gives a function CPU in proportion to its memory (one vCPU at "
+        f"1,769 MB), so at the stack's 128 MB the same work takes longer there.\n\n"
+        f"Reads and writes are the calls the harness recorded during modify-routes' invocations, per Region "
+        f"and action. SearchTransitGatewayRoutes pages 1,000 routes a call, static and propagated alike, so "
+        f"the table's whole size sets its pages. The harness counts EC2 calls only: a call to another service "
+        f"(DynamoDB) is in these counts once the harness records it (any `<service>Calls` entry of an "
+        f"invocation is counted). `emulator` is moto's time answering that Region's calls; both Regions are "
+        f"read at once, so the two overlap. States: {' → '.join(rec['states'])}."
+    )
+
+
+def one_sided_text(one: dict[str, Any]) -> str:
+    """The same reconcile where only the active side advertises, so that each table holds exactly N."""
+    if "sides" not in one:
+        why = one.get("failed", "").splitlines()[0][:200] if one.get("failed") else "it did not run"
+        return f"\n\nThe same with only the active side advertising was not measured: {why}."
+    return (
+        f"\n\nThe same in a second account where only the active side's VPN attachment advertises its ranges, "
+        f"so that each table holds {one['routesPerRegion']:,} routes and no more: {table_contents(one)}. "
+        f"The no-op execution: {run_figures(one)}."
+    )
 
 
 # --- what needs no local AWS ------------------------------------------------------------------
@@ -356,6 +430,7 @@ class Report:
             )
         else:
             rows.append(["pruning under the token bucket", self.why_missing("prune"), "", "", "–"])
+        rows.extend(self.reconcile_rows())
 
         cold = (self.r.get("cold") or {}).get("coldStart")
         if cold:
@@ -474,6 +549,86 @@ class Report:
             ]
         )
         return rows
+
+    def reconcile_rows(self) -> list[list[Any]]:
+        """Issue 16's targets for a reconcile with nothing to do, each with met or missed."""
+        rec = self.r.get("reconcile")
+        if not rec:
+            return [["reconcile with nothing to do at 10,000 routes per table", self.why_missing("reconcile"), "",
+                     "", "–"]]
+        size = f"{rec['routesPerRegion']:,} of the tool's routes per peering table"
+        sides = rec["sides"]
+        reads = {side_name(region): s["readCalls"] for region, s in sides.items()}
+        own_writes = sum(s["writeCalls"] for s in sides.values())
+        all_writes = sum(rec["executionWrites"].values())
+        ok = rec["status"] == "SUCCEEDED"
+        rows = [
+            [
+                f"reconcile with nothing to do, {size}: modify-routes read calls per Region",
+                ", ".join(f"{side} {n}" for side, n in reads.items()) + f"; {rec['status']}",
+                f"≤ {rec['readsTarget']} per side",
+                self.host_build,
+                met(ok and all(n <= rec["readsTarget"] for n in reads.values())),
+            ],
+            [
+                "the same: mutating calls",
+                f"modify-routes {own_writes}; the whole execution's EC2 writes {all_writes}",
+                "0",
+                self.host_build,
+                met(ok and own_writes == 0 and all_writes == 0),
+            ],
+            [
+                "the same: modify-routes billed time (the emulator's time answering its calls included)",
+                f"{rec['billedMs']:,} ms in {rec['modifyRoutesInvocations']} invocation(s)"
+                + (" (cold)" if rec["coldStart"] else ""),
+                f"≤ {rec['billedTargetMs'] / 1000:g} s",
+                self.host_build,
+                met(ok and rec["billedMs"] <= rec["billedTargetMs"]),
+            ],
+            [
+                "the same, the function's own: billed time less the emulator's (see below)",
+                f"{rec['ownBilledMs']:,} ms (emulator {ms(rec['runServerMs'])}, function CPU {ms(rec['cpuMs'])})",
+                f"≤ {rec['billedTargetMs'] / 1000:g} s",
+                self.host_build,
+                met(ok and rec["ownBilledMs"] <= rec["billedTargetMs"]),
+            ],
+            [
+                "the same: the execution's wall time (Step Functions' start to stop)",
+                f"{rec['executionSeconds']:.2f} s",
+                "report it",
+                self.host_build,
+                "–",
+            ],
+        ]
+        return rows + self._one_sided_rows(rec.get("oneSided") or {})
+
+    def _one_sided_rows(self, one: dict[str, Any]) -> list[list[Any]]:
+        """The same reconcile where only the active side advertises: each table holds N routes."""
+        if "sides" not in one:
+            why = f"not measured: {one['failed'].splitlines()[0][:200]}" if one.get("failed") else "not measured"
+            return [["the same with only the active side advertising", why, "", "", "–"]]
+        reads = {side_name(region): s["readCalls"] for region, s in one["sides"].items()}
+        sizes = "/".join(f"{s['tableRoutes']:,}" for s in one["sides"].values())
+        ok = one["status"] == "SUCCEEDED"
+        return [
+            [
+                f"the same with only the active side advertising (tables of {sizes} routes; the passive "
+                f"one all the tool's): read calls per Region",
+                ", ".join(f"{side} {n}" for side, n in reads.items())
+                + f"; writes {sum(s['writeCalls'] for s in one['sides'].values())}; {one['status']}",
+                f"≤ {one['readsTarget']} per side",
+                self.host_build,
+                met(ok and all(n <= one["readsTarget"] for n in reads.values())),
+            ],
+            [
+                "the same: modify-routes billed time; the function's own (less the emulator's)",
+                f"{one['billedMs']:,} ms; own {one['ownBilledMs']:,} ms",
+                f"≤ {one['billedTargetMs'] / 1000:g} s",
+                self.host_build,
+                f"{met(ok and one['billedMs'] <= one['billedTargetMs'])}; own "
+                f"{met(ok and one['ownBilledMs'] <= one['billedTargetMs'])}",
+            ],
+        ]
 
     def profiles_missing(self) -> str:
         if "profiles" in self.failures:
@@ -815,6 +970,9 @@ class Report:
                     ),
                 )
             )
+        reconcile = self.reconcile_section()
+        if reconcile:
+            out.append(reconcile)
         cold = self.r.get("cold")
         if cold:
             rows = []
@@ -971,6 +1129,46 @@ class Report:
         )
         out.append(self._profiles_section())
         return out
+
+    def reconcile_section(self) -> tuple[str, str, str] | None:
+        rec = self.r.get("reconcile")
+        if not rec:
+            return None
+        one = rec.get("oneSided") or {}
+        scenarios = [("both sides", rec)] + ([("the active side only", one)] if "sides" in one else [])
+        rows = [
+            [
+                label,
+                f"{side_name(region)} ({region})",
+                f"{s['tableRoutes']:,}",
+                f"{s['toolRoutes']:,}",
+                s["readCalls"],
+                actions(s["reads"]),
+                s["writeCalls"],
+                ms(s["serverMs"]),
+                ", ".join(f"{a} {v:,.0f} ms" for a, v in s["serverMsByAction"].items()) or None,
+                met(x["status"] == "SUCCEEDED" and s["readCalls"] <= x["readsTarget"]),
+            ]
+            for label, x in scenarios
+            for region, s in x["sides"].items()
+        ]
+        headers = [
+            "VPN ranges advertised by",
+            "side",
+            "routes in table",
+            "the tool's",
+            "read calls",
+            "reads by action",
+            "write calls",
+            "emulator",
+            "emulator by action",
+            f"reads ≤ {rec['readsTarget']}",
+        ]
+        return (
+            f"A reconcile with nothing to do at {rec['routesPerRegion']:,} of the tool's routes per table",
+            reconcile_text(rec) + one_sided_text(one),
+            table(headers, rows),
+        )
 
     def _profiles_section(self) -> tuple[str, str, str]:
         title = "Release profile: tuned against cargo's defaults"
@@ -1189,8 +1387,9 @@ def render(
         "- moto ignores MaxResults on DescribeVpcs and DescribeTransitGatewayVpcAttachments, so each reads "
         "as one page here whatever the size. The functions ask for pages of 1,000; on EC2 a Region with "
         "1,000 tagged VPCs and its default VPC would take two DescribeVpcs pages (not measured here). "
-        "SearchTransitGatewayRoutes pages at 1,000 routes in the emulator as on EC2; no table here held "
-        "more than 1,000 static routes.\n"
+        "SearchTransitGatewayRoutes pages at 1,000 routes in the emulator as on EC2; the scale phase's "
+        "tables held at most 1,000 static routes, the reconcile phase's many thousands (static and propagated "
+        "routes alike count towards a page).\n"
         "- Host binaries run without Lambda's 128 MB memory limit or CPU share; RSS and times are this "
         "machine's.\n"
         "- Issue 15's target \"a re-run with nothing to do at 1,000 VPCs no slower than 2× the re-run at "

@@ -1,0 +1,106 @@
+"""The bench report's reconcile section (scripts/lib/bench_report.py): issue 16's targets read met
+or missed from the figures, and a phase that did not run reads "not measured"."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
+
+import bench_report  # noqa: E402  (scripts/lib is not a package)
+
+
+def side(reads: int, writes: int = 0) -> dict[str, Any]:
+    return {
+        "tableRoutes": 20_000,
+        "toolRoutes": 10_000,
+        "reads": {"DescribeVpcs": 1, "SearchTransitGatewayRoutes": reads - 1},
+        "readCalls": reads,
+        "writes": {"CreateTags": writes} if writes else {},
+        "writeCalls": writes,
+        "serverMs": 900.0,
+        "serverMsByAction": {"SearchTransitGatewayRoutes": 850.0, "DescribeVpcs": 50.0},
+    }
+
+
+def reconcile(active_reads: int, billed: int, own: int, writes: int = 0) -> dict[str, Any]:
+    return {
+        "status": "SUCCEEDED",
+        "error": "",
+        "routesPerRegion": 10_000,
+        "seedSeconds": 150.0,
+        "seeding": [{"status": "SUCCEEDED", "seconds": 136.0, "modifyRoutesInvocations": 1,
+                     "routesHeld": {"us-east-1": 10_000, "us-west-2": 10_000}}],
+        "executionSeconds": 3.2,
+        "states": ["Peer", "ModifyRoutes", "Done"],
+        "modifyRoutesInvocations": 1,
+        "coldStart": True,
+        "modifyRoutesMs": billed - 0.5,
+        "billedMs": billed,
+        "runServerMs": billed - own,
+        "ownMs": own - 0.5,
+        "ownBilledMs": own,
+        "cpuMs": 100.0,
+        "peakRssKiB": 20_000,
+        "loadAverage": 1.0,
+        "executionWrites": {},
+        "counts": {"active": {"created": 0, "present": 10_000}},
+        "readsTarget": 20,
+        "billedTargetMs": 2000,
+        "sides": {"us-east-1": side(active_reads, writes), "us-west-2": side(15)},
+    }
+
+
+def verdicts(results: dict[str, Any]) -> list[str]:
+    """The verdicts of the summary's reconcile rows, both sides advertising (the issue's figure)."""
+    rows = bench_report.Report(results, {}, "bin").reconcile_rows()
+    return [row[-1] for row in rows[:5]]
+
+
+def test_given_figures_within_the_targets_then_each_reads_met():
+    assert verdicts({"reconcile": reconcile(active_reads=20, billed=1_900, own=300)}) == [
+        "met", "met", "met", "met", "–"]
+
+
+def test_given_too_many_reads_on_one_side_and_a_slow_run_then_those_read_missed():
+    assert verdicts({"reconcile": reconcile(active_reads=25, billed=23_000, own=1_500)}) == [
+        "**missed**", "met", "**missed**", "met", "–"]
+
+
+def test_given_a_write_then_the_no_write_target_reads_missed():
+    assert verdicts({"reconcile": reconcile(active_reads=15, billed=500, own=100, writes=1)})[1] == "**missed**"
+
+
+def test_given_a_failed_execution_then_no_target_reads_met():
+    failed = reconcile(active_reads=15, billed=500, own=100) | {"status": "FAILED", "error": "boom"}
+    assert "met" not in verdicts({"reconcile": failed})
+
+
+def test_given_no_reconcile_phase_then_the_row_says_why_and_there_is_no_section():
+    report = bench_report.Report({"failures": {"reconcile": "RuntimeError: seeding"}}, {}, "bin")
+    (row,) = report.reconcile_rows()
+    assert row[1].startswith("not measured: the reconcile phase failed (RuntimeError: seeding")
+    assert report.reconcile_section() is None
+
+
+def test_the_section_names_each_side_with_its_reads_by_action():
+    report = bench_report.Report({"reconcile": reconcile(25, 23_000, 1_500)}, {}, "bin")
+    title, text, rendered = report.reconcile_section()
+    assert title == "A reconcile with nothing to do at 10,000 of the tool's routes per table"
+    assert "active 20,000 routes, 10,000 of them the tool's" in text
+    assert "active (us-east-1)" in rendered and "SearchTransitGatewayRoutes 24" in rendered
+
+
+def test_given_the_one_sided_figures_then_they_read_met_or_missed_on_their_own():
+    one = reconcile(active_reads=15, billed=3_000, own=400)
+    rows = bench_report.Report({"reconcile": reconcile(25, 23_000, 1_500) | {"oneSided": one}}, {}, "bin")
+    reads, billed = rows.reconcile_rows()[5:]
+    assert reads[-1] == "met" and billed[-1] == "**missed**; own met"
+
+
+def test_given_the_one_sided_scenario_failed_then_its_row_says_why():
+    failed = reconcile(25, 23_000, 1_500) | {"oneSided": {"failed": "RuntimeError: no attachment"}}
+    (row,) = bench_report.Report({"reconcile": failed}, {}, "bin").reconcile_rows()[5:]
+    assert row[1] == "not measured: RuntimeError: no attachment"
