@@ -9,7 +9,8 @@ like the real binaries, and does what each event asks:
     {"fake": "sleep", "seconds": S}        sleep, then answer
     {"fake": "spin", "cpuSeconds": S}      use S seconds of CPU (its own process time), then answer
     {"fake": "ec2", "actions": [A, ...]}   call each EC2 action on $AWS_ENDPOINT_URL in its
-                                           Region (answers and errors ignored), then answer
+                                           Region (answers and errors ignored), then answer;
+                                           "dynamodb:<Operation>" calls DynamoDB instead
     {"fake": "exit", "code": C}            exit with status C mid-invocation
     anything else                          answer {"env": ..., "pid": ..., "event": <the event>,
                                            "deadlineMs": <its Lambda-Runtime-Deadline-Ms header>}
@@ -69,18 +70,24 @@ def main() -> None:
 
 
 def call_ec2(action: str) -> None:
-    """One EC2 Query API call, with a credential scope naming this function's Region (the
-    harness counts calls per Region from it; moto does not check the signature)."""
-    scope = f"Credential={os.environ['AWS_ACCESS_KEY_ID']}/20240101/{os.environ['AWS_REGION']}/ec2/aws4_request"
-    request = urllib.request.Request(
-        os.environ["AWS_ENDPOINT_URL"] + "/",
-        data=f"Action={action}&Version=2016-11-15".encode(),
-        method="POST",
-        headers={
+    """One EC2 Query API call (or, for "dynamodb:<Operation>", one DynamoDB JSON call with an
+    empty body), with a credential scope naming this function's Region (the harness counts calls
+    per Region from it; moto does not check the signature)."""
+    service = "dynamodb" if action.startswith("dynamodb:") else "ec2"
+    scope = f"Credential={os.environ['AWS_ACCESS_KEY_ID']}/20240101/{os.environ['AWS_REGION']}/{service}/aws4_request"
+    auth = f"AWS4-HMAC-SHA256 {scope}, SignedHeaders=host, Signature=0"
+    if service == "dynamodb":
+        data, headers = b"{}", {
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": f"DynamoDB_20120810.{action.removeprefix('dynamodb:')}",
+            "Authorization": auth,
+        }
+    else:
+        data, headers = f"Action={action}&Version=2016-11-15".encode(), {
             "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
-            "Authorization": f"AWS4-HMAC-SHA256 {scope}, SignedHeaders=host, Signature=0",
-        },
-    )
+            "Authorization": auth,
+        }
+    request = urllib.request.Request(os.environ["AWS_ENDPOINT_URL"] + "/", data=data, method="POST", headers=headers)
     try:
         urllib.request.urlopen(request).close()
     except OSError:  # an HTTP error answer (e.g. an injected fault) is fine: it was counted

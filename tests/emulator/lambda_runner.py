@@ -253,6 +253,7 @@ class LambdaRunner:
             except FunctionError as e:
                 payload, error_type = e.payload(), e.error_type
             ended_at = _utc_text()
+            calls_after = self.ec2_calls() if self.ec2_calls else None
             measured = {
                 "coldStart": cold,
                 "startedAt": started_at,
@@ -260,8 +261,11 @@ class LambdaRunner:
                 "durationMs": round((time.monotonic() - started) * 1000, 3),
                 "peakRssKiB": _peak_rss_kib(slot.process),
                 "cpuMs": _cpu_since(cpu_before, _cpu_ms(slot.process)),
-                "ec2Calls": _calls_since(calls_before, self.ec2_calls()) if self.ec2_calls else None,
+                "ec2Calls": _calls_since(calls_before, calls_after) if calls_after is not None else None,
             }
+            dynamodb = _dynamodb_calls_since(calls_before, calls_after) if calls_after is not None else None
+            if dynamodb:
+                measured["dynamodbCalls"] = {"byRegion": dynamodb}
             logs = _read_from(log_path, log_start)
         self._record(fn, binary, error_type, measured)
         return payload, error_type, logs
@@ -465,7 +469,7 @@ def _cpu_since(before: float | None, after: float | None) -> float | None:
 
 def _calls_since(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """The EC2 calls counted between two GET /_harness/calls snapshots: byRegion and throttled,
-    the DynamoDB calls (dynamodb, by Region, present only when there were some), and serverMs, moto's own time answering them (by Region, in milliseconds), and serverBusyMs,
+    and serverMs, moto's own time answering them (by Region, in milliseconds), and serverBusyMs,
     the time at least one of them was in moto."""
 
     def diff(now: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:
@@ -484,22 +488,28 @@ def _calls_since(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any
         region: diff(actions, before["byRegion"].get(region, {}))
         for region, actions in after["byRegion"].items()
     }
-    calls = {
+    return {
         "byRegion": {region: actions for region, actions in by_region.items() if actions},
         "throttled": diff(after["throttled"], before["throttled"]),
         "serverMs": {region: actions for region, actions in server_by_region.items() if actions},
         "serverBusyMs": round(after.get("serverBusyMs", 0) - before.get("serverBusyMs", 0), 3),
     }
-    # The state table's calls (the route record), by Region, when the invocation made any.
-    dynamodb_before = before.get("dynamodb", {})
-    dynamodb = {
-        region: diff(actions, dynamodb_before.get(region, {}))
-        for region, actions in after.get("dynamodb", {}).items()
-    }
-    dynamodb = {region: actions for region, actions in dynamodb.items() if actions}
-    if dynamodb:
-        calls["dynamodb"] = dynamodb
-    return calls
+
+
+def _dynamodb_calls_since(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """The DynamoDB calls (the state table's: the route record) counted between two snapshots, by
+    Region (where the table is, whichever side the call was for) and operation."""
+    then = before.get("dynamodb", {})
+    counted = {}
+    for region, actions in after.get("dynamodb", {}).items():
+        made = {
+            action.removeprefix("dynamodb:"): n - then.get(region, {}).get(action, 0)
+            for action, n in actions.items()
+            if n - then.get(region, {}).get(action, 0) > 0
+        }
+        if made:
+            counted[region] = made
+    return counted
 
 
 def _read_from(path: Path, offset: int) -> bytes:

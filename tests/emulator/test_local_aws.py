@@ -1531,7 +1531,8 @@ def test_given_invocations_when_listed_then_each_has_its_measurements(fake):
     fake_function(fake, "fn")
     fake.harness("POST", "faults", {"action": "DescribeVpcs", "times": 1})
 
-    invoke(fake, "fn", {"fake": "ec2", "actions": ["DescribeVpcs", "DescribeVpcs", "DescribeTransitGateways"]})
+    invoke(fake, "fn", {"fake": "ec2", "actions": ["DescribeVpcs", "DescribeVpcs", "DescribeTransitGateways",
+                                                    "dynamodb:ListTables"]})
     invoke(fake, "fn", {"fake": "sleep", "seconds": 0.3})
     first, second = fake.invocations()
 
@@ -1558,6 +1559,9 @@ def test_given_invocations_when_listed_then_each_has_its_measurements(fake):
     assert all(0 < ms <= first["durationMs"] for ms in server_ms[REGION].values())
     assert 0 < busy_ms <= first["durationMs"]
     assert second["ec2Calls"] == {"byRegion": {}, "throttled": {}, "serverMs": {}, "serverBusyMs": 0}
+    # The state table's calls are counted apart, and only for the invocation that made them.
+    assert first["dynamodbCalls"] == {"byRegion": {REGION: {"ListTables": 1}}}
+    assert "dynamodbCalls" not in second
 
 
 def test_given_a_function_that_computes_when_invoked_then_its_own_cpu_time_is_measured(fake):
