@@ -262,21 +262,72 @@ pub fn extra(cidrs: &[IpNet], side: crate::plan::Side) -> Vec<SourcedCidr> {
         .collect()
 }
 
-/// The first (in address order) pair of overlapping CIDRs across the two sides, if any.
+/// The first (in address order) pair of overlapping CIDRs across the two sides, if any: the
+/// first active CIDR that overlaps any passive one, and the first passive CIDR it overlaps.
+/// Sides of 10,000 CIDRs each are common with propagated ranges, so this is a sweep over both
+/// sides in address order, not a comparison of every pair.
 pub fn find_overlap<'a>(
     active: &'a [SourcedCidr],
     passive: &'a [SourcedCidr],
 ) -> Option<(&'a SourcedCidr, &'a SourcedCidr)> {
-    let mut active: Vec<&SourcedCidr> = active.iter().collect();
-    let mut passive: Vec<&SourcedCidr> = passive.iter().collect();
-    active.sort_by(|a, b| (a.cidr, &a.source).cmp(&(b.cidr, &b.source)));
-    passive.sort_by(|a, b| (a.cidr, &a.source).cmp(&(b.cidr, &b.source)));
-    active.iter().find_map(|a| {
-        passive
-            .iter()
-            .find(|p| a.cidr.contains(&p.cidr) || p.cidr.contains(&a.cidr))
-            .map(|p| (*a, *p))
-    })
+    let order = |a: &&SourcedCidr, b: &&SourcedCidr| (a.cidr, &a.source).cmp(&(b.cidr, &b.source));
+    let overlapping = actives_overlapping(active, passive);
+    let first = active
+        .iter()
+        .zip(overlapping)
+        .filter_map(|(cidr, overlaps)| overlaps.then_some(cidr))
+        .min_by(order)?;
+    let other = passive
+        .iter()
+        .filter(|p| first.cidr.contains(&p.cidr) || p.cidr.contains(&first.cidr))
+        .min_by(order)?;
+    Some((first, other))
+}
+
+/// For each active CIDR, whether a passive one overlaps it. Two prefixes overlap only when one
+/// contains the other; in address order (shorter first at the same address) a prefix comes after
+/// every prefix that contains it, so a stack per side of the prefixes containing the current one
+/// finds every overlap in one pass.
+fn actives_overlapping(active: &[SourcedCidr], passive: &[SourcedCidr]) -> Vec<bool> {
+    #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    enum Of {
+        Passive,
+        Active,
+    }
+    let mut items: Vec<(IpNet, Of, usize)> = active
+        .iter()
+        .enumerate()
+        .map(|(index, c)| (c.cidr.trunc(), Of::Active, index))
+        .chain(
+            passive
+                .iter()
+                .enumerate()
+                .map(|(index, c)| (c.cidr.trunc(), Of::Passive, index)),
+        )
+        .collect();
+    items.sort_unstable();
+    let mut overlapping = vec![false; active.len()];
+    let (mut actives, mut passives): (Vec<(IpNet, usize)>, Vec<(IpNet, usize)>) = (Vec::new(), Vec::new());
+    for (net, of, index) in items {
+        for containing in [&mut actives, &mut passives] {
+            while containing.last().is_some_and(|(top, _)| !top.contains(&net)) {
+                containing.pop();
+            }
+        }
+        match of {
+            Of::Active => {
+                overlapping[index] |= !passives.is_empty();
+                actives.push((net, index));
+            }
+            Of::Passive => {
+                for (_, containing) in &actives {
+                    overlapping[*containing] = true;
+                }
+                passives.push((net, index));
+            }
+        }
+    }
+    overlapping
 }
 
 #[cfg(test)]
@@ -425,6 +476,25 @@ mod tests {
         let wider = [side("vpc-p", "10.0.0.0/8")];
         let (a, _) = find_overlap(&active, &wider).unwrap();
         assert_eq!(a.source, "vpc-a");
+    }
+
+    /// Prefixes packed into a small space, so that many overlap (nested, equal, or apart), in
+    /// both families.
+    fn dense_net() -> impl Strategy<Value = IpNet> {
+        prop_oneof![
+            (0u32..64, 10u8..=20).prop_map(|(x, len)| IpNet::new(
+                std::net::Ipv4Addr::from(0x0a00_0000 | (x << 14)).into(),
+                len
+            )
+            .unwrap()
+            .trunc()),
+            (0u128..64, 40u8..=52).prop_map(|(x, len)| IpNet::new(
+                std::net::Ipv6Addr::from((0x2600_u128 << 112) | (x << 76)).into(),
+                len
+            )
+            .unwrap()
+            .trunc()),
+        ]
     }
 
     /// IPv4 and IPv6 prefixes, so the overlap check is shown to keep the families apart.
@@ -579,6 +649,22 @@ mod tests {
                 xf == yf && xs <= ye && ys <= xe
             }));
             prop_assert_eq!(find_overlap(&side(&a), &side(&p)).is_some(), shares_an_address);
+        }
+
+        #[test]
+        fn the_sweep_finds_the_same_pair_as_comparing_every_pair(
+            a in proptest::collection::vec(dense_net(), 0..40),
+            p in proptest::collection::vec(dense_net(), 0..40),
+        ) {
+            let sourced = |nets: &[IpNet], prefix: &str| -> Vec<SourcedCidr> {
+                nets.iter().enumerate().map(|(i, n)| SourcedCidr { source: format!("{prefix}{i}"), cidr: *n }).collect()
+            };
+            let (a, p) = (sourced(&a, "a"), sourced(&p, "p"));
+            let overlaps = |x: &SourcedCidr, y: &SourcedCidr| x.cidr.contains(&y.cidr) || y.cidr.contains(&x.cidr);
+            let order = |x: &&SourcedCidr, y: &&SourcedCidr| (x.cidr, &x.source).cmp(&(y.cidr, &y.source));
+            let first = a.iter().filter(|x| p.iter().any(|y| overlaps(x, y))).min_by(order);
+            let pairwise = first.map(|x| (x, p.iter().filter(|y| overlaps(x, y)).min_by(order).unwrap()));
+            prop_assert_eq!(find_overlap(&a, &p), pairwise);
         }
     }
 }
