@@ -307,7 +307,9 @@ fn actives_overlapping(active: &[SourcedCidr], passive: &[SourcedCidr]) -> Vec<b
         .collect();
     items.sort_unstable();
     let mut overlapping = vec![false; active.len()];
-    let (mut actives, mut passives): (Vec<(IpNet, usize)>, Vec<(IpNet, usize)>) = (Vec::new(), Vec::new());
+    // The prefixes of each side that contain the current one, outermost first, with their index.
+    let mut actives: Vec<(IpNet, usize)> = Vec::new();
+    let mut passives: Vec<(IpNet, usize)> = Vec::new();
     for (net, of, index) in items {
         for containing in [&mut actives, &mut passives] {
             while containing.last().is_some_and(|(top, _)| !top.contains(&net)) {
