@@ -143,6 +143,12 @@ class LocalAws:
         calls = harness(self.endpoint, "GET", "calls")["total"]
         return {a: n for a, n in calls.items() if not a.startswith(("Describe", "Search", "Get"))}
 
+    def record_writes(self) -> int:
+        """The route record's writes to the state table (one transaction replaces a table's
+        record), all Regions together."""
+        calls = harness(self.endpoint, "GET", "calls")["dynamodb"]
+        return sum(actions.get("dynamodb:TransactWriteItems", 0) for actions in calls.values())
+
     def static_routes(self, region: str) -> dict[str, str]:
         """Every static route in the region's transit gateway route tables: CIDR -> attachment id."""
         ec2 = self.client("ec2", region)
