@@ -213,9 +213,10 @@ def reconcile_text(rec: dict[str, Any]) -> str:
         f"1,769 MB), so at the stack's 128 MB the same work takes longer there.\n\n"
         f"Reads and writes are the calls the harness recorded during modify-routes' invocations, per Region "
         f"and action. SearchTransitGatewayRoutes pages 1,000 routes a call, static and propagated alike, so "
-        f"the table's whole size sets its pages. The harness counts EC2 calls only: a call to another service "
-        f"(DynamoDB) is in these counts once the harness records it (any `<service>Calls` entry of an "
-        f"invocation is counted). `emulator` is moto's time answering that Region's calls; both Regions are "
+        f"the table's whole size sets its pages. The record's reads (`dynamodb:Query`, one a side while it "
+        f"fits a MB) go to the state table in the stack's Region, so both sides' are counted there: the "
+        f"active side's count is the larger by the passive side's Query. `emulator` is moto's time "
+        f"answering that Region's EC2 calls; both Regions are "
         f"read at once, so the two overlap. States: {' → '.join(rec['states'])}."
     )
 

@@ -86,15 +86,8 @@ async fn as_earlier_version(w: &World, net: &Net, table: &str, peering_id: &str)
         tags.len() <= record::MAX_TAGS,
         "an earlier version could have written it"
     );
-    net.ec2
-        .create_tags()
-        .resources(table)
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
-        .send()
+    tgw_peering::aws::Ec2::new(net.ec2.clone(), &net.region)
+        .create_tags(table, &tags)
         .await
         .unwrap();
     cidrs.len()
