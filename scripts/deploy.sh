@@ -2,7 +2,8 @@
 # Deploys (or updates) the tgw-peering stack: uploads the build from dist/lambda/ and the state
 # machine definition to S3 under a digest of their contents, runs `aws cloudformation deploy`, and
 # prints the stack's outputs. Unchanged code and parameters make it a no-op. With --passive-events it
-# also deploys cloudformation/passive-region-events.yaml in the stack's passive Region.
+# also deploys cloudformation/passive-region-events.yaml in the stack's passive Region (and in its
+# ActiveRegion, when that is not the stack's own Region).
 #
 # It uses the aws CLI's usual configuration (profile, AWS_REGION, credentials) and respects
 # AWS_ENDPOINT_URL, so scripts/local.sh uses it unchanged against the local emulator.
@@ -21,7 +22,9 @@ usage: scripts/deploy.sh --bucket BUCKET [--passive-region REGION] [options] [Ke
   --passive-region REGION the peer Region; needed on the first deploy
   --passive-events        also deploy cloudformation/passive-region-events.yaml, as stack
                           NAME-passive-events in the passive Region: it forwards that Region's
-                          network and tag changes to this stack's Region (same account only)
+                          network and tag changes to this stack's Region (same account only);
+                          with ActiveRegion set to another Region than the stack's, also as
+                          NAME-active-events there, whose events the stack's rules cannot see
   Key=Value ...           more template parameters, e.g. VpcTagKey=routed PollIntervalSeconds=30
                           ScheduleExpression="rate(1 hour)"
 
@@ -91,18 +94,29 @@ if [ "$passive_events" = true ]; then
       Stacks[0].Parameters[?ParameterKey==`PassiveRegion`].ParameterValue | [0],
       Stacks[0].Parameters[?ParameterKey==`VpcTagKey`].ParameterValue | [0],
       Stacks[0].Parameters[?ParameterKey==`PassiveAccountId`].ParameterValue | [0]]')
+  # Asked apart: text output joins fields with tabs, and read folds an empty one into the next.
+  active_region="$(aws cloudformation describe-stacks --stack-name "$stack" --output text \
+    --query 'Stacks[0].Parameters[?ParameterKey==`ActiveRegion`].ParameterValue | [0]')"
   if [ -n "$passive_account" ] && [ "$passive_account" != "None" ]; then
     echo "deploy.sh: --passive-events forwards this account's events only; the passive transit" \
       "gateway is in account $passive_account" >&2
     exit 2
   fi
   stack_region="$(cut -d: -f4 <<<"$stack_id")"
-  say "deploying stack $stack-passive-events in $passive_region (forwards to $stack_region's default bus)"
-  aws cloudformation deploy \
-    --region "$passive_region" \
-    --stack-name "$stack-passive-events" \
-    --template-file "$ROOT/cloudformation/passive-region-events.yaml" \
-    --capabilities CAPABILITY_IAM \
-    --no-fail-on-empty-changeset \
-    --parameter-overrides "ActiveRegion=$stack_region" "VpcTagKey=$tag_key"
+  forward_from() { # REGION STACK: the forwarder there, to the default bus of the stack's Region
+    say "deploying stack $2 in $1 (forwards to $stack_region's default bus)"
+    aws cloudformation deploy \
+      --region "$1" \
+      --stack-name "$2" \
+      --template-file "$ROOT/cloudformation/passive-region-events.yaml" \
+      --capabilities CAPABILITY_IAM \
+      --no-fail-on-empty-changeset \
+      --parameter-overrides "ActiveRegion=$stack_region" "VpcTagKey=$tag_key"
+  }
+  forward_from "$passive_region" "$stack-passive-events"
+  # The stack's rules see its own Region's events only: an active transit gateway elsewhere needs
+  # its Region's events forwarded too.
+  if [ -n "$active_region" ] && [ "$active_region" != "None" ] && [ "$active_region" != "$stack_region" ]; then
+    forward_from "$active_region" "$stack-active-events"
+  fi
 fi

@@ -248,6 +248,19 @@ def test_the_passive_region_stack_forwards_to_the_active_bus_as_a_role_that_may_
     assert document["Statement"] == [{"Effect": "Allow", "Action": "events:PutEvents", "Resource": ACTIVE_BUS}]
 
 
+def test_an_active_transit_gateway_in_another_region_than_the_stack_gets_a_forwarder_there_too(local_aws):
+    # The stack's rules see its own Region's events only; ActiveRegion names another Region.
+    elsewhere = "eu-central-1"
+    local_aws.deploy(f"ActiveRegion={elsewhere}", "--passive-events")
+
+    for region, name in ((PASSIVE, PASSIVE_STACK), (elsewhere, f"{STACK}-active-events")):
+        stack = local_aws.client("cloudformation", region).describe_stacks(StackName=name)["Stacks"][0]
+        assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]} == {
+            "ActiveRegion": ACTIVE, "VpcTagKey": "addToTransitGateway"}, name
+        for rule in rules_by_source(local_aws, region).values():
+            assert only_target(local_aws, region, rule)["Arn"] == ACTIVE_BUS, name
+
+
 def test_deploy_sh_updates_the_passive_region_stack_when_the_tag_key_changes(local_aws):
     local_aws.deploy("--passive-events")
 
