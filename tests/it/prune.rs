@@ -262,7 +262,11 @@ async fn given_a_vpc_deleted_then_prune_removes_its_routes_on_the_other_side() {
     }
     passive.delete_vpc().vpc_id(&r.passive[1]).send().await.unwrap();
     let mut r = r;
-    r.tables.pop(); // its table went with it
+    let (_, gone_table) = r.tables.pop().unwrap(); // its table went with it
+    assert!(
+        !r.w.emulator.recorded(&gone_table).await.is_empty(),
+        "its routes were recorded"
+    );
 
     r.prune_converges(json!({}), |after| {
         assert!(!has_route(&after["activeTgw"], "10.21.0.0/16"), "{after}");
@@ -272,6 +276,11 @@ async fn given_a_vpc_deleted_then_prune_removes_its_routes_on_the_other_side() {
         }
     })
     .await;
+    assert_eq!(
+        r.w.emulator.recorded(&gone_table).await,
+        Default::default(),
+        "the record of a table that no longer exists goes with prune"
+    );
 }
 
 #[tokio::test]

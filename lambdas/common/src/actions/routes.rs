@@ -568,6 +568,12 @@ async fn apply_recorded(
         }
         ledger.write(&mut writer, table_id, done).await?;
     }
+    for table_id in &side.1.gone_tables {
+        let record = &side.1.records[table_id];
+        records.replace(scope, table_id, &[], &record.sort_keys).await?;
+        info!(action = "ForgetRecord", route_table_id = %table_id, region = side.0.region(),
+              "removed the record of a table that no longer exists");
+    }
     Ok((outcome, warnings))
 }
 
@@ -789,6 +795,7 @@ async fn read_side(
         .into_iter()
         .filter(|table| !read.contains(table.id.as_str()))
         .collect();
+    let gone_tables = gone_tables(request, &records, &route_tables, &recorded_vpc_tables, &read);
     let vpc_tables_read = vpc_tables.values().flatten().chain(&recorded_vpc_tables);
     merge_legacy_tags(
         &mut records,
@@ -811,7 +818,34 @@ async fn read_side(
         vpc_tables,
         recorded_vpc_tables,
         records,
+        gone_tables,
     })
+}
+
+/// With prune, the tables the record names that no longer exist: TGW tables not among the
+/// gateway's, and (with VPC routes, when they were looked up) VPC tables not found.
+fn gone_tables(
+    request: &ResolvedRequest,
+    records: &record::Records,
+    route_tables: &[crate::aws::ec2::RouteTable],
+    recorded_vpc_tables: &[VpcRouteTable],
+    vpc_tables_read: &BTreeSet<&str>,
+) -> BTreeSet<String> {
+    let options = &request.options;
+    if !options.prune.enabled {
+        return BTreeSet::new();
+    }
+    let exists = |id: &str| {
+        if id.starts_with("rtb-") {
+            // Not looked up without VPC routes: then nothing is known to be gone.
+            !options.vpc_routes
+                || vpc_tables_read.contains(id)
+                || recorded_vpc_tables.iter().any(|table| table.id == id)
+        } else {
+            route_tables.iter().any(|table| table.id == id)
+        }
+    };
+    records.keys().filter(|id| !exists(id)).cloned().collect()
 }
 
 /// One side's transit gateway, the tables the request names for it, and the peering's table.

@@ -86,6 +86,9 @@ pub struct SideSnapshot {
     /// This side's record of the routes this tool created via the peering, by route table (the
     /// state table's, with any tags an earlier version left merged in); empty before a peering.
     pub records: record::Records,
+    /// With `prune`: the tables the record names that no longer exist (deleted with their VPC,
+    /// or by hand), whose record a real run removes.
+    pub gone_tables: BTreeSet<String>,
 }
 
 /// The peering attachment as each side knows it: where that side's TGW routes go.
@@ -782,6 +785,7 @@ mod tests {
             .into(),
             recorded_vpc_tables: Vec::new(),
             records: record::Records::new(),
+            gone_tables: BTreeSet::new(),
         }
     }
 
