@@ -33,6 +33,28 @@ PROFILES_BUILD = (
 # --- formatting ---------------------------------------------------------------------------------
 
 
+ROUTE_WRITE_ACTIONS = ("CreateTransitGatewayRoute", "CreateRoute", "DeleteTransitGatewayRoute", "DeleteRoute")
+ASSOCIATION_ACTIONS = ("AssociateTransitGatewayRouteTable", "DisassociateTransitGatewayRouteTable")
+
+
+def route_writes(row: dict[str, Any]) -> int | None:
+    """A scale row's route writes, or None when it made a write that is neither a route nor the
+    peering's association (which would break the target)."""
+    writes = row.get("writes") or {}
+    if any(action not in ROUTE_WRITE_ACTIONS + ASSOCIATION_ACTIONS for action in writes):
+        return None
+    return sum(n for action, n in writes.items() if action in ROUTE_WRITE_ACTIONS)
+
+
+def written(row: dict[str, Any]) -> str:
+    """"routes/missing", with the association and any other write named after it."""
+    writes = row.get("writes") or {}
+    others = {a: n for a, n in writes.items() if a not in ROUTE_WRITE_ACTIONS}
+    routes = sum(n for a, n in writes.items() if a in ROUTE_WRITE_ACTIONS)
+    extra = "".join(f" + {n} {a}" for a, n in sorted(others.items()))
+    return f"{routes}/{row['missing']}{extra}"
+
+
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     """A Markdown pipe table, padded so that it also reads well as plain text."""
     cells = [[str(h) for h in headers]] + [["–" if c is None else str(c) for c in row] for row in rows]
@@ -324,7 +346,10 @@ class Report:
                 for side in ("active", "passive")
             )
             counts = "/".join(f"{v:,}" for v in sorted({row["vpcs"] for row in scale["rows"]}))
-            write_ok = all(row["writeCalls"] == row["missing"] for row in scale["rows"])
+            # The target is about routes: one write per missing route, nothing per table (the old
+            # tag record cost a CreateTags a table). The peering's association with its table is
+            # one write the first run makes once, listed apart.
+            write_ok = all(route_writes(row) == row["missing"] for row in scale["rows"])
             read_sets = {
                 side: {row["readCalls"] for row in scale["rows"] if row["side"] == side}
                 for side in ("active", "passive")
@@ -342,7 +367,7 @@ class Report:
             per_run = []
             for vpcs, run in dict.fromkeys((row["vpcs"], row["run"]) for row in scale["rows"]):
                 mine = {row["side"]: row for row in scale["rows"] if (row["vpcs"], row["run"]) == (vpcs, run)}
-                pairs = {side: f"{row['writeCalls']}/{row['missing']}" for side, row in mine.items()}
+                pairs = {side: written(row) for side, row in mine.items()}
                 per_run.append(
                     next(iter(pairs.values()))
                     if len(set(pairs.values())) == 1
@@ -351,8 +376,8 @@ class Report:
             rows.append(
                 [
                     "EC2 write calls per modify-routes run, per Region",
-                    " · ".join(per_run) + " (writes/missing routes, first run and re-run at each size)",
-                    "equal to the missing routes",
+                    " · ".join(per_run) + " (route writes/missing routes, first run and re-run at each size)",
+                    "route writes equal to the missing routes, no other write but the association",
                     self.host_build,
                     verdict(write_ok),
                 ]

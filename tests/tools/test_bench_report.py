@@ -104,3 +104,14 @@ def test_given_the_one_sided_scenario_failed_then_its_row_says_why():
     failed = reconcile(25, 23_000, 1_500) | {"oneSided": {"failed": "RuntimeError: no attachment"}}
     (row,) = bench_report.Report({"reconcile": failed}, {}, "bin").reconcile_rows()[5:]
     assert row[1] == "not measured: RuntimeError: no attachment"
+
+
+def test_route_writes_count_routes_and_allow_only_the_association_besides():
+    first = {"writes": {"AssociateTransitGatewayRouteTable": 1, "CreateTransitGatewayRoute": 300}, "missing": 300}
+    assert bench_report.route_writes(first) == 300
+    assert bench_report.written(first) == "300/300 + 1 AssociateTransitGatewayRouteTable"
+    # A write per table (the old tag record) is not a route write: the target is missed.
+    tagged = {"writes": {"CreateTags": 4, "CreateTransitGatewayRoute": 300}, "missing": 300}
+    assert bench_report.route_writes(tagged) is None
+    assert bench_report.written(tagged) == "300/300 + 4 CreateTags"
+    assert bench_report.route_writes({"writes": {}, "missing": 0}) == 0
