@@ -151,10 +151,12 @@ async fn given_an_earlier_versions_tag_record_then_a_run_migrates_it_and_teardow
     let all = ranges(ROUTES_PER_TABLE);
     w.emulator
         .advertise(&vpn, &all.iter().map(String::as_str).collect::<Vec<_>>());
+    w.emulator.reset_calls();
     let grown = run_to_completion(&context, input.clone()).await;
 
     // Then: each table's record is in the state table, whole, and the tags are gone.
     assert_eq!(grown["routes"]["complete"], json!(true), "{grown}");
+    assert!(w.emulator.dynamodb_writes() >= 2, "a transaction for each table it grew");
     let wanted: BTreeSet<String> = all.iter().cloned().chain(["10.1.0.0/16".to_owned()]).collect();
     for table in [&tgw_table, &vpc_table] {
         assert_eq!(w.emulator.recorded(table).await, wanted, "{table}");
@@ -168,6 +170,7 @@ async fn given_an_earlier_versions_tag_record_then_a_run_migrates_it_and_teardow
         Default::default(),
         "a re-run writes nothing"
     );
+    assert_eq!(w.emulator.dynamodb_writes(), 0, "nor its record");
 
     // When: the peering is torn down.
     let torn = teardown(&context, input).await;

@@ -255,6 +255,31 @@ impl Emulator {
             .expect("harness call counts")
     }
 
+    /// DynamoDB calls that write (anything but GetItem, Query, Scan and Describe/List) since the
+    /// last reset, all Regions together.
+    pub fn dynamodb_writes(&self) -> u64 {
+        let counts = self.call_counts();
+        let reads = [
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:Query",
+            "dynamodb:Scan",
+        ];
+        counts["dynamodb"]
+            .as_object()
+            .into_iter()
+            .flat_map(|regions| regions.values())
+            .filter_map(Value::as_object)
+            .flat_map(|actions| actions.iter())
+            .filter(|(action, _)| {
+                !reads.contains(&action.as_str())
+                    && !action.starts_with("dynamodb:Describe")
+                    && !action.starts_with("dynamodb:List")
+            })
+            .map(|(_, n)| n.as_u64().unwrap_or(0))
+            .sum()
+    }
+
     pub fn reset_calls(&self) {
         self.post("calls/reset", json!({}));
     }
