@@ -850,7 +850,7 @@ def test_given_a_false_condition_when_listing_stack_resources_then_the_resource_
     assert all(r.get("LogicalResourceId") and r.get("PhysicalResourceId") for r in resources), resources
     assert {r["LogicalResourceId"] for r in resources} == {
         "LogGroup", "FunctionRole", "PeerFunction", "GetStatusFunction", "ModifyRoutesFunction",
-        "StateMachineRole", "StateMachine", "EventsRole", "RequestRule",
+        "StateMachineRole", "StateMachine", "EventsRole", "RequestRule", "StateTable",
     }
 
 
