@@ -156,7 +156,10 @@ async fn given_an_earlier_versions_tag_record_then_a_run_migrates_it_and_teardow
 
     // Then: each table's record is in the state table, whole, and the tags are gone.
     assert_eq!(grown["routes"]["complete"], json!(true), "{grown}");
-    assert!(w.emulator.dynamodb_writes() >= 2, "a transaction for each table it grew");
+    assert!(
+        w.emulator.dynamodb_writes() >= 2,
+        "a transaction for each table it grew"
+    );
     let wanted: BTreeSet<String> = all.iter().cloned().chain(["10.1.0.0/16".to_owned()]).collect();
     for table in [&tgw_table, &vpc_table] {
         assert_eq!(w.emulator.recorded(table).await, wanted, "{table}");
