@@ -24,6 +24,14 @@ DEMO = {
 }
 
 
+
+def mesh_layout(index: int) -> dict:
+    """Side `index` of a mesh demo: two tagged VPCs and one untagged, in a /12 of its own
+    (10.100.0.0/16 and 10.101.0.0/16 for the first side, 10.110.0.0/16 ... for the second)."""
+    base = 100 + 10 * index
+    return {"tagged": [f"10.{base}.0.0/16", f"10.{base + 1}.0.0/16"], "untagged": f"10.{base + 9}.0.0/16"}
+
+
 def seed_region(ec2, region: str, layout: dict, tag_key: str, transit_gateway_id: str | None = None) -> None:
     """Seeds `layout` into `region`, on a new transit gateway unless `transit_gateway_id` names one."""
     tgw_id = transit_gateway_id
@@ -89,14 +97,21 @@ def seed_segmented_region(ec2, region: str, layout: dict, tag_key: str, propagat
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--active-region", required=True)
-    parser.add_argument("--passive-region", required=True)
+    parser.add_argument("--active-region")
+    parser.add_argument("--passive-region")
+    parser.add_argument("--mesh", help="comma-separated Regions: seed each as a side of a mesh (mesh_layout)")
     parser.add_argument("--tag-key", default="addToTransitGateway")
     parser.add_argument("--segmented", action="store_true")
     parser.add_argument("--no-peering-propagation", action="store_true",
                         help="with --segmented: the VPC attachments do not propagate into the peering table")
     parser.add_argument("--out", help="with --segmented: write the peering route tables' ids here (JSON)")
     args = parser.parse_args()
+    if args.mesh:
+        for index, region in enumerate(args.mesh.split(",")):
+            seed_region(boto3.client("ec2", region_name=region), region, mesh_layout(index), args.tag_key)
+        return
+    if not (args.active_region and args.passive_region):
+        parser.error("--active-region and --passive-region are required (or --mesh)")
     regions = ((args.active_region, DEMO["active"]), (args.passive_region, DEMO["passive"]))
     if not args.segmented:
         for region, layout in regions:

@@ -427,6 +427,56 @@ def aws_sdk_tasks_take_pascal_case_parameters() -> None:
     StateTaskServiceAwsSdk._normalise_response = _normalise_response
 
 
+def child_executions_take_and_return_pascal_case() -> None:
+    """Gap: the Step Functions service integration (`arn:aws:states:::states:startExecution`,
+    `.sync` and `.sync:2`) handed its PascalCase Parameters to the SDK as written, so starting a
+    child execution failed the task with States.Runtime (KeyError `StateMachineArn`); its result,
+    and the `.sync:2` result (the child's DescribeExecution), kept the API's camelCase keys.
+
+    AWS (Step Functions developer guide, "Start a new AWS Step Functions state machine from a
+    running execution", and the service integration's response syntax): the task takes
+    `StateMachineArn`, `Input`, `Name`; `.sync:2` returns the child's DescribeExecution output in
+    PascalCase (`ExecutionArn`, `Status`, `Output` as JSON), and a failed child fails the task
+    with `States.TaskFailed` whose cause is that same output as JSON text. Timestamps are text,
+    as in aws_sdk_tasks_take_pascal_case_parameters.
+    """
+    import botocore.session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+        StateTaskServiceSfn,
+    )
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    service = botocore.session.get_session().get_service_model("stepfunctions")
+
+    def _operation(action: str) -> Any:
+        pascal = "".join(part[:1].upper() + part[1:] for part in action.split("_"))
+        return service.operation_model(pascal)
+
+    def _normalise_parameters(self: Any, parameters: dict, *_: Any, **__: Any) -> None:
+        if self._get_boto_service_action() == "start_execution" and not isinstance(parameters.get("Input"), str):
+            parameters["Input"] = to_json_str(parameters.get("Input") or {}, separators=(",", ":"))
+        self._to_boto_request(parameters, _operation(self.resource.api_action).input_shape)
+
+    def _timestamps_as_text(value: Any) -> Any:
+        import datetime
+
+        if isinstance(value, datetime.datetime):
+            return _aws_timestamp(value)
+        if isinstance(value, dict):
+            return {k: _timestamps_as_text(v) for k, v in value.items()}
+        return value
+
+    def _normalise_response(self: Any, response: Any, boto_service_name: Any = None,
+                            service_action_name: str | None = None) -> None:
+        action = service_action_name or self.resource.api_action
+        self._from_boto_response(response, _operation(action).output_shape)
+        if isinstance(response, dict):
+            response.update(_timestamps_as_text(response))
+
+    StateTaskServiceSfn._normalise_parameters = _normalise_parameters
+    StateTaskServiceSfn._normalise_response = _normalise_response
+
+
 # --- DynamoDB ----------------------------------------------------------------------
 
 
@@ -1464,6 +1514,7 @@ PATCHES = (
     lambda_task_errors_named_as_on_aws,
     context_object_times_are_iso_strings,
     aws_sdk_tasks_take_pascal_case_parameters,
+    child_executions_take_and_return_pascal_case,
     dynamodb_conditional_writes_are_atomic,
     template_urls_on_the_local_endpoint_are_path_style,
     change_sets_rebuild_outputs,

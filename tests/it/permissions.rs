@@ -121,6 +121,12 @@ async fn given_every_path_then_each_function_calls_exactly_the_ec2_actions_it_is
     invoke(&context, Function::GetStatus, deleted).await.unwrap();
     get_status.extend(called(&emulator));
 
+    // A mesh's check: every side read before any pair runs (with VPC routes, their tables too).
+    emulator.reset_calls();
+    let mesh = json!({"mesh": [{"region": ACTIVE}, {"region": PASSIVE}], "vpcRoutes": true});
+    invoke(&context, Function::Peer, mesh).await.unwrap();
+    peer.extend(called(&emulator));
+
     // Reusing, with explicit route tables, and deleting a duplicate a racing run left.
     let emulator = Emulator::start();
     let (active, passive) = (emulator.ec2(ACTIVE).await, emulator.ec2(PASSIVE).await);

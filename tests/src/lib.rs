@@ -486,12 +486,18 @@ async fn invoke_with_deadline(
 ) -> Result<Value, Diagnostic> {
     let payload = serde_json::value::to_raw_value(&input).expect("a Value always serialises");
     let event = LambdaEvent::new(payload, lambda);
+    let json = |output: Result<Value, serde_json::Error>| output.expect("the output always serialises");
     let result = match function {
-        Function::Peer => tgw_peering::handler::peer(context, event).await,
-        Function::GetStatus => tgw_peering::handler::get_status(context, event).await,
-        Function::ModifyRoutes => tgw_peering::handler::modify_routes(context, event).await,
+        Function::Peer => tgw_peering::handler::peer(context, event)
+            .await
+            .map(|output| json(serde_json::to_value(output))),
+        Function::GetStatus => tgw_peering::handler::get_status(context, event)
+            .await
+            .map(|state| json(serde_json::to_value(state))),
+        Function::ModifyRoutes => tgw_peering::handler::modify_routes(context, event)
+            .await
+            .map(|state| json(serde_json::to_value(state))),
     };
-    let result = result.map(|state| serde_json::to_value(state).expect("the state always serialises"));
     result.map_err(Diagnostic::from)
 }
 

@@ -30,6 +30,11 @@ pub struct Config {
     /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`, which Lambda sets), the `FunctionName`
     /// dimension of the metrics; `tgw-peering` when unset.
     pub function_name: String,
+    /// The Regions of a mesh request's empty `mesh` list (`MESH_REGIONS`, comma-separated; the
+    /// stack's `MeshRegions`).
+    pub mesh_regions: Vec<String>,
+    /// Peering attachments a transit gateway may have (`PEERING_ATTACHMENT_QUOTA`).
+    pub peering_attachment_quota: usize,
 }
 
 impl Default for Config {
@@ -41,6 +46,8 @@ impl Default for Config {
             tgw_route_quota: DEFAULT_TGW_ROUTE_QUOTA,
             state_table: None,
             function_name: DEFAULT_FUNCTION_NAME.to_owned(),
+            mesh_regions: Vec::new(),
+            peering_attachment_quota: crate::plan::mesh::DEFAULT_PEERING_ATTACHMENT_QUOTA,
         }
     }
 }
@@ -64,6 +71,15 @@ impl Config {
                 .ok()
                 .filter(|name| !name.trim().is_empty())
                 .unwrap_or_else(|| DEFAULT_FUNCTION_NAME.to_owned()),
+            mesh_regions: std::env::var("MESH_REGIONS")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|region| !region.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            peering_attachment_quota: env_number("PEERING_ATTACHMENT_QUOTA", |v: usize| v >= 1)
+                .unwrap_or(crate::plan::mesh::DEFAULT_PEERING_ATTACHMENT_QUOTA),
         }
     }
 }
@@ -217,6 +233,7 @@ impl Defaults {
                 active: cidrs("ACTIVE_EXTRA_CIDRS", &self.active_extra_cidrs)?,
                 passive: cidrs("PASSIVE_EXTRA_CIDRS", &self.passive_extra_cidrs)?,
             },
+            write_share: 1,
         })
     }
 }
@@ -266,6 +283,17 @@ impl RouteWrites {
             deadline_margin: env_number("DEADLINE_MARGIN_SECONDS", |v: f64| v.is_finite() && v >= 0.0)
                 .map(Duration::from_secs_f64)
                 .unwrap_or(defaults.deadline_margin),
+        }
+    }
+
+    /// This pace divided among `share` writers: each gets `1/share` of the rate and of the
+    /// burst (at least one write), so together they stay within the whole.
+    pub fn shared(&self, share: u32) -> Self {
+        let share = share.max(1);
+        Self {
+            per_second: self.per_second / f64::from(share),
+            burst: NonZeroU32::new(self.burst.get() / share).unwrap_or(NonZeroU32::MIN),
+            ..*self
         }
     }
 

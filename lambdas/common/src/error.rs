@@ -92,6 +92,35 @@ pub enum Error {
         tag_key: String,
     },
 
+    /// Two sides of a mesh route overlapping CIDRs (whether or not they are listed next to each
+    /// other), so a packet to the shared range would have two places to go.
+    #[error(
+        "CIDR overlap in the mesh: {side} overlaps {other}; renumber one side, remove the VPC's `{tag_key}` tag, or \
+         leave one of the Regions out of the mesh. Nothing was changed"
+    )]
+    MeshCidrOverlap {
+        /// One side's range: `<region> <cidr> (<source>)`.
+        side: String,
+        /// The other side's.
+        other: String,
+        tag_key: String,
+    },
+
+    /// A transit gateway would have more peering attachments than its quota allows.
+    #[error(
+        "peering attachment quota exceeded: {transit_gateway_id} in {region} has {existing} live \
+         peering attachments and the mesh needs {to_create} more, over its quota of {quota}; \
+         raise \"Peering attachments per transit gateway\" in Service Quotas and set \
+         PEERING_ATTACHMENT_QUOTA to it, or mesh fewer Regions. Nothing was changed"
+    )]
+    AttachmentQuotaExceeded {
+        region: String,
+        transit_gateway_id: String,
+        existing: usize,
+        to_create: usize,
+        quota: usize,
+    },
+
     /// A VPC route table would hold more routes than its quota allows.
     #[error(
         "route quota exceeded: VPC route table {route_table_id} ({vpc_id}) in {region} has \
@@ -223,7 +252,8 @@ impl Error {
             Error::PeeringAttachmentNotFound { .. } => "PeeringAttachmentNotFound",
             Error::PeeringFailed { .. } => "PeeringFailed",
             Error::PeeringNotReady { .. } => "PeeringNotReady",
-            Error::CidrOverlap { .. } => "CidrOverlap",
+            Error::CidrOverlap { .. } | Error::MeshCidrOverlap { .. } => "CidrOverlap",
+            Error::AttachmentQuotaExceeded { .. } => "AttachmentQuotaExceeded",
             Error::RouteQuotaExceeded { .. } | Error::TgwRouteQuotaExceeded { .. } => "RouteQuotaExceeded",
             Error::PruneRefused { .. } => "PruneRefused",
             Error::Throttled { .. } => "Throttled",

@@ -25,7 +25,7 @@ pub type Payload = LambdaEvent<Box<RawValue>>;
 /// A function's work, boxed and type-erased: the futures nest deeply (concurrent reads in both
 /// Regions, each call in its span), and erasing them keeps the runtime's future type small
 /// enough for the compiler to lay out.
-type Work<'a> = Pin<Box<dyn Future<Output = Result<PeeringState>> + 'a>>;
+type Work<'a, T = PeeringState> = Pin<Box<dyn Future<Output = Result<T>> + 'a>>;
 
 /// How long this invocation may still run, from the deadline Lambda gives it; `None` when the
 /// deadline is unset or already behind us (no real invocation starts past its deadline).
@@ -36,7 +36,7 @@ pub fn time_left(lambda: &lambda_runtime::Context, now: SystemTime) -> Option<Du
     lambda.deadline().duration_since(now).ok()
 }
 
-async fn invoke(function: &'static str, request_id: &str, work: Work<'_>) -> Result<PeeringState> {
+async fn invoke<T>(function: &'static str, request_id: &str, work: Work<'_, T>) -> Result<T> {
     let span = info_span!("invocation", function, request_id);
     async move {
         match work.await {
@@ -54,10 +54,10 @@ async fn invoke(function: &'static str, request_id: &str, work: Work<'_>) -> Res
     .await
 }
 
-pub async fn peer(shell: &Shell, event: Payload) -> Result<PeeringState> {
-    let work: Work = Box::pin(async {
+pub async fn peer(shell: &Shell, event: Payload) -> Result<actions::PeerOutput> {
+    let work: Work<actions::PeerOutput> = Box::pin(async {
         let input = parse_payload(event.payload.get(), "(request)")?;
-        actions::peer(shell, &input).await
+        actions::peer_or_mesh(shell, &input).await
     });
     invoke("peer", &event.context.request_id, work).await
 }

@@ -2,6 +2,7 @@
 //! (through [`crate::aws`]), decide (through [`crate::plan`]), write, report. The teardown
 //! dispatch is here, in one place.
 
+pub mod mesh;
 pub mod peer;
 pub mod routes;
 pub mod status;
@@ -15,9 +16,28 @@ use crate::contract::state::PeeringState;
 use crate::error::Result;
 use routes::Budget;
 
-/// The `peer` function. In a teardown whose routes are already removed (the state carries
-/// `modify-routes`' teardown report), it deletes the attachment; otherwise it creates, reuses
-/// or accepts the peering.
+/// What `peer` returns: a pair's state, or one of a mesh's steps.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum PeerOutput {
+    Pair(Box<PeeringState>),
+    Mesh(Value),
+}
+
+/// The `peer` function. A mesh request (`mesh`) is checked whole and split into its pairs (and
+/// the state machine's later mesh steps come here too). In a teardown whose routes are already
+/// removed (the state carries `modify-routes`' teardown report), it deletes the attachment;
+/// otherwise it creates, reuses or accepts the peering.
+pub async fn peer_or_mesh(shell: &Shell, input: &Value) -> Result<PeerOutput> {
+    if mesh::is_mesh(input) {
+        return mesh::mesh_step(shell, input).await.map(PeerOutput::Mesh);
+    }
+    peer(shell, input)
+        .await
+        .map(|state| PeerOutput::Pair(Box::new(state)))
+}
+
+/// `peer` for one pair.
 pub async fn peer(shell: &Shell, input: &Value) -> Result<PeeringState> {
     let parsed = parse_request(input)?;
     if parsed.state.action == Some(Action::Teardown) && parsed.state.teardown.is_some() {

@@ -176,6 +176,18 @@ fn ends(request: &ResolvedRequest) -> ((&str, &str), (&str, &str)) {
     )
 }
 
+/// A pair's request resolved as `peer` resolves it (both gateways and their tables found or
+/// checked), without touching the peering: how a mesh checks every pair before any runs.
+pub(crate) async fn resolve_request(
+    active: &Ec2,
+    passive: &Ec2,
+    request: ValidRequest,
+) -> Result<ResolvedRequest> {
+    resolve(active, passive, request)
+        .await
+        .map(|(resolved, _)| resolved)
+}
+
 /// Both transit gateways and their route tables, found or checked. Both sides are read at once,
 /// but an error is reported for the active side first, so the same bad request always gets the
 /// same message.

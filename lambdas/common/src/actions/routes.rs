@@ -471,7 +471,7 @@ async fn propagate_side(
         ));
         return Ok(done);
     }
-    let limiter = shell.route_write_limiter(ec2.region());
+    let limiter = shell.route_write_limiter(ec2);
     limiter.until_ready().await;
     ec2.create_tags(table_id, &record::propagation_tags(peering_id, &recorded))
         .await?;
@@ -660,7 +660,7 @@ impl<'a> Ledger<'a> {
         record.sort_keys = items.into_iter().map(|item| item.sort_key).collect();
         record.cidrs = cidrs;
         if !record.legacy_keys.is_empty() {
-            to.shell.route_write_limiter(to.ec2.region()).until_ready().await;
+            to.shell.route_write_limiter(to.ec2).until_ready().await;
             to.ec2.delete_tags(table_id, &record.legacy_keys).await?;
             info!(
                 action = "MigrateRecord",
@@ -717,7 +717,7 @@ async fn live_attachment(
 /// Reads one side: its VPCs (keeping the tagged ones), their attachments to its transit gateway
 /// and their route tables, every attachment's association, and the routes and tags of each TGW
 /// route table the pass plans or walks.
-async fn read_side(
+pub(crate) async fn read_side(
     ec2: &Ec2,
     side: Side,
     request: &ResolvedRequest,
@@ -1189,7 +1189,7 @@ async fn write_paced(
     first_goes_out: bool,
 ) -> Vec<Written> {
     let in_flight = shell.config().route_writes.in_flight;
-    let limiter = shell.route_write_limiter(ec2.region());
+    let limiter = shell.route_write_limiter(ec2);
     let first_write_done = AtomicBool::new(!first_goes_out);
     let halted = AtomicBool::new(false);
     let may_start = || {

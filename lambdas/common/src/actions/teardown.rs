@@ -163,7 +163,7 @@ fn job(
 /// Disables the recorded propagations, then removes their records (last, so a teardown cut
 /// short finds them again).
 async fn disable_propagations(ec2: &Ec2, jobs: &[PropagationJob], shell: &Shell) -> Result<()> {
-    let limiter = shell.route_write_limiter(ec2.region());
+    let limiter = shell.route_write_limiter(ec2);
     for job in jobs {
         for attachment_id in &job.attachments {
             limiter.until_ready().await;
@@ -188,7 +188,7 @@ async fn apply(
     (shell, store, scope): (&Shell, &RecordStore, RecordScope<'_>),
     budget: Budget,
 ) -> Result<NotStarted> {
-    let limiter = shell.route_write_limiter(ec2.region());
+    let limiter = shell.route_write_limiter(ec2);
     let in_flight = shell.config().route_writes.in_flight.max(1);
     let first_done = AtomicBool::new(false);
     let deletes: Vec<(&Job, IpNet)> = jobs

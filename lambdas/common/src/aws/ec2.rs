@@ -30,6 +30,8 @@ const PAGE_SIZE: i32 = 1000;
 pub struct Ec2 {
     client: Client,
     region: String,
+    /// How many writers share this Region's route-write pace (a mesh's pairs); 1 alone.
+    write_share: u32,
 }
 
 /// A transit gateway as the functions need it.
@@ -154,11 +156,23 @@ impl Ec2 {
         Self {
             client,
             region: region.into(),
+            write_share: 1,
         }
+    }
+
+    /// This side, writing routes at `1/share` of the Region's pace.
+    #[must_use]
+    pub fn sharing_writes(mut self, share: u32) -> Self {
+        self.write_share = share.max(1);
+        self
     }
 
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    pub fn write_share(&self) -> u32 {
+        self.write_share
     }
 
     /// One transit gateway by id; `None` when EC2 does not know it.

@@ -120,9 +120,18 @@ impl Shell {
 
     /// The pace of route writes in `region`, shared by every invocation of this process, so a
     /// warm function that is called again does not start with a fresh burst.
-    pub fn route_write_limiter(&self, region: &str) -> Arc<DefaultDirectRateLimiter> {
-        per_region(&self.limiters, region, || {
-            Arc::new(self.config.route_writes.limiter())
+    ///
+    /// A pair of a mesh writes at `1/share` of the pace (and of its burst): the pairs that touch
+    /// one Region, each at its share, together stay within the one pace.
+    pub fn route_write_limiter(&self, ec2: &Ec2) -> Arc<DefaultDirectRateLimiter> {
+        let (region, share) = (ec2.region(), ec2.write_share());
+        let key = if share == 1 {
+            region.to_owned()
+        } else {
+            format!("{region} 1/{share}")
+        };
+        per_region(&self.limiters, &key, || {
+            Arc::new(self.config.route_writes.shared(share).limiter())
         })
     }
 
@@ -157,14 +166,18 @@ impl Shell {
         Ec2::new(self.ec2(&request.active_region), &request.active_region)
     }
 
-    /// Both sides of a resolved request: the passive one as its role, when it has one.
+    /// Both sides of a resolved request: the passive one as its role, when it has one. Each
+    /// writes routes at the request's share of its Region's pace.
     pub async fn both_sides(&self, request: &ResolvedRequest) -> Result<(Ec2, Ec2)> {
-        self.sides(
-            &request.active_region,
-            &request.passive_region,
-            request.passive.passive_role_arn.as_deref(),
-        )
-        .await
+        let (active, passive) = self
+            .sides(
+                &request.active_region,
+                &request.passive_region,
+                request.passive.passive_role_arn.as_deref(),
+            )
+            .await?;
+        let share = request.options.write_share;
+        Ok((active.sharing_writes(share), passive.sharing_writes(share)))
     }
 
     /// EC2 in both Regions. In another account, the passive side is reached through its role;

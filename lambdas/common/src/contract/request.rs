@@ -80,6 +80,9 @@ pub struct RouteOptions {
     pub return_propagation: bool,
     /// Remove the routes this tool created that are no longer wanted, behind the guard.
     pub prune: PruneOptions,
+    /// The pairs of a mesh that share each Region's route-write pace (`routeWriteShare`); this
+    /// pair writes at that fraction of it. 0 and 1 both mean the whole pace.
+    pub write_share: u32,
 }
 
 /// Checks a list of CIDRs: each well formed, at most [`MAX_EXTRA_CIDRS`], duplicates dropped,
@@ -128,6 +131,7 @@ pub struct PeeringRequest {
     pub prune: Option<bool>,
     pub prune_threshold: Option<u8>,
     pub confirm_prune: Option<u64>,
+    pub route_write_share: Option<u32>,
     /// Each side as given; `None` where the request leaves it to the default.
     pub active_extra_cidrs: Option<Vec<IpNet>>,
     pub passive_extra_cidrs: Option<Vec<IpNet>>,
@@ -391,6 +395,7 @@ impl PeeringState {
             || self.action.is_some()
             || self.prune_threshold.is_some()
             || self.confirm_prune.is_some()
+            || self.route_write_share.is_some()
     }
 }
 
@@ -447,6 +452,7 @@ impl PeeringRequest {
             prune: state.prune,
             prune_threshold: state.prune_threshold,
             confirm_prune: state.confirm_prune,
+            route_write_share: state.route_write_share,
             active_extra_cidrs: given.active,
             passive_extra_cidrs: given.passive,
             dry_run: state.dry_run,
@@ -548,6 +554,7 @@ impl PeeringRequest {
                 threshold_percent: self.prune_threshold.unwrap_or(fallback.prune.threshold_percent),
                 confirm: self.confirm_prune,
             },
+            write_share: self.route_write_share.unwrap_or(0),
             extra_cidrs: ExtraCidrs {
                 active: self
                     .active_extra_cidrs
@@ -693,6 +700,7 @@ impl ResolvedRequest {
                         .unwrap_or(crate::plan::prune::DEFAULT_PRUNE_THRESHOLD),
                     confirm: state.confirm_prune,
                 },
+                write_share: state.route_write_share.unwrap_or(0),
                 extra_cidrs: ExtraCidrs {
                     active: given.active.unwrap_or_default(),
                     passive: given.passive.unwrap_or_default(),
@@ -760,6 +768,7 @@ impl ResolvedRequest {
         state.prune = Some(self.options.prune.enabled);
         state.prune_threshold = Some(self.options.prune.threshold_percent);
         state.confirm_prune = self.options.prune.confirm;
+        state.route_write_share = (self.options.write_share > 1).then_some(self.options.write_share);
         let texts = |cidrs: &[IpNet]| Some(cidrs.iter().map(ToString::to_string).collect());
         state.extra_cidrs = Some(ExtraCidrsField {
             active: texts(&self.options.extra_cidrs.active),
@@ -1191,6 +1200,7 @@ mod tests {
                 summarize_routes: true,
                 return_propagation: true,
                 prune: PruneOptions::default(),
+                write_share: 3,
             },
             dry_run: false,
             passive: PassiveAccount::default(),
@@ -1207,6 +1217,7 @@ mod tests {
             "extraCidrs",
             "summarizeRoutes",
             "returnPropagation",
+            "routeWriteShare",
         ] {
             output.as_object_mut().unwrap().remove(field);
         }

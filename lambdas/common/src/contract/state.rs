@@ -99,6 +99,14 @@ pub struct PeeringState {
         deserialize_with = "confirm_prune"
     )]
     pub confirm_prune: Option<u64>,
+    /// How many pairs of a mesh share each Region's route-write pace: this pair writes at
+    /// `1/routeWriteShare` of it. The mesh sets it; a lone pair leaves it out (1).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "route_write_share"
+    )]
+    pub route_write_share: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_cidrs: Option<ExtraCidrsField>,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]
@@ -425,6 +433,23 @@ fn confirm_prune<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u6
     )
     .map(Some)
 }
+
+fn route_write_share<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let share = whole_number(
+        deserializer,
+        "the number of mesh pairs sharing a Region's write pace, such as 3",
+        u64::from(MAX_ROUTE_WRITE_SHARE),
+    )?;
+    if share == 0 {
+        return Err(de::Error::custom(
+            "is 0; use 1 or more (the number of mesh pairs sharing a Region's write pace)",
+        ));
+    }
+    Ok(Some(u32::try_from(share).expect("capped above")))
+}
+
+/// A mesh of 64 Regions has 63 pairs touching each Region; more than that is not a mesh.
+pub const MAX_ROUTE_WRITE_SHARE: u32 = 64;
 
 fn action<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Action>, D::Error> {
     let value = text(deserializer)?.unwrap_or_default();

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod association;
 pub mod attachment;
+pub mod mesh;
 pub mod metrics;
 pub mod notice;
 pub mod pass;

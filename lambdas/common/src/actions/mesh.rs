@@ -1,0 +1,331 @@
+//! `peer` for a mesh: check every side and every pair before any pair runs (`plan`), turn one
+//! pair's execution into its row of the matrix (`row`), and add the rows up (`report`). The
+//! state machine runs the pairs themselves: each is today's pair flow, in an execution of its own.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures_util::future::try_join_all;
+use ipnet::IpNet;
+use serde_json::{json, Value};
+use tracing::info;
+
+use crate::actions::peer::resolve_request;
+use crate::actions::routes::read_side;
+use crate::aws::{Ec2, Shell};
+use crate::contract::request::{parse_request, Action, ResolvedRequest};
+use crate::contract::state::PeeringState;
+use crate::contract::validate::echo;
+use crate::error::{Error, Result};
+use crate::plan::mesh::{
+    self, check_overlaps, check_peering_quota, check_route_quotas, decode_mesh, GatewayPeerings, MeshRequest,
+    MeshRow, PairIndex, QuotaTable, SideCidrs,
+};
+use crate::plan::pass::SideSnapshot;
+use crate::plan::summary::summarize;
+use crate::plan::Side;
+
+/// True when `input` asks for a mesh (or is one of a mesh's own steps).
+pub fn is_mesh(input: &Value) -> bool {
+    input.get("meshStep").is_some() || mesh::mesh_request_of(input).is_some()
+}
+
+/// The mesh step `input` names: `plan` (a mesh request), `row` or `report`.
+pub async fn mesh_step(shell: &Shell, input: &Value) -> Result<Value> {
+    match input.get("meshStep").and_then(Value::as_str).unwrap_or("plan") {
+        "plan" => {
+            let request = mesh::mesh_request_of(input).unwrap_or(input);
+            plan(shell, request).await
+        }
+        "row" => Ok(row(input)),
+        "report" => report(input),
+        other => Err(Error::invalid(
+            "meshStep",
+            format!(
+                "is {}; the state machine sends \"plan\", \"row\" or \"report\"",
+                echo(other)
+            ),
+        )),
+    }
+}
+
+/// One pair, resolved, with EC2 on each of its sides.
+struct ResolvedPair {
+    index: PairIndex,
+    request: ResolvedRequest,
+    active: Ec2,
+    passive: Ec2,
+}
+
+/// Checks the whole mesh and lists its pairs; creates nothing.
+async fn plan(shell: &Shell, input: &Value) -> Result<Value> {
+    let request = decode_mesh(input, &shell.config().mesh_regions)?;
+    let indexes = mesh::pairs(&request);
+    let pairs = try_join_all(indexes.iter().map(|&index| resolve_pair(shell, &request, index))).await?;
+    if request.action == Action::Setup {
+        check_across_sides(shell, &request, &pairs).await?;
+    }
+    let share = mesh::write_share(&request);
+    let listed: Vec<Value> = pairs
+        .iter()
+        .map(|pair| {
+            let mut state = PeeringState::default();
+            pair.request.write_to(&mut state);
+            json!({"pair": mesh::pair_name(&request, pair.index), "request": state})
+        })
+        .collect();
+    info!(
+        action = "PlanMesh",
+        sides = request.sides.len(),
+        pairs = listed.len(),
+        route_write_share = share,
+        dry_run = request.dry_run,
+        teardown = request.action == Action::Teardown,
+        "mesh checked"
+    );
+    Ok(json!({
+        "mesh": resolved_sides(&request, &pairs),
+        "action": request.action.as_str(),
+        "dryRun": request.dry_run,
+        "leaving": request.leaving,
+        "routeWriteShare": share,
+        "pairs": listed,
+    }))
+}
+
+/// The pair's request, validated and resolved as `peer` would; an error names the mesh field.
+async fn resolve_pair(shell: &Shell, request: &MeshRequest, index: PairIndex) -> Result<ResolvedPair> {
+    let renamed = |err: Error| rename_fields(err, request, index);
+    let body = mesh::pair_request(request, index);
+    let valid = parse_request(&body)
+        .and_then(|parsed| parsed.request.validate(&shell.config().defaults))
+        .map_err(renamed)?;
+    let (active, passive) = shell
+        .sides(
+            &valid.active_region,
+            &valid.passive_region,
+            valid.passive.passive_role_arn.as_deref(),
+        )
+        .await?;
+    let resolved = resolve_request(&active, &passive, valid).await.map_err(renamed)?;
+    Ok(ResolvedPair {
+        index,
+        request: resolved,
+        active,
+        passive,
+    })
+}
+
+fn rename_fields(err: Error, request: &MeshRequest, index: PairIndex) -> Error {
+    match err {
+        Error::InvalidInput { field, reason } => Error::InvalidInput {
+            field: mesh::side_field(&field, request, index),
+            reason,
+        },
+        Error::TransitGatewayNotFound { field, reason } => Error::TransitGatewayNotFound {
+            field: mesh::side_field(&field, request, index),
+            reason,
+        },
+        other => other,
+    }
+}
+
+/// Every side's gateway, as resolved (the first pair that has the side says).
+fn resolved_sides(request: &MeshRequest, pairs: &[ResolvedPair]) -> Vec<Value> {
+    request
+        .sides
+        .iter()
+        .enumerate()
+        .map(|(index, side)| {
+            let mut side = serde_json::to_value(side).expect("a side serialises");
+            let gateway = pairs.iter().find_map(|pair| {
+                (pair.index.active == index)
+                    .then(|| pair.request.active_transit_gateway_id.clone())
+                    .or_else(|| {
+                        (pair.index.passive == index).then(|| pair.request.passive_transit_gateway_id.clone())
+                    })
+            });
+            if let Some(gateway) = gateway {
+                side["transitGatewayId"] = Value::String(gateway);
+            }
+            side
+        })
+        .collect()
+}
+
+/// Reads every side once, then refuses the mesh if any two sides overlap or any gateway or VPC
+/// table would go over its quota with all of its pairs' routes.
+async fn check_across_sides(shell: &Shell, request: &MeshRequest, pairs: &[ResolvedPair]) -> Result<()> {
+    let reads = (0..request.sides.len()).filter_map(|index| {
+        pairs.iter().find_map(|pair| {
+            if pair.index.active == index {
+                Some((index, &pair.active, Side::Active, &pair.request))
+            } else if pair.index.passive == index {
+                Some((index, &pair.passive, Side::Passive, &pair.request))
+            } else {
+                None
+            }
+        })
+    });
+    let snapshots: Vec<(
+        usize,
+        SideSnapshot,
+        Vec<crate::plan::peering::PeeringAttachment>,
+        &ResolvedRequest,
+    )> = try_join_all(reads.map(|(index, ec2, side, resolved)| async move {
+        let (snapshot, listed) = tokio::try_join!(
+            read_side(ec2, side, resolved, None, None),
+            ec2.peering_attachments()
+        )?;
+        Ok::<_, Error>((index, snapshot, listed, resolved))
+    }))
+    .await?;
+    let cidrs: Vec<SideCidrs> = snapshots
+        .iter()
+        .map(|(_, snapshot, _, resolved)| SideCidrs {
+            region: snapshot.region.clone(),
+            cidrs: snapshot.sources(&resolved.options),
+        })
+        .collect();
+    let tag_key = pairs.first().map_or("", |pair| pair.request.vpc_tag_key.as_str());
+    check_overlaps(&cidrs, tag_key)?;
+    let config = shell.config();
+    for (position, (index, snapshot, listed, resolved)) in snapshots.iter().enumerate() {
+        let wanted = wanted_from_peers(&cidrs, position, resolved.options.summarize_routes);
+        check_side_quotas(
+            snapshot,
+            &wanted,
+            resolved.options.vpc_routes,
+            (config.tgw_route_quota, config.vpc_route_quota),
+        )?;
+        let peers = pairs
+            .iter()
+            .filter_map(|pair| {
+                let r = &pair.request;
+                if pair.index.active == *index {
+                    Some((r.passive_transit_gateway_id.as_str(), r.passive_region.as_str()))
+                } else if pair.index.passive == *index {
+                    Some((r.active_transit_gateway_id.as_str(), r.active_region.as_str()))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        check_peering_quota(
+            &GatewayPeerings {
+                region: &snapshot.region,
+                transit_gateway_id: &snapshot.transit_gateway_id,
+                listed,
+                peers,
+            },
+            config.peering_attachment_quota,
+        )?;
+    }
+    Ok(())
+}
+
+/// What every other side routes to this one: the routes each of its pairs would create here.
+fn wanted_from_peers(cidrs: &[SideCidrs], position: usize, summarized: bool) -> BTreeSet<IpNet> {
+    cidrs
+        .iter()
+        .enumerate()
+        .filter(|(other, _)| *other != position)
+        .flat_map(|(_, side)| {
+            let bare: Vec<IpNet> = side.cidrs.iter().map(|c| c.cidr).collect();
+            if summarized {
+                summarize(&bare).into_iter().map(|(route, _)| route).collect()
+            } else {
+                bare
+            }
+        })
+        .collect()
+}
+
+fn check_side_quotas(
+    snapshot: &SideSnapshot,
+    wanted: &BTreeSet<IpNet>,
+    vpc_routes: bool,
+    quotas: (usize, usize),
+) -> Result<()> {
+    let tgw: Vec<QuotaTable> = snapshot
+        .tgw_tables
+        .iter()
+        .map(|(id, table)| QuotaTable {
+            route_table_id: id,
+            vpc_id: None,
+            routes: table.routes.routes.iter().map(|route| route.cidr).collect(),
+        })
+        .collect();
+    let vpc: Vec<QuotaTable> = if vpc_routes {
+        snapshot
+            .vpc_tables
+            .values()
+            .flatten()
+            .map(|table| QuotaTable {
+                route_table_id: &table.id,
+                vpc_id: Some(&table.vpc_id),
+                routes: table.routes.iter().map(|route| route.cidr).collect(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let outbound: BTreeSet<&str> = snapshot.outbound_tables().into_iter().collect();
+    check_route_quotas(
+        (&snapshot.region, &snapshot.transit_gateway_id),
+        (&tgw, &outbound),
+        &vpc,
+        wanted,
+        quotas,
+    )
+}
+
+/// One pair's row: `{pair: {pair, request}, run?: {output, executionArn}, failure?: {Error, Cause}}`.
+fn row(input: &Value) -> Value {
+    let pair = input.get("pair").unwrap_or(&Value::Null);
+    let name = pair
+        .get("pair")
+        .and_then(Value::as_str)
+        .unwrap_or("(unnamed pair)");
+    let request = pair.get("request").unwrap_or(&Value::Null);
+    let row = mesh::pair_row(name, request, input.get("run"), input.get("failure"));
+    info!(action = "MeshRow", pair = name, outcome = ?row.outcome, error_type = row.error_type.as_deref().unwrap_or(""),
+          "pair finished");
+    serde_json::to_value(row).expect("a row serialises")
+}
+
+/// The matrix, its summary, and the cause naming every failed pair.
+fn report(input: &Value) -> Result<Value> {
+    let rows: Vec<MeshRow> = serde_json::from_value(input.get("outcomes").cloned().unwrap_or(Value::Null))
+        .map_err(|err| Error::invalid("outcomes", format!("{err}; pass the Map's rows unchanged")))?;
+    let action = input
+        .get("action")
+        .and_then(Value::as_str)
+        .and_then(Action::parse)
+        .unwrap_or_default();
+    let dry_run = input.get("dryRun").and_then(Value::as_bool).unwrap_or(false);
+    let report = mesh::mesh_report(rows, action, dry_run);
+    info!(action = "MeshReport", pairs = report.summary.pairs, failed = report.summary.failed,
+          summary = %report.summary.text, "mesh finished");
+    let mut output = BTreeMap::new();
+    for key in ["mesh", "action", "dryRun", "leaving"] {
+        if let Some(value) = input.get(key) {
+            output.insert(key.to_owned(), value.clone());
+        }
+    }
+    output.insert(
+        "pairs".to_owned(),
+        serde_json::to_value(&report.rows).expect("rows serialise"),
+    );
+    output.insert(
+        "summary".to_owned(),
+        serde_json::to_value(&report.summary).expect("serialises"),
+    );
+    output.insert(
+        "failedPairs".to_owned(),
+        serde_json::to_value(&report.failed_pairs).expect("serialises"),
+    );
+    if let Some(cause) = report.cause {
+        output.insert("cause".to_owned(), Value::String(cause));
+    }
+    Ok(serde_json::to_value(output).expect("serialises"))
+}
