@@ -85,3 +85,111 @@ def test_a_three_region_mesh_peers_every_pair_once_and_a_rerun_changes_nothing(l
     assert again.status == "SUCCEEDED", again.described
     assert local_aws.mutating_calls() == {}, "a re-run with nothing to do makes no mutating call"
     assert again.output["summary"]["routes"]["created"] == 0
+
+
+def test_a_four_region_mesh_writes_within_each_regions_pace_and_its_dry_run_plans_what_it_does(local_aws):
+    regions = [ACTIVE, PASSIVE, THIRD, FOURTH]
+    local_aws.deploy(f"MeshRegions={','.join(regions)}")
+    cidrs = seed_mesh(local_aws, regions)
+
+    planned = local_aws.run(mesh_request(local_aws, regions, dryRun=True))
+    assert planned.status == "SUCCEEDED", planned.described
+    assert local_aws.mutating_calls() == {}, "a dry run changes nothing"
+    assert planned.output["summary"]["text"].startswith("dry run: 6 pairs, 6 peerings to create")
+
+    # EC2's mutating token bucket, per Region: the pairs together must stay within it.
+    harness(local_aws.endpoint, "POST", "rate-limits", {"enabled": True})
+    execution = local_aws.run(mesh_request(local_aws, regions))
+    limits = harness(local_aws.endpoint, "GET", "rate-limits")
+    harness(local_aws.endpoint, "DELETE", "rate-limits")
+
+    assert execution.status == "SUCCEEDED", [e for e in execution.events if "Fail" in e["type"]][:3]
+    summary = execution.output["summary"]
+    assert summary["text"].startswith("6 of 6 pairs available")
+    assert summary["reachable"] == summary["vpcPairs"] == 24
+    assert summary["routes"]["created"] == planned.output["summary"]["routes"]["created"], \
+        "the dry run planned exactly the routes the run created"
+    assert_full_mesh(local_aws, regions, cidrs)
+    mutating = limits["calls"]["mutating"]
+    throttled = mutating["throttled"] / max(1, mutating["allowed"] + mutating["throttled"])
+    assert throttled <= 0.05, limits
+    record("mesh of 4 Regions", pairs=6, throttled=f"{throttled:.1%}",
+           reachable=f"{summary['reachable']}/{summary['vpcPairs']}")
+
+
+def test_an_overlap_between_sides_that_are_not_adjacent_is_refused_before_anything_is_created(local_aws):
+    regions = [ACTIVE, PASSIVE, THIRD]
+    local_aws.deploy(f"MeshRegions={','.join(regions)}")
+    seed_mesh(local_aws, regions)
+    # The third side gets a VPC inside the first side's range.
+    seed_demo.seed_region(local_aws.client("ec2", THIRD), THIRD,
+                          {"tagged": ["10.100.128.0/20"], "untagged": "10.199.0.0/16"}, "addToMesh",
+                          transit_gateway_id=gateway(local_aws, THIRD))
+    harness(local_aws.endpoint, "POST", "calls/reset")
+
+    execution = local_aws.run(mesh_request(local_aws, regions))
+
+    assert execution.status == "FAILED"
+    assert execution.described["error"] == "CidrOverlap"
+    cause = execution.described["cause"]
+    assert f"{ACTIVE} 10.100.0.0/16" in cause and f"{THIRD} 10.100.128.0/20" in cause, cause
+    assert local_aws.mutating_calls() == {}, "nothing is created before the whole mesh is checked"
+
+
+def test_one_pair_failing_lets_the_others_finish_and_a_rerun_completes_the_mesh(local_aws):
+    regions = [ACTIVE, PASSIVE, THIRD]
+    local_aws.deploy(f"MeshRegions={','.join(regions)}")
+    cidrs = seed_mesh(local_aws, regions)
+    # The accepter side of ACTIVE <-> PASSIVE refuses to accept it (only that pair accepts there).
+    harness(local_aws.endpoint, "POST", "faults", {"action": "AcceptTransitGatewayPeeringAttachment",
+                                                   "region": PASSIVE, "code": "UnauthorizedOperation",
+                                                   "httpStatus": 403})
+
+    execution = local_aws.run(mesh_request(local_aws, regions))
+
+    assert execution.status == "FAILED"
+    assert execution.described["error"] == "MeshPairsFailed"
+    assert execution.described["cause"].startswith(f"1 of 3 pairs failed: {ACTIVE} <-> {PASSIVE} (AccessDenied)")
+    for other in (THIRD,):
+        for a in (ACTIVE, PASSIVE):
+            routes = local_aws.static_routes(a)
+            assert all(routes.get(cidr) for cidr in cidrs[other]), f"{a} <-> {other} completed"
+
+    harness(local_aws.endpoint, "DELETE", "faults")
+    again = local_aws.run(mesh_request(local_aws, regions))
+    assert again.status == "SUCCEEDED", again.described
+    assert_full_mesh(local_aws, regions, cidrs)
+    rows = {row["pair"]: row for row in again.output["pairs"]}
+    assert rows[f"{ACTIVE} <-> {THIRD}"]["routes"]["created"] == 0, "a re-run finishes only what is missing"
+
+
+def test_one_region_leaves_the_mesh_then_the_whole_mesh_is_torn_down_leaving_foreign_routes(local_aws):
+    regions = [ACTIVE, PASSIVE, THIRD]
+    local_aws.deploy(f"MeshRegions={','.join(regions)}")
+    cidrs = seed_mesh(local_aws, regions)
+    before = {r: local_aws.static_routes(r) for r in regions}
+    ec2 = local_aws.client("ec2", ACTIVE)
+    assert local_aws.run(mesh_request(local_aws, regions)).status == "SUCCEEDED"
+    # A route of someone else's in a mesh table: teardown must leave it.
+    table = ec2.describe_transit_gateway_route_tables(Filters=[
+        {"Name": "transit-gateway-id", "Values": [gateway(local_aws, ACTIVE)]}])["TransitGatewayRouteTables"][0]
+    ec2.create_transit_gateway_route(TransitGatewayRouteTableId=table["TransitGatewayRouteTableId"],
+                                     DestinationCidrBlock="192.168.0.0/16", Blackhole=True)
+
+    leaving = local_aws.run(mesh_request(local_aws, regions, action="teardown", leaving=THIRD))
+
+    assert leaving.status == "SUCCEEDED", leaving.described
+    assert {row["pair"] for row in leaving.output["pairs"]} == {f"{ACTIVE} <-> {THIRD}", f"{PASSIVE} <-> {THIRD}"}
+    assert local_aws.static_routes(THIRD) == before[THIRD]
+    for side, other in ((ACTIVE, PASSIVE), (PASSIVE, ACTIVE)):
+        routes = local_aws.static_routes(side)
+        assert all(routes.get(cidr) for cidr in cidrs[other]), f"{side} <-> {other} stays"
+        assert not any(routes.get(cidr) for cidr in cidrs[THIRD]), f"{side}: no route to {THIRD} is left"
+    assert not live_peerings(local_aws, THIRD)
+
+    everything = local_aws.run(mesh_request(local_aws, regions, action="teardown"))
+    assert everything.status == "SUCCEEDED", everything.described
+    for region in regions:
+        assert not live_peerings(local_aws, region)
+    assert local_aws.static_routes(ACTIVE) == {**before[ACTIVE], "192.168.0.0/16": None}
+    assert local_aws.static_routes(PASSIVE) == before[PASSIVE]
