@@ -5,7 +5,7 @@
 # gateway route tables, and stops everything it started.
 #
 #   scripts/local.sh [--pending N] [--reject] [--fail] [--poll-seconds S] [--max-polls N] [--vpc-routes]
-#                    [--segmented] [--return-propagation]
+#                    [--segmented] [--return-propagation] [--mesh REGION,REGION,...]
 #
 #   --pending N   the peering stays pending for N polls before it becomes available (default 2)
 #   --reject      the peer Region rejects the peering: the execution fails, naming the state
@@ -19,12 +19,16 @@
 #   --return-propagation  the segmented network, but the VPC attachments do not propagate into the
 #                 peering tables, so traffic arriving over the peering could not reach them; deploys
 #                 with ReturnPropagation=true, and the tool enables those propagations itself
+#   --mesh R1,R2,...  a full mesh: seeds a transit gateway and two tagged VPCs in each Region,
+#                 deploys with MeshRegions and VpcRoutes=true, starts {"mesh": []} and ends with
+#                 every pair's row and every VPC pair reachable (e.g. --mesh
+#                 us-east-1,us-west-2,eu-west-1,ap-southeast-2)
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
 
 pending=2 outcome=available poll_seconds=2 max_polls=30 vpc_routes=false segmented=false
-return_propagation=false
+return_propagation=false mesh=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --pending) pending="$2"; shift 2 ;;
@@ -35,7 +39,8 @@ while [ $# -gt 0 ]; do
     --vpc-routes) vpc_routes=true; shift ;;
     --segmented) segmented=true vpc_routes=true; shift ;;
     --return-propagation) segmented=true vpc_routes=true return_propagation=true; shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --mesh) mesh="$2" vpc_routes=true; shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -82,9 +87,20 @@ unset AWS_PROFILE AWS_SESSION_TOKEN
 active=us-east-1 passive=us-west-2
 aws() { "$VENV/bin/aws" "$@"; }
 
-say "3/7 seed $active and $passive"
 association_params=()
-if [ "$segmented" = true ]; then
+start_input=()
+if [ -n "$mesh" ]; then
+  IFS=, read -r -a mesh_regions <<< "$mesh"
+  active="${mesh_regions[0]}" passive="${mesh_regions[1]:-}"
+  [ "${#mesh_regions[@]}" -ge 2 ] || { echo "local.sh: --mesh needs two or more Regions" >&2; exit 2; }
+  export AWS_REGION="$active" AWS_DEFAULT_REGION="$active"
+  say "3/7 seed ${mesh_regions[*]}"
+  "$VENV/bin/python" scripts/lib/seed_demo.py --mesh "$mesh"
+  association_params=("MeshRegions=$mesh")
+  echo '{"mesh": []}' > "$work/mesh.json"
+  start_input=("$work/mesh.json")
+elif [ "$segmented" = true ]; then
+  say "3/7 seed $active and $passive"
   seed_flags=(--segmented --out "$work/peering-tables.json")
   [ "$return_propagation" = true ] && seed_flags+=(--no-peering-propagation)
   "$VENV/bin/python" scripts/lib/seed_demo.py --active-region "$active" --passive-region "$passive" \
@@ -94,6 +110,7 @@ if [ "$segmented" = true ]; then
   association_params=("ActivePeeringRouteTableId=$active_table" "PassivePeeringRouteTableId=$passive_table"
     "ReturnPropagation=$return_propagation")
 else
+  say "3/7 seed $active and $passive"
   "$VENV/bin/python" scripts/lib/seed_demo.py --active-region "$active" --passive-region "$passive"
 fi
 # get-status reads the attachment in both Regions, so one poll is two reads.
@@ -105,12 +122,12 @@ aws s3 mb s3://tgw-peering-local > /dev/null
 "$ROOT/scripts/deploy.sh" --bucket tgw-peering-local --code-dir "$ROOT/dist/local-lambda" --passive-region "$passive" \
   "PollIntervalSeconds=$poll_seconds" "MaxPolls=$max_polls" "VpcRoutes=$vpc_routes" ${association_params[@]+"${association_params[@]}"}
 
-say "5/7 start an execution with {} (scripts/start.sh)"
+say "5/7 start an execution with $(cat "${start_input[0]:-/dev/null}" 2>/dev/null || echo '{}') (scripts/start.sh)"
 status=0
-"$ROOT/scripts/start.sh" || status=$?
+"$ROOT/scripts/start.sh" ${start_input[@]+"${start_input[@]}"} || status=$?
 
 say "6/7 the transit gateway route tables"
-for region in "$active" "$passive"; do
+for region in "$active" "$passive" ${mesh_regions[@]+"${mesh_regions[@]:2}"}; do
   for table in $(aws ec2 describe-transit-gateway-route-tables --region "$region" \
       --query 'TransitGatewayRouteTables[].TransitGatewayRouteTableId' --output text); do
     echo "$region $table"

@@ -88,9 +88,39 @@ def follow(sfn, execution_arn: str, poll_seconds: float) -> dict:
         time.sleep(poll_seconds)
 
 
+def print_mesh(report: dict, elapsed: float, status: str = "SUCCEEDED") -> None:
+    """A mesh's matrix, one row a pair, then its one-line summary."""
+    print(f"{status} in {elapsed:.1f}s: mesh of {len(report.get('mesh', []))} Regions, "
+          f"{len(report.get('pairs', []))} pairs")
+    rows = [["pair", "attachment", "status", "created", "present", "conflicts", "removed", "reachable", "error"]]
+    for row in report.get("pairs", []):
+        routes = row.get("routes", {})
+        reach = row.get("reachability")
+        rows.append([row.get("pair", "?"), row.get("attachmentId") or "-", row.get("status") or "-",
+                     routes.get("created", 0), routes.get("present", 0), routes.get("conflicts", 0),
+                     routes.get("removed", 0), f"{reach['reachable']}/{reach['vpcPairs']}" if reach else "-",
+                     row.get("errorType") or ""])
+    print_rows(rows)
+    print(f"  {report.get('summary', {}).get('text', '')}")
+
+
+def mesh_report_in_history(sfn, execution_arn: str) -> dict | None:
+    """The MeshReport step's output: a failed mesh's matrix is there, not in the output."""
+    report = None
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        for event in page["events"]:
+            details = event.get("stateExitedEventDetails") or {}
+            if details.get("name") == "MeshReport":
+                report = json.loads(details.get("output") or "{}")
+    return report
+
+
 def print_summary(execution: dict) -> None:
     elapsed = (execution["stopDate"] - execution["startDate"]).total_seconds()
     output = json.loads(execution.get("output") or "{}")
+    if "summary" in output and isinstance(output.get("pairs"), list):
+        print_mesh(output, elapsed)
+        return
     if output.get("action") == "teardown":
         print_teardown(output, elapsed)
         return
@@ -310,6 +340,11 @@ def main() -> int:
     if execution["status"] == "SUCCEEDED":
         print_summary(execution)
         return 0
+    if execution.get("error") == "MeshPairsFailed":
+        report = mesh_report_in_history(sfn, execution_arn)
+        if report:
+            elapsed = (execution["stopDate"] - execution["startDate"]).total_seconds()
+            print_mesh(report, elapsed, execution["status"])
     cause = execution.get("cause", "")
     try:  # a function error's cause is its error JSON; show the message
         cause = json.loads(cause).get("errorMessage", cause)

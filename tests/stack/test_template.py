@@ -89,10 +89,13 @@ def test_creating_and_deleting_peerings_requires_this_tools_tag():
     def keys(condition: dict) -> dict:
         return {k.split("/", 1)[1]: v for k, v in condition.get("StringEquals", {}).items() if "/" in k}
 
+    # In the mesh Regions the same conditions hold, and the Region is one of MeshRegions.
+    in_mesh = {"aws:RequestedRegion": {"Ref": "MeshRegions"}}
     assert any(keys(c) == tag for c in conditions["ec2:CreateTransitGatewayPeeringAttachment"])
-    assert [keys(c) for c in conditions["ec2:DeleteTransitGatewayPeeringAttachment"]] == [tag]
+    assert [keys(c) for c in conditions["ec2:DeleteTransitGatewayPeeringAttachment"]] == [tag, tag]
     assert conditions["ec2:CreateTags"] == [
-        {"StringEquals": {"ec2:CreateAction": "CreateTransitGatewayPeeringAttachment"}}]
+        {"StringEquals": {"ec2:CreateAction": "CreateTransitGatewayPeeringAttachment"}},
+        {"StringEquals": {"ec2:CreateAction": "CreateTransitGatewayPeeringAttachment", **in_mesh}}]
 
 
 def test_the_state_machine_may_invoke_only_the_three_functions():
@@ -116,8 +119,8 @@ def passive_template() -> dict:
 def test_each_function_may_assume_only_the_passive_role_and_only_when_one_is_given(function):
     role = template()["Resources"][ROLE_OF[function]]
     conditional = [p for p in role["Properties"]["Policies"] if "Fn::If" in p]
-    assert [p["Fn::If"][0] for p in conditional] == ["HasPassiveRole"]
-    assert conditional[0]["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    assert [p["Fn::If"][0] for p in conditional if p["Fn::If"][0] != "HasMeshRegions"] == ["HasPassiveRole"]
+    assert all(p["Fn::If"][2] == {"Ref": "AWS::NoValue"} for p in conditional)
     sts = [s for s in statements(role) if any(a.startswith("sts:") for a in as_list(s["Action"]))]
     assert [(s["Action"], s["Resource"]) for s in sts] == [("sts:AssumeRole", {"Ref": "PassiveRoleArn"})]
 
@@ -267,10 +270,23 @@ def test_the_state_machine_may_use_only_the_lock_table_and_describe_only_its_own
     policy = of_type("AWS::IAM::Policy")["StateMachineLockPolicy"]
     assert "Condition" not in policy
     assert policy["Properties"]["Roles"] == [{"Ref": "StateMachineRole"}]
-    (describe,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert (describe["Effect"], describe["Action"]) == ("Allow", "states:DescribeExecution")
+    describe, start, follow = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (describe["Effect"], describe["Action"]) == ("Allow", ["states:DescribeExecution", "states:StopExecution"])
     assert describe["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
                                                 ":execution:${StateMachine.Name}:*"}
+    # A mesh starts only executions of this same state machine, and follows them (.sync:2)
+    # through Step Functions' one managed rule.
+    assert (start["Action"], start["Resource"]) == ("states:StartExecution", {"Ref": "StateMachine"})
+    assert sorted(follow["Action"]) == ["events:DescribeRule", "events:PutRule", "events:PutTargets"]
+    assert follow["Resource"]["Fn::Sub"].endswith(":rule/StepFunctionsGetEventsForStepFunctionsExecutionRule")
+
+
+@pytest.mark.parametrize("function", ["peer", "modify-routes"])
+def test_every_mesh_region_grant_is_limited_to_the_mesh_regions(function):
+    role = template()["Resources"][ROLE_OF[function]]
+    (mesh,) = [p["Fn::If"] for p in role["Properties"]["Policies"] if "Fn::If" in p and p["Fn::If"][0] == "HasMeshRegions"]
+    for statement in mesh[1]["PolicyDocument"]["Statement"]:
+        assert statement["Condition"]["StringEquals"]["aws:RequestedRegion"] == {"Ref": "MeshRegions"}, statement
 
 
 def test_modify_routes_may_keep_its_route_record_and_never_reach_the_lock_items():
