@@ -6,7 +6,7 @@
 #
 #   scripts/bench.sh [--time-scale S] [--provisioning-seconds T] [--poll-seconds P]
 #                    [--cold-starts N] [--vpcs 100,300,1000] [--routes N] [--reconcile-routes N]
-#                    [--phases small,cold,scale,throttle,prune,reconcile,profiles] [--profiles]
+#                    [--phases small,cold,scale,throttle,prune,reconcile,mesh,profiles] [--profiles]
 #                    [--no-docs]
 #
 #   --time-scale S    the token bucket's timeScale for the throughput run (default 1: EC2's real
@@ -21,7 +21,7 @@
 #   --reconcile-routes N  ranges each Region's VPN attachment advertises in the reconcile phase, so
 #                     the tool's routes in each side's peering table (default 10000, issue 16's size;
 #                     the table holds as many propagated ones besides)
-#   --phases LIST     which phases to run (default: small,cold,scale,throttle,prune,reconcile, and
+#   --phases LIST     which phases to run (default: small,cold,scale,throttle,prune,reconcile,mesh, and
 #                     profiles with --profiles; profiles in the list implies --profiles).
 #                     docs/performance.md is rewritten from this run alone: with a few phases, the
 #                     others read "not measured"
@@ -56,7 +56,7 @@ done
 
 case ",$phases," in *,profiles,*) profiles=1 ;; esac
 if [ "$profiles" = 1 ]; then
-  phases="${phases:-small,cold,scale,throttle,prune,reconcile}"
+  phases="${phases:-small,cold,scale,throttle,prune,reconcile,mesh}"
   case ",$phases," in *,profiles,*) ;; *) phases="$phases,profiles" ;; esac
   steps=5
 else

@@ -14,6 +14,9 @@ scripts/deploy.sh, the real state machine, and the real function binaries behind
   reconcile a run with nothing to do at 10,000 of the tool's routes per peering table (each table
            also holds as many propagated ones): read calls per Region, writes, billed time; and the
            same in an account where only the active side advertises (tables of exactly 10,000)
+  mesh     a 4-Region mesh in one execution with provisioning held T seconds (execution time
+           minus T, billed Lambda time of every pair's execution, EC2 calls per Region), then a
+           re-run with nothing to do
   profiles the release binaries against those of [profile.untuned] (cargo's release defaults):
            binary size, the size of a Lambda zip of each, and the cold starts of `cold`, each
            profile on a local AWS of its own (only with --untuned-bin-dir)
@@ -22,7 +25,7 @@ Figures are reported, never asserted: a phase that fails is reported as not meas
 and the others still run. The results go to a JSON file that bench_report.py turns into tables,
 docs/performance.md and the plot.
 
-    bench.py --bin-dir DIR --out results.json [--phases small,cold,scale,throttle,prune,reconcile[,profiles]]
+    bench.py --bin-dir DIR --out results.json [--phases small,cold,scale,throttle,prune,reconcile,mesh[,profiles]]
              [--untuned-bin-dir DIR] [options]
 """
 
@@ -1297,6 +1300,61 @@ def noop_figures(run: Run, sizes: dict[str, int], tool_routes: dict[str, int]) -
 # --- main -------------------------------------------------------------------------------------------
 
 
+# Issue 17's mesh: four Regions, six pairs.
+MESH_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2")
+
+
+def mesh_figures(run: Run, provisioning_seconds: float) -> dict[str, Any]:
+    """One mesh execution: its time (less the provisioning held), the billed time of every
+    function invocation (the pairs' executions' included), and EC2 calls per Region."""
+    by_region = calls_by_side(run.invocations)
+    output = run.output
+    return {
+        "status": run.status,
+        "error": run.error(),
+        "seconds": run.seconds,
+        "overSeconds": run.seconds - provisioning_seconds,
+        "summary": (output.get("summary") or {}).get("text"),
+        "pairs": len(output.get("pairs") or []),
+        "functions": function_summary(run.invocations),
+        "totalBilledMs": sum(
+            billed_ms(i["durationMs"]) for i in run.invocations if i.get("durationMs") is not None
+        ),
+        "calls": {
+            region: {
+                "reads": sum(side["reads"].values()),
+                "writes": sum(side["writes"].values()),
+                "writesByAction": side["writes"],
+            }
+            for region, side in sorted(by_region.items())
+        },
+    }
+
+
+def phase_mesh(aws: LocalAws, opts: Options) -> dict[str, Any]:
+    """Issue 17: a 4-Region mesh in one execution, with provisioning held T seconds, then a re-run
+    with nothing to do. The stack's settings are the small phase's end-to-end run's, so the billed
+    time compares with that two-Region figure."""
+    log(f"mesh: {len(MESH_REGIONS)} Regions, provisioning takes {opts.provisioning_seconds:g} s, "
+        f"PollIntervalSeconds={opts.poll_seconds}")
+    aws.reset()
+    for index, region in enumerate(MESH_REGIONS):
+        with contextlib.redirect_stdout(sys.stderr):
+            seed_demo.seed_region(aws.client("ec2", region), region, seed_demo.mesh_layout(index), TAG_KEY)
+    outputs = aws.deploy(PollIntervalSeconds=opts.poll_seconds, MeshRegions=",".join(MESH_REGIONS))
+    aws.harness("POST", "peering", {"provisioningSeconds": opts.provisioning_seconds})
+    timeout = opts.provisioning_seconds + 30 * opts.poll_seconds + 300
+    first = aws.run(outputs["StateMachineArn"], timeout=timeout, execution_input={"mesh": []})
+    rerun = aws.run(outputs["StateMachineArn"], timeout=timeout, execution_input={"mesh": []})
+    return {
+        "regions": list(MESH_REGIONS),
+        "provisioningSeconds": opts.provisioning_seconds,
+        "pollSeconds": opts.poll_seconds,
+        "run": mesh_figures(first, opts.provisioning_seconds),
+        "rerun": mesh_figures(rerun, 0.0),
+    }
+
+
 def guarded(name: str, results: dict[str, Any], work: Callable[[], Any]) -> Any:
     """Runs one phase; a failure is recorded as the reason its figures are missing."""
     started = time.monotonic()
@@ -1328,7 +1386,7 @@ def main() -> int:
         help="the binaries of [profile.untuned], for the profiles phase (compared with --bin-dir)",
     )
     parser.add_argument("--out", type=Path, required=True, help="where to write the results (JSON)")
-    parser.add_argument("--phases", default="small,cold,scale,throttle,prune,reconcile")
+    parser.add_argument("--phases", default="small,cold,scale,throttle,prune,reconcile,mesh")
     parser.add_argument("--pending-polls", type=int, default=3)
     parser.add_argument("--provisioning-seconds", type=float, default=20)
     parser.add_argument("--poll-seconds", type=int, default=5)
@@ -1359,7 +1417,7 @@ def main() -> int:
         "options": vars(args) | {"bin_dir": str(args.bin_dir), "out": str(args.out)},
         "startedAt": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    unknown = phases - {"small", "cold", "scale", "throttle", "prune", "reconcile", "profiles"}
+    unknown = phases - {"small", "cold", "scale", "throttle", "prune", "reconcile", "mesh", "profiles"}
     if unknown:
         print(f"bench.py: unknown phases {sorted(unknown)}", file=sys.stderr)
         return 2
@@ -1376,7 +1434,7 @@ def main() -> int:
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     started = time.monotonic()
     try:
-        if phases & {"small", "cold", "scale", "throttle", "prune", "reconcile"}:
+        if phases & {"small", "cold", "scale", "throttle", "prune", "reconcile", "mesh"}:
             log("starting the local AWS (moto + Step Functions + cargo lambda watch)")
             with running_server(
                 "--stepfunctions",
@@ -1401,6 +1459,8 @@ def main() -> int:
                     guarded("prune", results, lambda: phase_prune(aws, opts))
                 if "reconcile" in phases:
                     guarded("reconcile", results, lambda: phase_reconcile(aws, opts))
+                if "mesh" in phases:
+                    guarded("mesh", results, lambda: phase_mesh(aws, opts))
         if "profiles" in phases:
             bin_dirs = {"release": args.bin_dir, "untuned": args.untuned_bin_dir}
             guarded("profiles", results, lambda: phase_profiles(opts, bin_dirs, log_dir))

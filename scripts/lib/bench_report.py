@@ -457,6 +457,7 @@ class Report:
         else:
             rows.append(["pruning under the token bucket", self.why_missing("prune"), "", "", "–"])
         rows.extend(self.reconcile_rows())
+        rows.extend(self.mesh_rows())
 
         cold = (self.r.get("cold") or {}).get("coldStart")
         if cold:
@@ -575,6 +576,56 @@ class Report:
             ]
         )
         return rows
+
+    def two_region_billed_ms(self) -> int | None:
+        """The small phase's two-Region run with provisioning held T s: every invocation billed."""
+        end = (self.r.get("small") or {}).get("endToEnd") or {}
+        functions = end.get("functions")
+        return sum(f["billedMs"] for f in functions.values()) if functions else None
+
+    def mesh_rows(self) -> list[list[Any]]:
+        """Issue 17's targets for a 4-Region mesh, each with met or missed."""
+        mesh = self.r.get("mesh")
+        if not mesh:
+            return [["4-Region mesh in one execution", self.why_missing("mesh"), "", "", "–"]]
+        run, rerun = mesh["run"], mesh["rerun"]
+        ok = run["status"] == "SUCCEEDED"
+        two = self.two_region_billed_ms()
+        n = len(mesh["regions"])
+        rerun_writes = sum(c["writes"] for c in rerun["calls"].values())
+        return [
+            [
+                f"{n}-Region mesh ({run['pairs']} pairs), provisioning held {mesh['provisioningSeconds']:g} s: "
+                "execution time minus that",
+                f"{run['overSeconds']:.1f} s ({run['seconds']:.1f} s in all); {run['status']}: {run['summary']}",
+                f"≤ one poll interval ({mesh['pollSeconds']} s)",
+                self.host_build,
+                met(ok and run["overSeconds"] <= mesh["pollSeconds"]),
+            ],
+            [
+                "the same: billed Lambda time, every pair's execution included",
+                f"{run['totalBilledMs']:,} ms"
+                + (f" (two Regions: {two:,} ms; ×{run['totalBilledMs'] / two:.1f})" if two else ""),
+                "≤ 6 × the two-Region run's",
+                self.host_build,
+                met(ok and two is not None and run["totalBilledMs"] <= 6 * two) if two else "not measured: no small phase",
+            ],
+            [
+                "the same: EC2 calls per Region (reads/writes)",
+                ", ".join(f"{region} {c['reads']}/{c['writes']}" for region, c in run["calls"].items()),
+                "report it",
+                self.host_build,
+                "–",
+            ],
+            [
+                "the same mesh again, with nothing to do: execution time; EC2 writes",
+                f"{rerun['seconds']:.1f} s, billed {rerun['totalBilledMs']:,} ms; {rerun_writes} writes; "
+                f"{rerun['status']}",
+                "report the time; 0 writes",
+                self.host_build,
+                met(rerun["status"] == "SUCCEEDED" and rerun_writes == 0),
+            ],
+        ]
 
     def reconcile_rows(self) -> list[list[Any]]:
         """Issue 16's targets for a reconcile with nothing to do, each with met or missed."""
@@ -999,6 +1050,9 @@ class Report:
         reconcile = self.reconcile_section()
         if reconcile:
             out.append(reconcile)
+        mesh = self.mesh_section()
+        if mesh:
+            out.append(mesh)
         cold = self.r.get("cold")
         if cold:
             rows = []
@@ -1155,6 +1209,29 @@ class Report:
         )
         out.append(self._profiles_section())
         return out
+
+    def mesh_section(self) -> tuple[str, str, str] | None:
+        mesh = self.r.get("mesh")
+        if not mesh:
+            return None
+        rows = []
+        for label, run in (("the mesh", mesh["run"]), ("again, nothing to do", mesh["rerun"])):
+            for region, calls in run["calls"].items():
+                rows.append([label, region, calls["reads"], calls["writes"], actions(calls["writesByAction"])])
+        text = (
+            f"Issue 17: one execution meshes {len(mesh['regions'])} Regions ({', '.join(mesh['regions'])}), "
+            f"two tagged VPCs each, with the stack's defaults and PollIntervalSeconds={mesh['pollSeconds']}; "
+            f"the emulator holds each peering in provisioning for {mesh['provisioningSeconds']:g} s. The "
+            "pairs run at once, each as an execution of the same state machine, so the mesh takes about "
+            "as long as one pair. Billed time counts every invocation of every pair's execution and the "
+            "mesh's own steps (PlanMesh, a row per pair, MeshReport). The same request again finds "
+            "everything in place."
+        )
+        return (
+            f"A {len(mesh['regions'])}-Region mesh in one execution",
+            text,
+            table(["run", "Region", "EC2 reads", "EC2 writes", "writes by action"], rows),
+        )
 
     def reconcile_section(self) -> tuple[str, str, str] | None:
         rec = self.r.get("reconcile")

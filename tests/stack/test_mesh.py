@@ -5,9 +5,11 @@ Map), so each keeps today's pair flow; the mesh adds the rows up."""
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
 
 import seed_demo  # noqa: E402  (stack_support puts scripts/lib on the path)
-from stack_support import ACTIVE, PASSIVE, LocalAws, harness, record
+from stack_support import ACTIVE, PASSIVE, ROOT, STACK, LocalAws, harness, record
 
 THIRD, FOURTH = "eu-west-1", "ap-southeast-2"
 
@@ -37,6 +39,20 @@ def mesh_request(local_aws: LocalAws, regions: list[str], **fields) -> dict:
     return {"mesh": sides, "vpcTagKey": "addToMesh", "vpcRoutes": True, **fields}
 
 
+def vpc_routes(local_aws: LocalAws, region: str) -> set[tuple[str, str, str]]:
+    """Every VPC route to a transit gateway in `region`: (route table, CIDR, gateway)."""
+    tables = local_aws.client("ec2", region).describe_route_tables()["RouteTables"]
+    return {(t["RouteTableId"], r.get("DestinationCidrBlock", ""), r["TransitGatewayId"])
+            for t in tables for r in t.get("Routes", []) if r.get("TransitGatewayId")}
+
+
+def start_sh(local_aws: LocalAws, tmp_path, request: dict) -> subprocess.CompletedProcess:
+    path = tmp_path / "mesh.json"
+    path.write_text(json.dumps(request))
+    return subprocess.run([str(ROOT / "scripts/start.sh"), str(path), "--stack-name", STACK],
+                          env=local_aws.env, capture_output=True, text=True, timeout=300)
+
+
 def live_peerings(local_aws: LocalAws, region: str) -> list[dict]:
     found = local_aws.client("ec2", region).describe_transit_gateway_peering_attachments()
     return [a for a in found["TransitGatewayPeeringAttachments"]
@@ -60,7 +76,7 @@ def assert_full_mesh(local_aws: LocalAws, regions: list[str], cidrs: dict[str, l
                 assert routes.get(cidr) == via, f"{side}: {cidr} goes {routes.get(cidr)}, not via {a} <-> {b}"
 
 
-def test_a_three_region_mesh_peers_every_pair_once_and_a_rerun_changes_nothing(local_aws):
+def test_a_three_region_mesh_peers_every_pair_once_and_a_rerun_changes_nothing(local_aws, tmp_path):
     regions = [ACTIVE, PASSIVE, THIRD]
     local_aws.deploy(f"MeshRegions={','.join(regions)}")
     cidrs = seed_mesh(local_aws, regions)
@@ -80,11 +96,15 @@ def test_a_three_region_mesh_peers_every_pair_once_and_a_rerun_changes_nothing(l
     record("mesh of 3 Regions", pairs=3, available=output["summary"]["available"],
            reachable=f"{output['summary']['reachable']}/{output['summary']['vpcPairs']}")
 
+    # Again, as an operator runs it: start.sh prints the matrix and the summary line.
     harness(local_aws.endpoint, "POST", "calls/reset")
-    again = local_aws.run(mesh_request(local_aws, regions))
-    assert again.status == "SUCCEEDED", again.described
+    done = start_sh(local_aws, tmp_path, mesh_request(local_aws, regions))
+    assert done.returncode == 0, done.stdout + done.stderr
     assert local_aws.mutating_calls() == {}, "a re-run with nothing to do makes no mutating call"
-    assert again.output["summary"]["routes"]["created"] == 0
+    lines = done.stdout.splitlines()
+    assert any(line.split()[:3] == ["pair", "attachment", "status"] for line in lines), done.stdout
+    assert sum(1 for line in lines if " <-> " in line and "available" in line) == 3, done.stdout
+    assert "3 of 3 pairs available, 0 routes created, 12 of 12 VPC pairs reachable" in done.stdout
 
 
 def test_a_four_region_mesh_writes_within_each_regions_pace_and_its_dry_run_plans_what_it_does(local_aws):
@@ -107,14 +127,20 @@ def test_a_four_region_mesh_writes_within_each_regions_pace_and_its_dry_run_plan
     summary = execution.output["summary"]
     assert summary["text"].startswith("6 of 6 pairs available")
     assert summary["reachable"] == summary["vpcPairs"] == 24
-    assert summary["routes"]["created"] == planned.output["summary"]["routes"]["created"], \
-        "the dry run planned exactly the routes the run created"
+    planned_rows = {row["pair"]: (row["createPeering"], row["routes"]) for row in planned.output["pairs"]}
+    done_rows = {row["pair"]: (True, row["routes"]) for row in execution.output["pairs"]}
+    assert planned_rows == done_rows, "the dry run planned, pair by pair, exactly what the run did"
     assert_full_mesh(local_aws, regions, cidrs)
     mutating = limits["calls"]["mutating"]
     throttled = mutating["throttled"] / max(1, mutating["allowed"] + mutating["throttled"])
     assert throttled <= 0.05, limits
     record("mesh of 4 Regions", pairs=6, throttled=f"{throttled:.1%}",
            reachable=f"{summary['reachable']}/{summary['vpcPairs']}")
+
+    harness(local_aws.endpoint, "POST", "calls/reset")
+    again = local_aws.run(mesh_request(local_aws, regions))
+    assert again.status == "SUCCEEDED", again.described
+    assert local_aws.mutating_calls() == {}, "a re-run of the 4-Region mesh makes no mutating call"
 
 
 def test_an_overlap_between_sides_that_are_not_adjacent_is_refused_before_anything_is_created(local_aws):
@@ -168,6 +194,7 @@ def test_one_region_leaves_the_mesh_then_the_whole_mesh_is_torn_down_leaving_for
     local_aws.deploy(f"MeshRegions={','.join(regions)}")
     cidrs = seed_mesh(local_aws, regions)
     before = {r: local_aws.static_routes(r) for r in regions}
+    vpc_before = {r: vpc_routes(local_aws, r) for r in regions}
     ec2 = local_aws.client("ec2", ACTIVE)
     assert local_aws.run(mesh_request(local_aws, regions)).status == "SUCCEEDED"
     # A route of someone else's in a mesh table: teardown must leave it.
@@ -193,3 +220,4 @@ def test_one_region_leaves_the_mesh_then_the_whole_mesh_is_torn_down_leaving_for
         assert not live_peerings(local_aws, region)
     assert local_aws.static_routes(ACTIVE) == {**before[ACTIVE], "192.168.0.0/16": None}
     assert local_aws.static_routes(PASSIVE) == before[PASSIVE]
+    assert {r: vpc_routes(local_aws, r) for r in regions} == vpc_before, "every VPC route it added is gone"

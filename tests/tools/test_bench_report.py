@@ -115,3 +115,47 @@ def test_route_writes_count_routes_and_allow_only_the_association_besides():
     assert bench_report.route_writes(tagged) is None
     assert bench_report.written(tagged) == "300/300 + 4 CreateTags"
     assert bench_report.route_writes({"writes": {}, "missing": 0}) == 0
+
+
+# --- issue 17: the mesh ---------------------------------------------------------------------
+
+
+def mesh_run(seconds: float, over: float, billed: int, writes: int) -> dict[str, Any]:
+    return {
+        "status": "SUCCEEDED", "error": "", "seconds": seconds, "overSeconds": over,
+        "summary": "6 of 6 pairs available, 48 routes created, 0 of 0 VPC pairs reachable", "pairs": 6,
+        "functions": {}, "totalBilledMs": billed,
+        "calls": {"us-east-1": {"reads": 90, "writes": writes, "writesByAction": {"CreateTransitGatewayRoute": writes}}},
+    }
+
+
+def mesh_results(over: float, billed: int, rerun_writes: int = 0, two_region_billed: int = 1_000) -> dict[str, Any]:
+    return {
+        "small": {"endToEnd": {"functions": {"peer": {"billedMs": two_region_billed - 400},
+                                             "modify-routes": {"billedMs": 400}}}},
+        "mesh": {"regions": ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"], "provisioningSeconds": 20,
+                 "pollSeconds": 5, "run": mesh_run(20 + over, over, billed, 12),
+                 "rerun": mesh_run(6.0, 6.0, billed // 2, rerun_writes)},
+    }
+
+
+def mesh_verdicts(results: dict[str, Any]) -> list[str]:
+    return [row[-1] for row in bench_report.Report(results, {}, "bin").mesh_rows()]
+
+
+def test_given_a_mesh_within_a_poll_and_six_times_the_pair_then_those_read_met():
+    assert mesh_verdicts(mesh_results(over=4.0, billed=6_000)) == ["met", "met", "–", "met"]
+
+
+def test_given_a_slow_costly_mesh_whose_rerun_writes_then_those_read_missed():
+    assert mesh_verdicts(mesh_results(over=9.0, billed=6_001, rerun_writes=1)) == [
+        "**missed**", "**missed**", "–", "**missed**"]
+
+
+def test_given_no_mesh_phase_then_the_row_says_why_and_there_is_no_section():
+    report = bench_report.Report({"failures": {"mesh": "RuntimeError: deploy"}}, {}, "bin")
+    (row,) = report.mesh_rows()
+    assert row[1].startswith("not measured: the mesh phase failed (RuntimeError: deploy")
+    assert report.mesh_section() is None
+    title, _, rendered = bench_report.Report(mesh_results(4.0, 6_000), {}, "bin").mesh_section()
+    assert title == "A 4-Region mesh in one execution" and "CreateTransitGatewayRoute 12" in rendered
