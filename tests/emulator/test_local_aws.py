@@ -1821,6 +1821,42 @@ def test_given_an_aws_sdk_sfn_task_when_run_then_it_takes_and_returns_pascal_cas
     assert output["missing"]["Error"] == "Sfn.ExecutionDoesNotExistException"
 
 
+# --- patch: child_executions_take_and_return_pascal_case -----------------------------------
+
+
+def test_given_a_child_execution_task_when_run_then_it_takes_and_returns_pascal_case(aws):
+    def start_child(kind: str) -> dict:
+        return {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                "Parameters": {"StateMachineArn.$": "$$.StateMachine.Id", "Input": {"child": kind}}}
+
+    definition = {
+        "StartAt": "Which",
+        "States": {
+            "Which": {"Type": "Choice", "Default": "Succeeds",
+                      "Choices": [{"Variable": "$.child", "StringEquals": "ok", "Next": "ChildOk"},
+                                  {"Variable": "$.child", "StringEquals": "fail", "Next": "ChildFails"}]},
+            "ChildOk": {"Type": "Pass", "Result": {"answer": 42}, "End": True},
+            "ChildFails": {"Type": "Fail", "Error": "ChildError", "Cause": "on purpose"},
+            "Succeeds": {**start_child("ok"), "ResultPath": "$.ok", "Next": "Fails"},
+            "Fails": {**start_child("fail"), "End": True,
+                      "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.failed", "Next": "Done"}]},
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    arn = deploy(aws, state_machine_template(definition), stack="parent")["Arn"]
+
+    execution = run(aws, arn)
+
+    assert execution["status"] == "SUCCEEDED", execution
+    output = json.loads(execution["output"])
+    assert output["ok"]["Status"] == "SUCCEEDED"
+    assert output["ok"]["Output"] == {"answer": 42}, "Output is JSON with .sync:2"
+    assert output["ok"]["ExecutionArn"].startswith("arn:aws:states:")
+    assert output["failed"]["Error"] == "States.TaskFailed"
+    child = json.loads(output["failed"]["Cause"])
+    assert (child["Status"], child["Error"], child["Cause"]) == ("FAILED", "ChildError", "on purpose")
+
+
 # --- patch: dynamodb_conditional_writes_are_atomic ----------------------------------------
 
 
