@@ -17,7 +17,7 @@ def test_a_dry_run_execution_plans_the_peering_and_the_routes_and_changes_nothin
 
     assert dry.status == "SUCCEEDED", dry.described
     assert local_aws.mutating_calls() == {}, "a dry run makes no mutating EC2 call"
-    assert dry.entered() == ["Configure", "Peer", "JustCreated", "ModifyRoutes", "MoreRoutes", "Done"]
+    assert dry.entered() == ["MeshOrPair", "Configure", "Peer", "JustCreated", "ModifyRoutes", "MoreRoutes", "Done"]
     plan = dry.output
     assert plan["dryRun"] is True and plan["attachmentId"] is None
     assert plan["peeringPlan"] == {"createPeering": True, "acceptPeering": True, "deleteDuplicates": []}

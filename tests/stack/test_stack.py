@@ -105,7 +105,7 @@ def test_a_second_execution_reuses_the_peering_and_creates_nothing(local_aws):
     assert set(side_table(second.output["routes"], "passive")["present"]) == ROUTED_TO_PASSIVE
     assert local_aws.mutating_calls() == {}
     # A live peering goes straight to the routes, without waiting a poll interval.
-    assert second.entered() == ["Configure", "Peer", "JustCreated", "AlreadyAvailable", "LockNeeded", "LockKey",
+    assert second.entered() == ["MeshOrPair", "Configure", "Peer", "JustCreated", "AlreadyAvailable", "LockNeeded", "LockKey",
                                 "LockOrder", "LockKeyActiveFirst", "LockSettings", "LockSettingsShared",
                                 "ReadLock", "LockDecision", "AcquireLock", "Write", "ModifyRoutes",
                                 "MoreRoutes", "ReleaseLock", "Notify", "HasNotice", "Done"]
