@@ -441,7 +441,9 @@ def function_summary(invocations: list[dict]) -> dict[str, dict[str, Any]]:
         mine = [i for i in invocations if Path(i["binary"]).name == function]
         durations = [i["durationMs"] for i in mine if i.get("durationMs") is not None]
         rss = [i["peakRssKiB"] for i in mine if i.get("peakRssKiB") is not None]
+        cpu = [i["cpuMs"] for i in mine if i.get("cpuMs") is not None]
         result[function] = {
+            "cpuMs": round(sum(cpu), 1) if cpu else None,
             "invocations": len(mine),
             "cold": sum(1 for i in mine if i.get("coldStart")),
             "durationsMs": durations,
@@ -1304,12 +1306,44 @@ def noop_figures(run: Run, sizes: dict[str, int], tool_routes: dict[str, int]) -
 MESH_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2")
 
 
-def mesh_figures(run: Run, provisioning_seconds: float) -> dict[str, Any]:
-    """One mesh execution: its time (less the provisioning held), the billed time of every
-    function invocation (the pairs' executions' included), and EC2 calls per Region."""
-    by_region = calls_by_side(run.invocations)
+def state_seconds(run: Run, name: str) -> float | None:
+    """From entering the state `name` to leaving it (its last run)."""
+    entered = exited = None
+    for event in run.events:
+        if (event.get("stateEnteredEventDetails") or {}).get("name") == name:
+            entered = event["timestamp"]
+        if (event.get("stateExitedEventDetails") or {}).get("name") == name:
+            exited = event["timestamp"]
+    return (exited - entered).total_seconds() if entered and exited else None
+
+
+def mesh_figures(aws: LocalAws, run: Run, provisioning_seconds: float) -> dict[str, Any]:
+    """One mesh execution: its time (less the provisioning held) and where it went (the check,
+    each pair's own execution, the rest), the billed and CPU time of every function invocation
+    (the pairs' executions' included), and EC2 calls per Region. The pairs run at once, so an
+    invocation's own call counts include the other pairs' calls: the Region's counts come from
+    the harness's totals over the run instead."""
+    sfn = aws.client("stepfunctions")
+    pair_seconds = []
+    for row in run.output.get("pairs") or []:
+        with contextlib.suppress(Exception):
+            child = sfn.describe_execution(executionArn=row["executionArn"])
+            pair_seconds.append((child["stopDate"] - child["startDate"]).total_seconds())
+    by_region = {
+        region: {
+            "reads": sum(n for a, n in actions.items() if not is_mutating(a)),
+            "writes": sum(n for a, n in actions.items() if is_mutating(a)),
+            "writesByAction": {a: n for a, n in sorted(actions.items()) if is_mutating(a) and n},
+        }
+        for region, actions in sorted((run.calls.get("byRegion") or {}).items())
+    }
+    cpu = [i["cpuMs"] for i in run.invocations if i.get("cpuMs") is not None]
     output = run.output
     return {
+        "planSeconds": state_seconds(run, "PlanMesh"),
+        "pairsSeconds": state_seconds(run, "MeshPairs"),
+        "pairSeconds": sorted(pair_seconds),
+        "cpuMs": round(sum(cpu), 1) if cpu else None,
         "status": run.status,
         "error": run.error(),
         "seconds": run.seconds,
@@ -1320,14 +1354,7 @@ def mesh_figures(run: Run, provisioning_seconds: float) -> dict[str, Any]:
         "totalBilledMs": sum(
             billed_ms(i["durationMs"]) for i in run.invocations if i.get("durationMs") is not None
         ),
-        "calls": {
-            region: {
-                "reads": sum(side["reads"].values()),
-                "writes": sum(side["writes"].values()),
-                "writesByAction": side["writes"],
-            }
-            for region, side in sorted(by_region.items())
-        },
+        "calls": by_region,
     }
 
 
@@ -1350,8 +1377,8 @@ def phase_mesh(aws: LocalAws, opts: Options) -> dict[str, Any]:
         "regions": list(MESH_REGIONS),
         "provisioningSeconds": opts.provisioning_seconds,
         "pollSeconds": opts.poll_seconds,
-        "run": mesh_figures(first, opts.provisioning_seconds),
-        "rerun": mesh_figures(rerun, 0.0),
+        "run": mesh_figures(aws, first, opts.provisioning_seconds),
+        "rerun": mesh_figures(aws, rerun, 0.0),
     }
 
 
