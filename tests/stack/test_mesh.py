@@ -162,31 +162,37 @@ def test_an_overlap_between_sides_that_are_not_adjacent_is_refused_before_anythi
     assert local_aws.mutating_calls() == {}, "nothing is created before the whole mesh is checked"
 
 
-def test_one_pair_failing_lets_the_others_finish_and_a_rerun_completes_the_mesh(local_aws):
+def test_one_pair_rejected_lets_the_others_finish_and_a_rerun_completes_the_mesh(local_aws):
     regions = [ACTIVE, PASSIVE, THIRD]
     local_aws.deploy(f"MeshRegions={','.join(regions)}")
     cidrs = seed_mesh(local_aws, regions)
-    # The accepter side of ACTIVE <-> PASSIVE refuses to accept it (only that pair accepts there).
-    harness(local_aws.endpoint, "POST", "faults", {"action": "AcceptTransitGatewayPeeringAttachment",
-                                                   "region": PASSIVE, "code": "UnauthorizedOperation",
-                                                   "httpStatus": 403})
+    gateways = {r: gateway(local_aws, r) for r in regions}
+    # The other two pairs' peerings are requested already (the mesh accepts and reuses them);
+    # the one the mesh creates, us-east-1 <-> us-west-2's, the peer Region then rejects.
+    for a, b in ((ACTIVE, THIRD), (PASSIVE, THIRD)):
+        local_aws.client("ec2", a).create_transit_gateway_peering_attachment(
+            TransitGatewayId=gateways[a], PeerTransitGatewayId=gateways[b], PeerAccountId="123456789012",
+            PeerRegion=b)
+    local_aws.peering_progression(outcome="rejected")
 
     execution = local_aws.run(mesh_request(local_aws, regions))
 
     assert execution.status == "FAILED"
     assert execution.described["error"] == "MeshPairsFailed"
-    assert execution.described["cause"].startswith(f"1 of 3 pairs failed: {ACTIVE} <-> {PASSIVE} (AccessDenied)")
-    for other in (THIRD,):
-        for a in (ACTIVE, PASSIVE):
-            routes = local_aws.static_routes(a)
-            assert all(routes.get(cidr) for cidr in cidrs[other]), f"{a} <-> {other} completed"
+    assert execution.described["cause"].startswith(f"1 of 3 pairs failed: {ACTIVE} <-> {PASSIVE} (PeeringFailed)")
+    for a, b in ((ACTIVE, THIRD), (PASSIVE, THIRD)):
+        for side, other in ((a, b), (b, a)):
+            routes = local_aws.static_routes(side)
+            assert all(routes.get(cidr) for cidr in cidrs[other]), f"{a} <-> {b} completed"
+    assert not any(local_aws.static_routes(ACTIVE).get(cidr) for cidr in cidrs[PASSIVE])
 
-    harness(local_aws.endpoint, "DELETE", "faults")
+    local_aws.peering_progression()  # the peer Region accepts again
     again = local_aws.run(mesh_request(local_aws, regions))
     assert again.status == "SUCCEEDED", again.described
     assert_full_mesh(local_aws, regions, cidrs)
     rows = {row["pair"]: row for row in again.output["pairs"]}
     assert rows[f"{ACTIVE} <-> {THIRD}"]["routes"]["created"] == 0, "a re-run finishes only what is missing"
+    assert rows[f"{ACTIVE} <-> {PASSIVE}"]["routes"]["created"] > 0
 
 
 def test_one_region_leaves_the_mesh_then_the_whole_mesh_is_torn_down_leaving_foreign_routes(local_aws):
