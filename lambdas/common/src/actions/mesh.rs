@@ -94,7 +94,7 @@ async fn plan(shell: &Shell, input: &Value) -> Result<Value> {
 
 /// The pair's request, validated and resolved as `peer` would; an error names the mesh field.
 async fn resolve_pair(shell: &Shell, request: &MeshRequest, index: PairIndex) -> Result<ResolvedPair> {
-    let renamed = |err: Error| rename_fields(err, request, index);
+    let renamed = |err: Error| rename_fields(err, index);
     let body = mesh::pair_request(request, index);
     let valid = parse_request(&body)
         .and_then(|parsed| parsed.request.validate(&shell.config().defaults))
@@ -115,14 +115,14 @@ async fn resolve_pair(shell: &Shell, request: &MeshRequest, index: PairIndex) ->
     })
 }
 
-fn rename_fields(err: Error, request: &MeshRequest, index: PairIndex) -> Error {
+fn rename_fields(err: Error, index: PairIndex) -> Error {
     match err {
         Error::InvalidInput { field, reason } => Error::InvalidInput {
-            field: mesh::side_field(&field, request, index),
+            field: mesh::side_field(&field, index),
             reason,
         },
         Error::TransitGatewayNotFound { field, reason } => Error::TransitGatewayNotFound {
-            field: mesh::side_field(&field, request, index),
+            field: mesh::side_field(&field, index),
             reason,
         },
         other => other,

@@ -312,7 +312,7 @@ pub fn pair_request(request: &MeshRequest, pair: PairIndex) -> Value {
 }
 
 /// Which request field of the pair a side's mesh field became, to name it in errors.
-pub fn side_field(pair_field: &str, request: &MeshRequest, pair: PairIndex) -> String {
+pub fn side_field(pair_field: &str, pair: PairIndex) -> String {
     let (index, rest) = if let Some(rest) = pair_field.strip_prefix("active") {
         (pair.active, rest)
     } else if let Some(rest) = pair_field.strip_prefix("passive") {
@@ -320,7 +320,6 @@ pub fn side_field(pair_field: &str, request: &MeshRequest, pair: PairIndex) -> S
     } else {
         return pair_field.to_owned();
     };
-    let _ = request;
     let field = match rest {
         "Region" => "region".to_owned(),
         "TransitGatewayId" => "transitGatewayId".to_owned(),
@@ -885,6 +884,24 @@ mod tests {
             json!({"mesh": many.iter().map(|_| json!({"region": "us-east-1"})).collect::<Vec<_>>()})
         )
         .is_err());
+    }
+
+    #[test]
+    fn given_a_pair_field_in_an_error_then_it_is_named_as_the_sides_mesh_field() {
+        let pair = PairIndex {
+            active: 2,
+            passive: 0,
+        };
+        let cases = [
+            ("activeTransitGatewayId", "mesh[2].transitGatewayId"),
+            ("passiveRegion", "mesh[0].region"),
+            ("activeRouteTableId[1]", "mesh[2].routeTableIds[1]"),
+            ("passiveRoleArn", "mesh[0].roleArn"),
+            ("vpcTagKey", "vpcTagKey"),
+        ];
+        for (pair_field, named) in cases {
+            assert_eq!(side_field(pair_field, pair), named);
+        }
     }
 
     #[test]
