@@ -33,6 +33,9 @@ pub struct Config {
     /// The Regions of a mesh request's empty `mesh` list (`MESH_REGIONS`, comma-separated; the
     /// stack's `MeshRegions`).
     pub mesh_regions: Vec<String>,
+    /// Roles in other accounts that a mesh's sides may be reached as (`MESH_ROLE_ARNS`,
+    /// comma-separated; the stack's `MeshRoleArns`), besides `PASSIVE_ROLE_ARN`.
+    pub mesh_role_arns: Vec<String>,
     /// Peering attachments a transit gateway may have (`PEERING_ATTACHMENT_QUOTA`).
     pub peering_attachment_quota: usize,
 }
@@ -47,6 +50,7 @@ impl Default for Config {
             state_table: None,
             function_name: DEFAULT_FUNCTION_NAME.to_owned(),
             mesh_regions: Vec::new(),
+            mesh_role_arns: Vec::new(),
             peering_attachment_quota: crate::plan::mesh::DEFAULT_PEERING_ATTACHMENT_QUOTA,
         }
     }
@@ -71,17 +75,23 @@ impl Config {
                 .ok()
                 .filter(|name| !name.trim().is_empty())
                 .unwrap_or_else(|| DEFAULT_FUNCTION_NAME.to_owned()),
-            mesh_regions: std::env::var("MESH_REGIONS")
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|region| !region.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            mesh_regions: env_list("MESH_REGIONS"),
+            mesh_role_arns: env_list("MESH_ROLE_ARNS"),
             peering_attachment_quota: env_number("PEERING_ATTACHMENT_QUOTA", |v: usize| v >= 1)
                 .unwrap_or(crate::plan::mesh::DEFAULT_PEERING_ATTACHMENT_QUOTA),
         }
     }
+}
+
+/// A comma-separated variable's items, trimmed; unset or empty is none.
+fn env_list(name: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The `FunctionName` metric dimension outside Lambda.

@@ -182,14 +182,19 @@ pub enum Error {
         message: String,
     },
 
-    /// The role for the passive account cannot be assumed: it does not exist, or does not trust
-    /// the function's role.
+    /// A side's role in another account cannot be assumed: it does not exist, or does not trust
+    /// the function's role, or the stack does not let the functions assume it.
     #[error(
-        "access denied: cannot assume `passiveRoleArn` {role_arn} ({message}); check that the \
-         role exists in the passive account and that its trust policy allows this stack's \
-         function roles (deploy cloudformation/passive-account-role.yaml there). This step changed nothing"
+        "access denied: cannot assume `{field}` {role_arn} ({message}); check that the role exists \
+         in that side's account, that its trust policy allows this stack's function roles (deploy \
+         cloudformation/passive-account-role.yaml there), and that the stack names it \
+         (PassiveRoleArn or MeshRoleArns). This step changed nothing"
     )]
-    AssumeRoleDenied { role_arn: String, message: String },
+    AssumeRoleDenied {
+        field: String,
+        role_arn: String,
+        message: String,
+    },
 
     /// EC2 returned an error not covered above.
     #[error("EC2 {action} in {region} failed: {code}: {message}")]

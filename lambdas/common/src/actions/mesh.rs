@@ -11,14 +11,14 @@ use tracing::info;
 
 use crate::actions::peer::resolve_request;
 use crate::actions::routes::read_side;
-use crate::aws::{Ec2, Shell};
+use crate::aws::{Ec2, Shell, SideAt};
 use crate::contract::request::{parse_request, Action, ResolvedRequest};
 use crate::contract::state::PeeringState;
 use crate::contract::validate::echo;
 use crate::error::{Error, Result};
 use crate::plan::mesh::{
     self, check_overlaps, check_peering_quota, check_route_quotas, decode_mesh, GatewayPeerings, MeshRequest,
-    MeshRow, PairIndex, QuotaTable, SideCidrs,
+    MeshRow, MeshSettings, PairIndex, QuotaTable, SideCidrs,
 };
 use crate::plan::pass::SideSnapshot;
 use crate::plan::summary::summarize;
@@ -58,7 +58,7 @@ struct ResolvedPair {
 
 /// Checks the whole mesh and lists its pairs; creates nothing.
 async fn plan(shell: &Shell, input: &Value) -> Result<Value> {
-    let request = decode_mesh(input, &shell.config().mesh_regions)?;
+    let request = decode_mesh(input, &MeshSettings::of(shell.config()))?;
     let indexes = mesh::pairs(&request);
     let pairs = try_join_all(indexes.iter().map(|&index| resolve_pair(shell, &request, index))).await?;
     if request.action == Action::Setup {
@@ -101,11 +101,11 @@ async fn resolve_pair(shell: &Shell, request: &MeshRequest, index: PairIndex) ->
         .map_err(renamed)?;
     let (active, passive) = shell
         .sides(
-            &valid.active_region,
-            &valid.passive_region,
-            valid.passive.passive_role_arn.as_deref(),
+            SideAt::new(Side::Active, &valid.active_region, &valid.active),
+            SideAt::new(Side::Passive, &valid.passive_region, &valid.passive),
         )
-        .await?;
+        .await
+        .map_err(renamed)?;
     let resolved = resolve_request(&active, &passive, valid).await.map_err(renamed)?;
     Ok(ResolvedPair {
         index,
@@ -124,6 +124,15 @@ fn rename_fields(err: Error, index: PairIndex) -> Error {
         Error::TransitGatewayNotFound { field, reason } => Error::TransitGatewayNotFound {
             field: mesh::side_field(&field, index),
             reason,
+        },
+        Error::AssumeRoleDenied {
+            field,
+            role_arn,
+            message,
+        } => Error::AssumeRoleDenied {
+            field: mesh::side_field(&field, index),
+            role_arn,
+            message,
         },
         other => other,
     }

@@ -3,7 +3,7 @@
 
 use tracing::{info, warn};
 
-use crate::aws::{Ec2, Shell, TransitGateway};
+use crate::aws::{Ec2, Shell, SideAt, TransitGateway};
 use crate::contract::request::{
     Action, ParsedRequest, PeerPlan, RequestSource, ResolvedRequest, ValidRequest,
 };
@@ -99,9 +99,8 @@ pub async fn peer(shell: &Shell, parsed: ParsedRequest) -> Result<PeeringState> 
     let request = parsed.request.validate(&shell.config().defaults)?;
     let (active, passive) = shell
         .sides(
-            &request.active_region,
-            &request.passive_region,
-            request.passive.passive_role_arn.as_deref(),
+            SideAt::new(Side::Active, &request.active_region, &request.active),
+            SideAt::new(Side::Passive, &request.passive_region, &request.passive),
         )
         .await?;
     let (resolved, gateways) = resolve(&active, &passive, request).await?;
@@ -115,7 +114,7 @@ pub async fn peer(shell: &Shell, parsed: ParsedRequest) -> Result<PeeringState> 
     }
     let accepter = Accepter {
         ec2: &passive,
-        in_another_account: resolved.passive.passive_role_arn.is_some(),
+        in_another_account: resolved.active.account_id != resolved.passive.account_id,
     };
     if resolved.dry_run {
         let result = plan_only(
@@ -226,6 +225,7 @@ async fn resolve(active: &Ec2, passive: &Ec2, request: ValidRequest) -> Result<(
         vpc_tag_key: request.vpc_tag_key,
         options: request.options,
         dry_run: request.dry_run,
+        active: request.active,
         passive: request.passive,
         action: request.action,
     };

@@ -425,7 +425,7 @@ async fn remove_peering_routes(
 /// it, and reports its state now and whether it was (or, in a dry run, would be) deleted.
 pub async fn delete_peering(shell: &Shell, mut state: PeeringState) -> Result<PeeringState> {
     let (request, ids) = ResolvedRequest::from_state(&state, false)?;
-    let active = shell.active_side(&request);
+    let active = shell.active_side(&request).await?;
     let attachment = match &ids {
         Some(ids) => active.peering_attachment(&ids.active).await?,
         None => None,

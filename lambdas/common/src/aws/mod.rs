@@ -10,4 +10,4 @@ pub mod records;
 pub mod shell;
 
 pub use ec2::{Ec2, RouteTable, TransitGateway};
-pub use shell::Shell;
+pub use shell::{Shell, SideAt};

@@ -15,8 +15,9 @@ use aws_sdk_ec2::config::{ProvideCredentials, SharedCredentialsProvider};
 use crate::aws::records::RecordStore;
 use crate::aws::Ec2;
 use crate::config::{Config, Defaults, RouteWrites};
-use crate::contract::request::ResolvedRequest;
+use crate::contract::request::{ResolvedRequest, SideAccount};
 use crate::error::{Error, Result};
+use crate::plan::Side;
 
 /// SDK attempts per call (the first try plus retries) when `AWS_MAX_ATTEMPTS` is not set. The
 /// SDK's default of 3 gives up too soon for EC2's request-rate limits during bulk route writes.
@@ -26,6 +27,25 @@ const DEFAULT_MAX_ATTEMPTS: u32 = 6;
 /// stalled connection would hold the function until Lambda kills it, with nothing reported.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Where one side's calls go: its Region, and the role they are made as when the side is in
+/// another account.
+#[derive(Debug, Clone, Copy)]
+pub struct SideAt<'a> {
+    pub side: Side,
+    pub region: &'a str,
+    pub role_arn: Option<&'a str>,
+}
+
+impl<'a> SideAt<'a> {
+    pub fn new(side: Side, region: &'a str, account: &'a SideAccount) -> Self {
+        Self {
+            side,
+            region,
+            role_arn: account.role_arn.as_deref(),
+        }
+    }
+}
+
 /// The imperative shell a function runs in: built once per cold start, shared by its
 /// invocations.
 pub struct Shell {
@@ -34,7 +54,7 @@ pub struct Shell {
     clients: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
     dynamodb: std::sync::OnceLock<aws_sdk_dynamodb::Client>,
     limiters: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
-    /// Credentials of each role assumed for a passive side in another account, once checked.
+    /// Credentials of each role assumed for a side in another account, once checked.
     roles: tokio::sync::Mutex<HashMap<String, SharedCredentialsProvider>>,
 }
 
@@ -145,8 +165,8 @@ impl Shell {
         self
     }
 
-    /// Uses `client` for the passive side in `region` when reached as `role_arn`, as if that role
-    /// had been assumed: for SDK-level test doubles of another account.
+    /// Uses `client` for a side in `region` when reached as `role_arn`, as if that role had been
+    /// assumed: for SDK-level test doubles of another account.
     pub fn with_ec2_client_as(self, region: &str, role_arn: &str, client: aws_sdk_ec2::Client) -> Self {
         self.clients
             .lock()
@@ -161,45 +181,44 @@ impl Shell {
         self
     }
 
-    /// The active side of a resolved request.
-    pub fn active_side(&self, request: &ResolvedRequest) -> Ec2 {
-        Ec2::new(self.ec2(&request.active_region), &request.active_region)
+    /// The active side of a resolved request, as its role when it has one.
+    pub async fn active_side(&self, request: &ResolvedRequest) -> Result<Ec2> {
+        self.side_ec2(SideAt::new(Side::Active, &request.active_region, &request.active))
+            .await
     }
 
-    /// Both sides of a resolved request: the passive one as its role, when it has one. Each
-    /// writes routes at the request's share of its Region's pace.
+    /// Both sides of a resolved request, each as its role when it has one. Each writes routes
+    /// at the request's share of its Region's pace.
     pub async fn both_sides(&self, request: &ResolvedRequest) -> Result<(Ec2, Ec2)> {
         let (active, passive) = self
             .sides(
-                &request.active_region,
-                &request.passive_region,
-                request.passive.passive_role_arn.as_deref(),
+                SideAt::new(Side::Active, &request.active_region, &request.active),
+                SideAt::new(Side::Passive, &request.passive_region, &request.passive),
             )
             .await?;
         let share = request.options.write_share;
         Ok((active.sharing_writes(share), passive.sharing_writes(share)))
     }
 
-    /// EC2 in both Regions. In another account, the passive side is reached through its role;
-    /// assuming it first means a role that does not work fails the call before anything changes.
-    pub async fn sides(
-        &self,
-        active_region: &str,
-        passive_region: &str,
-        role_arn: Option<&str>,
-    ) -> Result<(Ec2, Ec2)> {
-        let passive = self.passive_ec2(passive_region, role_arn).await?;
-        Ok((Ec2::new(self.ec2(active_region), active_region), passive))
+    /// EC2 on both sides. A side in another account is reached through its role; assuming it
+    /// first means a role that does not work fails the call before anything changes.
+    pub async fn sides(&self, active: SideAt<'_>, passive: SideAt<'_>) -> Result<(Ec2, Ec2)> {
+        tokio::try_join!(self.side_ec2(active), self.side_ec2(passive))
     }
 
-    /// EC2 in `region` as the passive side: as the functions' own role, or as `role_arn` (a role
-    /// in the passive account) when one is given. The role is assumed, and so checked, before the
-    /// first call, so a role that cannot be assumed fails the step before anything changes.
-    pub async fn passive_ec2(&self, region: &str, role_arn: Option<&str>) -> Result<Ec2> {
+    /// EC2 in the side's Region: as the functions' own role, or as the side's role (a role in
+    /// its account) when it has one. The role is assumed, and so checked, before the first
+    /// call, so a role that cannot be assumed fails the step before anything changes.
+    pub async fn side_ec2(&self, side: SideAt<'_>) -> Result<Ec2> {
+        let SideAt {
+            side,
+            region,
+            role_arn,
+        } = side;
         let Some(role_arn) = role_arn else {
             return Ok(Ec2::new(self.ec2(region), region));
         };
-        let credentials = self.assumed(role_arn).await?;
+        let credentials = self.assumed(role_arn, side).await?;
         let key = format!("{region} as {role_arn}");
         let client = per_region(&self.clients, &key, || {
             let config = aws_sdk_ec2::config::Builder::from(&self.sdk_config)
@@ -211,7 +230,7 @@ impl Shell {
         Ok(Ec2::new(client, region))
     }
 
-    async fn assumed(&self, role_arn: &str) -> Result<SharedCredentialsProvider> {
+    async fn assumed(&self, role_arn: &str, side: Side) -> Result<SharedCredentialsProvider> {
         let mut roles = self.roles.lock().await;
         if let Some(provider) = roles.get(role_arn) {
             return Ok(provider.clone());
@@ -223,13 +242,14 @@ impl Shell {
             .await;
         if let Err(err) = provider.provide_credentials().await {
             let message = innermost_message(&err);
-            tracing::error!(action = "AssumeRole", role_arn, error = %message, "cannot assume the passive role");
+            tracing::error!(action = "AssumeRole", role_arn, error = %message, "cannot assume the side's role");
             return Err(Error::AssumeRoleDenied {
+                field: format!("{side}RoleArn"),
                 role_arn: role_arn.to_owned(),
                 message,
             });
         }
-        tracing::info!(action = "AssumeRole", role_arn, "assumed the passive role");
+        tracing::info!(action = "AssumeRole", role_arn, "assumed the side's role");
         let provider = SharedCredentialsProvider::new(provider);
         roles.insert(role_arn.to_owned(), provider.clone());
         Ok(provider)

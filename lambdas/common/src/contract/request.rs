@@ -18,6 +18,7 @@ use crate::contract::state::{
 use crate::contract::validate::{self, echo, IdKind};
 use crate::error::{Error, Result};
 use crate::plan::prune::PruneOptions;
+use crate::plan::Side;
 
 pub const DEFAULT_VPC_TAG_KEY: &str = "addToTransitGateway";
 
@@ -62,6 +63,15 @@ pub struct ExtraCidrs {
     pub active: Vec<IpNet>,
     /// Reached through the passive transit gateway; routed on the active side.
     pub passive: Vec<IpNet>,
+}
+
+impl ExtraCidrs {
+    pub fn side(&self, side: Side) -> &[IpNet] {
+        match side {
+            Side::Active => &self.active,
+            Side::Passive => &self.passive,
+        }
+    }
 }
 
 /// What `modify-routes` routes besides the transit gateway route tables' VPC CIDRs.
@@ -136,6 +146,8 @@ pub struct PeeringRequest {
     pub active_extra_cidrs: Option<Vec<IpNet>>,
     pub passive_extra_cidrs: Option<Vec<IpNet>>,
     pub dry_run: Option<bool>,
+    pub active_account_id: Option<String>,
+    pub active_role_arn: Option<String>,
     pub passive_account_id: Option<String>,
     pub passive_role_arn: Option<String>,
     pub action: Option<Action>,
@@ -177,7 +189,8 @@ pub struct ValidRequest {
     pub vpc_tag_key: String,
     pub options: RouteOptions,
     pub dry_run: bool,
-    pub passive: PassiveAccount,
+    pub active: SideAccount,
+    pub passive: SideAccount,
     pub action: Action,
 }
 
@@ -202,20 +215,22 @@ pub struct ResolvedRequest {
     pub options: RouteOptions,
     /// Plan only: no function makes a mutating call.
     pub dry_run: bool,
-    pub passive: PassiveAccount,
+    /// Each side's account, when it is not the functions' own.
+    pub active: SideAccount,
+    pub passive: SideAccount,
     pub action: Action,
 }
 
-/// Where the passive transit gateway lives, when that is another account.
+/// Where one side's transit gateway lives, when that is another account.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PassiveAccount {
-    /// The passive transit gateway's account; `None` when it is the functions' own.
-    pub passive_account_id: Option<String>,
-    /// The role in that account that every passive-side call is made as.
-    pub passive_role_arn: Option<String>,
+pub struct SideAccount {
+    /// The side's account; `None` when it is the functions' own.
+    pub account_id: Option<String>,
+    /// The role in that account that every call on this side is made as.
+    pub role_arn: Option<String>,
 }
 
-impl PassiveAccount {
+impl SideAccount {
     /// Checks the two fields together: a role is needed for another account, and must be in it.
     fn checked(account_id: Option<String>, role_arn: Option<String>, names: (&str, &str)) -> Result<Self> {
         let (account_field, role_field) = names;
@@ -231,7 +246,7 @@ impl PassiveAccount {
                 role_field,
                 format!(
                     "is a role in {role_account}, but {account_field} is {account}; give a role in \
-                     the passive account"
+                     that account"
                 ),
             )),
             (Some(_), None) => Err(Error::invalid(
@@ -242,13 +257,10 @@ impl PassiveAccount {
                 ),
             )),
             (None, Some(role_account)) => Ok(Self {
-                passive_account_id: Some(role_account.to_owned()),
-                passive_role_arn: role_arn,
+                account_id: Some(role_account.to_owned()),
+                role_arn,
             }),
-            _ => Ok(Self {
-                passive_account_id: account_id,
-                passive_role_arn: role_arn,
-            }),
+            _ => Ok(Self { account_id, role_arn }),
         }
     }
 }
@@ -375,6 +387,8 @@ impl PeeringState {
             &self.active_peering_route_table_id,
             &self.passive_peering_route_table_id,
             &self.vpc_tag_key,
+            &self.active_account_id,
+            &self.active_role_arn,
             &self.passive_account_id,
             &self.passive_role_arn,
         ];
@@ -456,6 +470,8 @@ impl PeeringRequest {
             active_extra_cidrs: given.active,
             passive_extra_cidrs: given.passive,
             dry_run: state.dry_run,
+            active_account_id: state.active_account_id.clone(),
+            active_role_arn: state.active_role_arn.clone(),
             passive_account_id: state.passive_account_id.clone(),
             passive_role_arn: state.passive_role_arn.clone(),
             action: state.action,
@@ -497,8 +513,9 @@ impl PeeringRequest {
                 self.passive_route_table_id.as_ref(),
             ],
         )?;
+        let regions = (active_region.as_str(), passive_region.as_str());
         let (active_peering_route_table_id, passive_peering_route_table_id) =
-            self.peering_route_tables(defaults)?;
+            self.peering_route_tables(defaults, regions)?;
         let move_peering_association = match self.move_peering_association {
             Some(given) => given,
             None => defaults.move_peering_association()?,
@@ -508,8 +525,8 @@ impl PeeringRequest {
             .clone()
             .unwrap_or_else(|| defaults.vpc_tag_key.clone());
         validate::tag_key("vpcTagKey", &vpc_tag_key)?;
-        let options = self.route_options(defaults)?;
-        let passive = self.passive_account(defaults)?;
+        let options = self.route_options(defaults, regions)?;
+        let (active, passive) = self.accounts(defaults, regions)?;
         Ok(ValidRequest {
             active_region,
             passive_region,
@@ -523,6 +540,7 @@ impl PeeringRequest {
             vpc_tag_key,
             options,
             dry_run: self.dry_run.unwrap_or(false),
+            active,
             passive,
             action: self.action.unwrap_or_default(),
         })
@@ -530,7 +548,11 @@ impl PeeringRequest {
 
     /// The route options: the request's, each left out one from the environment. Environment
     /// values are checked only where the request does not override them.
-    fn route_options(&self, defaults: &Defaults) -> Result<RouteOptions> {
+    fn route_options(
+        &self,
+        defaults: &Defaults,
+        (active_region, passive_region): (&str, &str),
+    ) -> Result<RouteOptions> {
         let needs_default = self.vpc_routes.is_none()
             || self.propagated_cidrs.is_none()
             || self.summarize_routes.is_none()
@@ -556,60 +578,118 @@ impl PeeringRequest {
             },
             write_share: self.route_write_share.unwrap_or(0),
             extra_cidrs: ExtraCidrs {
-                active: self
-                    .active_extra_cidrs
-                    .clone()
-                    .unwrap_or(fallback.extra_cidrs.active),
-                passive: self
-                    .passive_extra_cidrs
-                    .clone()
-                    .unwrap_or(fallback.extra_cidrs.passive),
+                active: self.active_extra_cidrs.clone().unwrap_or_else(|| {
+                    stack_side(defaults, active_region, Side::Active)
+                        .map(|side| fallback.extra_cidrs.side(side).to_vec())
+                        .unwrap_or_default()
+                }),
+                passive: self.passive_extra_cidrs.clone().unwrap_or_else(|| {
+                    stack_side(defaults, passive_region, Side::Passive)
+                        .map(|side| fallback.extra_cidrs.side(side).to_vec())
+                        .unwrap_or_default()
+                }),
             },
         })
     }
 
-    /// Each side's peering route table: the request's, else the environment's, checked and named
-    /// by its variable. (A named route table, or the gateway's default, is `peer`'s fallback.)
-    fn peering_route_tables(&self, defaults: &Defaults) -> Result<(Option<String>, Option<String>)> {
-        let pick =
-            |given: &Option<String>, default: &Option<String>, variable: &str| -> Result<Option<String>> {
-                if given.is_some() {
-                    return Ok(given.clone());
-                }
-                if let Some(value) = default {
-                    validate::resource_id(variable, IdKind::RouteTable, value)?;
-                }
-                Ok(default.clone())
+    /// Each side's peering route table: the request's, else the environment's for the stack's
+    /// side in that Region, checked and named by its variable. (A named route table, or the
+    /// gateway's default, is `peer`'s fallback.)
+    fn peering_route_tables(
+        &self,
+        defaults: &Defaults,
+        (active_region, passive_region): (&str, &str),
+    ) -> Result<(Option<String>, Option<String>)> {
+        let pick = |given: &Option<String>, region: &str, end: Side| -> Result<Option<String>> {
+            if given.is_some() {
+                return Ok(given.clone());
+            }
+            let Some(side) = stack_side(defaults, region, end) else {
+                return Ok(None);
             };
+            let (default, variable) = match side {
+                Side::Active => (
+                    &defaults.active_peering_route_table_id,
+                    "ACTIVE_PEERING_ROUTE_TABLE_ID",
+                ),
+                Side::Passive => (
+                    &defaults.passive_peering_route_table_id,
+                    "PASSIVE_PEERING_ROUTE_TABLE_ID",
+                ),
+            };
+            if let Some(value) = default {
+                validate::resource_id(variable, IdKind::RouteTable, value)?;
+            }
+            Ok(default.clone())
+        };
         Ok((
-            pick(
-                &self.active_peering_route_table_id,
-                &defaults.active_peering_route_table_id,
-                "ACTIVE_PEERING_ROUTE_TABLE_ID",
-            )?,
+            pick(&self.active_peering_route_table_id, active_region, Side::Active)?,
             pick(
                 &self.passive_peering_route_table_id,
-                &defaults.passive_peering_route_table_id,
-                "PASSIVE_PEERING_ROUTE_TABLE_ID",
+                passive_region,
+                Side::Passive,
             )?,
         ))
     }
 
-    /// The two fields go together: a request that gives either replaces both defaults.
-    fn passive_account(&self, defaults: &Defaults) -> Result<PassiveAccount> {
-        if self.passive_account_id.is_some() || self.passive_role_arn.is_some() {
-            PassiveAccount::checked(
-                self.passive_account_id.clone(),
-                self.passive_role_arn.clone(),
-                ("passiveAccountId", "passiveRoleArn"),
-            )
-        } else {
-            PassiveAccount::checked(
-                defaults.passive_account_id.clone(),
-                defaults.passive_role_arn.clone(),
-                ("PASSIVE_ACCOUNT_ID", "PASSIVE_ROLE_ARN"),
-            )
-        }
+    /// Each side's account. A side's two fields go together: a request that gives either
+    /// replaces both defaults. Otherwise the stack's passive account (`PASSIVE_ACCOUNT_ID`,
+    /// `PASSIVE_ROLE_ARN`) is the account of the stack's passive Region, whichever end of the
+    /// request that Region is; every other side is in the functions' own account.
+    fn accounts(
+        &self,
+        defaults: &Defaults,
+        (active_region, passive_region): (&str, &str),
+    ) -> Result<(SideAccount, SideAccount)> {
+        let account = |given: (&Option<String>, &Option<String>), region: &str, end: Side| {
+            let names = match end {
+                Side::Active => ("activeAccountId", "activeRoleArn"),
+                Side::Passive => ("passiveAccountId", "passiveRoleArn"),
+            };
+            if given.0.is_some() || given.1.is_some() {
+                return SideAccount::checked(given.0.clone(), given.1.clone(), names);
+            }
+            match stack_side(defaults, region, end) {
+                Some(Side::Passive) => SideAccount::checked(
+                    defaults.passive_account_id.clone(),
+                    defaults.passive_role_arn.clone(),
+                    ("PASSIVE_ACCOUNT_ID", "PASSIVE_ROLE_ARN"),
+                ),
+                _ => Ok(SideAccount::default()),
+            }
+        };
+        let active = account(
+            (&self.active_account_id, &self.active_role_arn),
+            active_region,
+            Side::Active,
+        )?;
+        let passive = account(
+            (&self.passive_account_id, &self.passive_role_arn),
+            passive_region,
+            Side::Passive,
+        )?;
+        Ok((active, passive))
+    }
+}
+
+/// Which of the stack's own two sides a request's side in `region` is, for the defaults that
+/// describe one side (its extra CIDRs, peering route table, account and role). The stack's
+/// defaults describe its own pair: a mesh pair, or a request naming other Regions, takes a
+/// side's defaults only in that side's Region, whichever end of the request it is. Where the
+/// stack names no Region for `end`, the side keeps `end`'s own defaults.
+fn stack_side(defaults: &Defaults, region: &str, end: Side) -> Option<Side> {
+    let own = match end {
+        Side::Active => &defaults.active_region,
+        Side::Passive => &defaults.passive_region,
+    };
+    if defaults.active_region.as_deref() == Some(region) {
+        Some(Side::Active)
+    } else if defaults.passive_region.as_deref() == Some(region) {
+        Some(Side::Passive)
+    } else if own.is_none() {
+        Some(end)
+    } else {
+        None
     }
 }
 
@@ -707,7 +787,12 @@ impl ResolvedRequest {
                 },
             },
             dry_run: state.dry_run.unwrap_or(false),
-            passive: PassiveAccount::checked(
+            active: SideAccount::checked(
+                state.active_account_id.clone(),
+                state.active_role_arn.clone(),
+                ("activeAccountId", "activeRoleArn"),
+            )?,
+            passive: SideAccount::checked(
                 state.passive_account_id.clone(),
                 state.passive_role_arn.clone(),
                 ("passiveAccountId", "passiveRoleArn"),
@@ -776,10 +861,10 @@ impl ResolvedRequest {
             unknown: Vec::new(),
         });
         state.dry_run = Some(self.dry_run);
-        state
-            .passive_account_id
-            .clone_from(&self.passive.passive_account_id);
-        state.passive_role_arn.clone_from(&self.passive.passive_role_arn);
+        state.active_account_id.clone_from(&self.active.account_id);
+        state.active_role_arn.clone_from(&self.active.role_arn);
+        state.passive_account_id.clone_from(&self.passive.account_id);
+        state.passive_role_arn.clone_from(&self.passive.role_arn);
         state.action = Some(self.action);
     }
 }
@@ -824,6 +909,8 @@ mod tests {
         "extraCidrs",
         "propagatedCidrs",
         "dryRun",
+        "activeAccountId",
+        "activeRoleArn",
         "passiveAccountId",
         "passiveRoleArn",
         "action",
@@ -1107,6 +1194,92 @@ mod tests {
     }
 
     #[test]
+    fn given_the_stacks_side_defaults_then_each_applies_to_the_side_in_its_region_whichever_end_it_is() {
+        let role_b = "arn:aws:iam::222222222222:role/tgw-peering-passive";
+        let env = Defaults {
+            passive_account_id: Some("222222222222".into()),
+            passive_role_arn: Some(role_b.into()),
+            active_peering_route_table_id: Some("tgw-rtb-0aaaaaaaaaaaaaaaa".into()),
+            passive_peering_route_table_id: Some("tgw-rtb-0bbbbbbbbbbbbbbbb".into()),
+            active_extra_cidrs: Some("192.168.0.0/16".into()),
+            passive_extra_cidrs: Some("172.30.0.0/16".into()),
+            ..defaults()
+        };
+        let valid = |request: Value| parse_request(&request).unwrap().request.validate(&env).unwrap();
+        let cidrs = |list: &[IpNet]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
+
+        let stacks_pair = valid(json!({}));
+        assert_eq!(stacks_pair.active, SideAccount::default());
+        assert_eq!(stacks_pair.passive.role_arn.as_deref(), Some(role_b));
+        assert_eq!(
+            stacks_pair.active_peering_route_table_id.as_deref(),
+            Some("tgw-rtb-0aaaaaaaaaaaaaaaa")
+        );
+        assert_eq!(cidrs(&stacks_pair.options.extra_cidrs.active), ["192.168.0.0/16"]);
+
+        let swapped = valid(json!({"activeRegion": "eu-west-1", "passiveRegion": "us-east-1"}));
+        assert_eq!(swapped.active.account_id.as_deref(), Some("222222222222"));
+        assert_eq!(swapped.active.role_arn.as_deref(), Some(role_b));
+        assert_eq!(swapped.passive, SideAccount::default());
+        assert_eq!(
+            swapped.active_peering_route_table_id.as_deref(),
+            Some("tgw-rtb-0bbbbbbbbbbbbbbbb")
+        );
+        assert_eq!(
+            swapped.passive_peering_route_table_id.as_deref(),
+            Some("tgw-rtb-0aaaaaaaaaaaaaaaa")
+        );
+        assert_eq!(cidrs(&swapped.options.extra_cidrs.active), ["172.30.0.0/16"]);
+        assert_eq!(cidrs(&swapped.options.extra_cidrs.passive), ["192.168.0.0/16"]);
+
+        let elsewhere = valid(json!({"activeRegion": "us-west-2", "passiveRegion": "ap-southeast-2"}));
+        assert_eq!(
+            (elsewhere.active.clone(), elsewhere.passive.clone()),
+            Default::default()
+        );
+        assert_eq!(elsewhere.active_peering_route_table_id, None);
+        assert_eq!(elsewhere.passive_peering_route_table_id, None);
+        assert!(
+            elsewhere.options.extra_cidrs.active.is_empty()
+                && elsewhere.options.extra_cidrs.passive.is_empty()
+        );
+    }
+
+    #[test]
+    fn given_an_active_role_then_the_active_side_is_in_its_account_and_an_account_alone_names_the_missing_role(
+    ) {
+        let role_c = "arn:aws:iam::333333333333:role/tgw-peering-passive";
+        let valid = parse_request(&json!({"activeRoleArn": role_c}))
+            .unwrap()
+            .request
+            .validate(&defaults())
+            .unwrap();
+        assert_eq!(valid.active.account_id.as_deref(), Some("333333333333"));
+        let mut state = PeeringState::default();
+        let resolved = ResolvedRequest {
+            active: valid.active.clone(),
+            ..resolved_request()
+        };
+        resolved.write_to(&mut state);
+        assert_eq!(state.active_role_arn.as_deref(), Some(role_c));
+        let (read_back, _) = ResolvedRequest::from_state(&state, false).unwrap();
+        assert_eq!(read_back.active, valid.active);
+
+        let err = parse_request(&json!({"activeAccountId": "333333333333"}))
+            .unwrap()
+            .request
+            .validate(&defaults())
+            .unwrap_err();
+        assert_eq!(field_of(err), "activeRoleArn");
+        let err = parse_request(&json!({"activeAccountId": "444444444444", "activeRoleArn": role_c}))
+            .unwrap()
+            .request
+            .validate(&defaults())
+            .unwrap_err();
+        assert_eq!(field_of(err), "activeRoleArn");
+    }
+
+    #[test]
     fn prune_settings_come_from_the_request_or_the_environment_and_bad_ones_name_the_field() {
         let env = Defaults {
             prune: Some("true".into()),
@@ -1174,9 +1347,8 @@ mod tests {
         assert_eq!(field_of(err), "extraCidrs.active");
     }
 
-    #[test]
-    fn the_route_options_travel_from_peer_to_modify_routes_and_an_older_output_means_off() {
-        let request = ResolvedRequest {
+    fn resolved_request() -> ResolvedRequest {
+        ResolvedRequest {
             active_region: "us-east-1".into(),
             passive_region: "eu-west-1".into(),
             active_transit_gateway_id: "tgw-0123456789abcdef0".into(),
@@ -1203,9 +1375,15 @@ mod tests {
                 write_share: 3,
             },
             dry_run: false,
-            passive: PassiveAccount::default(),
+            active: SideAccount::default(),
+            passive: SideAccount::default(),
             action: Action::Setup,
-        };
+        }
+    }
+
+    #[test]
+    fn the_route_options_travel_from_peer_to_modify_routes_and_an_older_output_means_off() {
+        let request = resolved_request();
         let mut state = PeeringState::default();
         request.write_to(&mut state);
         state.attachment_id = Some(Some("tgw-attach-0123456789abcdef0".into()));

@@ -111,6 +111,12 @@ pub struct PeeringState {
     pub extra_cidrs: Option<ExtraCidrsField>,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]
     pub dry_run: Option<bool>,
+    /// The active transit gateway's account and the role every active-side call is made as,
+    /// when that is not the functions' own account (a mesh pair of two other accounts' sides).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
+    pub active_account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
+    pub active_role_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]
     pub passive_account_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "text")]

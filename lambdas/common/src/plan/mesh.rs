@@ -35,6 +35,8 @@ const PAIR_ONLY_FIELDS: &[&str] = &[
     "passiveRouteTableId",
     "activePeeringRouteTableId",
     "passivePeeringRouteTableId",
+    "activeAccountId",
+    "activeRoleArn",
     "passiveAccountId",
     "passiveRoleArn",
     "extraCidrs",
@@ -65,6 +67,43 @@ impl MeshSide {
     }
 }
 
+/// What the stack says about meshes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MeshSettings {
+    /// The Regions of an empty `mesh` list (`MeshRegions`).
+    pub regions: Vec<String>,
+    /// The roles in other accounts the functions may assume (`PassiveRoleArn`, `MeshRoleArns`).
+    pub assumable_roles: Vec<String>,
+    /// The stack's passive side when it is in another account: a mesh side in its Region that
+    /// names no account is that gateway, in that account, as a pair request would take it.
+    pub stack_passive: Option<MeshSide>,
+}
+
+impl MeshSettings {
+    pub fn of(config: &crate::config::Config) -> Self {
+        let defaults = &config.defaults;
+        let stack_passive = match (&defaults.passive_region, &defaults.passive_role_arn) {
+            (Some(region), Some(role_arn)) => Some(MeshSide {
+                region: region.clone(),
+                account_id: defaults.passive_account_id.clone(),
+                role_arn: Some(role_arn.clone()),
+                ..MeshSide::default()
+            }),
+            _ => None,
+        };
+        Self {
+            regions: config.mesh_regions.clone(),
+            assumable_roles: defaults
+                .passive_role_arn
+                .iter()
+                .chain(&config.mesh_role_arns)
+                .cloned()
+                .collect(),
+            stack_passive,
+        }
+    }
+}
+
 /// A mesh request, decoded: the sides, the Region leaving (teardown only), and the fields every
 /// pair shares (`vpcTagKey`, `vpcRoutes`, `dryRun`, `action`, ...), passed to each pair as given.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,9 +123,8 @@ pub fn mesh_request_of(input: &Value) -> Option<&Value> {
     input.get("detail").filter(|detail| detail.get("mesh").is_some())
 }
 
-/// Decodes a mesh request. `default_regions` (the stack's `MeshRegions`) stand in for an empty
-/// `mesh` list.
-pub fn decode_mesh(request: &Value, default_regions: &[String]) -> Result<MeshRequest> {
+/// Decodes a mesh request. The stack's `MeshRegions` stand in for an empty `mesh` list.
+pub fn decode_mesh(request: &Value, settings: &MeshSettings) -> Result<MeshRequest> {
     let Value::Object(fields) = request else {
         return Err(Error::invalid("(request)", "must be a JSON object"));
     };
@@ -118,7 +156,8 @@ pub fn decode_mesh(request: &Value, default_regions: &[String]) -> Result<MeshRe
         )
     })?;
     let sides = if sides.is_empty() {
-        default_regions
+        settings
+            .regions
             .iter()
             .map(|region| MeshSide {
                 region: region.clone(),
@@ -128,6 +167,10 @@ pub fn decode_mesh(request: &Value, default_regions: &[String]) -> Result<MeshRe
     } else {
         sides
     };
+    let sides = sides
+        .into_iter()
+        .map(|side| in_stack_passive_account(side, settings))
+        .collect();
     let action = match shared.get("action") {
         None => Action::Setup,
         Some(Value::String(text)) => Action::parse(text).ok_or_else(|| {
@@ -157,11 +200,48 @@ pub fn decode_mesh(request: &Value, default_regions: &[String]) -> Result<MeshRe
         shared,
     };
     check_sides(&request)?;
+    check_roles(&request, settings)?;
     Ok(request)
 }
 
-/// The sides: two at least, at most [`MAX_MESH_SIDES`], one per Region, each pair with a side
-/// in the stack's account; `leaving` one of them, and only in a teardown.
+/// A side in the stack's passive Region that names no account is the stack's passive gateway's.
+fn in_stack_passive_account(side: MeshSide, settings: &MeshSettings) -> MeshSide {
+    match &settings.stack_passive {
+        Some(stack) if stack.region == side.region && !side.in_another_account() => MeshSide {
+            account_id: stack.account_id.clone(),
+            role_arn: stack.role_arn.clone(),
+            ..side
+        },
+        _ => side,
+    }
+}
+
+/// Every side in another account is reached as a role the stack lets its functions assume, so
+/// that a role it does not name is refused here, before any pair runs, not by IAM halfway.
+fn check_roles(request: &MeshRequest, settings: &MeshSettings) -> Result<()> {
+    for (index, side) in request.sides.iter().enumerate() {
+        let Some(role_arn) = &side.role_arn else { continue };
+        if !settings.assumable_roles.contains(role_arn) {
+            return Err(Error::invalid(
+                format!("mesh[{index}].roleArn"),
+                format!(
+                    "is {}, which this stack's functions may not assume; add it to the stack's \
+                     MeshRoleArns parameter (they may assume only PassiveRoleArn and MeshRoleArns{})",
+                    echo(role_arn),
+                    if settings.assumable_roles.is_empty() {
+                        ", both empty now".to_owned()
+                    } else {
+                        format!(": {}", settings.assumable_roles.join(", "))
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The sides: two at least, at most [`MAX_MESH_SIDES`], one per Region; `leaving` one of them,
+/// and only in a teardown.
 fn check_sides(request: &MeshRequest) -> Result<()> {
     let sides = &request.sides;
     if sides.len() < 2 {
@@ -197,20 +277,6 @@ fn check_sides(request: &MeshRequest) -> Result<()> {
             ));
         }
     }
-    let others: Vec<usize> = (0..sides.len())
-        .filter(|&i| sides[i].in_another_account())
-        .collect();
-    if others.len() > 1 {
-        return Err(Error::invalid(
-            format!("mesh[{}].roleArn", others[1]),
-            format!(
-                "puts a second side in another account (mesh[{}] is too); the pair of them would \
-                 have no side in the stack's account to create the peering from. Mesh them from a \
-                 stack in one of those accounts",
-                others[0]
-            ),
-        ));
-    }
     if let Some(leaving) = &request.leaving {
         if request.action != Action::Teardown {
             return Err(Error::invalid(
@@ -236,15 +302,18 @@ fn check_sides(request: &MeshRequest) -> Result<()> {
     Ok(())
 }
 
-/// One pair of the mesh: two sides by index, the active one first (the side in the stack's
-/// account, where the peering is created from).
+/// One pair of the mesh: two sides by index, the active one (where the peering is created
+/// from) first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PairIndex {
     pub active: usize,
     pub passive: usize,
 }
 
-/// Every pair to run, in side order: all N(N-1)/2, or with `leaving` only that Region's.
+/// Every pair to run, in side order: all N(N-1)/2, or with `leaving` only that Region's. A side
+/// in the stack's account is the active side of its pairs with sides in other accounts, so the
+/// stack's account owns those peerings; between two sides of other accounts the first listed
+/// creates the peering, as its role.
 pub fn pairs(request: &MeshRequest) -> Vec<PairIndex> {
     let sides = &request.sides;
     let mut pairs = Vec::new();
@@ -257,7 +326,7 @@ pub fn pairs(request: &MeshRequest) -> Vec<PairIndex> {
             if !touches_leaving {
                 continue;
             }
-            let (active, passive) = if sides[i].in_another_account() {
+            let (active, passive) = if sides[i].in_another_account() && !sides[j].in_another_account() {
                 (j, i)
             } else {
                 (i, j)
@@ -303,6 +372,8 @@ pub fn pair_request(request: &MeshRequest, pair: PairIndex) -> Value {
     put("passiveTransitGatewayId", text(&passive.transit_gateway_id));
     put("activeRouteTableId", tables(&active.route_table_ids));
     put("passiveRouteTableId", tables(&passive.route_table_ids));
+    put("activeAccountId", text(&active.account_id));
+    put("activeRoleArn", text(&active.role_arn));
     put("passiveAccountId", text(&passive.account_id));
     put("passiveRoleArn", text(&passive.role_arn));
     if write_share(request) > 1 {
@@ -748,8 +819,19 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const ROLE_B: &str = "arn:aws:iam::222222222222:role/peer";
+    const ROLE_C: &str = "arn:aws:iam::333333333333:role/peer";
+
+    /// A stack whose functions may assume B's and C's roles.
+    fn settings() -> MeshSettings {
+        MeshSettings {
+            assumable_roles: vec![ROLE_B.into(), ROLE_C.into()],
+            ..MeshSettings::default()
+        }
+    }
+
     fn decode(request: Value) -> Result<MeshRequest> {
-        decode_mesh(&request, &[])
+        decode_mesh(&request, &settings())
     }
 
     fn regions(regions: &[&str]) -> Value {
@@ -830,6 +912,85 @@ mod tests {
     }
 
     #[test]
+    fn given_sides_in_two_other_accounts_then_their_pair_is_made_as_both_roles_and_each_pairs_with_the_stacks_side_as_passive(
+    ) {
+        let request = decode(json!({"mesh": [
+            {"region": "us-west-2", "roleArn": ROLE_B},
+            {"region": "us-east-1"},
+            {"region": "eu-west-1", "accountId": "333333333333", "roleArn": ROLE_C}]}))
+        .unwrap();
+        let bodies: Vec<Value> = pairs(&request)
+            .into_iter()
+            .map(|pair| pair_request(&request, pair))
+            .collect();
+        let pick = |body: &Value, key: &str| body.get(key).cloned().unwrap_or(Value::Null);
+        let seen: Vec<[Value; 4]> = bodies
+            .iter()
+            .map(|body| {
+                [
+                    pick(body, "activeRegion"),
+                    pick(body, "activeRoleArn"),
+                    pick(body, "passiveRegion"),
+                    pick(body, "passiveRoleArn"),
+                ]
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                [json!("us-east-1"), Value::Null, json!("us-west-2"), json!(ROLE_B)],
+                [
+                    json!("us-west-2"),
+                    json!(ROLE_B),
+                    json!("eu-west-1"),
+                    json!(ROLE_C)
+                ],
+                [json!("us-east-1"), Value::Null, json!("eu-west-1"), json!(ROLE_C)],
+            ]
+        );
+        assert_eq!(bodies[1]["passiveAccountId"], "333333333333");
+    }
+
+    #[test]
+    fn given_a_side_in_the_stacks_passive_region_naming_no_account_then_it_is_in_the_stacks_passive_account()
+    {
+        let stack = MeshSettings {
+            assumable_roles: vec![ROLE_B.into()],
+            stack_passive: Some(MeshSide {
+                region: "eu-west-1".into(),
+                account_id: Some("222222222222".into()),
+                role_arn: Some(ROLE_B.into()),
+                ..MeshSide::default()
+            }),
+            ..MeshSettings::default()
+        };
+        let request = decode_mesh(
+            &json!({"mesh": regions(&["us-east-1", "eu-west-1", "us-west-2"])}),
+            &stack,
+        )
+        .unwrap();
+        assert_eq!(request.sides[1].role_arn.as_deref(), Some(ROLE_B));
+        assert_eq!(request.sides[0].role_arn, None);
+        assert_eq!(request.sides[2].role_arn, None);
+    }
+
+    #[test]
+    fn given_a_role_the_stack_does_not_name_then_the_mesh_is_refused_naming_the_side() {
+        let err = decode_mesh(
+            &json!({"mesh": [{"region": "us-east-1"}, {"region": "us-west-2", "roleArn": ROLE_B}]}),
+            &MeshSettings::default(),
+        )
+        .unwrap_err();
+        match err {
+            Error::InvalidInput { field, reason } => {
+                assert_eq!(field, "mesh[1].roleArn");
+                assert!(reason.contains("MeshRoleArns"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn given_bad_sides_then_each_error_names_the_field() {
         let cases = [
             (json!({"mesh": regions(&["us-east-1"])}), "mesh"),
@@ -863,8 +1024,8 @@ mod tests {
                 "leaving",
             ),
             (
-                json!({"mesh": [{"region": "us-east-1", "roleArn": "arn:aws:iam::1:role/a"},
-                                {"region": "us-west-2", "roleArn": "arn:aws:iam::2:role/b"}]}),
+                json!({"mesh": [{"region": "us-east-1", "roleArn": ROLE_B},
+                                {"region": "us-west-2", "roleArn": "arn:aws:iam::444444444444:role/peer"}]}),
                 "mesh[1].roleArn",
             ),
         ];
@@ -906,7 +1067,11 @@ mod tests {
 
     #[test]
     fn given_an_empty_list_then_the_stacks_regions_are_the_sides() {
-        let request = decode_mesh(&json!({"mesh": []}), &["us-east-1".into(), "eu-west-1".into()]).unwrap();
+        let stack = MeshSettings {
+            regions: vec!["us-east-1".into(), "eu-west-1".into()],
+            ..MeshSettings::default()
+        };
+        let request = decode_mesh(&json!({"mesh": []}), &stack).unwrap();
         assert_eq!(request.sides.len(), 2);
         assert!(decode(json!({"mesh": []})).is_err(), "no default: refused");
     }
