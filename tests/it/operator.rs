@@ -275,6 +275,80 @@ async fn given_the_passive_gateway_in_another_account_when_the_job_runs_with_its
     );
 }
 
+/// The calls a role in another account may be granted: the passive side's, and with
+/// `RequestsPeerings` the requester's (cloudformation/passive-account-role.yaml).
+fn side_role_grants() -> std::collections::BTreeSet<String> {
+    let all: Value = serde_json::from_str(include_str!("../../cloudformation/function-permissions.json")).unwrap();
+    ["passive-side", "requests-peerings"]
+        .iter()
+        .flat_map(|entry| {
+            let lists = &all[*entry];
+            lists["calls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .chain(lists["iamOnly"].as_array().unwrap())
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn given_both_gateways_in_other_accounts_when_the_pair_runs_as_their_roles_then_the_first_requests_the_second_accepts_and_both_are_routed(
+) {
+    const B_ACCOUNT: &str = "444455556666";
+    let w = world().await;
+    // Our own gateways in both Regions, with a tagged VPC each: never touched.
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    let (c_role, c) = passive_account(&w).await;
+    let b_role = w
+        .emulator
+        .create_role(B_ACCOUNT, "tgw-peering-side", OWN_ACCOUNT_ROOT);
+    let b = w.emulator.ec2_as(ACTIVE, &b_role).await;
+    let (b_tgw, c_tgw) = (b.transit_gateway().await, c.transit_gateway().await);
+    b.attached_vpc(&b_tgw, "10.50.0.0/16").await;
+    c.attached_vpc(&c_tgw, "10.60.0.0/16").await;
+    let request = json!({
+        "activeRoleArn": b_role, "activeTransitGatewayId": b_tgw.id,
+        "passiveRoleArn": c_role, "passiveTransitGatewayId": c_tgw.id,
+    });
+    w.emulator.reset_calls();
+
+    let output = run_to_completion(&w.context, request.clone()).await;
+
+    assert_eq!(output["status"], "available", "{output}");
+    assert_eq!(
+        (output["activeAccountId"].clone(), output["passiveAccountId"].clone()),
+        (json!(B_ACCOUNT), json!(PASSIVE_ACCOUNT))
+    );
+    let attachment = output["attachmentId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        b.routes(&b_tgw.route_table_id).await,
+        pairs(&[("10.60.0.0/16", &attachment)]),
+        "B's table, read as B"
+    );
+    assert_eq!(
+        c.routes(&c_tgw.route_table_id).await,
+        pairs(&[("10.50.0.0/16", &attachment)]),
+        "C's table, read as C"
+    );
+    assert_eq!(w.active.routes(&w.active_tgw.route_table_id).await, pairs(&[]));
+    assert_eq!(w.passive.routes(&w.passive_tgw.route_table_id).await, pairs(&[]));
+    assert!(w.active.live_peerings().await.is_empty(), "none in our own account");
+    let granted = side_role_grants();
+    for region in [ACTIVE, PASSIVE] {
+        let made: std::collections::BTreeSet<String> = w.emulator.calls_in(region).0.into_keys().collect();
+        assert!(made.is_subset(&granted), "{region}: {made:?} not within {granted:?}");
+    }
+
+    w.emulator.reset_calls();
+    let again = run_to_completion(&w.context, request).await;
+    assert_eq!(again["attachmentId"], json!(attachment));
+    assert_eq!(w.emulator.calls().mutating(), Default::default(), "a re-run changes nothing");
+}
+
 #[tokio::test]
 async fn given_a_role_that_does_not_trust_us_then_peer_fails_with_access_denied_naming_it_and_creates_nothing(
 ) {

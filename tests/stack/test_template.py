@@ -116,13 +116,18 @@ def passive_template() -> dict:
 
 
 @pytest.mark.parametrize("function", sorted(ROLE_OF))
-def test_each_function_may_assume_only_the_passive_role_and_only_when_one_is_given(function):
+def test_each_function_may_assume_only_the_roles_the_stack_names_and_only_when_it_names_them(function):
     role = template()["Resources"][ROLE_OF[function]]
     conditional = [p for p in role["Properties"]["Policies"] if "Fn::If" in p]
-    assert [p["Fn::If"][0] for p in conditional if p["Fn::If"][0] != "HasMeshRegions"] == ["HasPassiveRole"]
+    assert [p["Fn::If"][0] for p in conditional if p["Fn::If"][0] != "HasMeshRegions"] == [
+        "HasPassiveRole", "HasMeshRoles"]
     assert all(p["Fn::If"][2] == {"Ref": "AWS::NoValue"} for p in conditional)
     sts = [s for s in statements(role) if any(a.startswith("sts:") for a in as_list(s["Action"]))]
-    assert [(s["Action"], s["Resource"]) for s in sts] == [("sts:AssumeRole", {"Ref": "PassiveRoleArn"})]
+    assert [(s["Action"], s["Resource"]) for s in sts] == [
+        ("sts:AssumeRole", {"Ref": "PassiveRoleArn"}), ("sts:AssumeRole", {"Ref": "MeshRoleArns"})]
+    conditions = template()["Conditions"]
+    assert conditions["HasMeshRoles"] == {"Fn::Not": [{"Fn::Equals": [
+        {"Fn::Join": [",", {"Ref": "MeshRoleArns"}]}, ""]}]}
 
 
 def test_the_passive_role_trusts_exactly_the_three_function_roles():
@@ -133,11 +138,26 @@ def test_the_passive_role_trusts_exactly_the_three_function_roles():
                                           {"Ref": "ModifyRoutesRoleArn"}]}
 
 
+def granted_by(policies_: list[dict]) -> set[str]:
+    return {a.removeprefix("ec2:") for p in policies_ for s in p["PolicyDocument"]["Statement"]
+            for a in as_list(s["Action"])}
+
+
+def wanted(entry: str) -> set[str]:
+    lists = declared()[entry]
+    return set(lists["calls"]) | set(lists["iamOnly"])
+
+
 def test_the_passive_role_grants_exactly_the_passive_side_calls_in_the_passive_region_only():
     role = passive_template()["Resources"]["PassiveRole"]
-    granted = {a.removeprefix("ec2:") for s in statements(role) for a in as_list(s["Action"])}
-    wanted = declared()["passive-side"]
-    assert granted == set(wanted["calls"]) | set(wanted["iamOnly"])
+    always = [p for p in role["Properties"]["Policies"] if "Fn::If" not in p]
+    (requests,) = [p["Fn::If"] for p in role["Properties"]["Policies"] if "Fn::If" in p]
+    assert requests[0] == "RequestsPeerings" and requests[2] == {"Ref": "AWS::NoValue"}
+    assert granted_by(always) == wanted("passive-side")
+    # A mesh side that may request peerings (RequestsPeerings "true") may also do the requester's part.
+    assert granted_by([requests[1]]) == wanted("requests-peerings")
+    every_function = set().union(*(wanted(function) for function in ROLE_OF))
+    assert every_function <= wanted("passive-side") | wanted("requests-peerings")
     for statement in statements(role):
         if statement["Resource"] == "*":
             assert all(a.removeprefix("ec2:").startswith(READ_ONLY_PREFIXES) for a in as_list(statement["Action"]))
@@ -145,6 +165,18 @@ def test_the_passive_role_grants_exactly_the_passive_side_calls_in_the_passive_r
         else:
             for resource in as_list(statement["Resource"]):
                 assert "${PassiveRegion}:${AWS::AccountId}" in resource["Fn::Sub"], statement
+
+
+def test_a_side_role_requests_and_deletes_only_peerings_tagged_as_this_tools():
+    role = passive_template()["Resources"]["PassiveRole"]
+    (requests,) = [p["Fn::If"][1] for p in role["Properties"]["Policies"] if "Fn::If" in p]
+    by_sid = {s["Sid"]: s for s in requests["PolicyDocument"]["Statement"]}
+    tag = {"StringEquals": {"aws:RequestTag/tgw-peering:managed-by": "tgw-peering"}}
+    assert by_sid["CreateTaggedPeeringInItsRegion"]["Condition"] == tag
+    assert by_sid["DeleteOnlyPeeringsThisToolCreated"]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/tgw-peering:managed-by": "tgw-peering"}}
+    assert by_sid["TagOnlyWhileCreatingThePeering"]["Condition"] == {
+        "StringEquals": {"ec2:CreateAction": "CreateTransitGatewayPeeringAttachment"}}
 
 
 # --- notifications (README, "Operating it") ------------------------------------------------
