@@ -177,3 +177,107 @@ def test_a_passive_role_trusting_only_peer_fails_the_routes_with_access_denied_a
     a_table = only_tgw(local_aws, ACTIVE)["Options"]["AssociationDefaultRouteTableId"]
     assert static_routes(local_aws.client("ec2"), a_table) == {}
     assert static_routes(as_b(local_aws, "ec2"), b_tgw["Options"]["AssociationDefaultRouteTableId"]) == {}
+
+
+# --- a mesh across three accounts --------------------------------------------------------------
+
+C = "444455556666"
+THIRD = "eu-west-1"
+MESH_TAG = "addToMesh"
+
+
+def as_account(local_aws: LocalAws, account: str, service: str, region: str):
+    """A client of `account`'s administrator (moto's x-moto-account-id)."""
+    client = boto3.client(service, region_name=region, endpoint_url=local_aws.endpoint,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client.meta.events.register("before-sign", lambda request, **_: request.headers.__setitem__(
+        "x-moto-account-id", account))
+    return client
+
+
+def deploy_side_role(local_aws: LocalAws, account: str, outputs: dict[str, str], region: str,
+                     requests_peerings: bool) -> str:
+    """passive-account-role.yaml in `account` for its mesh side in `region`; returns the role."""
+    cfn = as_account(local_aws, account, "cloudformation", ACTIVE)
+    parameters = {**role_parameters(outputs), "PassiveRegion": region, "RoleName": f"tgw-peering-{region}",
+                  "RequestsPeerings": "true" if requests_peerings else "false"}
+    cfn.create_stack(StackName=f"tgw-peering-side-{region}", TemplateBody=ROLE_TEMPLATE.read_text(),
+                     Capabilities=["CAPABILITY_NAMED_IAM"],
+                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
+    (stack,) = cfn.describe_stacks(StackName=f"tgw-peering-side-{region}")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["PassiveRoleArn"]
+
+
+def mesh_gateway(ec2) -> dict:
+    """The gateway whose VPCs carry the mesh's tag."""
+    tagged = {v["VpcId"] for v in ec2.describe_vpcs(Filters=[{"Name": "tag-key", "Values": [MESH_TAG]}])["Vpcs"]}
+    attachments = ec2.describe_transit_gateway_vpc_attachments()["TransitGatewayVpcAttachments"]
+    tgw_id = next(a["TransitGatewayId"] for a in attachments if a["VpcId"] in tagged)
+    (tgw,) = ec2.describe_transit_gateways(TransitGatewayIds=[tgw_id])["TransitGateways"]
+    return tgw
+
+
+def test_a_mesh_with_sides_in_two_other_accounts_is_peered_as_each_sides_role_and_torn_down(local_aws):
+    # A (the stack's account) in ACTIVE, B in PASSIVE, C in THIRD: each its own network.
+    sides = {ACTIVE: (None, local_aws.client("ec2", ACTIVE)),
+             PASSIVE: (B, as_account(local_aws, B, "ec2", PASSIVE)),
+             THIRD: (C, as_account(local_aws, C, "ec2", THIRD))}
+    cidrs = {}
+    for index, (region, (_, ec2)) in enumerate(sides.items()):
+        layout = seed_demo.mesh_layout(index)
+        seed_demo.seed_region(ec2, region, layout, MESH_TAG)
+        cidrs[region] = layout["tagged"]
+    local_aws.deploy(f"MeshRegions={ACTIVE},{PASSIVE},{THIRD}")
+    outputs = local_aws.outputs()
+    # B pairs with C as the requester (it is listed first), so its role may request peerings.
+    roles = {PASSIVE: deploy_side_role(local_aws, B, outputs, PASSIVE, requests_peerings=True),
+             THIRD: deploy_side_role(local_aws, C, outputs, THIRD, requests_peerings=False)}
+    gateways = {region: mesh_gateway(ec2) for region, (_, ec2) in sides.items()}
+    request = {"mesh": [{"region": region, "transitGatewayId": gateways[region]["TransitGatewayId"],
+                         **({"roleArn": roles[region]} if region in roles else {})} for region in sides],
+               "vpcTagKey": MESH_TAG, "vpcRoutes": True}
+
+    # Until the stack names the roles, the mesh is refused before anything is created.
+    harness(local_aws.endpoint, "POST", "calls/reset")
+    refused = local_aws.run(request)
+    assert refused.status == "FAILED", refused.described
+    assert refused.described["error"] == "InvalidInput", refused.described
+    assert "mesh[1].roleArn" in refused.described["cause"] and "MeshRoleArns" in refused.described["cause"]
+    assert local_aws.mutating_calls() == {}
+
+    local_aws.deploy(f"MeshRegions={ACTIVE},{PASSIVE},{THIRD}", f"MeshRoleArns={roles[PASSIVE]},{roles[THIRD]}")
+    harness(local_aws.endpoint, "POST", "calls/reset")
+    run = local_aws.run(request)
+
+    assert run.status == "SUCCEEDED", run.described
+    per_pair = 2 * 2 + 2 * 2 * 2
+    assert run.output["summary"]["text"] == (
+        f"3 of 3 pairs available, {3 * per_pair} routes created, 12 of 12 VPC pairs reachable")
+    for a, b in [(ACTIVE, PASSIVE), (ACTIVE, THIRD), (PASSIVE, THIRD)]:
+        ends = {gateways[a]["TransitGatewayId"], gateways[b]["TransitGatewayId"]}
+        listed = sides[a][1].describe_transit_gateway_peering_attachments()["TransitGatewayPeeringAttachments"]
+        (peering,) = [p for p in listed if p["State"] == "available" and {
+            p["RequesterTgwInfo"]["TransitGatewayId"], p["AccepterTgwInfo"]["TransitGatewayId"]} == ends]
+        # The stack's account requests its pairs; between B and C, B does, as its role.
+        assert peering["RequesterTgwInfo"]["OwnerId"] == (B if a == PASSIVE else sides[ACTIVE][1].describe_transit_gateways(
+            TransitGatewayIds=[gateways[ACTIVE]["TransitGatewayId"]])["TransitGateways"][0]["OwnerId"])
+        via = peering["TransitGatewayAttachmentId"]
+        for side, other in ((a, b), (b, a)):
+            table = gateways[side]["Options"]["AssociationDefaultRouteTableId"]
+            routes = static_routes(sides[side][1], table)
+            for cidr in cidrs[other]:
+                assert routes.get(cidr) == via, f"{side}: {cidr} goes {routes.get(cidr)}, not via {a} <-> {b}"
+
+    harness(local_aws.endpoint, "POST", "calls/reset")
+    again = local_aws.run(request)
+    assert again.status == "SUCCEEDED", again.described
+    assert local_aws.mutating_calls() == {}, "a re-run with nothing to do makes no mutating call"
+
+    gone = local_aws.run({**request, "action": "teardown"})
+    assert gone.status == "SUCCEEDED", gone.described
+    for region, (_, ec2) in sides.items():
+        assert static_routes(ec2, gateways[region]["Options"]["AssociationDefaultRouteTableId"]) == {}, region
+        live = [p for p in ec2.describe_transit_gateway_peering_attachments()["TransitGatewayPeeringAttachments"]
+                if p["State"] not in ("deleted", "deleting", "rejected", "failed")]
+        assert live == [], region
