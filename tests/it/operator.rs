@@ -278,7 +278,8 @@ async fn given_the_passive_gateway_in_another_account_when_the_job_runs_with_its
 /// The calls a role in another account may be granted: the passive side's, and with
 /// `RequestsPeerings` the requester's (cloudformation/passive-account-role.yaml).
 fn side_role_grants() -> std::collections::BTreeSet<String> {
-    let all: Value = serde_json::from_str(include_str!("../../cloudformation/function-permissions.json")).unwrap();
+    let all: Value =
+        serde_json::from_str(include_str!("../../cloudformation/function-permissions.json")).unwrap();
     ["passive-side", "requests-peerings"]
         .iter()
         .flat_map(|entry| {
@@ -320,7 +321,10 @@ async fn given_both_gateways_in_other_accounts_when_the_pair_runs_as_their_roles
 
     assert_eq!(output["status"], "available", "{output}");
     assert_eq!(
-        (output["activeAccountId"].clone(), output["passiveAccountId"].clone()),
+        (
+            output["activeAccountId"].clone(),
+            output["passiveAccountId"].clone()
+        ),
         (json!(B_ACCOUNT), json!(PASSIVE_ACCOUNT))
     );
     let attachment = output["attachmentId"].as_str().unwrap().to_owned();
@@ -336,17 +340,27 @@ async fn given_both_gateways_in_other_accounts_when_the_pair_runs_as_their_roles
     );
     assert_eq!(w.active.routes(&w.active_tgw.route_table_id).await, pairs(&[]));
     assert_eq!(w.passive.routes(&w.passive_tgw.route_table_id).await, pairs(&[]));
-    assert!(w.active.live_peerings().await.is_empty(), "none in our own account");
+    assert!(
+        w.active.live_peerings().await.is_empty(),
+        "none in our own account"
+    );
     let granted = side_role_grants();
     for region in [ACTIVE, PASSIVE] {
         let made: std::collections::BTreeSet<String> = w.emulator.calls_in(region).0.into_keys().collect();
-        assert!(made.is_subset(&granted), "{region}: {made:?} not within {granted:?}");
+        assert!(
+            made.is_subset(&granted),
+            "{region}: {made:?} not within {granted:?}"
+        );
     }
 
     w.emulator.reset_calls();
     let again = run_to_completion(&w.context, request).await;
     assert_eq!(again["attachmentId"], json!(attachment));
-    assert_eq!(w.emulator.calls().mutating(), Default::default(), "a re-run changes nothing");
+    assert_eq!(
+        w.emulator.calls().mutating(),
+        Default::default(),
+        "a re-run changes nothing"
+    );
 }
 
 #[tokio::test]
