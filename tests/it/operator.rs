@@ -578,3 +578,40 @@ async fn given_a_peering_someone_else_created_when_tearing_down_then_only_our_re
     assert_eq!(w.passive.routes(&w.passive_tgw.route_table_id).await, pairs(&[]));
     assert_eq!(w.active.live_peerings().await, vec![theirs]);
 }
+
+// --- mesh ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn given_a_four_region_mesh_when_peer_checks_it_then_each_sides_gateway_is_read_once_not_once_a_pair() {
+    let emulator = tgw_peering_integration::Emulator::start();
+    let regions = [ACTIVE, PASSIVE, "us-west-2", "ap-southeast-2"];
+    for (index, region) in regions.iter().enumerate() {
+        let net = emulator.ec2(region).await;
+        let tgw = net.transit_gateway().await;
+        net.attached_vpc(&tgw, &format!("10.{}.0.0/16", 100 + index))
+            .await;
+    }
+    let context = emulator.context().await;
+    emulator.reset_calls();
+
+    let sides: Vec<Value> = regions.iter().map(|r| json!({"region": r})).collect();
+    let plan = invoke(&context, Function::Peer, json!({"mesh": sides}))
+        .await
+        .unwrap();
+
+    assert_eq!(plan["pairs"].as_array().map(Vec::len), Some(6), "{plan}");
+    for pair in plan["pairs"].as_array().unwrap() {
+        let request = &pair["request"];
+        assert!(
+            request["activeTransitGatewayId"].is_string() && request["passiveTransitGatewayId"].is_string()
+        );
+        assert!(request["activePeeringRouteTableId"].is_string());
+    }
+    let calls = emulator.calls();
+    assert_eq!(
+        calls.of("DescribeTransitGateways"),
+        4,
+        "one a side: 6 pairs would read 12"
+    );
+    assert_eq!(calls.mutating(), Default::default());
+}

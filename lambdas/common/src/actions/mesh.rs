@@ -9,10 +9,10 @@ use ipnet::IpNet;
 use serde_json::{json, Value};
 use tracing::info;
 
-use crate::actions::peer::resolve_request;
+use crate::actions::peer::{assemble, resolve_side, ResolvedSide};
 use crate::actions::routes::read_side;
 use crate::aws::{Ec2, Shell, SideAt};
-use crate::contract::request::{parse_request, Action, ResolvedRequest};
+use crate::contract::request::{parse_request, Action, ResolvedRequest, ValidRequest};
 use crate::contract::state::PeeringState;
 use crate::contract::validate::echo;
 use crate::error::{Error, Result};
@@ -59,8 +59,7 @@ struct ResolvedPair {
 /// Checks the whole mesh and lists its pairs; creates nothing.
 async fn plan(shell: &Shell, input: &Value) -> Result<Value> {
     let request = decode_mesh(input, &MeshSettings::of(shell.config()))?;
-    let indexes = mesh::pairs(&request);
-    let pairs = try_join_all(indexes.iter().map(|&index| resolve_pair(shell, &request, index))).await?;
+    let pairs = resolve_pairs(shell, &request).await?;
     if request.action == Action::Setup {
         check_across_sides(shell, &request, &pairs).await?;
     }
@@ -92,27 +91,77 @@ async fn plan(shell: &Shell, input: &Value) -> Result<Value> {
     }))
 }
 
-/// The pair's request, validated and resolved as `peer` would; an error names the mesh field.
-async fn resolve_pair(shell: &Shell, request: &MeshRequest, index: PairIndex) -> Result<ResolvedPair> {
-    let renamed = |err: Error| rename_fields(err, index);
-    let body = mesh::pair_request(request, index);
-    let valid = parse_request(&body)
-        .and_then(|parsed| parsed.request.validate(&shell.config().defaults))
-        .map_err(renamed)?;
-    let (active, passive) = shell
-        .sides(
-            SideAt::new(Side::Active, &valid.active_region, &valid.active),
-            SideAt::new(Side::Passive, &valid.passive_region, &valid.passive),
-        )
-        .await
-        .map_err(renamed)?;
-    let resolved = resolve_request(&active, &passive, valid).await.map_err(renamed)?;
-    Ok(ResolvedPair {
-        index,
-        request: resolved,
-        active,
-        passive,
-    })
+/// One side of the mesh, reached and resolved once for all of its pairs.
+struct MeshSideResolved {
+    ec2: Ec2,
+    resolved: ResolvedSide,
+}
+
+/// Every pair's request, validated and resolved as `peer` would. Validation is pure and per
+/// pair; each side's gateway and tables are read once, from the first pair that has it (a side
+/// resolves the same in each of its pairs), so the check costs N sides' reads, not N(N-1).
+/// Errors name the mesh field.
+async fn resolve_pairs(shell: &Shell, request: &MeshRequest) -> Result<Vec<ResolvedPair>> {
+    let valid: Vec<(PairIndex, ValidRequest)> = mesh::pairs(request)
+        .into_iter()
+        .map(|index| {
+            parse_request(&mesh::pair_request(request, index))
+                .and_then(|parsed| parsed.request.validate(&shell.config().defaults))
+                .map(|valid| (index, valid))
+                .map_err(|err| rename_fields(err, index))
+        })
+        .collect::<Result<_>>()?;
+    let first_pair_of = |side: usize| {
+        valid.iter().find_map(|(index, request)| {
+            if index.active == side {
+                Some((*index, Side::Active, request))
+            } else if index.passive == side {
+                Some((*index, Side::Passive, request))
+            } else {
+                None
+            }
+        })
+    };
+    let sides: Vec<Option<MeshSideResolved>> =
+        try_join_all((0..request.sides.len()).map(|side| async move {
+            let Some((index, end, valid)) = first_pair_of(side) else {
+                return Ok(None);
+            };
+            resolve_mesh_side(shell, end, valid)
+                .await
+                .map(Some)
+                .map_err(|err| rename_fields(err, index))
+        }))
+        .await?;
+    Ok(valid
+        .into_iter()
+        .map(|(index, valid)| {
+            let (active, passive) = (
+                sides[index.active]
+                    .as_ref()
+                    .expect("a side of a pair is resolved"),
+                sides[index.passive]
+                    .as_ref()
+                    .expect("a side of a pair is resolved"),
+            );
+            ResolvedPair {
+                index,
+                request: assemble(valid, &active.resolved, &passive.resolved),
+                active: active.ec2.clone(),
+                passive: passive.ec2.clone(),
+            }
+        })
+        .collect())
+}
+
+async fn resolve_mesh_side(shell: &Shell, end: Side, valid: &ValidRequest) -> Result<MeshSideResolved> {
+    let at = match end {
+        Side::Active => SideAt::new(Side::Active, &valid.active_region, &valid.active),
+        Side::Passive => SideAt::new(Side::Passive, &valid.passive_region, &valid.passive),
+    };
+    let ec2 = shell.side_ec2(at).await?;
+    let resolved = resolve_side(&ec2, end, valid).await?;
+    Ok(MeshSideResolved { ec2, resolved })
 }
 
 fn rename_fields(err: Error, index: PairIndex) -> Error {

@@ -175,52 +175,65 @@ fn ends(request: &ResolvedRequest) -> ((&str, &str), (&str, &str)) {
     )
 }
 
-/// A pair's request resolved as `peer` resolves it (both gateways and their tables found or
-/// checked), without touching the peering: how a mesh checks every pair before any runs.
-pub(crate) async fn resolve_request(
-    active: &Ec2,
-    passive: &Ec2,
-    request: ValidRequest,
-) -> Result<ResolvedRequest> {
-    resolve(active, passive, request)
-        .await
-        .map(|(resolved, _)| resolved)
-}
-
 /// Both transit gateways and their route tables, found or checked. Both sides are read at once,
 /// but an error is reported for the active side first, so the same bad request always gets the
 /// same message.
 async fn resolve(active: &Ec2, passive: &Ec2, request: ValidRequest) -> Result<(ResolvedRequest, Gateways)> {
-    let (active_tgw, passive_tgw) = tokio::join!(
-        resolve_transit_gateway(
-            active,
+    let (active_side, passive_side) = tokio::join!(
+        resolve_side(active, Side::Active, &request),
+        resolve_side(passive, Side::Passive, &request),
+    );
+    let (active_side, passive_side) = (active_side?, passive_side?);
+    let resolved = assemble(request, &active_side, &passive_side);
+    Ok((
+        resolved,
+        Gateways {
+            active: active_side.gateway,
+            passive: passive_side.gateway,
+        },
+    ))
+}
+
+/// One side of a request, resolved: its transit gateway, found or checked, and its tables.
+#[derive(Debug, Clone)]
+pub(crate) struct ResolvedSide {
+    gateway: TransitGateway,
+    tables: SideTables,
+}
+
+/// One side of `request`, as `peer` resolves it. It depends only on that side's fields, so a
+/// mesh resolves each side once, whichever of its pairs it takes them from.
+pub(crate) async fn resolve_side(ec2: &Ec2, side: Side, request: &ValidRequest) -> Result<ResolvedSide> {
+    let (field, id) = match side {
+        Side::Active => (
             "activeTransitGatewayId",
-            request.active_transit_gateway_id.as_deref()
+            request.active_transit_gateway_id.as_deref(),
         ),
-        resolve_transit_gateway(
-            passive,
+        Side::Passive => (
             "passiveTransitGatewayId",
-            request.passive_transit_gateway_id.as_deref()
+            request.passive_transit_gateway_id.as_deref(),
         ),
-    );
-    let gateways = Gateways {
-        active: active_tgw?,
-        passive: passive_tgw?,
     };
-    let (active_tables, passive_tables) = tokio::join!(
-        resolve_tables(active, Side::Active, &request, &gateways.active),
-        resolve_tables(passive, Side::Passive, &request, &gateways.passive),
-    );
-    let (active_tables, passive_tables) = (active_tables?, passive_tables?);
-    let resolved = ResolvedRequest {
+    let gateway = resolve_transit_gateway(ec2, field, id).await?;
+    let tables = resolve_tables(ec2, side, request, &gateway).await?;
+    Ok(ResolvedSide { gateway, tables })
+}
+
+/// The request with both sides resolved.
+pub(crate) fn assemble(
+    request: ValidRequest,
+    active: &ResolvedSide,
+    passive: &ResolvedSide,
+) -> ResolvedRequest {
+    ResolvedRequest {
         active_region: request.active_region,
         passive_region: request.passive_region,
-        active_transit_gateway_id: gateways.active.id.clone(),
-        passive_transit_gateway_id: gateways.passive.id.clone(),
-        active_route_table_id: active_tables.named,
-        passive_route_table_id: passive_tables.named,
-        active_peering_route_table_id: active_tables.peering,
-        passive_peering_route_table_id: passive_tables.peering,
+        active_transit_gateway_id: active.gateway.id.clone(),
+        passive_transit_gateway_id: passive.gateway.id.clone(),
+        active_route_table_id: active.tables.named.clone(),
+        passive_route_table_id: passive.tables.named.clone(),
+        active_peering_route_table_id: active.tables.peering.clone(),
+        passive_peering_route_table_id: passive.tables.peering.clone(),
         move_peering_association: request.move_peering_association,
         vpc_tag_key: request.vpc_tag_key,
         options: request.options,
@@ -228,8 +241,7 @@ async fn resolve(active: &Ec2, passive: &Ec2, request: ValidRequest) -> Result<(
         active: request.active,
         passive: request.passive,
         action: request.action,
-    };
-    Ok((resolved, gateways))
+    }
 }
 
 /// What an earlier call of this execution reported: the state machine's Settle and Accept passes
@@ -453,6 +465,7 @@ async fn resolve_transit_gateway(ec2: &Ec2, field: &str, id: Option<&str>) -> Re
 
 /// One side's route tables, checked: the outbound tables the request names (if any) and the
 /// table the peering attachment is to be associated with.
+#[derive(Debug, Clone)]
 struct SideTables {
     named: Option<RouteTableIds>,
     peering: String,
