@@ -218,6 +218,22 @@ async fn passive_account(w: &tgw_peering_integration::World) -> (String, tgw_pee
     (role, net)
 }
 
+/// The same request again keeps the peering and makes no mutating call.
+async fn assert_a_rerun_changes_nothing(
+    w: &tgw_peering_integration::World,
+    request: Value,
+    attachment: &str,
+) {
+    w.emulator.reset_calls();
+    let again = run_to_completion(&w.context, request).await;
+    assert_eq!(again["attachmentId"], json!(attachment));
+    assert_eq!(
+        w.emulator.calls().mutating(),
+        Default::default(),
+        "a re-run changes nothing"
+    );
+}
+
 #[tokio::test]
 async fn given_the_passive_gateway_in_another_account_when_the_job_runs_with_its_role_then_both_sides_get_their_routes_and_a_rerun_creates_nothing(
 ) {
@@ -265,14 +281,7 @@ async fn given_the_passive_gateway_in_another_account_when_the_job_runs_with_its
     );
     assert!(passive_calls.contains("AcceptTransitGatewayPeeringAttachment"));
 
-    w.emulator.reset_calls();
-    let again = run_to_completion(&w.context, request).await;
-    assert_eq!(again["attachmentId"], json!(attachment));
-    assert_eq!(
-        w.emulator.calls().mutating(),
-        Default::default(),
-        "a re-run changes nothing"
-    );
+    assert_a_rerun_changes_nothing(&w, request, &attachment).await;
 }
 
 /// The calls a role in another account may be granted: the passive side's, and with
@@ -353,14 +362,7 @@ async fn given_both_gateways_in_other_accounts_when_the_pair_runs_as_their_roles
         );
     }
 
-    w.emulator.reset_calls();
-    let again = run_to_completion(&w.context, request).await;
-    assert_eq!(again["attachmentId"], json!(attachment));
-    assert_eq!(
-        w.emulator.calls().mutating(),
-        Default::default(),
-        "a re-run changes nothing"
-    );
+    assert_a_rerun_changes_nothing(&w, request, &attachment).await;
 }
 
 #[tokio::test]
