@@ -13,6 +13,7 @@ use tracing::warn;
 use crate::contract::request::{checked_cidrs, ExtraCidrs, RouteOptions, DEFAULT_VPC_TAG_KEY};
 use crate::contract::validate;
 use crate::error::{Error, Result};
+use crate::plan::metrics::LogLevel;
 use crate::plan::prune::{PruneOptions, DEFAULT_PRUNE_THRESHOLD};
 
 /// What a function reads from its environment.
@@ -38,6 +39,9 @@ pub struct Config {
     pub mesh_role_arns: Vec<String>,
     /// Peering attachments a transit gateway may have (`PEERING_ATTACHMENT_QUOTA`).
     pub peering_attachment_quota: usize,
+    /// The function's application log level (`AWS_LAMBDA_LOG_LEVEL`, set by Lambda from the
+    /// stack's `LogLevel`), which the metrics documents carry so that Lambda keeps them.
+    pub log_level: LogLevel,
 }
 
 impl Default for Config {
@@ -52,6 +56,7 @@ impl Default for Config {
             mesh_regions: Vec::new(),
             mesh_role_arns: Vec::new(),
             peering_attachment_quota: crate::plan::mesh::DEFAULT_PEERING_ATTACHMENT_QUOTA,
+            log_level: LogLevel::Info,
         }
     }
 }
@@ -79,6 +84,7 @@ impl Config {
             mesh_role_arns: env_list("MESH_ROLE_ARNS"),
             peering_attachment_quota: env_number("PEERING_ATTACHMENT_QUOTA", |v: usize| v >= 1)
                 .unwrap_or(crate::plan::mesh::DEFAULT_PEERING_ATTACHMENT_QUOTA),
+            log_level: LogLevel::parse(std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref()),
         }
     }
 }

@@ -77,6 +77,20 @@ pub enum Error {
     )]
     PeeringNotReady { attachment_id: String, state: String },
 
+    /// A function's output would not fit the state it is written into: Step Functions would end
+    /// the execution with `States.DataLimitExceeded`, which no Catch can handle (the lock held).
+    #[error(
+        "{function} output too large: {bytes} bytes, over the {limit} bytes it may add to the \
+         execution's state (Step Functions' 256 KiB payload quota), so the run stops here instead \
+         of failing where nothing can catch it. The changes already made are kept; tag fewer VPCs \
+         per request or split the mesh, and report the execution so the report can be capped"
+    )]
+    OutputTooLarge {
+        function: &'static str,
+        bytes: usize,
+        limit: usize,
+    },
+
     /// A CIDR routed from one side overlaps one routed from the other (VPC CIDRs, extra CIDRs
     /// and propagated on-premises CIDRs alike), so routing across the peering is ambiguous.
     #[error(
@@ -257,6 +271,7 @@ impl Error {
             Error::PeeringAttachmentNotFound { .. } => "PeeringAttachmentNotFound",
             Error::PeeringFailed { .. } => "PeeringFailed",
             Error::PeeringNotReady { .. } => "PeeringNotReady",
+            Error::OutputTooLarge { .. } => "OutputTooLarge",
             Error::CidrOverlap { .. } | Error::MeshCidrOverlap { .. } => "CidrOverlap",
             Error::AttachmentQuotaExceeded { .. } => "AttachmentQuotaExceeded",
             Error::RouteQuotaExceeded { .. } | Error::TgwRouteQuotaExceeded { .. } => "RouteQuotaExceeded",

@@ -10,14 +10,15 @@ use std::pin::Pin;
 use std::time::{Duration, Instant, SystemTime};
 
 use lambda_runtime::LambdaEvent;
+use serde::Serialize;
 use serde_json::value::RawValue;
 use tracing::{error, info, info_span, warn, Instrument};
 
 use crate::actions;
 use crate::actions::routes::Budget;
 use crate::aws::Shell;
-use crate::contract::state::{parse_payload, PeeringState};
-use crate::error::Result;
+use crate::contract::state::{parse_payload, PeeringState, MAX_STATE_BYTES};
+use crate::error::{Error, Result};
 
 /// What each function receives: the payload as sent, decoded by the function itself.
 pub type Payload = LambdaEvent<Box<RawValue>>;
@@ -36,10 +37,31 @@ pub fn time_left(lambda: &lambda_runtime::Context, now: SystemTime) -> Option<Du
     lambda.deadline().duration_since(now).ok()
 }
 
-async fn invoke<T>(function: &'static str, request_id: &str, work: Work<'_, T>) -> Result<T> {
+/// What a function's output may take of the execution's state: Step Functions' payload quota less
+/// room for the fields the state machine keeps beside it (`polling`, `lock`, `notification`).
+pub const MAX_OUTPUT_BYTES: usize = MAX_STATE_BYTES - 16 * 1024;
+
+/// Refuses an output that would not fit the execution's state: a function error is caught by the
+/// state machine (it releases the lock), `States.DataLimitExceeded` is not.
+fn check_output_size<T: Serialize>(function: &'static str, output: &T) -> Result<()> {
+    let bytes = serde_json::to_vec(output).map_or(usize::MAX, |json| json.len());
+    if bytes > MAX_OUTPUT_BYTES {
+        return Err(Error::OutputTooLarge {
+            function,
+            bytes,
+            limit: MAX_OUTPUT_BYTES,
+        });
+    }
+    Ok(())
+}
+
+async fn invoke<T: Serialize>(function: &'static str, request_id: &str, work: Work<'_, T>) -> Result<T> {
     let span = info_span!("invocation", function, request_id);
     async move {
-        match work.await {
+        match work
+            .await
+            .and_then(|output| check_output_size(function, &output).map(|()| output))
+        {
             Ok(output) => {
                 info!(action = function, "done");
                 Ok(output)
@@ -119,5 +141,18 @@ mod tests {
         assert_eq!(time_left(&with_deadline_ms(0), now), None, "unset");
         // cargo-lambda's emulator sends a duration here, which reads as a date in 1970.
         assert_eq!(time_left(&with_deadline_ms(600_000), now), None, "already past");
+    }
+
+    #[test]
+    fn given_an_output_that_would_overflow_the_state_then_it_is_a_catchable_error() {
+        let fits = serde_json::json!({"pad": "x".repeat(MAX_OUTPUT_BYTES - 20)});
+        assert!(check_output_size("modify-routes", &fits).is_ok());
+        let too_big = serde_json::json!({"pad": "x".repeat(MAX_OUTPUT_BYTES)});
+        let err = check_output_size("modify-routes", &too_big).unwrap_err();
+        assert_eq!(err.error_type(), "OutputTooLarge");
+        assert!(
+            err.to_string().starts_with("modify-routes output too large"),
+            "{err}"
+        );
     }
 }

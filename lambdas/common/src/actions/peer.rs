@@ -9,7 +9,7 @@ use crate::contract::request::{
 };
 use crate::contract::state::{PeeringState, Report, RouteTableIds};
 use crate::error::{Error, Result};
-use crate::plan::attachment::{AttachmentState, Phase};
+use crate::plan::attachment::{AttachmentState, Phase, ABSENT};
 use crate::plan::peering::{
     creation_tags, deduplicate, select_existing, Deduplication, PeeringAttachment, TgwEnd,
 };
@@ -48,7 +48,7 @@ impl PeerResult {
     fn unchanged(attachment: Option<&PeeringAttachment>, plan: Option<PeerPlan>) -> Self {
         Self {
             attachment_id: attachment.map(|a| a.id.clone()),
-            status: attachment.map_or_else(|| "absent".to_owned(), |a| a.state.to_string()),
+            status: attachment.map_or_else(|| ABSENT.to_owned(), |a| a.state.to_string()),
             created: false,
             accepted: false,
             removed_duplicates: Vec::new(),
@@ -62,7 +62,7 @@ impl PeerResult {
         let mut state = PeeringState::default();
         request.write_to(&mut state);
         state.attachment_id = Some(self.attachment_id);
-        state.status = Some(self.status);
+        state.set_status(self.status);
         state.created = Some(self.created);
         state.accepted = Some(self.accepted);
         state.removed_duplicates = Some(self.removed_duplicates);
@@ -375,7 +375,7 @@ async fn plan_only(
 ) -> Result<PeerResult> {
     let attachment = kept.as_ref().map(|plan| plan.keep);
     let accept_peering = match attachment {
-        Some(attachment) if !matches!(attachment.state.phase(), Phase::Ready | Phase::Dead) => {
+        Some(attachment) if matches!(attachment.state.phase(), Phase::Waiting | Phase::Acceptable) => {
             accepter_view(active, passive, attachment)
                 .await?
                 .is_some_and(|view| view.state == AttachmentState::PendingAcceptance)
@@ -577,7 +577,7 @@ async fn accept_if_pending(
     passive: &Accepter<'_>,
     attachment: &PeeringAttachment,
 ) -> Result<Acceptance> {
-    if matches!(attachment.state.phase(), Phase::Ready | Phase::Dead) {
+    if !matches!(attachment.state.phase(), Phase::Waiting | Phase::Acceptable) {
         return Ok(Acceptance::not_yet(attachment, None));
     }
     let accepter = if attachment.accepter.region == active.region() {
@@ -612,7 +612,7 @@ async fn accept_if_pending(
                         accepter_id,
                     })
                 }
-                Some(state) if state.phase() == Phase::Dead => Err(Error::PeeringFailed {
+                Some(state) if !state.is_live() => Err(Error::PeeringFailed {
                     attachment_id: attachment.id.clone(),
                     state: state.to_string(),
                 }),

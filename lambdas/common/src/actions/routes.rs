@@ -701,13 +701,13 @@ async fn live_attachment(
     };
     match attachment.state.phase() {
         Phase::Ready => Ok(Some(attachment)),
-        Phase::Dead => Err(Error::PeeringFailed {
+        Phase::Failed | Phase::Deleting | Phase::Gone | Phase::Unknown => Err(Error::PeeringFailed {
             attachment_id: attachment.id,
             state: attachment.state.to_string(),
         }),
         // A dry run plans for the peering as it will be once live.
         _ if request.dry_run => Ok(Some(attachment)),
-        Phase::InProgress | Phase::NeedsAcceptance => Err(Error::PeeringNotReady {
+        Phase::Waiting | Phase::Acceptable => Err(Error::PeeringNotReady {
             attachment_id: attachment.id,
             state: attachment.state.to_string(),
         }),
@@ -1046,6 +1046,7 @@ fn emit_metrics(
         timestamp_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX)),
+        level: shell.config().log_level,
     };
     let mut out = std::io::stdout().lock();
     for document in metrics::emf_documents(&context, earlier, routes, reachability, last_pass) {

@@ -6,6 +6,7 @@ use crate::aws::Shell;
 use crate::contract::request::{Action, PeeringRef};
 use crate::contract::state::PeeringState;
 use crate::error::{Error, Result};
+use crate::plan::attachment::AttachmentState;
 
 pub async fn get_status(shell: &Shell, mut state: PeeringState) -> Result<PeeringState> {
     let PeeringRef { request, attachment } = PeeringRef::from_state(&state)?;
@@ -19,7 +20,7 @@ pub async fn get_status(shell: &Shell, mut state: PeeringState) -> Result<Peerin
         Some(view) => view,
         // A teardown waits for the attachment to go; once EC2 forgets it, it is gone.
         None if request.action == Action::Teardown => {
-            state.status = Some("deleted".to_owned());
+            state.set_status(AttachmentState::Deleted.to_string());
             state.passive_status = Some(None);
             return Ok(state);
         }
@@ -35,7 +36,7 @@ pub async fn get_status(shell: &Shell, mut state: PeeringState) -> Result<Peerin
     let passive_status = passive_view.map(|view| view.state.as_str().to_owned());
     info!(action = "GetStatus", region = %request.active_region, attachment_id = %attachment.active,
           status = %active_view.state, passive_status = passive_status.as_deref().unwrap_or("absent"), "peering status");
-    state.status = Some(active_view.state.as_str().to_owned());
+    state.set_status(active_view.state.as_str().to_owned());
     state.passive_status = Some(passive_status);
     Ok(state)
 }

@@ -435,7 +435,7 @@ pub async fn delete_peering(shell: &Shell, mut state: PeeringState) -> Result<Pe
           attachment_id = ids.as_ref().map_or("none", |ids| ids.active.as_str()),
           status = %deletion.status, deleted = deletion.deleted, dry_run = request.dry_run,
           "peering attachment handled");
-    state.status = Some(deletion.status);
+    state.set_status(deletion.status);
     state.peering_deleted = Some(deletion.deleted);
     state.peering_kept = Some(deletion.kept);
     Ok(state)

@@ -21,6 +21,7 @@ use crate::contract::request::{Action, PeerPlan};
 use crate::contract::validate::echo;
 use crate::error::{Error, Result};
 use crate::plan::association::AssociationReport;
+use crate::plan::attachment::Phase;
 use crate::plan::notice::Notice;
 use crate::plan::reachability::Reachability;
 use crate::plan::report::{PlanReport, RoutesReport};
@@ -145,6 +146,10 @@ pub struct PeeringState {
         deserialize_with = "nullable"
     )]
     pub passive_status: Option<Option<String>>,
+    /// What `status` means for the workflow (`plan/attachment.rs`): the state machine branches on
+    /// this, never on an EC2 state name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -605,6 +610,12 @@ pub fn parse_payload(raw: &str, whole: &str) -> Result<Value> {
 }
 
 impl PeeringState {
+    /// Records the attachment's state (an EC2 state, or `absent`) and its phase, always together.
+    pub fn set_status(&mut self, status: String) {
+        self.phase = Some(Phase::of_status(&status));
+        self.status = Some(status);
+    }
+
     /// Decodes one JSON object as the state; `prefix` (`detail.` in an EventBridge event) is put
     /// before every field an error names.
     pub fn decode(object: &Value, whole: &str, prefix: &str) -> Result<Self> {

@@ -14,7 +14,6 @@ use crate::contract::request::Action;
 use crate::contract::state::{PeeringState, RouteTableIds};
 use crate::contract::validate::echo;
 use crate::error::{Error, Result};
-use crate::plan::attachment::Phase;
 use crate::plan::peering::PeeringAttachment;
 use crate::plan::routing::{find_overlap, SourcedCidr};
 
@@ -451,7 +450,7 @@ pub fn check_peering_quota(gateway: &GatewayPeerings<'_>, quota: usize) -> Resul
     let live: Vec<&PeeringAttachment> = gateway
         .listed
         .iter()
-        .filter(|a| !matches!(a.state.phase(), Phase::Dead))
+        .filter(|a| a.state.is_live())
         .filter(|a| {
             a.requester.transit_gateway_id == gateway.transit_gateway_id
                 || a.accepter.transit_gateway_id == gateway.transit_gateway_id

@@ -15,6 +15,11 @@
 //! created; the others are the state the pass left (graph and alarm on their Maximum). Every
 //! metric has the unit `Count`.
 //!
+//! Every document carries `level`: Lambda's application log-level filter drops a JSON line below
+//! the function's `ApplicationLogLevel` and takes a line with no `level` as INFO, so without it
+//! the metrics (and the `UnreachableVpcPairs` alarm) would vanish at WARN and above. Each document
+//! says the function's own configured level ([`LogLevel`]), so it passes at every setting.
+//!
 //! Specification: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>.
 
 use serde_json::{json, Map, Value};
@@ -44,6 +49,48 @@ pub const PASS_METRICS: [&str; 6] = [
     "ReachableVpcPairs",
 ];
 
+/// A Lambda application log level, lowest first (docs/aws-facts.md `lambda-log-level-filter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+impl LogLevel {
+    pub const ALL: [LogLevel; 6] = [
+        LogLevel::Trace,
+        LogLevel::Debug,
+        LogLevel::Info,
+        LogLevel::Warn,
+        LogLevel::Error,
+        LogLevel::Fatal,
+    ];
+
+    /// The level as Lambda reads it: any case; missing or unknown is INFO, as Lambda takes it.
+    pub fn parse(raw: Option<&str>) -> Self {
+        let raw = raw.map(str::trim).unwrap_or_default();
+        Self::ALL
+            .into_iter()
+            .find(|level| level.as_str().eq_ignore_ascii_case(raw))
+            .unwrap_or(LogLevel::Info)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "TRACE",
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
+            LogLevel::Fatal => "FATAL",
+        }
+    }
+}
+
 /// One end of the peering, as the `GatewayPair` dimension names it.
 #[derive(Debug, Clone, Copy)]
 pub struct GatewayEnd<'a> {
@@ -61,6 +108,9 @@ pub struct MetricContext<'a> {
     pub passive: GatewayEnd<'a>,
     /// Milliseconds since the Unix epoch.
     pub timestamp_ms: u64,
+    /// The function's application log level (`AWS_LAMBDA_LOG_LEVEL`, which Lambda sets from
+    /// `ApplicationLogLevel`): each document says it, so Lambda's filter keeps it.
+    pub level: LogLevel,
 }
 
 /// The `GatewayPair` dimension's value: `us-east-1:tgw-… <-> eu-west-1:tgw-…`.
@@ -134,6 +184,7 @@ fn table_document(
             &TABLE_METRICS,
         ),
     );
+    root.insert("level".into(), json!(context.level.as_str()));
     root.insert("GatewayPair".into(), json!(pair));
     root.insert("Side".into(), json!(side.as_str()));
     root.insert("RouteTable".into(), json!(report.route_table_id));
@@ -202,6 +253,7 @@ pub fn emf_documents(
             pass_metrics,
         ),
     );
+    root.insert("level".into(), json!(context.level.as_str()));
     root.insert("FunctionName".into(), json!(context.function_name));
     root.insert("GatewayPair".into(), json!(pair));
     root.insert("Pass".into(), json!(routes.passes));
@@ -275,7 +327,44 @@ mod tests {
                 transit_gateway_id: "tgw-p",
             },
             timestamp_ms: 1_800_000_000_000,
+            level: LogLevel::Info,
         }
+    }
+
+    /// Lambda's application log-level filter as its guide states it: a line is kept when its
+    /// `level` is at or above the function's; a missing or invalid `level` counts as INFO.
+    fn lambda_keeps(line: &Value, application_level: LogLevel) -> bool {
+        LogLevel::parse(line.get("level").and_then(Value::as_str)) >= application_level
+    }
+
+    #[test]
+    fn given_any_application_log_level_then_lambda_keeps_every_metric_document() {
+        let routes = RoutesReport {
+            tgw_route_tables: two_tables(
+                side("tgw-rtb-a", &["10.20.0.0/16"], 2, 0, 0),
+                side("tgw-rtb-p", &["10.1.0.0/16"], 0, 1, 0),
+            ),
+            vpc_route_tables: vec![],
+            complete: true,
+            passes: 1,
+            summaries: vec![],
+        };
+        for level in LogLevel::ALL {
+            let context = MetricContext { level, ..context() };
+            let documents = emf_documents(&context, None, &routes, &reachability(1, 1), true);
+            assert!(!documents.is_empty());
+            for document in &documents {
+                assert!(lambda_keeps(document, level), "{level:?} drops {document}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_log_level_is_read_as_lambda_reads_it() {
+        assert_eq!(LogLevel::parse(Some("warn")), LogLevel::Warn);
+        assert_eq!(LogLevel::parse(Some("FATAL")), LogLevel::Fatal);
+        assert_eq!(LogLevel::parse(None), LogLevel::Info);
+        assert_eq!(LogLevel::parse(Some("loud")), LogLevel::Info);
     }
 
     fn reachability(reachable: usize, unreachable: usize) -> Reachability {

@@ -17,11 +17,15 @@ pub const MAX_NAMED: usize = 10;
 /// The message's last line; the state machine appends the execution's console link to it.
 pub const EXECUTION_LINE: &str = "Execution:";
 
+/// SNS refuses a `Subject` of 100 characters or more ("must be less than 100 characters long",
+/// docs/aws-facts.md `sns-subject-length`).
+pub const MAX_SUBJECT_CHARS: usize = 99;
+
 /// What the state machine publishes (`notice` in `modify-routes`' output).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notice {
-    /// The SNS subject: ASCII, one line, at most 100 characters.
+    /// The SNS subject: ASCII, one line, at most [`MAX_SUBJECT_CHARS`] characters.
     pub subject: String,
     /// A few readable lines, the last one [`EXECUTION_LINE`].
     pub message: String,
@@ -45,7 +49,7 @@ fn subject(parts: &[String]) -> String {
     let text = format!("tgw-peering needs attention: {}", parts.join(", "));
     text.chars()
         .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
-        .take(100)
+        .take(MAX_SUBJECT_CHARS)
         .collect()
 }
 
@@ -300,7 +304,15 @@ mod tests {
             "  vpc-a <-> vpc-c: noVpcRoute direction=there region=us-east-1 routeTableId=rtb-1 cidr=10.20.0.0/16"
         ));
         assert!(!notice.message.contains("vpc-b"));
-        assert!(notice.subject.len() <= 100 && notice.subject.is_ascii() && !notice.subject.contains('\n'));
+        assert!(notice.subject.len() < 100 && notice.subject.is_ascii() && !notice.subject.contains('\n'));
+    }
+
+    #[test]
+    fn given_a_subject_longer_than_sns_takes_then_it_is_cut_below_100_characters() {
+        let parts = vec!["x".repeat(200)];
+        let cut = subject(&parts);
+        assert_eq!(cut.chars().count(), 99);
+        assert!(cut.starts_with("tgw-peering needs attention: xxx"));
     }
 
     #[test]
