@@ -4,6 +4,7 @@ service's limit for the longest stack name CloudFormation accepts."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -152,3 +153,289 @@ def model_shape(service: str, operation: str, member: str):
 @pytest.mark.parametrize("row", [r for r in NAME_LIMITS.values() if r.model], ids=lambda r: r.model[0])
 def test_each_name_limit_agrees_with_the_api_model(row):
     assert model_shape(*row.model).metadata["max"] == row.longest
+
+
+# --- execution history ----------------------------------------------------------------------------
+#
+# A standard execution fails once its history reaches 25,000 events (Step Functions Developer
+# Guide, "Avoid reaching the history quota"). The worst case is derived from the definition: a run
+# is a simple path from StartAt to an end plus simple cycles, and every cycle must pass a bounded
+# element, a counter state (a Pass that adds 1 to `$.<x>.count`, whose loop ends where a Choice
+# compares it with `$.<x>.<max>`, set from a template parameter) or a declared loop edge below.
+# Each cycle is charged to one bounded element, at most as often as that element's bound allows.
+
+DEFINITION = ROOT / "statemachine" / "peering.asl.json"
+HISTORY_QUOTA = 25_000
+# Retries are not counted per iteration (3 events an attempt, after a transient error): the
+# worst case must leave this share of the quota for them.
+HISTORY_MARGIN = 0.2
+
+# Events each state type adds to the history when it runs once: its Entered and Exited events
+# (a Fail state has only Entered), a Task's Scheduled, Started and Succeeded (or Failed; the
+# LambdaFunction* events for a function ARN), a .sync Task's Submitted too, a Map's Started and
+# Succeeded and each iteration's Started and Succeeded. Sources: the HistoryEvent types in the
+# Step Functions API Reference; 5 events for a Lambda Task, 2 for a Choice or Wait as observed
+# (cloudonaut.io, "Step Functions pitfall: maximum number of history events").
+STATE_EVENTS = {"Task": 5, "Choice": 2, "Pass": 2, "Wait": 2, "Succeed": 2, "Fail": 1, "Map": 4}
+SYNC_TASK_EXTRA = 1
+MAP_ITERATION_EVENTS = 2
+EXECUTION_EVENTS = 2  # ExecutionStarted and ExecutionSucceeded (or Failed, TimedOut, Aborted)
+
+
+def rust_constant(path: str, name: str) -> int:
+    source = (ROOT / path).read_text()
+    return int(re.search(rf"const {name}: \w+ = ([\d_]+);", source).group(1).replace("_", ""))
+
+
+def route_passes() -> int:
+    """modify-routes passes (MoreRoutes) or teardown passes (MoreTeardown) for one pair: each writes
+    for its invocation's time less DEADLINE_MARGIN_SECONDS (45 s) at ROUTE_WRITES_PER_SECOND (5)
+    shared among a mesh side's pairs (at most MAX_MESH_SIDES - 1), and a Region holds at most the
+    transit gateway route quota of the tool's routes (DEFAULT_TGW_ROUTE_QUOTA) plus as many VPC
+    routes (README, "Large plans never hit the Lambda timeout")."""
+    timeout = template(TEMPLATES[0])["Resources"]["ModifyRoutesFunction"]["Properties"]["Timeout"]
+    share = rust_constant("lambdas/common/src/plan/mesh.rs", "MAX_MESH_SIDES") - 1
+    writes_per_pass = int((timeout - 45) * 5 / share)
+    routes = 2 * rust_constant("lambdas/common/src/config.rs", "DEFAULT_TGW_ROUTE_QUOTA")
+    return -(-routes // writes_per_pass)
+
+
+def mesh_pairs() -> int:
+    sides = rust_constant("lambdas/common/src/plan/mesh.rs", "MAX_MESH_SIDES")
+    return sides * (sides - 1) // 2
+
+
+# Loops that no counter bounds, by the edge that closes them, and their bound.
+DECLARED_LOOPS = {
+    "route passes": ([("MoreRoutes", "ModifyRoutes")], route_passes),
+    "teardown passes": ([("MoreTeardown", "RemoveRoutes")], route_passes),
+    # A lost race for the lock (the conditional write fails because another execution took it in
+    # between) reads the lock again. Each winner then holds it for a run, which this one waits
+    # for (counted); the README's burst is fifty executions started in a minute.
+    "lost lock races": ([("AcquireLock", "ReadLock"), ("TakeOverLock", "ReadLock")], lambda: 50),
+}
+# Items each Map state may iterate over.
+MAP_ITEMS = {"MeshPairs": mesh_pairs}
+
+
+def definition() -> dict:
+    return json.loads(DEFINITION.read_text())
+
+
+def successors(state: dict) -> list[str]:
+    found = [state["Next"]] if "Next" in state else []
+    found += [rule["Next"] for rule in state.get("Choices", [])]
+    found += [state["Default"]] if "Default" in state else []
+    found += [catcher["Next"] for catcher in state.get("Catch", [])]
+    return found
+
+
+def graph_of(states: dict) -> dict[str, list[str]]:
+    return {name: successors(state) for name, state in states.items()}
+
+
+def events_of(name: str, state: dict) -> int:
+    events = STATE_EVENTS[state["Type"]]
+    if state["Type"] == "Task" and state["Resource"].endswith((".sync", ".sync:2")):
+        events += SYNC_TASK_EXTRA
+    if state["Type"] == "Map":
+        assert name in MAP_ITEMS, f"the Map state {name} needs a bound on its items in MAP_ITEMS"
+        processor = state.get("ItemProcessor") or state["Iterator"]
+        per_item = MAP_ITERATION_EVENTS + worst_simple_path(processor)
+        events += MAP_ITEMS[name]() * per_item
+    return events
+
+
+# --- the bounded elements ---
+
+COUNTER = re.compile(r"States\.MathAdd\(\$\.([\w.]+)\.count, 1\)")
+
+
+def counters(states: dict) -> dict[str, str]:
+    """Counter states and the path of the counter each adds 1 to."""
+    found = {}
+    for name, state in states.items():
+        if state["Type"] == "Pass":
+            match = COUNTER.search(json.dumps(state.get("Parameters", {})))
+            if match:
+                found[name] = match.group(1)
+    return found
+
+
+def choice_rules(states: dict):
+    def walk(rule):
+        yield rule
+        for key in ("And", "Or"):
+            for inner in rule.get(key, []):
+                yield from walk(inner)
+        if "Not" in rule:
+            yield from walk(rule["Not"])
+
+    for state in states.values():
+        for rule in state.get("Choices", []):
+            yield from walk(rule)
+
+
+def max_path_of(states: dict, counter: str) -> str:
+    """Where the loop's Choice keeps the counter's bound: `$.<counter>.count >= $.<counter>.<max>`."""
+    for rule in choice_rules(states):
+        if rule.get("Variable") == f"$.{counter}.count" and "NumericGreaterThanEqualsPath" in rule:
+            return rule["NumericGreaterThanEqualsPath"]
+    raise AssertionError(f"no Choice ends the loop counting $.{counter}.count")
+
+
+def written_paths(state: dict):
+    """Each (path, value) a state's Parameters write, under its ResultPath."""
+    def walk(prefix: str, value):
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                yield from walk(f"{prefix}.{key.removesuffix('.$')}", inner)
+        else:
+            yield prefix, value
+
+    base = state.get("ResultPath", "$")
+    if base is None or "Parameters" not in state:
+        return
+    yield from walk(base, state["Parameters"])
+
+
+def counter_bound(states: dict, parameters: dict, counter: str) -> tuple[str, int]:
+    """The state that sets the counter's bound from a template parameter, and that parameter's
+    largest allowed value."""
+    max_path = max_path_of(states, counter)
+    for name, state in states.items():
+        for path, value in written_paths(state):
+            found = path == max_path and re.search(r"\$\{(\w+)\}", str(value))
+            if found:
+                parameter = parameters[found.group(1)]
+                assert "MaxValue" in parameter, f"{found.group(1)} bounds a loop: give it a MaxValue"
+                return name, int(parameter["MaxValue"])
+    raise AssertionError(f"nothing sets {max_path} from a template parameter")
+
+
+# --- graph walks ---
+
+
+def reachable(graph: dict, start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        node = todo.pop()
+        for successor in graph.get(node, []):
+            if successor not in seen:
+                seen.add(successor)
+                todo.append(successor)
+    return seen
+
+
+def without(graph: dict, nodes: set[str] = frozenset(), edges: set = frozenset()) -> dict:
+    return {n: [s for s in succ if s not in nodes and (n, s) not in edges]
+            for n, succ in graph.items() if n not in nodes}
+
+
+def longest_simple_path(graph: dict, weight: dict, start: str, end: str | None) -> int:
+    """The most events on a simple path from start to end (a cycle when end is start; to any state
+    without successors when end is None), by depth-first search: the graphs are a few dozen states."""
+    best = -1
+
+    def walk(node: str, visited: frozenset[str], total: int):
+        nonlocal best
+        if end is None and not graph[node]:
+            best = max(best, total)
+        for successor in graph[node]:
+            if successor == end:
+                best = max(best, total + (0 if end == start else weight[end]))
+            elif successor not in visited:
+                walk(successor, visited | {successor}, total + weight[successor])
+
+    walk(start, frozenset({start}), weight[start])
+    return best
+
+
+def worst_simple_path(machine: dict) -> int:
+    states = machine["States"]
+    weight = {name: events_of(name, state) for name, state in states.items()}
+    return longest_simple_path(graph_of(states), weight, machine["StartAt"], None)
+
+
+@dataclass
+class Budget:
+    what: str
+    iterations: int
+    events_each: int
+
+
+def loop_budgets(machine: dict, parameters: dict) -> list[Budget]:
+    states = machine["States"]
+    graph = graph_of(states)
+    weight = {name: events_of(name, state) for name, state in states.items()}
+    budgets = []
+    by_counter: dict[str, list[str]] = {}
+    for name, counter in counters(states).items():
+        by_counter.setdefault(counter, []).append(name)
+    for counter, names in by_counter.items():
+        setter, bound = counter_bound(states, parameters, counter)
+        assert setter not in reachable(graph, setter), f"{setter} sets $.{counter}'s bound inside a loop"
+        cycle = max(longest_simple_path(graph, weight, name, name) for name in names)
+        budgets.append(Budget(f"$.{counter}.count ({', '.join(names)})", bound, cycle))
+    for what, (edges, bound) in DECLARED_LOOPS.items():
+        cycle = max(longest_simple_path(graph, weight, target, source) for source, target in edges)
+        budgets.append(Budget(what, bound(), cycle))
+    return budgets
+
+
+def unbounded_cycle(machine: dict) -> list[str] | None:
+    """A cycle that passes no counter state and no declared loop edge, if there is one."""
+    states = machine["States"]
+    edges = {edge for declared, _ in DECLARED_LOOPS.values() for edge in declared}
+    graph = without(graph_of(states), set(counters(states)), edges)
+    for node in graph:
+        if node in reachable(graph, node):
+            return [node]
+    return None
+
+
+def worst_case_events(machine: dict, parameters: dict) -> tuple[int, list[Budget]]:
+    budgets = loop_budgets(machine, parameters)
+    path = worst_simple_path(machine)
+    return EXECUTION_EVENTS + path + sum(b.iterations * b.events_each for b in budgets), budgets
+
+
+def test_every_loop_in_the_state_machine_is_bounded():
+    assert unbounded_cycle(definition()) is None
+
+
+def test_the_worst_case_execution_history_stays_within_the_quota_with_a_margin():
+    # Given the definition and the largest values the template's parameters allow
+    parameters = template(TEMPLATES[0])["Parameters"]
+    # When every loop runs its bound, each iteration on its longest cycle
+    worst, budgets = worst_case_events(definition(), parameters)
+    # Then the history stays under the quota, with room left for retries
+    table = "\n".join(f"  {b.what}: {b.iterations} x {b.events_each}" for b in budgets)
+    assert worst <= HISTORY_QUOTA * (1 - HISTORY_MARGIN), f"worst case {worst} events:\n{table}"
+
+
+def test_the_derivation_counts_each_poll_and_each_lock_wait_from_the_definition():
+    # A poll is Wait, GetStatus (Task), CountPoll and RouteOnStatus, and at worst Accept and
+    # AlreadyAvailable too; a lock wait reads the lock, asks for the holder, waits and counts.
+    budgets = {b.what.split(" ")[0]: b for b in loop_budgets(definition(), template(TEMPLATES[0])["Parameters"])}
+    assert budgets["$.polling.count"].events_each >= 11
+    assert budgets["$.lock.wait.count"].events_each >= 20
+
+
+def test_a_state_added_to_a_loop_is_counted():
+    # Given the poll loop with one more Pass state in it
+    machine = definition()
+    machine["States"]["CountPoll"]["Next"] = "Extra"
+    machine["States"]["Extra"] = {"Type": "Pass", "Next": "RouteOnStatus"}
+    parameters = template(TEMPLATES[0])["Parameters"]
+    before = {b.what: b.events_each for b in loop_budgets(definition(), parameters)}
+    # When the worst case is derived again, then each poll costs two events more
+    after = {b.what: b.events_each for b in loop_budgets(machine, parameters)}
+    poll = next(k for k in before if k.startswith("$.polling.count"))
+    assert after[poll] == before[poll] + 2
+
+
+def test_a_loop_with_no_bound_is_refused():
+    machine = definition()
+    machine["States"]["Done"] = {"Type": "Pass", "Next": "Notify"}
+    assert unbounded_cycle(machine) is not None
