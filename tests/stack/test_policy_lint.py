@@ -2,7 +2,8 @@
 (pinned in tools/requirements.lock) ships it machine-readable. IAM accepts a policy that can never
 match: an action granted only on ARNs of a kind it is not authorised against, or under a condition
 key the request never carries, is silently never allowed, and we cannot reach AWS to find out. So
-every Allow statement of every role and policy in the three templates is checked here:
+every Allow statement of every role and policy in the three templates (and of the resource
+policies: the topic's and the key's) is checked here:
 
 - each action exists in the reference;
 - each resource matches the ARN format of one of the action's resource types, or is "*"; an action
@@ -80,11 +81,13 @@ def has_no_resource_types(privilege: dict) -> bool:
 # --- ARN patterns -----------------------------------------------------------------------------
 
 
-ANY_TEXT, ANY_SEGMENT = "*", "V"
+# Wildcard tokens; longer than one character, so never equal to an ARN's literal character.
+ANY_TEXT, ANY_SEGMENT = "<any text>", "<any text without a colon>"
 
 
 def policy_tokens(resource: str) -> list[str]:
-    """A policy's Resource as literal characters and wildcards: IAM's * and ? match any text."""
+    """A policy's Resource as literal characters and wildcards: IAM's * matches any text (and its ?
+    one character, taken here as any text: the check may accept more, never refuse what matches)."""
     return [ANY_TEXT if char in "*?" else char for char in resource]
 
 
@@ -259,8 +262,10 @@ def documents_of(logical: str, resource: dict) -> list[tuple[str, dict]]:
     if resource["Type"] == "AWS::IAM::Role":
         return [(f"{logical}/{p['PolicyName']}", p["PolicyDocument"])
                 for item in properties.get("Policies", []) for p in branches(item)]
-    if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+    if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SNS::TopicPolicy"):
         return [(logical, properties["PolicyDocument"])]
+    if resource["Type"] == "AWS::KMS::Key":
+        return [(logical, properties["KeyPolicy"])]
     return []
 
 
