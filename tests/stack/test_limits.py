@@ -313,6 +313,21 @@ def counter_bound(states: dict, parameters: dict, counter: str) -> tuple[str, in
     raise AssertionError(f"nothing sets {max_path} from a template parameter")
 
 
+def result_paths(state: dict) -> list[str]:
+    """Where a state, and each of its catchers, put their result (the whole input by default)."""
+    own = [state.get("ResultPath", "$")] if state["Type"] in ("Task", "Pass", "Map", "Parallel") else []
+    return own + [catcher.get("ResultPath", "$") for catcher in state.get("Catch", [])]
+
+
+def overwriters(states: dict, path: str, among: set[str]) -> set[str]:
+    """The states among these that may replace the value at path (or what holds it)."""
+    def covers(result_path: str | None) -> bool:
+        return result_path is not None and (path == result_path or path.startswith(result_path + ".")
+                                            or result_path == "$")
+
+    return {name for name in among if any(covers(rp) for rp in result_paths(states[name]))}
+
+
 # --- graph walks ---
 
 
@@ -375,6 +390,8 @@ def loop_budgets(machine: dict, parameters: dict) -> list[Budget]:
     for counter, names in by_counter.items():
         setter, bound = counter_bound(states, parameters, counter)
         assert setter not in reachable(graph, setter), f"{setter} sets $.{counter}'s bound inside a loop"
+        resetters = overwriters(states, f"$.{counter}", reachable(graph, setter)) - set(names)
+        assert not resetters, f"{sorted(resetters)} may reset $.{counter} after {setter} set it"
         cycle = max(longest_simple_path(graph, weight, name, name) for name in names)
         budgets.append(Budget(f"$.{counter}.count ({', '.join(names)})", bound, cycle))
     for what, (edges, bound) in DECLARED_LOOPS.items():
@@ -426,13 +443,23 @@ def test_a_state_added_to_a_loop_is_counted():
     # Given the poll loop with one more Pass state in it
     machine = definition()
     machine["States"]["CountPoll"]["Next"] = "Extra"
-    machine["States"]["Extra"] = {"Type": "Pass", "Next": "RouteOnStatus"}
+    machine["States"]["Extra"] = {"Type": "Pass", "ResultPath": None, "Next": "RouteOnStatus"}
     parameters = template(TEMPLATES[0])["Parameters"]
     before = {b.what: b.events_each for b in loop_budgets(definition(), parameters)}
     # When the worst case is derived again, then each poll costs two events more
     after = {b.what: b.events_each for b in loop_budgets(machine, parameters)}
     poll = next(k for k in before if k.startswith("$.polling.count"))
     assert after[poll] == before[poll] + 2
+
+
+def test_a_counter_reset_inside_the_run_is_refused():
+    # Given a state after the poll loop that writes $.polling again (a fresh budget of polls)
+    machine = definition()
+    machine["States"]["Write"] = {"Type": "Pass", "Parameters": {"count": 0}, "ResultPath": "$.polling",
+                                  "Next": "ModifyRoutes"}
+    # Then the derivation refuses to count on MaxPolls
+    with pytest.raises(AssertionError, match="may reset"):
+        loop_budgets(machine, template(TEMPLATES[0])["Parameters"])
 
 
 def test_a_loop_with_no_bound_is_refused():
