@@ -49,7 +49,7 @@ pub const PASS_METRICS: [&str; 6] = [
     "ReachableVpcPairs",
 ];
 
-/// A Lambda application log level, lowest first (docs/aws-facts.md `lambda-log-level-filter`).
+/// A Lambda application log level, lowest first (docs/aws-facts.md `lambda-json-log-without-level`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
     Trace,

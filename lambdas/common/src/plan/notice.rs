@@ -18,7 +18,7 @@ pub const MAX_NAMED: usize = 10;
 pub const EXECUTION_LINE: &str = "Execution:";
 
 /// SNS refuses a `Subject` of 100 characters or more ("must be less than 100 characters long",
-/// docs/aws-facts.md `sns-subject-length`).
+/// docs/aws-facts.md `sns-subject-limit`).
 pub const MAX_SUBJECT_CHARS: usize = 99;
 
 /// What the state machine publishes (`notice` in `modify-routes`' output).
