@@ -135,9 +135,32 @@ def advisories_paragraph(record: dict | None) -> str:
                          break_long_words=False, break_on_hyphens=False)
 
 
+def checks_section(records: list[dict]) -> str:
+    """What each stricter-than-AWS check covered in this run (`kind: awsCheck` records): counts
+    of the same check add up across tests, except a worst case, which keeps its largest value."""
+    totals: dict[str, dict] = {}
+    for record in (r for r in records if r.get("kind") == "awsCheck"):
+        entry = totals.setdefault(record["check"], {"count": 0, "detail": record["detail"]})
+        if record.get("worst"):
+            entry["count"] = max(entry["count"], record["count"])
+        else:
+            entry["count"] += record["count"]
+    if not totals:
+        return ("\n## Stricter than AWS\n\nNo check recorded what it covered in this run.\n")
+    lines = ["", "## Stricter than AWS (measured in this run)", "",
+             "What the local AWS and the static checks refused or covered, so that what passes here",
+             "does not fail on AWS (docs/aws-facts.md lists each behaviour with its source).", ""]
+    for check, entry in sorted(totals.items()):
+        lines.append(textwrap.fill(f"**{check}**: {entry['count']:,} {entry['detail']}.", width=100,
+                                   initial_indent="- ", subsequent_indent="  ",
+                                   break_long_words=False, break_on_hyphens=False))
+    return "\n".join(lines) + "\n"
+
+
 def intro(records: list[dict]) -> str:
     advisories = [r for r in records if r.get("kind") == "advisories"]
-    return f"{INTRO_HEAD}{advisories_paragraph(advisories[-1] if advisories else None)}\n{INTRO_TAIL}"
+    return (f"{INTRO_HEAD}{advisories_paragraph(advisories[-1] if advisories else None)}\n"
+            f"{checks_section(records)}{INTRO_TAIL}")
 
 
 def table(rows: list[dict]) -> str:

@@ -4,6 +4,7 @@
 //! crate's library (`tests/src/lib.rs`). `lambda_environment.rs` stays a binary of its own: it
 //! sets the process environment and installs the global log subscriber.
 
+mod attachment_states;
 mod emulator;
 mod operator;
 mod permissions;

@@ -8,6 +8,7 @@ use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::accept_transit_gateway_peering_attachment::AcceptTransitGatewayPeeringAttachmentError;
 use aws_sdk_ec2::operation::create_transit_gateway_route::CreateTransitGatewayRouteError;
+use aws_sdk_ec2::operation::delete_transit_gateway_peering_attachment::DeleteTransitGatewayPeeringAttachmentError;
 use aws_sdk_ec2::operation::describe_transit_gateway_peering_attachments::DescribeTransitGatewayPeeringAttachmentsOutput;
 use aws_sdk_ec2::operation::describe_transit_gateways::DescribeTransitGatewaysOutput;
 use aws_sdk_ec2::operation::describe_vpcs::{DescribeVpcsError, DescribeVpcsOutput};
@@ -323,6 +324,42 @@ async fn given_another_caller_accepts_first_then_incorrect_state_counts_as_succe
     assert_eq!((output.created, output.accepted), (Some(false), Some(false)));
     assert_eq!(accept.num_calls(), 1);
     assert_eq!(passive_views.num_calls(), 2);
+}
+
+/// A delete EC2 refuses with `IncorrectState`, and the attachment as a describe then shows it.
+async fn delete_refused_while(state: TransitGatewayAttachmentState) -> tgw_peering::error::Result<()> {
+    let refused = mock!(Client::delete_transit_gateway_peering_attachment).then_error(|| {
+        DeleteTransitGatewayPeeringAttachmentError::generic(
+            ErrorMetadata::builder()
+                .code("IncorrectState")
+                .message("tgw-attach-0123456789abcdef0 is in invalid state")
+                .build(),
+        )
+    });
+    let described = mock!(Client::describe_transit_gateway_peering_attachments).then_output(move || {
+        DescribeTransitGatewayPeeringAttachmentsOutput::builder()
+            .transit_gateway_peering_attachments(peering(state.clone()))
+            .build()
+    });
+    let ec2 = Ec2::new(client("us-east-1", &[&refused, &described]), "us-east-1");
+    let result = ec2.delete_peering("tgw-attach-0123456789abcdef0").await;
+    assert_eq!((refused.num_calls(), described.num_calls()), (1, 1));
+    result
+}
+
+#[tokio::test]
+async fn given_incorrect_state_on_a_delete_of_a_live_peering_then_it_is_an_error_not_a_deletion() {
+    let err = delete_refused_while(TransitGatewayAttachmentState::Available)
+        .await
+        .unwrap_err();
+    assert!(err.is_ec2_code("IncorrectState"), "{err}");
+}
+
+#[tokio::test]
+async fn given_incorrect_state_on_a_delete_of_a_peering_being_deleted_then_it_counts_as_gone() {
+    delete_refused_while(TransitGatewayAttachmentState::Deleting)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -1252,6 +1252,21 @@ pub fn record(scenario: &str, figures: Value) {
     std::io::Write::write_all(&mut log, format!("{line}\n").as_bytes()).expect("reliability log is writable");
 }
 
+/// Appends what one stricter-than-AWS check covered (`kind: awsCheck`) to
+/// `$TGW_PEERING_RELIABILITY_LOG`; docs/reliability.md adds up the counts of each check.
+pub fn record_check(check: &str, count: usize, detail: &str) {
+    let Some(path) = std::env::var_os("TGW_PEERING_RELIABILITY_LOG") else {
+        return;
+    };
+    let line = json!({"kind": "awsCheck", "check": check, "count": count, "detail": detail});
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap_or_else(|err| panic!("cannot open {}: {err}", PathBuf::from(&path).display()));
+    std::io::Write::write_all(&mut log, format!("{line}\n").as_bytes()).expect("reliability log is writable");
+}
+
 /// Owned pairs from string literals, for comparing route lists.
 pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = items

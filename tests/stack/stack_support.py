@@ -77,6 +77,17 @@ def record(scenario: str, **figures) -> None:
             log.write(json.dumps({"scenario": scenario, "suite": "stack", **figures}) + "\n")
 
 
+def record_check(check: str, count: int, detail: str, worst: bool = False) -> None:
+    """Appends what one of the stricter-than-AWS checks covered in this run (`kind: awsCheck`) to
+    $TGW_PEERING_RELIABILITY_LOG; docs/reliability.md lists them, adding up the counts of one check
+    (`worst`: keeping the largest). Without the variable, nothing."""
+    path = os.environ.get("TGW_PEERING_RELIABILITY_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(json.dumps({"kind": "awsCheck", "check": check, "count": count,
+                                  "detail": detail, "worst": worst}) + "\n")
+
+
 @dataclass
 class LocalAws:
     """One clean local AWS account per test, with the demo network seeded and a code bucket."""

