@@ -715,9 +715,9 @@ def peering_state_progression() -> None:
     attachment is created in pendingAcceptance "and remains in this state
     indefinitely until it's either accepted or rejected", accepted or rejected
     from the accepter's Region). These states change as AWS works, over time,
-    not as a client reads them. The order between the transient states is not
-    documented step by step; this follows their names (docs/aws-facts.md,
-    `peering-attachment-states`). Accepting an attachment that is not
+    not as a client reads them (docs/aws-facts.md, `peering-attachment-states`).
+    The order of the transient states is not documented step by step; this
+    follows their names (unverified, `peering-attachment-transitions`). Accepting an attachment that is not
     pendingAcceptance fails with IncorrectState.
 
     Emulation: each attachment follows a plan of states with durations in
