@@ -197,7 +197,8 @@ def test_two_executions_at_once_leave_one_peering_and_foreign_things_alone(local
 
 @pytest.mark.parametrize("outcome", ["rejected", "failed"])
 def test_a_peering_that_dies_while_waiting_changes_nothing_else(local_aws, estate, outcome):
-    # `peer` sees the request initiating; it dies before the first poll, a poll interval later.
+    # `peer` sees the request initiating (so it accepts nothing); it dies a second later, while the
+    # state machine waits.
     local_aws.peering_progression(outcome=outcome, initiatingRequestSeconds=1)
 
     run = local_aws.run({})
