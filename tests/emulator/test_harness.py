@@ -646,7 +646,7 @@ def test_given_vpc_attachment_created_with_tags_when_described_then_tags_returne
 
 # Short enough to keep the tests quick, long enough that a poll every POLL_GAP
 # seconds sees every state even on a busy machine.
-STEP = 0.25
+STEP = 0.2
 POLL_GAP = 0.02
 
 
