@@ -40,6 +40,7 @@ import io
 import json
 import math
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -269,6 +270,9 @@ class LocalAws:
                 return found
 
 
+PEERING_DESCRIBE = "DescribeTransitGatewayPeeringAttachments"
+
+
 @dataclass
 class Run:
     described: dict
@@ -332,7 +336,17 @@ class Run:
     def peering_describes(self) -> int:
         """DescribeTransitGatewayPeeringAttachments calls during the run, in every Region: the
         emulator's peering progresses by time, so polling more often only shows here."""
-        return (self.calls.get("total") or {}).get("DescribeTransitGatewayPeeringAttachments", 0)
+        return (self.calls.get("total") or {}).get(PEERING_DESCRIBE, 0)
+
+    def peering_describes_by_function(self) -> dict[str, int]:
+        """The same calls by the function that made them (each invocation's own EC2 calls)."""
+        counts: dict[str, int] = {}
+        for invocation in self.invocations:
+            regions = ((invocation.get("ec2Calls") or {}).get("byRegion") or {}).values()
+            made = sum(actions.get(PEERING_DESCRIBE, 0) for actions in regions)
+            name = Path(invocation.get("binary") or invocation["function"]).name
+            counts[name] = counts.get(name, 0) + made
+        return counts
 
 
 def calls_by_side(invocations: list[dict]) -> dict[str, dict[str, dict[str, int]]]:
@@ -460,16 +474,24 @@ def function_summary(invocations: list[dict]) -> dict[str, dict[str, Any]]:
     return result
 
 
+def settle_race_seconds() -> float:
+    """The state machine's SettleRace wait, between `peer`'s create and its Settle call."""
+    found = re.search(
+        r'"SettleRace":\s*\{[^}]*?"Seconds":\s*(\d+)', (ROOT / "statemachine/peering.asl.json").read_text()
+    )
+    return float(found.group(1)) if found else 0.0
+
+
 def phase_small(aws: LocalAws, opts: Options) -> dict[str, Any]:
     """The demo network: one execution held pending for N polls, then one where provisioning
     takes T seconds."""
     results: dict[str, Any] = {}
 
     # The harness holds the peering pending for a time from the accept, as AWS does, not for a
-    # number of reads. Poll k comes at least k poll intervals (1 s) after `peer` accepts, so N + 0.5
-    # seconds is at most N pending polls; it is corrected from what get-status saw, should the
-    # functions' own time have pushed a poll past it.
-    pending_seconds = opts.pending_polls + 0.5
+    # number of reads. `peer` accepts right after its create; poll k comes at least the SettleRace
+    # wait plus k poll intervals (1 s) later, so that plus N + 0.5 s is at most N pending polls; it
+    # is corrected from what get-status saw, should the functions' own time have pushed a poll past.
+    pending_seconds = settle_race_seconds() + opts.pending_polls + 0.5
     for attempt in range(3):
         log(
             f"small: the demo network, peering pending for {pending_seconds:g} s after the accept "
@@ -491,6 +513,7 @@ def phase_small(aws: LocalAws, opts: Options) -> dict[str, Any]:
         "pendingPolls": opts.pending_polls,
         "pendingSeconds": pending_seconds,
         "peeringDescribes": run.peering_describes,
+        "peeringDescribesByFunction": run.peering_describes_by_function(),
         "getStatusSaw": seen,
         "states": run.entered(),
         "seconds": run.seconds,
@@ -526,6 +549,7 @@ def phase_small(aws: LocalAws, opts: Options) -> dict[str, Any]:
         "overSeconds": run.seconds - opts.provisioning_seconds,
         "getStatusPolls": len(run.of("get-status")),
         "peeringDescribes": run.peering_describes,
+        "peeringDescribesByFunction": run.peering_describes_by_function(),
         "states": run.entered(),
         "functions": function_summary(run.invocations),
     }

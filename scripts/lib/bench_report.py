@@ -335,8 +335,12 @@ def describes_per_execution(run: dict[str, Any]) -> str:
     if n is None:
         return f"{PEERING_DESCRIBE} calls not measured (results from before they were counted)"
     polls = run.get("getStatusPolls") or 0
-    per_poll = f", {n / polls:.1f} per get-status poll" if polls else ""
-    return f"{n} {PEERING_DESCRIBE} calls in {run['seconds']:.1f} s ({polls} get-status polls{per_poll})"
+    by_function = run.get("peeringDescribesByFunction") or {}
+    mine = by_function.get("get-status")
+    per_poll = f", {mine / polls:.1f} per poll" if polls and mine is not None else ""
+    who = ", ".join(f"{f} {c}" for f, c in by_function.items() if c)
+    return (f"{n} {PEERING_DESCRIBE} calls in {run['seconds']:.1f} s" + (f" ({who})" if who else "")
+            + f"; get-status polls: {polls}{per_poll}")
 
 
 def describes_row(run: dict[str, Any], pending_seconds: float, poll_seconds: float, build: str) -> list[Any]:

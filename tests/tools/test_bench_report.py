@@ -175,8 +175,9 @@ def small_results(describes: int | None) -> dict[str, Any]:
               "functions": {f: {"peakRssKiB": 10_000, "invocations": 1, "cold": 1, "billedMs": 300,
                                 "durationsMs": [300.0]} for f in bench_report.FUNCTIONS}}
     if describes is not None:
-        end_to_end["peeringDescribes"] = describes
-        billed["peeringDescribes"] = describes
+        by_function = {"peer": 2, "get-status": describes - 2, "modify-routes": 0}
+        for run in (end_to_end, billed):
+            run.update(peeringDescribes=describes, peeringDescribesByFunction=by_function)
     return {"small": {"billed": billed, "endToEnd": end_to_end}}
 
 
@@ -190,12 +191,12 @@ def test_given_the_describes_of_a_run_then_a_row_gives_them_per_execution_and_pe
     row = describes_row(small_results(describes=12))
 
     assert row[0] == "DescribeTransitGatewayPeeringAttachments calls per execution, peering pending 20 s, polled every 5 s"
-    assert row[1] == ("12 DescribeTransitGatewayPeeringAttachments calls in 25.0 s "
-                      "(5 get-status polls, 2.4 per get-status poll); SUCCEEDED")
+    assert row[1] == ("12 DescribeTransitGatewayPeeringAttachments calls in 25.0 s (peer 2, get-status 10); "
+                      "get-status polls: 5, 2.0 per poll; SUCCEEDED")
 
 
 def test_given_a_tool_that_polls_more_often_then_its_row_shows_more_describes_per_poll():
-    assert "12.0 per get-status poll" in describes_row(small_results(describes=60))[1]
+    assert "get-status polls: 5, 11.6 per poll" in describes_row(small_results(describes=60))[1]
 
 
 def test_given_results_from_before_describes_were_counted_then_the_row_says_not_measured():
