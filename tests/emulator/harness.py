@@ -670,8 +670,10 @@ class Harness:
         return self.get_lambda({})
 
     def set_peering(self, args: dict) -> dict:
-        for key in sorted(set(args) & set(_RETIRED_PEERING_FIELDS)):
-            raise BadRequest(f'"{key}" is gone: peerings progress by time, use "{_RETIRED_PEERING_FIELDS[key]}"')
+        retired = sorted(set(args) & set(_RETIRED_PEERING_FIELDS))
+        if retired:
+            replacements = ", ".join(f'"{k}" -> "{_RETIRED_PEERING_FIELDS[k]}"' for k in retired)
+            raise BadRequest(f"peerings progress by time, not by describe count: {replacements}")
         unknown = set(args) - set(_PEERING_FIELDS)
         if unknown:
             raise BadRequest(f"unknown fields: {sorted(unknown)}")
@@ -697,6 +699,8 @@ class Harness:
             raise BadRequest('"rollBack" must be true or false')
         rolling_back = args.get("rollingBackSeconds", 0)
         _check_seconds("rollingBackSeconds", rolling_back)
+        if "rollingBackSeconds" in args and not roll_back:
+            raise BadRequest('"rollingBackSeconds" needs "rollBack": true')
         state = patches.modify_peering(attachment_id, modifying, rolling_back if roll_back else None)
         return {"attachmentId": attachment_id, "state": state}
 

@@ -886,6 +886,8 @@ def test_given_peering_pending_acceptance_when_modified_then_http_400_and_state_
         {"modifyingSeconds": 1},
         {"attachmentId": "tgw-attach-00000000000000000"},
         {"attachmentId": "tgw-attach-00000000000000000", "modifyingSeconds": 1, "rollBack": "yes"},
+        {"attachmentId": "tgw-attach-00000000000000000", "modifyingSeconds": 1, "rollingBackSeconds": 1},
+        {"attachmentId": "tgw-attach-00000000000000000", "modifyingSeconds": -1},
     ],
 )
 def test_given_a_bad_modify_body_when_posting_then_http_400(endpoint, body):
