@@ -4,7 +4,8 @@ scripts/deploy.sh, the real state machine, and the real function binaries behind
 `cargo lambda watch`. Each phase measures what the harness counts and times:
 
   small    one execution with the peering held pending for 3 polls (billed Lambda time, peak RSS),
-           and one where provisioning takes T seconds (end-to-end time minus T)
+           and one where provisioning takes T seconds (the peering pending T s after the accept;
+           end-to-end time minus T); both count DescribeTransitGatewayPeeringAttachments calls
   cold     cold start and warm latency of each function, through the same runner
   scale    a segmented network (SEGMENTS route tables for the VPC attachments and one for the
            peering, per Region) grown to 100, 300 and 1,000 tagged VPCs per Region: EC2 calls per
@@ -39,6 +40,7 @@ import io
 import json
 import math
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -268,6 +270,9 @@ class LocalAws:
                 return found
 
 
+PEERING_DESCRIBE = "DescribeTransitGatewayPeeringAttachments"
+
+
 @dataclass
 class Run:
     described: dict
@@ -326,6 +331,22 @@ class Run:
 
     def end(self) -> Any:
         return self.described.get("stopDate") or (self.events[-1]["timestamp"] if self.events else None)
+
+    @property
+    def peering_describes(self) -> int:
+        """DescribeTransitGatewayPeeringAttachments calls during the run, in every Region: the
+        emulator's peering progresses by time, so polling more often only shows here."""
+        return (self.calls.get("total") or {}).get(PEERING_DESCRIBE, 0)
+
+    def peering_describes_by_function(self) -> dict[str, int]:
+        """The same calls by the function that made them (each invocation's own EC2 calls)."""
+        counts: dict[str, int] = {}
+        for invocation in self.invocations:
+            regions = ((invocation.get("ec2Calls") or {}).get("byRegion") or {}).values()
+            made = sum(actions.get(PEERING_DESCRIBE, 0) for actions in regions)
+            name = Path(invocation.get("binary") or invocation["function"]).name
+            counts[name] = counts.get(name, 0) + made
+        return counts
 
 
 def calls_by_side(invocations: list[dict]) -> dict[str, dict[str, dict[str, int]]]:
@@ -453,38 +474,46 @@ def function_summary(invocations: list[dict]) -> dict[str, dict[str, Any]]:
     return result
 
 
+def settle_race_seconds() -> float:
+    """The state machine's SettleRace wait, between `peer`'s create and its Settle call."""
+    found = re.search(
+        r'"SettleRace":\s*\{[^}]*?"Seconds":\s*(\d+)', (ROOT / "statemachine/peering.asl.json").read_text()
+    )
+    return float(found.group(1)) if found else 0.0
+
+
 def phase_small(aws: LocalAws, opts: Options) -> dict[str, Any]:
     """The demo network: one execution held pending for N polls, then one where provisioning
     takes T seconds."""
     results: dict[str, Any] = {}
 
-    # The harness counts every DescribeTransitGatewayPeeringAttachments as a poll, get-status makes
-    # two (one per Region), and peer may make some after accepting. So the setting starts at two
-    # reads per poll and is corrected once from what get-status saw, until it sees `pending` on
-    # exactly the wanted number of polls.
-    pending_reads = 2 * opts.pending_polls
+    # The harness holds the peering pending for a time from the accept, as AWS does, not for a
+    # number of reads. `peer` accepts right after its create; poll k comes at least the SettleRace
+    # wait plus k poll intervals (1 s) later, so that plus N + 0.5 s is at most N pending polls; it
+    # is corrected from what get-status saw, should the functions' own time have pushed a poll past.
+    pending_seconds = settle_race_seconds() + opts.pending_polls + 0.5
     for attempt in range(3):
         log(
-            f"small: the demo network, peering pending for {pending_reads} reads "
+            f"small: the demo network, peering pending for {pending_seconds:g} s after the accept "
             f"(wanted: {opts.pending_polls} get-status polls), PollIntervalSeconds=1"
         )
         aws.reset()
         seed_demo_network(aws)
         outputs = aws.deploy(PollIntervalSeconds=1)
-        aws.harness("POST", "peering", {"pendingPolls": pending_reads})
+        aws.harness("POST", "peering", {"pendingSeconds": pending_seconds})
         run = aws.run(outputs["StateMachineArn"], timeout=180)
         seen = run.statuses_seen("GetStatus")
         pending_seen = seen.count("pending")
         if run.status != "SUCCEEDED" or pending_seen == opts.pending_polls or attempt == 2:
             break
-        pending_reads += 2 * (opts.pending_polls - pending_seen)
-        if pending_reads < 0:
-            break
+        pending_seconds = max(0.0, pending_seconds + opts.pending_polls - pending_seen)
     results["billed"] = {
         "status": run.status,
         "error": run.error(),
         "pendingPolls": opts.pending_polls,
-        "pendingReads": pending_reads,
+        "pendingSeconds": pending_seconds,
+        "peeringDescribes": run.peering_describes,
+        "peeringDescribesByFunction": run.peering_describes_by_function(),
         "getStatusSaw": seen,
         "states": run.entered(),
         "seconds": run.seconds,
@@ -506,7 +535,7 @@ def phase_small(aws: LocalAws, opts: Options) -> dict[str, Any]:
     aws.reset()
     seed_demo_network(aws)
     outputs = aws.deploy(PollIntervalSeconds=opts.poll_seconds)
-    aws.harness("POST", "peering", {"provisioningSeconds": opts.provisioning_seconds})
+    aws.harness("POST", "peering", {"pendingSeconds": opts.provisioning_seconds})
     run = aws.run(
         outputs["StateMachineArn"], timeout=opts.provisioning_seconds + 30 * opts.poll_seconds + 120
     )
@@ -519,6 +548,8 @@ def phase_small(aws: LocalAws, opts: Options) -> dict[str, Any]:
         "getStatusSaw": run.statuses_seen("GetStatus"),
         "overSeconds": run.seconds - opts.provisioning_seconds,
         "getStatusPolls": len(run.of("get-status")),
+        "peeringDescribes": run.peering_describes,
+        "peeringDescribesByFunction": run.peering_describes_by_function(),
         "states": run.entered(),
         "functions": function_summary(run.invocations),
     }
@@ -1348,6 +1379,7 @@ def mesh_figures(aws: LocalAws, run: Run, provisioning_seconds: float) -> dict[s
         "error": run.error(),
         "seconds": run.seconds,
         "overSeconds": run.seconds - provisioning_seconds,
+        "peeringDescribes": run.peering_describes,
         "summary": (output.get("summary") or {}).get("text"),
         "pairs": len(output.get("pairs") or []),
         "functions": function_summary(run.invocations),
@@ -1369,7 +1401,7 @@ def phase_mesh(aws: LocalAws, opts: Options) -> dict[str, Any]:
         with contextlib.redirect_stdout(sys.stderr):
             seed_demo.seed_region(aws.client("ec2", region), region, seed_demo.mesh_layout(index), TAG_KEY)
     outputs = aws.deploy(PollIntervalSeconds=opts.poll_seconds, MeshRegions=",".join(MESH_REGIONS))
-    aws.harness("POST", "peering", {"provisioningSeconds": opts.provisioning_seconds})
+    aws.harness("POST", "peering", {"pendingSeconds": opts.provisioning_seconds})
     timeout = opts.provisioning_seconds + 30 * opts.poll_seconds + 300
     first = aws.run(outputs["StateMachineArn"], timeout=timeout, execution_input={"mesh": []})
     rerun = aws.run(outputs["StateMachineArn"], timeout=timeout, execution_input={"mesh": []})
@@ -1415,7 +1447,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True, help="where to write the results (JSON)")
     parser.add_argument("--phases", default="small,cold,scale,throttle,prune,reconcile,mesh")
     parser.add_argument("--pending-polls", type=int, default=3)
-    parser.add_argument("--provisioning-seconds", type=float, default=20)
+    parser.add_argument(
+        "--provisioning-seconds", type=float, default=20, help="T: the peering is pending T s after the accept"
+    )
     parser.add_argument("--poll-seconds", type=int, default=5)
     parser.add_argument("--cold-starts", type=int, default=15)
     parser.add_argument("--warm-invocations", type=int, default=30)

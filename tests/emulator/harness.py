@@ -39,11 +39,22 @@ DEFAULT_SEED = 0
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 _PEERING_FIELDS = {
-    "initiatingRequestPolls": "initiating_request_polls",
-    "pendingPolls": "pending_polls",
+    "initiatingSeconds": "initiating_seconds",
+    "initiatingRequestSeconds": "initiating_request_seconds",
     "outcome": "outcome",
-    "pendingAcceptancePolls": "pending_acceptance_polls",
-    "provisioningSeconds": "provisioning_seconds",
+    "failingSeconds": "failing_seconds",
+    "pendingAcceptanceSeconds": "pending_acceptance_seconds",
+    "rejectingSeconds": "rejecting_seconds",
+    "pendingSeconds": "pending_seconds",
+    "deletingSeconds": "deleting_seconds",
+}
+# The peering used to progress by describe counts; a body still naming one of
+# these learns which duration replaced it.
+_RETIRED_PEERING_FIELDS = {
+    "initiatingRequestPolls": "initiatingRequestSeconds",
+    "pendingPolls": "pendingSeconds",
+    "pendingAcceptancePolls": "pendingAcceptanceSeconds",
+    "provisioningSeconds": "pendingSeconds (counted from the accept)",
 }
 
 
@@ -223,6 +234,11 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def _check_seconds(key: str, value: Any) -> None:
+    if not _is_number(value) or value < 0:
+        raise BadRequest(f'"{key}" must be a non-negative number of seconds')
 
 
 # --- EC2-like request token buckets -----------------------------------------------
@@ -574,6 +590,7 @@ class Harness:
             ("POST", "calls/reset"): self.reset_calls,
             ("POST", "reset"): self.reset_all,
             ("POST", "peering"): self.set_peering,
+            ("POST", "peering/modify"): self.modify_peering,
             ("POST", "associations"): self.set_associations,
             ("GET", "advertised-routes"): self.get_advertised_routes,
             ("POST", "advertised-routes"): self.set_advertised_routes,
@@ -653,19 +670,39 @@ class Harness:
         return self.get_lambda({})
 
     def set_peering(self, args: dict) -> dict:
+        retired = sorted(set(args) & set(_RETIRED_PEERING_FIELDS))
+        if retired:
+            replacements = ", ".join(f'"{k}" -> "{_RETIRED_PEERING_FIELDS[k]}"' for k in retired)
+            raise BadRequest(f"peerings progress by time, not by describe count: {replacements}")
         unknown = set(args) - set(_PEERING_FIELDS)
         if unknown:
             raise BadRequest(f"unknown fields: {sorted(unknown)}")
         for key, value in args.items():
-            if key == "provisioningSeconds":
-                if not _is_number(value) or value < 0:
-                    raise BadRequest(f'"{key}" must be a non-negative number')
-            elif key != "outcome" and (not _is_int(value) or value < 0):
-                raise BadRequest(f'"{key}" must be a non-negative integer')
+            if key != "outcome":
+                _check_seconds(key, value)
         settings = patches.set_peering_progression(
             **{_PEERING_FIELDS[k]: v for k, v in args.items()}
         )
         return {"peering": {k: getattr(settings, f) for k, f in _PEERING_FIELDS.items()}}
+
+    def modify_peering(self, args: dict) -> dict:
+        unknown = set(args) - {"attachmentId", "modifyingSeconds", "rollBack", "rollingBackSeconds"}
+        if unknown:
+            raise BadRequest(f"unknown fields: {sorted(unknown)}")
+        attachment_id = args.get("attachmentId")
+        if not isinstance(attachment_id, str) or not attachment_id:
+            raise BadRequest('"attachmentId" must be a transit gateway peering attachment id')
+        modifying = args.get("modifyingSeconds")
+        _check_seconds("modifyingSeconds", modifying)
+        roll_back = args.get("rollBack", False)
+        if not isinstance(roll_back, bool):
+            raise BadRequest('"rollBack" must be true or false')
+        rolling_back = args.get("rollingBackSeconds", 0)
+        _check_seconds("rollingBackSeconds", rolling_back)
+        if "rollingBackSeconds" in args and not roll_back:
+            raise BadRequest('"rollingBackSeconds" needs "rollBack": true')
+        state = patches.modify_peering(attachment_id, modifying, rolling_back if roll_back else None)
+        return {"attachmentId": attachment_id, "state": state}
 
     def set_associations(self, args: dict) -> dict:
         unknown = set(args) - set(_ASSOCIATION_FIELDS)

@@ -521,22 +521,25 @@ def vpc_attachment_keeps_its_tags() -> None:
 @dataclass(frozen=True)
 class PeeringProgression:
     """How peering attachments created from now on progress (see
-    peering_state_progression). Defaults are AWS's fast path."""
+    peering_state_progression): the seconds (monotonic clock, fractions allowed)
+    each transient state lasts. Progress depends on time only, never on how often
+    the attachment is read. Defaults are AWS's fast path: 0 s everywhere."""
 
-    initiating_request_polls: int = 0
-    pending_polls: int = 0
+    initiating_seconds: float = 0  # requester side only, before initiatingRequest
+    initiating_request_seconds: float = 0
     outcome: str = "available"  # available | failed | rejected
-    pending_acceptance_polls: int = 1
-    # Provisioning takes time on AWS, not a number of reads: the attachment turns available no
-    # earlier than this many seconds (monotonic clock) after its creation, however often it is
-    # read, so a benchmark can measure how long the tool lags behind it.
-    provisioning_seconds: float = 0
+    failing_seconds: float = 0  # outcome failed: after initiatingRequest, before failed
+    pending_acceptance_seconds: float = 0  # outcome rejected: before rejecting
+    rejecting_seconds: float = 0  # outcome rejected: before rejected
+    pending_seconds: float = 0  # from the accept, before available
+    deleting_seconds: float = 0  # from the delete, before deleted
 
 
 OUTCOMES = ("available", "failed", "rejected")
 
 _settings = PeeringProgression()
 _lock = threading.RLock()
+_progression_applied = False  # modify_peering needs the plans peering_state_progression keeps
 
 
 def set_peering_progression(**changes: Any) -> PeeringProgression:
@@ -554,59 +557,138 @@ def reset_peering_progression() -> None:
     set_peering_progression()
 
 
+# One step of an attachment's plan: a state and how many seconds it lasts
+# (None: until an API call or the harness starts a new plan).
+Step = tuple[str, float | None]
+
+
+def _creation_plan(s: PeeringProgression) -> list[Step]:
+    requested = [("initiating", s.initiating_seconds), ("initiatingRequest", s.initiating_request_seconds)]
+    if s.outcome == "failed":
+        return requested + [("failing", s.failing_seconds), ("failed", None)]
+    if s.outcome == "rejected":
+        return requested + [
+            ("pendingAcceptance", s.pending_acceptance_seconds),
+            ("rejecting", s.rejecting_seconds),
+            ("rejected", None),
+        ]
+    # AWS: it "remains in this state indefinitely until it's either accepted or rejected".
+    return requested + [("pendingAcceptance", None)]
+
+
+def _acceptance_plan(s: PeeringProgression) -> list[Step]:
+    return [("pending", s.pending_seconds), ("available", None)]
+
+
+def _deletion_plan(s: PeeringProgression) -> list[Step]:
+    return [("deleting", s.deleting_seconds), ("deleted", None)]
+
+
+def _modification_plan(modifying_seconds: float, rolling_back_seconds: float | None) -> list[Step]:
+    rolled_back = [] if rolling_back_seconds is None else [("rollingBack", rolling_back_seconds)]
+    return [("modifying", modifying_seconds), *rolled_back, ("available", None)]
+
+
 class _Lifecycle:
+    """A peering attachment's remaining plan and when its current step began."""
+
     def __init__(self, settings: PeeringProgression) -> None:
         self.settings = settings
-        self.polls = 0  # describes that matched the attachment in its current state
-        self.created_at = time.monotonic()
+        self.steps: list[Step] = []
+        self.step_started = 0.0
 
-    def provisioned(self) -> bool:
-        """Whether provisioning_seconds have passed since the attachment was created."""
-        return time.monotonic() - self.created_at >= self.settings.provisioning_seconds
+    def follow(self, steps: list[Step]) -> None:
+        """Start a new plan now (creation, accept, delete, a harness modification)."""
+        self.steps = list(steps)
+        self.step_started = time.monotonic()
+
+    def current_state(self) -> str:
+        """The state for the time elapsed since the plan began, whenever it is asked.
+
+        A finished step's end (not the time it was noticed) starts the next one,
+        so how often the attachment is read changes nothing."""
+        now = time.monotonic()
+        while len(self.steps) > 1:
+            duration = self.steps[0][1]
+            if duration is None or now - self.step_started < duration:
+                break
+            self.step_started += duration
+            self.steps.pop(0)
+        return self.steps[0][0]
 
 
 _STATUS_MESSAGES = {
+    "initiating": "Initiating",
     "initiatingRequest": "Initiating request",
     "pendingAcceptance": "Pending acceptance",
+    "rollingBack": "Rolling back",
     "pending": "Pending",
     "available": "Available",
+    "modifying": "Modifying",
+    "deleting": "Deleting",
+    "deleted": "Deleted",
     "failed": "Failed",
+    "failing": "Failing",
     "rejected": "Rejected",
+    "rejecting": "Rejecting",
 }
+
+# Before the request reaches the accepter (or when it never does) only the requester lists it.
+_REQUESTER_ONLY_STATES = ("initiating", "initiatingRequest", "failing", "failed")
 
 
 def _enter(attachment: Any, state: str) -> None:
     attachment.state = state
     attachment._peering_status.code = state
     attachment._peering_status.message = _STATUS_MESSAGES[state]
-    attachment._harness_lifecycle.polls = 0
 
 
 def _settle(attachment: Any) -> None:
-    """Advance the attachment through every transition its polls allow."""
+    """Show the state the attachment's plan gives for now."""
     life = getattr(attachment, "_harness_lifecycle", None)
     if life is None:
         return
-    s = life.settings
-    if attachment.state == "initiatingRequest" and life.polls >= s.initiating_request_polls:
-        _enter(attachment, "failed" if s.outcome == "failed" else "pendingAcceptance")
-    if (
-        attachment.state == "pendingAcceptance"
-        and s.outcome == "rejected"
-        and life.polls >= s.pending_acceptance_polls
-    ):
-        _enter(attachment, "rejected")
-    if attachment.state == "pending" and life.polls >= s.pending_polls and life.provisioned():
-        _enter(attachment, "available")
+    state = life.current_state()
+    if attachment.state != state:
+        _enter(attachment, state)
+
+
+def _start(attachment: Any, steps: list[Step]) -> None:
+    attachment._harness_lifecycle.follow(steps)
+    _settle(attachment)
+
+
+def settled_state(attachment: Any) -> str:
+    """The attachment's state now (other patches read it before acting on it)."""
+    with _lock:
+        _settle(attachment)
+        return attachment.state
 
 
 def _hidden_from(backend: Any, attachment: Any) -> bool:
     """The accepter side sees a peering request only once it reached it."""
-    if attachment.state not in ("initiatingRequest", "failed"):
+    if attachment.state not in _REQUESTER_ONLY_STATES:
         return False
     req, acc = attachment.requester_tgw_info, attachment.accepter_tgw_info
     here = (backend.account_id, backend.region_name)
     return here == (acc["OwnerId"], acc["Region"]) and here != (req["OwnerId"], req["Region"])
+
+
+def modify_peering(attachment_id: str, modifying_seconds: float, rolling_back_seconds: float | None) -> str:
+    """Put an `available` peering attachment through `modifying` (then `rollingBack`
+    if rolling_back_seconds is not None) and back to `available`; returns its state
+    now. ValueError if there is no such peering or it is not available."""
+    if not _progression_applied:
+        raise PatchSkipped("patch peering_state_progression is skipped")
+    with _lock:
+        attachment = _find_attachment(attachment_id)
+        if attachment is None or not hasattr(attachment, "_harness_lifecycle"):
+            raise ValueError(f"no transit gateway peering attachment {attachment_id}")
+        _settle(attachment)
+        if attachment.state != "available":
+            raise ValueError(f"{attachment_id} is {attachment.state}; only an available peering can be modified")
+        _start(attachment, _modification_plan(modifying_seconds, rolling_back_seconds))
+        return attachment.state
 
 
 class IncorrectStateError(EC2ClientError):
@@ -619,40 +701,52 @@ class IncorrectStateError(EC2ClientError):
 
 def peering_state_progression() -> None:
     """Gap: moto creates a peering attachment directly in `pendingAcceptance`,
-    AcceptTransitGatewayPeeringAttachment makes it `available` at once, and
-    accepting an attachment in any other state (e.g. twice) succeeds.
+    AcceptTransitGatewayPeeringAttachment makes it `available` at once,
+    DeleteTransitGatewayPeeringAttachment `deleted` at once, accepting an
+    attachment in any other state (e.g. twice) succeeds, and none of the other
+    documented states ever shows.
 
-    AWS (EC2 API reference, TransitGatewayPeeringAttachment.State, values
-    initiatingRequest | pendingAcceptance | rollingBack | pending | available
-    | modifying | deleting | deleted | failed | rejected | rejecting |
-    failing): a new attachment is `initiatingRequest`, then
-    `pendingAcceptance` (the accepter Region lists it only from then on), or
-    `failing`/`failed`; after AcceptTransitGatewayPeeringAttachment it is
-    `pending`, then `available`; if the accepter rejects, `rejected`.
-    Accepting an attachment that is not pendingAcceptance fails with
-    IncorrectState.
+    AWS (EC2 API reference, TransitGatewayPeeringAttachment.State,
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_TransitGatewayPeeringAttachment.html:
+    initiating | initiatingRequest | pendingAcceptance | rollingBack | pending |
+    available | modifying | deleting | deleted | failed | rejected | rejecting |
+    failing, "the initiating state has been deprecated"; Transit Gateway guide,
+    https://docs.aws.amazon.com/vpc/latest/tgw/tgw-peering-accept-reject.html: the
+    attachment is created in pendingAcceptance "and remains in this state
+    indefinitely until it's either accepted or rejected", accepted or rejected
+    from the accepter's Region). These states change as AWS works, over time,
+    not as a client reads them (docs/aws-facts.md, `peering-attachment-states`).
+    The order of the transient states is not documented step by step; this
+    follows their names (unverified, `peering-attachment-transitions`). Accepting an attachment that is not
+    pendingAcceptance fails with IncorrectState.
 
-    Emulation: the settings current at creation (set_peering_progression) say
-    how many DescribeTransitGatewayPeeringAttachments "polls" - describes in
-    any Region whose ids/filters match it, including accepter-Region describes
-    that do not yet list it - the attachment spends in initiatingRequest,
-    pendingAcceptance (outcome `rejected` only) and pending; with
-    provisioning_seconds it also stays pending until that many seconds have
-    passed since its creation. `failing` and `rejecting` are folded into
-    `failed`/`rejected`. Status.Code mirrors State.
-    With the defaults it is AWS's fast path: pendingAcceptance at creation,
-    available on accept.
+    Emulation: each attachment follows a plan of states with durations in
+    seconds (monotonic clock), from the settings current at its creation
+    (set_peering_progression); a read reports the state for the time elapsed,
+    however many reads there were:
+    - created: initiating -> initiatingRequest (both listed by the requester
+      only) -> pendingAcceptance until accepted; outcome `failed`: -> failing ->
+      failed (requester only); outcome `rejected`: -> pendingAcceptance ->
+      rejecting -> rejected;
+    - accepted: pending -> available (pending_seconds from the accept);
+    - deleted: deleting -> deleted (deleting_seconds from the delete);
+    - modify_peering (the harness's stand-in for a modification AWS makes):
+      available -> modifying [-> rollingBack] -> available.
+    Status.Code mirrors State. With the defaults it is AWS's fast path:
+    pendingAcceptance at creation, available on accept, deleted on delete.
     """
     original_create = AttachmentBackend.create_transit_gateway_peering_attachment
     original_describe = AttachmentBackend.describe_transit_gateway_peering_attachments
     original_accept = AttachmentBackend.accept_transit_gateway_peering_attachment
+    original_delete = AttachmentBackend.delete_transit_gateway_peering_attachment
+    global _progression_applied
+    _progression_applied = True
 
     def create(self: Any, *args: Any, **kwargs: Any) -> Any:
         attachment = original_create(self, *args, **kwargs)
         with _lock:
             attachment._harness_lifecycle = _Lifecycle(_settings)
-            _enter(attachment, "initiatingRequest")
-            _settle(attachment)
+            _start(attachment, _creation_plan(_settings))
         return attachment
 
     def describe(self: Any, transit_gateways_attachment_ids: Any = None, filters: Any = None):
@@ -660,9 +754,6 @@ def peering_state_progression() -> None:
             for attachment in list(self.transit_gateway_attachments.values()):
                 _settle(attachment)
             matched = original_describe(self, transit_gateways_attachment_ids, filters)
-            for attachment in matched:
-                if hasattr(attachment, "_harness_lifecycle"):
-                    attachment._harness_lifecycle.polls += 1
             return [a for a in matched if not _hidden_from(self, a)]
 
     def accept(self: Any, transit_gateway_attachment_id: str) -> Any:
@@ -674,13 +765,25 @@ def peering_state_progression() -> None:
                     raise IncorrectStateError(transit_gateway_attachment_id, attachment.state)
             accepted = original_accept(self, transit_gateway_attachment_id)
             if hasattr(accepted, "_harness_lifecycle"):
-                _enter(accepted, "pending")
-                _settle(accepted)
+                _start(accepted, _acceptance_plan(accepted._harness_lifecycle.settings))
             return accepted
+
+    def delete(self: Any, transit_gateway_attachment_id: str) -> Any:
+        with _lock:
+            attachment = self.transit_gateway_attachments.get(transit_gateway_attachment_id)
+            life = getattr(attachment, "_harness_lifecycle", None)
+            if life is None:
+                return original_delete(self, transit_gateway_attachment_id)
+            _settle(attachment)
+            if attachment.state not in ("deleting", "deleted"):  # a second delete changes nothing
+                original_delete(self, transit_gateway_attachment_id)
+                _start(attachment, _deletion_plan(life.settings))
+            return attachment
 
     AttachmentBackend.create_transit_gateway_peering_attachment = create
     AttachmentBackend.describe_transit_gateway_peering_attachments = describe
     AttachmentBackend.accept_transit_gateway_peering_attachment = accept
+    AttachmentBackend.delete_transit_gateway_peering_attachment = delete
 
 
 def create_route_refuses_duplicates() -> None:
@@ -1077,7 +1180,7 @@ def associations_are_per_side_and_exclusive() -> None:
                 f"Transit Gateway Route Table {table_id} was deleted or does not exist.",
             )
         attachment = self.transit_gateway_attachments.get(attachment_id)
-        if attachment is None or attachment.state == "deleted":
+        if attachment is None or settled_state(attachment) == "deleted":
             raise _error(
                 "InvalidTransitGatewayAttachmentID.NotFound",
                 f"Transit Gateway Attachment {attachment_id} was deleted or does not exist.",

@@ -215,7 +215,7 @@ def test_given_counted_calls_when_resetting_calls_then_counters_are_empty_but_st
 def test_given_state_faults_and_settings_when_resetting_then_all_are_cleared(endpoint, ec2_a, ec2_b):
     create_tgw(ec2_a)
     tgw_b = create_tgw(ec2_b)["TransitGatewayId"]
-    harness(endpoint, "POST", "peering", {"initiatingRequestPolls": 3})
+    harness(endpoint, "POST", "peering", {"initiatingRequestSeconds": 3600})
     harness(endpoint, "POST", "faults", {"action": "DescribeVpcs", "times": 5})
 
     harness(endpoint, "POST", "reset")
@@ -644,142 +644,292 @@ def test_given_vpc_attachment_created_with_tags_when_described_then_tags_returne
 
 # --- patch: peering_state_progression -----------------------------------------
 
+# Short enough to keep the tests quick, long enough that a poll every POLL_GAP
+# seconds sees every state even on a busy machine.
+STEP = 0.2
+POLL_GAP = 0.02
 
-def test_given_initiating_request_polls_when_polling_then_initiating_then_pending_acceptance(
+
+def states_seen(read, final: str, since: float, timeout: float = 30) -> list[tuple[str | None, float]]:
+    """Each state read() shows, in order, with the seconds from `since` until it
+    was first seen (None: not listed), until it shows `final`."""
+    seen: list[tuple[str | None, float]] = []
+    while time.monotonic() - since < timeout:
+        states = read()
+        state = states[0] if states else None
+        if not seen or seen[-1][0] != state:
+            seen.append((state, time.monotonic() - since))
+        if state == final:
+            break
+        time.sleep(POLL_GAP)
+    return seen
+
+
+def names(seen: list[tuple[str | None, float]]) -> list[str | None]:
+    return [state for state, _ in seen]
+
+
+def first_seen(seen: list[tuple[str | None, float]], state: str) -> float:
+    return next(at for s, at in seen if s == state)
+
+
+def test_given_initiating_seconds_when_polling_then_initiating_then_initiating_request_then_pending_acceptance(
     endpoint, ec2_a, tgws
 ):
-    harness(endpoint, "POST", "peering", {"initiatingRequestPolls": 2})
+    harness(endpoint, "POST", "peering", {"initiatingSeconds": STEP, "initiatingRequestSeconds": STEP})
     tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
+    started = time.monotonic()  # before the harness stamps the attachment's creation
 
     created = create_peering(ec2_a, tgw_a, tgw_b)
     peering_id = created["TransitGatewayAttachmentId"]
+    seen = states_seen(lambda: peering_states(ec2_a, peering_id), "pendingAcceptance", started)
 
-    assert created["State"] == "initiatingRequest"
-    assert [peering_states(ec2_a, peering_id) for _ in range(3)] == [
-        ["initiatingRequest"],
-        ["initiatingRequest"],
-        ["pendingAcceptance"],
-    ]
+    assert created["State"] == "initiating"
+    assert names(seen) == ["initiating", "initiatingRequest", "pendingAcceptance"]
+    # Lower bounds only: each state starts once the ones before it had their time.
+    assert first_seen(seen, "initiatingRequest") >= STEP
+    assert first_seen(seen, "pendingAcceptance") >= 2 * STEP
 
 
-def test_given_initiating_request_when_accepter_describes_then_not_listed_until_pending_acceptance(
+def test_given_long_states_when_described_many_times_at_once_then_the_state_does_not_advance(
     endpoint, ec2_a, ec2_b, tgws
 ):
-    harness(endpoint, "POST", "peering", {"initiatingRequestPolls": 2})
+    harness(endpoint, "POST", "peering", {"initiatingRequestSeconds": 3600})
     tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
-    peering_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+    waiting_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+    harness(endpoint, "POST", "peering", {"pendingSeconds": 3600})
+    accepted_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+    ec2_b.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=accepted_id)
 
-    # Each describe that matches the attachment counts as one of its polls,
-    # in either Region, even while the accepter Region does not list it yet.
-    accepter_view = ec2_b.describe_transit_gateway_peering_attachments()
-    with pytest.raises(ClientError) as excinfo:
-        ec2_b.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
-    requester_view = peering_states(ec2_a, peering_id)
-    accepter_view_after = peering_states(ec2_b, peering_id)
+    # Counting reads was how the emulator used to advance; 40 of them must change nothing.
+    waiting = [peering_states(ec2_a, waiting_id) for _ in range(20)]
+    accepted = [peering_states(ec2, accepted_id) for ec2 in (ec2_a, ec2_b) * 10]
 
-    assert accepter_view["TransitGatewayPeeringAttachments"] == []
-    assert error_code(excinfo) == "IncorrectState"
-    assert requester_view == ["initiatingRequest"]
-    assert accepter_view_after == ["pendingAcceptance"]
+    assert waiting == [["initiatingRequest"]] * 20
+    assert accepted == [["pending"]] * 20
 
 
-def test_given_outcome_failed_when_polling_then_failed_and_accept_is_incorrect_state(
+def test_given_initiating_when_the_accepter_describes_then_not_listed_and_accept_is_incorrect_state(
     endpoint, ec2_a, ec2_b, tgws
 ):
-    harness(endpoint, "POST", "peering", {"initiatingRequestPolls": 1, "outcome": "failed"})
+    harness(endpoint, "POST", "peering", {"initiatingSeconds": 3600})
     tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
     peering_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
 
-    assert [peering_states(ec2_a, peering_id) for _ in range(2)] == [["initiatingRequest"], ["failed"]]
+    accepter_view = ec2_b.describe_transit_gateway_peering_attachments()["TransitGatewayPeeringAttachments"]
     with pytest.raises(ClientError) as excinfo:
         ec2_b.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+
+    assert accepter_view == []
     assert error_code(excinfo) == "IncorrectState"
+    assert peering_states(ec2_a, peering_id) == ["initiating"]
 
 
-def test_given_outcome_rejected_when_polling_then_pending_acceptance_then_rejected(
+def test_given_initiating_request_when_the_accepter_describes_then_listed_only_from_pending_acceptance(
     endpoint, ec2_a, ec2_b, tgws
 ):
-    harness(endpoint, "POST", "peering", {"outcome": "rejected", "pendingAcceptancePolls": 2})
+    harness(endpoint, "POST", "peering", {"initiatingRequestSeconds": STEP})
     tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
+    started = time.monotonic()
     peering_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
 
-    assert [peering_states(ec2, peering_id) for ec2 in (ec2_a, ec2_b, ec2_a)] == [
-        ["pendingAcceptance"],
-        ["pendingAcceptance"],
-        ["rejected"],
-    ]
+    seen_by_accepter = states_seen(lambda: peering_states(ec2_b, peering_id), "pendingAcceptance", started)
+
+    assert names(seen_by_accepter) == [None, "pendingAcceptance"]
+    assert first_seen(seen_by_accepter, "pendingAcceptance") >= STEP
+    assert peering_states(ec2_a, peering_id) == ["pendingAcceptance"]
+
+
+def test_given_outcome_failed_when_polling_then_failing_then_failed_never_listed_by_the_accepter(
+    endpoint, ec2_a, ec2_b, tgws
+):
+    harness(
+        endpoint, "POST", "peering", {"outcome": "failed", "initiatingRequestSeconds": STEP, "failingSeconds": STEP}
+    )
+    tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
+    started = time.monotonic()
+    peering_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+
+    seen = states_seen(lambda: peering_states(ec2_a, peering_id), "failed", started)
     with pytest.raises(ClientError) as excinfo:
         ec2_b.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+
+    assert names(seen) == ["initiatingRequest", "failing", "failed"]
+    assert first_seen(seen, "failed") >= 2 * STEP
+    assert peering_states(ec2_b, peering_id) == []
     assert error_code(excinfo) == "IncorrectState"
 
 
-def test_given_pending_polls_when_accepting_then_pending_then_available(endpoint, ec2_a, ec2_b, tgws):
-    harness(endpoint, "POST", "peering", {"pendingPolls": 2})
+def test_given_outcome_rejected_when_polling_then_pending_acceptance_then_rejecting_then_rejected(
+    endpoint, ec2_a, ec2_b, tgws
+):
+    harness(
+        endpoint,
+        "POST",
+        "peering",
+        {"outcome": "rejected", "pendingAcceptanceSeconds": STEP, "rejectingSeconds": STEP},
+    )
+    tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
+    started = time.monotonic()
+    peering_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+
+    seen = states_seen(lambda: peering_states(ec2_b, peering_id), "rejected", started)
+    with pytest.raises(ClientError) as excinfo:
+        ec2_b.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+
+    assert names(seen) == ["pendingAcceptance", "rejecting", "rejected"]
+    assert first_seen(seen, "rejected") >= 2 * STEP
+    assert peering_states(ec2_a, peering_id) == ["rejected"]
+    assert error_code(excinfo) == "IncorrectState"
+
+
+def test_given_pending_seconds_when_accepting_then_pending_then_available_no_earlier(
+    endpoint, ec2_a, ec2_b, tgws
+):
+    settings = harness(endpoint, "POST", "peering", {"pendingSeconds": STEP})
     tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
     peering_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+    started = time.monotonic()  # before the harness stamps the accept
 
     accepted = ec2_b.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+    seen = states_seen(lambda: peering_states(ec2_a, peering_id), "available", started)
 
+    assert settings["peering"]["pendingSeconds"] == STEP
     assert accepted["TransitGatewayPeeringAttachment"]["State"] == "pending"
-    assert [peering_states(ec2, peering_id) for ec2 in (ec2_b, ec2_a, ec2_b)] == [
-        ["pending"],
-        ["pending"],
-        ["available"],
-    ]
+    assert names(seen) == ["pending", "available"]
+    assert first_seen(seen, "available") >= STEP
 
 
-def test_given_provisioning_seconds_when_polled_right_after_accept_then_pending_however_often(
-    endpoint, ec2_a, ec2_b, tgws
-):
-    settings = harness(endpoint, "POST", "peering", {"provisioningSeconds": 3600})
+def test_given_deleting_seconds_when_deleting_then_deleting_then_deleted(endpoint, ec2_a, ec2_b, tgws):
+    harness(endpoint, "POST", "peering", {"deletingSeconds": STEP})
     tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
     peering_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+    ec2_b.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+    started = time.monotonic()
 
-    accepted = ec2_b.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+    deleted = ec2_a.delete_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+    seen = states_seen(lambda: peering_states(ec2_b, peering_id), "deleted", started)
 
-    assert settings["peering"]["provisioningSeconds"] == 3600
-    assert accepted["TransitGatewayPeeringAttachment"]["State"] == "pending"
-    # pendingPolls is 0: without the time condition the first read would show available.
-    assert [peering_states(ec2, peering_id) for ec2 in (ec2_a, ec2_b) * 3] == [["pending"]] * 6
+    assert deleted["TransitGatewayPeeringAttachment"]["State"] == "deleting"
+    assert names(seen) == ["deleting", "deleted"]
+    assert first_seen(seen, "deleted") >= STEP
 
 
-def test_given_provisioning_seconds_when_polled_until_available_then_no_earlier_than_that(
-    endpoint, ec2_a, ec2_b, tgws
-):
-    harness(endpoint, "POST", "peering", {"provisioningSeconds": 0.5})
+def test_given_default_settings_when_deleting_then_deleted_at_once(ec2_a, ec2_b, tgws):
+    # Regression guard, like the fast-path test: the default keeps moto's immediate delete.
     tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
-    started = time.monotonic()  # before the harness stamps the attachment's creation
     peering_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
     ec2_b.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
 
-    deadline = started + 60
-    while (states := peering_states(ec2_a, peering_id)) == ["pending"] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    seen_available = time.monotonic()
+    deleted = ec2_a.delete_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
 
-    assert states == ["available"]
-    assert seen_available - started >= 0.5  # a lower bound only
+    assert deleted["TransitGatewayPeeringAttachment"]["State"] == "deleted"
+    assert peering_states(ec2_a, peering_id) == ["deleted"]
 
 
-def test_given_a_negative_provisioning_time_when_posting_peering_then_http_400(endpoint):
+@pytest.fixture
+def available_peering(ec2_a, ec2_b, tgws) -> str:
+    tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
+    peering_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+    ec2_b.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+    return peering_id
+
+
+def test_given_available_peering_when_modified_then_modifying_then_available_again(
+    endpoint, ec2_a, available_peering
+):
+    started = time.monotonic()
+
+    answer = harness(
+        endpoint, "POST", "peering/modify", {"attachmentId": available_peering, "modifyingSeconds": STEP}
+    )
+    seen = states_seen(lambda: peering_states(ec2_a, available_peering), "available", started)
+
+    assert answer == {"attachmentId": available_peering, "state": "modifying"}
+    assert names(seen) == ["modifying", "available"]
+    assert first_seen(seen, "available") >= STEP
+
+
+def test_given_available_peering_when_modified_with_roll_back_then_modifying_rolling_back_available(
+    endpoint, ec2_b, available_peering
+):
+    started = time.monotonic()
+
+    harness(
+        endpoint,
+        "POST",
+        "peering/modify",
+        {"attachmentId": available_peering, "modifyingSeconds": STEP, "rollBack": True, "rollingBackSeconds": STEP},
+    )
+    seen = states_seen(lambda: peering_states(ec2_b, available_peering), "available", started)
+
+    assert names(seen) == ["modifying", "rollingBack", "available"]
+    assert first_seen(seen, "available") >= 2 * STEP
+
+
+def test_given_peering_pending_acceptance_when_modified_then_http_400_and_state_kept(endpoint, ec2_a, tgws):
+    tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
+    peering_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+
     with pytest.raises(urllib.error.HTTPError) as excinfo:
-        harness(endpoint, "POST", "peering", {"provisioningSeconds": -1})
+        harness(endpoint, "POST", "peering/modify", {"attachmentId": peering_id, "modifyingSeconds": 1})
+
+    assert excinfo.value.code == 400
+    assert "pendingAcceptance" in json.load(excinfo.value)["error"]
+    assert peering_states(ec2_a, peering_id) == ["pendingAcceptance"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"attachmentId": "tgw-attach-00000000000000000", "modifyingSeconds": 1},
+        {"modifyingSeconds": 1},
+        {"attachmentId": "tgw-attach-00000000000000000"},
+        {"attachmentId": "tgw-attach-00000000000000000", "modifyingSeconds": 1, "rollBack": "yes"},
+        {"attachmentId": "tgw-attach-00000000000000000", "modifyingSeconds": 1, "rollingBackSeconds": 1},
+        {"attachmentId": "tgw-attach-00000000000000000", "modifyingSeconds": -1},
+    ],
+)
+def test_given_a_bad_modify_body_when_posting_then_http_400(endpoint, body):
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        harness(endpoint, "POST", "peering/modify", body)
+    assert excinfo.value.code == 400
+
+
+@pytest.mark.parametrize(
+    "retired, replacement",
+    [
+        ("initiatingRequestPolls", "initiatingRequestSeconds"),
+        ("pendingPolls", "pendingSeconds"),
+        ("pendingAcceptancePolls", "pendingAcceptanceSeconds"),
+        ("provisioningSeconds", "pendingSeconds"),
+    ],
+)
+def test_given_a_retired_poll_count_field_when_posting_peering_then_http_400_naming_its_replacement(
+    endpoint, retired, replacement
+):
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        harness(endpoint, "POST", "peering", {retired: 2})
+    assert excinfo.value.code == 400
+    assert replacement in json.load(excinfo.value)["error"]
+
+
+def test_given_a_negative_duration_when_posting_peering_then_http_400(endpoint):
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        harness(endpoint, "POST", "peering", {"pendingSeconds": -1})
     assert excinfo.value.code == 400
 
 
 def test_given_settings_changed_after_creation_when_polling_then_creation_time_settings_apply(
     endpoint, ec2_a, tgws
 ):
-    harness(endpoint, "POST", "peering", {"initiatingRequestPolls": 1})
+    harness(endpoint, "POST", "peering", {"initiatingRequestSeconds": 3600})
     tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
     peering_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
 
-    harness(endpoint, "POST", "peering", {"initiatingRequestPolls": 5})
+    harness(endpoint, "POST", "peering", {})  # the defaults: pendingAcceptance at once
 
-    assert [peering_states(ec2_a, peering_id) for _ in range(2)] == [
-        ["initiatingRequest"],
-        ["pendingAcceptance"],
-    ]
+    assert peering_states(ec2_a, peering_id) == ["initiatingRequest"]
 
 
 def test_given_accepted_peering_when_accepting_again_then_incorrect_state(ec2_a, ec2_b, tgws):
@@ -1393,20 +1543,19 @@ def test_given_cross_account_peering_when_the_accepter_account_accepts_then_each
 def test_given_cross_account_peering_initiating_when_the_accepter_account_polls_then_listed_from_pending_acceptance(
     endpoint, ec2_a, ec2_peer, cross_account
 ):
-    harness(endpoint, "POST", "peering", {"initiatingRequestPolls": 1, "pendingPolls": 1})
+    harness(endpoint, "POST", "peering", {"initiatingRequestSeconds": STEP, "pendingSeconds": STEP})
+    started = time.monotonic()
     peering_id = create_cross_account_peering(ec2_a, cross_account["tgw_a"], cross_account["tgw_b"])[
         "TransitGatewayAttachmentId"
     ]
 
-    accepter_first = listed(ec2_peer)  # one poll: the request reaches account B
-    accepter_then = peering_states(ec2_peer, peering_id)
+    seen_by_accepter = states_seen(lambda: peering_states(ec2_peer, peering_id), "pendingAcceptance", started)
     accepted = ec2_peer.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
-    requester_then = peering_states(ec2_a, peering_id)  # one poll in pending
-    requester_last = peering_states(ec2_a, peering_id)
+    seen_by_requester = states_seen(lambda: peering_states(ec2_a, peering_id), "available", time.monotonic())
 
-    assert (accepter_first, accepter_then) == ([], ["pendingAcceptance"])
+    assert names(seen_by_accepter) == [None, "pendingAcceptance"]  # the request reaches account B in time
     assert accepted["TransitGatewayPeeringAttachment"]["State"] == "pending"
-    assert (requester_then, requester_last) == (["pending"], ["available"])
+    assert names(seen_by_requester) == ["pending", "available"]
     assert listed(cross_account["a_in_accepter_region"]) == listed(cross_account["b_in_requester_region"]) == []
 
 

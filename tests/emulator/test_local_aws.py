@@ -1173,7 +1173,9 @@ def test_given_a_slow_peering_when_run_then_it_polls_accepts_and_polls_until_ava
     upload_artifacts(aws)
     create_gateways(aws)
     arn = deploy(aws)["StateMachineArn"]
-    aws.harness("POST", "peering", {"initiatingRequestPolls": 2, "pendingPolls": 1})
+    # Short times, polled back to back (PollSeconds 0): a few get-status runs in each state, well
+    # under the poll limit.
+    aws.harness("POST", "peering", {"initiatingRequestSeconds": 0.2, "pendingSeconds": 0.2})
 
     execution = run(aws, arn, {})
 
@@ -1182,8 +1184,7 @@ def test_given_a_slow_peering_when_run_then_it_polls_accepts_and_polls_until_ava
     assert entered.count("Accept") == 1
     assert entered[-1] == "ModifyRoutes"
     binaries_run = [name for name, _ in ran(aws)]
-    # How many polls each state takes depends on how the functions' concurrent describes in the
-    # two Regions interleave; the shape does not.
+    # How many polls each state takes depends on how fast the functions run; the shape does not.
     accept = binaries_run.index("peer", 1)
     assert binaries_run[0] == "peer" and binaries_run[-1] == "modify-routes"
     assert binaries_run.count("peer") == 2  # create, then accept
@@ -1209,7 +1210,7 @@ def test_given_a_failed_peering_when_run_then_fail_state_with_error_path_and_for
     upload_artifacts(aws)
     create_gateways(aws)
     arn = deploy(aws)["StateMachineArn"]
-    aws.harness("POST", "peering", {"initiatingRequestPolls": 1, "outcome": "failed"})
+    aws.harness("POST", "peering", {"initiatingRequestSeconds": 0.2, "outcome": "failed"})
 
     execution = run(aws, arn, {})
 
@@ -1225,7 +1226,7 @@ def test_given_a_peering_that_never_gets_ready_when_run_then_static_fail_after_t
     upload_artifacts(aws)
     create_gateways(aws)
     arn = deploy(aws)["StateMachineArn"]
-    aws.harness("POST", "peering", {"initiatingRequestPolls": 100})
+    aws.harness("POST", "peering", {"initiatingRequestSeconds": 3600})
 
     execution = run(aws, arn, {})
 

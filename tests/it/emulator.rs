@@ -25,9 +25,11 @@ async fn given_tagged_vpcs_in_two_regions_when_the_job_runs_then_one_peering_car
     w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
     w.active.attached_vpc(&w.active_tgw, "10.2.0.0/16").await;
     w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
-    // As on AWS: the request initiates for a while, and provisioning takes a while after accept.
+    // As on AWS: the request initiates for a while (past peer's first call, not past its settle
+    // call RACE_SETTLE later), and provisioning takes a while after accept (short: get-status
+    // polls back to back, at most 50 times).
     w.emulator
-        .peering_progression(json!({"initiatingRequestPolls": 2, "pendingPolls": 2}));
+        .peering_progression(json!({"initiatingRequestSeconds": 0.5, "pendingSeconds": 0.1}));
 
     let output = run_to_completion(&w.context, json!({})).await;
     let calls = w.emulator.calls();
@@ -649,10 +651,14 @@ async fn given_modify_routes_dies_after_creating_some_routes_when_it_runs_again_
 #[tokio::test]
 async fn given_the_accepter_rejects_while_peer_accepts_then_peer_fails_naming_the_state() {
     let w = world().await;
-    // The request is rejected right after peer reads it as pendingAcceptance, so its accept
-    // meets IncorrectState and the re-read shows rejected.
+    // Peer reads the request as pendingAcceptance; it is rejected 0.25 s after its creation, while
+    // peer's accept is held 0.5 s on its way, so the accept meets IncorrectState and the re-read
+    // shows rejected.
     w.emulator
-        .peering_progression(json!({"outcome": "rejected", "pendingAcceptancePolls": 2}));
+        .peering_progression(json!({"outcome": "rejected", "pendingAcceptanceSeconds": 0.25}));
+    w.emulator.inject_fault(json!({
+        "action": "AcceptTransitGatewayPeeringAttachment", "delayMs": 500, "times": 1
+    }));
 
     let err = invoke(&w.context, Function::Peer, json!({})).await.unwrap_err();
 
@@ -665,10 +671,11 @@ async fn given_the_accepter_rejects_while_peer_accepts_then_peer_fails_naming_th
 async fn given_a_failed_peering_then_get_status_reports_it_and_modify_routes_refuses() {
     let w = world().await;
     w.emulator
-        .peering_progression(json!({"outcome": "failed", "initiatingRequestPolls": 1}));
+        .peering_progression(json!({"outcome": "failed", "initiatingRequestSeconds": 0.5}));
     let state = invoke(&w.context, Function::Peer, json!({})).await.unwrap();
     assert_eq!(state["status"], "initiatingRequest");
     assert_eq!(state["accepted"], json!(false));
+    tokio::time::sleep(Duration::from_millis(600)).await; // past initiatingRequest: failed
 
     let status = invoke(&w.context, Function::GetStatus, state).await.unwrap();
     assert_eq!(status["status"], "failed");

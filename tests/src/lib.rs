@@ -585,19 +585,22 @@ pub async fn until_available(context: &Shell, input: Value) -> Value {
             .await
             .expect("peer (settle)");
     }
-    for _ in 0..50 {
+    // As the state machine does: branch on the phase, poll while it waits. The emulator moves a
+    // peering on by elapsed time, so the polls are spaced, within a bound.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
         state = invoke(context, Function::GetStatus, state)
             .await
             .expect("get-status");
-        match state["status"].as_str().unwrap_or_default() {
-            "available" => return state,
-            "pendingAcceptance" => {
+        match state["phase"].as_str().unwrap_or_default() {
+            "ready" => return state,
+            "acceptable" => {
                 state = invoke(context, Function::Peer, state)
                     .await
                     .expect("peer (accept)")
             }
-            "initiatingRequest" | "pending" | "modifying" => {}
-            other => panic!("peering ended in {other}: {state}"),
+            "waiting" => tokio::time::sleep(Duration::from_millis(50)).await,
+            other => panic!("peering ended in phase {other}: {state}"),
         }
     }
     panic!("peering never became available: {state}");

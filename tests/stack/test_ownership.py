@@ -197,7 +197,9 @@ def test_two_executions_at_once_leave_one_peering_and_foreign_things_alone(local
 
 @pytest.mark.parametrize("outcome", ["rejected", "failed"])
 def test_a_peering_that_dies_while_waiting_changes_nothing_else(local_aws, estate, outcome):
-    local_aws.peering_progression(outcome=outcome, initiatingRequestPolls=2, pendingAcceptancePolls=0)
+    # `peer` sees the request initiating (so it accepts nothing); it dies a second later, while the
+    # state machine waits.
+    local_aws.peering_progression(outcome=outcome, initiatingRequestSeconds=1)
 
     run = local_aws.run({})
 
@@ -213,7 +215,7 @@ def test_a_peering_that_dies_while_waiting_changes_nothing_else(local_aws, estat
 
 def test_a_peering_that_never_leaves_pending_times_out_and_changes_nothing_else(local_aws, estate):
     local_aws.deploy("MaxPolls=3")
-    local_aws.peering_progression(pendingPolls=1000)
+    local_aws.peering_progression(pendingSeconds=3600)
     harness(local_aws.endpoint, "POST", "calls/reset")
 
     run = local_aws.run({})

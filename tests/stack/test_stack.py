@@ -15,8 +15,21 @@ import lambda_runner  # noqa: E402  (stack_support puts tests/emulator on the pa
 # The demo network (scripts/lib/seed_demo.py): each side routes the other side's tagged VPCs.
 ROUTED_TO_PASSIVE = {"10.1.0.0/16", "10.2.0.0/16"}  # active VPCs, routed in the passive table
 ROUTED_TO_ACTIVE = {"10.20.0.0/16"}  # passive VPCs, routed in the active table
-# Reads of the peering by peer's Settle pass after a create (one list in each Region).
-SETTLE_READS = 2
+# The peering's states last a set time from its creation or accept (the emulator's Peering
+# progression), however often it is read. After a create `peer` accepts at once if it can, the
+# state machine's SettleRace waits, `peer` settles, then poll k comes at least k poll intervals
+# later (stack_support deploys PollIntervalSeconds=1), whatever the functions' own time.
+POLL_SECONDS = 1
+
+
+def settle_race_seconds() -> float:
+    """The definition's SettleRace wait, between `peer`'s create and its Settle call."""
+    found = re.search(r'"SettleRace":\s*\{[^}]*?"Seconds":\s*(\d+)', DEFINITION.read_text())
+    assert found, "the definition has no SettleRace wait with Seconds"
+    return float(found.group(1))
+
+
+SETTLE_RACE_SECONDS = settle_race_seconds()
 
 
 def assert_routed_via(local_aws: LocalAws, attachment_id: str) -> None:
@@ -111,26 +124,27 @@ def test_a_second_execution_reuses_the_peering_and_creates_nothing(local_aws):
                                 "MoreRoutes", "ReleaseLock", "Notify", "HasNotice", "Done"]
 
 
-@pytest.mark.parametrize("pending_reads", [1, 3])
-def test_a_pending_peering_is_polled_until_available(local_aws, pending_reads):
+@pytest.mark.parametrize("pending_polls", [1, 3])
+def test_a_pending_peering_is_polled_until_available(local_aws, pending_polls):
     local_aws.deploy()
-    # Each GetStatus reads the attachment in both Regions: two reads per poll; so does the Settle
-    # pass of peer after the create.
-    local_aws.peering_progression(pendingPolls=2 * pending_reads + SETTLE_READS)
+    # Pending until 0.9 s after poll `pending_polls` is due: no later poll can see it pending, and
+    # that one does unless the functions' own time so far adds up to 0.9 s.
+    local_aws.peering_progression(pendingSeconds=SETTLE_RACE_SECONDS + pending_polls * POLL_SECONDS + 0.9)
 
     run = local_aws.run({})
 
     assert run.status == "SUCCEEDED", run.described
     statuses = [o["peering"]["status"] for o in run.task_outputs("GetStatus")]
-    assert statuses == ["pending"] * pending_reads + ["available"]
-    assert len(run.entered("Wait")) == pending_reads + 1
+    assert statuses == ["pending"] * pending_polls + ["available"]
+    assert len(run.entered("Wait")) == pending_polls + 1
     assert_routed_via(local_aws, run.output["attachmentId"])
 
 
 def test_a_request_still_initiating_is_accepted_when_a_poll_sees_pending_acceptance(local_aws):
     local_aws.deploy()
-    # The first `peer` call, its Settle pass and the first poll see the request still initiating.
-    local_aws.peering_progression(initiatingRequestPolls=4 + SETTLE_READS)
+    # The first `peer` call and its Settle pass see the request still initiating; the first poll,
+    # a poll interval later, sees it pendingAcceptance.
+    local_aws.peering_progression(initiatingRequestSeconds=SETTLE_RACE_SECONDS + 0.5 * POLL_SECONDS)
 
     run = local_aws.run({})
 
@@ -144,7 +158,7 @@ def test_a_peering_rejected_while_waiting_fails_naming_the_state_within_one_poll
     local_aws.deploy()
     # `peer` reads the request while it is still initiating (so it has nothing to accept); the peer
     # Region rejects it as soon as it arrives there, during a later poll.
-    local_aws.peering_progression(outcome="rejected", initiatingRequestPolls=3, pendingAcceptancePolls=0)
+    local_aws.peering_progression(outcome="rejected", initiatingRequestSeconds=SETTLE_RACE_SECONDS + 0.5 * POLL_SECONDS)
     harness(local_aws.endpoint, "POST", "calls/reset")
 
     run = local_aws.run({})
@@ -163,7 +177,7 @@ def test_a_peering_rejected_while_waiting_fails_naming_the_state_within_one_poll
 
 def test_a_peering_rejected_while_peer_accepts_fails_naming_the_state(local_aws):
     local_aws.deploy()
-    local_aws.peering_progression(outcome="rejected", pendingAcceptancePolls=0)
+    local_aws.peering_progression(outcome="rejected")  # at once: pendingAcceptanceSeconds 0
 
     run = local_aws.run({})
 
@@ -175,7 +189,7 @@ def test_a_peering_rejected_while_peer_accepts_fails_naming_the_state(local_aws)
 
 def test_a_peering_that_stays_pending_fails_with_peering_timed_out_after_max_polls(local_aws):
     local_aws.deploy("MaxPolls=3")
-    local_aws.peering_progression(pendingPolls=1000)
+    local_aws.peering_progression(pendingSeconds=3600)
 
     run = local_aws.run({})
 
@@ -216,7 +230,8 @@ def test_throttling_that_outlasts_the_sdk_retries_is_retried_by_the_state_machin
 
 def test_with_30_percent_of_ec2_calls_throttled_a_full_run_converges_with_nothing_duplicated(local_aws):
     local_aws.deploy()
-    local_aws.peering_progression(pendingPolls=4)
+    pending = SETTLE_RACE_SECONDS + POLL_SECONDS  # past the Settle call: get-status polls under throttling too
+    local_aws.peering_progression(pendingSeconds=pending)
     harness(local_aws.endpoint, "POST", "faults", {"action": "*", "probability": 0.3, "seed": 7,
                                                    "code": "RequestLimitExceeded", "httpStatus": 503})
 
@@ -230,7 +245,7 @@ def test_with_30_percent_of_ec2_calls_throttled_a_full_run_converges_with_nothin
     assert succeeded["CreateTransitGatewayRoute"] == len(ROUTED_TO_ACTIVE | ROUTED_TO_PASSIVE)
     harness(local_aws.endpoint, "DELETE", "faults")
     live = [p["TransitGatewayAttachmentId"] for p in live_peerings(local_aws)]
-    record("30% of EC2 calls throttled (RequestLimitExceeded), peering pending 4 polls", runs=1,
+    record(f"30% of EC2 calls throttled (RequestLimitExceeded), peering pending {pending:g} s", runs=1,
            peeringCreates=succeeded["CreateTransitGatewayPeeringAttachment"], peeringsLive=len(live),
            routeCreates=succeeded["CreateTransitGatewayRoute"], duplicated=max(0, len(live) - 1),
            outcome=f"converged; {sum(calls['throttled'].values())} calls throttled")
@@ -424,7 +439,8 @@ def test_start_sh_exits_non_zero_with_the_error_type_and_cause(local_aws, tmp_pa
 
 def test_function_logs_are_json_with_action_and_region_and_never_hold_credentials(local_aws, function_logs):
     local_aws.deploy()
-    local_aws.peering_progression(pendingPolls=2)  # so that get-status runs too
+    # Pending past the Settle call, so that get-status runs too.
+    local_aws.peering_progression(pendingSeconds=SETTLE_RACE_SECONDS + 0.5 * POLL_SECONDS)
     assert local_aws.run({}).status == "SUCCEEDED"
 
     outputs = local_aws.outputs()

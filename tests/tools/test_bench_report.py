@@ -160,3 +160,54 @@ def test_given_no_mesh_phase_then_the_row_says_why_and_there_is_no_section():
     assert report.mesh_section() is None
     title, _, rendered = bench_report.Report(mesh_results(4.0, 6_000), {}, "bin").mesh_section()
     assert title == "A 4-Region mesh in one execution" and "CreateTransitGatewayRoute 12" in rendered
+
+
+# --- issue 28: describes per execution ------------------------------------------------------
+
+
+def small_results(describes: int | None) -> dict[str, Any]:
+    end_to_end = {"status": "SUCCEEDED", "error": "", "provisioningSeconds": 20, "pollSeconds": 5, "seconds": 25.0,
+                  "overSeconds": 5.0, "getStatusPolls": 5, "getStatusSaw": ["pending"] * 4 + ["available"],
+                  "states": ["Peer", "Done"], "functions": {}}
+    billed = {"status": "SUCCEEDED", "error": "", "pendingPolls": 3, "pendingSeconds": 3.5, "seconds": 5.0,
+              "getStatusSaw": ["pending"] * 3 + ["available"], "getStatusPolls": 4, "states": ["Peer", "Done"],
+              "invocations": [], "totalBilledMs": 900,
+              "functions": {f: {"peakRssKiB": 10_000, "invocations": 1, "cold": 1, "billedMs": 300,
+                                "durationsMs": [300.0]} for f in bench_report.FUNCTIONS}}
+    if describes is not None:
+        by_function = {"peer": 2, "get-status": describes - 2, "modify-routes": 0}
+        for run in (end_to_end, billed):
+            run.update(peeringDescribes=describes, peeringDescribesByFunction=by_function)
+    return {"small": {"billed": billed, "endToEnd": end_to_end}}
+
+
+def describes_row(results: dict[str, Any]) -> list[Any]:
+    rows = bench_report.Report(results, {}, "bin").summary_rows()
+    (row,) = [r for r in rows if r[0].startswith("DescribeTransitGatewayPeeringAttachments calls per execution")]
+    return row
+
+
+def test_given_the_describes_of_a_run_then_a_row_gives_them_per_execution_and_per_poll():
+    row = describes_row(small_results(describes=12))
+
+    assert row[0] == "DescribeTransitGatewayPeeringAttachments calls per execution, peering pending 20 s, polled every 5 s"
+    assert row[1] == ("12 DescribeTransitGatewayPeeringAttachments calls in 25.0 s (peer 2, get-status 10); "
+                      "get-status polls: 5, 2.0 per poll; SUCCEEDED")
+
+
+def test_given_a_tool_that_polls_more_often_then_its_row_shows_more_describes_per_poll():
+    assert "get-status polls: 5, 11.6 per poll" in describes_row(small_results(describes=60))[1]
+
+
+def test_given_results_from_before_describes_were_counted_then_the_row_says_not_measured():
+    row = describes_row(small_results(describes=None))
+
+    assert row[1].startswith("DescribeTransitGatewayPeeringAttachments calls not measured")
+
+
+def test_the_small_sections_give_the_describes_and_the_time_the_peering_was_held_pending():
+    sections = bench_report.Report(small_results(describes=12), {}, "bin").sections()
+    texts = " ".join(text for _, text, _ in sections)
+
+    assert "pending for 3.5 s after the accept (`pendingSeconds`)" in texts
+    assert texts.count("12 DescribeTransitGatewayPeeringAttachments calls") == 2
