@@ -1218,14 +1218,17 @@ impl Net {
             .collect()
     }
 
-    /// Peering attachments in a live state.
+    /// Peering attachments in a live state: they exist or will, so a second one beside them would
+    /// be a duplicate. Listed here, apart from the functions' own classification, as an oracle.
     pub async fn live_peerings(&self) -> Vec<String> {
         const LIVE: &[&str] = &[
+            "initiating",
             "initiatingRequest",
             "pendingAcceptance",
             "pending",
             "available",
             "modifying",
+            "rollingBack",
         ];
         self.peerings()
             .await

@@ -48,7 +48,7 @@ pub enum Phase {
     Acceptable,
     /// Available: routes can be added.
     Ready,
-    /// It will never become available (rejected, failed, or rolling back a failed change).
+    /// It will never become available (rejected or failed).
     Failed,
     /// It is being deleted.
     Deleting,
@@ -135,17 +135,21 @@ impl AttachmentState {
         }
     }
 
-    /// The one classification of every state. `modifying` waits: AWS does not say a peering
-    /// carries new routes while a change is applied (docs/aws-facts.md, `tgw-attachment-states`),
-    /// so the workflow polls until it is `available` again.
+    /// The one classification of every state. `modifying` and `rollingBack` wait: AWS does not
+    /// say a peering takes new routes while a change is applied or undone (docs/aws-facts.md,
+    /// `tgw-attachment-modifying-routes`), and a rollback ends back in a settled state, so the
+    /// workflow polls until `available` (or a failure) instead of calling it failed or creating a
+    /// second peering beside it.
     pub fn phase(&self) -> Phase {
         match self {
-            Self::Initiating | Self::InitiatingRequest | Self::Pending | Self::Modifying => Phase::Waiting,
+            Self::Initiating
+            | Self::InitiatingRequest
+            | Self::Pending
+            | Self::Modifying
+            | Self::RollingBack => Phase::Waiting,
             Self::PendingAcceptance => Phase::Acceptable,
             Self::Available => Phase::Ready,
-            Self::Rejecting | Self::Rejected | Self::Failing | Self::Failed | Self::RollingBack => {
-                Phase::Failed
-            }
+            Self::Rejecting | Self::Rejected | Self::Failing | Self::Failed => Phase::Failed,
             Self::Deleting => Phase::Deleting,
             Self::Deleted => Phase::Gone,
             Self::Unknown(_) => Phase::Unknown,
@@ -205,7 +209,8 @@ mod tests {
                 "initiatingRequest",
                 "modifying",
                 "pending",
-                "pendingAcceptance"
+                "pendingAcceptance",
+                "rollingBack"
             ]
         );
     }
@@ -213,12 +218,18 @@ mod tests {
     #[test]
     fn each_documented_state_has_the_phase_the_workflow_expects() {
         let phase = |raw: &str| AttachmentState::parse(raw).phase();
-        for raw in ["initiating", "initiatingRequest", "pending", "modifying"] {
+        for raw in [
+            "initiating",
+            "initiatingRequest",
+            "pending",
+            "modifying",
+            "rollingBack",
+        ] {
             assert_eq!(phase(raw), Phase::Waiting, "{raw}");
         }
         assert_eq!(phase("pendingAcceptance"), Phase::Acceptable);
         assert_eq!(phase("available"), Phase::Ready);
-        for raw in ["rejecting", "rejected", "failing", "failed", "rollingBack"] {
+        for raw in ["rejecting", "rejected", "failing", "failed"] {
             assert_eq!(phase(raw), Phase::Failed, "{raw}");
         }
         assert_eq!(phase("deleting"), Phase::Deleting);
