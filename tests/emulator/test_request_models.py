@@ -226,11 +226,18 @@ def test_given_the_server_when_ec2_requests_break_the_model_then_refused_as_ec2_
 
 
 def test_given_the_server_when_a_dynamodb_request_breaks_the_model_then_validation_exception(endpoint):
-    # When a Query asks for at most 0 items (the model's Limit is at least 1)
-    body = json.dumps({"TableName": "state", "Limit": 0}).encode()
-    status, answer = _post(endpoint, "dynamodb", body, {
-        "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.Query"})
+    # When ListTables asks for 101 names (the model's Limit is 1..100), and then for 100
+    def list_tables(limit: int) -> tuple[int, dict]:
+        status, answer = _post(endpoint, "dynamodb", json.dumps({"Limit": limit}).encode(), {
+            "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.ListTables"})
+        return status, json.loads(answer)
 
-    # Then DynamoDB's ValidationException (moto would answer ResourceNotFoundException)
-    assert status == 400
-    assert json.loads(answer)["__type"] == "com.amazonaws.dynamodb.v20120810#ValidationException"
+    too_many, in_range = list_tables(101), list_tables(100)
+
+    # Then DynamoDB's ValidationException (moto lists the tables), and the valid one is answered
+    assert too_many == (400, {
+        "__type": "com.amazonaws.dynamodb.v20120810#ValidationException",
+        "message": "1 validation error detected: Value '101' at 'limit' failed to satisfy constraint: "
+                   "Member must have value less than or equal to 100",
+    })
+    assert in_range[0] == 200
