@@ -3,7 +3,7 @@
 moto accepts requests AWS refuses: an unknown parameter, a missing required one, a value outside
 its enum or range (MaxResults 4), an unknown filter name. So that a request the functions send and
 AWS would refuse fails here too, `ModelValidator` (a WSGI middleware between the harness and moto)
-reads each EC2, DynamoDB and Step Functions request back into the members of botocore's model of
+reads each EC2, DynamoDB, Step Functions and STS request back into the members of botocore's model of
 the operation (botocore==1.44.5, the JSON models every AWS SDK is generated from) and refuses it
 with the error that service's protocol sends. The patch `requests_match_the_api_model` switches it
 on; with `--skip-patch requests_match_the_api_model` every request goes to moto unchecked.
@@ -20,10 +20,12 @@ from __future__ import annotations
 import io
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 import botocore.session
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
@@ -34,13 +36,13 @@ _enabled = False
 
 
 def requests_match_the_api_model() -> None:
-    """Patch: refuse every EC2, DynamoDB and Step Functions request that breaks the API model."""
+    """Patch: refuse every EC2, DynamoDB, Step Functions and STS request that breaks the API model."""
     global _enabled
     _enabled = True
 
 
 # SigV4 credential scope service -> botocore service model name.
-SERVICES = {"ec2": "ec2", "dynamodb": "dynamodb", "states": "stepfunctions"}
+SERVICES = {"ec2": "ec2", "dynamodb": "dynamodb", "states": "stepfunctions", "sts": "sts"}
 
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 # Query keys every request may carry besides the operation's members (SigV4 in the query string).
@@ -138,10 +140,14 @@ def _scalar_violations(shape: Shape, value: Any, path) -> list[Violation]:
     return []
 
 
+# Java writes code points past U+FFFF as \u10000 (five hex digits); Python reads four after \u.
+_JAVA_ASTRAL_RANGE = re.compile(r"\\u10000-\\u10FFFF", re.IGNORECASE)
+
+
 @lru_cache(maxsize=None)
 def _compiled(pattern: str) -> re.Pattern | None:
     try:
-        return re.compile(pattern, re.DOTALL)
+        return re.compile(_JAVA_ASTRAL_RANGE.sub(r"\\U00010000-\\U0010FFFF", pattern), re.DOTALL)
     except re.error:  # a Java-only construct: the pattern is not checked
         return None
 
@@ -164,19 +170,33 @@ def ec2_member_key(name: str, shape: Shape) -> str:
     return key[0].upper() + key[1:]
 
 
-class _FormReader:
-    """Reads flattened EC2 form keys back into a structure of the operation's input shape,
-    remembering each key it used: a key no member accounts for is an unknown parameter."""
+def query_member_key(name: str, shape: Shape) -> str:
+    """A member's key in a Query (awsQuery) request: its locationName, else its name."""
+    return shape.serialization.get("name", name)
 
-    def __init__(self, params: dict[str, str]) -> None:
+
+def _query_list_items(key: str, shape: ListShape) -> str:
+    """Where a Query list's items go: `key.N` if flattened, else `key.member.N`."""
+    if shape.serialization.get("flattened"):
+        return key
+    return f"{key}.{shape.member.serialization.get('name', 'member')}"
+
+
+class _FormReader:
+    """Reads the flattened form keys of a Query request back into a structure of the operation's
+    input shape, remembering each key it used: a key no member accounts for is an unknown
+    parameter. `ec2=True`: the ec2 protocol's names and list keys, else awsQuery's."""
+
+    def __init__(self, params: dict[str, str], ec2: bool) -> None:
         self.params = params
+        self.ec2 = ec2
         self.used: set[str] = set()
         self.bad_values: list[Violation] = []
 
     def structure(self, shape: StructureShape, prefix: str) -> dict[str, Any]:
         out = {}
         for name, member in shape.members.items():
-            key = ec2_member_key(name, member)
+            key = (ec2_member_key if self.ec2 else query_member_key)(name, member)
             value = self.read(member, f"{prefix}.{key}" if prefix else key)
             if value is not None:
                 out[name] = value
@@ -186,12 +206,29 @@ class _FormReader:
         if isinstance(shape, StructureShape):
             return self.structure(shape, key) if self._has_under(key) else None
         if isinstance(shape, ListShape):
-            indices = self._indices(key)
-            return [self.read(shape.member, f"{key}.{i}") for i in indices] if indices else None
+            if self.params.get(key) == "":  # an empty list, as the Query protocol writes one
+                self.used.add(key)
+                return []
+            items = key if self.ec2 else _query_list_items(key, shape)
+            indices = self._indices(items)
+            return [self.read(shape.member, f"{items}.{i}") for i in indices] if indices else None
+        if isinstance(shape, MapShape):
+            return self._map(shape, key)
         if key not in self.params:
             return None
         self.used.add(key)
         return self._scalar(shape, key, self.params[key])
+
+    def _map(self, shape: MapShape, key: str) -> dict[str, Any] | None:
+        entries = key if shape.serialization.get("flattened") else f"{key}.entry"
+        key_name = shape.key.serialization.get("name", "key")
+        value_name = shape.value.serialization.get("name", "value")
+        indices = self._indices(entries)
+        if not indices:
+            return None
+        pairs = ((self.read(shape.key, f"{entries}.{i}.{key_name}"),
+                  self.read(shape.value, f"{entries}.{i}.{value_name}")) for i in indices)
+        return {k: v for k, v in pairs if k is not None}
 
     def _has_under(self, prefix: str) -> bool:
         return any(k.startswith(prefix + ".") for k in self.params)
@@ -227,7 +264,7 @@ def ec2_violations(action: str, params: dict[str, str]) -> list[Violation]:
     operation = operation_model("ec2", action)
     if operation is None or operation.input_shape is None:
         return []
-    reader = _FormReader(params)
+    reader = _FormReader(params, ec2=True)
     value = reader.structure(operation.input_shape, "")
     unknown = [
         Violation("unknown", (k,), params[k], "not a member")
@@ -259,6 +296,36 @@ def ec2_refusal(violation: Violation) -> tuple[str, str]:
     if violation.kind == "filter":
         return "InvalidParameterValue", f"The filter '{violation.value}' is invalid"
     return "InvalidParameterValue", f"Value ({violation.value}) for parameter {key} is invalid. {violation.constraint}"
+
+
+# --- Query protocol (STS) ----------------------------------------------------------------------------
+
+
+def query_violations(service: str, action: str, params: dict[str, str]) -> list[Violation]:
+    """What an awsQuery request (its form keys) breaks in the action's model; paths as Coral's
+    messages name members."""
+    operation = operation_model(service, action)
+    if operation is None or operation.input_shape is None:
+        return []
+    reader = _FormReader(params, ec2=False)
+    value = reader.structure(operation.input_shape, "")
+    unknown = [
+        Violation("unknown", (k,), params[k], "Member must be a member of the input")
+        for k in sorted(params)
+        if k not in reader.used and not _PROTOCOL_KEYS.match(k)
+    ]
+    return unknown + reader.bad_values + shape_violations(operation.input_shape, value, (), _json_name)
+
+
+def _query_error(service: str, message: str) -> Refusal:
+    """STS's error document: ValidationError, type Sender."""
+    namespace = _service_model(SERVICES[service]).metadata.get("xmlNamespace", "")
+    body = (
+        f'<ErrorResponse xmlns="{escape(namespace)}"><Error><Type>Sender</Type>'
+        f"<Code>ValidationError</Code><Message>{escape(message)}</Message></Error>"
+        f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    ).encode()
+    return Refusal(400, "text/xml", body)
 
 
 # --- JSON protocol (DynamoDB, Step Functions) ------------------------------------------------------
@@ -325,6 +392,8 @@ def refusal_for(environ: dict[str, Any]) -> Refusal | None:
     body = _buffered_body(environ)
     if service == "ec2":
         return _ec2_refusal(environ, body)
+    if _service_model(SERVICES[service]).protocol == "query":
+        return _query_refusal(service, environ, body)
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if "." not in target:
         return None
@@ -336,11 +405,22 @@ def refusal_for(environ: dict[str, Any]) -> Refusal | None:
     return _json_error(service, json_message(violations)) if violations else None
 
 
-def _ec2_refusal(environ: dict[str, Any], body: bytes) -> Refusal | None:
+def _form_params(environ: dict[str, Any], body: bytes) -> dict[str, str]:
     fields = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
         fields.update(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
-    params = {k: v[0] for k, v in fields.items()}
+    return {k: v[0] for k, v in fields.items()}
+
+
+def _query_refusal(service: str, environ: dict[str, Any], body: bytes) -> Refusal | None:
+    params = _form_params(environ, body)
+    action = params.get("Action")
+    violations = query_violations(service, action, params) if action else []
+    return _query_error(service, json_message(violations)) if violations else None
+
+
+def _ec2_refusal(environ: dict[str, Any], body: bytes) -> Refusal | None:
+    params = _form_params(environ, body)
     action = params.get("Action")
     violations = ec2_violations(action, params) if action else []
     if not violations:

@@ -19,7 +19,7 @@ import pytest
 
 import ec2_filters
 import request_models
-from request_models import ec2_refusal, ec2_violations, json_message, json_violations
+from request_models import ec2_refusal, ec2_violations, json_message, json_violations, query_violations
 from test_harness import REQUESTER, endpoint  # noqa: F401  (a fixture, found by name)
 
 PERMISSIONS = Path(__file__).resolve().parents[2] / "cloudformation" / "function-permissions.json"
@@ -241,3 +241,45 @@ def test_given_the_server_when_a_dynamodb_request_breaks_the_model_then_validati
                    "Member must have value less than or equal to 100",
     })
     assert in_range[0] == 200
+
+
+# --- Query protocol: STS ------------------------------------------------------------------------------------
+
+ROLE = "arn:aws:iam::111122223333:role/tgw-peering-accepter"
+
+
+def test_given_a_valid_assume_role_when_checked_then_it_passes():
+    params = {"Action": "AssumeRole", "Version": "2011-06-15", "RoleArn": ROLE,
+              "RoleSessionName": "tgw-peering", "DurationSeconds": "900",
+              "Tags.member.1.Key": "k", "Tags.member.1.Value": "v"}
+    assert query_violations("sts", "AssumeRole", params) == []
+
+
+def test_given_assume_role_breaking_the_model_when_checked_then_sts_validation_messages():
+    # Given a session name with a slash, and a request without one and with a 3-letter role ARN
+    slash = query_violations("sts", "AssumeRole", {"RoleArn": ROLE, "RoleSessionName": "a/b"})
+    short = query_violations("sts", "AssumeRole", {"RoleArn": "arn", "Bogus": "1"})
+
+    # Then STS's ValidationError messages (every violation, as STS lists them)
+    assert json_message(slash) == (
+        "1 validation error detected: Value 'a/b' at 'roleSessionName' failed to satisfy constraint: "
+        r"Member must satisfy regular expression pattern: [\w+=,.@-]*"
+    )
+    assert json_message(short).startswith("3 validation errors detected: Value '1' at 'Bogus'")
+    assert "Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null" in json_message(short)
+
+
+def test_given_an_empty_list_in_query_form_when_checked_then_it_is_an_empty_list():
+    assert ec2_error("DescribeVpcs", Filter="") is None
+
+
+def test_given_the_server_when_assume_role_breaks_the_model_then_validation_error(endpoint):
+    # When AssumeRole names a session with a slash (the model's pattern is [\w+=,.@-]*)
+    form = urllib.parse.urlencode({"Action": "AssumeRole", "Version": "2011-06-15", "RoleArn": ROLE,
+                                   "RoleSessionName": "a/b"}).encode()
+    status, body = _post(endpoint, "sts", form, {"Content-Type": "application/x-www-form-urlencoded"})
+
+    # Then STS's ValidationError, type Sender
+    error = ET.fromstring(body).find("{https://sts.amazonaws.com/doc/2011-06-15/}Error")
+    assert status == 400
+    assert [child.text for child in error][:2] == ["Sender", "ValidationError"]
