@@ -63,6 +63,15 @@ def test_given_an_unknown_nested_key_when_checked_then_unknown_parameter():
     assert error == ("UnknownParameter", "The parameter Values is not recognized")
 
 
+def test_given_list_keys_when_checked_then_named_by_location_name_else_member_name():
+    # DescribeVpcs' VpcIds has locationName VpcId; DescribeTransitGateways' TransitGatewayIds has none
+    assert ec2_error("DescribeVpcs", **{"VpcId.1": "vpc-1", "VpcId.2": "vpc-2"}) is None
+    assert ec2_error("DescribeVpcs", **{"VpcIds.1": "vpc-1"}) == (
+        "UnknownParameter", "The parameter VpcIds is not recognized"
+    )
+    assert ec2_error("DescribeTransitGateways", **{"TransitGatewayIds.1": TGW_ID}) is None
+
+
 def test_given_a_missing_required_member_when_checked_then_missing_parameter():
     # Given a search without its route table (required by the model)
     error = ec2_error("SearchTransitGatewayRoutes", **{"Filter.1.Name": "type", "Filter.1.Value.1": "static"})
