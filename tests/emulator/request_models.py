@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
@@ -459,6 +460,8 @@ class ModelValidator:
         refusal = refusal_for(environ) if _enabled else None
         if refusal is None:
             return self.app(environ, start_response)
+        # On stderr, so that a function's request refused in a stack test shows what it broke.
+        print(f"request_models: refused: {refusal.body.decode('utf-8', 'replace')}", file=sys.stderr)
         start_response(
             "400 Bad Request",
             [("Content-Type", refusal.content_type), ("Content-Length", str(len(refusal.body)))],
