@@ -463,7 +463,7 @@ class ModelValidator:
         # On stderr, so that a function's request refused in a stack test shows what it broke.
         print(f"request_models: refused: {refusal.body.decode('utf-8', 'replace')}", file=sys.stderr)
         start_response(
-            "400 Bad Request",
+            f"{refusal.status} Bad Request",
             [("Content-Type", refusal.content_type), ("Content-Length", str(len(refusal.body)))],
         )
         return [refusal.body]
