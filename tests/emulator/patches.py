@@ -39,6 +39,7 @@ from moto.ec2.responses.transit_gateway_route_tables import (
 )
 
 import local_aws_patches
+from request_models import requests_match_the_api_model
 
 
 # --- 1 -----------------------------------------------------------------------
@@ -1784,6 +1785,8 @@ PATCHES = (
     vpc_ipv6_route_refuses_duplicates,
     vpc_takes_ipv6_blocks_from_a_pool,
     assume_role_needs_a_trusting_role,
+    # Every EC2, DynamoDB, Step Functions and STS request checked against its API model
+    requests_match_the_api_model,
     # CloudFormation, Step Functions, Lambda, EventBridge: local_aws_patches.py
     *local_aws_patches.PATCHES,
 )

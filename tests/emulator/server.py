@@ -34,6 +34,7 @@ from werkzeug.serving import make_server
 
 import lambda_runner
 import patches
+import request_models
 from harness import Harness
 
 HOST = "127.0.0.1"
@@ -138,7 +139,10 @@ def _serve(
     stop: threading.Event,
     ready_out: TextIO,
 ) -> None:
-    app = Harness(DomainDispatcherApplication(create_backend_app), moto_api_backend.reset, runner)
+    # Requests the harness lets through meet the API model check before moto (the patch
+    # requests_match_the_api_model switches it on).
+    moto = request_models.ModelValidator(DomainDispatcherApplication(create_backend_app))
+    app = Harness(moto, moto_api_backend.reset, runner)
     server = make_server(HOST, args.port, app, threaded=True, request_handler=QuietRequestHandler)
     port = server.server_address[1]
     if args.stepfunctions:
