@@ -581,6 +581,10 @@ def _acceptance_plan(s: PeeringProgression) -> list[Step]:
     return [("pending", s.pending_seconds), ("available", None)]
 
 
+def _rejection_plan(s: PeeringProgression) -> list[Step]:
+    return [("rejecting", s.rejecting_seconds), ("rejected", None)]
+
+
 def _deletion_plan(s: PeeringProgression) -> list[Step]:
     return [("deleting", s.deleting_seconds), ("deleted", None)]
 
@@ -719,7 +723,7 @@ def peering_state_progression() -> None:
     not as a client reads them (docs/aws-facts.md, `peering-attachment-states`).
     The order of the transient states is not documented step by step; this
     follows their names (unverified, `peering-attachment-transitions`). Accepting an attachment that is not
-    pendingAcceptance fails with IncorrectState.
+    pendingAcceptance fails with IncorrectState; so does rejecting one (unverified, `peering-attachment-transitions`).
 
     Emulation: each attachment follows a plan of states with durations in
     seconds (monotonic clock), from the settings current at its creation
@@ -730,6 +734,8 @@ def peering_state_progression() -> None:
       failed (requester only); outcome `rejected`: -> pendingAcceptance ->
       rejecting -> rejected;
     - accepted: pending -> available (pending_seconds from the accept);
+    - rejected by RejectTransitGatewayPeeringAttachment (only from
+      pendingAcceptance, else IncorrectState): rejecting -> rejected;
     - deleted: deleting -> deleted (deleting_seconds from the delete);
     - modify_peering (the harness's stand-in for a modification AWS makes):
       available -> modifying [-> rollingBack] -> available.
@@ -740,6 +746,7 @@ def peering_state_progression() -> None:
     original_describe = AttachmentBackend.describe_transit_gateway_peering_attachments
     original_accept = AttachmentBackend.accept_transit_gateway_peering_attachment
     original_delete = AttachmentBackend.delete_transit_gateway_peering_attachment
+    original_reject = AttachmentBackend.reject_transit_gateway_peering_attachment
     global _progression_applied
     _progression_applied = True
 
@@ -769,6 +776,20 @@ def peering_state_progression() -> None:
                 _start(accepted, _acceptance_plan(accepted._harness_lifecycle.settings))
             return accepted
 
+    def reject(self: Any, transit_gateway_attachment_id: str) -> Any:
+        # Rejecting follows its own plan, so a later read does not resume the creation plan.
+        with _lock:
+            attachment = self.transit_gateway_attachments.get(transit_gateway_attachment_id)
+            life = getattr(attachment, "_harness_lifecycle", None)
+            if life is None:
+                return original_reject(self, transit_gateway_attachment_id)
+            _settle(attachment)
+            if attachment.state != "pendingAcceptance":
+                raise IncorrectStateError(transit_gateway_attachment_id, attachment.state)
+            original_reject(self, transit_gateway_attachment_id)
+            _start(attachment, _rejection_plan(life.settings))
+            return attachment
+
     def delete(self: Any, transit_gateway_attachment_id: str) -> Any:
         with _lock:
             attachment = self.transit_gateway_attachments.get(transit_gateway_attachment_id)
@@ -785,6 +806,7 @@ def peering_state_progression() -> None:
     AttachmentBackend.describe_transit_gateway_peering_attachments = describe
     AttachmentBackend.accept_transit_gateway_peering_attachment = accept
     AttachmentBackend.delete_transit_gateway_peering_attachment = delete
+    AttachmentBackend.reject_transit_gateway_peering_attachment = reject
 
 
 def create_route_refuses_duplicates() -> None:

@@ -944,6 +944,28 @@ def test_given_accepted_peering_when_accepting_again_then_incorrect_state(ec2_a,
     assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
+def test_given_a_peering_rejected_by_the_accepter_when_read_later_then_it_stays_rejected(ec2_a, ec2_b, tgws):
+    tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
+    peering_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+
+    ec2_b.reject_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+
+    assert peering_states(ec2_a, peering_id) == ["rejected"]
+    assert peering_states(ec2_a, peering_id) == ["rejected"]
+
+
+def test_given_an_accepted_peering_when_rejecting_it_then_incorrect_state(ec2_a, ec2_b, tgws):
+    tgw_a, tgw_b = (t["TransitGatewayId"] for t in tgws)
+    peering_id = create_peering(ec2_a, tgw_a, tgw_b)["TransitGatewayAttachmentId"]
+    ec2_b.accept_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+
+    with pytest.raises(ClientError) as excinfo:
+        ec2_b.reject_transit_gateway_peering_attachment(TransitGatewayAttachmentId=peering_id)
+
+    assert error_code(excinfo) == "IncorrectState"
+    assert peering_states(ec2_a, peering_id) == ["available"]
+
+
 # --- patch: propagation_yields_propagated_routes -------------------------------
 
 
