@@ -140,6 +140,31 @@ def test_a_pending_peering_is_polled_until_available(local_aws, pending_polls):
     assert_routed_via(local_aws, run.output["attachmentId"])
 
 
+@pytest.mark.parametrize("roll_back", [False, True])
+def test_a_re_run_over_a_peering_being_modified_waits_until_it_is_available_again(local_aws, roll_back):
+    # Given a routed peering that AWS is modifying (or rolling a modification back)
+    local_aws.deploy()
+    first = local_aws.run({})
+    assert first.status == "SUCCEEDED", first.described
+    change = {"attachmentId": first.output["attachmentId"], "modifyingSeconds": 1.5 * POLL_SECONDS}
+    if roll_back:
+        change.update(rollBack=True, rollingBackSeconds=POLL_SECONDS)
+    harness(local_aws.endpoint, "POST", "peering/modify", change)
+
+    # When the next run starts
+    second = local_aws.run({})
+
+    # Then it reuses the peering, waits (phase `waiting`) instead of failing, and routes once ready
+    assert second.status == "SUCCEEDED", second.described
+    peer = second.task_outputs("Peer")[0]["peering"]
+    assert (peer["status"], peer["phase"]) == ("modifying", "waiting")
+    phases = [o["peering"]["phase"] for o in second.task_outputs("GetStatus")]
+    assert set(phases[:-1]) <= {"waiting"} and phases[-1] == "ready", phases
+    assert not second.output["created"]
+    assert [p["TransitGatewayAttachmentId"] for p in live_peerings(local_aws)] == [first.output["attachmentId"]]
+    assert_routed_via(local_aws, first.output["attachmentId"])
+
+
 def test_a_request_still_initiating_is_accepted_when_a_poll_sees_pending_acceptance(local_aws):
     local_aws.deploy()
     # The first `peer` call and its Settle pass see the request still initiating; the first poll,
