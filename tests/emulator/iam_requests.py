@@ -42,8 +42,8 @@ EC2_ID_PARAMETERS = {
     "vpc": "VpcId",
     "subnet": "SubnetId",
 }
-# The resource type each EC2 create call the functions make creates.
-EC2_CREATES = {"CreateTransitGatewayPeeringAttachment": "transit-gateway-attachment"}
+# A resource a create call makes: the reference lists aws:RequestTag among its keys for that call.
+_CREATED_RESOURCE_KEY = "aws:RequestTag/${TagKey}"
 # EC2 resource ids name their type by prefix (longest prefixes first: tgw-rtb- before tgw-).
 EC2_ID_PREFIXES = (
     ("tgw-rtb-", "transit-gateway-route-table"),
@@ -103,9 +103,20 @@ class StateView(Protocol):
 def authorizations(request: Request, state: StateView) -> list[Authorization]:
     """Every authorization `request` needs; raises Unmapped when it cannot tell."""
     build = _BUILDERS.get(request.service)
-    if build is None:
-        raise Unmapped(f"service {request.service!r}")
-    return build(request, state)
+    try:
+        if build is None:
+            raise Unmapped(f"service {request.service!r}")
+        return build(request, state)
+    except Unmapped:
+        if _supports_only_star(request.service, request.operation):
+            return [Authorization(f"{request.service}:{request.operation}", ("*",), _base_context(request))]
+        raise
+
+
+def _supports_only_star(service: str, operation: str) -> bool:
+    """An action the reference lists with no resource type (only "*"): nothing to map."""
+    entry = _reference().get(service, {}).get("privileges", {}).get(operation)
+    return entry is not None and not any(entry["resource_types"])
 
 
 # --- the Service Authorization Reference ------------------------------------------------------
@@ -270,22 +281,39 @@ def _ec2(request: Request, state: StateView) -> list[Authorization]:
     specs = _tag_specifications(request.params)
     resources: dict[str, dict[str, ContextValue]] = {}
     for resource_type, entry in _resource_types("ec2", operation).items():
-        if EC2_CREATES.get(operation) == resource_type:
+        resource_ids = _ec2_ids(request.params, resource_type)
+        if resource_ids:
+            for resource_id in resource_ids:
+                resource, keys = _ec2_existing(request, state, operation, resource_type, resource_id)
+                resources[resource] = keys
+        elif _creates(operation, entry):
             resource, keys = _ec2_new(request, operation, resource_type, specs.get(resource_type, {}))
-        elif request.params.get(EC2_ID_PARAMETERS.get(resource_type, "")):
-            resource_id = request.params[EC2_ID_PARAMETERS[resource_type]]
-            resource, keys = _ec2_existing(request, state, operation, resource_type, resource_id)
+            resources[resource] = keys
         elif entry["required"]:
             raise Unmapped(f"{action}: no parameter names its {resource_type}")
-        else:
-            continue
-        resources[resource] = keys
     if not _resource_types("ec2", operation):
         resources["*"] = {}
     if not resources:
         raise Unmapped(f"{action}: it names no resource")
     own = Authorization(action, tuple(resources), context, resources)
     return [own, *_tags_on_create(request, specs)]
+
+
+def _ec2_ids(params: Mapping[str, Any], resource_type: str) -> list[str]:
+    """The ids a request names for a resource type: its parameter (TransitGatewayId), or the
+    members of its list form (SubnetIds.1, SubnetIds.2, ...)."""
+    parameter = EC2_ID_PARAMETERS.get(resource_type)
+    if parameter is None:
+        return []
+    if params.get(parameter):
+        return [params[parameter]]
+    return _indexed(params, f"{parameter}s")
+
+
+def _creates(operation: str, entry: Mapping[str, Any]) -> bool:
+    """Whether a resource type of an action is the resource the call creates: a Create call, and
+    the reference lets a policy read the tags requested for it."""
+    return operation.startswith("Create") and _CREATED_RESOURCE_KEY in entry["condition_keys"]
 
 
 def _tags_on_create(request: Request, specs: Mapping[str, Mapping[str, str]]) -> list[Authorization]:
@@ -414,6 +442,8 @@ def _transaction_item(request: Request, state: StateView, item: Mapping[str, Any
 
 
 def _sts(request: Request, _: StateView) -> list[Authorization]:
+    if request.operation == "GetCallerIdentity":  # STS: no permissions are required for it
+        return []
     if request.operation != "AssumeRole":
         raise Unmapped(f"sts:{request.operation}")
     role_arn = request.params.get("RoleArn") or ""

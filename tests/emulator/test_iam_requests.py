@@ -280,7 +280,26 @@ def test_given_put_metric_data_when_mapping_then_star_and_the_namespace():
     assert found.resources == ("*",) and found.context["cloudwatch:namespace"] == "tgw-peering"
 
 
-@pytest.mark.parametrize(("service", "operation"), [("lambda", "Invoke"), ("sts", "GetSessionToken"), ("sns", "Subscribe")])
+def test_given_any_action_the_reference_lists_with_star_only_when_mapping_then_star():
+    (found,) = build("dynamodb", "ListTables", {})
+    assert (found.action, found.resources) == ("dynamodb:ListTables", ("*",))
+
+
+@pytest.mark.parametrize(("service", "operation"), [("lambda", "Invoke"), ("iam", "CreateRole"), ("sns", "Subscribe")])
 def test_given_a_call_not_mapped_when_mapping_then_unmapped(service, operation):
     with pytest.raises(Unmapped):
         build(service, operation, {})
+
+
+def test_given_a_create_call_when_mapping_then_the_new_resource_is_star_and_named_ones_are_existing():
+    params = {"VpcId": "vpc-1", "TransitGatewayId": "tgw-1", "SubnetIds.1": "subnet-1", "SubnetIds.2": "subnet-2"}
+    (found,) = build("ec2", "CreateTransitGatewayVpcAttachment", params)
+    assert set(found.resources) == {
+        ec2_arn("subnet", "subnet-1"), ec2_arn("subnet", "subnet-2"), ec2_arn("transit-gateway", "tgw-1"),
+        ec2_arn("transit-gateway-attachment", "*"), ec2_arn("vpc", "vpc-1"),
+    }
+
+
+def test_given_a_create_call_missing_a_required_existing_resource_when_mapping_then_unmapped():
+    with pytest.raises(Unmapped):
+        build("ec2", "CreateSubnet", {"CidrBlock": "10.0.0.0/24"})
