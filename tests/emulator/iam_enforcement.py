@@ -116,7 +116,8 @@ def _no_allow(action: str) -> str:
 
 def _refuse(service: str, session: _Session, action: str, resource: str, reason: str, detail: str) -> Denial:
     message = f"User: {session.arn} is not authorized to perform: {action} on resource: {resource} {reason}"
-    print(f"iam: refused {action} on {resource} for {session.arn}: {detail}", file=sys.stderr)
+    # One write per line: the server answers calls on several threads at once.
+    sys.stderr.write(f"iam: refused {action} on {resource} for {session.arn}: {detail}\n")
     return Denial(service, message)
 
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from stack_support import TEMPLATE, LocalAws
+from stack_support import ACTIVE, BUCKET, PASSIVE, TEMPLATE, LocalAws, harness
+from test_mesh import THIRD, mesh_request, seed_mesh
 from test_segmented import seed_segmented
 
 MODE = os.environ.get("TGW_PEERING_IAM_MUTATIONS", "")
@@ -147,7 +148,17 @@ def return_propagation(local_aws: LocalAws, template: Path) -> list:
     return runs
 
 
-SCENARIOS = (setup_and_teardown, return_propagation)
+def mesh(local_aws: LocalAws, template: Path) -> list:
+    """A three-Region mesh, on fresh networks (a mesh failure names its pairs' errors)."""
+    harness(local_aws.endpoint, "POST", "reset")
+    local_aws.client("s3").create_bucket(Bucket=BUCKET)
+    regions = [ACTIVE, PASSIVE, THIRD]
+    local_aws.deploy(f"MeshRegions={','.join(regions)}", template=template)
+    seed_mesh(local_aws, regions)
+    return [local_aws.run(mesh_request(local_aws, regions))]
+
+
+SCENARIOS = (setup_and_teardown, return_propagation, mesh)
 
 
 def test_the_mutations_are_found_in_the_template():
