@@ -12,7 +12,9 @@ function_calls_need_their_roles_permissions (on unless skipped).
 Not mutated: the roles' `logs` statements (Lambda itself writes the logs with the role; the local
 AWS does not), the policies a same-account stack does not deploy (passive-account, mesh-roles,
 mesh-regions), the state machine's and EventBridge's roles (moto's interpreter is not a role
-session), and the passive account's role (tests/stack/test_cross_account.py deploys it).
+session), and the passive account's role's `requests-peerings` policy (a mesh of other accounts'
+sides). The passive account's role's other statements are mutated against cross-account scenarios
+(default tables; segmented tables with the return path).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from pathlib import Path
 
 import pytest
 from stack_support import ACTIVE, BUCKET, PASSIVE, TEMPLATE, LocalAws, harness
+import seed_demo  # noqa: E402  (stack_support puts scripts/lib on the path)
+from test_cross_account import B, B_LAYOUT, ROLE_ARN, ROLE_STACK, ROLE_TEMPLATE, TAG_KEY, as_b, role_parameters, seed_b
 from test_mesh import THIRD, mesh_request, seed_mesh
 from test_segmented import seed_segmented
 
@@ -81,13 +85,16 @@ def _policy_name(lines: list[str], start: int, role_start: int) -> str:
     return "?"
 
 
-def mutations(template: Path = TEMPLATE) -> list[Mutation]:
-    """Every Allow statement of the function roles that a same-account stack deploys and that
-    grants something the functions call."""
+def mutations(
+    template: Path = TEMPLATE, roles: tuple[str, ...] = FUNCTION_ROLES,
+    not_deployed: set[str] = NOT_DEPLOYED_HERE,
+) -> list[Mutation]:
+    """Every Allow statement of `roles` that the scenarios deploy and that grants something the
+    functions call."""
     lines = template.read_text().splitlines()
     blocks = _resource_blocks(lines)
     found = []
-    for role in FUNCTION_ROLES:
+    for role in roles:
         role_start, role_end = blocks[role]
         policies_at = next(i for i in range(role_start, role_end) if lines[i].strip() == "Policies:")
         for i in range(policies_at, role_end):
@@ -97,7 +104,7 @@ def mutations(template: Path = TEMPLATE) -> list[Mutation]:
             end = _statement_end(lines, i, role_end)
             text = "\n".join(lines[i:end + 1])
             policy = _policy_name(lines, i, role_start)
-            if policy in NOT_DEPLOYED_HERE or "Effect: Allow" not in text:
+            if policy in not_deployed or "Effect: Allow" not in text:
                 continue
             if not any(service in text for service in CALLED_SERVICES):
                 continue
@@ -115,8 +122,12 @@ def mutated(mutation: Mutation, directory: Path, template: Path = TEMPLATE) -> P
     return out
 
 
-def chosen() -> list[Mutation]:
-    every = mutations()
+def passive_mutations() -> list[Mutation]:
+    """The passive account's role, as a cross-account stack deploys it (without RequestsPeerings)."""
+    return mutations(ROLE_TEMPLATE, ("PassiveRole",), {"requests-peerings"})
+
+
+def chosen(every: list[Mutation]) -> list[Mutation]:
     if MODE != "sample":
         return every
     rng = random.Random(int(os.environ.get("TGW_PEERING_IAM_MUTATIONS_SEED", "0")))
@@ -180,7 +191,7 @@ def test_with_the_template_unchanged_every_scenario_succeeds(local_aws):
         assert [run.status for run in runs] == ["SUCCEEDED"] * len(runs), (scenario.__name__, runs[-1].described)
 
 
-@pytest.mark.parametrize("mutation", chosen(), ids=lambda m: m.name)
+@pytest.mark.parametrize("mutation", chosen(mutations()), ids=lambda m: m.name)
 def test_without_the_statement_some_scenario_fails_with_access_denied(local_aws, tmp_path, mutation):
     template = mutated(mutation, tmp_path)
     for scenario in SCENARIOS:
@@ -189,3 +200,62 @@ def test_without_the_statement_some_scenario_fails_with_access_denied(local_aws,
             return
     pytest.fail(f"{mutation.name}: no scenario failed with access denied without it "
                 f"({[s.__name__ for s in SCENARIOS]}): not needed, or not exercised here")
+
+
+# --- the passive account's role -------------------------------------------------------------------
+
+
+def _through_the_role(local_aws: LocalAws, role_template: Path, b_tgw: str, *parameters: str) -> list:
+    """Deploy the main stack with `parameters` and the role stack in B from `role_template`; peer
+    (the peering pending for a poll), then tear down."""
+    local_aws.deploy(f"PassiveAccountId={B}", f"PassiveRoleArn={ROLE_ARN}", "VpcRoutes=true", *parameters)
+    cfn = as_b(local_aws, "cloudformation")
+    cfn.create_stack(StackName=ROLE_STACK, TemplateBody=role_template.read_text(), Capabilities=["CAPABILITY_NAMED_IAM"],
+                     Parameters=[{"ParameterKey": k, "ParameterValue": v}
+                                 for k, v in role_parameters(local_aws.outputs()).items()])
+    local_aws.peering_progression(pendingPolls=1)
+    request = {"passiveTransitGatewayId": b_tgw}
+    runs = [local_aws.run(request)]
+    if not denied(runs[-1]):
+        runs.append(local_aws.run({**request, "action": "teardown"}))
+    return runs
+
+
+def cross_account(local_aws: LocalAws, role_template: Path) -> list:
+    """The passive gateway in account B with default tables, reached through the role."""
+    return _through_the_role(local_aws, role_template, seed_b(local_aws)["TransitGatewayId"])
+
+
+def cross_account_segmented(local_aws: LocalAws, role_template: Path) -> list:
+    """Segmented gateways (a peering table on each side, no default tables) with the return path:
+    the peering is associated and propagated into in account B too."""
+    harness(local_aws.endpoint, "POST", "reset")
+    local_aws.client("s3").create_bucket(Bucket=BUCKET)
+    active_table = seed_demo.seed_segmented_region(
+        local_aws.client("ec2", ACTIVE), ACTIVE, seed_demo.DEMO["active"], TAG_KEY, propagate=False)
+    b_ec2 = as_b(local_aws, "ec2")
+    passive_table = seed_demo.seed_segmented_region(b_ec2, PASSIVE, B_LAYOUT, TAG_KEY, propagate=False)
+    (b_tgw,) = b_ec2.describe_transit_gateways()["TransitGateways"]
+    return _through_the_role(local_aws, role_template, b_tgw["TransitGatewayId"], "ReturnPropagation=true",
+                             f"ActivePeeringRouteTableId={active_table}", f"PassivePeeringRouteTableId={passive_table}")
+
+
+PASSIVE_SCENARIOS = (cross_account, cross_account_segmented)
+
+
+def test_with_the_passive_role_unchanged_the_cross_account_scenarios_succeed(local_aws):
+    for scenario in PASSIVE_SCENARIOS:
+        runs = scenario(local_aws, ROLE_TEMPLATE)
+        assert [run.status for run in runs] == ["SUCCEEDED"] * len(runs), (scenario.__name__, runs[-1].described)
+
+
+@pytest.mark.parametrize("mutation", chosen(passive_mutations()), ids=lambda m: m.name)
+def test_without_a_passive_role_statement_the_cross_account_scenario_fails_with_access_denied(
+    local_aws, tmp_path, mutation
+):
+    template = mutated(mutation, tmp_path, ROLE_TEMPLATE)
+    for scenario in PASSIVE_SCENARIOS:
+        if any(denied(run) for run in scenario(local_aws, template)):
+            return
+    pytest.fail(f"{mutation.name}: no cross-account scenario failed with access denied without it: "
+                "not needed, or not exercised here")
