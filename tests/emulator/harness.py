@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+import iam_enforcement
 import patches
 
 CONTROL_PREFIX = "/_harness/"
@@ -378,6 +379,18 @@ def _error_body(code: str, message: str) -> bytes:
     ).encode()
 
 
+def _refused(start_response: Callable, denial: iam_enforcement.Denial) -> list[bytes]:
+    """A call IAM refused, answered as its service answers it on AWS."""
+    if denial.service == "ec2":
+        return _ec2_error(
+            start_response, iam_enforcement.EC2_STATUS, iam_enforcement.EC2_CODE,
+            iam_enforcement.ec2_message(denial),
+        )
+    refusal = iam_enforcement.refusal_response(denial)
+    start_response(f"{refusal.status} {HTTPStatus(refusal.status).phrase}", refusal.headers)
+    return [refusal.body]
+
+
 def _ec2_error(start_response: Callable, status: int, code: str, message: str) -> list[bytes]:
     body = _error_body(code, message)
     try:
@@ -431,11 +444,19 @@ class Harness:
             dynamodb = self._dynamodb_call(environ)
             if dynamodb is not None:
                 return self._dynamodb(dynamodb, environ, start_response)
+            denial = iam_enforcement.denial(environ)
+            if denial is not None:
+                return _refused(start_response, denial)
             return self.app(environ, start_response)
         action, region, params = call
         with self._lock:
             self._total[action] += 1
             self._by_region[region][action] += 1
+        # IAM decides before throttling and faults: a refused call is counted, never throttled.
+        denial = iam_enforcement.denial(environ)
+        if denial is not None:
+            return _refused(start_response, denial)
+        with self._lock:
             fault, delay_ms = self._pick_fault(action, region)
             if fault is not None:
                 self._count_fault(action, fault.code if not fault.dropConnection else None)
@@ -550,6 +571,10 @@ class Harness:
         action, region = call
         with self._lock:
             self._dynamodb_calls[region][action] += 1
+        denial = iam_enforcement.denial(environ)
+        if denial is not None:
+            return _refused(start_response, denial)
+        with self._lock:
             fault = next(
                 (rule for rule in self._faults if rule.action == action and rule.fires(action, region)),
                 None,

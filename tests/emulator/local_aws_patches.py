@@ -1504,9 +1504,36 @@ def functions_run_as_their_execution_role() -> None:
     lambda_runner.EXECUTION_ROLE_SESSION = execution_role_session
 
 
+def function_calls_need_their_roles_permissions() -> None:
+    """Gap: moto evaluates no IAM policy: a role session may call anything, so a template whose
+    roles grant too little (a missing action, a resource ARN of the wrong form, a condition that
+    never holds) passes every test here and fails on AWS.
+
+    AWS (IAM User Guide, policy evaluation logic; Service Authorization Reference): every call
+    made with a role session's credentials is authorized against the role's identity-based
+    policies (and the session policy, if any): an explicit Deny refuses it, else an Allow is
+    needed for the action on each resource it names in the request context; otherwise the
+    service refuses it (EC2 UnauthorizedOperation, DynamoDB and Step Functions
+    AccessDeniedException, STS AccessDenied, SNS AuthorizationError).
+
+    Emulation: the harness (iam_enforcement.py) evaluates every call signed with an access key
+    of an assumed-role session in moto's STS backend - the functions' execution roles
+    (functions_run_as_their_execution_role) and the roles they assume - against the role's
+    inline and attached policies in moto's IAM backend, with the resources and condition keys
+    iam_requests.py builds from the Service Authorization Reference and the evaluator in
+    iam_policy.py; a call it cannot map, or a policy element it does not model, is refused.
+    Other keys (`testing`, the Step Functions interpreter's) are not evaluated; resource-based
+    policies, permissions boundaries and SCPs are not modelled.
+    """
+    import iam_enforcement
+
+    iam_enforcement.ENABLED = True
+
+
 PATCHES = (
     runtime_deadline_is_an_epoch_date,
     functions_run_as_their_execution_role,
+    function_calls_need_their_roles_permissions,
     stack_state_machines_reach_the_api,
     state_machine_get_att,
     state_machine_definition_sources,

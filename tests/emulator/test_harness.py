@@ -1376,11 +1376,23 @@ def session_client(endpoint: str, service: str, region: str, credentials: dict |
     )
 
 
-def create_role(endpoint: str, account: str, name: str, *statements: dict) -> str:
-    """Create a role in `account` with this trust policy; return its ARN."""
+# What the roles of these tests may do once assumed: everything (IAM is enforced on their
+# sessions, see function_calls_need_their_roles_permissions; these tests are about other things).
+EVERYTHING = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+
+
+def create_role(
+    endpoint: str, account: str, name: str, *statements: dict, permissions: tuple[dict, ...] = (EVERYTHING,)
+) -> str:
+    """Create a role in `account` with this trust policy and an inline policy of `permissions`;
+    return its ARN."""
     iam = as_account(session_client(endpoint, "iam", REQUESTER), account)
     policy = {"Version": "2012-10-17", "Statement": list(statements)}
-    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(policy))["Role"]["Arn"]
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(policy))["Role"]["Arn"]
+    if permissions:
+        document = {"Version": "2012-10-17", "Statement": list(permissions)}
+        iam.put_role_policy(RoleName=name, PolicyName="permissions", PolicyDocument=json.dumps(document))
+    return arn
 
 
 def trust(principal: str, effect: str = "Allow", **condition) -> dict:
@@ -1504,6 +1516,136 @@ def test_given_a_trust_policy_requiring_an_external_id_when_assuming_then_only_w
 
     assert without["Error"]["Code"] == wrong["Error"]["Code"] == "AccessDenied"
     assert assumed["AccessKeyId"]
+
+
+# --- patch: function_calls_need_their_roles_permissions ---------------------------------------
+
+
+def role_session(endpoint: str, *permissions: dict, name: str = "limited") -> dict:
+    """The credentials of a session of a role of account A allowed only `permissions`."""
+    role_arn = create_role(endpoint, ACCOUNT, name, trust(ACCOUNT), permissions=permissions)
+    return assume(endpoint, role_arn)
+
+
+def client_error(call, *args, **kwargs) -> dict:
+    with pytest.raises(ClientError) as excinfo:
+        call(*args, **kwargs)
+    return excinfo.value.response
+
+
+def denied_message(action: str, resource: str, name: str = "limited", explicit: bool = False) -> str:
+    reason = (
+        "with an explicit deny in an identity-based policy"
+        if explicit
+        else f"because no identity-based policy allows the {action} action"
+    )
+    return (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{name}/tgw-peering is not authorized to perform: "
+        f"{action} on resource: {resource} {reason}"
+    )
+
+
+def test_given_a_role_allowed_one_action_when_its_session_calls_another_then_unauthorized_operation(
+    endpoint, ec2_a
+):
+    session = role_session(endpoint, {"Effect": "Allow", "Action": "ec2:DescribeVpcs", "Resource": "*"})
+    ec2 = session_client(endpoint, "ec2", REQUESTER, session)
+
+    ec2.describe_vpcs()
+    refused = client_error(ec2.describe_transit_gateways)
+
+    assert refused["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert refused["Error"]["Code"] == "UnauthorizedOperation"
+    assert refused["Error"]["Message"] == "You are not authorized to perform this operation. " + denied_message(
+        "ec2:DescribeTransitGateways", "*"
+    )
+    # The refused call was received, so it is counted; moto never saw it.
+    assert harness(endpoint, "GET", "calls")["total"]["DescribeTransitGateways"] == 1
+
+
+def test_given_a_grant_on_one_regions_tables_when_writing_a_route_elsewhere_then_refused_naming_that_table(
+    endpoint, ec2_a, ec2_b
+):
+    tables = {tgw["Options"]["AssociationDefaultRouteTableId"]: region
+              for region, tgw in ((REQUESTER, create_tgw(ec2_a)), (ACCEPTER, create_tgw(ec2_b)))}
+    session = role_session(endpoint, {
+        "Effect": "Allow", "Action": ["ec2:CreateTransitGatewayRoute", "ec2:DeleteTransitGatewayRoute"],
+        "Resource": f"arn:aws:ec2:{REQUESTER}:{ACCOUNT}:transit-gateway-route-table/*",
+    })
+    (here, _), (there, _) = sorted(tables.items(), key=lambda item: item[1] != REQUESTER)
+
+    session_client(endpoint, "ec2", REQUESTER, session).create_transit_gateway_route(
+        TransitGatewayRouteTableId=here, DestinationCidrBlock="10.9.0.0/16", Blackhole=True)
+    refused = client_error(session_client(endpoint, "ec2", ACCEPTER, session).create_transit_gateway_route,
+                           TransitGatewayRouteTableId=there, DestinationCidrBlock="10.9.0.0/16", Blackhole=True)
+
+    table_arn = f"arn:aws:ec2:{ACCEPTER}:{ACCOUNT}:transit-gateway-route-table/{there}"
+    assert refused["Error"]["Code"] == "UnauthorizedOperation"
+    assert refused["Error"]["Message"].endswith(denied_message("ec2:CreateTransitGatewayRoute", table_arn))
+    assert [w["routeTableId"] for w in harness(endpoint, "GET", "route-writes")["routeWrites"]] == [here]
+
+
+def test_given_an_explicit_deny_when_the_session_calls_then_refused_with_an_explicit_deny(endpoint):
+    session = role_session(
+        endpoint, EVERYTHING, {"Effect": "Deny", "Action": "ec2:Describe*", "Resource": "*"}
+    )
+
+    refused = client_error(session_client(endpoint, "ec2", REQUESTER, session).describe_vpcs)
+
+    assert refused["Error"]["Message"].endswith(denied_message("ec2:DescribeVpcs", "*", explicit=True))
+
+
+def test_given_leading_keys_limited_when_the_session_writes_another_partition_then_access_denied_exception(
+    endpoint,
+):
+    dynamodb = session_client(endpoint, "dynamodb", REQUESTER)  # account A's administrator
+    table = dynamodb.create_table(
+        TableName="state", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )["TableDescription"]["TableArn"]
+    session = role_session(endpoint, {
+        "Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:Query"], "Resource": table,
+        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["routes#*"]}},
+    })
+    limited = session_client(endpoint, "dynamodb", REQUESTER, session)
+
+    limited.transact_write_items(TransactItems=[{"Put": {"TableName": "state", "Item": {
+        "pk": {"S": "routes#a"}, "sk": {"S": "1"}}}}])
+    refused = client_error(limited.transact_write_items, TransactItems=[{"Put": {"TableName": "state", "Item": {
+        "pk": {"S": "lock#a"}, "sk": {"S": "lock"}}}}])
+
+    assert refused["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert refused["Error"]["Code"] == "AccessDeniedException"
+    assert refused["Error"]["Message"] == denied_message("dynamodb:PutItem", table)
+    items = dynamodb.scan(TableName="state")["Items"]
+    assert [i["pk"]["S"] for i in items] == ["routes#a"]
+
+
+def test_given_a_session_without_sts_assume_role_when_it_assumes_another_accounts_role_then_access_denied(
+    endpoint,
+):
+    peer_role = create_role(endpoint, PEER_ACCOUNT, "tgw-peering-accepter", trust(ACCOUNT))
+    session = role_session(endpoint, {"Effect": "Allow", "Action": "ec2:*", "Resource": "*"})
+
+    refused = assume_role_error(endpoint, peer_role, session)
+
+    assert refused["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert refused["Error"]["Code"] == "AccessDenied"
+    assert refused["Error"]["Message"] == denied_message("sts:AssumeRole", peer_role)
+
+
+def test_given_a_session_when_it_asks_who_it_is_then_no_permission_is_needed(endpoint):
+    session = role_session(endpoint, {"Effect": "Allow", "Action": "ec2:DescribeVpcs", "Resource": "*"})
+
+    identity = session_client(endpoint, "sts", REQUESTER, session).get_caller_identity()
+
+    assert identity["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/limited/tgw-peering"
+
+
+def test_given_keys_that_are_no_role_session_when_calling_then_not_evaluated(endpoint, ec2_a):
+    # The tests' own keys act as account A's administrator, as before.
+    assert ec2_a.describe_transit_gateways()["TransitGateways"] == []
 
 
 # --- cross-account peering (moto already keeps each account's side; tags: patch below)

@@ -1300,6 +1300,8 @@ def fake_function(
     iam = fake.client("iam")
     with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
         iam.create_role(RoleName="test", AssumeRolePolicyDocument=json.dumps(trust))
+        # IAM is enforced on the functions' calls; these stand-ins may call anything.
+        allow_execution_role(fake, {"Effect": "Allow", "Action": "*", "Resource": "*"})
     return fake.client("lambda", region).create_function(
         FunctionName=name, Runtime="provided.al2023", Role=ROLE_ARN, Handler="bootstrap",
         Code={"S3Bucket": BUCKET, "S3Key": f"build/{binary}.zip"}, **config,
@@ -1416,6 +1418,12 @@ def as_function(aws: Aws, env: dict[str, str], service: str) -> Any:
     )
 
 
+def allow_execution_role(aws: Aws, *statements: dict) -> None:
+    """Give the functions' execution role ("test") an inline policy of these statements."""
+    document = {"Version": "2012-10-17", "Statement": list(statements)}
+    aws.client("iam").put_role_policy(RoleName="test", PolicyName="permissions", PolicyDocument=json.dumps(document))
+
+
 def test_given_a_function_when_invoked_then_it_acts_as_a_session_of_its_execution_role(fake):
     # AWS (Lambda execution role; defined runtime environment variables): the process gets the
     # temporary credentials of its role's session `assumed-role/<role name>/<function name>`.
@@ -1429,6 +1437,9 @@ def test_given_a_function_when_invoked_then_it_acts_as_a_session_of_its_executio
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": ROLE_ARN}, "Action": "sts:AssumeRole"}],
     }))
+    # Across accounts, the execution role must also be allowed to assume it (IAM is enforced).
+    allow_execution_role(fake, {"Effect": "Allow", "Action": "sts:AssumeRole",
+                                "Resource": f"arn:aws:iam::{other_account}:role/trusts-the-function-role"})
 
     first = invoke(fake, "as-its-role", {"fake": "env"})[1]
     second = invoke(fake, "as-its-role", {"fake": "env"})[1]
@@ -1442,6 +1453,31 @@ def test_given_a_function_when_invoked_then_it_acts_as_a_session_of_its_executio
     assert assumed["AssumedRoleUser"]["Arn"].startswith(f"arn:aws:sts::{other_account}:assumed-role/")
     # One session per function and role: the same process keeps serving it.
     assert (second["pid"], second["env"]["AWS_ACCESS_KEY_ID"]) == (first["pid"], first["env"]["AWS_ACCESS_KEY_ID"])
+
+
+# --- patch: function_calls_need_their_roles_permissions -------------------------------------------
+
+
+def test_given_a_functions_role_allowed_one_action_when_its_process_calls_another_then_unauthorized(fake):
+    # AWS: every call a function makes is authorized against its execution role's policies; EC2
+    # refuses the others with UnauthorizedOperation (HTTP 403).
+    fake_function(fake, "limited")
+    allow_execution_role(fake, {"Effect": "Allow", "Action": "ec2:DescribeVpcs", "Resource": "*"})
+    env = invoke(fake, "limited", {"fake": "env"})[1]["env"]
+    ec2 = as_function(fake, env, "ec2")
+
+    ec2.describe_vpcs()
+    with pytest.raises(ClientError) as refused:
+        ec2.describe_transit_gateways()
+
+    error = refused.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert error["Error"]["Code"] == "UnauthorizedOperation"
+    assert error["Error"]["Message"] == (
+        f"You are not authorized to perform this operation. User: arn:aws:sts::{ACCOUNT}:assumed-role/test/limited "
+        "is not authorized to perform: ec2:DescribeTransitGateways on resource: * because no identity-based "
+        "policy allows the ec2:DescribeTransitGateways action"
+    )
 
 
 # --- patch: runtime_deadline_is_an_epoch_date --------------------------------------------------

@@ -312,16 +312,39 @@ impl Emulator {
 
     /// Creates the role `name` in `account`, trusting `principal` (such as an account's root), as
     /// that account's administrator would (moto's `x-moto-account-id` header stands for signing
-    /// in to it); returns its ARN.
+    /// in to it); returns its ARN. The role may do anything: the emulator enforces IAM on role
+    /// sessions (patch `function_calls_need_their_roles_permissions`), and these tests are about
+    /// other things.
     pub fn create_role(&self, account: &str, name: &str, principal: &str) -> String {
         let trust = json!({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}]});
-        let body = form(&[
-            ("Action", "CreateRole"),
-            ("Version", "2010-05-08"),
-            ("RoleName", name),
-            ("AssumeRolePolicyDocument", &trust.to_string()),
-        ]);
+        self.iam_as(
+            account,
+            &[
+                ("Action", "CreateRole"),
+                ("Version", "2010-05-08"),
+                ("RoleName", name),
+                ("AssumeRolePolicyDocument", &trust.to_string()),
+            ],
+        );
+        let everything = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+        self.iam_as(
+            account,
+            &[
+                ("Action", "PutRolePolicy"),
+                ("Version", "2010-05-08"),
+                ("RoleName", name),
+                ("PolicyName", "everything"),
+                ("PolicyDocument", &everything.to_string()),
+            ],
+        );
+        format!("arn:aws:iam::{account}:role/{name}")
+    }
+
+    /// One IAM call (`params` start with its `Action`) as `account`'s administrator.
+    fn iam_as(&self, account: &str, params: &[(&str, &str)]) {
+        let body = form(params);
         ureq::post(&self.endpoint)
             .header("x-moto-account-id", account)
             .header(
@@ -331,8 +354,7 @@ impl Emulator {
             )
             .header("Content-Type", "application/x-www-form-urlencoded")
             .send(&body)
-            .unwrap_or_else(|err| panic!("CreateRole {name} in {account}: {err}"));
-        format!("arn:aws:iam::{account}:role/{name}")
+            .unwrap_or_else(|err| panic!("{params:?} in {account}: {err}"));
     }
 
     /// EC2 in `region` as `role_arn`, assumed with the functions' own credentials: another
