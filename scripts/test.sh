@@ -50,6 +50,13 @@ scripts/build.sh
 cargo build --workspace --bins --locked
 export TGW_PEERING_LAMBDA_BIN_DIR="$CARGO_TARGET_DIR/debug"
 
+# The IAM mutation test (tests/stack/test_iam_mutations.py) removes each Allow statement in turn and
+# needs a scenario to fail with access denied: a few, chosen by a printed seed, on every run;
+# TGW_PEERING_IAM_MUTATIONS=1 runs every one (about 6 minutes more).
+export TGW_PEERING_IAM_MUTATIONS="${TGW_PEERING_IAM_MUTATIONS:-sample}"
+export TGW_PEERING_IAM_MUTATIONS_SEED="${TGW_PEERING_IAM_MUTATIONS_SEED:-$RANDOM}"
+say "IAM mutations: ${TGW_PEERING_IAM_MUTATIONS} (seed ${TGW_PEERING_IAM_MUTATIONS_SEED}; rerun with TGW_PEERING_IAM_MUTATIONS_SEED=${TGW_PEERING_IAM_MUTATIONS_SEED})"
+
 say "emulator harness and stack tests (pytest)"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/emulator tests/stack tests/tools
 
