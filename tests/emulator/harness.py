@@ -5,7 +5,6 @@ an EC2-like request token bucket, and the JSON control API under /_harness/
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import random
@@ -23,6 +22,7 @@ from xml.sax.saxutils import escape
 
 import iam_enforcement
 import patches
+import wsgi_body
 
 CONTROL_PREFIX = "/_harness/"
 UNKNOWN_REGION = "unknown"
@@ -544,9 +544,7 @@ class Harness:
 
         params = parse_qs(environ.get("QUERY_STRING", ""))
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-            body = _read_body(environ)
-            environ["wsgi.input"] = io.BytesIO(body)
-            environ["CONTENT_LENGTH"] = str(len(body))
+            body = wsgi_body.peek_body(environ)
             params.update(parse_qs(body.decode("utf-8", "replace")))
         action = params.get("Action", [None])[0]
         if not action:
@@ -635,7 +633,7 @@ class Harness:
             status, payload = (405, "method not allowed") if path in known else (404, "not found")
             return _json(start_response, status, {"error": payload})
         try:
-            body = _read_body(environ)
+            body = wsgi_body.read_body(environ)
             args = json.loads(body) if body.strip() else {}
             if not isinstance(args, dict):
                 raise BadRequest("body must be a JSON object")
@@ -808,19 +806,6 @@ def _server_ms(seconds: dict[str, Counter[str]]) -> dict[str, Any]:
         total.update(actions)
     ms = lambda counts: {a: round(s * 1000, 3) for a, s in counts.items()}  # noqa: E731
     return {"total": ms(total), "byRegion": {r: ms(a) for r, a in seconds.items()}}
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    stream = environ["wsgi.input"]
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > 0:
-        return stream.read(length)
-    if environ.get("wsgi.input_terminated"):  # chunked request body
-        return stream.read()
-    return b""
 
 
 def _json(start_response: Callable, status: int, payload: Any) -> list[bytes]:

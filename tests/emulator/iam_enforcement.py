@@ -15,7 +15,6 @@ and writes the refusal.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import sys
@@ -27,6 +26,7 @@ from xml.sax.saxutils import escape
 
 import iam_policy
 import iam_requests
+import wsgi_body
 
 ENABLED = False  # set by the patch local_aws_patches.function_calls_need_their_roles_permissions
 
@@ -182,7 +182,7 @@ class MotoStateView:
 def _operation_and_params(environ: dict[str, Any], service: str) -> tuple[str, Mapping[str, Any]]:
     """The operation and its parameters: from X-Amz-Target and the JSON body (JSON protocols), else
     from the form body and query string (Query protocols)."""
-    body = _body(environ)
+    body = wsgi_body.peek_body(environ)
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:
         try:
@@ -195,24 +195,6 @@ def _operation_and_params(environ: dict[str, Any], service: str) -> tuple[str, M
         form.update(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
     params = {name: values[0] for name, values in form.items()}
     return params.get("Action", f"(a {environ.get('REQUEST_METHOD', '')} {environ.get('PATH_INFO', '')} request)"), params
-
-
-def _body(environ: dict[str, Any]) -> bytes:
-    """The request body, put back for moto."""
-    stream = environ["wsgi.input"]
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > 0:
-        body = stream.read(length)
-    elif environ.get("wsgi.input_terminated"):
-        body = stream.read()
-    else:
-        return b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    return body
 
 
 # --- the refusal, per service and protocol ----------------------------------------------------------

@@ -1264,35 +1264,31 @@ impl Net {
 /// Appends one scenario's measured outcome to `$TGW_PEERING_RELIABILITY_LOG` (JSON lines), which
 /// scripts/test.sh turns into the reliability table. Without the variable nothing is written.
 pub fn record(scenario: &str, figures: Value) {
-    let Some(path) = std::env::var_os("TGW_PEERING_RELIABILITY_LOG") else {
-        return;
-    };
     let mut line = json!({"scenario": scenario, "suite": "emulator"});
     if let (Some(line), Some(figures)) = (line.as_object_mut(), figures.as_object()) {
         line.extend(figures.clone());
     }
+    append_to_reliability_log(&line);
+}
+
+/// One JSON line appended to `$TGW_PEERING_RELIABILITY_LOG`, in one write so that concurrent
+/// tests' lines never interleave; nothing without the variable.
+fn append_to_reliability_log(line: &Value) {
+    let Some(path) = std::env::var_os("TGW_PEERING_RELIABILITY_LOG") else {
+        return;
+    };
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
         .unwrap_or_else(|err| panic!("cannot open {}: {err}", PathBuf::from(&path).display()));
-    // One write per line, so concurrent tests' lines never interleave.
     std::io::Write::write_all(&mut log, format!("{line}\n").as_bytes()).expect("reliability log is writable");
 }
 
 /// Appends what one stricter-than-AWS check covered (`kind: awsCheck`) to
 /// `$TGW_PEERING_RELIABILITY_LOG`; docs/reliability.md adds up the counts of each check.
 pub fn record_check(check: &str, count: usize, detail: &str) {
-    let Some(path) = std::env::var_os("TGW_PEERING_RELIABILITY_LOG") else {
-        return;
-    };
-    let line = json!({"kind": "awsCheck", "check": check, "count": count, "detail": detail});
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .unwrap_or_else(|err| panic!("cannot open {}: {err}", PathBuf::from(&path).display()));
-    std::io::Write::write_all(&mut log, format!("{line}\n").as_bytes()).expect("reliability log is writable");
+    append_to_reliability_log(&json!({"kind": "awsCheck", "check": check, "count": count, "detail": detail}));
 }
 
 /// Owned pairs from string literals, for comparing route lists.
