@@ -31,6 +31,7 @@ import seed_demo  # noqa: E402  (stack_support puts scripts/lib on the path)
 from test_cross_account import B, B_LAYOUT, ROLE_ARN, ROLE_STACK, ROLE_TEMPLATE, TAG_KEY, as_b, role_parameters, seed_b
 from test_mesh import THIRD, mesh_request, seed_mesh
 from test_segmented import seed_segmented
+from test_stack import POLL_SECONDS, SETTLE_RACE_SECONDS
 
 MODE = os.environ.get("TGW_PEERING_IAM_MUTATIONS", "")
 FUNCTION_ROLES = ("PeerRole", "GetStatusRole", "ModifyRoutesRole")
@@ -144,7 +145,7 @@ def denied(run) -> bool:
 def setup_and_teardown(local_aws: LocalAws, template: Path) -> list:
     """Peer with VPC routes, the peering pending for a poll (so get-status runs), then tear down."""
     local_aws.deploy("VpcRoutes=true", template=template)
-    local_aws.peering_progression(pendingPolls=1)
+    local_aws.peering_progression(pendingSeconds=SETTLE_RACE_SECONDS + 0.5 * POLL_SECONDS)
     runs = [local_aws.run({})]
     if not denied(runs[-1]):
         runs.append(local_aws.run({"action": "teardown"}))
@@ -213,7 +214,7 @@ def _through_the_role(local_aws: LocalAws, role_template: Path, b_tgw: str, *par
     cfn.create_stack(StackName=ROLE_STACK, TemplateBody=role_template.read_text(), Capabilities=["CAPABILITY_NAMED_IAM"],
                      Parameters=[{"ParameterKey": k, "ParameterValue": v}
                                  for k, v in role_parameters(local_aws.outputs()).items()])
-    local_aws.peering_progression(pendingPolls=1)
+    local_aws.peering_progression(pendingSeconds=SETTLE_RACE_SECONDS + 0.5 * POLL_SECONDS)
     request = {"passiveTransitGatewayId": b_tgw}
     runs = [local_aws.run(request)]
     if not denied(runs[-1]):
