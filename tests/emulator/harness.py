@@ -611,6 +611,7 @@ class Harness:
         routes = {
             ("GET", "calls"): self.get_calls,
             ("POST", "calls/reset"): self.reset_calls,
+            ("GET", "iam"): self.get_iam,
             ("POST", "reset"): self.reset_all,
             ("POST", "peering"): self.set_peering,
             ("POST", "peering/modify"): self.modify_peering,
@@ -642,6 +643,10 @@ class Harness:
             return _json(start_response, 409, {"error": str(e)})
         except (BadRequest, ValueError, TypeError) as e:
             return _json(start_response, 400, {"error": str(e)})
+
+    def get_iam(self, _: dict) -> dict:
+        """What IAM enforcement did since the server started (never reset)."""
+        return iam_enforcement.tally()
 
     def get_calls(self, _: dict) -> dict:
         with self._lock:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -70,18 +71,47 @@ class _Session:
 # --- the check ----------------------------------------------------------------------------------
 
 
+# What enforcement did since the server started: role-session calls evaluated, the authorizations
+# they needed (a call can need several: each resource, a tag on create), and calls refused.
+_tally_lock = threading.Lock()
+_tally = {"callsEvaluated": 0, "authorizations": 0, "callsRefused": 0}
+
+
+def tally() -> dict[str, int]:
+    with _tally_lock:
+        return dict(_tally)
+
+
+def _count(**increments: int) -> None:
+    with _tally_lock:
+        for name, by in increments.items():
+            _tally[name] += by
+
+
 def denial(environ: dict[str, Any]) -> Denial | None:
     """The denial of this request, or None when it may go on to moto (enforcement off, no role
     session, or allowed). May read and put back the request body."""
+    found = _denial(environ)
+    if found is not _NOT_EVALUATED:
+        _count(callsEvaluated=1, callsRefused=int(found is not None))
+        return found
+    return None
+
+
+# `_denial`'s answer for a call enforcement does not look at.
+_NOT_EVALUATED: Any = object()
+
+
+def _denial(environ: dict[str, Any]) -> Denial | None:
     if not ENABLED:
-        return None
+        return _NOT_EVALUATED
     scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     if not scope:
-        return None
+        return _NOT_EVALUATED
     access_key_id, region, signing_name = scope.groups()
     session = _session(access_key_id)
     if session is None:
-        return None
+        return _NOT_EVALUATED
     service = _IAM_PREFIX.get(signing_name, signing_name)
     operation, params = _operation_and_params(environ, service)
     request = iam_requests.Request(
@@ -93,6 +123,7 @@ def denial(environ: dict[str, Any]) -> Denial | None:
         return _refuse(service, session, f"{service}:{operation}", "*", _no_allow(f"{service}:{operation}"),
                        f"not mapped: {e}")
     policies = _role_policies(session)
+    _count(authorizations=len(needed))
     for authorization in needed:
         verdict = _decide(policies, session, authorization)
         if not verdict.allowed:

@@ -1563,6 +1563,21 @@ def test_given_a_role_allowed_one_action_when_its_session_calls_another_then_una
     assert harness(endpoint, "GET", "calls")["total"]["DescribeTransitGateways"] == 1
 
 
+def test_given_a_role_session_when_it_calls_then_the_iam_tally_counts_each_call_and_each_refusal(endpoint, ec2_a):
+    session = role_session(endpoint, {"Effect": "Allow", "Action": "ec2:DescribeVpcs", "Resource": "*"})
+    ec2 = session_client(endpoint, "ec2", REQUESTER, session)
+    before = harness(endpoint, "GET", "iam")
+
+    ec2.describe_vpcs()
+    client_error(ec2.describe_transit_gateways)
+    ec2_a.describe_transit_gateways()  # the test's own keys: not a role session, not evaluated
+
+    after = harness(endpoint, "GET", "iam")
+    assert after["callsEvaluated"] - before["callsEvaluated"] == 2
+    assert after["callsRefused"] - before["callsRefused"] == 1
+    assert after["authorizations"] - before["authorizations"] >= 2
+
+
 def test_given_a_grant_on_one_regions_tables_when_writing_a_route_elsewhere_then_refused_naming_that_table(
     endpoint, ec2_a, ec2_b
 ):

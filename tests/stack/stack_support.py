@@ -58,6 +58,12 @@ def endpoint(function_logs):
     with running_server("--stepfunctions", "--lambda-bin-dir", str(bin_dir),
                         "--lambda-log-dir", str(function_logs), cwd=ROOT) as url:
         yield url
+        iam = harness(url, "GET", "iam")
+        record_check("IAM: calls evaluated", iam["callsEvaluated"],
+                     f"calls the functions made as a role, each authorized against that role's "
+                     f"deployed policies ({iam['authorizations']:,} authorizations)")
+        record_check("IAM: calls refused", iam["callsRefused"],
+                     "of those refused with the service's own access-denied error (tests that expect it)")
 
 
 def harness(endpoint: str, method: str, path: str, body: dict | None = None) -> dict:
