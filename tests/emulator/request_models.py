@@ -260,21 +260,28 @@ class _FormReader:
         return text
 
 
+def _read_form(shape: Any, params: dict[str, str], ec2: bool, unknown_reason: str) -> tuple[Any, list[Violation]]:
+    """A form request read against its input shape: the value, and every key it has no member for
+    (unknown), then each value it could not read."""
+    reader = _FormReader(params, ec2=ec2)
+    value = reader.structure(shape, "")
+    unknown = [
+        Violation("unknown", (k,), params[k], unknown_reason)
+        for k in sorted(params)
+        if k not in reader.used and not _PROTOCOL_KEYS.match(k)
+    ]
+    return value, unknown + reader.bad_values
+
+
 def ec2_violations(action: str, params: dict[str, str]) -> list[Violation]:
     """What an EC2 Query request (its form keys, one value each) breaks in the action's model."""
     operation = operation_model("ec2", action)
     if operation is None or operation.input_shape is None:
         return []
-    reader = _FormReader(params, ec2=True)
-    value = reader.structure(operation.input_shape, "")
-    unknown = [
-        Violation("unknown", (k,), params[k], "not a member")
-        for k in sorted(params)
-        if k not in reader.used and not _PROTOCOL_KEYS.match(k)
-    ]
+    value, unread = _read_form(operation.input_shape, params, True, "not a member")
     # EC2 paths are the serialized keys (Filter.1.Name): what its messages name.
     found = shape_violations(operation.input_shape, value, (), ec2_member_key)
-    return unknown + reader.bad_values + found + _filter_violations(action, value)
+    return unread + found + _filter_violations(action, value)
 
 
 def _filter_violations(action: str, value: dict[str, Any]) -> list[Violation]:
@@ -308,14 +315,8 @@ def query_violations(service: str, action: str, params: dict[str, str]) -> list[
     operation = operation_model(service, action)
     if operation is None or operation.input_shape is None:
         return []
-    reader = _FormReader(params, ec2=False)
-    value = reader.structure(operation.input_shape, "")
-    unknown = [
-        Violation("unknown", (k,), params[k], "Member must be a member of the input")
-        for k in sorted(params)
-        if k not in reader.used and not _PROTOCOL_KEYS.match(k)
-    ]
-    return unknown + reader.bad_values + shape_violations(operation.input_shape, value, (), _json_name)
+    value, unread = _read_form(operation.input_shape, params, False, "Member must be a member of the input")
+    return unread + shape_violations(operation.input_shape, value, (), _json_name)
 
 
 def _query_error(service: str, message: str) -> Refusal:
