@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+import call_sequence
 import iam_enforcement
 import patches
 import wsgi_body
@@ -431,6 +432,8 @@ class Harness:
         # Every route write moto accepted, in the order it answered them: what a test needs to
         # check the order of creates and deletes (make before break), not only their counts.
         self._route_writes: list[dict[str, Any]] = []
+        # The run's calls in order, and the one fault the sweep arms at one of them.
+        self.sequence = call_sequence.CallSequence(iam_enforcement.is_role_session)
 
     # --- WSGI ---------------------------------------------------------------
 
@@ -438,7 +441,40 @@ class Harness:
         path = environ.get("PATH_INFO", "")
         if path.startswith(CONTROL_PREFIX):
             return self._control(environ, start_response)
+        step = self.sequence.identify(environ, None)
+        if step is None:
+            return self._answer(environ, start_response)
+        return self._answer_step(step, environ, start_response)
 
+    def _answer_step(
+        self, step: call_sequence.Call, environ: dict[str, Any], start_response: Callable
+    ) -> Iterable[bytes]:
+        """One call of the run's sequence: answered as any other, unless the sweep's fault is at it.
+        Its status is logged."""
+        if step.fault in ("retryable", "nonRetryable"):
+            answer = call_sequence.error_for(step.fault, step)
+            step.status = answer.status
+            return call_sequence.error_response(answer, step.action, start_response)
+
+        statuses: list[str] = []
+
+        def logging_start_response(status: str, headers: list, *rest: Any) -> Any:
+            statuses.append(status)
+            return start_response(status, headers, *rest)
+
+        if step.fault == "answerLost":
+            # Carried out, then the connection closes with no answer.
+            answer = self._answer(environ, lambda status, headers, *rest: statuses.append(status))
+            b"".join(answer)
+            return self._drop(environ, start_response)
+        answer = self._answer(environ, logging_start_response)
+        body = b"".join(answer)
+        step.status = int(statuses[0].split()[0]) if statuses else None
+        if step.fault == "crash" and self.lambdas is not None:
+            self.lambdas.kill_caller(environ)
+        return [body]
+
+    def _answer(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         call = self._ec2_call(environ)
         if call is None:
             dynamodb = self._dynamodb_call(environ)
@@ -627,6 +663,10 @@ class Harness:
             ("GET", "route-writes"): self.get_route_writes,
             ("GET", "lambda"): self.get_lambda,
             ("POST", "lambda/reset"): self.reset_lambda,
+            ("GET", "sequence"): self.get_sequence,
+            ("POST", "sequence/fault"): self.arm_sequence_fault,
+            ("POST", "sequence/reset"): self.reset_sequence,
+            ("POST", "network/reset"): self.reset_network,
         }
         handler = routes.get((method, path))
         if handler is None:
@@ -680,9 +720,47 @@ class Harness:
         patches.reset_advertised_routes()
         self.clear_faults({})
         self.rate_limiter.reset()
+        self.sequence.reset()
         if self.lambdas is not None:
             self.lambdas.stop_functions()
             self.lambdas.reset_invocations()
+        return self.reset_calls({})
+
+    def get_sequence(self, _: dict) -> dict:
+        """The run's calls since the last sequence reset, the armed fault and the call it hit."""
+        return self.sequence.snapshot()
+
+    def arm_sequence_fault(self, args: dict) -> dict:
+        return self.sequence.arm(args)
+
+    def reset_sequence(self, _: dict) -> dict:
+        return self.sequence.reset()
+
+    def reset_network(self, args: dict) -> dict:
+        """Every account's EC2 state, the EC2 settings, faults, rate limits, counters and the
+        sequence, leaving the stacks, functions, roles and tables deployed: the fault sweep
+        starts each injection from the same network without redeploying. With `{"seed": n}`
+        moto's ids are drawn from a generator seeded with n, so the same network gets the same
+        ids each time."""
+        from moto.ec2.models import ec2_backends
+        from moto.moto_api._internal import mock_random
+
+        seed = args.get("seed")
+        if seed is not None and not _is_int(seed):
+            raise BadRequest('"seed" must be an integer')
+        # Dropped, not only reset, so that every Region's backend is made again on its first call
+        # after the seed (a backend draws ids when it is made): the same calls then draw the same ids.
+        if seed is not None:
+            mock_random.seed(seed)
+        for account in list(ec2_backends.values()):
+            account.reset()
+        ec2_backends.clear()
+        patches.reset_peering_progression()
+        patches.reset_association_progression()
+        patches.reset_advertised_routes()
+        self.clear_faults({})
+        self.rate_limiter.reset()
+        self.sequence.reset()
         return self.reset_calls({})
 
     def get_route_writes(self, _: dict) -> dict:

@@ -155,6 +155,11 @@ def _refuse(service: str, session: _Session, action: str, resource: str, reason:
 # --- moto's state ----------------------------------------------------------------------------------
 
 
+def is_role_session(access_key_id: str) -> bool:
+    """Whether this access key belongs to an assumed-role session (a function's, here)."""
+    return _session(access_key_id) is not None
+
+
 def _session(access_key_id: str) -> _Session | None:
     """The assumed-role session that owns this access key, from moto's STS backend."""
     from moto.iam.models import get_account_id_from

@@ -23,6 +23,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -163,6 +164,20 @@ class LambdaRunner:
     def invocations(self) -> list[dict[str, Any]]:
         with self._invocations_lock:
             return list(self._invocations)
+
+    def kill_caller(self, environ: dict[str, Any]) -> None:
+        """Kills, at once, the function process that made this request (the fault sweep's crash):
+        the one whose credentials signed it, else (a call signed with credentials it assumed, as
+        across accounts) every function process with an invoke in flight."""
+        scope = re.search(r"Credential=([^/,\s]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+        key = scope.group(1) if scope else None
+        with self._slots_lock:
+            slots = list(self._slots.values())
+        busy = [s for s in slots if s.lock.locked() and s.process is not None and s.process.poll() is None]
+        own = [s for s in busy if s.fingerprint and dict(s.fingerprint[1]).get("AWS_ACCESS_KEY_ID") == key]
+        for slot in own or busy:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(slot.process.pid, signal.SIGKILL)
 
     def reset_invocations(self) -> None:
         with self._invocations_lock:
