@@ -157,10 +157,45 @@ def checks_section(records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+SWEEP_COLUMNS = ("injected", "converged", "failedLoudly", "wrong", "notReached")
+
+
+def sweep_section(records: list[dict]) -> str:
+    """The fault sweep's table (`kind: faultSweep` records, tests/stack/test_fault_sweep.py): per
+    scenario and fault kind, faults injected and how each ended."""
+    rows = [r for r in records if r.get("kind") == "faultSweep"]
+    if not rows:
+        return "\n## Fault sweep\n\nThe fault sweep did not run.\n"
+    sampled = any(r.get("sampled") for r in rows)
+    seeds = sorted({str(r["seed"]) for r in rows})
+    lines = ["", "## Fault sweep (measured in this run)", "",
+             "For each scenario, a clean run records its calls (the functions' and the state machine's own);",
+             "then each chosen call meets each fault kind in turn, on the same network rebuilt: a throttle",
+             "(`retryable`), the call's own failure (`nonRetryable`), the function killed right after the",
+             "answer (`crash`), the call carried out with its answer lost (`answerLost`). The execution runs,",
+             "one more follows as the schedule would start it, and the invariants are checked",
+             "(tests/stack/fault_sweep.py). `wrong` counts runs that ended SUCCEEDED with the network wrong,",
+             "changed what the tool did not create, leaked a record, or left a lock held or an execution",
+             "running; `failedLoudly`, runs that did not converge and said so with their error.",
+             "",
+             (f"Sampled (the first and last call and every write with every kind, and three other calls"
+              f" drawn at random; seed {', '.join(seeds)}); `scripts/fault-sweep.sh --all` injects every kind"
+              " at every call." if sampled else "Every kind at every call (`scripts/fault-sweep.sh --all`)."),
+             "",
+             "| scenario | fault | calls in the clean run | " + " | ".join(SWEEP_COLUMNS) + " |",
+             "|" + "---|" * (3 + len(SWEEP_COLUMNS))]
+    for r in sorted(rows, key=lambda r: (r["sweepScenario"], r["fault"])):
+        lines.append(f"| {r['sweepScenario']} | {r['fault']} | {r['calls']} | "
+                     + " | ".join(str(r[c]) for c in SWEEP_COLUMNS) + " |")
+    totals = {c: sum(r[c] for r in rows) for c in SWEEP_COLUMNS}
+    lines.append("| **all** | | | " + " | ".join(f"**{totals[c]}**" for c in SWEEP_COLUMNS) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def intro(records: list[dict]) -> str:
     advisories = [r for r in records if r.get("kind") == "advisories"]
     return (f"{INTRO_HEAD}{advisories_paragraph(advisories[-1] if advisories else None)}\n"
-            f"{checks_section(records)}{INTRO_TAIL}")
+            f"{checks_section(records)}{sweep_section(records)}{INTRO_TAIL}")
 
 
 def table(rows: list[dict]) -> str:

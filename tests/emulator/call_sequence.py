@@ -57,7 +57,7 @@ _THROTTLING = {
     "ec2": ErrorAnswer(503, "RequestLimitExceeded", "ec2"),
     "dynamodb": ErrorAnswer(400, "ThrottlingException", "json"),
     "states": ErrorAnswer(400, "ThrottlingException", "json"),
-    "sns": ErrorAnswer(400, "Throttled", "query"),
+    "sns": ErrorAnswer(429, "Throttled", "query"),
     "sts": ErrorAnswer(400, "Throttling", "query"),
     "lambda": ErrorAnswer(429, "TooManyRequestsException", "rest-json"),
 }

@@ -267,7 +267,7 @@ def summarise(injections: list[Injection]) -> list[dict[str, Any]]:
     key = lambda i: (i.scenario, i.kind)  # noqa: E731
     for (scenario, kind), group in itertools.groupby(sorted(injections, key=key), key=key):
         verdicts = Counter(i.verdict for i in group)
-        rows.append({"scenario": scenario, "kind": kind, "injected": sum(verdicts.values()),
+        rows.append({"scenario": scenario, "fault": kind, "injected": sum(verdicts.values()),
                      "converged": verdicts["converged"], "failedLoudly": verdicts["failedLoudly"],
                      "wrong": verdicts["wrong"], "notReached": verdicts["notReached"]})
     return rows

@@ -115,7 +115,7 @@ def test_every_injected_fault_converges_or_fails_loudly_and_never_leaves_the_net
 
     for row in summarise(injections):
         figures = {k: v for k, v in row.items() if k != "scenario"}
-        record(f"fault sweep: {row['scenario']}, {row['kind']}", kind="faultSweep", seed=seed,
+        record(f"fault sweep: {row['scenario']}, {row['fault']}", kind="faultSweep", seed=seed,
                sampled=not everything, calls=len(clean.calls), sweepScenario=row["scenario"], **figures)
     wrong = [i.line() for i in injections if i.verdict == "wrong"]
     assert not wrong, "\n".join(wrong)

@@ -35,3 +35,22 @@ def test_the_checks_are_not_rows_of_the_fault_table():
     rows = reliability_report.aggregate([r for r in [check("x", 1), {"scenario": "s", "runs": 1}]
                                          if "kind" not in r])
     assert [row["scenario"] for row in rows] == ["s"]
+
+
+def sweep(scenario: str, fault: str, **counts: int) -> dict:
+    row = {"injected": 0, "converged": 0, "failedLoudly": 0, "wrong": 0, "notReached": 0, **counts}
+    return {"kind": "faultSweep", "sweepScenario": scenario, "fault": fault, "calls": 40, "seed": 12,
+            "sampled": True, **row}
+
+
+def test_given_sweep_records_then_the_section_lists_each_scenario_and_kind_and_the_totals():
+    section = reliability_report.sweep_section([
+        sweep("teardown", "crash", injected=3, converged=2, failedLoudly=1),
+        sweep("first setup", "answerLost", injected=5, converged=5)])
+    assert "seed 12" in section
+    assert "| teardown | crash | 40 | 3 | 2 | 1 | 0 | 0 |" in section
+    assert "| **all** | | | **8** | **7** | **1** | **0** | **0** |" in section
+
+
+def test_given_no_sweep_record_then_the_section_says_it_did_not_run():
+    assert "did not run" in reliability_report.sweep_section([check("x", 1)])
