@@ -223,11 +223,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("log", type=Path)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--sweep-only", action="store_true",
+                        help="print and write only the fault sweep's table (scripts/fault-sweep.sh)")
     args = parser.parse_args()
     if not args.log.exists():
         print(f"no reliability log at {args.log}: did the tests run?", file=sys.stderr)
         return 1
     records = load(args.log)
+    if args.sweep_only:
+        section = sweep_section(records)
+        print(section)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(f"# Fault sweep\n\n{provenance()}\n{section}", encoding="utf-8")
+        return 0
     rendered = table(aggregate([r for r in records if "kind" not in r]))
     print(rendered)
     if args.out:
