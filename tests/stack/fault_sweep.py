@@ -198,14 +198,18 @@ def applicable(call: dict[str, Any]) -> list[str]:
     return [k for k in KINDS if k != "crash" or call["caller"] == "function"]
 
 
-def choose(calls: list[dict[str, Any]], everything: bool, rng: random.Random, extra: int = 2) -> list[tuple[dict, str]]:
-    """Every call with every kind it can meet; or the sample CI runs: the first and the last call
-    and every write call, each with one kind (the kinds dealt in turn from a shuffled deck, so that
-    each kind meets a share of the writes), and `extra` other calls drawn by `rng`, each with a
-    kind drawn by `rng`."""
+def choose(calls: list[dict[str, Any]], everything: bool, rng: random.Random, writes: int = 5,
+           extra: int = 1) -> list[tuple[dict, str]]:
+    """Every call with every kind it can meet; or the sample CI runs (within its time): the first
+    and the last call and `writes` write calls drawn by `rng`, each with one kind (the kinds dealt
+    in turn from a shuffled deck, so that every kind is met), and `extra` other calls drawn by
+    `rng`, each with a kind drawn by `rng`."""
     if everything:
         return [(c, k) for c in calls for k in applicable(c)]
-    picked = [c for i, c in enumerate(calls) if i in (0, len(calls) - 1) or c["write"]]
+    ends = [calls[0], calls[-1]] if len(calls) > 1 else calls[:1]
+    all_writes = [c for c in calls if c["write"] and c not in ends]
+    drawn = rng.sample(all_writes, min(writes, len(all_writes)))
+    picked = sorted(ends + drawn, key=lambda c: c["seq"])
     deck: list[str] = []
     chosen = []
     for call in picked:
