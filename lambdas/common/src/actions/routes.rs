@@ -555,17 +555,24 @@ async fn apply_recorded(
         ledger.write(&mut writer, &table_id, intent).await?;
     }
     let outcome = apply(shell, side, plan, peering_id, budget).await?;
-    for (table_id, work) in outcome
+    let worked: BTreeMap<&str, (&[IpNet], &[IpNet])> = outcome
         .tgw
         .iter()
-        .map(|t| (&t.route_table_id, &t.work))
-        .chain(outcome.vpc.iter().map(|t| (&t.route_table_id, &t.work)))
-    {
-        let mut done = ledger.as_read(table_id);
-        done.extend(work.created.iter().copied());
-        for cidr in &work.removed {
-            done.remove(cidr);
+        .map(|t| (t.route_table_id.as_str(), &t.work))
+        .chain(outcome.vpc.iter().map(|t| (t.route_table_id.as_str(), &t.work)))
+        .map(|(id, work)| (id, (work.created.as_slice(), work.removed.as_slice())))
+        .collect();
+    // Every table with work, and every other recorded table the pass read: a record naming a
+    // route that is no longer there (a pass that stopped between its writes and this one) is
+    // put right by the next pass, even with nothing left to write.
+    let recorded_tables = side.1.records.keys().map(String::as_str);
+    let tables: BTreeSet<&str> = worked.keys().copied().chain(recorded_tables).collect();
+    for table_id in tables {
+        if side.1.gone_tables.contains(table_id) {
+            continue;
         }
+        let (created, removed) = worked.get(table_id).copied().unwrap_or((&[], &[]));
+        let done = side.1.record_after_pass(table_id, peering_id, created, removed);
         ledger.write(&mut writer, table_id, done).await?;
     }
     for table_id in &side.1.gone_tables {
@@ -595,31 +602,22 @@ struct RecordWriter<'a> {
     warnings: &'a mut Vec<String>,
 }
 
-/// The records of one side's tables: as read, and as this pass rewrote them.
-struct Ledger<'a> {
-    read: &'a record::Records,
+/// The records of one side's tables, as this pass rewrote them.
+struct Ledger {
     now: record::Records,
 }
 
-impl<'a> Ledger<'a> {
-    fn new(snapshot: &'a SideSnapshot, plan: &SidePlan) -> Self {
+impl Ledger {
+    fn new(snapshot: &SideSnapshot, plan: &SidePlan) -> Self {
         let now = tables_of(plan)
-            .map(|(table_id, _)| {
+            .map(|(table_id, _)| table_id)
+            .chain(snapshot.records.keys().map(String::as_str))
+            .map(|table_id| {
                 let record = snapshot.records.get(table_id).cloned().unwrap_or_default();
                 (table_id.to_owned(), record)
             })
             .collect();
-        Self {
-            read: &snapshot.records,
-            now,
-        }
-    }
-
-    fn as_read(&self, table_id: &str) -> BTreeSet<IpNet> {
-        self.read
-            .get(table_id)
-            .map(|record| record.cidrs.clone())
-            .unwrap_or_default()
+        Self { now }
     }
 
     fn recorded(&self, table_id: &str) -> BTreeSet<IpNet> {

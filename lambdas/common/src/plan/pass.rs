@@ -206,6 +206,50 @@ impl SideSnapshot {
             .map_or(&[], |table| table.routes.routes.as_slice())
     }
 
+    /// A read table's routes and the target this tool's routes in it point at (the peering
+    /// attachment in a transit gateway table, the transit gateway in a VPC table); `None` for a
+    /// table this pass did not read.
+    fn read_table<'a>(&'a self, route_table_id: &str, peering_id: &'a str) -> Option<(&'a [Route], &'a str)> {
+        if let Some(table) = self.tgw_tables.get(route_table_id) {
+            return Some((table.routes.routes.as_slice(), peering_id));
+        }
+        self.vpc_tables
+            .values()
+            .flatten()
+            .chain(&self.recorded_vpc_tables)
+            .find(|table| table.id == route_table_id)
+            .map(|table| (table.routes.as_slice(), self.transit_gateway_id.as_str()))
+    }
+
+    /// What a table's record lists once a pass is done: the recorded CIDRs whose routes to the
+    /// tool's target were there when the pass read the table, plus what it created, less what it
+    /// removed. A CIDR recorded without its route is dropped (an intent whose create never
+    /// happened, a route removed by a pass that stopped before its record write): a record that
+    /// named it would make a route someone else later adds to that CIDR look like the tool's. A
+    /// table the pass did not read keeps its record as read, with the creates and removals.
+    pub fn record_after_pass(
+        &self,
+        route_table_id: &str,
+        peering_id: &str,
+        created: &[IpNet],
+        removed: &[IpNet],
+    ) -> BTreeSet<IpNet> {
+        let recorded = self
+            .records
+            .get(route_table_id)
+            .map(|record| record.cidrs.clone())
+            .unwrap_or_default();
+        let mut after = match self.read_table(route_table_id, peering_id) {
+            Some((routes, target)) => owned(routes, &recorded, target),
+            None => recorded,
+        };
+        after.extend(created.iter().copied());
+        for cidr in removed {
+            after.remove(cidr);
+        }
+        after
+    }
+
     /// Every CIDR that leads into this side: its tagged VPCs', its extra ranges, and (if asked)
     /// what the peering's route table learns from VPN and Direct Connect gateway attachments
     /// (traffic arriving over the peering is looked up there).
@@ -787,6 +831,83 @@ mod tests {
             records: record::Records::new(),
             gone_tables: BTreeSet::new(),
         }
+    }
+
+    fn recording(snapshot: &mut SideSnapshot, table: &str, cidrs: &[&str]) {
+        snapshot.records.insert(
+            table.to_owned(),
+            record::TableRecord {
+                cidrs: cidrs.iter().map(|cidr| net(cidr)).collect(),
+                ..record::TableRecord::default()
+            },
+        );
+    }
+
+    fn cidrs(list: &[&str]) -> BTreeSet<IpNet> {
+        list.iter().map(|cidr| net(cidr)).collect()
+    }
+
+    #[test]
+    fn given_a_record_naming_a_route_that_is_gone_then_the_record_after_the_pass_drops_it() {
+        let mut active = side(Side::Active, "10.1.0.0/16", 0);
+        let table = active.peering_table.clone();
+        tgw_routes(&mut active, &table).push(Route::to(net("10.2.0.0/16"), PEERING));
+        recording(&mut active, &table, &["10.2.0.0/16", "10.3.0.0/16"]);
+
+        let after = active.record_after_pass(&table, PEERING, &[], &[]);
+
+        assert_eq!(after, cidrs(&["10.2.0.0/16"]));
+    }
+
+    #[test]
+    fn given_creates_and_removals_then_the_record_after_the_pass_adds_and_takes_them_out() {
+        let mut active = side(Side::Active, "10.1.0.0/16", 0);
+        let table = active.peering_table.clone();
+        tgw_routes(&mut active, &table).push(Route::to(net("10.2.0.0/16"), PEERING));
+        recording(&mut active, &table, &["10.2.0.0/16"]);
+
+        let after = active.record_after_pass(&table, PEERING, &[net("10.4.0.0/16")], &[net("10.2.0.0/16")]);
+
+        assert_eq!(after, cidrs(&["10.4.0.0/16"]));
+    }
+
+    #[test]
+    fn given_a_recorded_cidr_whose_route_points_elsewhere_then_it_is_not_the_tools_and_is_dropped() {
+        let mut active = side(Side::Active, "10.1.0.0/16", 0);
+        let table = active.peering_table.clone();
+        tgw_routes(&mut active, &table).push(Route::to(net("10.2.0.0/16"), "tgw-attach-someone-else"));
+        recording(&mut active, &table, &["10.2.0.0/16"]);
+
+        assert_eq!(
+            active.record_after_pass(&table, PEERING, &[], &[]),
+            BTreeSet::new()
+        );
+    }
+
+    #[test]
+    fn given_a_vpc_table_then_its_routes_to_the_transit_gateway_are_the_tools() {
+        let mut active = side(Side::Active, "10.1.0.0/16", 0);
+        let gateway = active.transit_gateway_id.clone();
+        let vpc_table = active.vpc_tables.values_mut().flatten().next().unwrap();
+        vpc_table.routes.push(Route::to(net("10.2.0.0/16"), &gateway));
+        let table_id = vpc_table.id.clone();
+        recording(&mut active, &table_id, &["10.2.0.0/16", "10.3.0.0/16"]);
+
+        assert_eq!(
+            active.record_after_pass(&table_id, PEERING, &[], &[]),
+            cidrs(&["10.2.0.0/16"])
+        );
+    }
+
+    #[test]
+    fn given_a_recorded_table_the_pass_did_not_read_then_its_record_is_kept() {
+        let mut active = side(Side::Active, "10.1.0.0/16", 0);
+        recording(&mut active, "tgw-rtb-unread", &["10.5.0.0/16"]);
+
+        assert_eq!(
+            active.record_after_pass("tgw-rtb-unread", PEERING, &[], &[]),
+            cidrs(&["10.5.0.0/16"])
+        );
     }
 
     /// The side's TGW table's routes.
