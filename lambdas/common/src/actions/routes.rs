@@ -554,13 +554,24 @@ async fn apply_recorded(
         intent.extend(creates);
         ledger.write(&mut writer, &table_id, intent).await?;
     }
+    let present_when_read: BTreeMap<String, BTreeSet<IpNet>> = tables_of(&plan)
+        .map(|(id, work)| (id.to_owned(), work.present.iter().copied().collect()))
+        .collect();
     let outcome = apply(shell, side, plan, peering_id, budget).await?;
-    let worked: BTreeMap<&str, (&[IpNet], &[IpNet])> = outcome
+    // A planned create that found its route already there via the tool's target was made by
+    // this pass all the same: a create whose answer was lost, which the SDK sent again (or
+    // another run of this tool, which records it too). Its intent is recorded; so it stays.
+    let worked: BTreeMap<&str, (Vec<IpNet>, &[IpNet])> = outcome
         .tgw
         .iter()
         .map(|t| (t.route_table_id.as_str(), &t.work))
         .chain(outcome.vpc.iter().map(|t| (t.route_table_id.as_str(), &t.work)))
-        .map(|(id, work)| (id, (work.created.as_slice(), work.removed.as_slice())))
+        .map(|(id, work)| {
+            let read = present_when_read.get(id);
+            let appeared = work.present.iter().filter(|cidr| read.is_none_or(|r| !r.contains(cidr)));
+            let made: Vec<IpNet> = work.created.iter().chain(appeared).copied().collect();
+            (id, (made, work.removed.as_slice()))
+        })
         .collect();
     // Every table with work, and every other recorded table the pass read: a record naming a
     // route that is no longer there (a pass that stopped between its writes and this one) is
@@ -571,7 +582,9 @@ async fn apply_recorded(
         if side.1.gone_tables.contains(table_id) {
             continue;
         }
-        let (created, removed) = worked.get(table_id).copied().unwrap_or((&[], &[]));
+        let (created, removed) = worked
+            .get(table_id)
+            .map_or((&[][..], &[][..]), |(made, removed)| (made.as_slice(), *removed));
         let done = side.1.record_after_pass(table_id, peering_id, created, removed);
         ledger.write(&mut writer, table_id, done).await?;
     }
