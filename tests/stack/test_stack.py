@@ -256,9 +256,9 @@ def test_a_first_run_whose_extra_range_overlaps_the_remote_side_is_refused_befor
     mutating = local_aws.mutating_calls()
     record("a first run whose extraCidrs overlaps the remote side", runs=1, peeringsLive=len(left),
            mutatingCalls=sum(mutating.values()), outcome="CidrOverlap before the peering is created")
-    assert run.entered()[-1] == "TaskFailed" and run.entered("ModifyRoutes") == []
     assert left == [], left
     assert mutating == {}, mutating
+    assert run.entered()[-1] == "TaskFailed" and run.entered("ModifyRoutes") == []
 
 
 def test_throttling_that_outlasts_the_sdk_retries_is_retried_by_the_state_machine(local_aws):
