@@ -74,8 +74,8 @@ async fn given_tagged_vpcs_in_two_regions_when_the_job_runs_then_one_peering_car
     );
     assert_eq!(
         calls.of("SearchTransitGatewayRoutes"),
-        2,
-        "each route table is read once"
+        4,
+        "each route table is read once by peer's check before the create, once by the pass"
     );
 }
 
