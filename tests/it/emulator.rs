@@ -74,8 +74,8 @@ async fn given_tagged_vpcs_in_two_regions_when_the_job_runs_then_one_peering_car
     );
     assert_eq!(
         calls.of("SearchTransitGatewayRoutes"),
-        2,
-        "each route table is read once"
+        4,
+        "each route table is read once by peer's check before the create, once by the pass"
     );
 }
 
@@ -465,13 +465,65 @@ async fn given_bad_input_then_each_gets_its_error_type_naming_the_field_and_noth
 }
 
 #[tokio::test]
-async fn given_overlapping_cidrs_across_regions_then_modify_routes_refuses_and_creates_nothing() {
+async fn given_overlapping_cidrs_across_regions_then_peer_refuses_before_it_creates_the_peering() {
+    let w = world().await;
+    let active_vpc = w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    let passive_vpc = w.passive.attached_vpc(&w.passive_tgw, "10.1.128.0/17").await;
+    w.emulator.reset_calls();
+
+    let err = invoke(&w.context, Function::Peer, json!({})).await.unwrap_err();
+
+    assert_eq!(err.error_type, "CidrOverlap");
+    for part in ["10.1.0.0/16", "10.1.128.0/17", &active_vpc, &passive_vpc] {
+        assert!(err.error_message.contains(part), "{}", err.error_message);
+    }
+    assert_eq!(w.emulator.calls().mutating(), Default::default());
+    assert_eq!(w.active.peerings().await, []);
+    assert_eq!(w.passive.peerings().await, []);
+}
+
+#[tokio::test]
+async fn given_an_existing_peering_then_a_rerun_of_peer_reads_no_side_for_the_check_before_create() {
+    let w = world().await;
+    w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
+    w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    w.emulator.reset_calls();
+    let first = invoke(&w.context, Function::Peer, json!({})).await.unwrap();
+    let checked = w.emulator.calls();
+    w.emulator.reset_calls();
+
+    let again = invoke(&w.context, Function::Peer, json!({})).await.unwrap();
+
+    assert_eq!(first["created"], json!(true), "{first}");
+    assert_eq!(again["created"], json!(false), "{again}");
+    assert_eq!(
+        (
+            checked.of("DescribeVpcs"),
+            checked.of("SearchTransitGatewayRoutes")
+        ),
+        (2, 2),
+        "the create reads each side once, as modify-routes does: {:?}",
+        checked.0
+    );
+    let rerun = w.emulator.calls();
+    assert_eq!(
+        (rerun.of("DescribeVpcs"), rerun.of("SearchTransitGatewayRoutes")),
+        (0, 0),
+        "{:?}",
+        rerun.0
+    );
+}
+
+#[tokio::test]
+async fn given_a_vpc_tagged_after_the_peering_that_overlaps_the_other_side_then_modify_routes_refuses_and_creates_nothing(
+) {
     let w = world().await;
     let active_vpc = w.active.attached_vpc(&w.active_tgw, "10.1.0.0/16").await;
     w.active.attached_vpc(&w.active_tgw, "10.2.0.0/16").await;
-    let passive_vpc = w.passive.attached_vpc(&w.passive_tgw, "10.1.128.0/17").await;
     let mut state = invoke(&w.context, Function::Peer, json!({})).await.unwrap();
     state = invoke(&w.context, Function::GetStatus, state).await.unwrap();
+    // Tagged once the peering exists, so only modify-routes' check can see it.
+    let passive_vpc = w.passive.attached_vpc(&w.passive_tgw, "10.1.128.0/17").await;
     w.emulator.reset_calls();
 
     let err = invoke(&w.context, Function::ModifyRoutes, state)

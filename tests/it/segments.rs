@@ -434,6 +434,9 @@ async fn given_an_ipv6_range_that_overlaps_the_other_side_then_nothing_is_writte
     let w = world().await;
     let (_, _, active_block) = w.active.dual_stack_vpc(&w.active_tgw, "10.1.0.0/16", true).await;
     w.passive.attached_vpc(&w.passive_tgw, "10.20.0.0/16").await;
+    tgw_peering_integration::until_available(&w.context, json!({})).await;
+    // A re-run over the peering with the range added: peer reuses the peering, modify-routes
+    // checks.
     let state = tgw_peering_integration::until_available(
         &w.context,
         json!({"extraCidrs": {"passive": [active_block.clone()]}}),

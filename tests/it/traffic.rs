@@ -239,14 +239,16 @@ async fn given_a_plan_that_would_overflow_a_vpc_route_table_then_nothing_is_chan
     let w = world().await;
     let (active_vpc, active_main) = vpc(&w.active, &w.active_tgw, "10.1.0.0/16", "10.1.0.0/24").await;
     let (passive_vpc, _) = vpc(&w.passive, &w.passive_tgw, "10.20.0.0/16", "10.20.0.0/24").await;
-    w.passive.secondary_cidr(&passive_vpc, "10.21.0.0/16").await;
-    w.passive.secondary_cidr(&passive_vpc, "10.22.0.0/16").await;
     // One route of someone else's already counts against the quota.
     w.active
         .vpc_route_to_internet(&active_vpc, &active_main, "0.0.0.0/0")
         .await;
     let context = w.emulator.context().await.with_vpc_route_quota(3);
     let state = until_available(&context, json!({"vpcRoutes": true})).await;
+    // The passive VPC grows once the peering exists: peer's check before the create saw a plan
+    // within the quota, so only modify-routes can refuse this one.
+    w.passive.secondary_cidr(&passive_vpc, "10.21.0.0/16").await;
+    w.passive.secondary_cidr(&passive_vpc, "10.22.0.0/16").await;
     w.emulator.reset_calls();
 
     let err = invoke(&context, Function::ModifyRoutes, state).await.unwrap_err();
@@ -383,11 +385,14 @@ async fn given_a_vpn_advertising_on_premises_ranges_when_propagated_cidrs_is_on_
 }
 
 #[tokio::test]
-async fn given_an_extra_cidr_that_overlaps_the_other_sides_vpc_then_modify_routes_refuses_naming_both_and_changes_nothing(
+async fn given_an_extra_cidr_that_overlaps_the_other_sides_vpc_on_a_rerun_then_modify_routes_refuses_naming_both_and_changes_nothing(
 ) {
     let w = world().await;
     let (active_vpc, _) = vpc(&w.active, &w.active_tgw, "10.1.0.0/16", "10.1.0.0/24").await;
     vpc(&w.passive, &w.passive_tgw, "10.20.0.0/16", "10.20.0.0/24").await;
+    until_available(&w.context, json!({})).await;
+    // A re-run over the peering with the range added: peer reuses the peering, modify-routes
+    // checks.
     let state = until_available(&w.context, json!({"extraCidrs": {"passive": ["10.0.0.0/8"]}})).await;
     w.emulator.reset_calls();
 

@@ -237,6 +237,30 @@ def test_a_function_error_is_caught_and_fails_with_its_error_type_and_creates_no
     assert local_aws.mutating_calls() == {}
 
 
+def peerings_not_deleted(local_aws: LocalAws, region: str) -> list[dict]:
+    found = local_aws.client("ec2", region).describe_transit_gateway_peering_attachments()
+    return [a for a in found["TransitGatewayPeeringAttachments"] if a["State"] != "deleted"]
+
+
+def test_a_first_run_whose_extra_range_overlaps_the_remote_side_is_refused_before_any_peering_is_created(local_aws):
+    local_aws.deploy()
+    harness(local_aws.endpoint, "POST", "calls/reset")
+
+    # 10.1.0.0/16 is a tagged active VPC: routing it to the passive side as well is ambiguous.
+    run = local_aws.run({"extraCidrs": {"passive": ["10.1.0.0/16"]}})
+
+    assert run.status == "FAILED", run.described
+    assert run.described["error"] == "CidrOverlap"
+    assert "extraCidrs.passive" in run.described["cause"] and "10.1.0.0/16" in run.described["cause"]
+    left = peerings_not_deleted(local_aws, ACTIVE) + peerings_not_deleted(local_aws, PASSIVE)
+    mutating = local_aws.mutating_calls()
+    record("a first run whose extraCidrs overlaps the remote side", runs=1, peeringsLive=len(left),
+           mutatingCalls=sum(mutating.values()), outcome="CidrOverlap before the peering is created")
+    assert left == [], left
+    assert mutating == {}, mutating
+    assert run.entered()[-1] == "TaskFailed" and run.entered("ModifyRoutes") == []
+
+
 def test_throttling_that_outlasts_the_sdk_retries_is_retried_by_the_state_machine(local_aws):
     local_aws.deploy()
     # The functions make 6 attempts per call; 6 throttles make the first `peer` fail with Throttled.

@@ -117,7 +117,7 @@ def test_vpc_routes_and_extra_cidrs_set_as_stack_parameters_make_every_vpc_pair_
             reported[table["side"], table["routeTableId"]]["created"]), table
 
 
-def test_a_vpc_route_table_quota_too_low_fails_with_route_quota_exceeded_and_writes_no_route(local_aws):
+def test_a_vpc_route_table_quota_too_low_fails_with_route_quota_exceeded_before_the_peering_is_created(local_aws):
     # The passive VPC's main table needs a route to each of the two active VPCs: over a quota of 1.
     local_aws.deploy("VpcRoutes=true", "VpcRouteTableQuota=1")
     passive_main = main_table(local_aws, PASSIVE, vpcs_by_cidr(local_aws, PASSIVE)["10.20.0.0/16"])
@@ -127,8 +127,10 @@ def test_a_vpc_route_table_quota_too_low_fails_with_route_quota_exceeded_and_wri
     assert run.status == "FAILED", run.described
     assert run.described["error"] == "RouteQuotaExceeded"
     assert passive_main in run.described["cause"] and "quota of 1" in run.described["cause"], run.described
-    assert run.entered("ModifyRoutes") == ["ModifyRoutes"] and run.entered()[-1] == "TaskFailed"
+    # `peer` refuses it before the create, as modify-routes' first pass would.
+    assert run.entered("ModifyRoutes") == [] and run.entered()[-1] == "TaskFailed"
     made = calls(local_aws)
+    assert made.get("CreateTransitGatewayPeeringAttachment", 0) == 0, made
     assert made.get("CreateRoute", 0) == 0 and made.get("CreateTransitGatewayRoute", 0) == 0, made
     assert local_aws.static_routes(ACTIVE) == {} and local_aws.static_routes(PASSIVE) == {}
     for (region, _), table in main_tables(local_aws).items():

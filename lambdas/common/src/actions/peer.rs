@@ -3,6 +3,7 @@
 
 use tracing::{info, warn};
 
+use crate::actions::routes::read_both;
 use crate::aws::{Ec2, Shell, SideAt, TransitGateway};
 use crate::contract::request::{
     Action, ParsedRequest, PeerPlan, RequestSource, ResolvedRequest, ValidRequest,
@@ -10,6 +11,7 @@ use crate::contract::request::{
 use crate::contract::state::{PeeringState, Report, RouteTableIds};
 use crate::error::{Error, Result};
 use crate::plan::attachment::{AttachmentState, Phase, ABSENT};
+use crate::plan::pass::{check_before_create, PassInput, Peering};
 use crate::plan::peering::{
     creation_tags, deduplicate, select_existing, Deduplication, PeeringAttachment, TgwEnd,
 };
@@ -131,7 +133,15 @@ pub async fn peer(shell: &Shell, parsed: ParsedRequest) -> Result<PeeringState> 
         attachment,
         created,
         removed_duplicates,
-    } = ensure_peering(&active, &resolved, &gateways, listed, &continuation).await?;
+    } = ensure_peering(
+        shell,
+        (&active, &passive),
+        &resolved,
+        &gateways,
+        listed,
+        &continuation,
+    )
+    .await?;
     let acceptance = accept_if_pending(&active, &accepter, &attachment).await?;
     Ok(PeerResult {
         status: acceptance.state.as_str().to_owned(),
@@ -279,9 +289,11 @@ struct Ensured {
     removed_duplicates: Vec<String>,
 }
 
-/// The live peering to use: the one that exists, or one created now.
+/// The live peering to use: the one that exists, or one created now (once the routes it is for
+/// are known to be ones `modify-routes` would make).
 async fn ensure_peering(
-    active: &Ec2,
+    shell: &Shell,
+    (active, passive): (&Ec2, &Ec2),
     request: &ResolvedRequest,
     gateways: &Gateways,
     mut listed: Vec<PeeringAttachment>,
@@ -301,6 +313,7 @@ async fn ensure_peering(
                 state,
             });
         }
+        refuse_what_routes_would_refuse(shell, (active, passive), request).await?;
         let ours = create_peering(active, request, gateways).await?;
         // CreateTransitGatewayPeeringAttachment has no idempotency token: a run that started at
         // the same moment may have created one too. Read again for any racer already visible.
@@ -335,6 +348,32 @@ async fn ensure_peering(
         created,
         removed_duplicates: removed,
     })
+}
+
+/// Refuses the request before the peering is created if `modify-routes` would refuse its first
+/// pass (overlapping CIDRs, a route quota): otherwise the refusal would come only after the
+/// peering exists, and leave it behind. Both sides are read as `modify-routes` reads them
+/// before a peering exists, and judged by its own plan. Only on the create path: over an existing
+/// peering `modify-routes` checks every pass itself, so a re-run costs no extra call.
+async fn refuse_what_routes_would_refuse(
+    shell: &Shell,
+    sides: (&Ec2, &Ec2),
+    request: &ResolvedRequest,
+) -> Result<()> {
+    let (active, passive) = read_both(shell, sides, request, None).await?;
+    let config = shell.config();
+    check_before_create(&PassInput {
+        active: &active,
+        passive: &passive,
+        options: &request.options,
+        tag_key: &request.vpc_tag_key,
+        peering: Peering::not_yet(),
+        vpc_route_quota: config.vpc_route_quota,
+        tgw_route_quota: config.tgw_route_quota,
+    })?;
+    info!(action = "Peer", region = %sides.0.region(),
+          "the routes a first pass would plan are within every check; creating the peering");
+    Ok(())
 }
 
 async fn create_peering(

@@ -208,7 +208,9 @@ fn continued(
 }
 
 /// Both sides read at once; errors are reported active side first, so they are deterministic.
-async fn read_both(
+/// With no peering yet (`peering_ids` `None`) it reads no record, and `peer` reads the sides the
+/// same way before it creates one.
+pub(crate) async fn read_both(
     shell: &Shell,
     (active, passive): (&Ec2, &Ec2),
     request: &ResolvedRequest,

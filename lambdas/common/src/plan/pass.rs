@@ -586,6 +586,20 @@ pub fn plan_pass(input: &PassInput) -> Result<PassPlan> {
     })
 }
 
+/// Every refusal [`plan_pass`] would make on the first pass over a peering that is not created
+/// yet: overlapping CIDRs, a VPC route table or a transit gateway over its route quota. `peer`
+/// calls it before it creates the peering, so a request `modify-routes` would refuse leaves
+/// nothing behind. It is `plan_pass` itself, planned as a dry run plans before the peering
+/// exists: one rule, not a copy. The prune guard is not among the refusals: it judges removals
+/// of recorded routes, and nothing is recorded for a peering that does not exist.
+pub fn check_before_create(input: &PassInput) -> Result<()> {
+    plan_pass(&PassInput {
+        peering: Peering::not_yet(),
+        ..*input
+    })
+    .map(drop)
+}
+
 /// A warning for each route a table already sends elsewhere.
 fn conflict_warnings(snapshot: &SideSnapshot, outcome: &SideOutcome) -> Vec<String> {
     let side = snapshot.side;
@@ -998,6 +1012,55 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn given_an_extra_range_that_overlaps_the_other_side_then_the_check_before_create_refuses_as_the_pass_would(
+    ) {
+        let (active, passive) = two_sides();
+        let options = RouteOptions {
+            extra_cidrs: ExtraCidrs {
+                active: vec![],
+                passive: vec![net("10.0.0.0/8")],
+            },
+            ..RouteOptions::default()
+        };
+
+        let before_create = check_before_create(&input(&active, &passive, &options));
+
+        let pass = plan_pass(&input(&active, &passive, &options));
+        match (before_create, pass) {
+            (Err(before @ Error::CidrOverlap { .. }), Err(pass)) => {
+                assert_eq!(before.to_string(), pass.to_string(), "one rule, one message");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn given_a_vpc_table_at_its_quota_then_the_check_before_create_refuses_naming_the_table() {
+        let active = side(Side::Active, "10.1.0.0/16", 0);
+        let passive = side(Side::Passive, "10.2.0.0/16", 50);
+        let options = vpc_routes_on();
+
+        let checked = check_before_create(&input(&active, &passive, &options));
+
+        match checked {
+            Err(Error::RouteQuotaExceeded { route_table_id, .. }) => {
+                assert_eq!(route_table_id, "rtb-passive")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn given_sides_a_pass_can_route_then_the_check_before_create_lets_the_create_go_ahead() {
+        let (active, passive) = two_sides();
+        let options = vpc_routes_on();
+
+        let checked = check_before_create(&input(&active, &passive, &options));
+
+        assert!(checked.is_ok(), "{checked:?}");
     }
 
     #[test]
