@@ -15,7 +15,12 @@ const THROTTLING_CODES: &[&str] = &[
 ];
 
 /// EC2's server error codes (HTTP 5xx): the request may or may not have been carried out.
-const SERVER_ERROR_CODES: &[&str] = &["InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable"];
+const SERVER_ERROR_CODES: &[&str] = &[
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "Unavailable",
+];
 
 /// EC2 error codes that mean the caller's credentials lack a permission.
 const ACCESS_DENIED_CODES: &[&str] = &["UnauthorizedOperation", "AccessDenied", "AuthFailure"];

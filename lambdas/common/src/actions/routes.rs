@@ -491,7 +491,11 @@ async fn propagate_side(
     };
     // The record first, so that the tool never enables a propagation it has not recorded.
     let keys = table
-        .write_record(&record::propagation_keys(tags, peering_id), &recorded, &step.intent)
+        .write_record(
+            &record::propagation_keys(tags, peering_id),
+            &recorded,
+            &step.intent,
+        )
         .await?;
     table.enable_all(&enable, &step.intent, keys).await?;
     info!(action = "EnablePropagation", region = %snapshot.region, route_table_id = table_id,
@@ -538,7 +542,12 @@ impl PropagationTable<'_> {
     /// out of the record (`intent`, kept under `keys`) the enables EC2 refused or that never ran,
     /// so the record names no propagation the tool did not make; the enable's error is the one
     /// returned.
-    async fn enable_all(&self, enable: &[String], intent: &BTreeSet<String>, keys: Vec<String>) -> Result<()> {
+    async fn enable_all(
+        &self,
+        enable: &[String],
+        intent: &BTreeSet<String>,
+        keys: Vec<String>,
+    ) -> Result<()> {
         let limiter = self.shell.route_write_limiter(self.ec2);
         let mut outcomes = BTreeMap::new();
         for attachment_id in enable {

@@ -187,9 +187,8 @@ pub fn record_after_enables(
     enable: &[String],
     outcomes: &BTreeMap<String, EnableOutcome>,
 ) -> BTreeSet<String> {
-    let not_made = |id: &String| {
-        enable.contains(id) && matches!(outcomes.get(id), None | Some(EnableOutcome::Refused))
-    };
+    let not_made =
+        |id: &String| enable.contains(id) && matches!(outcomes.get(id), None | Some(EnableOutcome::Refused));
     intent.iter().filter(|id| !not_made(id)).cloned().collect()
 }
 
@@ -404,8 +403,15 @@ mod tests {
         // its enable, and still wanted; d: wanted, not recorded yet.
         let recorded = ids(&["tgw-attach-a", "tgw-attach-b", "tgw-attach-c"]);
         let propagations = BTreeMap::from([("tgw-attach-a".to_owned(), PropagationState::Enabled)]);
-        let plan = plan_record(&recorded, &propagations, &owned(&["tgw-attach-c", "tgw-attach-d"]));
-        assert_eq!(plan.intent, ids(&["tgw-attach-a", "tgw-attach-c", "tgw-attach-d"]));
+        let plan = plan_record(
+            &recorded,
+            &propagations,
+            &owned(&["tgw-attach-c", "tgw-attach-d"]),
+        );
+        assert_eq!(
+            plan.intent,
+            ids(&["tgw-attach-a", "tgw-attach-c", "tgw-attach-d"])
+        );
         assert_eq!(plan.dropped, ["tgw-attach-b"]);
     }
 
@@ -430,7 +436,13 @@ mod tests {
         );
     }
 
-    const IDS: [&str; 5] = ["tgw-attach-a", "tgw-attach-b", "tgw-attach-c", "tgw-attach-d", "tgw-attach-e"];
+    const IDS: [&str; 5] = [
+        "tgw-attach-a",
+        "tgw-attach-b",
+        "tgw-attach-c",
+        "tgw-attach-d",
+        "tgw-attach-e",
+    ];
 
     fn state_of(code: u8) -> Option<PropagationState> {
         match code {
