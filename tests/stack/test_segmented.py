@@ -128,3 +128,59 @@ def start_sh(local_aws: LocalAws, *args: str) -> list[str]:
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout.splitlines()
+
+
+PROPAGATION_RECORD = "tgw-peering:propagations:"
+
+
+def table_tags(local_aws: LocalAws, region: str, table: str) -> dict[str, str]:
+    (found,) = local_aws.client("ec2", region).describe_transit_gateway_route_tables(
+        TransitGatewayRouteTableIds=[table])["TransitGatewayRouteTables"]
+    return {tag["Key"]: tag["Value"] for tag in found.get("Tags", [])}
+
+
+def recorded_propagations(local_aws: LocalAws, region: str, table: str) -> set[str]:
+    """The attachments the table's propagation record names (every peering's)."""
+    return {word for key, value in table_tags(local_aws, region, table).items()
+            if key.startswith(PROPAGATION_RECORD) for word in value.split()}
+
+
+def test_a_refused_enable_leaves_no_false_record_and_a_leftover_entry_is_dropped_by_the_next_run(local_aws):
+    # Given the return-propagation network, and EC2 refusing the first enable on the active side.
+    peering_tables = seed_segmented(local_aws, propagate=False)
+    local_aws.deploy("VpcRoutes=true", "ReturnPropagation=true",
+                     f"ActivePeeringRouteTableId={peering_tables['active']}",
+                     f"PassivePeeringRouteTableId={peering_tables['passive']}")
+    harness(local_aws.endpoint, "POST", "faults", {"action": "EnableTransitGatewayRouteTablePropagation",
+                                                   "region": ACTIVE, "code": "IncorrectState", "times": 1})
+
+    # When a run meets the refusal.
+    failed = local_aws.run({})
+
+    # Then it fails naming it, and each table's record names only propagations that are on:
+    # none of the active side's (the first was refused, the second never tried).
+    assert failed.status == "FAILED", failed.described
+    assert "EnableTransitGatewayRouteTablePropagation" in failed.described["cause"], failed.described
+    for side, region in (("active", ACTIVE), ("passive", PASSIVE)):
+        recorded = recorded_propagations(local_aws, region, peering_tables[side])
+        assert recorded <= propagating(local_aws, region, peering_tables[side]), (side, recorded)
+    assert recorded_propagations(local_aws, ACTIVE, peering_tables["active"]) == set()
+
+    # Given an entry left as a crash between the record and its enable would leave it: an
+    # attachment whose propagation is off and that the tool does not want enabled.
+    harness(local_aws.endpoint, "DELETE", "faults")
+    tags = table_tags(local_aws, PASSIVE, peering_tables["passive"])
+    (key,) = [k for k in tags if k.startswith(PROPAGATION_RECORD)]
+    leftover = "tgw-attach-0123456789abcdef0"
+    local_aws.client("ec2", PASSIVE).create_tags(
+        Resources=[peering_tables["passive"]], Tags=[{"Key": key, "Value": f"{tags[key]} {leftover}"}])
+
+    # When the next run goes.
+    again = local_aws.run({})
+
+    # Then it converges: every wanted propagation enabled and recorded, and nothing else recorded.
+    assert again.status == "SUCCEEDED", again.described
+    for side, region, vpcs in (("active", ACTIVE, 2), ("passive", PASSIVE, 1)):
+        on = propagating(local_aws, region, peering_tables[side])
+        assert len(on) == vpcs
+        assert recorded_propagations(local_aws, region, peering_tables[side]) == on, side

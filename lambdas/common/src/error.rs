@@ -14,6 +14,14 @@ const THROTTLING_CODES: &[&str] = &[
     "RequestThrottled",
 ];
 
+/// EC2's server error codes (HTTP 5xx): the request may or may not have been carried out.
+const SERVER_ERROR_CODES: &[&str] = &[
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "Unavailable",
+];
+
 /// EC2 error codes that mean the caller's credentials lack a permission.
 const ACCESS_DENIED_CODES: &[&str] = &["UnauthorizedOperation", "AccessDenied", "AuthFailure"];
 
@@ -286,6 +294,17 @@ impl Error {
         }
     }
 
+    /// Whether EC2 answered that it refused the call (a client error, throttling or a denied
+    /// permission), so the call changed nothing. A server error or no answer leaves the outcome
+    /// unknown (docs/aws-facts.md, ec2-client-error-no-change).
+    pub fn made_no_change(&self) -> bool {
+        match self {
+            Error::Throttled { .. } | Error::AccessDenied { .. } => true,
+            Error::Ec2 { code, .. } => !SERVER_ERROR_CODES.contains(&code.as_str()),
+            _ => false,
+        }
+    }
+
     /// Whether this is EC2's error `code`.
     pub fn is_ec2_code(&self, code: &str) -> bool {
         matches!(self, Error::Ec2 { code: found, .. } if found == code)
@@ -364,5 +383,37 @@ impl From<Error> for Diagnostic {
             error_type: err.error_type().to_owned(),
             error_message: err.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ec2(code: &str) -> Error {
+        Error::Ec2 {
+            action: "EnableTransitGatewayRouteTablePropagation",
+            region: "us-east-1".into(),
+            code: code.into(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_client_error_made_no_change_and_a_server_error_or_no_answer_may_have() {
+        assert!(ec2("IncorrectState").made_no_change());
+        assert!(Error::Throttled {
+            action: "CreateTags",
+            region: "us-east-1".into()
+        }
+        .made_no_change());
+        assert!(!ec2("InternalError").made_no_change());
+        assert!(!ec2("Unavailable").made_no_change());
+        assert!(!Error::Ec2Unreachable {
+            action: "CreateTags",
+            region: "us-east-1".into(),
+            message: "timeout".into()
+        }
+        .made_no_change());
     }
 }

@@ -25,7 +25,9 @@ use crate::plan::pass::{
     SidePass, SidePlan, SideSnapshot, TgwTable, TgwTableWork, VpcTableWork,
 };
 use crate::plan::peering::PeeringAttachment;
-use crate::plan::propagation::{plan_return, return_table, ReturnPropagation};
+use crate::plan::propagation::{
+    plan_record, plan_return, record_after_enables, return_table, EnableOutcome, ReturnPropagation,
+};
 use crate::plan::prune::Refusal;
 use crate::plan::record;
 use crate::plan::report::{PassOutcome, RoutesReport};
@@ -360,7 +362,10 @@ async fn associate_side(
 /// With `returnPropagation`: on each side, enables propagation of each tagged VPC's attachment
 /// into the table arriving traffic is looked up in, where that table does not reach the VPC
 /// (see [`plan_return`]). Each is recorded before it is enabled, so a crash between the two
-/// leaves a record teardown can act on, never a propagation nobody knows the tool made. While a
+/// leaves a record teardown can act on, never a propagation nobody knows the tool made; an
+/// enable EC2 refuses is taken out of the record again, and an entry whose propagation is off
+/// and no longer wanted (a crash, or a failed clean-up) is dropped by the next pass
+/// ([`plan_record`]). While a
 /// propagation is being enabled the association report is not settled: the state machine waits
 /// and calls again, and the next pass walks the propagated routes as EC2 then lists them. A dry
 /// run only says what it would enable.
@@ -454,38 +459,121 @@ async fn propagate_side(
             })
             .collect(),
     };
-    if plan.enable.is_empty() || dry_run {
-        done.enabled = plan.enable;
-        return Ok(done);
-    }
     let tags = snapshot
         .tgw_tables
         .get(table_id)
         .map_or(&[][..], |table| table.tags.as_slice());
-    let mut recorded = record::recorded_propagations(tags, peering_id);
-    recorded.extend(plan.enable.iter().cloned());
-    if !record::propagations_fit(tags, peering_id, &recorded) {
+    let recorded = record::recorded_propagations(tags, peering_id);
+    let mut step = plan_record(&recorded, &snapshot.propagations, &plan.enable);
+    let mut enable = plan.enable;
+    if dry_run || (enable.is_empty() && step.intent == recorded) {
+        done.enabled = enable;
+        return Ok(done);
+    }
+    if !record::propagations_fit(tags, peering_id, &step.intent) {
         done.warnings.push(format!(
             "{table_id} ({}) has no room left in its tags to record {} propagations; none was \
              enabled, so traffic arriving over the peering still has no route to those VPCs",
             snapshot.region,
-            plan.enable.len()
+            enable.len()
         ));
-        return Ok(done);
+        enable.clear();
+        step = plan_record(&recorded, &snapshot.propagations, &enable);
     }
-    let limiter = shell.route_write_limiter(ec2);
-    limiter.until_ready().await;
-    ec2.create_tags(table_id, &record::propagation_tags(peering_id, &recorded))
+    if !step.dropped.is_empty() {
+        info!(action = "ForgetPropagation", region = %snapshot.region, route_table_id = table_id,
+              peering_attachment_id = peering_id, dropped = ?step.dropped,
+              "recorded propagations that are off and no longer wanted: an enable that failed or never ran");
+    }
+    let table = PropagationTable {
+        shell,
+        ec2,
+        table_id,
+        peering_id,
+    };
+    // The record first, so that the tool never enables a propagation it has not recorded.
+    let keys = table
+        .write_record(
+            &record::propagation_keys(tags, peering_id),
+            &recorded,
+            &step.intent,
+        )
         .await?;
-    for attachment_id in &plan.enable {
-        limiter.until_ready().await;
-        ec2.enable_propagation(table_id, attachment_id).await?;
-    }
+    table.enable_all(&enable, &step.intent, keys).await?;
     info!(action = "EnablePropagation", region = %snapshot.region, route_table_id = table_id,
-          peering_attachment_id = peering_id, enabled = plan.enable.len(), "return path propagations");
-    done.enabled = plan.enable;
-    done.settled = false;
+          peering_attachment_id = peering_id, enabled = enable.len(), "return path propagations");
+    done.settled &= enable.is_empty();
+    done.enabled = enable;
     Ok(done)
+}
+
+/// One return table's propagation record and enables, for one peering.
+struct PropagationTable<'a> {
+    shell: &'a Shell,
+    ec2: &'a Ec2,
+    table_id: &'a str,
+    peering_id: &'a str,
+}
+
+impl PropagationTable<'_> {
+    /// Makes the record list `ids` (its tags now have `keys` and list `current`); the record's
+    /// keys after.
+    async fn write_record(
+        &self,
+        keys: &[String],
+        current: &BTreeSet<String>,
+        ids: &BTreeSet<String>,
+    ) -> Result<Vec<String>> {
+        if current == ids {
+            return Ok(keys.to_vec());
+        }
+        let (put, delete) = record::propagation_record_writes(keys, self.peering_id, ids);
+        let limiter = self.shell.route_write_limiter(self.ec2);
+        if !put.is_empty() {
+            limiter.until_ready().await;
+            self.ec2.create_tags(self.table_id, &put).await?;
+        }
+        if !delete.is_empty() {
+            limiter.until_ready().await;
+            self.ec2.delete_tags(self.table_id, &delete).await?;
+        }
+        Ok(put.into_iter().map(|(key, _)| key).collect())
+    }
+
+    /// Enables each of `enable` in order, stopping at the first failure. Then, best effort, takes
+    /// out of the record (`intent`, kept under `keys`) the enables EC2 refused or that never ran,
+    /// so the record names no propagation the tool did not make; the enable's error is the one
+    /// returned.
+    async fn enable_all(
+        &self,
+        enable: &[String],
+        intent: &BTreeSet<String>,
+        keys: Vec<String>,
+    ) -> Result<()> {
+        let limiter = self.shell.route_write_limiter(self.ec2);
+        let mut outcomes = BTreeMap::new();
+        for attachment_id in enable {
+            limiter.until_ready().await;
+            let Err(err) = self.ec2.enable_propagation(self.table_id, attachment_id).await else {
+                outcomes.insert(attachment_id.clone(), EnableOutcome::Enabled);
+                continue;
+            };
+            let outcome = if err.made_no_change() {
+                EnableOutcome::Refused
+            } else {
+                EnableOutcome::Unknown
+            };
+            outcomes.insert(attachment_id.clone(), outcome);
+            let kept = record_after_enables(intent, enable, &outcomes);
+            if let Err(unwritten) = self.write_record(&keys, intent, &kept).await {
+                warn!(action = "ForgetPropagation", route_table_id = self.table_id,
+                      region = self.ec2.region(), error = %unwritten,
+                      "could not take the failed enables out of the record; the next pass drops them");
+            }
+            return Err(err);
+        }
+        Ok(())
+    }
 }
 
 /// Both sides, each as its EC2 edge and its snapshot.

@@ -4,7 +4,9 @@
 //! the VPC's attachment. Where it does not, the tool may enable propagation of that attachment
 //! into the table: the table then learns the VPC's CIDRs as propagated routes. Each propagation
 //! enabled is recorded (see [`crate::plan::record`]), so teardown disables exactly those.
-//! Pure: what to enable, given the table and its propagations as read.
+//! Pure: what to enable, given the table and its propagations as read; and what the record of
+//! the enabled propagations must say before and after the enables ([`plan_record`],
+//! [`record_after_enables`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -131,6 +133,65 @@ pub fn plan_return(
     plan
 }
 
+/// The record of one table's enabled propagations, reconciled with the propagations as read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordPlan {
+    /// The record to hold before the first enable: every recorded attachment whose propagation
+    /// is on (the tool enabled it: never forgotten), plus every attachment this pass enables
+    /// (recorded first, so a crash right after an enable still leaves it known).
+    pub intent: BTreeSet<String>,
+    /// Recorded attachments whose propagation is not on and that this pass does not enable: left
+    /// by an enable that failed, or by a crash between the record and the enable. Dropped, so
+    /// teardown never disables a propagation someone else enables later.
+    pub dropped: Vec<String>,
+}
+
+/// Which recorded attachments are true (their propagation is on, or this pass enables it now)
+/// and which are false, and the record this pass writes before enabling `enable`.
+pub fn plan_record(
+    recorded: &BTreeSet<String>,
+    propagations: &BTreeMap<String, PropagationState>,
+    enable: &[String],
+) -> RecordPlan {
+    let on = |id: &String| propagations.get(id).is_some_and(|state| state.is_on());
+    let (kept, dropped): (BTreeSet<String>, BTreeSet<String>) = recorded
+        .iter()
+        .cloned()
+        .partition(|id| on(id) || enable.contains(id));
+    let mut intent = kept;
+    intent.extend(enable.iter().cloned());
+    RecordPlan {
+        intent,
+        dropped: dropped.into_iter().collect(),
+    }
+}
+
+/// How one `EnableTransitGatewayRouteTablePropagation` call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnableOutcome {
+    /// Enabled (or found already on).
+    Enabled,
+    /// EC2 refused it: nothing was changed.
+    Refused,
+    /// No answer, or a server error: it may have been made.
+    Unknown,
+}
+
+/// The record once the enables of a pass that failed have ended: `intent` without the
+/// attachments of `enable` that EC2 refused or that were never tried (their propagation is not
+/// on, so the entry would be false). An enable whose outcome is unknown keeps its entry: it may
+/// have been made, and a record must never forget one; the next pass's [`plan_record`] drops it
+/// if its propagation turns out to be off and no longer wanted.
+pub fn record_after_enables(
+    intent: &BTreeSet<String>,
+    enable: &[String],
+    outcomes: &BTreeMap<String, EnableOutcome>,
+) -> BTreeSet<String> {
+    let not_made =
+        |id: &String| enable.contains(id) && matches!(outcomes.get(id), None | Some(EnableOutcome::Refused));
+    intent.iter().filter(|id| !not_made(id)).cloned().collect()
+}
+
 /// One side's return path as the report shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -187,6 +248,7 @@ impl ReturnPropagation {
 mod tests {
     use super::*;
     use crate::plan::routing::Origin;
+    use proptest::prelude::*;
 
     fn net(text: &str) -> IpNet {
         text.parse().unwrap()
@@ -325,6 +387,161 @@ mod tests {
             return_table(Some(&leaving), "tgw-rtb-p", false),
             Some("tgw-rtb-p")
         );
+    }
+
+    fn ids(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|id| (*id).to_owned()).collect()
+    }
+
+    fn owned(items: &[&str]) -> Vec<String> {
+        items.iter().map(|id| (*id).to_owned()).collect()
+    }
+
+    #[test]
+    fn given_a_recorded_propagation_that_is_off_and_not_wanted_then_it_is_dropped_from_the_record() {
+        // a: enabled by an earlier pass; b: its enable failed; c: recorded, then a crash before
+        // its enable, and still wanted; d: wanted, not recorded yet.
+        let recorded = ids(&["tgw-attach-a", "tgw-attach-b", "tgw-attach-c"]);
+        let propagations = BTreeMap::from([("tgw-attach-a".to_owned(), PropagationState::Enabled)]);
+        let plan = plan_record(
+            &recorded,
+            &propagations,
+            &owned(&["tgw-attach-c", "tgw-attach-d"]),
+        );
+        assert_eq!(
+            plan.intent,
+            ids(&["tgw-attach-a", "tgw-attach-c", "tgw-attach-d"])
+        );
+        assert_eq!(plan.dropped, ["tgw-attach-b"]);
+    }
+
+    #[test]
+    fn given_an_enable_refused_halfway_then_the_record_keeps_what_was_made_or_may_have_been() {
+        let intent = ids(&["tgw-attach-a", "tgw-attach-b", "tgw-attach-c", "tgw-attach-d"]);
+        let enable = owned(&["tgw-attach-b", "tgw-attach-c", "tgw-attach-d"]);
+        let outcomes = BTreeMap::from([
+            ("tgw-attach-b".to_owned(), EnableOutcome::Enabled),
+            ("tgw-attach-c".to_owned(), EnableOutcome::Refused),
+        ]);
+        assert_eq!(
+            record_after_enables(&intent, &enable, &outcomes),
+            ids(&["tgw-attach-a", "tgw-attach-b"]),
+            "c was refused and d never tried: neither is on"
+        );
+        let unknown = BTreeMap::from([("tgw-attach-b".to_owned(), EnableOutcome::Unknown)]);
+        assert_eq!(
+            record_after_enables(&intent, &enable, &unknown),
+            ids(&["tgw-attach-a", "tgw-attach-b"]),
+            "b may have been made: kept for the next pass to check"
+        );
+    }
+
+    const IDS: [&str; 5] = [
+        "tgw-attach-a",
+        "tgw-attach-b",
+        "tgw-attach-c",
+        "tgw-attach-d",
+        "tgw-attach-e",
+    ];
+
+    fn state_of(code: u8) -> Option<PropagationState> {
+        match code {
+            1 => Some(PropagationState::Enabling),
+            2 => Some(PropagationState::Enabled),
+            3 => Some(PropagationState::Disabling),
+            4 => Some(PropagationState::Disabled),
+            _ => None,
+        }
+    }
+
+    fn outcome_of(code: u8) -> EnableOutcome {
+        match code {
+            0 => EnableOutcome::Enabled,
+            1 => EnableOutcome::Refused,
+            _ => EnableOutcome::Unknown,
+        }
+    }
+
+    /// One id's situation: recorded or not, its propagation as read, wanted or not, how its
+    /// enable would end, and (for an unknown outcome) whether EC2 made it.
+    fn situation() -> impl Strategy<Value = (bool, u8, bool, u8, bool)> {
+        (any::<bool>(), 0u8..5, any::<bool>(), 0u8..3, any::<bool>())
+    }
+
+    proptest! {
+        #[test]
+        fn the_record_never_forgets_a_made_propagation_and_names_none_that_is_off(
+            world in proptest::collection::vec(situation(), IDS.len()),
+        ) {
+            // Given any record, any propagations as read, and what plan_return wants enabled
+            // (only attachments whose propagation is not on).
+            let recorded: BTreeSet<String> =
+                IDS.iter().zip(&world).filter(|(_, w)| w.0).map(|(id, _)| (*id).to_owned()).collect();
+            let propagations: BTreeMap<String, PropagationState> = IDS
+                .iter()
+                .zip(&world)
+                .filter_map(|(id, w)| Some(((*id).to_owned(), state_of(w.1)?)))
+                .collect();
+            let is_on = |id: &String| propagations.get(id).is_some_and(|s| s.is_on());
+            let enable: Vec<String> = IDS
+                .iter()
+                .zip(&world)
+                .filter(|(id, w)| w.2 && !is_on(&(**id).to_owned()))
+                .map(|(id, _)| (*id).to_owned())
+                .collect();
+
+            // When the pass plans its record.
+            let plan = plan_record(&recorded, &propagations, &enable);
+
+            // Then every recorded propagation that is on stays recorded, every enable is
+            // recorded before it is made, and every entry is on or about to be.
+            for id in &recorded {
+                prop_assert!(plan.intent.contains(id) != plan.dropped.contains(id));
+            }
+            prop_assert!(recorded.iter().filter(|id| is_on(id)).all(|id| plan.intent.contains(id)));
+            prop_assert!(enable.iter().all(|id| plan.intent.contains(id)));
+            prop_assert!(plan.intent.iter().all(|id| is_on(id) || enable.contains(id)));
+            prop_assert!(plan.intent.iter().all(|id| recorded.contains(id) || enable.contains(id)));
+
+            // When the enables run in order and halt at the first that does not succeed.
+            let mut outcomes = BTreeMap::new();
+            let mut made: BTreeSet<String> = propagations
+                .keys()
+                .filter(|id| is_on(id))
+                .cloned()
+                .collect();
+            for id in &enable {
+                let w = world[IDS.iter().position(|i| i == id).unwrap()];
+                let outcome = outcome_of(w.3);
+                outcomes.insert(id.clone(), outcome);
+                if outcome == EnableOutcome::Enabled || (outcome == EnableOutcome::Unknown && w.4) {
+                    made.insert(id.clone());
+                }
+                if outcome != EnableOutcome::Enabled {
+                    break;
+                }
+            }
+            let failed = outcomes.values().any(|o| *o != EnableOutcome::Enabled);
+            let after = if failed {
+                record_after_enables(&plan.intent, &enable, &outcomes)
+            } else {
+                plan.intent.clone()
+            };
+
+            // Then every propagation the tool made is recorded, and an entry that is off is one
+            // whose outcome nobody knows.
+            prop_assert!(made.iter().filter(|id| enable.contains(id) || recorded.contains(*id))
+                .all(|id| after.contains(id)));
+            prop_assert!(after.iter().all(|id| made.contains(id)
+                || outcomes.get(id) == Some(&EnableOutcome::Unknown)));
+
+            // And the next pass, wanting nothing more, leaves a record of exactly what is on.
+            let now: BTreeMap<String, PropagationState> =
+                made.iter().map(|id| (id.clone(), PropagationState::Enabled)).collect();
+            let next = plan_record(&after, &now, &[]);
+            prop_assert!(next.intent.iter().all(|id| made.contains(id)));
+            prop_assert!(after.iter().filter(|id| made.contains(*id)).all(|id| next.intent.contains(id)));
+        }
     }
 
     #[test]

@@ -191,6 +191,23 @@ pub fn propagation_tags(peering_id: &str, attachment_ids: &BTreeSet<String>) -> 
     chunked(&propagation_prefix(peering_id), attachment_ids.iter().cloned())
 }
 
+/// The tag writes that make `peering_id`'s propagation record list exactly `attachment_ids`,
+/// where its tags now have `current_keys`: the tags to put (EC2's CreateTags overwrites a key
+/// that exists), then the keys to delete (chunks a shorter record no longer uses).
+pub fn propagation_record_writes(
+    current_keys: &[String],
+    peering_id: &str,
+    attachment_ids: &BTreeSet<String>,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let put = propagation_tags(peering_id, attachment_ids);
+    let delete = current_keys
+        .iter()
+        .filter(|key| !put.iter().any(|(kept, _)| kept == *key))
+        .cloned()
+        .collect();
+    (put, delete)
+}
+
 /// The keys of `peering_id`'s propagation record among `tags`.
 pub fn propagation_keys(tags: &[(String, String)], peering_id: &str) -> Vec<String> {
     keys_with(tags, &propagation_prefix(peering_id))
@@ -298,6 +315,32 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn a_propagation_record_rewritten_over_any_earlier_one_reads_back_exactly(
+            before in proptest::collection::btree_set(0u32..60, 0..40),
+            after in proptest::collection::btree_set(0u32..60, 0..40),
+        ) {
+            // Given a table whose tags hold one record (and a foreign tag).
+            let as_ids = |set: &BTreeSet<u32>| -> BTreeSet<String> {
+                set.iter().map(|i| format!("tgw-attach-{i:017x}")).collect()
+            };
+            let mut tags = propagation_tags("tgw-attach-peer", &as_ids(&before));
+            tags.push(("Name".into(), "prod".into()));
+            // When the writes for another record are applied as EC2 applies them.
+            let keys = propagation_keys(&tags, "tgw-attach-peer");
+            let (put, delete) = propagation_record_writes(&keys, "tgw-attach-peer", &as_ids(&after));
+            for (key, value) in put {
+                match tags.iter_mut().find(|(k, _)| *k == key) {
+                    Some(tag) => tag.1 = value,
+                    None => tags.push((key, value)),
+                }
+            }
+            tags.retain(|(key, _)| !delete.contains(key));
+            // Then the record lists exactly the new set, and the foreign tag is untouched.
+            prop_assert_eq!(recorded_propagations(&tags, "tgw-attach-peer"), as_ids(&after));
+            prop_assert!(tags.iter().any(|(k, v)| k == "Name" && v == "prod"));
+        }
+
         #[test]
         fn any_set_of_cidrs_round_trips_through_chunks_that_fit_ec2s_limits(
             raw in proptest::collection::btree_set((any::<u32>(), 8u8..=32), 0..300),
