@@ -17,7 +17,7 @@ from datetime import datetime
 from stack_support import ACTIVE, FINISHED, PASSIVE, LocalAws, harness, record, side_table
 from test_stack import ROUTED_TO_ACTIVE, ROUTED_TO_PASSIVE, TAG_CHANGE_EVENT
 
-WRITERS = {"ModifyRoutes", "RemoveRoutes", "DeletePeering", "CheckDeleted"}
+WRITERS = {"ModifyRoutes", "RemoveRoutes", "DeletePeering"}
 LOCK_STATES = {"LockKey", "ReadLock", "AcquireLock", "ReleaseLock", "ReleaseLockAfterFailure",
                "TakeOverLock", "WaitForLock", "CheckHolder", "Coalesced"}
 
@@ -156,6 +156,53 @@ def test_an_execution_that_starts_while_another_writes_waits_then_runs_after_it(
         ROUTED_TO_PASSIVE | {"10.101.0.0/16", "10.102.0.0/16"})
     item = lock_item(local_aws)
     assert "holder" not in item and item["reconciledBy"] == waiter_arn
+
+
+# --- a teardown waiting for the deletion ------------------------------------------------------------
+
+DELETING_SECONDS = 20
+
+
+def entered_so_far(local_aws: LocalAws, arn: str) -> list[str]:
+    """The states a running execution has entered so far."""
+    events = local_aws.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
+
+
+def test_a_teardown_waits_for_the_deletion_without_the_lock_and_another_execution_is_not_held_up(local_aws):
+    # Given a peering whose deletion takes DELETING_SECONDS, and a teardown that has removed the
+    # routes, requested the delete and is waiting for the deletion
+    local_aws.deploy()
+    local_aws.peering_progression(deletingSeconds=DELETING_SECONDS)
+    before = {region: local_aws.static_routes(region) for region in (ACTIVE, PASSIVE)}
+    setup = local_aws.run({})
+    assert setup.status == "SUCCEEDED", setup.described
+    first_arn = local_aws.start({"action": "teardown"})
+    wait_for(lambda: "WaitDeleted" in entered_so_far(local_aws, first_arn), seconds=60,
+             what="the teardown waiting for the deletion")
+
+    # Then the pair's lock is free while it waits
+    assert "holder" not in lock_item(local_aws), lock_item(local_aws)
+
+    # When a second teardown for the same pair runs meanwhile
+    second = local_aws.run({"action": "teardown"})
+
+    # Then it neither waits for the lock nor is coalesced: it finds the peering deleting (not
+    # live), has nothing left to remove, and ends while the first still waits
+    assert second.status == "SUCCEEDED", second.described
+    assert not second.entered("WaitForLock") and not second.entered("Coalesced"), second.entered()
+    assert second.output["phase"] == "gone" and second.output["peeringDeleted"] is False
+    assert local_aws.client("stepfunctions").describe_execution(executionArn=first_arn)["status"] == "RUNNING"
+    first = local_aws.wait(first_arn)
+    assert first.status == "SUCCEEDED", first.described
+    assert first.output["peeringDeleted"] is True and first.output["status"] == "deleted"
+    # The lock was released once, before the wait, and nothing released it again after.
+    states = first.entered()
+    assert states.count("ReleaseLock") == 1 and not first.entered("ReleaseLockAfterFailure")
+    assert states.index("ReleaseLock") < states.index("WaitDeleted")
+    assert lock_window(first)[1] < write_window(second)[0]
+    assert "holder" not in lock_item(local_aws)
+    assert {region: local_aws.static_routes(region) for region in (ACTIVE, PASSIVE)} == before
 
 
 # --- a holder that ended, and one that runs too long ----------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import subprocess
+import time
 
 import seed_demo  # noqa: E402  (stack_support puts scripts/lib on the path)
 from stack_support import ACTIVE, PASSIVE, ROOT, STACK, LocalAws, harness, record
@@ -160,6 +161,50 @@ def test_an_overlap_between_sides_that_are_not_adjacent_is_refused_before_anythi
     cause = execution.described["cause"]
     assert f"{ACTIVE} 10.100.0.0/16" in cause and f"{THIRD} 10.100.128.0/20" in cause, cause
     assert local_aws.mutating_calls() == {}, "nothing is created before the whole mesh is checked"
+
+
+def test_a_vpc_tagged_after_the_plan_that_overlaps_a_third_side_is_refused_by_the_pair_before_it_writes(local_aws):
+    # Given a three-Region mesh whose pairs are still waiting for their peerings when, after the
+    # mesh was planned, a VPC inside the third side's range is tagged on the first side
+    regions = [ACTIVE, PASSIVE, THIRD]
+    local_aws.deploy(f"MeshRegions={','.join(regions)}")
+    cidrs = seed_mesh(local_aws, regions)
+    overlapping = "10.120.128.0/20"  # inside THIRD's 10.120.0.0/16
+    assert any(cidr.startswith("10.120.") for cidr in cidrs[THIRD])
+    local_aws.peering_progression(pendingSeconds=8)
+    sfn = local_aws.client("stepfunctions")
+    arn = local_aws.start(mesh_request(local_aws, regions))
+
+    def planned() -> bool:
+        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        return any(e["type"].endswith("StateEntered") and e["stateEnteredEventDetails"]["name"] == "MeshPairs"
+                   for e in events)
+
+    deadline = time.monotonic() + 60
+    while not planned():
+        assert time.monotonic() < deadline, "the mesh was not planned within 60 s"
+        time.sleep(0.1)
+    seed_demo.seed_region(local_aws.client("ec2", ACTIVE), ACTIVE, {"tagged": [overlapping], "untagged": "10.198.0.0/16"},
+                          "addToMesh", transit_gateway_id=gateway(local_aws, ACTIVE))
+
+    # When the pairs write
+    execution = local_aws.wait(arn)
+
+    # Then the us-east-1 <-> us-west-2 pair, whose own two sides do not overlap, is refused with
+    # CidrOverlap naming the new VPC's side and the third side, and wrote no route
+    assert execution.status == "FAILED"
+    assert execution.described["error"] == "MeshPairsFailed", execution.described
+    rows = {row["pair"]: row for row in execution.task_outputs("MeshReport")[-1]["pairs"]}
+    pair = rows[f"{ACTIVE} <-> {PASSIVE}"]
+    assert pair.get("errorType") == "CidrOverlap", pair
+    assert f"{ACTIVE} {overlapping}" in pair["cause"] and f"{THIRD} 10.120.0.0/16" in pair["cause"], pair["cause"]
+    assert pair["routes"]["created"] == 0
+    passive_routes, active_routes = local_aws.static_routes(PASSIVE), local_aws.static_routes(ACTIVE)
+    assert overlapping not in passive_routes
+    assert not any(cidr in passive_routes for cidr in cidrs[ACTIVE]), passive_routes
+    assert not any(cidr in active_routes for cidr in cidrs[PASSIVE]), active_routes
+    # The pair that joins the two overlapping sides refuses on its own check, as before.
+    assert rows[f"{ACTIVE} <-> {THIRD}"]["errorType"] == "CidrOverlap"
 
 
 def test_one_pair_rejected_lets_the_others_finish_and_a_rerun_completes_the_mesh(local_aws):

@@ -17,8 +17,8 @@ use crate::contract::state::PeeringState;
 use crate::contract::validate::echo;
 use crate::error::{Error, Result};
 use crate::plan::mesh::{
-    self, check_overlaps, check_peering_quota, check_route_quotas, decode_mesh, GatewayPeerings, MeshRequest,
-    MeshRow, MeshSettings, PairIndex, QuotaTable, SideCidrs,
+    self, check_overlaps, check_peering_quota, check_route_quotas, decode_mesh, GatewayPeerings,
+    MeshPeerSide, MeshRequest, MeshRow, MeshSettings, PairIndex, QuotaTable, SideCidrs,
 };
 use crate::plan::pass::SideSnapshot;
 use crate::plan::summary::summarize;
@@ -83,6 +83,7 @@ async fn plan(shell: &Shell, input: &Value) -> Result<Value> {
     );
     Ok(json!({
         "mesh": resolved_sides(&request, &pairs),
+        "meshSides": peer_sides(&request, &pairs),
         "action": request.action.as_str(),
         "dryRun": request.dry_run,
         "leaving": request.leaving,
@@ -206,6 +207,38 @@ fn resolved_sides(request: &MeshRequest, pairs: &[ResolvedPair]) -> Vec<Value> {
                 side["transitGatewayId"] = Value::String(gateway);
             }
             side
+        })
+        .collect()
+}
+
+/// Every side as a pair needs it to re-read that side before writing (`meshSides`, given to
+/// each pair's execution once by the Map, not copied into every pair's request: N sides, not
+/// N(N-1)/2 times N, in the mesh's state).
+fn peer_sides(request: &MeshRequest, pairs: &[ResolvedPair]) -> Vec<MeshPeerSide> {
+    (0..request.sides.len())
+        .filter_map(|index| {
+            pairs.iter().find_map(|pair| {
+                let r = &pair.request;
+                if pair.index.active == index {
+                    Some(MeshPeerSide {
+                        region: r.active_region.clone(),
+                        transit_gateway_id: r.active_transit_gateway_id.clone(),
+                        peering_route_table_id: r.active_peering_route_table_id.clone(),
+                        account_id: r.active.account_id.clone(),
+                        role_arn: r.active.role_arn.clone(),
+                    })
+                } else if pair.index.passive == index {
+                    Some(MeshPeerSide {
+                        region: r.passive_region.clone(),
+                        transit_gateway_id: r.passive_transit_gateway_id.clone(),
+                        peering_route_table_id: r.passive_peering_route_table_id.clone(),
+                        account_id: r.passive.account_id.clone(),
+                        role_arn: r.passive.role_arn.clone(),
+                    })
+                } else {
+                    None
+                }
+            })
         })
         .collect()
 }

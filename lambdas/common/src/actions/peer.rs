@@ -95,8 +95,15 @@ impl Acceptance {
 }
 
 /// Resolves the request and makes sure the peering exists and is accepted (or, in a dry run or
-/// teardown, reports what is there).
+/// teardown, reports what is there). A mesh pair's `meshSides` is handed on to `modify-routes`.
 pub async fn peer(shell: &Shell, parsed: ParsedRequest) -> Result<PeeringState> {
+    let mesh_sides = parsed.state.mesh_sides.clone();
+    let mut state = peer_pair(shell, parsed).await?;
+    state.mesh_sides = mesh_sides;
+    Ok(state)
+}
+
+async fn peer_pair(shell: &Shell, parsed: ParsedRequest) -> Result<PeeringState> {
     log_source(&parsed);
     let request = parsed.request.validate(&shell.config().defaults)?;
     let (active, passive) = shell

@@ -12,14 +12,15 @@ use ipnet::IpNet;
 use tracing::{info, warn};
 
 use crate::aws::records::{RecordScope, RecordStore};
-use crate::aws::{Ec2, Shell};
-use crate::contract::request::{AttachmentIds, ResolvedRequest};
+use crate::aws::{Ec2, Shell, SideAt};
+use crate::contract::request::{AttachmentIds, ResolvedRequest, SideAccount};
 use crate::contract::state::{PeeringState, Report};
 use crate::error::{Error, Result};
 use crate::plan::association::{
     plan_association, AssociationOutcome, AssociationReport, AssociationStep, SideAssociation,
 };
 use crate::plan::attachment::Phase;
+use crate::plan::mesh::{self, MeshPeerSide, SideCidrs};
 use crate::plan::pass::{
     listed_summaries, plan_pass, report_pass, report_plan, PassInput, PassPlan, Peering, SideOutcome,
     SidePass, SidePlan, SideSnapshot, TgwTable, TgwTableWork, VpcTableWork,
@@ -31,7 +32,9 @@ use crate::plan::propagation::{
 use crate::plan::prune::Refusal;
 use crate::plan::record;
 use crate::plan::report::{PassOutcome, RoutesReport};
-use crate::plan::routing::{classify, is_tagged, Conflict, Route, RouteOutcome, RoutePlan, Vpc};
+use crate::plan::routing::{
+    cidrs_of, classify, is_tagged, propagated_on_premises, Conflict, Route, RouteOutcome, RoutePlan, Vpc,
+};
 use crate::plan::vpc_tables::{tables_by_vpc, VpcAttachment, VpcRouteTable};
 use crate::plan::Side;
 use crate::plan::{metrics, notice};
@@ -90,6 +93,7 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
         tgw_route_quota: shell.config().tgw_route_quota,
     })?;
     log_plan(&plan, peering);
+    recheck_mesh(shell, &state, &request, (&active_side, &passive_side)).await?;
     let mut plan = plan;
     guard_prune(&mut plan, request.dry_run, peering)?;
     // The plan is checked (overlaps, quotas) before the association is touched.
@@ -160,6 +164,85 @@ pub async fn modify_routes(shell: &Shell, mut state: PeeringState, budget: Budge
     state.warnings = Some(capped(warnings));
     state.reachability = Some(Report::Known(report.reachability));
     Ok(state)
+}
+
+/// A mesh pair, before it writes anything: its own sides' CIDRs, as this pass read them, against
+/// every other side's, read now. The mesh checked every two sides when it was planned; a VPC
+/// tagged since would otherwise be checked only against this pair's two sides. Each other side
+/// costs one `DescribeVpcs` (and, with `propagatedCidrs`, one read of its peering table), in
+/// parallel; a lone pair has no `meshSides` and reads nothing.
+async fn recheck_mesh(
+    shell: &Shell,
+    state: &PeeringState,
+    request: &ResolvedRequest,
+    (active, passive): (&SideSnapshot, &SideSnapshot),
+) -> Result<()> {
+    let Some(sides) = &state.mesh_sides else {
+        return Ok(());
+    };
+    let others = try_join_all(
+        mesh::other_sides(sides, (&request.active_region, &request.passive_region))
+            .map(|side| read_mesh_side_cidrs(shell, side, request)),
+    )
+    .await?;
+    let own = |snapshot: &SideSnapshot| SideCidrs {
+        region: snapshot.region.clone(),
+        cidrs: snapshot.sources(&request.options),
+    };
+    let result = mesh::check_pair_against_mesh([&own(active), &own(passive)], &others, &request.vpc_tag_key);
+    info!(
+        action = "MeshRecheck",
+        others = others.len(),
+        refused = result.is_err(),
+        "checked the pair's CIDRs against every other side of the mesh"
+    );
+    result
+}
+
+/// One other side's CIDRs as a pass would take them: its tagged VPCs and, with
+/// `propagatedCidrs`, the on-premises ranges its peering table learns.
+async fn read_mesh_side_cidrs(
+    shell: &Shell,
+    side: &MeshPeerSide,
+    request: &ResolvedRequest,
+) -> Result<SideCidrs> {
+    let account = SideAccount {
+        account_id: side.account_id.clone(),
+        role_arn: side.role_arn.clone(),
+    };
+    let ec2 = shell
+        .side_ec2(SideAt::new(Side::Passive, &side.region, &account))
+        .await
+        .map_err(|err| match err {
+            // Named by the mesh side, not by this pair's passive side.
+            Error::AssumeRoleDenied {
+                role_arn, message, ..
+            } => Error::AssumeRoleDenied {
+                field: format!("meshSides[region {}].roleArn", side.region),
+                role_arn,
+                message,
+            },
+            other => other,
+        })?;
+    let (vpcs, propagated) = tokio::try_join!(ec2.vpcs(), async {
+        if request.options.propagated_cidrs {
+            ec2.routes(&side.peering_route_table_id)
+                .await
+                .map(|table| table.routes)
+        } else {
+            Ok(Vec::new())
+        }
+    })?;
+    let tagged: Vec<Vpc> = vpcs
+        .into_iter()
+        .filter(|vpc| is_tagged(vpc, &request.vpc_tag_key))
+        .collect();
+    let mut cidrs = cidrs_of(&tagged);
+    cidrs.extend(propagated_on_premises(&propagated));
+    Ok(SideCidrs {
+        region: side.region.clone(),
+        cidrs,
+    })
 }
 
 /// The guard against mass deletion, before anything is written: a refused prune fails the run,

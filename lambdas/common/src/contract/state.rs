@@ -22,6 +22,7 @@ use crate::contract::validate::echo;
 use crate::error::{Error, Result};
 use crate::plan::association::AssociationReport;
 use crate::plan::attachment::Phase;
+use crate::plan::mesh::MeshPeerSide;
 use crate::plan::notice::Notice;
 use crate::plan::reachability::Reachability;
 use crate::plan::report::{PlanReport, RoutesReport};
@@ -108,6 +109,10 @@ pub struct PeeringState {
         deserialize_with = "route_write_share"
     )]
     pub route_write_share: Option<u32>,
+    /// A mesh pair's view of the whole mesh: every side, which the pair re-reads before it writes
+    /// to check its own sides' CIDRs against them. The mesh sets it; a lone pair has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mesh_sides: Option<Vec<MeshPeerSide>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_cidrs: Option<ExtraCidrsField>,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]

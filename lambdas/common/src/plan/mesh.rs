@@ -433,6 +433,52 @@ pub fn check_overlaps(sides: &[SideCidrs], tag_key: &str) -> Result<()> {
     Ok(())
 }
 
+/// A side of the mesh as each pair's execution is given it (`meshSides`), so that the pair can
+/// re-read that side's CIDRs just before it writes: where it is, the table its propagated
+/// ranges are read from, and the role it is read as.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MeshPeerSide {
+    pub region: String,
+    pub transit_gateway_id: String,
+    /// The side's peering route table, whose VPN and Direct Connect routes `propagatedCidrs` adds.
+    pub peering_route_table_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+}
+
+/// The mesh sides a pair re-reads before it writes: every side but the pair's own two (its own
+/// are read, and checked against each other, by the pass itself). A mesh has one side per Region.
+pub fn other_sides<'a>(
+    sides: &'a [MeshPeerSide],
+    pair_regions: (&str, &str),
+) -> impl Iterator<Item = &'a MeshPeerSide> {
+    let (active, passive) = (pair_regions.0.to_owned(), pair_regions.1.to_owned());
+    sides
+        .iter()
+        .filter(move |side| side.region != active && side.region != passive)
+}
+
+/// Refuses a mesh pair whose own sides' CIDRs (as read just before it writes) overlap any other
+/// side's (as read at the same moment): a VPC tagged after the mesh was planned would otherwise
+/// be checked only against the pair's two sides. It names the pair's side first.
+pub fn check_pair_against_mesh(pair: [&SideCidrs; 2], others: &[SideCidrs], tag_key: &str) -> Result<()> {
+    for own in pair {
+        for other in others {
+            if let Some((x, y)) = find_overlap(&own.cidrs, &other.cidrs) {
+                return Err(Error::MeshCidrOverlap {
+                    side: format!("{} {} ({})", own.region, x.cidr, x.source),
+                    other: format!("{} {} ({})", other.region, y.cidr, y.source),
+                    tag_key: tag_key.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One transit gateway's peering attachments, to check its quota.
 #[derive(Debug, Clone)]
 pub struct GatewayPeerings<'a> {
@@ -1104,6 +1150,79 @@ mod tests {
                 source: source.to_owned(),
             })
             .collect()
+    }
+
+    fn side(region: &str, cidrs: &[&str], source: &str) -> SideCidrs {
+        SideCidrs {
+            region: region.into(),
+            cidrs: sourced(cidrs, source),
+        }
+    }
+
+    #[test]
+    fn given_a_pair_side_that_now_overlaps_a_third_side_then_the_pair_is_refused_naming_both() {
+        // Given the pair us-east-1 <-> us-west-2, whose us-east-1 side has a VPC tagged since the
+        // mesh was planned that overlaps eu-west-1's
+        let active = side("us-east-1", &["10.100.0.0/16", "10.120.0.0/24"], "vpc-new");
+        let passive = side("us-west-2", &["10.110.0.0/16"], "vpc-b");
+        let others = [side("eu-west-1", &["10.120.0.0/16"], "vpc-c")];
+
+        // When the pair re-checks before writing
+        let err = check_pair_against_mesh([&active, &passive], &others, "addToMesh").unwrap_err();
+
+        // Then it is refused as CidrOverlap, naming the pair's side and the third side
+        assert_eq!(err.error_type(), "CidrOverlap");
+        let text = err.to_string();
+        for part in [
+            "us-east-1 10.120.0.0/24 (vpc-new)",
+            "eu-west-1 10.120.0.0/16 (vpc-c)",
+            "addToMesh",
+        ] {
+            assert!(text.contains(part), "{text}");
+        }
+    }
+
+    #[test]
+    fn given_no_overlap_with_any_other_side_then_the_pair_may_write() {
+        let active = side("us-east-1", &["10.100.0.0/16"], "vpc-a");
+        let passive = side("us-west-2", &["10.110.0.0/16"], "vpc-b");
+        let others = [
+            side("eu-west-1", &["10.120.0.0/16"], "vpc-c"),
+            side("ap-southeast-2", &["10.130.0.0/16"], "vpc-d"),
+        ];
+
+        assert!(check_pair_against_mesh([&active, &passive], &others, "addToMesh").is_ok());
+    }
+
+    #[test]
+    fn given_an_overlap_between_two_other_sides_then_it_is_not_this_pairs_to_refuse() {
+        // The pair routes only its own sides' CIDRs; the pairs that touch the overlapping sides
+        // refuse it.
+        let active = side("us-east-1", &["10.100.0.0/16"], "vpc-a");
+        let passive = side("us-west-2", &["10.110.0.0/16"], "vpc-b");
+        let others = [
+            side("eu-west-1", &["10.120.0.0/16"], "vpc-c"),
+            side("ap-southeast-2", &["10.120.0.0/24"], "vpc-d"),
+        ];
+
+        assert!(check_pair_against_mesh([&active, &passive], &others, "addToMesh").is_ok());
+    }
+
+    #[test]
+    fn the_sides_a_pair_rechecks_are_every_side_but_its_own_two() {
+        let sides: Vec<MeshPeerSide> = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"]
+            .iter()
+            .map(|region| MeshPeerSide {
+                region: (*region).into(),
+                ..MeshPeerSide::default()
+            })
+            .collect();
+
+        let others: Vec<&str> = other_sides(&sides, ("us-west-2", "us-east-1"))
+            .map(|side| side.region.as_str())
+            .collect();
+
+        assert_eq!(others, ["eu-west-1", "ap-southeast-2"]);
     }
 
     #[test]
