@@ -741,7 +741,10 @@ async fn apply_recorded(
         .chain(outcome.vpc.iter().map(|t| (t.route_table_id.as_str(), &t.work)))
         .map(|(id, work)| {
             let read = present_when_read.get(id);
-            let appeared = work.present.iter().filter(|cidr| read.is_none_or(|r| !r.contains(cidr)));
+            let appeared = work
+                .present
+                .iter()
+                .filter(|cidr| read.is_none_or(|r| !r.contains(cidr)));
             let made: Vec<IpNet> = work.created.iter().chain(appeared).copied().collect();
             (id, (made, work.removed.as_slice()))
         })
