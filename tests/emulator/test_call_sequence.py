@@ -7,9 +7,9 @@ from __future__ import annotations
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
 import call_sequence
+from test_faults import outcome
 from test_harness import clean_state, endpoint, harness  # noqa: F401  (pytest finds the fixtures by name)
 
 REGION = "us-east-1"
@@ -23,16 +23,6 @@ def as_state_machine(endpoint: str, service: str):
 def as_test(endpoint: str, service: str):
     return boto3.client(service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="testing",
                         aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1}))
-
-
-def outcome(call) -> str:
-    try:
-        call()
-        return "ok"
-    except ClientError as e:
-        return e.response["Error"]["Code"]
-    except (ConnectionClosedError, EndpointConnectionError):
-        return "dropped"
 
 
 def test_given_calls_by_the_run_and_by_the_test_when_reading_the_sequence_then_only_the_runs_are_listed_in_order(endpoint):
