@@ -21,12 +21,13 @@ def test_given_everything_then_every_call_meets_every_kind_it_can():
     assert (CALLS[0], "crash") not in chosen  # the state machine's own call never crashes
 
 
-def test_given_a_sample_then_the_first_the_last_and_five_writes_are_in_it_and_every_kind_meets_some():
-    chosen = choose(CALLS, False, random.Random(1))
+def test_given_a_sample_then_the_first_the_last_three_writes_and_the_faults_always_injected_are_in_it():
+    chosen = choose(CALLS, False, random.Random(1), writes=5, always=(("crash", "ec2", "A7", "r"),))
     seqs = {c["seq"] for c, _ in chosen}
     assert {1, 40} <= seqs
+    assert (CALLS[6], "crash") in chosen
     assert sum(1 for c, _ in chosen if c["write"]) == 5
-    assert len(chosen) == 2 + 5 + 1
+    assert len(chosen) == 1 + 2 + 5 + 1
     assert set(Counter(kind for _, kind in chosen)) == set(KINDS)
     assert all(kind in applicable(c) for c, kind in chosen)
 
