@@ -121,7 +121,7 @@ def test_a_second_execution_reuses_the_peering_and_creates_nothing(local_aws):
     assert second.entered() == ["MeshOrPair", "Configure", "Peer", "JustCreated", "AlreadyAvailable", "LockNeeded", "LockKey",
                                 "LockOrder", "LockKeyActiveFirst", "LockSettings", "LockSettingsShared",
                                 "ReadLock", "LockDecision", "AcquireLock", "Write", "ModifyRoutes",
-                                "MoreRoutes", "ReleaseLock", "Notify", "HasNotice", "Done"]
+                                "MoreRoutes", "ReleaseLock", "DeletionPending", "Notify", "HasNotice", "Done"]
 
 
 @pytest.mark.parametrize("pending_polls", [1, 3])
