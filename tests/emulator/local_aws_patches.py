@@ -329,6 +329,34 @@ def lambda_task_errors_named_as_on_aws() -> None:
     StateTaskLambda._from_error = _from_error
 
 
+def terminal_errors_escape_states_all() -> None:
+    """Gap: a Catch or Retry on `States.ALL` matches every error, so an execution
+    whose state grew past the payload quota (`States.DataLimitExceeded`) is
+    caught, and its catch path (which releases the lock) runs.
+
+    AWS (Step Functions, "Error names"): "The States.ALL error type can't catch
+    the States.DataLimitExceeded terminal error and Runtime error types". On AWS
+    the execution fails there, holding whatever it held; here it must too.
+    (moto already lets `States.Runtime` through.)
+    """
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (
+        ErrorEqualsDecl,
+    )
+
+    terminal = {"States.DataLimitExceeded"}
+    original = ErrorEqualsDecl._eval_body
+
+    def _eval_body(self: Any, env: Any) -> None:
+        error = env.stack[-1]
+        if ErrorEqualsDecl._STATE_ALL_ERROR in self.error_names and error.error_name in terminal:
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original(self, env)
+
+    ErrorEqualsDecl._eval_body = _eval_body
+
+
 def _aws_timestamp(value: Any) -> str:
     """A time as Step Functions writes it in the context object: ISO 8601 in UTC with
     milliseconds and `Z` (`2019-03-26T20:14:13.192Z`), so that two of them compare as strings
@@ -1539,6 +1567,7 @@ PATCHES = (
     state_machine_definition_sources,
     executions_get_unique_names,
     lambda_task_errors_named_as_on_aws,
+    terminal_errors_escape_states_all,
     context_object_times_are_iso_strings,
     aws_sdk_tasks_take_pascal_case_parameters,
     child_executions_take_and_return_pascal_case,

@@ -564,6 +564,39 @@ def test_given_a_task_on_a_missing_function_when_run_then_error_is_lambda_resour
     assert "does-not-exist" in error["Cause"]
 
 
+# --- patch: terminal_errors_escape_states_all -----------------------------------------
+
+
+def caught_by_states_all(result_selector: dict) -> dict:
+    """A machine whose only Task shapes its result with `result_selector` and catches
+    `States.ALL`."""
+    return {
+        "StartAt": "Try",
+        "States": {
+            "Try": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:sfn:describeExecution",
+                "Parameters": {"ExecutionArn.$": "$$.Execution.Id"},
+                "ResultSelector": result_selector,
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+
+
+def test_given_a_state_over_the_payload_quota_when_states_all_catches_then_the_execution_fails(aws):
+    # 300,000 bytes of output: over the 262,144-byte quota.
+    definition = caught_by_states_all({"pad": "x" * 300_000})
+    arn = deploy(aws, state_machine_template(definition), stack="machine")["Arn"]
+
+    execution = run(aws, arn)
+
+    assert execution["status"] == "FAILED", execution.get("output", "")[:200]
+    assert execution["error"] == "States.DataLimitExceeded"
+
+
 # --- patch: change_sets_rebuild_outputs -----------------------------------------------
 
 ECHO_PARAMETER = """

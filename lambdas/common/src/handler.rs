@@ -17,6 +17,7 @@ use tracing::{error, info, info_span, warn, Instrument};
 use crate::actions;
 use crate::actions::routes::Budget;
 use crate::aws::Shell;
+use crate::contract::fit::{fit, json_size};
 use crate::contract::state::{parse_payload, PeeringState, MAX_STATE_BYTES};
 use crate::error::{Error, Result};
 
@@ -44,7 +45,7 @@ pub const MAX_OUTPUT_BYTES: usize = MAX_STATE_BYTES - 16 * 1024;
 /// Refuses an output that would not fit the execution's state: a function error is caught by the
 /// state machine (it releases the lock), `States.DataLimitExceeded` is not.
 fn check_output_size<T: Serialize>(function: &'static str, output: &T) -> Result<()> {
-    let bytes = serde_json::to_vec(output).map_or(usize::MAX, |json| json.len());
+    let bytes = json_size(output);
     if bytes > MAX_OUTPUT_BYTES {
         return Err(Error::OutputTooLarge {
             function,
@@ -53,6 +54,11 @@ fn check_output_size<T: Serialize>(function: &'static str, output: &T) -> Result
         });
     }
     Ok(())
+}
+
+/// A pair's state, listed briefly enough to fit the execution's state whatever the network.
+fn fitted(state: PeeringState) -> PeeringState {
+    fit(state, MAX_OUTPUT_BYTES)
 }
 
 async fn invoke<T: Serialize>(function: &'static str, request_id: &str, work: Work<'_, T>) -> Result<T> {
@@ -79,7 +85,12 @@ async fn invoke<T: Serialize>(function: &'static str, request_id: &str, work: Wo
 pub async fn peer(shell: &Shell, event: Payload) -> Result<actions::PeerOutput> {
     let work: Work<actions::PeerOutput> = Box::pin(async {
         let input = parse_payload(event.payload.get(), "(request)")?;
-        actions::peer_or_mesh(shell, &input).await
+        actions::peer_or_mesh(shell, &input)
+            .await
+            .map(|output| match output {
+                actions::PeerOutput::Pair(state) => actions::PeerOutput::Pair(Box::new(fitted(*state))),
+                mesh => mesh,
+            })
     });
     invoke("peer", &event.context.request_id, work).await
 }
@@ -87,7 +98,7 @@ pub async fn peer(shell: &Shell, event: Payload) -> Result<actions::PeerOutput> 
 pub async fn get_status(shell: &Shell, event: Payload) -> Result<PeeringState> {
     let work: Work = Box::pin(async {
         let input = parse_payload(event.payload.get(), "(input)")?;
-        actions::get_status(shell, &input).await
+        actions::get_status(shell, &input).await.map(fitted)
     });
     invoke("get-status", &event.context.request_id, work).await
 }
@@ -106,7 +117,7 @@ pub async fn modify_routes(shell: &Shell, event: Payload) -> Result<PeeringState
     };
     let work: Work = Box::pin(async {
         let input = parse_payload(event.payload.get(), "(input)")?;
-        actions::modify_routes(shell, &input, budget).await
+        actions::modify_routes(shell, &input, budget).await.map(fitted)
     });
     invoke("modify-routes", &event.context.request_id, work).await
 }

@@ -26,6 +26,7 @@ use crate::contract::state::{PeeringState, Report};
 use crate::error::Result;
 use crate::plan::peering::PeeringAttachment;
 use crate::plan::record::{self, TableRecord};
+use crate::plan::report::Omitted;
 use crate::plan::teardown::{
     plan_table, PropagationTeardownReport, SideTableTeardownReport, TableTeardown, TableTeardownReport,
     TeardownReport,
@@ -417,6 +418,7 @@ async fn remove_peering_routes(
         tgw_route_tables: tables(|kind| matches!(kind, Kind::Tgw)),
         vpc_route_tables: tables(|kind| matches!(kind, Kind::Vpc)),
         propagations: if complete { propagations } else { Vec::new() },
+        omitted: Omitted::default(),
         complete,
     })
 }

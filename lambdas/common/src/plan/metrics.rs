@@ -272,7 +272,7 @@ pub fn emf_documents(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::report::{Counts, TgwTableReport, VpcTableReport};
+    use crate::plan::report::{Counts, Omitted, TgwTableReport, VpcTableReport};
     use crate::plan::routing::Conflict;
 
     fn two_tables(active: SideReport, passive: SideReport) -> Vec<TgwTableReport> {
@@ -348,6 +348,7 @@ mod tests {
             complete: true,
             passes: 1,
             summaries: vec![],
+            omitted: Omitted::default(),
         };
         for level in LogLevel::ALL {
             let context = MetricContext { level, ..context() };
@@ -417,6 +418,7 @@ mod tests {
             complete: true,
             passes: 1,
             summaries: vec![],
+            omitted: Omitted::default(),
         };
         let documents = emf_documents(&context(), None, &routes, &reachability(1, 3), routes.complete);
         assert_eq!(documents.len(), 3);
@@ -464,6 +466,7 @@ mod tests {
             complete: false,
             passes: 1,
             summaries: vec![],
+            omitted: Omitted::default(),
         };
         let second = RoutesReport {
             tgw_route_tables: two_tables(
@@ -531,6 +534,7 @@ mod tests {
             complete: true,
             passes: 1,
             summaries: vec![],
+            omitted: Omitted::default(),
         };
         let documents = emf_documents(&context(), None, &routes, &reachability(0, 0), routes.complete);
         assert_eq!(documents.len(), 4);

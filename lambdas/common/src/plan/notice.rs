@@ -208,7 +208,7 @@ pub fn for_teardown(about: About<'_>, teardown: &TeardownReport) -> Option<Notic
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::report::{Counts, TgwTableReport};
+    use crate::plan::report::{Counts, Omitted, TgwTableReport};
     use crate::plan::routing::Conflict;
     use crate::plan::teardown::{SideTableTeardownReport, TableTeardownReport, TeardownCounts};
     use crate::plan::Side;
@@ -332,6 +332,7 @@ mod tests {
             }],
             vpc_route_tables: vec![],
             propagations: vec![],
+            omitted: Omitted::default(),
             complete: true,
         };
         let notice = for_teardown(ABOUT, &report).unwrap();

@@ -19,8 +19,8 @@ use crate::plan::prune::{guard, owned, plan_table, PruneTally, Refusal};
 use crate::plan::reachability::{reachability, Reachability, SideView};
 use crate::plan::record;
 use crate::plan::report::{
-    PassOutcome, PlanReport, RoutesReport, SideReport, TablePlan, TgwTablePlan, TgwTableReport, VpcTablePlan,
-    VpcTableReport, MAX_LISTED,
+    Omitted, PassOutcome, PlanReport, RoutesReport, SideReport, TablePlan, TgwTablePlan, TgwTableReport,
+    VpcTablePlan, VpcTableReport, MAX_LISTED,
 };
 use crate::plan::routing::{
     cidrs_of, extra, find_overlap, propagated_on_premises, Conflict, Origin, Route, RoutePlan, SourcedCidr,
@@ -554,7 +554,12 @@ pub fn plan_pass(input: &PassInput) -> Result<PassPlan> {
             .into_iter()
             .map(|(route, covers)| {
                 if covers.len() > 1 {
-                    summaries.push(Summary { side, route, covers });
+                    summaries.push(Summary {
+                        side,
+                        route,
+                        covers,
+                        covers_omitted: 0,
+                    });
                 }
                 route
             })
@@ -746,6 +751,7 @@ pub fn report_plan(
             tgw_route_tables,
             vpc_route_tables,
             summaries: listed_summaries(&plan.summaries),
+            omitted: Omitted::default(),
         },
         warnings,
         reachability: walk(active, &nothing, passive, &nothing, peering),
@@ -759,6 +765,7 @@ pub fn listed_summaries(summaries: &[Summary]) -> Vec<Summary> {
         .take(MAX_LISTED)
         .map(|summary| Summary {
             covers: summary.covers.iter().take(MAX_LISTED).copied().collect(),
+            covers_omitted: summary.covers_omitted + summary.covers.len().saturating_sub(MAX_LISTED),
             ..summary.clone()
         })
         .collect()
@@ -1368,6 +1375,7 @@ mod tests {
                 side: Side::Passive,
                 route: net("10.1.0.0/23"),
                 covers: vec![net("10.1.0.0/24"), net("10.1.1.0/24")],
+                covers_omitted: 0,
             }]
         );
         let off = vpc_routes_on();

@@ -51,8 +51,30 @@ pub struct Counts {
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
-fn is_zero(count: &usize) -> bool {
+pub(crate) fn is_zero(count: &usize) -> bool {
     *count == 0
+}
+
+/// How many entries of a report's lists of tables were left out so that the execution's state
+/// stays within Step Functions' payload quota (see [`crate::contract::fit`]). Absent when nothing
+/// was: a report names every table unless the network is very large.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Omitted {
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tgw_route_tables: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub vpc_route_tables: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub summaries: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub propagations: usize,
+}
+
+impl Omitted {
+    pub fn is_none(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// What one side's route table got over the whole execution so far.
@@ -111,6 +133,9 @@ pub struct RoutesReport {
     /// With `summarizeRoutes`, each route that stands for several CIDRs, and the CIDRs it covers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub summaries: Vec<Summary>,
+    /// Tables and summaries left out of the lists above to keep the state within its quota.
+    #[serde(default, skip_serializing_if = "Omitted::is_none")]
+    pub omitted: Omitted,
     /// True when no planned route is left in any table.
     pub complete: bool,
     /// How many `modify-routes` invocations this execution took.
@@ -195,6 +220,7 @@ impl RoutesReport {
             tgw_route_tables,
             vpc_route_tables,
             summaries: Vec::new(),
+            omitted: Omitted::default(),
             complete,
             passes: earlier.map_or(0, |report| report.passes) + 1,
         }
@@ -298,6 +324,9 @@ pub struct PlanReport {
     pub vpc_route_tables: Vec<VpcTablePlan>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub summaries: Vec<Summary>,
+    /// Tables and summaries left out of the lists above to keep the state within its quota.
+    #[serde(default, skip_serializing_if = "Omitted::is_none")]
+    pub omitted: Omitted,
 }
 
 #[cfg(test)]

@@ -18,6 +18,9 @@ pub struct Summary {
     pub route: IpNet,
     /// The wanted CIDRs it covers, in address order.
     pub covers: Vec<IpNet>,
+    /// How many CIDRs it covers beyond those listed in `covers`.
+    #[serde(default, skip_serializing_if = "crate::plan::report::is_zero")]
+    pub covers_omitted: usize,
 }
 
 /// The fewest prefixes covering exactly `cidrs`, each with the CIDRs it covers, in address order.

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use crate::plan::report::MAX_LISTED;
+use crate::plan::report::{Omitted, MAX_LISTED};
 use crate::plan::routing::{Origin, Route};
 use crate::plan::Side;
 
@@ -106,6 +106,10 @@ pub struct TeardownReport {
     /// would be); absent when there were none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub propagations: Vec<PropagationTeardownReport>,
+    /// Tables and propagation entries left out of the lists above to keep the state within its
+    /// quota.
+    #[serde(default, skip_serializing_if = "Omitted::is_none")]
+    pub omitted: Omitted,
     /// False when the invocation's time ran out with routes still to remove: the state machine
     /// calls `modify-routes` again with this report. Reports of earlier versions lack it: done.
     #[serde(default = "done")]
@@ -122,6 +126,7 @@ impl Default for TeardownReport {
             tgw_route_tables: Vec::new(),
             vpc_route_tables: Vec::new(),
             propagations: Vec::new(),
+            omitted: Omitted::default(),
             complete: true,
         }
     }
