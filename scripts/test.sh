@@ -42,6 +42,9 @@ say "template lint: cfn-lint (errors and warnings fail) and checkov (skips are j
 say "state machine definition: asl-validator"
 tools/node_modules/.bin/asl-validator --json-path statemachine/peering.asl.json
 
+say "the book: mdBook builds docs/ into dist/book/; a broken internal link or anchor fails (scripts/lib/book.sh)"
+scripts/lib/book.sh
+
 say "Rust tests (unit, property, SDK doubles, emulator integration)"
 cargo test --workspace --locked
 
