@@ -72,7 +72,8 @@ ensure_rust() {
 }
 
 # mdBook, which builds the book in docs/ (docs/book.toml) into dist/book/. Pinned, built from
-# crates.io once into the tool cache (about 3 minutes), then reused: a warm run installs nothing.
+# crates.io once into the tool cache (3.6 minutes of CPU; 23 minutes on a busy 2-core machine),
+# then reused: a warm run installs nothing.
 # Only the search feature: the book is built, never served or watched.
 MDBOOK_VERSION=0.5.4
 MDBOOK="$HOME/.cache/tgw-peering/tools/mdbook-$MDBOOK_VERSION/bin/mdbook"
