@@ -2,7 +2,7 @@
 # Runs every test: formatting and lints, the template's linters, the library's unit, property and
 # SDK-double tests, the integration tests against the EC2 emulator, the emulator harness's own
 # tests, and the stack tests: the real template and state machine deployed into the local AWS,
-# running the real function binaries.
+# running the real function binaries; and builds the book (docs/, into dist/book/), checking its links.
 # On a fresh machine it first installs what it needs (pinned Python venvs, npm tools, the arm64
 # Rust target); the first run builds aws-sdk-ec2 twice (host and arm64), about 25 minutes.
 set -euo pipefail
