@@ -2,7 +2,7 @@
 # Runs every test: formatting and lints, the template's linters, the library's unit, property and
 # SDK-double tests, the integration tests against the EC2 emulator, the emulator harness's own
 # tests, and the stack tests: the real template and state machine deployed into the local AWS,
-# running the real function binaries.
+# running the real function binaries; and builds the book (docs/, into dist/book/), checking its links.
 # On a fresh machine it first installs what it needs (pinned Python venvs, npm tools, the arm64
 # Rust target); the first run builds aws-sdk-ec2 twice (host and arm64), about 25 minutes.
 set -euo pipefail
@@ -41,6 +41,9 @@ say "template lint: cfn-lint (errors and warnings fail) and checkov (skips are j
 
 say "state machine definition: asl-validator"
 tools/node_modules/.bin/asl-validator --json-path statemachine/peering.asl.json
+
+say "the book: mdBook builds docs/ into dist/book/; a broken internal link or anchor fails (scripts/lib/book.sh)"
+scripts/lib/book.sh
 
 say "Rust tests (unit, property, SDK doubles, emulator integration)"
 cargo test --workspace --locked

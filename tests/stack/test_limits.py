@@ -195,7 +195,7 @@ def route_passes() -> int:
     for its invocation's time less DEADLINE_MARGIN_SECONDS (45 s) at ROUTE_WRITES_PER_SECOND (5)
     shared among a mesh side's pairs (at most MAX_MESH_SIDES - 1), and a Region holds at most the
     transit gateway route quota of the tool's routes (DEFAULT_TGW_ROUTE_QUOTA) plus as many VPC
-    routes (README, "Large plans never hit the Lambda timeout")."""
+    routes (docs/concepts/how-it-runs.md, "Large plans never hit the Lambda timeout")."""
     timeout = template(TEMPLATES[0])["Resources"]["ModifyRoutesFunction"]["Properties"]["Timeout"]
     share = rust_constant("lambdas/common/src/plan/mesh.rs", "MAX_MESH_SIDES") - 1
     writes_per_pass = int((timeout - 45) * 5 / share)
@@ -214,7 +214,7 @@ DECLARED_LOOPS = {
     "teardown passes": ([("MoreTeardown", "RemoveRoutes")], route_passes),
     # A lost race for the lock (the conditional write fails because another execution took it in
     # between) reads the lock again. Each winner then holds it for a run, which this one waits
-    # for (counted); the README's burst is fifty executions started in a minute.
+    # for (counted); the burst in docs/concepts/lock.md is fifty executions started in a minute.
     "lost lock races": ([("AcquireLock", "ReadLock"), ("TakeOverLock", "ReadLock")], lambda: 50),
 }
 # Items each Map state may iterate over.

@@ -1,5 +1,5 @@
 """Operators hear about problems: on the local AWS, the real stack's EMF metrics, notices and
-failed-execution notifications (README, "Operating it").
+failed-execution notifications (docs/guides/operating.md).
 
 - modify-routes' EMF lines parse against the embedded metric format specification and carry the
   report's numbers;

@@ -179,7 +179,7 @@ def test_a_side_role_requests_and_deletes_only_peerings_tagged_as_this_tools():
         "StringEquals": {"ec2:CreateAction": "CreateTransitGatewayPeeringAttachment"}}
 
 
-# --- notifications (README, "Operating it") ------------------------------------------------
+# --- notifications (docs/guides/operating.md) ------------------------------------------------
 
 TOPIC = {"Fn::If": ["HasNotificationTopicArn", {"Ref": "NotificationTopicArn"}, {"Ref": "NotificationTopic"}]}
 

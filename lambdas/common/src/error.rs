@@ -31,7 +31,8 @@ pub enum Error {
     #[error("invalid input: `{field}` {reason}")]
     InvalidInput { field: String, reason: String },
 
-    /// A transit gateway named (or implied) by the request does not exist.
+    /// A transit gateway named (or implied) by the request does not exist in that Region, or no id
+    /// was given and the Region has none available.
     #[error("transit gateway not found: `{field}` {reason}")]
     TransitGatewayNotFound { field: String, reason: String },
 
@@ -87,6 +88,7 @@ pub enum Error {
 
     /// A function's output would not fit the state it is written into: Step Functions would end
     /// the execution with `States.DataLimitExceeded`, which no Catch can handle (the lock held).
+    /// The run stops with this instead (the lock is released), keeping what it changed.
     #[error(
         "{function} output too large: {bytes} bytes, over the {limit} bytes it may add to the \
          execution's state (Step Functions' 256 KiB payload quota), so the run stops here instead \
@@ -174,7 +176,9 @@ pub enum Error {
         quota: usize,
     },
 
-    /// A prune would remove more of the tool's routes than the guard lets one run remove.
+    /// A prune would remove more of the tool's routes than the guard lets one run remove
+    /// (`pruneThreshold` percent, or every one on a side); nothing was changed, and the message
+    /// names the count to pass as `confirmPrune`.
     #[error(
         "prune refused: it would remove {remove} of the {owned} routes tgw-peering created for \
          {peering_attachment_id} ({reason}); nothing was changed. If a tag key, a tag or a read \
@@ -227,7 +231,8 @@ pub enum Error {
         message: String,
     },
 
-    /// EC2 could not be reached, or its answer could not be read.
+    /// DynamoDB failed a read or write of the record in the state table after every retry; a
+    /// re-run picks up where this one stopped.
     #[error(
         "state table: DynamoDB {action} on {table} failed ({code}: {message}); the record of the \
          routes this tool created lives there, so nothing more was written. A re-run picks up \
@@ -240,6 +245,7 @@ pub enum Error {
         message: String,
     },
 
+    /// The function's role may not read or write the record in the state table.
     #[error(
         "access denied: DynamoDB {action} on the state table {table} was refused ({message}); \
          grant dynamodb:{action} on it to the function's role (the stack's template does)"
@@ -250,6 +256,8 @@ pub enum Error {
         message: String,
     },
 
+    /// `STATE_TABLE` is not set on `modify-routes`; deploy with the stack's template, which sets
+    /// it to the state table.
     #[error(
         "state table not set: STATE_TABLE is empty, and modify-routes keeps its record of the \
          routes it creates in the stack's DynamoDB table; set STATE_TABLE to that table's name \
@@ -257,6 +265,7 @@ pub enum Error {
     )]
     StateTableNotSet,
 
+    /// EC2 could not be reached, or dropped the connection, after every retry.
     #[error("EC2 {action} in {region} could not be completed: {message}")]
     Ec2Unreachable {
         action: &'static str,

@@ -693,23 +693,47 @@ mod tests {
         serde_json::to_value(&state).unwrap()
     }
 
-    /// Every ```json block of the README: requests, outputs and fragments of outputs alike.
-    fn readme_examples() -> Vec<Value> {
-        let readme = include_str!("../../../../README.md");
-        readme
-            .split("```json")
-            .skip(1)
-            .map(|block| block.split("```").next().unwrap_or_default())
-            .map(|block| serde_json::from_str(block).unwrap_or_else(|err| panic!("{err}: {block}")))
-            .collect()
+    /// The repository's prose: README.md and every page of the book under docs/.
+    fn documentation_pages() -> Vec<std::path::PathBuf> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut pages = vec![root.join("README.md")];
+        let mut folders = vec![root.join("docs")];
+        while let Some(folder) = folders.pop() {
+            for entry in
+                std::fs::read_dir(&folder).unwrap_or_else(|err| panic!("{err}: {}", folder.display()))
+            {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if path.extension().is_some_and(|ext| ext == "md") {
+                    pages.push(path);
+                }
+            }
+        }
+        pages
+    }
+
+    /// Every ```json block of the README and the book: requests, outputs and fragments of outputs alike.
+    fn documented_examples() -> Vec<(String, Value)> {
+        let mut examples = Vec::new();
+        for page in documentation_pages() {
+            let text = std::fs::read_to_string(&page).unwrap();
+            for block in text.split("```json").skip(1) {
+                let block = block.split("```").next().unwrap_or_default();
+                let example = serde_json::from_str(block)
+                    .unwrap_or_else(|err| panic!("{}: {err}: {block}", page.display()));
+                examples.push((page.display().to_string(), example));
+            }
+        }
+        examples
     }
 
     #[test]
-    fn every_json_example_in_the_readme_round_trips_unchanged() {
-        let examples = readme_examples();
-        assert!(examples.len() >= 5, "{} examples", examples.len());
-        for example in examples {
-            assert_eq!(round_trip(&example), example);
+    fn every_json_example_in_the_book_round_trips_unchanged() {
+        let examples = documented_examples();
+        assert!(examples.len() >= 15, "{} examples", examples.len());
+        for (page, example) in examples {
+            assert_eq!(round_trip(&example), example, "{page}");
         }
     }
 
