@@ -25,7 +25,8 @@ usage: scripts/deploy.sh --bucket BUCKET [--passive-region REGION] [options] [Ke
   --code-dir DIR          the zips to deploy (default dist/lambda/, from scripts/build.sh)
   --release DIR           deploy a release bundle (scripts/release.sh, or one downloaded): its
                           zips, definition and templates, under the key prefix its template
-                          names; needs only the aws CLI on PATH
+                          names (--prefix, --template and --code-dir do not apply); needs only
+                          the aws CLI on PATH
   --passive-region REGION the peer Region; needed on the first deploy
   --passive-events        also deploy cloudformation/passive-region-events.yaml, as stack
                           NAME-passive-events in the passive Region: it forwards that Region's
