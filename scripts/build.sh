@@ -3,13 +3,16 @@
 # leaves one zip per function in dist/lambda/, named as the template's S3 keys expect:
 #   dist/lambda/peer.zip, dist/lambda/get-status.zip, dist/lambda/modify-routes.zip
 # deploy.sh uploads them under a digest of their contents, so new code always gets new keys and
-# unchanged code redeploys as a no-op.
+# unchanged code redeploys as a no-op. Each binary is built through `cargo auditable`, so it carries
+# its dependency list (the .dep-v0 section) for scanners such as Amazon Inspector; see
+# docs/aws-facts.md.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
 
 ensure_rust
 ensure_python_env
+ensure_cargo_auditable
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
   say "adding the aarch64-unknown-linux-gnu target"
   rustup target add aarch64-unknown-linux-gnu
@@ -32,7 +35,16 @@ if ! cmp -s "$VENV/bin/cargo-lambda" "$cargo_lambda"; then
   mkdir -p "$(dirname "$cargo_lambda")"
   cp "$VENV/bin/cargo-lambda" "$cargo_lambda.tmp" && mv "$cargo_lambda.tmp" "$cargo_lambda"
 fi
-PATH="$VENV/bin:$PATH" "$cargo_lambda" lambda build --release --arm64 --output-format zip --locked "${packages[@]}"
+# `cargo auditable CMD` runs `cargo CMD` with itself as RUSTC_WORKSPACE_WRAPPER, which embeds the
+# dependency list in the workspace's binaries (dependencies are not rebuilt for it), and cargo-lambda
+# runs cargo with the environment it was given. Cargo finds `cargo lambda` as `cargo-lambda` on
+# PATH: a link to the fixed copy above, which cargo-lambda resolves to its own path, so the linker
+# wrappers keep theirs.
+subcommand="$(mktemp -d)"
+trap 'rm -rf "$subcommand"' EXIT
+ln -s "$cargo_lambda" "$subcommand/cargo-lambda"
+PATH="$subcommand:$VENV/bin:$PATH" "$CARGO_AUDITABLE" auditable lambda build --release --arm64 --output-format zip \
+  --locked "${packages[@]}"
 
 out="$ROOT/dist/lambda"
 rm -rf "$out" && mkdir -p "$out"

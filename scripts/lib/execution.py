@@ -190,8 +190,8 @@ def print_vpc_routes_off(output: dict) -> None:
         return
     print("  note: vpcRoutes is off, so the VPC route tables were not changed: a VPC reaches the "
           "peer's CIDRs only through routes you added")
-    print('    to have them written: {"vpcRoutes": true} as the input, the stack parameter '
-          "VpcRoutes=true, or scripts/local.sh --vpc-routes for this demo")
+    print('    to have them written: {"vpcRoutes": true} as the input, or the stack parameter '
+          "VpcRoutes=true (scripts/local.sh writes them unless given --without-vpc-routes)")
 
 
 def print_teardown(output: dict, elapsed: float) -> None:

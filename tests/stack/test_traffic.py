@@ -241,7 +241,7 @@ def test_start_sh_prints_the_vpc_route_tables_and_the_reachability_of_each_vpc_p
     assert not any(line.startswith("  vpc route tables:") for line in lines), lines
     # The pairs are unreachable only for want of VPC routes, and the summary says so.
     note = section(lines, "  note: vpcRoutes is off, so the VPC route tables were not changed")
-    assert "--vpc-routes" in note[1] and '{"vpcRoutes": true}' in note[1], note
+    assert "--without-vpc-routes" in note[1] and '{"vpcRoutes": true}' in note[1], note
     report = section(lines, "  reachability:")
     assert report[0] == "  reachability: 0 of 2 VPC pairs reachable", lines
     assert sorted(row.split() for row in report[1:]) == sorted(
