@@ -34,6 +34,12 @@ def _row(action: str, names: str, tag_prefix: bool | str) -> tuple[str, FilterRo
 
 
 FILTERS: dict[str, FilterRow] = dict([
+    _row("DescribeNetworkAcls", """
+        association.association-id association.network-acl-id association.subnet-id default
+        entry.cidr entry.icmp.code entry.icmp.type entry.ipv6-cidr entry.port-range.from
+        entry.port-range.to entry.protocol entry.rule-action entry.egress entry.rule-number
+        network-acl-id owner-id tag-key vpc-id
+    """, tag_prefix=True),
     _row("DescribeRouteTables", """
         association.gateway-id association.main association.route-table-association-id
         association.route-table-id association.subnet-id owner-id route-table-id

@@ -21,6 +21,7 @@ use crate::plan::association::{
 };
 use crate::plan::attachment::Phase;
 use crate::plan::mesh::{self, MeshPeerSide, SideCidrs};
+use crate::plan::network_acl::{acls_by_vpc, VpcAcls};
 use crate::plan::pass::{
     listed_summaries, plan_pass, report_pass, report_plan, PassInput, PassPlan, Peering, SideOutcome,
     SidePass, SidePlan, SideSnapshot, TgwTable, TgwTableWork, VpcTableWork,
@@ -967,7 +968,7 @@ pub(crate) async fn read_side(
             _ => Ok(BTreeMap::new()),
         }
     };
-    let (tgw_tables, vpc_tables, propagations, recorded_vpc_tables) = tokio::try_join!(
+    let (tgw_tables, (vpc_tables, network_acls), propagations, recorded_vpc_tables) = tokio::try_join!(
         read_tgw_tables(ec2, &tables_to_read, &route_tables),
         read_vpc_tables(ec2, &attachments),
         read_propagations,
@@ -1003,6 +1004,8 @@ pub(crate) async fn read_side(
         associations,
         tgw_tables,
         vpc_tables,
+        network_acls,
+        acl_traffic: request.options.acl_traffic,
         recorded_vpc_tables,
         records,
         gone_tables,
@@ -1149,21 +1152,26 @@ async fn read_tgw_tables(
         .collect())
 }
 
-/// Each attached tagged VPC's route tables in its attachment's zones; read whether or not VPC
-/// routes are on, because the reachability report needs them.
+/// Each attached tagged VPC's route tables and network ACLs in its attachment's zones; read
+/// whether or not VPC routes are on, because the reachability report needs them.
 async fn read_vpc_tables(
     ec2: &Ec2,
     attachments: &BTreeMap<String, VpcAttachment>,
-) -> Result<BTreeMap<String, Vec<VpcRouteTable>>> {
+) -> Result<(BTreeMap<String, Vec<VpcRouteTable>>, BTreeMap<String, VpcAcls>)> {
     let attached: Vec<String> = attachments.keys().cloned().collect();
     if attached.is_empty() {
-        return Ok(BTreeMap::new());
+        return Ok((BTreeMap::new(), BTreeMap::new()));
     }
-    let (subnets, tables) = tokio::try_join!(ec2.subnets(&attached), ec2.vpc_route_tables(&attached))?;
-    Ok(tables_by_vpc(attachments.values(), &subnets, &tables)
+    let (subnets, tables, acls) = tokio::try_join!(
+        ec2.subnets(&attached),
+        ec2.vpc_route_tables(&attached),
+        ec2.network_acls(&attached)
+    )?;
+    let tables = tables_by_vpc(attachments.values(), &subnets, &tables)
         .into_iter()
         .map(|(vpc_id, chosen)| (vpc_id, chosen.into_iter().cloned().collect()))
-        .collect())
+        .collect();
+    Ok((tables, acls_by_vpc(attachments.values(), &subnets, &acls)))
 }
 
 fn log_plan(plan: &PassPlan, peering: Peering) {

@@ -10,12 +10,13 @@ use ipnet::IpNet;
 use tracing::{info, instrument, warn};
 
 use crate::aws::convert::{
-    peering_from_sdk, route_from_sdk, tags_of, transit_gateway_from_sdk, vpc_route_from_sdk,
-    vpc_route_table_from_sdk,
+    network_acl_from_sdk, peering_from_sdk, route_from_sdk, tags_of, transit_gateway_from_sdk,
+    vpc_route_from_sdk, vpc_route_table_from_sdk,
 };
 use crate::error::{Error, Result};
 use crate::plan::association::{Association, AssociationState};
 use crate::plan::attachment::AttachmentState;
+use crate::plan::network_acl::NetworkAcl;
 use crate::plan::pass::TableRoutes;
 use crate::plan::peering::{PeeringAttachment, TgwEnd};
 use crate::plan::propagation::PropagationState;
@@ -750,6 +751,35 @@ impl Ec2 {
             "listed subnets"
         );
         Ok(subnets)
+    }
+
+    /// The network ACLs of the given VPCs, with their rules and subnet associations: one paged
+    /// read per 200 VPCs.
+    #[instrument(skip_all, fields(region = %self.region))]
+    pub async fn network_acls(&self, vpc_ids: &[String]) -> Result<Vec<NetworkAcl>> {
+        const ACTION: &str = "DescribeNetworkAcls";
+        let mut acls = Vec::new();
+        for chunk in vpc_ids.chunks(FILTER_VALUES) {
+            let items: Vec<_> = self
+                .client
+                .describe_network_acls()
+                .filters(filter_any("vpc-id", chunk))
+                .max_results(PAGE_SIZE)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<std::result::Result<_, _>>()
+                .await
+                .or_fail(ACTION, &self.region)?;
+            acls.extend(items.iter().map(network_acl_from_sdk));
+        }
+        info!(
+            action = ACTION,
+            vpcs = vpc_ids.len(),
+            acls = acls.len(),
+            "listed network ACLs"
+        );
+        Ok(acls)
     }
 
     /// The route tables of the given VPCs, with their associations and IPv4 and IPv6 routes.

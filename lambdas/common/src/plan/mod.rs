@@ -11,6 +11,7 @@
 //! - [`propagation`]: which VPC attachments to propagate into the peering's table (the return
 //!   path).
 //! - [`reachability`]: whether a packet gets from each VPC to each peer VPC and back.
+//! - [`network_acl`]: which network ACLs a VPC's traffic crosses, and whether it passes them.
 //! - [`record`]: the tags that record the routes this tool created.
 //! - [`report`]: what `modify-routes` reports, and how passes add up.
 //! - [`teardown`]: which routes a teardown removes.
@@ -25,6 +26,7 @@ pub mod association;
 pub mod attachment;
 pub mod mesh;
 pub mod metrics;
+pub mod network_acl;
 pub mod notice;
 pub mod pass;
 pub mod peering;

@@ -14,6 +14,7 @@ use ipnet::IpNet;
 use crate::contract::request::RouteOptions;
 use crate::error::{Error, Result};
 use crate::plan::association::{Association, AssociationState};
+use crate::plan::network_acl::{AclTraffic, VpcAcls};
 use crate::plan::propagation::PropagationState;
 use crate::plan::prune::{guard, owned, plan_table, PruneTally, Refusal};
 use crate::plan::reachability::{reachability, Reachability, SideView};
@@ -80,6 +81,10 @@ pub struct SideSnapshot {
     pub tgw_tables: BTreeMap<String, TgwTable>,
     /// Each attached tagged VPC's route tables in its attachment's zones, by VPC id.
     pub vpc_tables: BTreeMap<String, Vec<VpcRouteTable>>,
+    /// Each attached tagged VPC's network ACLs, by VPC id.
+    pub network_acls: BTreeMap<String, VpcAcls>,
+    /// The request's `networkAclTraffic`, the same on both sides: what the walk holds the ACLs to.
+    pub acl_traffic: AclTraffic,
     /// With `prune` and VPC routes: the VPC route tables that record routes of this peering but
     /// are not among `vpc_tables` (their VPC was untagged or detached); read for their removal.
     pub recorded_vpc_tables: Vec<VpcRouteTable>,
@@ -493,6 +498,7 @@ impl SideSnapshot {
             vpc_tables: &after.vpc_tables,
             tgw_tables: &after.tgw,
             associations: &self.associations,
+            network_acls: &self.network_acls,
         }
     }
 }
@@ -675,6 +681,7 @@ fn walk(
     reachability(
         &active.view(&active_after, peering.active),
         &passive.view(&passive_after, peering.passive),
+        &active.acl_traffic,
     )
 }
 
@@ -841,6 +848,8 @@ mod tests {
                 }],
             )]
             .into(),
+            network_acls: BTreeMap::new(),
+            acl_traffic: AclTraffic::default(),
             recorded_vpc_tables: Vec::new(),
             records: record::Records::new(),
             gone_tables: BTreeSet::new(),
