@@ -755,6 +755,8 @@ mod tests {
             // EC2 keeps one rule per number and direction.
             rules.sort_by_key(|r| (r.egress, r.rule_number));
             rules.dedup_by_key(|r| (r.egress, r.rule_number));
+            // ... and lists them in no particular order.
+            rules.sort_by_key(|r| (r.cidr, r.allow));
             let protocol = if udp { Protocol::Udp } else { Protocol::Tcp };
             prop_assert_eq!(
                 first_denying_rule(&rules, egress, protocol, ports, cidr),
