@@ -243,7 +243,7 @@ fn address_range(cidr: IpNet) -> (bool, u128, u128) {
 }
 
 /// The rules of one direction that can match `protocol`, in the order EC2 evaluates them.
-fn ordered<'a>(entries: &'a [AclEntry], egress: bool, protocol: Protocol) -> Vec<&'a AclEntry> {
+fn ordered(entries: &[AclEntry], egress: bool, protocol: Protocol) -> Vec<&AclEntry> {
     let mut rules: Vec<&AclEntry> = entries
         .iter()
         .filter(|entry| entry.egress == egress)
