@@ -64,14 +64,31 @@ fn table_conflicts<'a>(label: &'a str, report: &'a SideReport) -> impl Iterator<
 
 /// One unreachable pair, read generically: the pair, the first missing hop and where it is.
 fn pair_line(result: &Value) -> String {
-    let text = |key: &str| result.get(key).and_then(Value::as_str).unwrap_or("");
+    // A string as it is, a number (an ACL's rule number) as written; anything else is left out.
+    let text = |key: &str| match result.get(key) {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Number(number)) => number.to_string(),
+        _ => String::new(),
+    };
     let mut line = format!(
         "  {} <-> {}: {}",
         text("activeVpcId"),
         text("passiveVpcId"),
         text("result")
     );
-    for key in ["direction", "region", "routeTableId", "cidr", "target"] {
+    let keys = [
+        "direction",
+        "region",
+        "routeTableId",
+        "vpcId",
+        "networkAclId",
+        "ruleNumber",
+        "aclDirection",
+        "leg",
+        "cidr",
+        "target",
+    ];
+    for key in keys {
         if !text(key).is_empty() {
             line.push_str(&format!(" {key}={}", text(key)));
         }
@@ -305,6 +322,29 @@ mod tests {
         ));
         assert!(!notice.message.contains("vpc-b"));
         assert!(notice.subject.len() < 100 && notice.subject.is_ascii() && !notice.subject.contains('\n'));
+    }
+
+    #[test]
+    fn a_pair_blocked_by_a_network_acl_names_the_acl_its_rule_and_the_direction() {
+        let reachability: Reachability = serde_json::from_value(serde_json::json!({
+            "pairs": 1, "reachable": 0, "unreachable": 1,
+            "results": [
+                {"activeVpcId": "vpc-a", "passiveVpcId": "vpc-c", "direction": "there",
+                 "result": "blockedByNetworkAcl", "region": "eu-west-1", "vpcId": "vpc-c",
+                 "networkAclId": "acl-1", "ruleNumber": 50, "aclDirection": "inbound", "leg": "request",
+                 "cidr": "10.1.0.0/16"}
+            ]
+        }))
+        .unwrap();
+        let notice = for_routes(ABOUT, &routes(0, 0), &reachability).unwrap();
+        assert!(
+            notice.message.contains(
+                "  vpc-a <-> vpc-c: blockedByNetworkAcl direction=there region=eu-west-1 vpcId=vpc-c \
+                 networkAclId=acl-1 ruleNumber=50 aclDirection=inbound leg=request cidr=10.1.0.0/16"
+            ),
+            "{}",
+            notice.message
+        );
     }
 
     #[test]
