@@ -49,6 +49,14 @@ FILTERS: dict[str, FilterRow] = dict([
     """, tag_prefix=True),
     # The page also names the alternatives availabilityZone, availabilityZoneId, cidr, cidrBlock,
     # defaultForAz ("You can also use ... as the filter name").
+    _row("DescribeSecurityGroups", """
+        description egress.ip-permission.cidr egress.ip-permission.from-port egress.ip-permission.group-id
+        egress.ip-permission.group-name egress.ip-permission.ipv6-cidr egress.ip-permission.prefix-list-id
+        egress.ip-permission.protocol egress.ip-permission.to-port egress.ip-permission.user-id group-id
+        group-name ip-permission.cidr ip-permission.from-port ip-permission.group-id ip-permission.group-name
+        ip-permission.ipv6-cidr ip-permission.prefix-list-id ip-permission.protocol ip-permission.to-port
+        ip-permission.user-id owner-id tag-key vpc-id
+    """, tag_prefix=True),
     _row("DescribeSubnets", """
         availability-zone availabilityZone availability-zone-id availabilityZoneId
         available-ip-address-count cidr-block cidr cidrBlock customer-owned-ipv4-pool default-for-az

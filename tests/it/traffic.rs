@@ -148,7 +148,8 @@ async fn given_vpc_routes_off_then_no_vpc_route_is_written_and_the_report_names_
         output["reachability"],
         json!({"pairs": 1, "reachable": 0, "unreachable": 1, "results": [
             {"activeVpcId": active_vpc, "passiveVpcId": passive_vpc, "direction": "there",
-             "result": "noVpcRoute", "region": ACTIVE, "routeTableId": active_main, "cidr": "10.20.0.0/16"}]})
+             "result": "noVpcRoute", "region": ACTIVE, "routeTableId": active_main, "cidr": "10.20.0.0/16"}],
+            "securityGroups": no_group_admits(&active_vpc, &passive_vpc, &active_vpc)})
     );
 }
 
@@ -160,10 +161,45 @@ async fn given_every_hop_in_place_then_the_pair_is_reachable_both_ways() {
 
     let output = run_to_completion(&w.context, json!({"vpcRoutes": true})).await;
 
+    // Only the VPCs' default groups: none admits the peer's range, which the advice says.
     assert_eq!(
         output["reachability"],
         json!({"pairs": 1, "reachable": 1, "unreachable": 0, "results": [
-            {"activeVpcId": active_vpc, "passiveVpcId": passive_vpc, "result": "reachable"}]})
+            {"activeVpcId": active_vpc, "passiveVpcId": passive_vpc, "result": "reachable"}],
+            "securityGroups": no_group_admits(&active_vpc, &passive_vpc, &active_vpc)})
+    );
+}
+
+/// The security group advice for one pair where `shut` has no group admitting the other VPC.
+fn no_group_admits(active_vpc: &str, passive_vpc: &str, shut: &str) -> Value {
+    json!({"admitted": 0, "noGroupAdmits": 1, "pairs": [
+        {"activeVpcId": active_vpc, "passiveVpcId": passive_vpc, "securityGroups": "noGroupAdmits", "vpcId": shut}]})
+}
+
+#[tokio::test]
+async fn given_groups_that_admit_the_peer_directly_or_by_prefix_list_then_the_advice_is_admitted() {
+    let w = world().await;
+    let (active_vpc, _) = vpc(&w.active, &w.active_tgw, "10.1.0.0/16", "10.1.0.0/24").await;
+    let (passive_vpc, _) = vpc(&w.passive, &w.passive_tgw, "10.20.0.0/16", "10.20.0.0/24").await;
+    w.active
+        .admitting_group(&active_vpc, &["10.20.0.0/16"], false)
+        .await;
+
+    // Given only the active side admits the passive VPC, then the passive VPC is named.
+    let half = run_to_completion(&w.context, json!({"vpcRoutes": true})).await;
+    assert_eq!(
+        half["reachability"]["securityGroups"],
+        no_group_admits(&active_vpc, &passive_vpc, &passive_vpc)
+    );
+
+    // Given the passive side admits it through a prefix list too, then the pair is admitted.
+    w.passive
+        .admitting_group(&passive_vpc, &["10.0.0.0/8"], true)
+        .await;
+    let both = run_to_completion(&w.context, json!({"vpcRoutes": true})).await;
+    assert_eq!(
+        both["reachability"]["securityGroups"],
+        json!({"admitted": 1, "noGroupAdmits": 0, "pairs": []})
     );
 }
 
@@ -527,7 +563,8 @@ async fn given_a_destination_acl_that_denies_the_peer_then_the_pair_is_blocked_b
             {"activeVpcId": active_vpc, "passiveVpcId": passive_vpc, "direction": "there",
              "result": "blockedByNetworkAcl", "region": PASSIVE, "vpcId": passive_vpc,
              "networkAclId": acl, "ruleNumber": 50, "aclDirection": "inbound", "leg": "request",
-             "cidr": "10.1.0.0/16"}]})
+             "cidr": "10.1.0.0/16"}],
+            "securityGroups": no_group_admits(&active_vpc, &passive_vpc, &active_vpc)})
     );
 
     // When the deny is removed, the same network is reachable.
@@ -545,6 +582,7 @@ async fn given_a_destination_acl_that_denies_the_peer_then_the_pair_is_blocked_b
     assert_eq!(
         fixed["reachability"],
         json!({"pairs": 1, "reachable": 1, "unreachable": 0, "results": [
-            {"activeVpcId": active_vpc, "passiveVpcId": passive_vpc, "result": "reachable"}]})
+            {"activeVpcId": active_vpc, "passiveVpcId": passive_vpc, "result": "reachable"}],
+            "securityGroups": no_group_admits(&active_vpc, &passive_vpc, &active_vpc)})
     );
 }

@@ -9,6 +9,7 @@ use crate::plan::attachment::AttachmentState;
 use crate::plan::network_acl::{AclEntry, NetworkAcl, PortRange};
 use crate::plan::peering::{PeeringAttachment, TgwEnd};
 use crate::plan::routing::{Origin, Route};
+use crate::plan::security_groups::SecurityGroup;
 use crate::plan::vpc_tables::VpcRouteTable;
 
 pub(crate) fn tags_of(tags: &[Tag]) -> Vec<(String, String)> {
@@ -183,4 +184,32 @@ fn acl_entry_from_sdk(entry: &aws_sdk_ec2::types::NetworkAclEntry) -> Option<Acl
         // A port range given on a rule of another protocol means nothing to EC2.
         ports: ports.filter(|_| matches!(protocol, "6" | "17")),
     })
+}
+
+/// A security group's inbound sources: CIDRs (IPv4 and IPv6) and referenced prefix lists.
+pub(crate) fn security_group_from_sdk(group: &aws_sdk_ec2::types::SecurityGroup) -> SecurityGroup {
+    let permissions = group.ip_permissions();
+    SecurityGroup {
+        id: group.group_id().unwrap_or_default().to_owned(),
+        vpc_id: group.vpc_id().unwrap_or_default().to_owned(),
+        ingress_cidrs: permissions
+            .iter()
+            .flat_map(|rule| {
+                let v4 = rule.ip_ranges().iter().filter_map(|range| range.cidr_ip());
+                let v6 = rule.ipv6_ranges().iter().filter_map(|range| range.cidr_ipv6());
+                v4.chain(v6)
+                    .filter_map(|cidr| cidr.parse().ok())
+                    .collect::<Vec<IpNet>>()
+            })
+            .collect(),
+        ingress_prefix_lists: permissions
+            .iter()
+            .flat_map(|rule| {
+                rule.prefix_list_ids()
+                    .iter()
+                    .filter_map(|list| list.prefix_list_id())
+            })
+            .map(str::to_owned)
+            .collect(),
+    }
 }

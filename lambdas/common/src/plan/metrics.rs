@@ -373,6 +373,7 @@ mod tests {
             reachable,
             unreachable,
             results: vec![],
+            security_groups: None,
         }
     }
 

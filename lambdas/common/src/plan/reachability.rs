@@ -26,6 +26,7 @@ use crate::plan::network_acl::{
     first_block, AclClass, AclDirection, AclJudge, AclParty, AclTraffic, Leg, VpcAcls,
 };
 use crate::plan::routing::{Origin, Route, Vpc};
+use crate::plan::security_groups::SecurityGroupAdvice;
 use crate::plan::vpc_tables::{VpcAttachment, VpcRouteTable};
 
 /// At most this many pairs are listed, unreachable ones first; the counts are always exact.
@@ -162,6 +163,9 @@ pub struct Reachability {
     /// Unreachable pairs first, then reachable ones, each in VPC id order; cut to
     /// [`MAX_PAIRS_LISTED`].
     pub results: Vec<PairResult>,
+    /// Whether the VPCs' security groups admit each other (advice: it decides no result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_groups: Option<SecurityGroupAdvice>,
 }
 
 /// Which of the two routes EC2 prefers for the same destination: the longer prefix, then a
@@ -780,6 +784,7 @@ pub fn reachability(active: &SideView, passive: &SideView, traffic: &AclTraffic)
         reachable: reachable_count,
         unreachable: pairs - reachable_count,
         results,
+        security_groups: None,
     }
 }
 
@@ -1219,6 +1224,7 @@ mod tests {
             reachable,
             unreachable: pairs - reachable,
             results,
+            security_groups: None,
         }
     }
 
