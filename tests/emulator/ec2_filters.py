@@ -34,6 +34,12 @@ def _row(action: str, names: str, tag_prefix: bool | str) -> tuple[str, FilterRo
 
 
 FILTERS: dict[str, FilterRow] = dict([
+    _row("DescribeNetworkAcls", """
+        association.association-id association.network-acl-id association.subnet-id default
+        entry.cidr entry.icmp.code entry.icmp.type entry.ipv6-cidr entry.port-range.from
+        entry.port-range.to entry.protocol entry.rule-action entry.egress entry.rule-number
+        network-acl-id owner-id tag-key vpc-id
+    """, tag_prefix=True),
     _row("DescribeRouteTables", """
         association.gateway-id association.main association.route-table-association-id
         association.route-table-id association.subnet-id owner-id route-table-id
@@ -43,6 +49,14 @@ FILTERS: dict[str, FilterRow] = dict([
     """, tag_prefix=True),
     # The page also names the alternatives availabilityZone, availabilityZoneId, cidr, cidrBlock,
     # defaultForAz ("You can also use ... as the filter name").
+    _row("DescribeSecurityGroups", """
+        description egress.ip-permission.cidr egress.ip-permission.from-port egress.ip-permission.group-id
+        egress.ip-permission.group-name egress.ip-permission.ipv6-cidr egress.ip-permission.prefix-list-id
+        egress.ip-permission.protocol egress.ip-permission.to-port egress.ip-permission.user-id group-id
+        group-name ip-permission.cidr ip-permission.from-port ip-permission.group-id ip-permission.group-name
+        ip-permission.ipv6-cidr ip-permission.prefix-list-id ip-permission.protocol ip-permission.to-port
+        ip-permission.user-id owner-id tag-key vpc-id
+    """, tag_prefix=True),
     _row("DescribeSubnets", """
         availability-zone availabilityZone availability-zone-id availabilityZoneId
         available-ip-address-count cidr-block cidr cidrBlock customer-owned-ipv4-pool default-for-az

@@ -41,6 +41,7 @@ EC2_ID_PARAMETERS = {
     "route-table": "RouteTableId",
     "vpc": "VpcId",
     "subnet": "SubnetId",
+    "prefix-list": "PrefixListId",
 }
 # A resource a create call makes: the reference lists aws:RequestTag among its keys for that call.
 _CREATED_RESOURCE_KEY = "aws:RequestTag/${TagKey}"
@@ -52,6 +53,7 @@ EC2_ID_PREFIXES = (
     ("rtb-", "route-table"),
     ("vpc-", "vpc"),
     ("subnet-", "subnet"),
+    ("pl-", "prefix-list"),
 )
 # Condition keys every request carries (IAM's global keys that the harness knows).
 _GLOBAL_KEYS = ("aws:RequestedRegion", "aws:PrincipalArn", "aws:PrincipalAccount")

@@ -1783,6 +1783,68 @@ def vpc_takes_ipv6_blocks_from_a_pool() -> None:
     VPCs.associate_vpc_cidr_block = associate_vpc_cidr_block
 
 
+def _rules_untouched(acl: Any, egress: bool) -> bool:
+    """The ACL's rules of one direction are still the two a VPC's default ACL starts with."""
+    rules = sorted(
+        (e.rule_number, e.rule_action, e.cidr_block, e.protocol)
+        for e in acl.network_acl_entries
+        if e.egress == egress
+    )
+    return rules == [(100, "allow", "0.0.0.0/0", "-1"), (32767, "deny", "0.0.0.0/0", "-1")]
+
+
+def _allow_ipv6_in_default_acl(backend: Any, vpc_id: str) -> None:
+    for acl in list(backend.network_acls.values()):
+        if acl.vpc_id != vpc_id or not acl.default:
+            continue
+        for egress in (False, True):
+            # The `*` rule always; the allow only where that direction's rules are as created.
+            rules = [(32768, "deny")] + ([(101, "allow")] if _rules_untouched(acl, egress) else [])
+            for number, action in rules:
+                backend.create_network_acl_entry(
+                    network_acl_id=acl.id, rule_number=number, protocol="-1", rule_action=action,
+                    egress=egress, cidr_block=None, icmp_code=None, icmp_type=None,
+                    port_range_from=None, port_range_to=None, ipv6_cidr_block="::/0",
+                )
+
+
+def default_acl_allows_ipv6() -> None:
+    """Gap: a VPC created with an Amazon-provided IPv6 block, or given one
+    later, keeps a default network ACL that allows IPv4 alone (rules 100 and
+    `*` for 0.0.0.0/0), so every IPv6 packet would meet its `*` deny.
+
+    AWS (VPC User Guide, "Default network ACL for a VPC"): "The rules for IPv6
+    are added only if you create the VPC with an associated IPv6 CIDR block or
+    associate an IPv6 CIDR block with the VPC. However, if you've modified the
+    inbound rules of a default network ACL, we do not add the rule that allows
+    all inbound IPv6 traffic" (and the same for outbound): rule 101 allows
+    ::/0, and a `*` rule denies it.
+    https://docs.aws.amazon.com/vpc/latest/userguide/default-network-acl.html
+
+    Emulation: the `*` rule for ::/0 is listed as rule 32768 (unverified: the
+    console shows `*`); a block from a BYOIP pool
+    (vpc_takes_ipv6_blocks_from_a_pool) gets no rules.
+    """
+    from moto.ec2.models.vpcs import VPCBackend
+
+    original_create, original_associate = VPCBackend.create_vpc, VPCBackend.associate_vpc_cidr_block
+
+    def create_vpc(self: Any, *args: Any, **kwargs: Any) -> Any:
+        vpc = original_create(self, *args, **kwargs)
+        if kwargs.get("amazon_provided_ipv6_cidr_block"):
+            _allow_ipv6_in_default_acl(self, vpc.id)
+        return vpc
+
+    def associate_vpc_cidr_block(self: Any, vpc_id: str, cidr_block: str, amazon_provided_ipv6_cidr_block: bool) -> Any:
+        association = original_associate(self, vpc_id, cidr_block, amazon_provided_ipv6_cidr_block)
+        if amazon_provided_ipv6_cidr_block:
+            _allow_ipv6_in_default_acl(self, vpc_id)
+        return association
+
+    VPCBackend.create_vpc = create_vpc
+    VPCBackend.associate_vpc_cidr_block = associate_vpc_cidr_block
+
+
 PATCHES = (
     routes_keep_their_attachment,
     create_route_refuses_duplicates,
@@ -1806,6 +1868,7 @@ PATCHES = (
     ipv6_support_propagates_ipv6_blocks,
     vpc_ipv6_route_refuses_duplicates,
     vpc_takes_ipv6_blocks_from_a_pool,
+    default_acl_allows_ipv6,
     assume_role_needs_a_trusting_role,
     # Every EC2, DynamoDB, Step Functions and STS request checked against its API model
     requests_match_the_api_model,

@@ -2342,6 +2342,35 @@ def test_given_an_ipv6_block_from_a_pool_when_associating_then_listed_and_the_vp
     ).items()
 
 
+# --- patch: default_acl_allows_ipv6 ----------------------------------------------
+
+
+def test_given_a_vpc_with_ipv6_then_its_default_acl_allows_ipv6_both_ways_unless_its_rules_were_changed(ec2_a):
+    def ipv6_rules(vpc_id: str) -> list[tuple[int, bool, str]]:
+        (acl,) = ec2_a.describe_network_acls(
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "default", "Values": ["true"]}]
+        )["NetworkAcls"]
+        return sorted((e["RuleNumber"], e["Egress"], e["RuleAction"])
+                      for e in acl["Entries"] if e.get("Ipv6CidrBlock") == "::/0")
+
+    created = ec2_a.create_vpc(CidrBlock="10.81.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+    later = ec2_a.create_vpc(CidrBlock="10.82.0.0/16")["Vpc"]["VpcId"]
+    ec2_a.associate_vpc_cidr_block(VpcId=later, AmazonProvidedIpv6CidrBlock=True)
+    changed = ec2_a.create_vpc(CidrBlock="10.83.0.0/16")["Vpc"]["VpcId"]
+    (acl,) = ec2_a.describe_network_acls(
+        Filters=[{"Name": "vpc-id", "Values": [changed]}, {"Name": "default", "Values": ["true"]}]
+    )["NetworkAcls"]
+    ec2_a.create_network_acl_entry(NetworkAclId=acl["NetworkAclId"], RuleNumber=50, Protocol="6",
+                                   RuleAction="deny", Egress=False, CidrBlock="10.0.0.0/8",
+                                   PortRange={"From": 22, "To": 22})
+    ec2_a.associate_vpc_cidr_block(VpcId=changed, AmazonProvidedIpv6CidrBlock=True)
+
+    both_ways = [(101, False, "allow"), (101, True, "allow"), (32768, False, "deny"), (32768, True, "deny")]
+    assert ipv6_rules(created) == both_ways
+    assert ipv6_rules(later) == both_ways
+    assert ipv6_rules(changed) == [(101, True, "allow"), (32768, False, "deny"), (32768, True, "deny")]
+
+
 # --- counters: the new actions ----------------------------------------------------
 
 

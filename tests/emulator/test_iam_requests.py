@@ -57,6 +57,7 @@ EC2_PARAMETERS = {
     "DisassociateTransitGatewayRouteTable": {"TransitGatewayAttachmentId": "tgw-attach-1", "TransitGatewayRouteTableId": "tgw-rtb-1"},
     "EnableTransitGatewayRouteTablePropagation": {"TransitGatewayRouteTableId": "tgw-rtb-1", "TransitGatewayAttachmentId": "tgw-attach-2"},
     "GetTransitGatewayRouteTablePropagations": {"TransitGatewayRouteTableId": "tgw-rtb-1"},
+    "GetManagedPrefixListEntries": {"PrefixListId": "pl-1"},
     "SearchTransitGatewayRoutes": {"TransitGatewayRouteTableId": "tgw-rtb-1", "Filter.1.Name": "type", "Filter.1.Value.1": "static"},
 }
 

@@ -37,8 +37,10 @@ async fn given_every_path_then_each_function_calls_exactly_the_ec2_actions_it_is
     let emulator = Emulator::start();
     let (active, passive) = (emulator.ec2(ACTIVE).await, emulator.ec2(PASSIVE).await);
     let (active_tgw, passive_tgw) = (active.transit_gateway().await, passive.transit_gateway().await);
-    active.attached_vpc(&active_tgw, "10.1.0.0/16").await;
+    let active_vpc = active.attached_vpc(&active_tgw, "10.1.0.0/16").await;
     passive.attached_vpc(&passive_tgw, "10.20.0.0/16").await;
+    // A group that admits the peer through a prefix list, whose entries the advice reads.
+    active.admitting_group(&active_vpc, &["10.20.0.0/16"], true).await;
     // A VPC the peering's table does not reach (its propagation there is off), so that
     // returnPropagation enables one, and teardown disables it.
     let unreached = active

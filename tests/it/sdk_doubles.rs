@@ -641,6 +641,69 @@ mod vpc_route_tables {
         assert_eq!(subnets.len(), 3);
     }
 
+    #[tokio::test]
+    async fn given_network_acls_then_their_rules_and_subnets_are_read_by_vpc_in_chunks_of_200() {
+        use aws_sdk_ec2::operation::describe_network_acls::DescribeNetworkAclsOutput;
+        use aws_sdk_ec2::types::{NetworkAcl, NetworkAclAssociation, NetworkAclEntry, PortRange, RuleAction};
+        use tgw_peering::plan::network_acl::PortRange as Ports;
+        let reads = mock!(Client::describe_network_acls)
+            .match_requests(|r| {
+                r.filters()
+                    .first()
+                    .is_some_and(|f| f.name() == Some("vpc-id") && f.values().len() <= 200)
+            })
+            .then_output(|| {
+                let entry = |number: i32, egress: bool, action: RuleAction| {
+                    NetworkAclEntry::builder()
+                        .rule_number(number)
+                        .egress(egress)
+                        .rule_action(action)
+                };
+                DescribeNetworkAclsOutput::builder()
+                    .network_acls(
+                        NetworkAcl::builder()
+                            .network_acl_id("acl-11111111")
+                            .vpc_id("vpc-11111111")
+                            .is_default(false)
+                            .associations(
+                                NetworkAclAssociation::builder()
+                                    .subnet_id("subnet-11111111")
+                                    .build(),
+                            )
+                            .entries(
+                                entry(100, false, RuleAction::Allow)
+                                    .protocol("6")
+                                    .cidr_block("10.2.0.0/16")
+                                    .port_range(PortRange::builder().from(443).to(443).build())
+                                    .build(),
+                            )
+                            .entries(
+                                entry(32767, true, RuleAction::Deny)
+                                    .protocol("-1")
+                                    .ipv6_cidr_block("::/0")
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+            });
+        let ec2 = Ec2::new(client("us-east-1", &[&reads]), "us-east-1");
+        let vpcs: Vec<String> = (0..201).map(|i| format!("vpc-{i:08x}")).collect();
+
+        let acls = ec2.network_acls(&vpcs).await.unwrap();
+
+        assert_eq!(reads.num_calls(), 2);
+        let acl = &acls[0];
+        assert_eq!((acl.id.as_str(), acl.is_default), ("acl-11111111", false));
+        assert_eq!(acl.subnet_ids, ["subnet-11111111"]);
+        let https = &acl.entries[0];
+        assert_eq!((https.rule_number, https.egress, https.allow), (100, false, true));
+        assert_eq!(https.ports, Some(Ports { from: 443, to: 443 }));
+        let star = &acl.entries[1];
+        assert_eq!((star.rule_number, star.egress, star.allow), (32767, true, false));
+        assert_eq!(star.cidr.to_string(), "::/0");
+    }
+
     fn create_refused() -> Rule {
         mock!(Client::create_route).then_error(|| {
             CreateRouteError::generic(

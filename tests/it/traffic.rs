@@ -148,7 +148,8 @@ async fn given_vpc_routes_off_then_no_vpc_route_is_written_and_the_report_names_
         output["reachability"],
         json!({"pairs": 1, "reachable": 0, "unreachable": 1, "results": [
             {"activeVpcId": active_vpc, "passiveVpcId": passive_vpc, "direction": "there",
-             "result": "noVpcRoute", "region": ACTIVE, "routeTableId": active_main, "cidr": "10.20.0.0/16"}]})
+             "result": "noVpcRoute", "region": ACTIVE, "routeTableId": active_main, "cidr": "10.20.0.0/16"}],
+            "securityGroups": no_group_admits(&active_vpc, &passive_vpc, &active_vpc)})
     );
 }
 
@@ -160,10 +161,45 @@ async fn given_every_hop_in_place_then_the_pair_is_reachable_both_ways() {
 
     let output = run_to_completion(&w.context, json!({"vpcRoutes": true})).await;
 
+    // Only the VPCs' default groups: none admits the peer's range, which the advice says.
     assert_eq!(
         output["reachability"],
         json!({"pairs": 1, "reachable": 1, "unreachable": 0, "results": [
-            {"activeVpcId": active_vpc, "passiveVpcId": passive_vpc, "result": "reachable"}]})
+            {"activeVpcId": active_vpc, "passiveVpcId": passive_vpc, "result": "reachable"}],
+            "securityGroups": no_group_admits(&active_vpc, &passive_vpc, &active_vpc)})
+    );
+}
+
+/// The security group advice for one pair where `shut` has no group admitting the other VPC.
+fn no_group_admits(active_vpc: &str, passive_vpc: &str, shut: &str) -> Value {
+    json!({"admitted": 0, "noGroupAdmits": 1, "pairs": [
+        {"activeVpcId": active_vpc, "passiveVpcId": passive_vpc, "securityGroups": "noGroupAdmits", "vpcId": shut}]})
+}
+
+#[tokio::test]
+async fn given_groups_that_admit_the_peer_directly_or_by_prefix_list_then_the_advice_is_admitted() {
+    let w = world().await;
+    let (active_vpc, _) = vpc(&w.active, &w.active_tgw, "10.1.0.0/16", "10.1.0.0/24").await;
+    let (passive_vpc, _) = vpc(&w.passive, &w.passive_tgw, "10.20.0.0/16", "10.20.0.0/24").await;
+    w.active
+        .admitting_group(&active_vpc, &["10.20.0.0/16"], false)
+        .await;
+
+    // Given only the active side admits the passive VPC, then the passive VPC is named.
+    let half = run_to_completion(&w.context, json!({"vpcRoutes": true})).await;
+    assert_eq!(
+        half["reachability"]["securityGroups"],
+        no_group_admits(&active_vpc, &passive_vpc, &passive_vpc)
+    );
+
+    // Given the passive side admits it through a prefix list too, then the pair is admitted.
+    w.passive
+        .admitting_group(&passive_vpc, &["10.0.0.0/8"], true)
+        .await;
+    let both = run_to_completion(&w.context, json!({"vpcRoutes": true})).await;
+    assert_eq!(
+        both["reachability"]["securityGroups"],
+        json!({"admitted": 1, "noGroupAdmits": 0, "pairs": []})
     );
 }
 
@@ -441,4 +477,112 @@ async fn given_bad_route_options_then_peer_names_the_field_and_creates_nothing()
     let err = invoke(&bad_default, Function::Peer, json!({})).await.unwrap_err();
     assert!(err.error_message.contains("VPC_ROUTES"), "{}", err.error_message);
     assert_eq!(w.emulator.calls().mutating(), Default::default());
+}
+
+/// A network ACL of its own for `subnet`, allowing everything both ways (rule 100), as a
+/// regulated network starts one; returns its id.
+async fn custom_acl(net: &Net, vpc: &str, subnet: &str) -> String {
+    use aws_sdk_ec2::types::{Filter, RuleAction};
+    let acl = net.ec2.create_network_acl().vpc_id(vpc).send().await.unwrap();
+    let acl = acl.network_acl().unwrap().network_acl_id().unwrap().to_owned();
+    for egress in [false, true] {
+        net.ec2
+            .create_network_acl_entry()
+            .network_acl_id(&acl)
+            .rule_number(100)
+            .protocol("-1")
+            .rule_action(RuleAction::Allow)
+            .egress(egress)
+            .cidr_block("0.0.0.0/0")
+            .send()
+            .await
+            .unwrap();
+    }
+    let current = net
+        .ec2
+        .describe_network_acls()
+        .filters(
+            Filter::builder()
+                .name("association.subnet-id")
+                .values(subnet)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let association = current.network_acls()[0]
+        .associations()
+        .iter()
+        .find(|a| a.subnet_id() == Some(subnet))
+        .and_then(|a| a.network_acl_association_id())
+        .unwrap()
+        .to_owned();
+    net.ec2
+        .replace_network_acl_association()
+        .association_id(association)
+        .network_acl_id(&acl)
+        .send()
+        .await
+        .unwrap();
+    acl
+}
+
+#[tokio::test]
+async fn given_a_destination_acl_that_denies_the_peer_then_the_pair_is_blocked_by_it_until_the_rule_goes() {
+    use aws_sdk_ec2::types::RuleAction;
+    let w = world().await;
+    let (active_vpc, _) = vpc(&w.active, &w.active_tgw, "10.1.0.0/16", "10.1.0.0/24").await;
+    let passive_vpc = w.passive.vpc("10.20.0.0/16", &[TAG]).await;
+    let subnet = w
+        .passive
+        .subnet(&passive_vpc, "10.20.0.0/24", &format!("{PASSIVE}a"))
+        .await;
+    w.passive
+        .attach_subnets(&w.passive_tgw, &passive_vpc, &[&subnet])
+        .await;
+    // The destination subnet's ACL denies every packet from the active VPC, before its allow.
+    let acl = custom_acl(&w.passive, &passive_vpc, &subnet).await;
+    w.passive
+        .ec2
+        .create_network_acl_entry()
+        .network_acl_id(&acl)
+        .rule_number(50)
+        .protocol("-1")
+        .rule_action(RuleAction::Deny)
+        .egress(false)
+        .cidr_block("10.1.0.0/16")
+        .send()
+        .await
+        .unwrap();
+
+    let blocked = run_to_completion(&w.context, json!({"vpcRoutes": true})).await;
+
+    assert_eq!(
+        blocked["reachability"],
+        json!({"pairs": 1, "reachable": 0, "unreachable": 1, "results": [
+            {"activeVpcId": active_vpc, "passiveVpcId": passive_vpc, "direction": "there",
+             "result": "blockedByNetworkAcl", "region": PASSIVE, "vpcId": passive_vpc,
+             "networkAclId": acl, "ruleNumber": 50, "aclDirection": "inbound", "leg": "request",
+             "cidr": "10.1.0.0/16"}],
+            "securityGroups": no_group_admits(&active_vpc, &passive_vpc, &active_vpc)})
+    );
+
+    // When the deny is removed, the same network is reachable.
+    w.passive
+        .ec2
+        .delete_network_acl_entry()
+        .network_acl_id(&acl)
+        .rule_number(50)
+        .egress(false)
+        .send()
+        .await
+        .unwrap();
+    let fixed = run_to_completion(&w.context, json!({"vpcRoutes": true})).await;
+
+    assert_eq!(
+        fixed["reachability"],
+        json!({"pairs": 1, "reachable": 1, "unreachable": 0, "results": [
+            {"activeVpcId": active_vpc, "passiveVpcId": passive_vpc, "result": "reachable"}],
+            "securityGroups": no_group_admits(&active_vpc, &passive_vpc, &active_vpc)})
+    );
 }

@@ -937,6 +937,52 @@ impl Net {
         vpc
     }
 
+    /// A security group in `vpc` whose one inbound rule (TCP 443) admits `cidrs`, and, when
+    /// `via_prefix_list`, a new managed prefix list holding them instead; returns the group id.
+    pub async fn admitting_group(&self, vpc: &str, cidrs: &[&str], via_prefix_list: bool) -> String {
+        use aws_sdk_ec2::types::{AddPrefixListEntry, IpPermission, IpRange, PrefixListId};
+        let group = self
+            .ec2
+            .create_security_group()
+            .group_name(format!("admits-{}", cidrs.join("-")))
+            .description("admits the peer")
+            .vpc_id(vpc)
+            .send()
+            .await
+            .unwrap();
+        let group = group.group_id().unwrap().to_owned();
+        let mut rule = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443);
+        if via_prefix_list {
+            let mut list = self
+                .ec2
+                .create_managed_prefix_list()
+                .prefix_list_name(format!("peer-{group}"))
+                .address_family("IPv4")
+                .max_entries(10);
+            for cidr in cidrs {
+                list = list.entries(AddPrefixListEntry::builder().cidr(*cidr).build());
+            }
+            let list = list.send().await.unwrap();
+            let id = list.prefix_list().unwrap().prefix_list_id().unwrap();
+            rule = rule.prefix_list_ids(PrefixListId::builder().prefix_list_id(id).build());
+        } else {
+            for cidr in cidrs {
+                rule = rule.ip_ranges(IpRange::builder().cidr_ip(*cidr).build());
+            }
+        }
+        self.ec2
+            .authorize_security_group_ingress()
+            .group_id(&group)
+            .ip_permissions(rule.build())
+            .send()
+            .await
+            .unwrap();
+        group
+    }
+
     pub async fn secondary_cidr(&self, vpc: &str, cidr: &str) -> String {
         let out = self
             .ec2

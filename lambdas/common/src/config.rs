@@ -250,6 +250,8 @@ impl Defaults {
                 passive: cidrs("PASSIVE_EXTRA_CIDRS", &self.passive_extra_cidrs)?,
             },
             write_share: 1,
+            // The request's alone: no stack parameter sets it.
+            acl_traffic: Default::default(),
         })
     }
 }

@@ -21,6 +21,7 @@ use crate::plan::association::{
 };
 use crate::plan::attachment::Phase;
 use crate::plan::mesh::{self, MeshPeerSide, SideCidrs};
+use crate::plan::network_acl::{acls_by_vpc, VpcAcls};
 use crate::plan::pass::{
     listed_summaries, plan_pass, report_pass, report_plan, PassInput, PassPlan, Peering, SideOutcome,
     SidePass, SidePlan, SideSnapshot, TgwTable, TgwTableWork, VpcTableWork,
@@ -35,6 +36,7 @@ use crate::plan::report::{PassOutcome, RoutesReport};
 use crate::plan::routing::{
     cidrs_of, classify, is_tagged, propagated_on_premises, Conflict, Route, RouteOutcome, RoutePlan, Vpc,
 };
+use crate::plan::security_groups::SecurityGroup;
 use crate::plan::vpc_tables::{tables_by_vpc, VpcAttachment, VpcRouteTable};
 use crate::plan::Side;
 use crate::plan::{metrics, notice};
@@ -967,23 +969,16 @@ pub(crate) async fn read_side(
             _ => Ok(BTreeMap::new()),
         }
     };
-    let (tgw_tables, vpc_tables, propagations, recorded_vpc_tables) = tokio::try_join!(
+    let (tgw_tables, vpc_reads, propagations, recorded_vpc_tables) = tokio::try_join!(
         read_tgw_tables(ec2, &tables_to_read, &route_tables),
         read_vpc_tables(ec2, &attachments),
         read_propagations,
         read_recorded_vpc_tables(ec2, request, peering_id, &records),
     )?;
-    let read: BTreeSet<&str> = vpc_tables
-        .values()
-        .flatten()
-        .map(|table| table.id.as_str())
-        .collect();
-    let recorded_vpc_tables: Vec<VpcRouteTable> = recorded_vpc_tables
-        .into_iter()
-        .filter(|table| !read.contains(table.id.as_str()))
-        .collect();
+    let read = table_ids(&vpc_reads.tables);
+    let recorded_vpc_tables = not_among(recorded_vpc_tables, &read);
     let gone_tables = gone_tables(request, &records, &route_tables, &recorded_vpc_tables, &read);
-    let vpc_tables_read = vpc_tables.values().flatten().chain(&recorded_vpc_tables);
+    let vpc_tables_read = vpc_reads.tables.values().flatten().chain(&recorded_vpc_tables);
     merge_legacy_tags(
         &mut records,
         vpc_tables_read.map(|t| (&t.id, &t.tags)),
@@ -1002,7 +997,11 @@ pub(crate) async fn read_side(
         attachments,
         associations,
         tgw_tables,
-        vpc_tables,
+        vpc_tables: vpc_reads.tables,
+        network_acls: vpc_reads.network_acls,
+        acl_traffic: request.options.acl_traffic,
+        security_groups: vpc_reads.security_groups,
+        prefix_lists: vpc_reads.prefix_lists,
         recorded_vpc_tables,
         records,
         gone_tables,
@@ -1149,21 +1148,59 @@ async fn read_tgw_tables(
         .collect())
 }
 
-/// Each attached tagged VPC's route tables in its attachment's zones; read whether or not VPC
-/// routes are on, because the reachability report needs them.
-async fn read_vpc_tables(
-    ec2: &Ec2,
-    attachments: &BTreeMap<String, VpcAttachment>,
-) -> Result<BTreeMap<String, Vec<VpcRouteTable>>> {
+fn table_ids(tables: &BTreeMap<String, Vec<VpcRouteTable>>) -> BTreeSet<&str> {
+    tables.values().flatten().map(|table| table.id.as_str()).collect()
+}
+
+/// The recorded tables that are not among those `read` already.
+fn not_among(recorded: Vec<VpcRouteTable>, read: &BTreeSet<&str>) -> Vec<VpcRouteTable> {
+    recorded
+        .into_iter()
+        .filter(|table| !read.contains(table.id.as_str()))
+        .collect()
+}
+
+/// What the reachability report reads of the attached tagged VPCs.
+#[derive(Default)]
+struct VpcReads {
+    /// Each VPC's route tables in its attachment's zones.
+    tables: BTreeMap<String, Vec<VpcRouteTable>>,
+    network_acls: BTreeMap<String, VpcAcls>,
+    security_groups: Vec<SecurityGroup>,
+    /// The entries of each prefix list the groups' inbound rules reference.
+    prefix_lists: BTreeMap<String, Vec<IpNet>>,
+}
+
+/// Each attached tagged VPC's route tables and network ACLs in its attachment's zones, and its
+/// security groups; read whether or not VPC routes are on, because the reachability report needs
+/// them.
+async fn read_vpc_tables(ec2: &Ec2, attachments: &BTreeMap<String, VpcAttachment>) -> Result<VpcReads> {
     let attached: Vec<String> = attachments.keys().cloned().collect();
     if attached.is_empty() {
-        return Ok(BTreeMap::new());
+        return Ok(VpcReads::default());
     }
-    let (subnets, tables) = tokio::try_join!(ec2.subnets(&attached), ec2.vpc_route_tables(&attached))?;
-    Ok(tables_by_vpc(attachments.values(), &subnets, &tables)
+    let (subnets, tables, acls, security_groups) = tokio::try_join!(
+        ec2.subnets(&attached),
+        ec2.vpc_route_tables(&attached),
+        ec2.network_acls(&attached),
+        ec2.security_groups(&attached)
+    )?;
+    let referenced: BTreeSet<&String> = security_groups
+        .iter()
+        .flat_map(|group| &group.ingress_prefix_lists)
+        .collect();
+    let entries = try_join_all(referenced.iter().map(|id| ec2.prefix_list_entries(id))).await?;
+    let prefix_lists = referenced.into_iter().cloned().zip(entries).collect();
+    let tables = tables_by_vpc(attachments.values(), &subnets, &tables)
         .into_iter()
         .map(|(vpc_id, chosen)| (vpc_id, chosen.into_iter().cloned().collect()))
-        .collect())
+        .collect();
+    Ok(VpcReads {
+        tables,
+        network_acls: acls_by_vpc(attachments.values(), &subnets, &acls),
+        security_groups,
+        prefix_lists,
+    })
 }
 
 fn log_plan(plan: &PassPlan, peering: Peering) {

@@ -6,8 +6,10 @@ use ipnet::IpNet;
 
 use crate::aws::ec2::TransitGateway;
 use crate::plan::attachment::AttachmentState;
+use crate::plan::network_acl::{AclEntry, NetworkAcl, PortRange};
 use crate::plan::peering::{PeeringAttachment, TgwEnd};
 use crate::plan::routing::{Origin, Route};
+use crate::plan::security_groups::SecurityGroup;
 use crate::plan::vpc_tables::VpcRouteTable;
 
 pub(crate) fn tags_of(tags: &[Tag]) -> Vec<(String, String)> {
@@ -133,5 +135,81 @@ pub(crate) fn transit_gateway_from_sdk(tgw: &aws_sdk_ec2::types::TransitGateway)
             .options()
             .and_then(|o| o.association_default_route_table_id())
             .map(str::to_owned),
+    }
+}
+
+/// A network ACL as the walk needs it. An entry whose CIDR does not parse is dropped (EC2 gives
+/// each entry one of `CidrBlock` and `Ipv6CidrBlock`); protocol names are turned into numbers,
+/// the form EC2 answers with.
+pub(crate) fn network_acl_from_sdk(acl: &aws_sdk_ec2::types::NetworkAcl) -> NetworkAcl {
+    NetworkAcl {
+        id: acl.network_acl_id().unwrap_or_default().to_owned(),
+        vpc_id: acl.vpc_id().unwrap_or_default().to_owned(),
+        is_default: acl.is_default() == Some(true),
+        subnet_ids: acl
+            .associations()
+            .iter()
+            .filter_map(|association| association.subnet_id().map(str::to_owned))
+            .collect(),
+        entries: acl.entries().iter().filter_map(acl_entry_from_sdk).collect(),
+    }
+}
+
+fn acl_entry_from_sdk(entry: &aws_sdk_ec2::types::NetworkAclEntry) -> Option<AclEntry> {
+    let cidr = entry
+        .cidr_block()
+        .or(entry.ipv6_cidr_block())?
+        .parse::<IpNet>()
+        .ok()?;
+    let protocol = match entry.protocol().unwrap_or("-1") {
+        "tcp" => "6",
+        "udp" => "17",
+        "icmp" => "1",
+        "all" => "-1",
+        number => number,
+    };
+    let port = |value: Option<i32>| value.and_then(|port| u16::try_from(port).ok());
+    let ports = entry.port_range().and_then(|range| {
+        Some(PortRange {
+            from: port(range.from())?,
+            to: port(range.to())?,
+        })
+    });
+    Some(AclEntry {
+        rule_number: entry.rule_number()?,
+        egress: entry.egress() == Some(true),
+        allow: entry.rule_action() == Some(&aws_sdk_ec2::types::RuleAction::Allow),
+        protocol: protocol.to_owned(),
+        cidr,
+        // A port range given on a rule of another protocol means nothing to EC2.
+        ports: ports.filter(|_| matches!(protocol, "6" | "17")),
+    })
+}
+
+/// A security group's inbound sources: CIDRs (IPv4 and IPv6) and referenced prefix lists.
+pub(crate) fn security_group_from_sdk(group: &aws_sdk_ec2::types::SecurityGroup) -> SecurityGroup {
+    let permissions = group.ip_permissions();
+    SecurityGroup {
+        id: group.group_id().unwrap_or_default().to_owned(),
+        vpc_id: group.vpc_id().unwrap_or_default().to_owned(),
+        ingress_cidrs: permissions
+            .iter()
+            .flat_map(|rule| {
+                let v4 = rule.ip_ranges().iter().filter_map(|range| range.cidr_ip());
+                let v6 = rule.ipv6_ranges().iter().filter_map(|range| range.cidr_ipv6());
+                v4.chain(v6)
+                    .filter_map(|cidr| cidr.parse().ok())
+                    .collect::<Vec<IpNet>>()
+            })
+            .collect(),
+        ingress_prefix_lists: permissions
+            .iter()
+            .flat_map(|rule| {
+                rule.prefix_list_ids()
+                    .iter()
+                    .filter_map(|list| list.prefix_list_id())
+            })
+            .map(str::to_owned)
+            .collect(),
     }
 }

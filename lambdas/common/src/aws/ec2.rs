@@ -10,16 +10,18 @@ use ipnet::IpNet;
 use tracing::{info, instrument, warn};
 
 use crate::aws::convert::{
-    peering_from_sdk, route_from_sdk, tags_of, transit_gateway_from_sdk, vpc_route_from_sdk,
-    vpc_route_table_from_sdk,
+    network_acl_from_sdk, peering_from_sdk, route_from_sdk, security_group_from_sdk, tags_of,
+    transit_gateway_from_sdk, vpc_route_from_sdk, vpc_route_table_from_sdk,
 };
 use crate::error::{Error, Result};
 use crate::plan::association::{Association, AssociationState};
 use crate::plan::attachment::AttachmentState;
+use crate::plan::network_acl::NetworkAcl;
 use crate::plan::pass::TableRoutes;
 use crate::plan::peering::{PeeringAttachment, TgwEnd};
 use crate::plan::propagation::PropagationState;
 use crate::plan::routing::{Route, Vpc};
+use crate::plan::security_groups::SecurityGroup;
 use crate::plan::vpc_tables::{Subnet, VpcAttachment, VpcRouteTable};
 
 /// Page size for describe calls; EC2's maximum for these actions.
@@ -750,6 +752,94 @@ impl Ec2 {
             "listed subnets"
         );
         Ok(subnets)
+    }
+
+    /// The network ACLs of the given VPCs, with their rules and subnet associations: one paged
+    /// read per 200 VPCs.
+    #[instrument(skip_all, fields(region = %self.region))]
+    pub async fn network_acls(&self, vpc_ids: &[String]) -> Result<Vec<NetworkAcl>> {
+        const ACTION: &str = "DescribeNetworkAcls";
+        let mut acls = Vec::new();
+        for chunk in vpc_ids.chunks(FILTER_VALUES) {
+            let items: Vec<_> = self
+                .client
+                .describe_network_acls()
+                .filters(filter_any("vpc-id", chunk))
+                .max_results(PAGE_SIZE)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<std::result::Result<_, _>>()
+                .await
+                .or_fail(ACTION, &self.region)?;
+            acls.extend(items.iter().map(network_acl_from_sdk));
+        }
+        info!(
+            action = ACTION,
+            vpcs = vpc_ids.len(),
+            acls = acls.len(),
+            "listed network ACLs"
+        );
+        Ok(acls)
+    }
+
+    /// The security groups of the given VPCs, with their inbound sources: one paged read per 200
+    /// VPCs.
+    #[instrument(skip_all, fields(region = %self.region))]
+    pub async fn security_groups(&self, vpc_ids: &[String]) -> Result<Vec<SecurityGroup>> {
+        const ACTION: &str = "DescribeSecurityGroups";
+        let mut groups = Vec::new();
+        for chunk in vpc_ids.chunks(FILTER_VALUES) {
+            let items: Vec<_> = self
+                .client
+                .describe_security_groups()
+                .filters(filter_any("vpc-id", chunk))
+                .max_results(PAGE_SIZE)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<std::result::Result<_, _>>()
+                .await
+                .or_fail(ACTION, &self.region)?;
+            groups.extend(items.iter().map(security_group_from_sdk));
+        }
+        info!(
+            action = ACTION,
+            vpcs = vpc_ids.len(),
+            groups = groups.len(),
+            "listed security groups"
+        );
+        Ok(groups)
+    }
+
+    /// The CIDRs a managed prefix list holds.
+    #[instrument(skip_all, fields(region = %self.region))]
+    pub async fn prefix_list_entries(&self, prefix_list_id: &str) -> Result<Vec<IpNet>> {
+        const ACTION: &str = "GetManagedPrefixListEntries";
+        // GetManagedPrefixListEntries takes at most 100 a page.
+        const PREFIX_LIST_PAGE: i32 = 100;
+        let items: Vec<_> = self
+            .client
+            .get_managed_prefix_list_entries()
+            .prefix_list_id(prefix_list_id)
+            .max_results(PREFIX_LIST_PAGE)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<std::result::Result<_, _>>()
+            .await
+            .or_fail(ACTION, &self.region)?;
+        let entries: Vec<IpNet> = items
+            .iter()
+            .filter_map(|entry| entry.cidr()?.parse().ok())
+            .collect();
+        info!(
+            action = ACTION,
+            prefix_list_id,
+            entries = entries.len(),
+            "listed prefix list entries"
+        );
+        Ok(entries)
     }
 
     /// The route tables of the given VPCs, with their associations and IPv4 and IPv6 routes.

@@ -17,6 +17,7 @@ use crate::contract::state::{
 };
 use crate::contract::validate::{self, echo, IdKind};
 use crate::error::{Error, Result};
+use crate::plan::network_acl::{AclTraffic, PortRange, Protocol};
 use crate::plan::prune::PruneOptions;
 use crate::plan::Side;
 
@@ -93,6 +94,8 @@ pub struct RouteOptions {
     /// The pairs of a mesh that share each Region's route-write pace (`routeWriteShare`); this
     /// pair writes at that fraction of it. 0 and 1 both mean the whole pace.
     pub write_share: u32,
+    /// What the reachability walk holds each network ACL to (`networkAclTraffic`).
+    pub acl_traffic: AclTraffic,
 }
 
 /// Checks a list of CIDRs: each well formed, at most [`MAX_EXTRA_CIDRS`], duplicates dropped,
@@ -142,6 +145,7 @@ pub struct PeeringRequest {
     pub prune_threshold: Option<u8>,
     pub confirm_prune: Option<u64>,
     pub route_write_share: Option<u32>,
+    pub network_acl_traffic: Option<AclTraffic>,
     /// Each side as given; `None` where the request leaves it to the default.
     pub active_extra_cidrs: Option<Vec<IpNet>>,
     pub passive_extra_cidrs: Option<Vec<IpNet>>,
@@ -410,7 +414,79 @@ impl PeeringState {
             || self.prune_threshold.is_some()
             || self.confirm_prune.is_some()
             || self.route_write_share.is_some()
+            || self.network_acl_traffic.is_some()
     }
+}
+
+/// `networkAclTraffic` checked: an object with `protocol` (`tcp` or `udp`), `ports` and
+/// `ephemeralPorts` (`"443"` or `"1024-65535"`), each defaulting to [`AclTraffic::default`]'s.
+fn acl_traffic(given: &Value, prefix: &str) -> Result<AclTraffic> {
+    let path = format!("{prefix}networkAclTraffic");
+    let Value::Object(fields) = given else {
+        return Err(Error::invalid(
+            &path,
+            format!(
+                "must be an object such as {{\"protocol\": \"tcp\", \"ports\": \"443\"}}, not {}",
+                json_type(given)
+            ),
+        ));
+    };
+    let mut traffic = AclTraffic::default();
+    for (key, value) in fields {
+        let field = match key.as_str() {
+            "protocol" | "ports" | "ephemeralPorts" => format!("{path}.{key}"),
+            _ => format!("{path}.{}", echo(key)),
+        };
+        let text = value
+            .as_str()
+            .ok_or_else(|| Error::invalid(&field, format!("must be a string, not {}", json_type(value))))?;
+        match key.as_str() {
+            "protocol" => {
+                traffic.protocol = match text {
+                    "tcp" => Protocol::Tcp,
+                    "udp" => Protocol::Udp,
+                    _ => return Err(Error::invalid(&field, "must be `tcp` or `udp`")),
+                }
+            }
+            "ports" => traffic.ports = port_range(&field, text)?,
+            "ephemeralPorts" => traffic.ephemeral_ports = port_range(&field, text)?,
+            _ => {
+                return Err(Error::invalid(
+                    &field,
+                    "is not part of networkAclTraffic; use `protocol`, `ports` or `ephemeralPorts`",
+                ))
+            }
+        }
+    }
+    Ok(traffic)
+}
+
+/// A port (`"443"`) or an inclusive range of ports (`"1024-65535"`).
+fn port_range(field: &str, text: &str) -> Result<PortRange> {
+    let port = |part: &str| part.trim().parse::<u16>().ok();
+    let (from, to) = match text.split_once('-') {
+        Some((from, to)) => (port(from), port(to)),
+        None => (port(text), port(text)),
+    };
+    match (from, to) {
+        (Some(from), Some(to)) if from <= to => Ok(PortRange { from, to }),
+        _ => Err(Error::invalid(
+            field,
+            format!(
+                "is `{}`; give a port or a range of ports from 0 to 65535, such as `443` or `1024-65535`",
+                echo(text)
+            ),
+        )),
+    }
+}
+
+fn acl_traffic_json(traffic: &AclTraffic) -> Value {
+    let range = |ports: PortRange| format!("{}-{}", ports.from, ports.to);
+    serde_json::json!({
+        "protocol": traffic.protocol.name(),
+        "ports": range(traffic.ports),
+        "ephemeralPorts": range(traffic.ephemeral_ports),
+    })
 }
 
 /// Each side of `extraCidrs` as a request gives it, checked: `None` where it leaves a side to
@@ -467,6 +543,11 @@ impl PeeringRequest {
             prune_threshold: state.prune_threshold,
             confirm_prune: state.confirm_prune,
             route_write_share: state.route_write_share,
+            network_acl_traffic: state
+                .network_acl_traffic
+                .as_ref()
+                .map(|given| acl_traffic(given, prefix))
+                .transpose()?,
             active_extra_cidrs: given.active,
             passive_extra_cidrs: given.passive,
             dry_run: state.dry_run,
@@ -577,6 +658,7 @@ impl PeeringRequest {
                 confirm: self.confirm_prune,
             },
             write_share: self.route_write_share.unwrap_or(0),
+            acl_traffic: self.network_acl_traffic.unwrap_or_default(),
             extra_cidrs: ExtraCidrs {
                 active: self.active_extra_cidrs.clone().unwrap_or_else(|| {
                     stack_side(defaults, active_region, Side::Active)
@@ -781,6 +863,12 @@ impl ResolvedRequest {
                     confirm: state.confirm_prune,
                 },
                 write_share: state.route_write_share.unwrap_or(0),
+                acl_traffic: state
+                    .network_acl_traffic
+                    .as_ref()
+                    .map(|given| acl_traffic(given, ""))
+                    .transpose()?
+                    .unwrap_or_default(),
                 extra_cidrs: ExtraCidrs {
                     active: given.active.unwrap_or_default(),
                     passive: given.passive.unwrap_or_default(),
@@ -854,6 +942,8 @@ impl ResolvedRequest {
         state.prune_threshold = Some(self.options.prune.threshold_percent);
         state.confirm_prune = self.options.prune.confirm;
         state.route_write_share = (self.options.write_share > 1).then_some(self.options.write_share);
+        let traffic = self.options.acl_traffic;
+        state.network_acl_traffic = (traffic != AclTraffic::default()).then(|| acl_traffic_json(&traffic));
         let texts = |cidrs: &[IpNet]| Some(cidrs.iter().map(ToString::to_string).collect());
         state.extra_cidrs = Some(ExtraCidrsField {
             active: texts(&self.options.extra_cidrs.active),
@@ -1347,6 +1437,34 @@ mod tests {
         assert_eq!(field_of(err), "extraCidrs.active");
     }
 
+    #[test]
+    fn network_acl_traffic_is_checked_field_by_field_and_defaults_to_any_tcp() {
+        // Given a request that leaves it out, then the walk holds the ACLs to any TCP.
+        let parsed = parse_request(&json!({})).unwrap();
+        let valid = parsed.request.validate(&defaults()).unwrap();
+        assert_eq!(valid.options.acl_traffic, AclTraffic::default());
+        // Given one that names HTTPS, then that is what is held.
+        let https = parse_request(&json!({"networkAclTraffic": {"ports": "443"}})).unwrap();
+        let traffic = https.request.network_acl_traffic.unwrap();
+        assert_eq!(traffic.ports, PortRange { from: 443, to: 443 });
+        assert_eq!(traffic.protocol, Protocol::Tcp);
+        // Given a malformed field, then the error names it.
+        for (given, field) in [
+            (json!({"protocol": "icmp"}), "networkAclTraffic.protocol"),
+            (json!({"ports": "443-80"}), "networkAclTraffic.ports"),
+            (
+                json!({"ephemeralPorts": "70000"}),
+                "networkAclTraffic.ephemeralPorts",
+            ),
+            (json!({"ports": 443}), "networkAclTraffic.ports"),
+            (json!({"port": "443"}), "networkAclTraffic.\"port\""),
+            (json!("tcp"), "networkAclTraffic"),
+        ] {
+            let err = parse_request(&json!({ "networkAclTraffic": given })).unwrap_err();
+            assert_eq!(field_of(err), field, "{given}");
+        }
+    }
+
     fn resolved_request() -> ResolvedRequest {
         ResolvedRequest {
             active_region: "us-east-1".into(),
@@ -1373,6 +1491,11 @@ mod tests {
                 return_propagation: true,
                 prune: PruneOptions::default(),
                 write_share: 3,
+                acl_traffic: AclTraffic {
+                    protocol: Protocol::Udp,
+                    ports: PortRange { from: 53, to: 53 },
+                    ..AclTraffic::default()
+                },
             },
             dry_run: false,
             active: SideAccount::default(),
@@ -1396,6 +1519,7 @@ mod tests {
             "summarizeRoutes",
             "returnPropagation",
             "routeWriteShare",
+            "networkAclTraffic",
         ] {
             output.as_object_mut().unwrap().remove(field);
         }

@@ -115,6 +115,10 @@ pub struct PeeringState {
     pub mesh_sides: Option<Vec<MeshPeerSide>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_cidrs: Option<ExtraCidrsField>,
+    /// What the reachability walk holds network ACLs to; checked by the request
+    /// (`contract::request`), kept here as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_acl_traffic: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag")]
     pub dry_run: Option<bool>,
     /// The active transit gateway's account and the role every active-side call is made as,

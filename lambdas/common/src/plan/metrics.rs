@@ -374,6 +374,7 @@ mod tests {
             reachable,
             unreachable,
             results: vec![],
+            security_groups: None,
         }
     }
 

@@ -11,6 +11,8 @@
 //! - [`propagation`]: which VPC attachments to propagate into the peering's table (the return
 //!   path).
 //! - [`reachability`]: whether a packet gets from each VPC to each peer VPC and back.
+//! - [`security_groups`]: whether any security group of each VPC admits the peer VPC (advice).
+//! - [`network_acl`]: which network ACLs a VPC's traffic crosses, and whether it passes them.
 //! - [`record`]: the tags that record the routes this tool created.
 //! - [`report`]: what `modify-routes` reports, and how passes add up.
 //! - [`teardown`]: which routes a teardown removes.
@@ -25,6 +27,7 @@ pub mod association;
 pub mod attachment;
 pub mod mesh;
 pub mod metrics;
+pub mod network_acl;
 pub mod notice;
 pub mod pass;
 pub mod peering;
@@ -34,6 +37,7 @@ pub mod reachability;
 pub mod record;
 pub mod report;
 pub mod routing;
+pub mod security_groups;
 pub mod summary;
 pub mod teardown;
 pub mod vpc_tables;

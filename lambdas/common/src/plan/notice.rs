@@ -64,19 +64,65 @@ fn table_conflicts<'a>(label: &'a str, report: &'a SideReport) -> impl Iterator<
 
 /// One unreachable pair, read generically: the pair, the first missing hop and where it is.
 fn pair_line(result: &Value) -> String {
-    let text = |key: &str| result.get(key).and_then(Value::as_str).unwrap_or("");
+    // A string as it is, a number (an ACL's rule number) as written; anything else is left out.
+    let text = |key: &str| match result.get(key) {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Number(number)) => number.to_string(),
+        _ => String::new(),
+    };
     let mut line = format!(
         "  {} <-> {}: {}",
         text("activeVpcId"),
         text("passiveVpcId"),
         text("result")
     );
-    for key in ["direction", "region", "routeTableId", "cidr", "target"] {
+    let keys = [
+        "direction",
+        "region",
+        "routeTableId",
+        "vpcId",
+        "networkAclId",
+        "ruleNumber",
+        "aclDirection",
+        "leg",
+        "cidr",
+        "target",
+    ];
+    for key in keys {
         if !text(key).is_empty() {
             line.push_str(&format!(" {key}={}", text(key)));
         }
     }
     line
+}
+
+/// The pairs no security group admits, as advice in a notice sent for something else: on its own
+/// it needs no person (a group applies per interface, and the tool cannot tell which).
+fn group_advice(reachability: &Reachability) -> Vec<String> {
+    let Some(advice) = reachability
+        .security_groups
+        .as_ref()
+        .filter(|a| a.no_group_admits > 0)
+    else {
+        return Vec::new();
+    };
+    let mut lines = vec![format!(
+        "VPC pairs where no security group of a VPC admits the other's CIDRs: {} of {} (advice):",
+        advice.no_group_admits, reachability.pairs
+    )];
+    lines.extend(advice.pairs.iter().take(MAX_NAMED).map(|pair| {
+        format!(
+            "  {} <-> {}: none in {}",
+            pair.active_vpc_id, pair.passive_vpc_id, pair.vpc_id
+        )
+    }));
+    let more = advice
+        .no_group_admits
+        .saturating_sub(advice.pairs.len().min(MAX_NAMED));
+    if more > 0 {
+        lines.push(format!("  ... and {more} more (see the execution's output)"));
+    }
+    lines
 }
 
 /// The notice for a setup's last report, or `None` when nothing needs a person.
@@ -145,6 +191,7 @@ pub fn for_routes(about: About<'_>, routes: &RoutesReport, reachability: &Reacha
             lines.push(format!("  ... and {more} more (see the execution's output)"));
         }
     }
+    lines.extend(group_advice(reachability));
     lines.push(EXECUTION_LINE.to_owned());
     Some(Notice {
         subject: subject(&parts),
@@ -305,6 +352,50 @@ mod tests {
         ));
         assert!(!notice.message.contains("vpc-b"));
         assert!(notice.subject.len() < 100 && notice.subject.is_ascii() && !notice.subject.contains('\n'));
+    }
+
+    #[test]
+    fn a_pair_blocked_by_a_network_acl_names_the_acl_its_rule_and_the_direction() {
+        let reachability: Reachability = serde_json::from_value(serde_json::json!({
+            "pairs": 1, "reachable": 0, "unreachable": 1,
+            "results": [
+                {"activeVpcId": "vpc-a", "passiveVpcId": "vpc-c", "direction": "there",
+                 "result": "blockedByNetworkAcl", "region": "eu-west-1", "vpcId": "vpc-c",
+                 "networkAclId": "acl-1", "ruleNumber": 50, "aclDirection": "inbound", "leg": "request",
+                 "cidr": "10.1.0.0/16"}
+            ]
+        }))
+        .unwrap();
+        let notice = for_routes(ABOUT, &routes(0, 0), &reachability).unwrap();
+        assert!(
+            notice.message.contains(
+                "  vpc-a <-> vpc-c: blockedByNetworkAcl direction=there region=eu-west-1 vpcId=vpc-c \
+                 networkAclId=acl-1 ruleNumber=50 aclDirection=inbound leg=request cidr=10.1.0.0/16"
+            ),
+            "{}",
+            notice.message
+        );
+    }
+
+    #[test]
+    fn given_a_notice_then_it_names_the_pairs_no_security_group_admits_and_alone_they_send_none() {
+        let mut reachability: Reachability = serde_json::from_value(serde_json::json!({
+            "pairs": 1, "reachable": 1, "unreachable": 0,
+            "results": [{"activeVpcId": "vpc-a", "passiveVpcId": "vpc-c", "result": "reachable"}],
+            "securityGroups": {"admitted": 0, "noGroupAdmits": 1, "pairs": [
+                {"activeVpcId": "vpc-a", "passiveVpcId": "vpc-c", "securityGroups": "noGroupAdmits", "vpcId": "vpc-c"}]}
+        }))
+        .unwrap();
+        assert_eq!(for_routes(ABOUT, &routes(0, 0), &reachability), None);
+        let notice = for_routes(ABOUT, &routes(1, 0), &reachability).unwrap();
+        assert!(
+            notice.message.contains("  vpc-a <-> vpc-c: none in vpc-c"),
+            "{}",
+            notice.message
+        );
+        reachability.security_groups = None;
+        let notice = for_routes(ABOUT, &routes(1, 0), &reachability).unwrap();
+        assert!(!notice.message.contains("security group"), "{}", notice.message);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use ipnet::IpNet;
 use crate::contract::request::RouteOptions;
 use crate::error::{Error, Result};
 use crate::plan::association::{Association, AssociationState};
+use crate::plan::network_acl::{AclTraffic, VpcAcls};
 use crate::plan::propagation::PropagationState;
 use crate::plan::prune::{guard, owned, plan_table, PruneTally, Refusal};
 use crate::plan::reachability::{reachability, Reachability, SideView};
@@ -26,6 +27,7 @@ use crate::plan::routing::{
     cidrs_of, extra, find_overlap, propagated_on_premises, Conflict, Origin, Route, RoutePlan, SourcedCidr,
     Vpc,
 };
+use crate::plan::security_groups::{advise, GroupSide, SecurityGroup};
 use crate::plan::summary::{summarize, Summary};
 use crate::plan::vpc_tables::{first_over_quota, VpcAttachment, VpcRouteTable};
 use crate::plan::Side;
@@ -80,6 +82,14 @@ pub struct SideSnapshot {
     pub tgw_tables: BTreeMap<String, TgwTable>,
     /// Each attached tagged VPC's route tables in its attachment's zones, by VPC id.
     pub vpc_tables: BTreeMap<String, Vec<VpcRouteTable>>,
+    /// Each attached tagged VPC's network ACLs, by VPC id.
+    pub network_acls: BTreeMap<String, VpcAcls>,
+    /// The request's `networkAclTraffic`, the same on both sides: what the walk holds the ACLs to.
+    pub acl_traffic: AclTraffic,
+    /// The security groups of the attached tagged VPCs, and the entries of the prefix lists
+    /// their inbound rules reference, by id.
+    pub security_groups: Vec<SecurityGroup>,
+    pub prefix_lists: BTreeMap<String, Vec<IpNet>>,
     /// With `prune` and VPC routes: the VPC route tables that record routes of this peering but
     /// are not among `vpc_tables` (their VPC was untagged or detached); read for their removal.
     pub recorded_vpc_tables: Vec<VpcRouteTable>,
@@ -481,6 +491,15 @@ impl SideSnapshot {
         AfterPass { tgw, vpc_tables }
     }
 
+    /// The side as the security group advice sees it.
+    fn group_side(&self) -> GroupSide<'_> {
+        GroupSide {
+            tagged: &self.tagged,
+            groups: &self.security_groups,
+            prefix_lists: &self.prefix_lists,
+        }
+    }
+
     /// The side as the walk sees it. Associations are as read: one this pass asked for is still
     /// being made, and carries no traffic yet.
     fn view<'a>(&'a self, after: &'a AfterPass, peering_attachment_id: &'a str) -> SideView<'a> {
@@ -493,6 +512,7 @@ impl SideSnapshot {
             vpc_tables: &after.vpc_tables,
             tgw_tables: &after.tgw,
             associations: &self.associations,
+            network_acls: &self.network_acls,
         }
     }
 }
@@ -677,10 +697,13 @@ fn walk(
 ) -> Reachability {
     let active_after = active.after(active_outcome, peering.active);
     let passive_after = passive.after(passive_outcome, peering.passive);
-    reachability(
+    let mut walked = reachability(
         &active.view(&active_after, peering.active),
         &passive.view(&passive_after, peering.passive),
-    )
+        &active.acl_traffic,
+    );
+    walked.security_groups = Some(advise(&active.group_side(), &passive.group_side()));
+    walked
 }
 
 fn side_report(earlier: Option<&RoutesReport>, pass: SidePass) -> (Vec<TgwTableReport>, Vec<VpcTableReport>) {
@@ -848,6 +871,10 @@ mod tests {
                 }],
             )]
             .into(),
+            network_acls: BTreeMap::new(),
+            acl_traffic: AclTraffic::default(),
+            security_groups: Vec::new(),
+            prefix_lists: BTreeMap::new(),
             recorded_vpc_tables: Vec::new(),
             records: record::Records::new(),
             gone_tables: BTreeSet::new(),

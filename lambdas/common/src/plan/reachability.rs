@@ -12,7 +12,9 @@
 //! 4. the remote TGW route table associated with the peering attachment sends it to `b`'s
 //!    attachment;
 //!
-//! then the same back from `b` to each CIDR of `a`.
+//! then the same back from `b` to each CIDR of `a`. Then the network ACLs the two VPCs' traffic
+//! crosses (see [`crate::plan::network_acl`]): a connection opened from `a` to `b`, request and
+//! reply, then one opened from `b` to `a`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,7 +22,11 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::association::Association;
+use crate::plan::network_acl::{
+    first_block, AclClass, AclDirection, AclJudge, AclParty, AclTraffic, Leg, VpcAcls,
+};
 use crate::plan::routing::{Origin, Route, Vpc};
+use crate::plan::security_groups::SecurityGroupAdvice;
 use crate::plan::vpc_tables::{VpcAttachment, VpcRouteTable};
 
 /// At most this many pairs are listed, unreachable ones first; the counts are always exact.
@@ -41,6 +47,9 @@ pub struct SideView<'a> {
     pub associations: &'a BTreeMap<String, Association>,
     /// The peering attachment as this side knows it.
     pub peering_attachment_id: &'a str,
+    /// Each attached tagged VPC's network ACLs (see [`crate::plan::network_acl::acls_by_vpc`]);
+    /// a VPC without an entry is walked without ACLs.
+    pub network_acls: &'a BTreeMap<String, VpcAcls>,
 }
 
 /// The first hop a packet misses, or that it gets there and back.
@@ -114,6 +123,19 @@ pub enum Hop {
         target: String,
         expected: String,
     },
+    /// A rule of a network ACL stops the traffic: `ruleNumber` 32767 is the `*` rule, which
+    /// denies what no rule allows. `aclDirection` is the rule's (outbound or inbound), `leg`
+    /// whether the packet is the request or the reply, `cidr` the far addresses stopped.
+    #[serde(rename_all = "camelCase")]
+    BlockedByNetworkAcl {
+        region: String,
+        vpc_id: String,
+        network_acl_id: String,
+        rule_number: i32,
+        acl_direction: AclDirection,
+        leg: Leg,
+        cidr: IpNet,
+    },
 }
 
 /// One pair's result.
@@ -141,6 +163,9 @@ pub struct Reachability {
     /// Unreachable pairs first, then reachable ones, each in VPC id order; cut to
     /// [`MAX_PAIRS_LISTED`].
     pub results: Vec<PairResult>,
+    /// Whether the VPCs' security groups admit each other (advice: it decides no result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_groups: Option<SecurityGroupAdvice>,
 }
 
 /// Which of the two routes EC2 prefers for the same destination: the longer prefix, then a
@@ -353,7 +378,42 @@ fn one_way(from: &Walker, local: &Vpc, to: &Walker, remote: &Vpc) -> Option<Hop>
     None
 }
 
-fn pair(active: &Walker, a: &Vpc, passive: &Walker, p: &Vpc) -> PairResult {
+/// A VPC as the ACL checks see it: its ACLs (none if they were not read) and its CIDRs as
+/// walked towards `other`.
+fn acl_party<'v>((side, vpc): (&'v Walker, &Vpc), other: &Vpc, no_acls: &'v VpcAcls) -> AclParty<'v> {
+    AclParty {
+        acls: side.view.network_acls.get(&vpc.id).unwrap_or(no_acls),
+        own: walked_cidrs(vpc, has_ipv6(other)).copied().collect(),
+    }
+}
+
+/// The first place a network ACL stops a connection `client` opens to `server`, as a hop.
+fn acl_hop(client: (&Walker, &Vpc), server: (&Walker, &Vpc), traffic: &AclTraffic) -> Option<Hop> {
+    let no_acls = VpcAcls::default();
+    let (client_party, server_party) = (
+        acl_party(client, server.1, &no_acls),
+        acl_party(server, client.1, &no_acls),
+    );
+    let client_remote: Vec<IpNet> = server_party.own.clone();
+    let server_remote: Vec<IpNet> = client_party.own.clone();
+    let (at_server, block) = first_block(
+        (&client_party, &client_remote),
+        (&server_party, &server_remote),
+        traffic,
+    )?;
+    let (side, vpc) = if at_server { server } else { client };
+    Some(Hop::BlockedByNetworkAcl {
+        region: side.view.region.to_owned(),
+        vpc_id: vpc.id.clone(),
+        network_acl_id: block.network_acl_id,
+        rule_number: block.rule_number,
+        acl_direction: block.direction,
+        leg: block.leg,
+        cidr: block.cidr,
+    })
+}
+
+fn pair(active: &Walker, a: &Vpc, passive: &Walker, p: &Vpc, traffic: &AclTraffic) -> PairResult {
     let result = |direction: Option<&str>, hop: Hop| PairResult {
         active_vpc_id: a.id.clone(),
         passive_vpc_id: p.id.clone(),
@@ -388,6 +448,12 @@ fn pair(active: &Walker, a: &Vpc, passive: &Walker, p: &Vpc) -> PairResult {
         return result(Some("there"), hop);
     }
     if let Some(hop) = one_way(passive, p, active, a) {
+        return result(Some("back"), hop);
+    }
+    if let Some(hop) = acl_hop((active, a), (passive, p), traffic) {
+        return result(Some("there"), hop);
+    }
+    if let Some(hop) = acl_hop((passive, p), (active, a), traffic) {
         return result(Some("back"), hop);
     }
     result(None, Hop::Reachable)
@@ -507,6 +573,8 @@ struct ClassKey<'a> {
     ipv6_support: bool,
     outbound: &'a str,
     tables: Vec<TableKey>,
+    /// `None` when the VPC's ACLs were not read: then none is walked.
+    acls: Option<AclClass>,
 }
 
 /// One direction of the walk (from one side's VPCs to the other's), decided per class of local
@@ -528,7 +596,11 @@ fn bit(bits: &[u64], i: usize) -> bool {
 /// Decides one direction. Each hop is looked up once per (class, remote CIDR) and once per
 /// (remote VPC, CIDR) on arrival, so the cost grows with the VPCs times the classes, not with
 /// the pairs: a network routed alike has a class per outbound table and family.
-fn direction(from: &Walker, locals: &[&Vpc], to: &Walker, remotes: &[&Vpc]) -> Direction {
+///
+/// A class's bit for a remote VPC also needs the class's network ACLs to let every connection
+/// with that VPC through, opened from either end: the other VPC's ACLs are checked in the
+/// other direction's rows.
+fn direction(from: &Walker, locals: &[&Vpc], to: &Walker, remotes: &[&Vpc], judge: &AclJudge) -> Direction {
     let mut universe: Vec<(bool, u128, u8)> = remotes
         .iter()
         .flat_map(|vpc| vpc.cidrs.iter().map(address_key))
@@ -537,7 +609,7 @@ fn direction(from: &Walker, locals: &[&Vpc], to: &Walker, remotes: &[&Vpc]) -> D
     universe.dedup();
 
     let mut classes: HashMap<ClassKey, usize> = HashMap::new();
-    let mut representative: Vec<(bool, &str, Vec<KeyLookup>)> = Vec::new();
+    let mut representative: Vec<(bool, &str, Vec<KeyLookup>, Option<AclClass>)> = Vec::new();
     let mut flags = Vec::new();
     let no_tables = Vec::new();
     let class_of = locals
@@ -554,6 +626,11 @@ fn direction(from: &Walker, locals: &[&Vpc], to: &Walker, remotes: &[&Vpc]) -> D
                     .iter()
                     .map(|table| table_key(table, &universe, from.view.transit_gateway_id))
                     .collect(),
+                acls: from
+                    .view
+                    .network_acls
+                    .get(&vpc.id)
+                    .map(|acls| judge.class(acls, &vpc.cidrs)),
             };
             let next = classes.len();
             Some(*classes.entry(key).or_insert_with_key(|key| {
@@ -561,6 +638,7 @@ fn direction(from: &Walker, locals: &[&Vpc], to: &Walker, remotes: &[&Vpc]) -> D
                     key.ipv6,
                     key.outbound,
                     key.tables.iter().map(KeyLookup::new).collect(),
+                    key.acls.clone(),
                 ));
                 flags.push((key.ipv6, key.ipv6_support));
                 next
@@ -590,7 +668,7 @@ fn direction(from: &Walker, locals: &[&Vpc], to: &Walker, remotes: &[&Vpc]) -> D
     let words = remotes.len().div_ceil(64);
     let reaches = representative
         .iter()
-        .map(|(ipv6, outbound, tables)| {
+        .map(|(ipv6, outbound, tables, acls)| {
             let lookup = from.tables.get(outbound);
             let mut bits = vec![0u64; words];
             for (j, vpc) in remotes.iter().enumerate() {
@@ -601,6 +679,9 @@ fn direction(from: &Walker, locals: &[&Vpc], to: &Walker, remotes: &[&Vpc]) -> D
                                 lookup.and_then(|lookup| lookup.best_match(*cidr)),
                                 from.view.peering_attachment_id,
                             )
+                    })
+                    && acls.as_ref().is_none_or(|class| {
+                        judge.lets_through(class, walked_cidrs(vpc, *ipv6), *ipv6 && has_ipv6(vpc))
                     });
                 if there {
                     bits[j / 64] |= 1 << (j % 64);
@@ -623,11 +704,24 @@ fn direction(from: &Walker, locals: &[&Vpc], to: &Walker, remotes: &[&Vpc]) -> D
 /// Only the pairs listed are walked hop by hop, to name their first missing hop: rows are
 /// visited in VPC id order, and a row is looked into only when it holds a pair still to list,
 /// so at most [`MAX_PAIRS_LISTED`] rows of each kind are.
-pub fn reachability(active: &SideView, passive: &SideView) -> Reachability {
+pub fn reachability(active: &SideView, passive: &SideView, traffic: &AclTraffic) -> Reachability {
     let (active_walker, passive_walker) = (Walker::new(active), Walker::new(passive));
     let (active_vpcs, passive_vpcs) = (by_id(active.tagged), by_id(passive.tagged));
-    let there = direction(&active_walker, &active_vpcs, &passive_walker, &passive_vpcs);
-    let back = direction(&passive_walker, &passive_vpcs, &active_walker, &active_vpcs);
+    let judge = AclJudge::new(traffic);
+    let there = direction(
+        &active_walker,
+        &active_vpcs,
+        &passive_walker,
+        &passive_vpcs,
+        &judge,
+    );
+    let back = direction(
+        &passive_walker,
+        &passive_vpcs,
+        &active_walker,
+        &active_vpcs,
+        &judge,
+    );
     let compatible = |ca: usize, cp: usize| {
         let ((a_ipv6, a_support), (p_ipv6, p_support)) = (there.flags[ca], back.flags[cp]);
         !(a_ipv6 && p_ipv6) || (a_support && p_support)
@@ -674,7 +768,7 @@ pub fn reachability(active: &SideView, passive: &SideView) -> Reachability {
                 &mut unreachable
             };
             if listed.len() < MAX_PAIRS_LISTED {
-                listed.push(pair(&active_walker, a, &passive_walker, p));
+                listed.push(pair(&active_walker, a, &passive_walker, p, traffic));
             }
             if unreachable.len() >= MAX_PAIRS_LISTED && reachable.len() >= MAX_PAIRS_LISTED {
                 break;
@@ -690,6 +784,7 @@ pub fn reachability(active: &SideView, passive: &SideView) -> Reachability {
         reachable: reachable_count,
         unreachable: pairs - reachable_count,
         results,
+        security_groups: None,
     }
 }
 
@@ -697,6 +792,7 @@ pub fn reachability(active: &SideView, passive: &SideView) -> Reachability {
 mod tests {
     use super::*;
     use crate::plan::association::AssociationState;
+    use crate::plan::network_acl::{AclEntry, NetworkAcl, PortRange, DEFAULT_RULE_NUMBER};
     use proptest::prelude::*;
 
     const PEERING: &str = "tgw-attach-peering";
@@ -715,6 +811,7 @@ mod tests {
         tables: BTreeMap<String, Vec<VpcRouteTable>>,
         tgw_tables: BTreeMap<String, Vec<Route>>,
         associations: BTreeMap<String, Association>,
+        acls: BTreeMap<String, VpcAcls>,
     }
 
     impl Fixture {
@@ -760,6 +857,7 @@ mod tests {
                 attachments: [(vpc.id.clone(), attachment)].into(),
                 tables: [(vpc.id.clone(), vec![table])].into(),
                 associations,
+                acls: BTreeMap::new(),
                 // The VPC's own CIDR, as propagation puts it in its TGW table.
                 tgw_tables: [(
                     tgw_table.to_owned(),
@@ -801,8 +899,152 @@ mod tests {
                 tgw_tables: &self.tgw_tables,
                 associations: &self.associations,
                 peering_attachment_id: PEERING,
+                network_acls: &self.acls,
             }
         }
+    }
+
+    impl Fixture {
+        /// The VPC's one subnet (its attachment's too) served by an open ACL with `extra` rules.
+        fn with_acl(mut self, extra: Vec<AclEntry>) -> Self {
+            let acl = acl_with(&self.vpc.id.replace("vpc-", "acl-"), extra);
+            let acls = VpcAcls {
+                zone: vec![acl.clone()],
+                attachment: vec![acl],
+            };
+            self.acls.insert(self.vpc.id.clone(), acls);
+            self
+        }
+    }
+
+    fn blocked(
+        region: &str,
+        vpc: &str,
+        rule_number: i32,
+        acl_direction: AclDirection,
+        leg: Leg,
+        cidr: &str,
+    ) -> Hop {
+        Hop::BlockedByNetworkAcl {
+            region: region.into(),
+            vpc_id: vpc.into(),
+            network_acl_id: vpc.replace("vpc-", "acl-"),
+            rule_number,
+            acl_direction,
+            leg,
+            cidr: net(cidr),
+        }
+    }
+
+    const EPHEMERAL: Option<(u16, u16)> = Some((1024, 65535));
+
+    #[test]
+    fn given_open_acls_on_both_sides_then_the_pair_is_reachable() {
+        let (active, passive) = full_path();
+        let (active, passive) = (active.with_acl(vec![]), passive.with_acl(vec![]));
+        assert_eq!(only_result(&active, &passive).hop, Hop::Reachable);
+    }
+
+    #[test]
+    fn given_a_deny_out_at_the_source_then_the_source_acl_rule_is_named() {
+        let (active, passive) = full_path();
+        let active = active.with_acl(vec![acl_rule(90, true, false, "10.2.0.0/16", None)]);
+        let result = only_result(&active, &passive.with_acl(vec![]));
+        assert_eq!(result.direction.as_deref(), Some("there"));
+        let expected = blocked(
+            "us-east-1",
+            "vpc-active",
+            90,
+            AclDirection::Outbound,
+            Leg::Request,
+            "10.2.0.0/16",
+        );
+        assert_eq!(result.hop, expected);
+    }
+
+    #[test]
+    fn given_a_deny_in_at_the_destination_then_the_destination_acl_rule_is_named() {
+        let (active, passive) = full_path();
+        let passive = passive.with_acl(vec![acl_rule(80, false, false, "10.1.0.0/16", Some((0, 1023)))]);
+        let result = only_result(&active.with_acl(vec![]), &passive);
+        assert_eq!(result.direction.as_deref(), Some("there"));
+        let expected = blocked(
+            "eu-west-1",
+            "vpc-passive",
+            80,
+            AclDirection::Inbound,
+            Leg::Request,
+            "10.1.0.0/16",
+        );
+        assert_eq!(result.hop, expected);
+    }
+
+    #[test]
+    fn given_a_deny_of_the_reply_out_of_the_destination_then_the_return_leg_is_named() {
+        let (active, passive) = full_path();
+        let passive = passive.with_acl(vec![acl_rule(70, true, false, "10.1.0.0/16", EPHEMERAL)]);
+        let result = only_result(&active.with_acl(vec![]), &passive);
+        assert_eq!(result.direction.as_deref(), Some("there"));
+        let expected = blocked(
+            "eu-west-1",
+            "vpc-passive",
+            70,
+            AclDirection::Outbound,
+            Leg::Return,
+            "10.1.0.0/16",
+        );
+        assert_eq!(result.hop, expected);
+    }
+
+    #[test]
+    fn given_a_deny_of_the_reply_into_the_source_then_the_return_leg_is_named() {
+        let (active, passive) = full_path();
+        let active = active.with_acl(vec![acl_rule(60, false, false, "10.2.0.0/16", EPHEMERAL)]);
+        let result = only_result(&active, &passive.with_acl(vec![]));
+        assert_eq!(result.direction.as_deref(), Some("there"));
+        let expected = blocked(
+            "us-east-1",
+            "vpc-active",
+            60,
+            AclDirection::Inbound,
+            Leg::Return,
+            "10.2.0.0/16",
+        );
+        assert_eq!(result.hop, expected);
+    }
+
+    #[test]
+    fn given_a_deny_that_stops_only_connections_the_passive_side_opens_then_back_is_named() {
+        let (active, passive) = full_path();
+        // Requests into the active VPC on ports below 1024 are denied: its own requests pass
+        // (their replies come back to ephemeral ports), the passive side's do not.
+        let active = active.with_acl(vec![acl_rule(40, false, false, "10.2.0.0/16", Some((0, 1023)))]);
+        let result = only_result(&active, &passive.with_acl(vec![]));
+        assert_eq!(result.direction.as_deref(), Some("back"));
+        let expected = blocked(
+            "us-east-1",
+            "vpc-active",
+            40,
+            AclDirection::Inbound,
+            Leg::Request,
+            "10.2.0.0/16",
+        );
+        assert_eq!(result.hop, expected);
+    }
+
+    #[test]
+    fn given_traffic_the_acls_allow_then_a_deny_elsewhere_does_not_count() {
+        let (active, passive) = full_path();
+        let active = active.with_acl(vec![acl_rule(90, true, false, "10.2.0.0/16", Some((22, 22)))]);
+        let (active_view, passive) = (active, passive.with_acl(vec![]));
+        let https = AclTraffic {
+            ports: PortRange { from: 443, to: 443 },
+            ..AclTraffic::default()
+        };
+        let report = reachability(&active_view.view(), &passive.view(), &https);
+        assert_eq!(report.results[0].hop, Hop::Reachable);
+        let report = reachability(&active_view.view(), &passive.view(), &AclTraffic::default());
+        assert_eq!(report.unreachable, 1);
     }
 
     fn full_path() -> (Fixture, Fixture) {
@@ -813,7 +1055,7 @@ mod tests {
     }
 
     fn only_result(active: &Fixture, passive: &Fixture) -> PairResult {
-        let report = reachability(&active.view(), &passive.view());
+        let report = reachability(&active.view(), &passive.view(), &AclTraffic::default());
         assert_eq!(report.pairs, 1);
         report.results.into_iter().next().unwrap()
     }
@@ -821,7 +1063,7 @@ mod tests {
     #[test]
     fn given_every_hop_there_and_back_then_the_pair_is_reachable() {
         let (active, passive) = full_path();
-        let report = reachability(&active.view(), &passive.view());
+        let report = reachability(&active.view(), &passive.view(), &AclTraffic::default());
         assert_eq!((report.pairs, report.reachable, report.unreachable), (1, 1, 0));
         assert_eq!(report.results[0].hop, Hop::Reachable);
     }
@@ -954,7 +1196,15 @@ mod tests {
             .tagged
             .iter()
             .flat_map(|a| passive.tagged.iter().map(move |p| (a, p)))
-            .map(|(a, p)| pair(&Walker::new(active), a, &Walker::new(passive), p))
+            .map(|(a, p)| {
+                pair(
+                    &Walker::new(active),
+                    a,
+                    &Walker::new(passive),
+                    p,
+                    &AclTraffic::default(),
+                )
+            })
             .collect();
         let reachable = results.iter().filter(|r| r.hop == Hop::Reachable).count();
         let pairs = results.len();
@@ -974,6 +1224,7 @@ mod tests {
             reachable,
             unreachable: pairs - reachable,
             results,
+            security_groups: None,
         }
     }
 
@@ -1020,6 +1271,7 @@ mod tests {
         vpc_tables: BTreeMap<String, Vec<VpcRouteTable>>,
         tgw_tables: BTreeMap<String, Vec<Route>>,
         associations: BTreeMap<String, Association>,
+        network_acls: BTreeMap<String, VpcAcls>,
     }
 
     impl Segmented {
@@ -1033,6 +1285,7 @@ mod tests {
                 tgw_tables: &self.tgw_tables,
                 associations: &self.associations,
                 peering_attachment_id: PEERING,
+                network_acls: &self.network_acls,
             }
         }
     }
@@ -1109,6 +1362,7 @@ mod tests {
         Segmented {
             region,
             tgw,
+            network_acls: BTreeMap::new(),
             vpc_tables: [(
                 vpc.id.clone(),
                 vec![VpcRouteTable {
@@ -1144,7 +1398,7 @@ mod tests {
 
     fn walk_segmented(hops: &Hops) -> PairResult {
         let (active, passive) = (segmented(hops, 0), segmented(hops, 1));
-        let report = reachability(&active.view(), &passive.view());
+        let report = reachability(&active.view(), &passive.view(), &AclTraffic::default());
         assert_eq!(report.pairs, 1);
         report.results.into_iter().next().unwrap()
     }
@@ -1216,7 +1470,7 @@ mod tests {
             .get_mut("tgw-rtb-1-peering")
             .unwrap()
             .retain(|route| matches!(route.cidr, IpNet::V4(_)));
-        let report = reachability(&active.view(), &passive.view());
+        let report = reachability(&active.view(), &passive.view(), &AclTraffic::default());
         assert!(
             matches!(&report.results[0].hop, Hop::NoRouteFromPeering { cidr, .. } if *cidr == net("2a05:d018::/56")),
             "{:?}",
@@ -1265,6 +1519,8 @@ mod tests {
         arrival: u8,
         /// A second VPC route table in its attachment's zones.
         second_table: bool,
+        /// Its network ACLs: see [`shaped_acls`].
+        acl: u8,
     }
 
     /// One side of a generated segmented network: two tables for VPC attachments, one for the
@@ -1284,7 +1540,7 @@ mod tests {
 
     fn vpc_shape() -> impl Strategy<Value = VpcShape> {
         (
-            (any::<bool>(), 0u8..4, any::<bool>(), any::<bool>()),
+            (any::<bool>(), 0u8..4, any::<bool>(), any::<bool>(), 0u8..7),
             (
                 proptest::collection::vec(prop_oneof![3 => Just(1u8), 1 => 0u8..4], SLOTS),
                 0u8..3,
@@ -1294,7 +1550,7 @@ mod tests {
         )
             .prop_map(
                 |(
-                    (attached, association, dual_stack, ipv6_support),
+                    (attached, association, dual_stack, ipv6_support, acl),
                     (vpc_routes, vpc_supernet, arrival, second_table),
                 )| VpcShape {
                     attached: attached || association > 0,
@@ -1305,6 +1561,7 @@ mod tests {
                     vpc_supernet,
                     arrival,
                     second_table,
+                    acl,
                 },
             )
     }
@@ -1437,6 +1694,7 @@ mod tests {
         let mut attachments = BTreeMap::new();
         let mut associations = BTreeMap::new();
         let mut vpc_tables = BTreeMap::new();
+        let mut network_acls = BTreeMap::new();
         for (i, vpc_shape) in shape.vpcs.iter().enumerate() {
             let vpc = Vpc {
                 id: format!("vpc-{n}-{i}"),
@@ -1485,6 +1743,10 @@ mod tests {
                 vpc.id.clone(),
                 shaped_vpc_tables(vpc_shape, &vpc, &format!("rtb-{n}-{i}"), &remote_cidrs, tgw),
             );
+            network_acls.insert(
+                vpc.id.clone(),
+                shaped_acls(vpc_shape.acl, &format!("acl-{n}-{i}"), 1 - n),
+            );
             vpcs.push(vpc);
         }
         if shape.peering_associated {
@@ -1508,7 +1770,82 @@ mod tests {
             vpc_tables,
             tgw_tables,
             associations,
+            network_acls,
             vpcs,
+        }
+    }
+
+    fn acl_rule(number: i32, egress: bool, allow: bool, cidr: &str, ports: Option<(u16, u16)>) -> AclEntry {
+        AclEntry {
+            rule_number: number,
+            egress,
+            allow,
+            protocol: if ports.is_some() { "6" } else { "-1" }.into(),
+            cidr: net(cidr),
+            ports: ports.map(|(from, to)| PortRange { from, to }),
+        }
+    }
+
+    /// The rules of a VPC's default ACL: everything allowed, IPv4 and IPv6, both ways.
+    fn open_rules() -> Vec<AclEntry> {
+        let mut rules = Vec::new();
+        for egress in [true, false] {
+            rules.push(acl_rule(100, egress, true, "0.0.0.0/0", None));
+            rules.push(acl_rule(101, egress, true, "::/0", None));
+            rules.push(acl_rule(DEFAULT_RULE_NUMBER, egress, false, "0.0.0.0/0", None));
+            rules.push(acl_rule(DEFAULT_RULE_NUMBER, egress, false, "::/0", None));
+        }
+        rules
+    }
+
+    fn acl_with(id: &str, extra: Vec<AclEntry>) -> NetworkAcl {
+        let mut entries = open_rules();
+        entries.extend(extra);
+        NetworkAcl {
+            id: id.into(),
+            vpc_id: "vpc".into(),
+            is_default: false,
+            subnet_ids: vec![],
+            entries,
+        }
+    }
+
+    /// A generated VPC's ACLs, `remote` being the other side's number: 0 to 2 open; 3 a deny
+    /// out to the remote VPC 0 alone; 4 a deny in on ephemeral ports from everything; 5 an
+    /// attachment subnet that lets in HTTPS only; 6 a deny out to all of IPv6.
+    fn shaped_acls(variant: u8, id: &str, remote: usize) -> VpcAcls {
+        let zone = match variant {
+            3 => acl_with(
+                id,
+                vec![acl_rule(
+                    50,
+                    true,
+                    false,
+                    &format!("10.{}.0.0/24", remote + 1),
+                    None,
+                )],
+            ),
+            4 => acl_with(
+                id,
+                vec![acl_rule(50, false, false, "10.0.0.0/8", Some((1024, 65535)))],
+            ),
+            6 => acl_with(id, vec![acl_rule(50, true, false, "::/0", None)]),
+            _ => acl_with(id, vec![]),
+        };
+        let attachment = if variant == 5 {
+            NetworkAcl {
+                entries: vec![
+                    acl_rule(100, false, true, "0.0.0.0/0", Some((443, 443))),
+                    acl_rule(100, true, true, "0.0.0.0/0", None),
+                ],
+                ..acl_with(&format!("{id}-tgw"), vec![])
+            }
+        } else {
+            zone.clone()
+        };
+        VpcAcls {
+            zone: vec![zone],
+            attachment: vec![attachment],
         }
     }
 
@@ -1526,7 +1863,7 @@ mod tests {
                 SideView { tagged: &p.vpcs, ..p.view() },
             );
             // When the report is made from classes of VPCs
-            let report = reachability(&active_view, &passive_view);
+            let report = reachability(&active_view, &passive_view, &AclTraffic::default());
             // Then it is what walking every pair hop by hop gives: counts, pairs listed, order
             prop_assert_eq!(report, reference(&active_view, &passive_view));
         }
@@ -1570,7 +1907,7 @@ mod tests {
             let (active_vpcs, passive_vpcs) = (crowd(&active, active_others, "a"), crowd(&passive, passive_others, "p"));
             let active_view = SideView { tagged: &active_vpcs, ..active.view() };
             let passive_view = SideView { tagged: &passive_vpcs, ..passive.view() };
-            let report = reachability(&active_view, &passive_view);
+            let report = reachability(&active_view, &passive_view, &AclTraffic::default());
             prop_assert_eq!(report.reachable, 1);
             prop_assert_eq!(report, reference(&active_view, &passive_view));
         }
@@ -1592,7 +1929,7 @@ mod tests {
                 });
             }
             let view = SideView { tagged: &vpcs, ..passive.view() };
-            let report = reachability(&active.view(), &view);
+            let report = reachability(&active.view(), &view, &AclTraffic::default());
             prop_assert_eq!(report.pairs, missing.len());
             prop_assert_eq!(report.reachable + report.unreachable, report.pairs);
             let first_reachable = report.results.iter().position(|r| r.hop == Hop::Reachable).unwrap_or(report.results.len());
