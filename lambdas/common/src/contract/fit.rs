@@ -121,6 +121,9 @@ impl Brevity {
         }
         if let Some(Report::Known(reachability)) = &mut state.reachability {
             reachability.results.truncate(self.pairs);
+            if let Some(advice) = &mut reachability.security_groups {
+                advice.pairs.truncate(self.pairs);
+            }
         }
         state
     }
@@ -258,6 +261,7 @@ mod tests {
         Counts, Omitted, PlanCounts, TgwTablePlan, TgwTableReport, VpcTablePlan, VpcTableReport,
     };
     use crate::plan::routing::Conflict;
+    use crate::plan::security_groups::{GroupVerdict, PairAdvice, SecurityGroupAdvice, MAX_ADVICE_LISTED};
     use crate::plan::teardown::{PropagationTeardownReport, SideTableTeardownReport, TeardownCounts};
     use crate::plan::Side;
 
@@ -432,11 +436,24 @@ mod tests {
                 },
             })
             .collect();
+        let advice = (0..MAX_ADVICE_LISTED)
+            .map(|i| PairAdvice {
+                active_vpc_id: format!("vpc-{i:017x}"),
+                passive_vpc_id: format!("vpc-{i:017x}"),
+                security_groups: GroupVerdict::NoGroupAdmits,
+                vpc_id: format!("vpc-{i:017x}"),
+            })
+            .collect();
         Reachability {
             pairs: vpc_tables * vpc_tables,
             reachable: 0,
             unreachable: vpc_tables * vpc_tables,
             results,
+            security_groups: Some(SecurityGroupAdvice {
+                admitted: 0,
+                no_group_admits: vpc_tables * vpc_tables,
+                pairs: advice,
+            }),
         }
     }
 
@@ -537,7 +554,14 @@ mod tests {
         assert_eq!(now.complete, was.complete);
         let reachability = |state: &PeeringState| {
             let known = state.reachability.as_ref().and_then(Report::known).unwrap();
-            (known.pairs, known.reachable, known.unreachable)
+            let advice = known.security_groups.as_ref().unwrap();
+            (
+                known.pairs,
+                known.reachable,
+                known.unreachable,
+                advice.admitted,
+                advice.no_group_admits,
+            )
         };
         assert_eq!(reachability(after), reachability(before));
         // What decides anything is never cut.
