@@ -10,8 +10,8 @@
 #   scripts/fault-sweep.sh [--all] [--seed N] [--scenario NAME]...
 #
 #   --all            every fault kind at every call (about 3 hours on 2 cores); without it, the
-#                    sample scripts/test.sh runs: the first and last call, two writes and one other
-#                    call of each scenario, drawn at random, each with one kind, and the faults it
+#                    sample scripts/test.sh runs: the first and last call, one write of each scenario,
+#                    drawn at random, each with one kind, and the faults it
 #                    once found wrong
 #   --seed N         the draw of the sample (printed by every run; default random)
 #   --scenario NAME  only this scenario (repeatable): "first setup", re-run, prune, teardown,

@@ -60,8 +60,8 @@ export TGW_PEERING_IAM_MUTATIONS="${TGW_PEERING_IAM_MUTATIONS:-sample}"
 export TGW_PEERING_IAM_MUTATIONS_SEED="${TGW_PEERING_IAM_MUTATIONS_SEED:-$RANDOM}"
 say "IAM mutations: ${TGW_PEERING_IAM_MUTATIONS} (seed ${TGW_PEERING_IAM_MUTATIONS_SEED}; rerun with TGW_PEERING_IAM_MUTATIONS_SEED=${TGW_PEERING_IAM_MUTATIONS_SEED})"
 
-# The fault sweep (tests/stack/test_fault_sweep.py) injects a fault at the first and last call, three
-# writes and one other call of each of six scenarios, drawn by a printed seed, and the faults it
+# The fault sweep (tests/stack/test_fault_sweep.py) injects a fault at the first and last call, one
+# write of each of six scenarios, drawn by a printed seed, and the faults it
 # once found wrong; scripts/fault-sweep.sh
 # --all injects every fault kind at every call.
 export TGW_PEERING_FAULT_SWEEP_SEED="${TGW_PEERING_FAULT_SWEEP_SEED:-$RANDOM}"

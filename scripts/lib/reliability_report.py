@@ -178,7 +178,7 @@ def sweep_section(records: list[dict]) -> str:
              "changed what the tool did not create, leaked a record, or left a lock held or an execution",
              "running; `failedLoudly`, runs that did not converge and said so with their error.",
              "",
-             (f"Sampled (the first and last call, two writes and one other call of each scenario, drawn at"
+             (f"Sampled (the first and last call, one write of each scenario, drawn at"
               f" random, each with one kind, and the faults the sweep once found wrong; seed {', '.join(seeds)}); `scripts/fault-sweep.sh --all` injects every kind"
               " at every call." if sampled else "Every kind at every call (`scripts/fault-sweep.sh --all`)."),
              "",

@@ -204,8 +204,8 @@ def applicable(call: dict[str, Any]) -> list[str]:
     return [k for k in KINDS if k != "crash" or call["caller"] == "function"]
 
 
-def choose(calls: list[dict[str, Any]], everything: bool, rng: random.Random, writes: int = 2,
-           extra: int = 1, always: tuple[tuple[str, str, str, str], ...] = ()) -> list[tuple[dict, str]]:
+def choose(calls: list[dict[str, Any]], everything: bool, rng: random.Random, writes: int = 1,
+           extra: int = 0, always: tuple[tuple[str, str, str, str], ...] = ()) -> list[tuple[dict, str]]:
     """Every call with every kind it can meet; or the sample CI runs (within its time): the
     faults `always` names, the first and the last call and `writes` write calls drawn by `rng`,
     each with one kind (the kinds dealt in turn from a shuffled deck, so that every kind is met),

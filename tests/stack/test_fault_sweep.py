@@ -2,8 +2,8 @@
 deployed once and its network rebuilt, identical, for every injected fault.
 
 By default (scripts/test.sh, CI) a sample, within CI's time: the faults the sweep once found wrong
-(each scenario's `always`, which must converge), the first and the last call, two write calls and
-one other call, each with one fault kind, drawn from a printed seed
+(each scenario's `always`, which must converge), the first and the last call, one write call
+each with one fault kind, drawn from a printed seed
 (TGW_PEERING_FAULT_SWEEP_SEED repeats it). TGW_PEERING_FAULT_SWEEP=all injects every kind at every
 call (scripts/fault-sweep.sh --all). TGW_PEERING_FAULT_SWEEP_SCENARIOS=a,b runs only those.
 """

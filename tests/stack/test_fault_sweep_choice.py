@@ -22,7 +22,7 @@ def test_given_everything_then_every_call_meets_every_kind_it_can():
 
 
 def test_given_a_sample_then_the_first_the_last_three_writes_and_the_faults_always_injected_are_in_it():
-    chosen = choose(CALLS, False, random.Random(1), writes=5, always=(("crash", "ec2", "A7", "r"),))
+    chosen = choose(CALLS, False, random.Random(1), writes=5, extra=1, always=(("crash", "ec2", "A7", "r"),))
     seqs = {c["seq"] for c, _ in chosen}
     assert {1, 40} <= seqs
     assert (CALLS[6], "crash") in chosen
